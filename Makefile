@@ -1,0 +1,172 @@
+# Splinter build.  `make`, `make test`, `make bench`, `make install`.
+# Switches: WITH_EMBEDDINGS=0|1 (default 1), WITH_VALGRIND=1, WITH_NUMA=1,
+# WITH_LUA=1, WITH_LLAMA=1 (the last three are wired by later modules and are
+# accepted here without effect).
+#
+# Variants build into their own folder: build/ (default), build/asan,
+# build/tsan, build/broken (the kill-loop check's deliberately broken read
+# path), build/fuzz (clang + libFuzzer).
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+DESTDIR ?=
+
+WITH_EMBEDDINGS ?= 1
+WITH_VALGRIND   ?= 0
+WITH_NUMA       ?= 0
+WITH_LUA        ?= 0
+WITH_LLAMA      ?= 0
+
+CC      ?= cc
+B       ?= build
+OPT     ?= -O2
+SAN     ?=
+XDEFS   ?=
+
+VERSION := 0.1.0
+SONAME  := libsplinter.so.0
+
+CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Isrc \
+	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) $(XDEFS) $(SAN)
+CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
+LDLIBS      := -lpthread
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_OBJ  := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+LIB_A    := $(B)/libsplinter.a
+LIB_SO   := $(B)/libsplinter.so
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+MP_SRC   := $(sort $(wildcard tests/mp/*.c))
+MP_BIN   := $(patsubst tests/mp/%.c,$(B)/tests/%,$(MP_SRC))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(B)/bench/splinter-bench
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
+TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
+
+.PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
+	test-fuzz-replay test-asan test-tsan test-broken fuzz test-valgrind deps demo
+
+all: lib $(B)/splinter.pc
+
+lib: $(LIB_A) $(LIB_SO)
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/splinter.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ) src/splinter.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/splinter.map \
+		$(SAN) -o $@ $(LIB_OBJ) $(LDLIBS)
+
+$(B)/splinter.pc: splinter.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests link the static library so that every variant tests its own build.
+$(B)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(TEST_HELPERS) $(LIB_A) $(CMOCKA_LIBS) $(LDLIBS)
+
+$(B)/tests/%: tests/mp/%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LDLIBS)
+
+$(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< tests/fuzz/replay_main.c $(LIB_A) $(LDLIBS)
+
+$(BENCH_BIN): $(BENCH_SRC) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Ibench -o $@ $(BENCH_SRC) $(LIB_A) $(LDLIBS) -lm
+
+tests: $(UNIT_BIN) $(MP_BIN) $(FUZZ_REPLAY)
+
+# ---------------------------------------------------------------- tests
+# tests/run.sh runs a list of commands, each under a timeout, and prints
+# "N passed, N failed".  VALGRIND wraps the unit tests when asked.
+ifeq ($(WITH_VALGRIND),1)
+VG := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet
+endif
+
+test-unit: $(UNIT_BIN)
+	VG="$(VG)" tests/run.sh unit $(UNIT_BIN)
+
+test-mp: $(MP_BIN)
+	B=$(B) tests/run-mp.sh $(B)
+
+test-fuzz-replay: $(FUZZ_REPLAY)
+	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
+
+# The suite under ASan+UBSan: unit tests and the multi-process tests.
+test-asan:
+	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		test-unit test-mp test-fuzz-replay
+
+# ThreadSanitizer stress on one mapping (threads), no suppressions.
+test-tsan:
+	$(MAKE) B=build/tsan OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress
+
+# The kill loop must fail against a build whose read path skips the epoch
+# re-check: proves the check can fail.
+test-broken:
+	$(MAKE) B=build/broken XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
+	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn"
+
+# libFuzzer for a fixed budget from the seed corpus (clang from Debian).
+FUZZ_SECONDS ?= 30
+fuzz:
+	$(MAKE) B=build/fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined" lib
+	@mkdir -p build/fuzz/corpus
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f build/fuzz/libsplinter.a $(LDLIBS) || exit 1; \
+	  mkdir -p build/fuzz/corpus/$$n build/fuzz/crashes; \
+	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/crashes/ \
+	     build/fuzz/corpus/$$n tests/fuzz/corpus || exit 1; done
+
+test: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan fuzz
+	@echo "all test groups passed"
+
+# ---------------------------------------------------------------- bench
+bench: $(BENCH_BIN)
+	$(BENCH_BIN)
+
+# ---------------------------------------------------------------- demo
+demo: $(B)/examples/demo
+	$(B)/examples/demo
+
+$(B)/examples/demo: examples/demo.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# Debian packages the build and the suite need (run as root).
+deps:
+	scripts/install-deps.sh
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/splinter.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libsplinter.so.$(VERSION)
+	ln -sf libsplinter.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsplinter.so
+	install -m 644 $(B)/splinter.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/splinter.pc
+
+clean:
+	rm -rf build

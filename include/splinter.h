@@ -1,0 +1,367 @@
+/*
+ * splinter.h - lock-free, zero-copy key-value storage in shared memory.
+ *
+ * One public header.  A store is a region of shared memory (a tmpfs file, a
+ * file on disk, or an anonymous memfd) with a fixed geometry: a header plus
+ * N slots of equal size.  Any number of processes map it; there is no server.
+ *
+ * Conventions
+ *   - Every function returning int returns 0 (or a documented non-negative
+ *     value) on success and a negative code from spl_errno on failure:
+ *     -errno for operating-system failures, SPL_E* (<= -1000) for library
+ *     conditions.  spl_strerror() and spl_err_name() describe any code.
+ *   - Keys are NUL-terminated byte strings of 1..key_max bytes.  A longer or
+ *     empty key is SPL_EKEYLEN; it is never truncated.
+ *   - Contention is SPL_EAGAIN and never anything else: a call that meets a
+ *     writer inside the slot it needs returns SPL_EAGAIN and changed nothing.
+ *     The *_wait variants retry with bounded back-off for callers who want a
+ *     result rather than a signal.
+ *   - A handle (spl_store *) may be used from any number of threads at once;
+ *     any number of handles, to the same or different stores, may be open in
+ *     one process.
+ *
+ * Concurrency contract, in one line per call, is given with each function.
+ * The protocol behind it is in docs/PROTOCOL.md, the layout in docs/LAYOUT.md.
+ */
+#ifndef SPLINTER_H
+#define SPLINTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SPL_VERSION_MAJOR 0
+#define SPL_VERSION_MINOR 1
+#define SPL_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------- */
+
+/* X(name, value, text).  OS-level codes are negative errno values. */
+#define SPL_ERRNO_MAP(X)                                                       \
+    X(SPL_OK,        0,     "success")                                         \
+    X(SPL_EAGAIN,    -11,   "contention: a writer holds the slot; retry")      \
+    X(SPL_ENOENT,    -2,    "no such key or store")                            \
+    X(SPL_EEXIST,    -17,   "already exists")                                  \
+    X(SPL_EINVAL,    -22,   "invalid argument")                                \
+    X(SPL_ENOMEM,    -12,   "out of memory")                                   \
+    X(SPL_EACCES,    -13,   "permission denied")                               \
+    X(SPL_EROFS,     -30,   "store handle is read-only")                       \
+    X(SPL_E2BIG,     -7,    "value larger than the store's value size")        \
+    X(SPL_ENOBUFS,   -105,  "buffer too small; the needed size was returned")  \
+    X(SPL_ETIMEDOUT, -110,  "timed out")                                       \
+    X(SPL_EKEYLEN,   -1000, "key empty or longer than the store's key_max")    \
+    X(SPL_EFULL,     -1001, "store full: no free slot near the key's home")    \
+    X(SPL_EMAGIC,    -1002, "not a splinter store (bad magic)")                \
+    X(SPL_EVERSION,  -1003, "store has another format version")                \
+    X(SPL_ELAYOUT,   -1004, "store layout or features differ from this build") \
+    X(SPL_ESIZE,     -1005, "store size does not match its geometry")          \
+    X(SPL_EGEOMETRY, -1006, "store exists with another geometry")              \
+    X(SPL_EINIT,     -1007, "store was never fully initialised")               \
+    X(SPL_ECORRUPT,  -1008, "store data failed a bounds check")                \
+    X(SPL_ETYPE,     -1009, "value has the wrong type or size for this op")    \
+    X(SPL_ESTALE,    -1010, "epoch moved: the slot changed since it was read") \
+    X(SPL_EOWNER,    -1011, "store file is owned by another user")             \
+    X(SPL_EMODE,     -1012, "store file mode is unsafe or not as requested")   \
+    X(SPL_ENOTREG,   -1013, "store path is not a regular file")                \
+    X(SPL_ENAME,     -1014, "invalid store name")                              \
+    X(SPL_EFORMAT,   -1015, "geometry out of range")
+
+typedef enum spl_errno {
+#define SPL__ERR_ENUM(name, val, text) name = (val),
+    SPL_ERRNO_MAP(SPL__ERR_ENUM)
+#undef SPL__ERR_ENUM
+} spl_errno;
+
+/* Text for any code (library or -errno).  Never NULL. */
+const char *spl_strerror(int err);
+/* Symbolic name ("SPL_EAGAIN"), or "SPL_E?" for unknown codes.  Never NULL. */
+const char *spl_err_name(int err);
+
+/* ------------------------------------------------------------------------
+ * Geometry, backings, options
+ * ---------------------------------------------------------------------- */
+
+#define SPL_KEY_MAX_LIMIT    4096u        /* largest key_max accepted */
+#define SPL_VAL_MAX_LIMIT    (64u << 20)  /* largest val_max accepted */
+#define SPL_SLOTS_LIMIT      (1u << 30)   /* largest slot count */
+#define SPL_VEC_DIM_LIMIT    16384u       /* largest vec_dim accepted */
+#ifndef SPL_VEC_DIM_DEFAULT
+#define SPL_VEC_DIM_DEFAULT  768u
+#endif
+
+typedef enum spl_backing {
+    SPL_BACKING_AUTO = 0, /* name with '/' -> FILE, else SHM */
+    SPL_BACKING_SHM = 1,  /* named, in tmpfs, in a private per-user directory */
+    SPL_BACKING_FILE = 2, /* a file at a path: persistent, spl_flush() */
+    SPL_BACKING_MEMFD = 3 /* anonymous; share by fork or spl_fd_send() */
+} spl_backing;
+
+/* Flags for spl_options.flags */
+enum {
+    SPL_O_RDONLY = 1u << 0, /* map read-only; mutations return SPL_EROFS */
+    SPL_O_GROUP = 1u << 1,  /* create 0660 / accept a group-shared store */
+    SPL_O_NOWAIT = 1u << 2  /* open: don't wait for a store being created */
+};
+
+typedef struct spl_geometry {
+    uint32_t slots;   /* slot count (rounded up to a power of two, >= 2) */
+    uint32_t key_max; /* longest key in bytes, 1..SPL_KEY_MAX_LIMIT */
+    uint32_t val_max; /* value lane in bytes, 8..SPL_VAL_MAX_LIMIT */
+    uint32_t vec_dim; /* floats per slot; 0 = none (must be 0 without embeddings) */
+} spl_geometry;
+
+typedef struct spl_options {
+    uint32_t version;    /* set to SPL_OPTIONS_VERSION */
+    spl_backing backing; /* SPL_BACKING_AUTO if unsure */
+    uint32_t flags;      /* SPL_O_* */
+    uint32_t mode;       /* create: 0 = 0600 (0660 with SPL_O_GROUP); umask ignored */
+    spl_geometry geom;   /* create: zeros take the defaults below */
+} spl_options;
+
+#define SPL_OPTIONS_VERSION 1u
+#define SPL_DEFAULT_SLOTS   1024u
+#define SPL_DEFAULT_KEY_MAX 64u
+#define SPL_DEFAULT_VAL_MAX 4096u
+
+/* Fill *o with defaults (auto backing, 0600, default geometry; vec_dim is
+ * SPL_VEC_DIM_DEFAULT in embeddings builds and 0 otherwise). */
+void spl_options_init(spl_options *o);
+
+typedef struct spl_store spl_store;
+
+/* ------------------------------------------------------------------------
+ * Lifecycle
+ * ---------------------------------------------------------------------- */
+
+/* Create a new store.  name: a plain name (SHM: [A-Za-z0-9._-], 1..200 bytes,
+ * not starting with '.'), a path (FILE), or NULL/a label (MEMFD).  The store
+ * becomes visible under its name only once fully initialised; mode is applied
+ * exactly (0600 by default) whatever the umask; O_EXCL|O_NOFOLLOW.
+ * Errors: SPL_EEXIST, SPL_ENAME, SPL_EFORMAT, SPL_EINVAL, -errno.
+ * Concurrency: two creators racing on one name: exactly one succeeds, the
+ * other gets SPL_EEXIST. */
+int spl_create(spl_store **out, const char *name, const spl_options *opt);
+
+/* Open an existing store (opt may be NULL).  Checks file type, owner, mode,
+ * magic, version, layout fingerprint and size.  Errors: SPL_ENOENT,
+ * SPL_ENOTREG, SPL_EOWNER, SPL_EMODE, SPL_EMAGIC, SPL_EVERSION, SPL_ELAYOUT,
+ * SPL_ESIZE, SPL_EINIT, SPL_ENAME, -errno. */
+int spl_open(spl_store **out, const char *name, const spl_options *opt);
+
+/* Open, or create with opt->geom if absent.  If it exists with another
+ * geometry (non-zero fields of opt->geom that differ): SPL_EGEOMETRY.
+ * Safe against a concurrent creator of the same name. */
+int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt);
+
+/* Attach to a store given by a file descriptor (a memfd received from a
+ * parent or over a unix socket).  The fd is duplicated; the caller keeps its
+ * own.  flags: SPL_O_RDONLY. */
+int spl_open_fd(spl_store **out, int fd, uint32_t flags);
+
+/* Unmap and free the handle.  NULL is a no-op.  Not safe concurrently with
+ * other calls on the same handle. */
+void spl_close(spl_store *s);
+
+/* Unlink a named store (SHM or FILE).  Mapped handles stay valid. */
+int spl_destroy(const char *name, const spl_options *opt);
+
+/* msync the whole region (FILE backing; harmless for the others). */
+int spl_flush(spl_store *s);
+
+/* The store's file descriptor (valid until spl_close), for spl_fd_send. */
+int spl_fd(const spl_store *s);
+
+/* Pass a store fd over a connected AF_UNIX socket (SCM_RIGHTS). */
+int spl_fd_send(int sock, int fd);
+/* Receive one; *fd_out is a new descriptor owned by the caller. */
+int spl_fd_recv(int sock, int *fd_out);
+
+typedef struct spl_info {
+    spl_geometry geom;
+    spl_backing backing;
+    uint32_t probe_max;     /* longest probe sequence an insert may use */
+    uint32_t slot_stride;   /* bytes per slot */
+    uint64_t region_bytes;  /* size of the mapping */
+    uint64_t used;          /* live keys (approximate while writers run) */
+    double load;            /* used / slots */
+    uint64_t recoveries;    /* slots recovered from dead writers */
+    uint64_t features;      /* SPL_FEAT_* of the store */
+    int read_only;
+} spl_info;
+
+enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
+
+/* Geometry and usage.  Safe from any process at any time. */
+int spl_info_get(spl_store *s, spl_info *out);
+
+/* ------------------------------------------------------------------------
+ * Key-value
+ * ---------------------------------------------------------------------- */
+
+typedef enum spl_type {
+    SPL_T_VOID = 0,
+    SPL_T_INT64 = 1,
+    SPL_T_UINT64 = 2,
+    SPL_T_JSON = 3,
+    SPL_T_BINARY = 4,
+    SPL_T_IMAGE = 5,
+    SPL_T_AUDIO = 6,
+    SPL_T_TEXT = 7,
+    SPL__T_COUNT
+} spl_type;
+
+const char *spl_type_name(spl_type t); /* "int64", ...; "?" if unknown */
+int spl_type_parse(const char *name);  /* spl_type or SPL_EINVAL */
+
+/* Insert or overwrite.  A new key gets type SPL_T_VOID; an overwrite keeps
+ * type, flags and labels.  Errors: SPL_EKEYLEN, SPL_E2BIG, SPL_EFULL,
+ * SPL_EAGAIN, SPL_EROFS.  Concurrency: lock-free; SPL_EAGAIN while another
+ * writer holds the key's slot (or, for a new key, races to insert it). */
+int spl_set(spl_store *s, const char *key, const void *val, size_t len);
+
+/* Copy a value out.  buf may be NULL with cap 0 for a size query (returns 0
+ * and the size).  If cap is too small: SPL_ENOBUFS and *len_out = needed.
+ * Errors: SPL_ENOENT, SPL_EKEYLEN, SPL_EAGAIN, SPL_ENOBUFS.  Concurrency:
+ * never blocks and never writes; SPL_EAGAIN while a writer is inside. */
+int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out);
+
+/* Delete.  Errors: SPL_ENOENT, SPL_EKEYLEN, SPL_EAGAIN, SPL_EROFS.
+ * Concurrency: takes the slot's seqlock like any writer. */
+int spl_unset(spl_store *s, const char *key);
+
+/* 1 if present, 0 if absent, or SPL_EKEYLEN / SPL_EAGAIN. */
+int spl_exists(spl_store *s, const char *key);
+
+/* Append to a value (creating it if absent).  SPL_E2BIG if the result would
+ * exceed val_max (nothing is written).  Same contract as spl_set. */
+int spl_append(spl_store *s, const char *key, const void *data, size_t len);
+
+/* Compare-and-set against an epoch: write only if the key's epoch is still
+ * `expected` (from spl_meta or spl_view).  expected == 0 means "create only
+ * if absent".  Errors: SPL_ESTALE (epoch moved), SPL_EEXIST (expected 0 and
+ * present), SPL_ENOENT (expected != 0 and absent), plus spl_set's. */
+int spl_cas(spl_store *s, const char *key, uint64_t expected,
+            const void *val, size_t len);
+
+/* Bounded-retry variants: retry SPL_EAGAIN with back-off for up to
+ * timeout_us microseconds, then return SPL_EAGAIN. */
+int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len,
+                 uint32_t timeout_us);
+int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap,
+                 size_t *len_out, uint32_t timeout_us);
+int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us);
+
+/* ------------------------------------------------------------------------
+ * Metadata
+ * ---------------------------------------------------------------------- */
+
+typedef struct spl_meta {
+    uint64_t epoch;    /* even; moves forward on every change to the slot */
+    uint64_t labels;   /* 64-bit label mask */
+    uint64_t ctime_ns; /* creation, CLOCK_REALTIME (coarse) */
+    uint64_t mtime_ns; /* last write, kept by the library */
+    uint64_t atime_ns; /* last spl_touch(); reads never write */
+    uint32_t val_len;
+    uint32_t slot;     /* slot index (diagnostics) */
+    uint8_t type;      /* spl_type */
+    uint8_t user_flags;
+} spl_meta;
+
+/* Consistent snapshot of a key's metadata.  Errors: SPL_ENOENT, SPL_EKEYLEN,
+ * SPL_EAGAIN.  Concurrency: like spl_get. */
+int spl_meta_get(spl_store *s, const char *key, spl_meta *out);
+
+/* Writers of metadata; each takes the slot's seqlock and moves the epoch.
+ * Errors: SPL_ENOENT, SPL_EKEYLEN, SPL_EAGAIN, SPL_EROFS, SPL_EINVAL (bad
+ * type). */
+int spl_type_set(spl_store *s, const char *key, spl_type type);
+int spl_flags_set(spl_store *s, const char *key, uint8_t user_flags);
+int spl_labels_set(spl_store *s, const char *key, uint64_t mask);   /* OR in */
+int spl_labels_clear(spl_store *s, const char *key, uint64_t mask); /* AND out */
+int spl_touch(spl_store *s, const char *key); /* atime = now */
+
+/* ------------------------------------------------------------------------
+ * Zero-copy reads
+ * ---------------------------------------------------------------------- */
+
+typedef struct spl_view {
+    const void *data; /* the value where it lies in the shared mapping */
+    size_t len;
+    uint64_t epoch;   /* the epoch the view was taken at */
+    uint32_t slot;
+    uint8_t type;
+} spl_view;
+
+/* Point at a value in place.  The bytes may change under the caller at any
+ * moment; after reading them, call spl_view_valid(): 0 means every byte read
+ * between the two calls belonged to the value at v->epoch, SPL_ESTALE means
+ * the slot changed and what was read must be discarded.  Errors of spl_get. */
+int spl_view_get(spl_store *s, const char *key, spl_view *v);
+int spl_view_valid(spl_store *s, const spl_view *v);
+
+/* Run fn on the value in place inside the seqlock; if a writer interfered,
+ * run it again (up to a bounded number of times, then SPL_EAGAIN).  fn must
+ * only read the bytes, may run more than once, and should be short; its
+ * return value is returned by spl_read_with when the read was consistent. */
+typedef int (*spl_read_fn)(const void *data, size_t len, void *ud);
+int spl_read_with(spl_store *s, const char *key, spl_read_fn fn, void *ud);
+
+/* ------------------------------------------------------------------------
+ * Integer operations on 64-bit values (8-byte values of type INT64/UINT64)
+ * ---------------------------------------------------------------------- */
+
+typedef enum spl_int_op {
+    SPL_OP_ADD = 0, SPL_OP_AND, SPL_OP_OR, SPL_OP_XOR, SPL_OP_NOT, SPL__OP_COUNT
+} spl_int_op;
+
+/* Apply op with operand in place and return the new value in *out (may be
+ * NULL).  A missing key is created as INT64 0 first.  Never loses an update
+ * and never returns SPL_EAGAIN for contention: it retries inside (a dead
+ * writer is recovered).  Errors: SPL_ETYPE (value not 8 bytes of type
+ * INT64/UINT64), SPL_EKEYLEN, SPL_EFULL, SPL_EROFS, SPL_EINVAL. */
+int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand,
+            uint64_t *out);
+int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out);
+int spl_inc(spl_store *s, const char *key, int64_t *out);
+int spl_dec(spl_store *s, const char *key, int64_t *out);
+
+/* ------------------------------------------------------------------------
+ * Iteration
+ * ---------------------------------------------------------------------- */
+
+typedef struct spl_entry {
+    const char *key;      /* NUL-terminated copy, valid during the callback */
+    size_t key_len;
+    const void *val;      /* copy of the value, or NULL unless SPL_F_VALUES */
+    spl_meta meta;
+} spl_entry;
+
+enum {
+    SPL_F_VALUES = 1u << 0,     /* copy values into entries */
+    SPL_F_LABELS_ANY = 1u << 1  /* labels: match any bit (default: all) */
+};
+
+typedef struct spl_filter {
+    const char *prefix; /* NULL = any */
+    const char *glob;   /* fnmatch(3) pattern, NULL = any */
+    uint64_t labels;    /* 0 = any */
+    uint32_t flags;     /* SPL_F_* */
+} spl_filter;
+
+/* Return non-zero from the callback to stop; that value is returned. */
+typedef int (*spl_iter_fn)(const spl_entry *e, void *ud);
+
+/* Visit every live key matching the filter (f may be NULL), each read
+ * consistently.  Keys being written during the scan are retried briefly and
+ * then skipped.  Returns 0, the callback's non-zero value, or an error. */
+int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SPLINTER_H */

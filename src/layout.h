@@ -1,0 +1,160 @@
+/*
+ * layout.h - every structure that lives in shared memory, in one place.
+ *
+ * Rules: fixed-width types only; offsets, never pointers; 64-byte lines
+ * between fields written by different parties; named spare fields; sizes and
+ * offsets pinned by _Static_assert.  Everything read from here is untrusted
+ * (see docs/PROTOCOL.md, "Hostile peers").
+ *
+ * Region (byte offsets):
+ *
+ *   0            4096                     slots_off            total
+ *   +------------+------------------------+--------------------+
+ *   | header     | index: slots x u64     | slots x stride     |
+ *   +------------+------------------------+--------------------+
+ *
+ * Header (one page):
+ *   0    magic        u64   "SPLINTR1" (little-endian u64 SPL_MAGIC)
+ *   8    version      u32   SPL_FORMAT_VERSION; written LAST, release store
+ *   12   header_bytes u32   4096
+ *   16   fingerprint  u64   build/layout fingerprint (spl__fingerprint)
+ *   24   features     u64   SPL_FEAT_*
+ *   32   slots        u32   power of two
+ *   36   key_max      u32
+ *   40   val_max      u32
+ *   44   vec_dim      u32
+ *   48   slot_stride  u32
+ *   52   probe_max    u32   <= SPL_PROBE_LIMIT
+ *   56   hash_seed    u64
+ *   64   index_off    u64
+ *   72   slots_off    u64
+ *   80   total_bytes  u64
+ *   88   creator_pid  u32, 92 spare u32
+ *   96   created_ns   u64
+ *   104  spare[3]     u64
+ *   128  used         u64   (own line: live keys, atomic)
+ *   192  recoveries   u64   (own line: slots recovered, atomic)
+ *   256  changes      u64   (store-wide change counter, atomic)
+ *   320..4095 reserved (zero) for signal groups and later features
+ *
+ * Index word i (u64, atomic), two roles in one word:
+ *   bits  0..1   state of slot i: 0 FREE, 1 PENDING, 2 LIVE
+ *   bits  2..9   maxdist of home bucket i: keys whose home is i lie within
+ *                i .. i+maxdist (mod slots)
+ *   bits 10..19  count of keys (live or pending) whose home is i
+ *   bits 20..63  fingerprint of the key in slot i (high 44 bits of its hash)
+ *
+ * Slot (stride = round64(64 + round8(key_max) + round8(val_max) + vec bytes)):
+ *   0   epoch      u64  seqlock: even stable, odd writer inside; only grows
+ *   8   owner      u64  0 free, else writer's owner id (pid<<32 | start stamp)
+ *   16  key_len    u32
+ *   20  val_len    u32
+ *   24  type       u8, 25 user_flags u8, 26 spare u16
+ *   28  vec_state  u32  (reserved for vectors)
+ *   32  labels     u64
+ *   40  ctime_ns   u64
+ *   48  mtime_ns   u64
+ *   56  atime_ns   u64
+ *   64  key bytes  [round8(key_max)]
+ *   ..  value      [round8(val_max)]
+ *   ..  vector     [vec_dim float32, padded] (embeddings builds only)
+ */
+#ifndef SPL_LAYOUT_H
+#define SPL_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPL_MAGIC          0x3152544e494c5053ull /* "SPLINTR1" as bytes, LE */
+#define SPL_FORMAT_VERSION 1u
+#define SPL_HEADER_BYTES   4096u
+#define SPL_CACHE_LINE     64u
+#define SPL_PROBE_LIMIT    255u /* maxdist is 8 bits */
+#define SPL_SLOT_META      64u
+
+struct spl_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_bytes;
+    uint64_t fingerprint;
+    uint64_t features;
+    uint32_t slots;
+    uint32_t key_max;
+    uint32_t val_max;
+    uint32_t vec_dim;
+    uint32_t slot_stride;
+    uint32_t probe_max;
+    uint64_t hash_seed;
+    uint64_t index_off;
+    uint64_t slots_off;
+    uint64_t total_bytes;
+    uint32_t creator_pid;
+    uint32_t spare0;
+    uint64_t created_ns;
+    uint64_t spare1[3];
+    /* line 2 */
+    uint64_t used;
+    uint64_t pad_used[7];
+    /* line 3 */
+    uint64_t recoveries;
+    uint64_t pad_rec[7];
+    /* line 4 */
+    uint64_t changes;
+    uint64_t pad_changes[7];
+    uint8_t reserved[SPL_HEADER_BYTES - 320];
+};
+
+struct spl_slot {
+    uint64_t epoch;
+    uint64_t owner;
+    uint32_t key_len;
+    uint32_t val_len;
+    uint8_t type;
+    uint8_t user_flags;
+    uint16_t spare0;
+    uint32_t vec_state;
+    uint64_t labels;
+    uint64_t ctime_ns;
+    uint64_t mtime_ns;
+    uint64_t atime_ns;
+    /* key, value and vector follow */
+};
+
+_Static_assert(sizeof(struct spl_header) == SPL_HEADER_BYTES, "header is one page");
+_Static_assert(offsetof(struct spl_header, version) == 8, "version offset");
+_Static_assert(offsetof(struct spl_header, fingerprint) == 16, "fingerprint offset");
+_Static_assert(offsetof(struct spl_header, slots) == 32, "slots offset");
+_Static_assert(offsetof(struct spl_header, hash_seed) == 56, "seed offset");
+_Static_assert(offsetof(struct spl_header, total_bytes) == 80, "total offset");
+_Static_assert(offsetof(struct spl_header, used) == 128, "used on line 2");
+_Static_assert(offsetof(struct spl_header, recoveries) == 192, "recoveries on line 3");
+_Static_assert(offsetof(struct spl_header, changes) == 256, "changes on line 4");
+_Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
+_Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
+_Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");
+_Static_assert(offsetof(struct spl_slot, labels) == 32, "labels offset");
+_Static_assert(offsetof(struct spl_slot, atime_ns) == 56, "atime offset");
+
+/* Index word fields. */
+#define SPL_IX_STATE_MASK  0x3ull
+#define SPL_IX_FREE        0x0ull
+#define SPL_IX_PENDING     0x1ull
+#define SPL_IX_LIVE        0x2ull
+#define SPL_IX_DIST_SHIFT  2
+#define SPL_IX_DIST_MASK   (0xffull << SPL_IX_DIST_SHIFT)
+#define SPL_IX_CNT_SHIFT   10
+#define SPL_IX_CNT_MAX     0x3ffull
+#define SPL_IX_CNT_MASK    (SPL_IX_CNT_MAX << SPL_IX_CNT_SHIFT)
+#define SPL_IX_FP_SHIFT    20
+#define SPL_IX_FP_MASK     (~0ull << SPL_IX_FP_SHIFT)
+#define SPL_IX_BUCKET_MASK (SPL_IX_DIST_MASK | SPL_IX_CNT_MASK)
+#define SPL_IX_TAG_MASK    (SPL_IX_FP_MASK | SPL_IX_STATE_MASK)
+
+static inline uint32_t spl_ix_dist(uint64_t w) { return (uint32_t)((w & SPL_IX_DIST_MASK) >> SPL_IX_DIST_SHIFT); }
+static inline uint32_t spl_ix_cnt(uint64_t w) { return (uint32_t)((w & SPL_IX_CNT_MASK) >> SPL_IX_CNT_SHIFT); }
+static inline uint64_t spl_ix_state(uint64_t w) { return w & SPL_IX_STATE_MASK; }
+static inline uint64_t spl_ix_fp(uint64_t hash) { return hash & SPL_IX_FP_MASK; }
+
+static inline uint64_t spl_round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+#endif /* SPL_LAYOUT_H */
