@@ -58,6 +58,25 @@ static inline uint64_t spl__fold(uint64_t a, uint64_t b)
     __uint128_t r = (__uint128_t)a * b;
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
+/* The last n (0..7) bytes at p as a little-endian word, zero-extended,
+ * without reading past p+n and without a byte-wise store (which would stall
+ * store forwarding on the load that follows). */
+static inline uint64_t spl__tail(const uint8_t *p, size_t n)
+{
+    uint32_t a, b;
+    uint16_t c, d;
+    if (n >= 4) {
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return (uint64_t)a | ((uint64_t)b << ((n - 4) * 8));
+    }
+    if (n >= 2) {
+        memcpy(&c, p, 2);
+        memcpy(&d, p + n - 2, 2);
+        return (uint64_t)c | ((uint64_t)d << ((n - 2) * 8));
+    }
+    return n ? p[0] : 0;
+}
 static inline uint64_t spl__hash(const void *key, size_t n, uint64_t seed)
 {
     const uint8_t *p = key;
@@ -69,9 +88,7 @@ static inline uint64_t spl__hash(const void *key, size_t n, uint64_t seed)
         p += 8;
         n -= 8;
     }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = spl__fold(h ^ w ^ 0x8bb84b93962eacc9ull, 0x4b33a62ed433d4a3ull);
+    h = spl__fold(h ^ spl__tail(p, n) ^ 0x8bb84b93962eacc9ull, 0x4b33a62ed433d4a3ull);
     return spl__fold(h, 0x9e3779b97f4a7c15ull ^ seed);
 }
 

@@ -47,13 +47,7 @@ static inline int spl__key_equal(struct spl_slot *sl, const struct spl__key *k)
         if (spl_load_relaxed(w) != a)
             return 0;
     }
-    if (n) {
-        uint64_t a = 0;
-        memcpy(&a, p, n);
-        if (spl_load_relaxed(w) != a)
-            return 0;
-    }
-    return 1;
+    return !n || spl_load_relaxed(w) == spl__tail((const uint8_t *)p, n);
 }
 
 static inline uint64_t spl__now(void) { return spl__clock_ns(CLOCK_REALTIME_COARSE); }
@@ -206,6 +200,9 @@ static inline __attribute__((always_inline)) int
 spl__find(struct spl_store *s, const struct spl__key *k, spl__visit_fn fn, void *ctx)
 {
     const uint64_t want = k->fp | SPL_IX_LIVE;
+    /* Most keys live in their home slot: start its miss now, in parallel
+     * with the index word's. */
+    __builtin_prefetch(spl__slot(s, k->home));
     /* acquire: pairs with the seq_cst CAS that published the LIVE tag */
     uint64_t w = spl_load_acquire(&s->index[k->home]);
     uint32_t md = spl__maxdist(s, w);
