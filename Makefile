@@ -50,7 +50,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken fuzz test-valgrind deps demo
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly fuzz deps demo
 
 all: lib $(B)/splinter.pc
 
@@ -110,24 +110,24 @@ test-fuzz-replay: $(FUZZ_REPLAY)
 
 # The suite under ASan+UBSan: unit tests and the multi-process tests.
 test-asan:
-	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		test-unit test-mp test-fuzz-replay
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions.
 test-tsan:
-	$(MAKE) B=build/tsan OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
+	$(MAKE) B=build/tsan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.
 test-broken:
-	$(MAKE) B=build/broken XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
+	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
 	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn"
 
 # libFuzzer for a fixed budget from the seed corpus (clang from Debian).
 FUZZ_SECONDS ?= 30
 fuzz:
-	$(MAKE) B=build/fuzz CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined" lib
+	$(MAKE) B=build/fuzz WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=fuzzer-no-link,address,undefined" lib
 	@mkdir -p build/fuzz/corpus
 	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang $(CFLAGS_BASE) -O1 -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f build/fuzz/libsplinter.a $(LDLIBS) || exit 1; \
@@ -135,7 +135,11 @@ fuzz:
 	  build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/crashes/ \
 	     build/fuzz/corpus/$$n tests/fuzz/corpus || exit 1; done
 
-test: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan fuzz
+# The pure key-value build (no vector space or code) passes the KV suite.
+test-kvonly:
+	$(MAKE) B=build/kvonly WITH_EMBEDDINGS=0 test-unit
+
+test: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly fuzz
 	@echo "all test groups passed"
 
 # ---------------------------------------------------------------- bench

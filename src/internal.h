@@ -80,16 +80,27 @@ static inline uint64_t spl__tail(const uint8_t *p, size_t n)
 static inline uint64_t spl__hash(const void *key, size_t n, uint64_t seed)
 {
     const uint8_t *p = key;
-    uint64_t h = seed ^ spl__fold(n + 0x2d358dccaa6c78a5ull, 0x9e3779b97f4a7c15ull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = spl__fold(h ^ w, 0xbf58476d1ce4e5b9ull) + 0x94d049bb133111ebull;
-        p += 8;
-        n -= 8;
+    const size_t len = n;
+    uint64_t a, b;
+    if (n <= 8) { /* short keys: one multiply-fold plus the finaliser */
+        a = spl__tail(p, n);
+        b = 0;
+    } else if (n <= 16) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8); /* overlaps a when n < 16; n is mixed in */
+    } else {
+        uint64_t h = seed;
+        for (; n > 16; n -= 16, p += 16) {
+            memcpy(&a, p, 8);
+            memcpy(&b, p + 8, 8);
+            h = spl__fold(a ^ h ^ 0xa0761d6478bd642full, b ^ 0xe7037ed1a0b428dbull);
+        }
+        memcpy(&a, p + n - 16, 8); /* the last 16 bytes, overlapping */
+        memcpy(&b, p + n - 8, 8);
+        seed = h;
     }
-    h = spl__fold(h ^ spl__tail(p, n) ^ 0x8bb84b93962eacc9ull, 0x4b33a62ed433d4a3ull);
-    return spl__fold(h, 0x9e3779b97f4a7c15ull ^ seed);
+    uint64_t h = spl__fold(a ^ seed ^ 0xa0761d6478bd642full, b ^ seed ^ 0xe7037ed1a0b428dbull);
+    return spl__fold(h ^ len ^ 0x8ebc6af09c88c6e3ull, 0x589965cc75374cc3ull);
 }
 
 /* ---- copies between private memory and a slot ---------------------------
@@ -99,6 +110,11 @@ static inline void spl__copy_out(void *dst, const uint8_t *src, size_t n)
 {
     uint8_t *d = dst;
     const uint64_t *s = (const uint64_t *)(const void *)src;
+    for (; n >= 32; n -= 32, d += 32, s += 4) {
+        uint64_t w[4] = {spl_load_relaxed(s), spl_load_relaxed(s + 1), spl_load_relaxed(s + 2),
+                         spl_load_relaxed(s + 3)};
+        memcpy(d, w, 32);
+    }
     for (; n >= 8; n -= 8, d += 8, s++) {
         uint64_t w = spl_load_relaxed(s);
         memcpy(d, &w, 8);
@@ -121,6 +137,14 @@ static inline void spl__copy_in(uint8_t *lane, size_t off, const void *src, size
         memcpy((uint8_t *)&v + head, sp, k);
         spl_store_relaxed(w, v);
         sp += k, n -= k, w++;
+    }
+    for (; n >= 32; n -= 32, sp += 32, w += 4) {
+        uint64_t v[4];
+        memcpy(v, sp, 32);
+        spl_store_relaxed(w, v[0]);
+        spl_store_relaxed(w + 1, v[1]);
+        spl_store_relaxed(w + 2, v[2]);
+        spl_store_relaxed(w + 3, v[3]);
     }
     for (; n >= 8; n -= 8, sp += 8, w++) {
         uint64_t v;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages that building and testing Splinter needs.
+# Run as root (or with sudo).  Idempotent.
+#   build-essential, make, pkg-config : the C toolchain and the build
+#   libcmocka-dev                     : unit-test framework (tests/unit)
+#   clang, libclang-rt-14-dev         : libFuzzer and sanitizer runtimes (make fuzz)
+#   valgrind                          : make test WITH_VALGRIND=1
+set -eu
+pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
