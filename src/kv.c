@@ -131,12 +131,15 @@ static int spl__recover(struct spl_store *s, uint32_t i, uint64_t dead)
     return 1;
 }
 
-/* Per-thread memory of the last busy slot seen: a slot seen busy in the same
- * state twice, SPL_LEASE_NS apart, gets its owner's liveness checked. */
+/* Per-thread memory of busy slots seen (a small direct-mapped table, so a
+ * thread that meets several busy slots in turn still ages each of them): a
+ * slot seen busy in the same state twice, SPL_LEASE_NS apart, gets its
+ * owner's liveness checked. */
+#define SPL__SUSPECTS 32
 static _Thread_local struct {
     const void *slot;
     uint64_t owner, epoch, since;
-} spl__tl;
+} spl__tl[SPL__SUSPECTS];
 
 /* Called when slot i is busy.  Returns 1 if it recovered the slot. */
 static int spl__contended(struct spl_store *s, uint32_t i)
@@ -145,16 +148,17 @@ static int spl__contended(struct spl_store *s, uint32_t i)
     uint64_t owner = spl_load_relaxed(&sl->owner);
     uint64_t epoch = spl_load_relaxed(&sl->epoch);
     uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
-    if (spl__tl.slot != sl || spl__tl.owner != owner || spl__tl.epoch != epoch) {
-        spl__tl.slot = sl;
-        spl__tl.owner = owner;
-        spl__tl.epoch = epoch;
-        spl__tl.since = now;
+    __typeof__(&spl__tl[0]) t = &spl__tl[((uintptr_t)sl >> 6) % SPL__SUSPECTS];
+    if (t->slot != sl || t->owner != owner || t->epoch != epoch) {
+        t->slot = sl;
+        t->owner = owner;
+        t->epoch = epoch;
+        t->since = now;
         return 0;
     }
-    if (now - spl__tl.since < SPL_LEASE_NS)
+    if (now - t->since < SPL_LEASE_NS)
         return 0;
-    spl__tl.since = now;
+    t->since = now;
     if (s->rdonly || (!owner && !(epoch & 1)))
         return 0;
     if (owner && spl__owner_alive(owner))
