@@ -120,7 +120,8 @@ typedef struct spl_options {
     spl_backing backing; /* SPL_BACKING_AUTO if unsure */
     uint32_t flags;      /* SPL_O_* */
     uint32_t mode;       /* create: 0 = 0600 (0660 with SPL_O_GROUP); umask ignored */
-    spl_geometry geom;   /* create: zeros take the defaults below */
+    spl_geometry geom;   /* create: zero slots/key_max/val_max take the defaults
+                            below; vec_dim is taken as given (0 = none) */
 } spl_options;
 
 #define SPL_OPTIONS_VERSION 1u
@@ -142,7 +143,8 @@ typedef struct spl_store spl_store;
  * not starting with '.'), a path (FILE), or NULL/a label (MEMFD).  The store
  * becomes visible under its name only once fully initialised; mode is applied
  * exactly (0600 by default) whatever the umask; O_EXCL|O_NOFOLLOW.
- * Errors: SPL_EEXIST, SPL_ENAME, SPL_EFORMAT, SPL_EINVAL, -errno.
+ * Errors: SPL_EEXIST, SPL_ENAME, SPL_EFORMAT, SPL_EMODE (mode with world
+ * bits, or group bits without SPL_O_GROUP), SPL_EINVAL, -errno.
  * Concurrency: two creators racing on one name: exactly one succeeds, the
  * other gets SPL_EEXIST. */
 int spl_create(spl_store **out, const char *name, const spl_options *opt);
@@ -154,13 +156,15 @@ int spl_create(spl_store **out, const char *name, const spl_options *opt);
 int spl_open(spl_store **out, const char *name, const spl_options *opt);
 
 /* Open, or create with opt->geom if absent.  If it exists with another
- * geometry (non-zero fields of opt->geom that differ): SPL_EGEOMETRY.
+ * geometry (a non-zero field of opt->geom that differs): SPL_EGEOMETRY.
  * Safe against a concurrent creator of the same name. */
 int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt);
 
 /* Attach to a store given by a file descriptor (a memfd received from a
  * parent or over a unix socket).  The fd is duplicated; the caller keeps its
- * own.  flags: SPL_O_RDONLY. */
+ * own.  flags: SPL_O_RDONLY.  Such a handle reports SPL_BACKING_MEMFD.
+ * The owner check is skipped (the sender chose to share); the rest of
+ * spl_open's checks apply. */
 int spl_open_fd(spl_store **out, int fd, uint32_t flags);
 
 /* Unmap and free the handle.  NULL is a no-op.  Not safe concurrently with

@@ -97,6 +97,17 @@ static inline uint32_t spl__maxdist(const struct spl_store *s, uint64_t w)
     return md > s->probe_max ? s->probe_max : md; /* untrusted */
 }
 
+/* A slot is being freed at epoch e (odd, inside its write section): raise
+ * the store's epoch floor to e + 1 so the next insert of any key, in any
+ * slot, starts above it.  Never lowers it. */
+static void spl__floor_raise(struct spl_store *s, uint64_t e)
+{
+    uint64_t *p = &s->hdr->epoch_floor;
+    uint64_t f = spl_load_relaxed(p);
+    while (f < e + 1 && !spl_cas_seqcst(p, &f, e + 1))
+        ;
+}
+
 /* ---- ownership and recovery --------------------------------------------- */
 
 /* Caller holds the slot.  A slot with an odd epoch, or a PENDING tag, holds
@@ -113,6 +124,7 @@ static int spl__normalize(struct spl_store *s, uint32_t i, struct spl_slot *sl)
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
     spl__ix_set_tag(s, i, 0);
+    spl__floor_raise(s, odd);
     spl__write_end(sl, odd);
     return 1;
 }
@@ -330,6 +342,11 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
             }
         }
     }
+    /* A new key's first epoch is above any epoch a freed slot reached, so
+     * (key, epoch) never repeats across delete and re-insert (no ABA). */
+    uint64_t floor = spl_load_relaxed(&s->hdr->epoch_floor) & ~1ull;
+    if (floor > spl_load_relaxed(&sl->epoch))
+        spl_store_relaxed(&sl->epoch, floor);
     uint64_t now = spl__now();
     uint64_t odd = spl__write_begin(sl);
     spl_store32_relaxed(&sl->key_len, (uint32_t)k->len);
@@ -585,6 +602,7 @@ SPL_API int spl_unset(spl_store *s, const char *key)
         spl_store32_relaxed(&sl->val_len, 0);
         spl_store_relaxed(&sl->labels, 0);
         spl__ix_set_tag(s, (uint32_t)i, 0); /* FREE before the epoch settles */
+        spl__floor_raise(s, odd);
         spl__write_end(sl, odd);
         spl__unlock(sl);
         spl__bucket_sub(s, k.home);

@@ -35,7 +35,10 @@
  *   128  used         u64   (own line: live keys, atomic)
  *   192  recoveries   u64   (own line: slots recovered, atomic)
  *   256  changes      u64   (store-wide change counter, atomic)
- *   320..4095 reserved (zero) for signal groups and later features
+ *   320  epoch_floor  u64   (own line: highest epoch a freed slot reached; a
+ *                           new key starts above it, so a key's epochs never
+ *                           repeat across delete and re-insert)
+ *   384..4095 reserved (zero) for signal groups and later features
  *
  * Index word i (u64, atomic), two roles in one word:
  *   bits  0..1   state of slot i: 0 FREE, 1 PENDING, 2 LIVE
@@ -101,7 +104,10 @@ struct spl_header {
     /* line 4 */
     uint64_t changes;
     uint64_t pad_changes[7];
-    uint8_t reserved[SPL_HEADER_BYTES - 320];
+    /* line 5 */
+    uint64_t epoch_floor;
+    uint64_t pad_floor[7];
+    uint8_t reserved[SPL_HEADER_BYTES - 384];
 };
 
 struct spl_slot {
@@ -129,6 +135,7 @@ _Static_assert(offsetof(struct spl_header, total_bytes) == 80, "total offset");
 _Static_assert(offsetof(struct spl_header, used) == 128, "used on line 2");
 _Static_assert(offsetof(struct spl_header, recoveries) == 192, "recoveries on line 3");
 _Static_assert(offsetof(struct spl_header, changes) == 256, "changes on line 4");
+_Static_assert(offsetof(struct spl_header, epoch_floor) == 320, "epoch floor on line 5");
 _Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
 _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
 _Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");

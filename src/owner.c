@@ -119,6 +119,7 @@ uint64_t spl__fingerprint(void)
         SPL_PROBE_LIMIT, SPL_IX_DIST_SHIFT, SPL_IX_CNT_SHIFT, SPL_IX_FP_SHIFT,
         SPL_FEATURES, (uint64_t)offsetof(struct spl_slot, labels),
         (uint64_t)offsetof(struct spl_header, used),
+        (uint64_t)offsetof(struct spl_header, epoch_floor),
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         1,
 #else

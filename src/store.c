@@ -193,6 +193,9 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
      * means another writer of this format is still making it (a memfd being
      * filled) or it is broken: wait, bounded, then give up. */
     for (;;) {
+        uint64_t magic = 0;
+        if (st.st_size >= 8 && pread(fd, &magic, 8, 0) == 8 && magic != SPL_MAGIC)
+            return SPL_EMAGIC;
         if ((uint64_t)st.st_size >= SPL_HEADER_BYTES) {
             struct spl_header h;
             if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
@@ -201,6 +204,8 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
                 return SPL_EMAGIC;
             if (h.version != 0)
                 break;
+        } else if (st.st_size >= 8) {
+            return SPL_ESIZE; /* our magic, but cut short */
         }
         if ((flags & SPL_O_NOWAIT) || spl__clock_ns(CLOCK_MONOTONIC) > deadline)
             return (uint64_t)st.st_size >= SPL_HEADER_BYTES ? SPL_EINIT : SPL_ESIZE;
@@ -531,7 +536,7 @@ static int spl__geom_matches(const spl_store *s, const spl_geometry *g)
         return 0;
     if (want.val_max && want.val_max != s->val_max)
         return 0;
-    return want.vec_dim == s->vec_dim;
+    return !want.vec_dim || want.vec_dim == s->vec_dim;
 }
 
 SPL_API int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt)

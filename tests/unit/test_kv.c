@@ -1,0 +1,1019 @@
+/*
+ * test_kv.c - set / get / unset / exists / append / cas, both sides of every
+ * limit, epochs, a full store, and randomized insert/delete runs checked
+ * against an in-test model.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "splinter.h"
+#include "layout.h" /* to play a writer stuck inside a slot */
+
+/* ---------------------------------------------------------------- helpers */
+
+#define CHECK_RC(expr, want)                                                          \
+    do {                                                                              \
+        int rc__ = (int)(expr);                                                       \
+        int want__ = (int)(want);                                                     \
+        if (rc__ != want__)                                                           \
+            fail_msg("%s:%d: %s returned %d (%s), expected %d (%s)", __FILE__,        \
+                     __LINE__, #expr, rc__, spl_err_name(rc__), want__,               \
+                     spl_err_name(want__));                                           \
+    } while (0)
+
+#define KEY_MAX 16u
+#define VAL_MAX 100u /* deliberately not a multiple of 8 */
+
+static double test_scale(void)
+{
+    const char *e = getenv("TEST_SCALE");
+    double v = e ? atof(e) : 1.0;
+    return v > 0 ? v : 1.0;
+}
+
+static spl_store *mk(uint32_t slots, uint32_t key_max, uint32_t val_max)
+{
+    spl_options o;
+    spl_options_init(&o);
+    o.backing = SPL_BACKING_MEMFD;
+    o.geom.slots = slots;
+    o.geom.key_max = key_max;
+    o.geom.val_max = val_max;
+    spl_store *s = NULL;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    assert_non_null(s);
+    return s;
+}
+
+static int setup_store(void **state)
+{
+    *state = mk(64, KEY_MAX, VAL_MAX);
+    return 0;
+}
+
+static int teardown_store(void **state)
+{
+    spl_close(*state);
+    return 0;
+}
+
+static void check_value(spl_store *s, const char *key, const void *want, size_t wlen)
+{
+    unsigned char buf[VAL_MAX + 64];
+    size_t len = 12345;
+    CHECK_RC(spl_get(s, key, buf, sizeof buf, &len), 0);
+    assert_int_equal(len, wlen);
+    if (wlen)
+        assert_memory_equal(buf, want, wlen);
+}
+
+static uint64_t epoch_of(spl_store *s, const char *key)
+{
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, key, &m), 0);
+    assert_int_equal(m.epoch & 1, 0);
+    return m.epoch;
+}
+
+static uint64_t used_of(spl_store *s)
+{
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    return inf.used;
+}
+
+static uint64_t rng_next(uint64_t *x)
+{
+    /* splitmix64 */
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ---------------------------------------------------------------- basics */
+
+static void test_set_get_basic(void **state)
+{
+    spl_store *s = *state;
+    CHECK_RC(spl_exists(s, "alpha"), 0);
+    CHECK_RC(spl_set(s, "alpha", "hello", 5), 0);
+    check_value(s, "alpha", "hello", 5);
+    CHECK_RC(spl_exists(s, "alpha"), 1);
+    CHECK_RC(spl_exists(s, "alph"), 0);
+    CHECK_RC(spl_exists(s, "alphab"), 0);
+    char buf[8];
+    size_t len = 99;
+    CHECK_RC(spl_get(s, "beta", buf, sizeof buf, &len), SPL_ENOENT);
+    /* Prefix-related keys are distinct keys. */
+    CHECK_RC(spl_set(s, "alph", "x", 1), 0);
+    CHECK_RC(spl_set(s, "alphab", "yy", 2), 0);
+    check_value(s, "alpha", "hello", 5);
+    check_value(s, "alph", "x", 1);
+    check_value(s, "alphab", "yy", 2);
+    /* Binary values with NULs survive. */
+    static const unsigned char bin[] = {0, 1, 0, 255, 0, 7};
+    CHECK_RC(spl_set(s, "bin", bin, sizeof bin), 0);
+    check_value(s, "bin", bin, sizeof bin);
+    /* Shrinking overwrite. */
+    CHECK_RC(spl_set(s, "alpha", "abcdefghijklmnop", 16), 0);
+    CHECK_RC(spl_set(s, "alpha", "xy", 2), 0);
+    check_value(s, "alpha", "xy", 2);
+    CHECK_RC(spl_unset(s, "alpha"), 0);
+    CHECK_RC(spl_exists(s, "alpha"), 0);
+    CHECK_RC(spl_get(s, "alpha", buf, sizeof buf, &len), SPL_ENOENT);
+    CHECK_RC(spl_unset(s, "alpha"), SPL_ENOENT);
+    assert_int_equal(used_of(s), 3);
+}
+
+static void test_size_query_and_enobufs(void **state)
+{
+    spl_store *s = *state;
+    CHECK_RC(spl_set(s, "k", "0123456789", 10), 0);
+    size_t len = 0;
+    CHECK_RC(spl_get(s, "k", NULL, 0, &len), 0);
+    assert_int_equal(len, 10);
+    char buf[16];
+    memset(buf, '#', sizeof buf);
+    len = 0;
+    CHECK_RC(spl_get(s, "k", buf, 9, &len), SPL_ENOBUFS);
+    assert_int_equal(len, 10);
+    assert_int_equal(buf[9], '#'); /* nothing written past cap */
+    len = 0;
+    CHECK_RC(spl_get(s, "k", buf, 1, &len), SPL_ENOBUFS);
+    assert_int_equal(len, 10);
+    len = 0;
+    CHECK_RC(spl_get(s, "k", buf, 10, &len), 0);
+    assert_int_equal(len, 10);
+    assert_memory_equal(buf, "0123456789", 10);
+    assert_int_equal(buf[10], '#');
+    /* Size query on an empty value. */
+    CHECK_RC(spl_set(s, "e", "", 0), 0);
+    len = 77;
+    CHECK_RC(spl_get(s, "e", NULL, 0, &len), 0);
+    assert_int_equal(len, 0);
+    /* Size query on a missing key. */
+    CHECK_RC(spl_get(s, "none", NULL, 0, &len), SPL_ENOENT);
+}
+
+static void test_overwrite_keeps_type_flags_labels(void **state)
+{
+    spl_store *s = *state;
+    CHECK_RC(spl_set(s, "k", "first", 5), 0);
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, "k", &m), 0);
+    assert_int_equal(m.type, SPL_T_VOID); /* a new key is VOID */
+    CHECK_RC(spl_type_set(s, "k", SPL_T_TEXT), 0);
+    CHECK_RC(spl_labels_set(s, "k", 0x8000000000000011ull), 0);
+    CHECK_RC(spl_flags_set(s, "k", 0x5a), 0);
+    CHECK_RC(spl_set(s, "k", "second value", 12), 0);
+    CHECK_RC(spl_meta_get(s, "k", &m), 0);
+    assert_int_equal(m.type, SPL_T_TEXT);
+    assert_int_equal(m.labels, 0x8000000000000011ull);
+    assert_int_equal(m.user_flags, 0x5a);
+    assert_int_equal(m.val_len, 12);
+    check_value(s, "k", "second value", 12);
+    CHECK_RC(spl_append(s, "k", "!", 1), 0);
+    CHECK_RC(spl_meta_get(s, "k", &m), 0);
+    assert_int_equal(m.type, SPL_T_TEXT);
+    assert_int_equal(m.labels, 0x8000000000000011ull);
+    assert_int_equal(m.user_flags, 0x5a);
+    /* After unset, a re-created key starts fresh. */
+    CHECK_RC(spl_unset(s, "k"), 0);
+    CHECK_RC(spl_set(s, "k", "third", 5), 0);
+    CHECK_RC(spl_meta_get(s, "k", &m), 0);
+    assert_int_equal(m.type, SPL_T_VOID);
+    assert_int_equal(m.labels, 0);
+    assert_int_equal(m.user_flags, 0);
+}
+
+static void test_empty_value(void **state)
+{
+    spl_store *s = *state;
+    CHECK_RC(spl_set(s, "empty", "", 0), 0);
+    CHECK_RC(spl_exists(s, "empty"), 1);
+    check_value(s, "empty", "", 0);
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, "empty", &m), 0);
+    assert_int_equal(m.val_len, 0);
+    CHECK_RC(spl_set(s, "empty2", NULL, 0), 0);
+    check_value(s, "empty2", "", 0);
+    /* Overwrite a non-empty value with an empty one. */
+    CHECK_RC(spl_set(s, "k", "abc", 3), 0);
+    CHECK_RC(spl_set(s, "k", "", 0), 0);
+    check_value(s, "k", "", 0);
+    assert_int_equal(used_of(s), 3);
+}
+
+static void test_value_size_limits(void **state)
+{
+    spl_store *s = *state;
+    unsigned char big[VAL_MAX + 8];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7 + 3);
+    CHECK_RC(spl_set(s, "v", big, VAL_MAX), 0); /* exactly val_max */
+    check_value(s, "v", big, VAL_MAX);
+    uint64_t e = epoch_of(s, "v");
+    unsigned char other[VAL_MAX + 8];
+    memset(other, 'Z', sizeof other);
+    CHECK_RC(spl_set(s, "v", other, VAL_MAX + 1), SPL_E2BIG);
+    CHECK_RC(spl_set(s, "v", other, VAL_MAX + 8), SPL_E2BIG);
+    CHECK_RC(spl_set(s, "v", other, (size_t)UINT32_MAX + 2), SPL_E2BIG);
+    check_value(s, "v", big, VAL_MAX); /* unchanged */
+    assert_int_equal(epoch_of(s, "v"), e);
+    CHECK_RC(spl_set(s, "new", other, VAL_MAX + 1), SPL_E2BIG);
+    CHECK_RC(spl_exists(s, "new"), 0); /* not created */
+    assert_int_equal(used_of(s), 1);
+    /* Get into a buffer of exactly val_max. */
+    unsigned char buf[VAL_MAX];
+    size_t len = 0;
+    CHECK_RC(spl_get(s, "v", buf, VAL_MAX, &len), 0);
+    assert_int_equal(len, VAL_MAX);
+    assert_memory_equal(buf, big, VAL_MAX);
+}
+
+static void test_key_length_limits(void **state)
+{
+    spl_store *s = *state;
+    char kmax[KEY_MAX + 1], klong[KEY_MAX + 2], khuge[KEY_MAX * 8];
+    memset(kmax, 'k', KEY_MAX);
+    kmax[KEY_MAX] = '\0';
+    memset(klong, 'k', KEY_MAX + 1);
+    klong[KEY_MAX + 1] = '\0';
+    memset(khuge, 'k', sizeof khuge - 1);
+    khuge[sizeof khuge - 1] = '\0';
+    char buf[16];
+    size_t len = 0;
+    spl_meta m;
+
+    CHECK_RC(spl_set(s, kmax, "max", 3), 0); /* exactly key_max */
+    check_value(s, kmax, "max", 3);
+    CHECK_RC(spl_exists(s, kmax), 1);
+    CHECK_RC(spl_meta_get(s, kmax, &m), 0);
+    uint64_t e = m.epoch;
+
+    /* key_max + 1: never truncated to the key_max-byte key above. */
+    CHECK_RC(spl_set(s, klong, "long", 4), SPL_EKEYLEN);
+    CHECK_RC(spl_get(s, klong, buf, sizeof buf, &len), SPL_EKEYLEN);
+    CHECK_RC(spl_exists(s, klong), SPL_EKEYLEN);
+    CHECK_RC(spl_unset(s, klong), SPL_EKEYLEN);
+    CHECK_RC(spl_append(s, klong, "x", 1), SPL_EKEYLEN);
+    CHECK_RC(spl_cas(s, klong, 0, "x", 1), SPL_EKEYLEN);
+    CHECK_RC(spl_cas(s, klong, e, "x", 1), SPL_EKEYLEN);
+    CHECK_RC(spl_meta_get(s, klong, &m), SPL_EKEYLEN);
+    CHECK_RC(spl_type_set(s, klong, SPL_T_TEXT), SPL_EKEYLEN);
+    CHECK_RC(spl_flags_set(s, klong, 1), SPL_EKEYLEN);
+    CHECK_RC(spl_labels_set(s, klong, 1), SPL_EKEYLEN);
+    CHECK_RC(spl_labels_clear(s, klong, 1), SPL_EKEYLEN);
+    CHECK_RC(spl_touch(s, klong), SPL_EKEYLEN);
+    CHECK_RC(spl_inc(s, klong, NULL), SPL_EKEYLEN);
+    spl_view v;
+    CHECK_RC(spl_view_get(s, klong, &v), SPL_EKEYLEN);
+    CHECK_RC(spl_set(s, khuge, "huge", 4), SPL_EKEYLEN);
+    CHECK_RC(spl_get(s, khuge, buf, sizeof buf, &len), SPL_EKEYLEN);
+
+    /* Empty key. */
+    CHECK_RC(spl_set(s, "", "e", 1), SPL_EKEYLEN);
+    CHECK_RC(spl_get(s, "", buf, sizeof buf, &len), SPL_EKEYLEN);
+    CHECK_RC(spl_exists(s, ""), SPL_EKEYLEN);
+    CHECK_RC(spl_unset(s, ""), SPL_EKEYLEN);
+    CHECK_RC(spl_append(s, "", "x", 1), SPL_EKEYLEN);
+    CHECK_RC(spl_cas(s, "", 0, "x", 1), SPL_EKEYLEN);
+    CHECK_RC(spl_meta_get(s, "", &m), SPL_EKEYLEN);
+
+    /* NULL key. */
+    CHECK_RC(spl_set(s, NULL, "n", 1), SPL_EINVAL);
+    CHECK_RC(spl_get(s, NULL, buf, sizeof buf, &len), SPL_EINVAL);
+    CHECK_RC(spl_exists(s, NULL), SPL_EINVAL);
+    CHECK_RC(spl_unset(s, NULL), SPL_EINVAL);
+
+    /* Nothing changed. */
+    check_value(s, kmax, "max", 3);
+    CHECK_RC(spl_meta_get(s, kmax, &m), 0);
+    assert_int_equal(m.epoch, e);
+    assert_int_equal(m.type, SPL_T_VOID);
+    assert_int_equal(m.labels, 0);
+    assert_int_equal(used_of(s), 1);
+    CHECK_RC(spl_unset(s, kmax), 0);
+    assert_int_equal(used_of(s), 0);
+
+    /* A one-byte key is fine. */
+    CHECK_RC(spl_set(s, "a", "1", 1), 0);
+    check_value(s, "a", "1", 1);
+}
+
+static void test_append(void **state)
+{
+    spl_store *s = *state;
+    CHECK_RC(spl_append(s, "ap", "ab", 2), 0); /* absent: created */
+    CHECK_RC(spl_exists(s, "ap"), 1);
+    check_value(s, "ap", "ab", 2);
+    CHECK_RC(spl_append(s, "ap", "cd", 2), 0);
+    check_value(s, "ap", "abcd", 4);
+    CHECK_RC(spl_append(s, "ap", "", 0), 0);
+    check_value(s, "ap", "abcd", 4);
+
+    /* Fill to exactly val_max with appends of odd sizes. */
+    unsigned char want[VAL_MAX + 16]; /* slack: keeps -O3 -Warray-bounds quiet */
+    memcpy(want, "abcd", 4);
+    size_t have = 4;
+    unsigned char chunk[13];
+    while (have < VAL_MAX) {
+        size_t n = VAL_MAX - have < sizeof chunk ? VAL_MAX - have : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = (unsigned char)(have + i);
+        CHECK_RC(spl_append(s, "ap", chunk, n), 0);
+        memcpy(want + have, chunk, n);
+        have += n;
+    }
+    check_value(s, "ap", want, VAL_MAX);
+    uint64_t e = epoch_of(s, "ap");
+    CHECK_RC(spl_append(s, "ap", "z", 1), SPL_E2BIG);
+    check_value(s, "ap", want, VAL_MAX);
+    assert_int_equal(epoch_of(s, "ap"), e);
+
+    /* Half full plus more than the rest. */
+    CHECK_RC(spl_set(s, "half", want, VAL_MAX / 2), 0);
+    CHECK_RC(spl_append(s, "half", want, VAL_MAX / 2 + 1), SPL_E2BIG);
+    check_value(s, "half", want, VAL_MAX / 2);
+    CHECK_RC(spl_append(s, "half", want, VAL_MAX / 2), 0);
+    unsigned char twice[VAL_MAX];
+    memcpy(twice, want, VAL_MAX / 2);
+    memcpy(twice + VAL_MAX / 2, want, VAL_MAX / 2);
+    check_value(s, "half", twice, VAL_MAX);
+
+    /* Absent key with too much data: nothing created. */
+    unsigned char big[VAL_MAX + 1];
+    memset(big, 1, sizeof big);
+    CHECK_RC(spl_append(s, "absent", big, VAL_MAX + 1), SPL_E2BIG);
+    CHECK_RC(spl_exists(s, "absent"), 0);
+    CHECK_RC(spl_append(s, "absent2", big, VAL_MAX), 0);
+    check_value(s, "absent2", big, VAL_MAX);
+    /* Appending to an empty value. */
+    CHECK_RC(spl_set(s, "em", "", 0), 0);
+    CHECK_RC(spl_append(s, "em", "q", 1), 0);
+    check_value(s, "em", "q", 1);
+    assert_int_equal(used_of(s), 4);
+}
+
+static void test_cas(void **state)
+{
+    spl_store *s = *state;
+    CHECK_RC(spl_cas(s, "c", 0, "v1", 2), 0); /* create if absent */
+    check_value(s, "c", "v1", 2);
+    CHECK_RC(spl_cas(s, "c", 0, "v2", 2), SPL_EEXIST);
+    check_value(s, "c", "v1", 2);
+
+    uint64_t e1 = epoch_of(s, "c");
+    assert_true(e1 != 0);
+    CHECK_RC(spl_cas(s, "c", e1, "v3", 2), 0);
+    check_value(s, "c", "v3", 2);
+    uint64_t e2 = epoch_of(s, "c");
+    assert_true(e2 > e1);
+
+    CHECK_RC(spl_cas(s, "c", e1, "v4", 2), SPL_ESTALE); /* stale */
+    CHECK_RC(spl_cas(s, "c", e2 + 2, "v4", 2), SPL_ESTALE); /* future */
+    CHECK_RC(spl_cas(s, "c", e2 + 1, "v4", 2), SPL_ESTALE); /* odd */
+    check_value(s, "c", "v3", 2);
+    assert_int_equal(epoch_of(s, "c"), e2);
+
+    CHECK_RC(spl_cas(s, "absent", e2, "x", 1), SPL_ENOENT);
+    CHECK_RC(spl_exists(s, "absent"), 0);
+
+    /* Too big with a current epoch: E2BIG, nothing written. */
+    unsigned char big[VAL_MAX + 1];
+    memset(big, 'b', sizeof big);
+    CHECK_RC(spl_cas(s, "c", e2, big, VAL_MAX + 1), SPL_E2BIG);
+    CHECK_RC(spl_cas(s, "c2", 0, big, VAL_MAX + 1), SPL_E2BIG);
+    CHECK_RC(spl_exists(s, "c2"), 0);
+    check_value(s, "c", "v3", 2);
+    assert_int_equal(epoch_of(s, "c"), e2);
+
+    /* The epoch of a view works as well. */
+    spl_view v;
+    CHECK_RC(spl_view_get(s, "c", &v), 0);
+    assert_int_equal(v.epoch, e2);
+    CHECK_RC(spl_cas(s, "c", v.epoch, big, VAL_MAX), 0);
+    check_value(s, "c", big, VAL_MAX);
+
+    /* After unset + re-create, the old epoch is stale (no ABA). */
+    uint64_t e3 = epoch_of(s, "c");
+    CHECK_RC(spl_unset(s, "c"), 0);
+    CHECK_RC(spl_cas(s, "c", e3, "x", 1), SPL_ENOENT);
+    CHECK_RC(spl_cas(s, "c", 0, "again", 5), 0);
+    CHECK_RC(spl_cas(s, "c", e3, "x", 1), SPL_ESTALE);
+    check_value(s, "c", "again", 5);
+    assert_true(epoch_of(s, "c") > e3);
+}
+
+static void test_epoch_monotonic(void **state)
+{
+    spl_store *s = *state;
+    uint64_t prev = 0, e;
+    int64_t n = 0;
+#define STEP(call)                                                                    \
+    do {                                                                              \
+        CHECK_RC(call, 0);                                                            \
+        e = epoch_of(s, "ep");                                                        \
+        if (!(e > prev))                                                              \
+            fail_msg("epoch did not grow after %s: %llu -> %llu", #call,              \
+                     (unsigned long long)prev, (unsigned long long)e);                \
+        prev = e;                                                                     \
+    } while (0)
+    STEP(spl_set(s, "ep", "a", 1));
+    STEP(spl_set(s, "ep", "a", 1)); /* same bytes still a write */
+    STEP(spl_set(s, "ep", "bb", 2));
+    STEP(spl_append(s, "ep", "c", 1));
+    STEP(spl_cas(s, "ep", prev, "dd", 2));
+    STEP(spl_type_set(s, "ep", SPL_T_BINARY));
+    STEP(spl_flags_set(s, "ep", 3));
+    STEP(spl_labels_set(s, "ep", 4));
+    STEP(spl_labels_clear(s, "ep", 4));
+    STEP(spl_touch(s, "ep"));
+    for (int i = 0; i < 5; i++) {
+        CHECK_RC(spl_unset(s, "ep"), 0);
+        STEP(spl_set(s, "ep", "re", 2));
+    }
+    STEP(spl_unset(s, "ep") == 0 ? spl_append(s, "ep", "z", 1) : -1);
+    STEP(spl_unset(s, "ep") == 0 ? spl_cas(s, "ep", 0, "y", 1) : -1);
+    STEP(spl_unset(s, "ep") == 0 ? spl_inc(s, "ep", &n) : -1);
+    STEP(spl_inc(s, "ep", &n));
+    assert_int_equal(n, 2);
+#undef STEP
+    /* Reads never move the epoch. */
+    char buf[16];
+    size_t len;
+    CHECK_RC(spl_get(s, "ep", buf, sizeof buf, &len), 0);
+    CHECK_RC(spl_exists(s, "ep"), 1);
+    spl_view v;
+    CHECK_RC(spl_view_get(s, "ep", &v), 0);
+    assert_int_equal(epoch_of(s, "ep"), prev);
+    /* A write to another key leaves this one's epoch alone. */
+    CHECK_RC(spl_set(s, "other", "o", 1), 0);
+    assert_int_equal(epoch_of(s, "ep"), prev);
+}
+
+/* A key deleted and re-created must never show an epoch it had before, even
+ * when the re-created key lands in another slot: otherwise a cas holding the
+ * old epoch would succeed against a different value (ABA). */
+static void test_epoch_no_aba_across_slots(void **state)
+{
+    (void)state;
+    int arranged = 0;
+    for (int attempt = 0; attempt < 200 && !arranged; attempt++) {
+        spl_store *s = mk(2, KEY_MAX, 16);
+        spl_meta m;
+        CHECK_RC(spl_set(s, "k", "v1", 2), 0);
+        CHECK_RC(spl_meta_get(s, "k", &m), 0);
+        uint64_t e_old = m.epoch;
+        uint32_t x = m.slot;
+        CHECK_RC(spl_unset(s, "k"), 0);
+        CHECK_RC(spl_set(s, "f", "f", 1), 0); /* want it in k's old slot */
+        CHECK_RC(spl_meta_get(s, "f", &m), 0);
+        if (m.slot == x) {
+            arranged = 1;
+            CHECK_RC(spl_set(s, "k", "v2", 2), 0); /* lands in the other slot */
+            CHECK_RC(spl_meta_get(s, "k", &m), 0);
+            assert_int_not_equal(m.slot, x);
+            int cas_rc = spl_cas(s, "k", e_old, "v3", 2);
+            if (!(m.epoch > e_old) || cas_rc != SPL_ESTALE) {
+                spl_close(s); /* clean up first so valgrind reports only the failure */
+                fail_msg("re-created key in slot %u has epoch %llu, not above its old "
+                         "epoch %llu (slot %u); spl_cas with the old epoch returned %d (%s), "
+                         "expected SPL_ESTALE",
+                         m.slot, (unsigned long long)m.epoch, (unsigned long long)e_old, x,
+                         cas_rc, spl_err_name(cas_rc));
+            }
+            check_value(s, "k", "v2", 2);
+        }
+        spl_close(s);
+    }
+    assert_true(arranged); /* the seeded hash gives it 1 in 2 per store */
+
+    /* Random churn on a tiny store: per key, epochs only ever grow. */
+    spl_store *s = mk(4, KEY_MAX, 16);
+    uint64_t last[6] = {0};
+    uint64_t rng = 99;
+    char key[16];
+    uint32_t ops = (uint32_t)(5000 * test_scale());
+    for (uint32_t op = 0; op < ops; op++) {
+        int i = (int)(rng_next(&rng) % 6);
+        snprintf(key, sizeof key, "c%d", i);
+        if (rng_next(&rng) % 3 == 0) {
+            int rc = spl_unset(s, key);
+            assert_true(rc == 0 || rc == SPL_ENOENT);
+            continue;
+        }
+        int rc = spl_set(s, key, "x", 1);
+        if (rc == SPL_EFULL)
+            continue;
+        CHECK_RC(rc, 0);
+        spl_meta m;
+        CHECK_RC(spl_meta_get(s, key, &m), 0);
+        if (!(m.epoch > last[i]))
+            fail_msg("op %u: key %s epoch %llu after %llu (slot %u)", op, key,
+                     (unsigned long long)m.epoch, (unsigned long long)last[i], m.slot);
+        last[i] = m.epoch;
+    }
+    spl_close(s);
+}
+
+/* ---------------------------------------------------------------- busy slots */
+
+struct raw_slot {
+    void *map;
+    size_t bytes;
+    struct spl_slot *sl;
+};
+
+/* Map the store's region a second time and find key's slot in it. */
+static struct raw_slot raw_slot_of(spl_store *s, const char *key)
+{
+    struct raw_slot r;
+    spl_info inf;
+    spl_meta m;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    CHECK_RC(spl_meta_get(s, key, &m), 0);
+    r.bytes = (size_t)inf.region_bytes;
+    r.map = mmap(NULL, r.bytes, PROT_READ | PROT_WRITE, MAP_SHARED, spl_fd(s), 0);
+    assert_true(r.map != MAP_FAILED);
+    const struct spl_header *h = r.map;
+    assert_int_equal(h->magic, SPL_MAGIC);
+    r.sl = (struct spl_slot *)(void *)((char *)r.map + h->slots_off +
+                                       (size_t)m.slot * h->slot_stride);
+    assert_int_equal(__atomic_load_n(&r.sl->epoch, __ATOMIC_SEQ_CST), m.epoch);
+    return r;
+}
+
+static int rw_never(const void *d, size_t n, void *ud)
+{
+    (void)d;
+    (void)n;
+    ++*(int *)ud;
+    return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A live writer inside a slot: every call on that key is SPL_EAGAIN and
+ * changes nothing; other keys are unaffected. */
+static void test_busy_slot_is_eagain(void **state)
+{
+    (void)state;
+    spl_store *s = mk(16, KEY_MAX, 16);
+    CHECK_RC(spl_set(s, "busy", "v", 1), 0);
+    CHECK_RC(spl_set(s, "calm", "c", 1), 0);
+    spl_meta m0;
+    CHECK_RC(spl_meta_get(s, "busy", &m0), 0);
+    struct raw_slot r = raw_slot_of(s, "busy");
+    /* The writer: our parent process (alive), epoch odd. */
+    __atomic_store_n(&r.sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&r.sl->epoch, m0.epoch + 1, __ATOMIC_SEQ_CST);
+
+    char buf[16];
+    size_t len = 0;
+    spl_meta m;
+    spl_view v;
+    int calls = 0;
+    for (int round = 0; round < 3; round++) { /* also after the 10 ms lease */
+        CHECK_RC(spl_get(s, "busy", buf, sizeof buf, &len), SPL_EAGAIN);
+        CHECK_RC(spl_exists(s, "busy"), SPL_EAGAIN);
+        CHECK_RC(spl_meta_get(s, "busy", &m), SPL_EAGAIN);
+        CHECK_RC(spl_view_get(s, "busy", &v), SPL_EAGAIN);
+        CHECK_RC(spl_read_with(s, "busy", rw_never, &calls), SPL_EAGAIN);
+        CHECK_RC(spl_set(s, "busy", "w", 1), SPL_EAGAIN);
+        CHECK_RC(spl_append(s, "busy", "w", 1), SPL_EAGAIN);
+        CHECK_RC(spl_cas(s, "busy", m0.epoch, "w", 1), SPL_EAGAIN);
+        CHECK_RC(spl_unset(s, "busy"), SPL_EAGAIN);
+        CHECK_RC(spl_type_set(s, "busy", SPL_T_TEXT), SPL_EAGAIN);
+        CHECK_RC(spl_labels_set(s, "busy", 1), SPL_EAGAIN);
+        CHECK_RC(spl_touch(s, "busy"), SPL_EAGAIN);
+        struct timespec ts = {0, 15 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(calls, 0);
+    /* The _wait variants give up after their timeout with SPL_EAGAIN. */
+    uint64_t t0 = mono_ns();
+    CHECK_RC(spl_get_wait(s, "busy", buf, sizeof buf, &len, 20000), SPL_EAGAIN);
+    CHECK_RC(spl_set_wait(s, "busy", "w", 1, 20000), SPL_EAGAIN);
+    CHECK_RC(spl_unset_wait(s, "busy", 20000), SPL_EAGAIN);
+    uint64_t dt = mono_ns() - t0;
+    assert_true(dt >= 3 * 20000000ull - 3000000ull); /* each waited ~20 ms */
+    assert_true(dt < 2000000000ull);
+    /* Nothing changed; the other key works. */
+    assert_int_equal(__atomic_load_n(&r.sl->epoch, __ATOMIC_SEQ_CST), m0.epoch + 1);
+    assert_int_equal(__atomic_load_n(&r.sl->owner, __ATOMIC_SEQ_CST),
+                     (uint64_t)(uint32_t)getppid() << 32);
+    check_value(s, "calm", "c", 1);
+    CHECK_RC(spl_set(s, "calm", "cc", 2), 0);
+    check_value(s, "calm", "cc", 2);
+    assert_int_equal(used_of(s), 2);
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    assert_int_equal(inf.recoveries, 0);
+
+    /* The writer finishes: everything works again. */
+    __atomic_store_n(&r.sl->epoch, m0.epoch + 2, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&r.sl->owner, 0, __ATOMIC_SEQ_CST);
+    check_value(s, "busy", "v", 1);
+    CHECK_RC(spl_set(s, "busy", "w", 1), 0);
+    check_value(s, "busy", "w", 1);
+    CHECK_RC(spl_meta_get(s, "busy", &m), 0);
+    assert_true(m.epoch > m0.epoch + 2);
+    munmap(r.map, r.bytes);
+    spl_close(s);
+}
+
+/* A writer that died inside a slot: the slot is recovered by the next
+ * callers, well within the promised bound, without ever returning torn data. */
+static void test_dead_writer_recovered(void **state)
+{
+    (void)state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child); /* its pid is now dead */
+
+    spl_store *s = mk(16, KEY_MAX, 16);
+    CHECK_RC(spl_set(s, "dead", "v", 1), 0);
+    CHECK_RC(spl_set(s, "calm", "c", 1), 0);
+    spl_meta m0;
+    CHECK_RC(spl_meta_get(s, "dead", &m0), 0);
+    struct raw_slot r = raw_slot_of(s, "dead");
+    __atomic_store_n(&r.sl->owner, (uint64_t)(uint32_t)child << 32, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&r.sl->epoch, m0.epoch + 1, __ATOMIC_SEQ_CST);
+
+    char buf[16];
+    size_t len = 0;
+    int rc = SPL_EAGAIN, tries = 0;
+    uint64_t t0 = mono_ns();
+    while (rc == SPL_EAGAIN && tries++ < 500) {
+        rc = spl_get(s, "dead", buf, sizeof buf, &len);
+        if (rc == SPL_EAGAIN) {
+            struct timespec ts = {0, 2 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    uint64_t dt = mono_ns() - t0;
+    if (rc == 0) { /* rolled back: must be the old, whole value */
+        assert_int_equal(len, 1);
+        assert_int_equal(buf[0], 'v');
+    } else {
+        CHECK_RC(rc, SPL_ENOENT); /* discarded */
+    }
+    if (dt > 500000000ull)
+        fail_msg("recovery took %llu ms", (unsigned long long)(dt / 1000000));
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    assert_int_equal(inf.recoveries, 1);
+    uint64_t e = __atomic_load_n(&r.sl->epoch, __ATOMIC_SEQ_CST);
+    assert_int_equal(e & 1, 0);
+    assert_true(e > m0.epoch + 1); /* recovery moved the epoch forward */
+    assert_int_equal(__atomic_load_n(&r.sl->owner, __ATOMIC_SEQ_CST), 0);
+    /* The slot is usable again. */
+    CHECK_RC(spl_set(s, "dead", "alive", 5), 0);
+    check_value(s, "dead", "alive", 5);
+    check_value(s, "calm", "c", 1);
+    assert_int_equal(used_of(s), 2);
+    munmap(r.map, r.bytes);
+    spl_close(s);
+}
+
+/* Without contention, the _wait variants behave like the plain calls. */
+static void test_wait_variants_uncontended(void **state)
+{
+    spl_store *s = *state;
+    char buf[16];
+    size_t len = 0;
+    CHECK_RC(spl_set_wait(s, "w", "val", 3, 1000), 0);
+    CHECK_RC(spl_get_wait(s, "w", buf, sizeof buf, &len, 1000), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "val", 3);
+    CHECK_RC(spl_get_wait(s, "w", buf, 2, &len, 1000), SPL_ENOBUFS);
+    assert_int_equal(len, 3);
+    unsigned char big[VAL_MAX + 1];
+    memset(big, 1, sizeof big);
+    CHECK_RC(spl_set_wait(s, "w", big, sizeof big, 1000), SPL_E2BIG);
+    CHECK_RC(spl_set_wait(s, "", "x", 1, 1000), SPL_EKEYLEN);
+    CHECK_RC(spl_unset_wait(s, "w", 1000), 0);
+    uint64_t t0 = mono_ns();
+    CHECK_RC(spl_get_wait(s, "w", buf, sizeof buf, &len, 2000000), SPL_ENOENT);
+    CHECK_RC(spl_unset_wait(s, "w", 2000000), SPL_ENOENT);
+    assert_true(mono_ns() - t0 < 1000000000ull); /* ENOENT is not retried */
+}
+
+/* ---------------------------------------------------------------- full */
+
+static void test_fill_until_full(void **state)
+{
+    (void)state;
+    spl_store *s = mk(16, KEY_MAX, 16);
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    assert_int_equal(inf.geom.slots, 16);
+    char key[32];
+    int n = 0, rc = 0;
+    for (n = 0; n < 64; n++) {
+        snprintf(key, sizeof key, "f%d", n);
+        rc = spl_set(s, key, &n, sizeof n);
+        if (rc != 0)
+            break;
+    }
+    CHECK_RC(rc, SPL_EFULL);
+    assert_true(n >= 1 && n <= 16);
+    if (inf.probe_max + 1 >= 16)
+        assert_int_equal(n, 16); /* probing reaches every slot */
+    int nfull = n;
+    char failed[32];
+    snprintf(failed, sizeof failed, "f%d", nfull);
+    CHECK_RC(spl_exists(s, failed), 0); /* the refused key was not inserted */
+    assert_int_equal(used_of(s), (uint64_t)nfull);
+    /* All inserted keys are intact; overwrite works while full. */
+    for (int i = 0; i < nfull; i++) {
+        snprintf(key, sizeof key, "f%d", i);
+        check_value(s, key, &i, sizeof i);
+        int j = i + 1000;
+        CHECK_RC(spl_set(s, key, &j, sizeof j), 0);
+        check_value(s, key, &j, sizeof j);
+    }
+    assert_int_equal(used_of(s), (uint64_t)nfull);
+    /* Free one slot: that key fits again. */
+    CHECK_RC(spl_unset(s, "f0"), 0);
+    assert_int_equal(used_of(s), (uint64_t)nfull - 1);
+    CHECK_RC(spl_set(s, "f0", "again", 5), 0);
+    check_value(s, "f0", "again", 5);
+    /* Free all: every key fits again, in the same order. */
+    for (int i = 0; i < nfull; i++) {
+        snprintf(key, sizeof key, "f%d", i);
+        CHECK_RC(spl_unset(s, key), 0);
+        CHECK_RC(spl_exists(s, key), 0);
+    }
+    assert_int_equal(used_of(s), 0);
+    for (int i = 0; i < nfull; i++) {
+        snprintf(key, sizeof key, "f%d", i);
+        CHECK_RC(spl_set(s, key, &i, sizeof i), 0);
+    }
+    for (int i = 0; i < nfull; i++) {
+        snprintf(key, sizeof key, "f%d", i);
+        check_value(s, key, &i, sizeof i);
+    }
+    assert_int_equal(used_of(s), (uint64_t)nfull);
+    spl_close(s);
+}
+
+/* ---------------------------------------------------------------- model */
+
+struct model {
+    uint32_t nkeys;
+    char (*keys)[32];
+    unsigned char *present;
+    unsigned char (*vals)[32];
+    uint32_t *vlen;
+    uint32_t count;
+};
+
+static void model_init(struct model *m, uint32_t nkeys, uint64_t *rng, uint32_t key_max)
+{
+    m->nkeys = nkeys;
+    m->keys = calloc(nkeys, sizeof *m->keys);
+    m->present = calloc(nkeys, 1);
+    m->vals = calloc(nkeys, sizeof *m->vals);
+    m->vlen = calloc(nkeys, sizeof *m->vlen);
+    m->count = 0;
+    assert_non_null(m->keys);
+    assert_non_null(m->present);
+    assert_non_null(m->vals);
+    assert_non_null(m->vlen);
+    for (uint32_t i = 0; i < nkeys; i++) {
+        /* Random keys of random length 1..key_max, distinct by an index tail. */
+        uint32_t len = 1 + (uint32_t)(rng_next(rng) % key_max);
+        char tail[16];
+        int tl = snprintf(tail, sizeof tail, "%x", i);
+        if (len < (uint32_t)tl + 1)
+            len = (uint32_t)tl + 1;
+        if (len > key_max)
+            len = key_max;
+        uint32_t head = len - (uint32_t)tl;
+        for (uint32_t j = 0; j < head; j++)
+            m->keys[i][j] = (char)('g' + rng_next(rng) % 20); /* g..z: never hex */
+        memcpy(m->keys[i] + head, tail, (size_t)tl + 1);
+    }
+}
+
+static void model_free(struct model *m)
+{
+    free(m->keys);
+    free(m->present);
+    free(m->vals);
+    free(m->vlen);
+}
+
+static void model_check_key(spl_store *s, const struct model *m, uint32_t i)
+{
+    unsigned char buf[64];
+    size_t len = 0;
+    int rc = spl_get(s, m->keys[i], buf, sizeof buf, &len);
+    if (m->present[i]) {
+        if (rc != 0)
+            fail_msg("key \"%s\" should be present: get returned %d (%s)", m->keys[i], rc,
+                     spl_err_name(rc));
+        assert_int_equal(len, m->vlen[i]);
+        assert_memory_equal(buf, m->vals[i], len);
+        CHECK_RC(spl_exists(s, m->keys[i]), 1);
+    } else {
+        if (rc != SPL_ENOENT)
+            fail_msg("key \"%s\" should be absent: get returned %d (%s)", m->keys[i], rc,
+                     spl_err_name(rc));
+        CHECK_RC(spl_exists(s, m->keys[i]), 0);
+    }
+}
+
+struct count_ud {
+    const struct model *m;
+    uint32_t seen;
+};
+
+static int count_cb(const spl_entry *e, void *ud)
+{
+    struct count_ud *c = ud;
+    c->seen++;
+    /* Every visited key must be a present model key. */
+    for (uint32_t i = 0; i < c->m->nkeys; i++)
+        if (strcmp(c->m->keys[i], e->key) == 0)
+            return c->m->present[i] ? 0 : 1000 + (int)i;
+    return 999;
+}
+
+static void model_check_all(spl_store *s, const struct model *m)
+{
+    for (uint32_t i = 0; i < m->nkeys; i++)
+        model_check_key(s, m, i);
+    assert_int_equal(used_of(s), m->count);
+    struct count_ud c = {m, 0};
+    CHECK_RC(spl_foreach(s, NULL, count_cb, &c), 0);
+    assert_int_equal(c.seen, m->count);
+}
+
+/* One random run.  If allow_full, SPL_EFULL is accepted for new keys (and
+ * then only when the store may legitimately be full). */
+static void model_run(uint32_t slots, uint32_t nkeys, uint32_t ops, int check_every,
+                      int allow_full, uint64_t seed)
+{
+    spl_store *s = mk(slots, 24, 32);
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    uint64_t rng = seed;
+    struct model m;
+    model_init(&m, nkeys, &rng, 24);
+    uint32_t nfull = 0;
+    for (uint32_t op = 0; op < ops; op++) {
+        uint32_t i = (uint32_t)(rng_next(&rng) % nkeys);
+        uint32_t r = (uint32_t)(rng_next(&rng) % 10);
+        if (r < 5) {
+            unsigned char v[32];
+            uint32_t vl = (uint32_t)(rng_next(&rng) % 33);
+            for (uint32_t j = 0; j < vl; j++)
+                v[j] = (unsigned char)(op + j * 31 + i);
+            int rc = spl_set(s, m.keys[i], v, vl);
+            if (rc == SPL_EFULL && allow_full && !m.present[i]) {
+                nfull++;
+                if (inf.probe_max + 1 >= slots && m.count < slots)
+                    fail_msg("op %u: EFULL with %u of %u slots used (probe_max %u)", op,
+                             m.count, slots, inf.probe_max);
+            } else {
+                if (rc != 0)
+                    fail_msg("op %u (seed %llu): set \"%s\" returned %d (%s), %u keys live",
+                             op, (unsigned long long)seed, m.keys[i], rc,
+                             spl_err_name(rc), m.count);
+                if (!m.present[i])
+                    m.count++;
+                m.present[i] = 1;
+                memcpy(m.vals[i], v, vl);
+                m.vlen[i] = vl;
+            }
+        } else if (r < 8) {
+            int rc = spl_unset(s, m.keys[i]);
+            int want = m.present[i] ? 0 : SPL_ENOENT;
+            if (rc != want)
+                fail_msg("op %u (seed %llu): unset \"%s\" returned %d (%s), expected %d",
+                         op, (unsigned long long)seed, m.keys[i], rc, spl_err_name(rc),
+                         want);
+            if (m.present[i])
+                m.count--;
+            m.present[i] = 0;
+        } else {
+            model_check_key(s, &m, i);
+        }
+        if (check_every && (op + 1) % (uint32_t)check_every == 0)
+            model_check_all(s, &m);
+    }
+    model_check_all(s, &m);
+    /* Keys never inserted are absent. */
+    char k[32];
+    for (int j = 0; j < 64; j++) {
+        snprintf(k, sizeof k, "never-%d", j);
+        CHECK_RC(spl_exists(s, k), 0);
+    }
+    /* Delete everything: the store is empty again. */
+    for (uint32_t i = 0; i < nkeys; i++)
+        if (m.present[i]) {
+            CHECK_RC(spl_unset(s, m.keys[i]), 0);
+            m.present[i] = 0;
+            m.count--;
+        }
+    model_check_all(s, &m);
+    if (allow_full)
+        print_message("    seed %llu: %u EFULL refusals\n", (unsigned long long)seed, nfull);
+    model_free(&m);
+    spl_close(s);
+}
+
+static void test_model_random_half_load(void **state)
+{
+    (void)state;
+    /* 1024 slots, 512 possible keys: load at most 50%. */
+    uint32_t ops = (uint32_t)(200000 * test_scale());
+    model_run(1024, 512, ops, 20000, 0, 12345);
+}
+
+static void test_model_tiny_store_collisions(void **state)
+{
+    (void)state;
+    /* Many keys for few slots: constant collisions, EFULL, deletes in the
+     * middle of probe chains.  Full check after every op. */
+    uint32_t ops = (uint32_t)(4000 * test_scale());
+    model_run(8, 24, ops, 1, 1, 1);
+    model_run(4, 12, ops, 1, 1, 2);
+    model_run(2, 6, ops, 1, 1, 3);
+    model_run(16, 40, ops, 1, 1, 4);
+}
+
+static void test_many_keys_tiny_store(void **state)
+{
+    (void)state;
+    spl_store *s = mk(2, KEY_MAX, 16);
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    assert_int_equal(inf.geom.slots, 2);
+    CHECK_RC(spl_set(s, "a", "1", 1), 0);
+    int rc = spl_set(s, "b", "2", 1);
+    if (inf.probe_max + 1 >= 2)
+        CHECK_RC(rc, 0);
+    else
+        assert_true(rc == 0 || rc == SPL_EFULL);
+    if (rc == 0) {
+        CHECK_RC(spl_set(s, "c", "3", 1), SPL_EFULL); /* both slots taken */
+        CHECK_RC(spl_exists(s, "c"), 0);
+        assert_int_equal(used_of(s), 2);
+    }
+    check_value(s, "a", "1", 1);
+    CHECK_RC(spl_unset(s, "a"), 0);
+    CHECK_RC(spl_exists(s, "a"), 0);
+    if (rc == 0)
+        check_value(s, "b", "2", 1);
+    spl_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_set_get_basic, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_size_query_and_enobufs, setup_store,
+                                        teardown_store),
+        cmocka_unit_test_setup_teardown(test_overwrite_keeps_type_flags_labels, setup_store,
+                                        teardown_store),
+        cmocka_unit_test_setup_teardown(test_empty_value, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_value_size_limits, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_key_length_limits, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_append, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_cas, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_epoch_monotonic, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_wait_variants_uncontended, setup_store,
+                                        teardown_store),
+        cmocka_unit_test(test_busy_slot_is_eagain),
+        cmocka_unit_test(test_dead_writer_recovered),
+        cmocka_unit_test(test_epoch_no_aba_across_slots),
+        cmocka_unit_test(test_fill_until_full),
+        cmocka_unit_test(test_model_random_half_load),
+        cmocka_unit_test(test_model_tiny_store_collisions),
+        cmocka_unit_test(test_many_keys_tiny_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
