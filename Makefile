@@ -19,6 +19,7 @@ WITH_LUA        ?= 0
 WITH_LLAMA      ?= 0
 
 CC      ?= cc
+export SPL_SUMMARY
 B       ?= build
 OPT     ?= -O2
 SAN     ?=
@@ -50,7 +51,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken test-kvonly fuzz deps demo
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-all fuzz deps demo
 
 all: lib $(B)/splinter.pc
 
@@ -78,7 +79,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(TEST_HELPERS) $(LIB_A) $(CMOCKA_LIBS) $(LDLIBS)
 
-$(B)/tests/%: tests/mp/%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h)
+$(B)/tests/%: tests/mp/%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h tests/mp/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(TEST_HELPERS) $(LIB_A) $(LDLIBS)
 
@@ -115,7 +116,7 @@ test-asan:
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions.
 test-tsan:
-	$(MAKE) B=build/tsan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
+	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress
 
 # The kill loop must fail against a build whose read path skips the epoch
@@ -139,8 +140,14 @@ fuzz:
 test-kvonly:
 	$(MAKE) B=build/kvonly WITH_EMBEDDINGS=0 test-unit
 
-test: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly fuzz
-	@echo "all test groups passed"
+# Each tests/run.sh group appends "passed failed" to $$SPL_SUMMARY; the last
+# line of `make test` is the grand total.
+test:
+	@mkdir -p build && rm -f build/test-summary
+	$(MAKE) SPL_SUMMARY=$(CURDIR)/build/test-summary test-all
+	@awk '{p+=$$1; f+=$$2} END {printf "total: %d passed, %d failed\n", p, f; exit f>0}' build/test-summary
+
+test-all: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly fuzz
 
 # ---------------------------------------------------------------- bench
 bench: $(BENCH_BIN)

@@ -293,7 +293,16 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     struct spl_slot *sl = NULL;
     for (d = 0; d <= s->probe_max; d++) {
         i = (k->home + d) & s->mask;
-        if (spl_ix_state(spl_load_relaxed(&s->index[i])) != SPL_IX_FREE)
+        uint64_t st = spl_ix_state(spl_load_relaxed(&s->index[i]));
+        if (st == SPL_IX_PENDING) {
+            /* an insert in flight, or a dead inserter's: age it; once
+             * recovered (FREE again) try this slot once more */
+            skipped = 1;
+            if (spl__contended(s, i))
+                d--;
+            continue;
+        }
+        if (st != SPL_IX_FREE)
             continue;
         sl = spl__slot(s, i);
         uint64_t exp = 0;
@@ -326,6 +335,9 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
             continue;
         if (spl_ix_state(w) == SPL_IX_PENDING) {
             rc = SPL_EAGAIN; /* another insert of (maybe) k in flight */
+            /* it may be a dead inserter's: age it, recover it if so */
+            if (spl__contended(s, j))
+                rc = SPL__RETRY;
             goto back_off;
         }
         if (spl_ix_state(w) == SPL_IX_LIVE) {

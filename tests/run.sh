@@ -20,4 +20,5 @@ for cmd in "$@"; do
 done
 rm -f "/tmp/spl-test.$$.log"
 echo "$group: $pass passed, $fail failed"
+[ -n "${SPL_SUMMARY:-}" ] && echo "$pass $fail" >> "$SPL_SUMMARY"
 [ $fail -eq 0 ]

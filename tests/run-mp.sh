@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# tests/run-mp.sh B - run the multi-process and concurrency tests built in
+# B/tests (default build) with their default sizes, through tests/run.sh
+# (group "mp").  MP_ARGS, if set, is appended to every command (e.g. a seed:
+# MP_ARGS="--seed 42").
+set -u
+B=${1:-${B:-build}}
+here=$(cd "$(dirname "$0")" && pwd)
+cmds=()
+for t in stress killloop counter duphunt createrace tsan_stress; do
+    if [ ! -x "$B/tests/$t" ]; then
+        echo "run-mp.sh: $B/tests/$t is missing (make $B/tests/$t)" >&2
+        exit 1
+    fi
+    cmds+=("$B/tests/$t ${MP_ARGS:-}")
+done
+exec "$here/run.sh" mp "${cmds[@]}"
