@@ -111,9 +111,14 @@ static inline void spl__copy_out(void *dst, const uint8_t *src, size_t n)
     uint8_t *d = dst;
     const uint64_t *s = (const uint64_t *)(const void *)src;
     for (; n >= 32; n -= 32, d += 32, s += 4) {
-        uint64_t w[4] = {spl_load_relaxed(s), spl_load_relaxed(s + 1), spl_load_relaxed(s + 2),
-                         spl_load_relaxed(s + 3)};
-        memcpy(d, w, 32);
+        /* four separate word stores: a 32-byte memcpy from a stack array
+         * would be a vector load of four scalar stores (a forwarding stall) */
+        uint64_t w0 = spl_load_relaxed(s), w1 = spl_load_relaxed(s + 1);
+        uint64_t w2 = spl_load_relaxed(s + 2), w3 = spl_load_relaxed(s + 3);
+        memcpy(d, &w0, 8);
+        memcpy(d + 8, &w1, 8);
+        memcpy(d + 16, &w2, 8);
+        memcpy(d + 24, &w3, 8);
     }
     for (; n >= 8; n -= 8, d += 8, s++) {
         uint64_t w = spl_load_relaxed(s);
@@ -139,12 +144,15 @@ static inline void spl__copy_in(uint8_t *lane, size_t off, const void *src, size
         sp += k, n -= k, w++;
     }
     for (; n >= 32; n -= 32, sp += 32, w += 4) {
-        uint64_t v[4];
-        memcpy(v, sp, 32);
-        spl_store_relaxed(w, v[0]);
-        spl_store_relaxed(w + 1, v[1]);
-        spl_store_relaxed(w + 2, v[2]);
-        spl_store_relaxed(w + 3, v[3]);
+        uint64_t v0, v1, v2, v3;
+        memcpy(&v0, sp, 8);
+        memcpy(&v1, sp + 8, 8);
+        memcpy(&v2, sp + 16, 8);
+        memcpy(&v3, sp + 24, 8);
+        spl_store_relaxed(w, v0);
+        spl_store_relaxed(w + 1, v1);
+        spl_store_relaxed(w + 2, v2);
+        spl_store_relaxed(w + 3, v3);
     }
     for (; n >= 8; n -= 8, sp += 8, w++) {
         uint64_t v;
