@@ -51,7 +51,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-all fuzz deps demo
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-all fuzz fuzz-corpus deps demo
 
 all: lib $(B)/splinter.pc
 
@@ -148,6 +148,11 @@ test:
 	@awk '{p+=$$1; f+=$$2} END {printf "total: %d passed, %d failed\n", p, f; exit f>0}' build/test-summary
 
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly fuzz
+
+# Regenerate the seed corpus (small valid stores plus hand-made corruptions).
+fuzz-corpus: $(LIB_A)
+	$(CC) $(CFLAGS_BASE) -o $(B)/tests/gen_corpus tests/fuzz/gen_corpus.c $(LIB_A) $(LDLIBS)
+	rm -f tests/fuzz/corpus/* && $(B)/tests/gen_corpus tests/fuzz/corpus
 
 # ---------------------------------------------------------------- bench
 bench: $(BENCH_BIN)

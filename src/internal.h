@@ -20,10 +20,10 @@
 
 #define SPL_FEATURES ((uint64_t)(SPL_WITH_EMBEDDINGS ? SPL_FEAT_EMBEDDINGS : 0))
 
-/* A writer holding a slot longer than this is suspected dead: the next
- * process that meets the slot twice this far apart checks the owner's
- * liveness and recovers the slot if it is gone. */
-#define SPL_LEASE_NS (10ull * 1000 * 1000)
+/* A thread that meets a busy slot checks the owner's liveness (kill(pid, 0)
+ * and /proc/PID/stat) at most once per this interval, and recovers the slot
+ * if the owner is gone. */
+#define SPL_CHECK_NS (1ull * 1000 * 1000)
 
 /* The handle.  Geometry is validated once at open and copied here: after
  * that the shared header is never trusted again. */

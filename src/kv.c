@@ -19,7 +19,7 @@ struct spl__key {
     uint64_t fp;
 };
 
-static inline int spl__key_prep(const struct spl_store *s, const char *key, struct spl__key *k)
+static inline __attribute__((always_inline)) int spl__key_prep(const struct spl_store *s, const char *key, struct spl__key *k)
 {
     if (!s || !key)
         return SPL_EINVAL;
@@ -62,13 +62,14 @@ static void spl__ix_set_tag(struct spl_store *s, uint32_t i, uint64_t tag)
         ;
 }
 
-static void spl__bucket_add(struct spl_store *s, uint32_t home, uint32_t d)
+/* Count one more key homed here (inc) and widen the probe bound to d. */
+static void spl__bucket_add(struct spl_store *s, uint32_t home, uint32_t d, int inc)
 {
     uint64_t *p = &s->index[home];
     uint64_t w = spl_load_relaxed(p), n;
     do {
         uint64_t cnt = spl_ix_cnt(w), dist = spl_ix_dist(w);
-        if (cnt < SPL_IX_CNT_MAX)
+        if (inc && cnt < SPL_IX_CNT_MAX)
             cnt++; /* saturates: a saturated bucket never shrinks (safe) */
         if (d > dist)
             dist = d;
@@ -143,38 +144,33 @@ static int spl__recover(struct spl_store *s, uint32_t i, uint64_t dead)
     return 1;
 }
 
-/* Per-thread memory of busy slots seen (a small direct-mapped table, so a
- * thread that meets several busy slots in turn still ages each of them): a
- * slot seen busy in the same state twice, SPL_LEASE_NS apart, gets its
- * owner's liveness checked. */
-#define SPL__SUSPECTS 32
-static _Thread_local struct {
-    const void *slot;
-    uint64_t owner, epoch, since;
-} spl__tl[SPL__SUSPECTS];
+/* Liveness checks are rate-limited per thread: a thread that meets a busy
+ * slot checks its owner at most once per SPL_CHECK_NS.  A live owner costs
+ * nothing but that check; a dead one is found on the first sighting after
+ * the interval, whatever else the thread met in between. */
+static _Thread_local uint64_t spl__last_check_ns;
 
 /* Called when slot i is busy.  Returns 1 if it recovered the slot. */
 static int spl__contended(struct spl_store *s, uint32_t i)
 {
+    if (s->rdonly)
+        return 0;
+    uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
+    if (now - spl__last_check_ns < SPL_CHECK_NS)
+        return 0;
+    spl__last_check_ns = now;
     struct spl_slot *sl = spl__slot(s, i);
     uint64_t owner = spl_load_relaxed(&sl->owner);
     uint64_t epoch = spl_load_relaxed(&sl->epoch);
-    uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
-    __typeof__(&spl__tl[0]) t = &spl__tl[((uintptr_t)sl >> 6) % SPL__SUSPECTS];
-    if (t->slot != sl || t->owner != owner || t->epoch != epoch) {
-        t->slot = sl;
-        t->owner = owner;
-        t->epoch = epoch;
-        t->since = now;
-        return 0;
-    }
-    if (now - t->since < SPL_LEASE_NS)
-        return 0;
-    t->since = now;
-    if (s->rdonly || (!owner && !(epoch & 1)))
+    /* Unowned and even is normally not stuck at all; but a PENDING tag with
+     * no owner is an insert nobody is finishing (only corruption makes one):
+     * take it and normalise it. */
+    if (!owner && !(epoch & 1) && spl_ix_state(spl_load_seqcst(&s->index[i])) != SPL_IX_PENDING)
         return 0;
     if (owner && spl__owner_alive(owner))
         return 0;
+    /* The CAS from the dead id (or 0) makes this the only recoverer, and
+     * fails harmlessly if the owner moved on meanwhile. */
     return spl__recover(s, i, owner);
 }
 
@@ -322,7 +318,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     if (!sl)
         return skipped ? SPL_EAGAIN : SPL_EFULL;
 
-    spl__bucket_add(s, k->home, d);
+    spl__bucket_add(s, k->home, d, 1);
     spl__ix_set_tag(s, i, k->fp | SPL_IX_PENDING);
     spl_fence_seqcst(); /* Dekker: our PENDING store before our scan's loads */
     uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
@@ -349,8 +345,13 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
                 goto back_off;
             }
             if (same) {
-                rc = SPL__RETRY; /* k appeared: overwrite it instead */
-                goto back_off;
+                /* k appeared: overwrite it instead.  Keep the bound wide
+                 * enough to reach it even if the bucket was wrong. */
+                spl__bucket_sub(s, k->home);
+                spl__bucket_add(s, k->home, e, 0);
+                spl__ix_set_tag(s, i, 0);
+                spl__unlock(sl);
+                return SPL__RETRY;
             }
         }
     }
