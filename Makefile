@@ -75,7 +75,7 @@ $(B)/splinter.pc: splinter.pc.in
 	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests link the static library so that every variant tests its own build.
-$(B)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h)
+$(B)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(TEST_HELPERS) $(LIB_A) $(CMOCKA_LIBS) $(LDLIBS)
 

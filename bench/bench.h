@@ -83,6 +83,25 @@ void report_end(void);
 void die_spl(const char *what, int rc) __attribute__((noreturn));
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* A MEMFD store named label with key_max BENCH_KEY_MAX and no vector space;
+ * dies (naming what) if it cannot be created. */
+static inline spl_store *bench_store(const char *label, uint32_t slots, uint32_t val_max,
+                                     const char *what)
+{
+    spl_options o;
+    spl_options_init(&o);
+    o.backing = SPL_BACKING_MEMFD;
+    o.geom.slots = slots;
+    o.geom.key_max = BENCH_KEY_MAX;
+    o.geom.val_max = val_max;
+    o.geom.vec_dim = 0;
+    spl_store *s = NULL;
+    int rc = spl_create(&s, label, &o);
+    if (rc != 0)
+        die_spl(what, rc);
+    return s;
+}
+
 /* mp.c */
 void bench_multiprocess(void);
 

@@ -47,111 +47,97 @@ static void note_eagain(sp_ctx *c)
 
 /* ---------------------------------------------------------------- loops */
 
+/* The retried loop of one figure, expanded in place (no indirect call in
+ * the measured loop): for i over c->nops, runs PRE then CALL (an spl code;
+ * `len` is there for it) until it returns WANT, then ON_OK and counts one op
+ * in `done`; SPL_EAGAIN is noted and retried, any other code dies with WHAT. */
+#define RETRY_LOOP(c, PRE, CALL, WANT, ON_OK, WHAT)                                       \
+    for (size_t i = 0; i < (c)->nops;) {                                                  \
+        size_t len;                                                                       \
+        PRE;                                                                              \
+        int rc = (CALL);                                                                  \
+        (void)len;                                                                        \
+        if (rc == (WANT)) {                                                               \
+            ON_OK;                                                                        \
+            done++;                                                                       \
+            i++;                                                                          \
+        } else if (rc == SPL_EAGAIN) {                                                    \
+            note_eagain(c);                                                               \
+        } else {                                                                          \
+            die_spl(WHAT, rc);                                                            \
+        }                                                                                 \
+    }
+
+/* Folds the first 8 bytes of the value copied into buf, and its length. */
+#define SUM_VALUE()                                                                       \
+    do {                                                                                  \
+        uint64_t v;                                                                       \
+        memcpy(&v, buf, 8);                                                               \
+        sum += v + len;                                                                   \
+    } while (0)
+
+/* The body of a get loop that copies values out: KEY (an expression of i)
+ * names the key; spl_get must find it. */
+#define GET_COPY_LOOP(c, KEY, WHAT)                                                       \
+    unsigned char buf[BIG_VAL];                                                           \
+    uint64_t sum = 0, done = 0;                                                           \
+    RETRY_LOOP(c, , spl_get((c)->s, KEY, buf, (c)->val_len, &len), 0, SUM_VALUE(), WHAT) \
+    g_sink += sum;                                                                        \
+    return done
+
+/* The same against the baseline table, which never asks for a retry. */
+#define BL_GET_LOOP(c, KEY, WHAT)                                                         \
+    unsigned char buf[BIG_VAL];                                                           \
+    uint64_t sum = 0, done = 0;                                                           \
+    for (size_t i = 0; i < (c)->nops; i++) {                                              \
+        size_t len;                                                                       \
+        if (bl_get(&(c)->bl, KEY, buf, (c)->val_len, &len) != 0)                          \
+            die(WHAT);                                                                    \
+        SUM_VALUE();                                                                      \
+        done++;                                                                           \
+    }                                                                                     \
+    g_sink += sum;                                                                        \
+    return done
+
+/* The 8 hot-get keys. */
+static void hot_keys(const sp_ctx *c, const char *hk[8])
+{
+    for (int j = 0; j < 8; j++)
+        hk[j] = key_at(&c->hit, c->hot[j]);
+}
+
 static uint64_t loop_get_hit(sp_ctx *c)
 {
-    unsigned char buf[BIG_VAL];
-    uint64_t sum = 0, done = 0;
-    for (size_t i = 0; i < c->nops;) {
-        size_t len;
-        int rc = spl_get(c->s, key_at(&c->hit, c->idx[i]), buf, c->val_len, &len);
-        if (rc == 0) {
-            uint64_t v;
-            memcpy(&v, buf, 8);
-            sum += v + len;
-            done++;
-            i++;
-        } else if (rc == SPL_EAGAIN) {
-            note_eagain(c);
-        } else {
-            die_spl("spl_get (hit)", rc);
-        }
-    }
-    g_sink += sum;
-    return done;
+    GET_COPY_LOOP(c, key_at(&c->hit, c->idx[i]), "spl_get (hit)");
 }
 
 static uint64_t loop_bl_get(sp_ctx *c)
 {
-    unsigned char buf[BIG_VAL];
-    uint64_t sum = 0, done = 0;
-    for (size_t i = 0; i < c->nops; i++) {
-        size_t len;
-        if (bl_get(&c->bl, key_at(&c->hit, c->idx[i]), buf, c->val_len, &len) != 0)
-            die("baseline get failed");
-        uint64_t v;
-        memcpy(&v, buf, 8);
-        sum += v + len;
-        done++;
-    }
-    g_sink += sum;
-    return done;
+    BL_GET_LOOP(c, key_at(&c->hit, c->idx[i]), "baseline get failed");
 }
 
 static uint64_t loop_get_miss(sp_ctx *c)
 {
     unsigned char buf[BIG_VAL];
     uint64_t sum = 0, done = 0;
-    for (size_t i = 0; i < c->nops;) {
-        size_t len;
-        int rc = spl_get(c->s, key_at(&c->miss, c->idx[i]), buf, c->val_len, &len);
-        if (rc == SPL_ENOENT) {
-            sum++;
-            done++;
-            i++;
-        } else if (rc == SPL_EAGAIN) {
-            note_eagain(c);
-        } else {
-            die_spl("spl_get (miss) did not return SPL_ENOENT", rc);
-        }
-    }
+    RETRY_LOOP(c, , spl_get(c->s, key_at(&c->miss, c->idx[i]), buf, c->val_len, &len),
+               SPL_ENOENT, sum++, "spl_get (miss) did not return SPL_ENOENT")
     g_sink += sum;
     return done;
 }
 
 static uint64_t loop_hot_get(sp_ctx *c)
 {
-    unsigned char buf[BIG_VAL];
     const char *hk[8];
-    uint64_t sum = 0, done = 0;
-    for (int j = 0; j < 8; j++)
-        hk[j] = key_at(&c->hit, c->hot[j]);
-    for (size_t i = 0; i < c->nops;) {
-        size_t len;
-        int rc = spl_get(c->s, hk[i & 7], buf, c->val_len, &len);
-        if (rc == 0) {
-            uint64_t v;
-            memcpy(&v, buf, 8);
-            sum += v + len;
-            done++;
-            i++;
-        } else if (rc == SPL_EAGAIN) {
-            note_eagain(c);
-        } else {
-            die_spl("spl_get (hot)", rc);
-        }
-    }
-    g_sink += sum;
-    return done;
+    hot_keys(c, hk);
+    GET_COPY_LOOP(c, hk[i & 7], "spl_get (hot)");
 }
 
 static uint64_t loop_bl_hot_get(sp_ctx *c)
 {
-    unsigned char buf[BIG_VAL];
     const char *hk[8];
-    uint64_t sum = 0, done = 0;
-    for (int j = 0; j < 8; j++)
-        hk[j] = key_at(&c->hit, c->hot[j]);
-    for (size_t i = 0; i < c->nops; i++) {
-        size_t len;
-        if (bl_get(&c->bl, hk[i & 7], buf, c->val_len, &len) != 0)
-            die("baseline hot get failed");
-        uint64_t v;
-        memcpy(&v, buf, 8);
-        sum += v + len;
-        done++;
-    }
-    g_sink += sum;
-    return done;
+    hot_keys(c, hk);
+    BL_GET_LOOP(c, hk[i & 7], "baseline hot get failed");
 }
 
 static uint64_t loop_view(sp_ctx *c)
@@ -186,19 +172,9 @@ static uint64_t loop_view(sp_ctx *c)
 static uint64_t loop_set(sp_ctx *c)
 {
     uint64_t done = 0;
-    for (size_t i = 0; i < c->nops;) {
-        uint64_t stamp = i;
-        memcpy(c->val, &stamp, 8);
-        int rc = spl_set(c->s, key_at(&c->hit, c->idx[i]), c->val, c->val_len);
-        if (rc == 0) {
-            done++;
-            i++;
-        } else if (rc == SPL_EAGAIN) {
-            note_eagain(c);
-        } else {
-            die_spl("spl_set (overwrite)", rc);
-        }
-    }
+    RETRY_LOOP(c, uint64_t stamp = i; memcpy(c->val, &stamp, 8),
+               spl_set(c->s, key_at(&c->hit, c->idx[i]), c->val, c->val_len), 0, (void)0,
+               "spl_set (overwrite)")
     return done;
 }
 
@@ -276,22 +252,6 @@ static void best_ns(sp_ctx *c, const loop_fn *fns, double *best, size_t n)
 
 /* ---------------------------------------------------------------- setup */
 
-static spl_store *make_store(uint32_t slots, uint32_t val_max)
-{
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_MEMFD;
-    o.geom.slots = slots;
-    o.geom.key_max = BENCH_KEY_MAX;
-    o.geom.val_max = val_max;
-    o.geom.vec_dim = 0;
-    spl_store *s = NULL;
-    int rc = spl_create(&s, "splinter-bench", &o);
-    if (rc != 0)
-        die_spl("spl_create", rc);
-    return s;
-}
-
 static void ctx_setup(sp_ctx *c, size_t nkeys, uint32_t slots, size_t val_len, size_t nops,
                       uint64_t seed, int with_counters)
 {
@@ -304,7 +264,7 @@ static void ctx_setup(sp_ctx *c, size_t nkeys, uint32_t slots, size_t val_len, s
     c->idx = random_indexes(nops, (uint32_t)nkeys, seed);
     for (int j = 0; j < 8; j++)
         c->hot[j] = c->idx[j];
-    c->s = make_store(slots, (uint32_t)val_len);
+    c->s = bench_store("splinter-bench", slots, (uint32_t)val_len, "spl_create");
     if (bl_init(&c->bl, slots, val_len) != 0)
         die("baseline table: out of memory");
     uint64_t rs = seed ^ 0x5555;
@@ -320,7 +280,7 @@ static void ctx_setup(sp_ctx *c, size_t nkeys, uint32_t slots, size_t val_len, s
             die("populate baseline failed");
     }
     if (with_counters) {
-        c->cs = make_store(slots, (uint32_t)val_len);
+        c->cs = bench_store("splinter-bench", slots, (uint32_t)val_len, "spl_create");
         for (size_t i = 0; i < nkeys; i++) {
             int rc = spl_add(c->cs, key_at(&c->hit, i), 0, NULL);
             if (rc != 0)

@@ -207,17 +207,8 @@ void bench_multiprocess(void)
         ops[i] = (uint32_t)(r % MP_KEYS) | (((r >> 32) % 10) == 0 ? MP_SET_BIT : 0);
     }
 
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_MEMFD;
-    o.geom.slots = slots;
-    o.geom.key_max = BENCH_KEY_MAX;
-    o.geom.val_max = MP_VAL;
-    o.geom.vec_dim = 0;
-    spl_store *s = NULL;
-    int rc = spl_create(&s, "splinter-bench-mp", &o);
-    if (rc != 0)
-        die_spl("spl_create (mp)", rc);
+    spl_store *s = bench_store("splinter-bench-mp", slots, MP_VAL, "spl_create (mp)");
+    int rc;
     unsigned char val[MP_VAL];
     memset(val, 0xa5, sizeof val);
     for (uint32_t i = 0; i < nkeys; i++)

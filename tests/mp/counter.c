@@ -136,20 +136,13 @@ int main(int argc, char **argv)
     uint64_t procs = 8, incs = 250000, adders = 2, adds = 100000;
     uint64_t seed = mp_time_seed();
     const char *backing = "memfd";
-    for (int i = 1; i < argc; i++) {
-        if (mp_arg_u64(argc, argv, &i, "--procs", &procs) ||
-            mp_arg_u64(argc, argv, &i, "--incs", &incs) ||
-            mp_arg_u64(argc, argv, &i, "--adders", &adders) ||
-            mp_arg_u64(argc, argv, &i, "--adds", &adds) ||
-            mp_arg_u64(argc, argv, &i, "--seed", &seed) ||
-            mp_arg_str(argc, argv, &i, "--backing", &backing))
-            continue;
-        fprintf(stderr,
-                "usage: %s [--procs P] [--incs K] [--adders N] [--adds N] "
-                "[--backing memfd|shm|file] [--seed N]\n",
-                argv[0]);
+    const mp_opt opts[] = {
+        {"--procs", &procs}, {"--incs", &incs}, {"--adders", &adders}, {"--adds", &adds},
+        {"--seed", &seed}, {"--backing", .s = &backing}, {NULL}};
+    if (!mp_parse_args(argc, argv, opts,
+                       "[--procs P] [--incs K] [--adders N] [--adds N] "
+                       "[--backing memfd|shm|file] [--seed N]"))
         return 2;
-    }
     if (procs < 1 || procs > CT_MAXP || adders > 64 || incs < 1)
         MP_DIE("bad sizes");
     uint64_t total = procs * incs;

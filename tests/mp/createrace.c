@@ -278,21 +278,14 @@ int main(int argc, char **argv)
     uint64_t procs = 8, rounds = 10, kill_loops = 200, kill_us = 0, bound_ms = 1000;
     uint64_t seed = mp_time_seed();
     const char *backing = "shm";
-    for (int i = 1; i < argc; i++) {
-        if (mp_arg_u64(argc, argv, &i, "--procs", &procs) ||
-            mp_arg_u64(argc, argv, &i, "--rounds", &rounds) ||
-            mp_arg_u64(argc, argv, &i, "--kill-loops", &kill_loops) ||
-            mp_arg_u64(argc, argv, &i, "--kill-us", &kill_us) ||
-            mp_arg_u64(argc, argv, &i, "--bound-ms", &bound_ms) ||
-            mp_arg_u64(argc, argv, &i, "--seed", &seed) ||
-            mp_arg_str(argc, argv, &i, "--backing", &backing))
-            continue;
-        fprintf(stderr,
-                "usage: %s [--procs N] [--rounds N] [--kill-loops N] [--kill-us US] "
-                "[--bound-ms MS] [--backing shm|file] [--seed N]\n",
-                argv[0]);
+    const mp_opt opts[] = {
+        {"--procs", &procs}, {"--rounds", &rounds}, {"--kill-loops", &kill_loops},
+        {"--kill-us", &kill_us}, {"--bound-ms", &bound_ms}, {"--seed", &seed},
+        {"--backing", .s = &backing}, {NULL}};
+    if (!mp_parse_args(argc, argv, opts,
+                       "[--procs N] [--rounds N] [--kill-loops N] [--kill-us US] "
+                       "[--bound-ms MS] [--backing shm|file] [--seed N]"))
         return 2;
-    }
     g_backing = mp_backing_parse(backing);
     if (g_backing == MP_MEMFD)
         MP_DIE("createrace needs a named backing (shm or file)");

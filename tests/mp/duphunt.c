@@ -200,21 +200,13 @@ int main(int argc, char **argv)
     uint64_t procs = 8, ops = 500000, nkeys = 12, slots = 16, collide = UINT64_MAX, val_max = 256;
     uint64_t seed = mp_time_seed();
     const char *backing = "shm";
-    for (int i = 1; i < argc; i++) {
-        if (mp_arg_u64(argc, argv, &i, "--procs", &procs) ||
-            mp_arg_u64(argc, argv, &i, "--ops", &ops) ||
-            mp_arg_u64(argc, argv, &i, "--keys", &nkeys) ||
-            mp_arg_u64(argc, argv, &i, "--slots", &slots) ||
-            mp_arg_u64(argc, argv, &i, "--collide", &collide) ||
-            mp_arg_u64(argc, argv, &i, "--seed", &seed) ||
-            mp_arg_str(argc, argv, &i, "--backing", &backing))
-            continue;
-        fprintf(stderr,
-                "usage: %s [--procs N] [--ops N] [--keys N] [--slots N] [--collide N] "
-                "[--backing shm|memfd|file] [--seed N]\n",
-                argv[0]);
+    const mp_opt opts[] = {
+        {"--procs", &procs}, {"--ops", &ops}, {"--keys", &nkeys}, {"--slots", &slots},
+        {"--collide", &collide}, {"--seed", &seed}, {"--backing", .s = &backing}, {NULL}};
+    if (!mp_parse_args(argc, argv, opts,
+                       "[--procs N] [--ops N] [--keys N] [--slots N] [--collide N] "
+                       "[--backing shm|memfd|file] [--seed N]"))
         return 2;
-    }
     if (collide == UINT64_MAX)
         collide = nkeys;
     if (procs < 1 || procs > DH_MAXP || nkeys < 1 || nkeys > DH_MAXKEYS || slots < nkeys)

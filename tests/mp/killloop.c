@@ -322,31 +322,17 @@ int main(int argc, char **argv)
     uint64_t seed = mp_time_seed();
     const char *backing = "shm";
     int expect_torn = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--expect-torn")) {
-            expect_torn = 1;
-            continue;
-        }
-        if (mp_arg_u64(argc, argv, &i, "--kills", &kills) ||
-            mp_arg_u64(argc, argv, &i, "--writers", &nwriters) ||
-            mp_arg_u64(argc, argv, &i, "--readers", &nreaders) ||
-            mp_arg_u64(argc, argv, &i, "--keys", &nkeys) ||
-            mp_arg_u64(argc, argv, &i, "--slots", &slots) ||
-            mp_arg_u64(argc, argv, &i, "--min-len", &min_len) ||
-            mp_arg_u64(argc, argv, &i, "--max-len", &max_len) ||
-            mp_arg_u64(argc, argv, &i, "--gap-us", &gap_us) ||
-            mp_arg_u64(argc, argv, &i, "--reader-kill-pct", &rkill_pct) ||
-            mp_arg_u64(argc, argv, &i, "--max-ms", &max_ms) ||
-            mp_arg_u64(argc, argv, &i, "--seed", &seed) ||
-            mp_arg_str(argc, argv, &i, "--backing", &backing))
-            continue;
-        fprintf(stderr,
-                "usage: %s [--kills N] [--writers N] [--readers N] [--keys N] [--slots N] "
-                "[--min-len B] [--max-len B] [--gap-us US] [--reader-kill-pct P] "
-                "[--backing shm|memfd|file] [--seed N] [--max-ms MS] [--expect-torn]\n",
-                argv[0]);
+    const mp_opt opts[] = {
+        {"--kills", &kills}, {"--writers", &nwriters}, {"--readers", &nreaders},
+        {"--keys", &nkeys}, {"--slots", &slots}, {"--min-len", &min_len},
+        {"--max-len", &max_len}, {"--gap-us", &gap_us}, {"--reader-kill-pct", &rkill_pct},
+        {"--max-ms", &max_ms}, {"--seed", &seed}, {"--backing", .s = &backing},
+        {"--expect-torn", .flag = &expect_torn}, {NULL}};
+    if (!mp_parse_args(argc, argv, opts,
+                       "[--kills N] [--writers N] [--readers N] [--keys N] [--slots N] "
+                       "[--min-len B] [--max-len B] [--gap-us US] [--reader-kill-pct P] "
+                       "[--backing shm|memfd|file] [--seed N] [--max-ms MS] [--expect-torn]"))
         return 2;
-    }
     if (nwriters < 1 || nreaders < 1 || nwriters + nreaders > KL_MAXPROCS || nkeys < 1 ||
         nkeys > KL_MAXKEYS || min_len < 32 || max_len < min_len || slots < 2 * nkeys)
         MP_DIE("bad sizes");

@@ -180,6 +180,38 @@ static inline int mp_arg_str(int argc, char **argv, int *i, const char *name, co
     return 1;
 }
 
+/* One command-line option: a number (u), a string (s) or a flag without a
+ * value (flag, set to 1). */
+typedef struct mp_opt {
+    const char *name;
+    uint64_t *u;
+    const char **s;
+    int *flag;
+} mp_opt;
+
+/* Parses argv[1..] against opts (ended by an entry with a NULL name).  On an
+ * unknown argument prints "usage: ARGV0 USAGE" to stderr and returns 0. */
+static inline int mp_parse_args(int argc, char **argv, const mp_opt *opts, const char *usage)
+{
+    for (int i = 1; i < argc; i++) {
+        const mp_opt *o = opts;
+        for (; o->name; o++) {
+            if (o->flag && !strcmp(argv[i], o->name)) {
+                *o->flag = 1;
+                break;
+            }
+            if (o->u ? mp_arg_u64(argc, argv, &i, o->name, o->u)
+                     : o->s && mp_arg_str(argc, argv, &i, o->name, o->s))
+                break;
+        }
+        if (!o->name) {
+            fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------ values */
 
 #define MP_VMAGIC 0x564c5053u /* "SPLV" */

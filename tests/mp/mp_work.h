@@ -539,4 +539,24 @@ static inline mp_wstats mp_stats_sum(const mp_shared *sh, uint32_t nw)
     return t;
 }
 
+/* The end of a run in which nobody died: mp_final_check, the nw workers'
+ * bad reads, errors and stuck operations, and no slot recoveries (one would
+ * have taken a live writer's slot).  Returns the failures; fills *t, *info
+ * and *present for the summary line. */
+static inline uint64_t mp_end_checks(spl_store *s, mp_shared *sh, char (*keys)[MP_KEYLEN],
+                                     uint32_t nw, mp_wstats *t, spl_info *info,
+                                     uint64_t *present)
+{
+    uint64_t fails = mp_final_check(s, sh, keys, present);
+    *t = mp_stats_sum(sh, nw);
+    fails += t->bad + t->errors + t->stuck;
+    memset(info, 0, sizeof *info);
+    (void)spl_info_get(s, info);
+    if (info->recoveries) {
+        fails++;
+        MP_FAIL("%" PRIu64 " slot recoveries though no process died", info->recoveries);
+    }
+    return fails;
+}
+
 #endif /* MP_WORK_H */

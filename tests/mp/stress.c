@@ -26,22 +26,14 @@ int main(int argc, char **argv)
     uint64_t procs = 8, ops = 400000, nkeys = 100, collide = 16, slots = 256, val_max = 1024;
     uint64_t seed = mp_time_seed();
     const char *backing = "memfd";
-    for (int i = 1; i < argc; i++) {
-        if (mp_arg_u64(argc, argv, &i, "--procs", &procs) ||
-            mp_arg_u64(argc, argv, &i, "--ops", &ops) ||
-            mp_arg_u64(argc, argv, &i, "--keys", &nkeys) ||
-            mp_arg_u64(argc, argv, &i, "--collide", &collide) ||
-            mp_arg_u64(argc, argv, &i, "--slots", &slots) ||
-            mp_arg_u64(argc, argv, &i, "--val-max", &val_max) ||
-            mp_arg_u64(argc, argv, &i, "--seed", &seed) ||
-            mp_arg_str(argc, argv, &i, "--backing", &backing))
-            continue;
-        fprintf(stderr,
-                "usage: %s [--procs N] [--ops N] [--keys N] [--collide N] [--slots N] "
-                "[--val-max N] [--backing memfd|shm|file] [--seed N]\n",
-                argv[0]);
+    const mp_opt opts[] = {
+        {"--procs", &procs}, {"--ops", &ops}, {"--keys", &nkeys}, {"--collide", &collide},
+        {"--slots", &slots}, {"--val-max", &val_max}, {"--seed", &seed},
+        {"--backing", .s = &backing}, {NULL}};
+    if (!mp_parse_args(argc, argv, opts,
+                       "[--procs N] [--ops N] [--keys N] [--collide N] [--slots N] "
+                       "[--val-max N] [--backing memfd|shm|file] [--seed N]"))
         return 2;
-    }
     if (procs < 1 || procs > MP_WORK_MAXW || nkeys < 4 || nkeys > MP_WORK_MAXKEYS ||
         val_max < 64 || slots < nkeys)
         MP_DIE("bad sizes");
@@ -84,16 +76,9 @@ int main(int argc, char **argv)
     double secs = (double)(mp_now_ns() - t0) / 1e9;
 
     uint64_t present = 0;
-    fails += mp_final_check(m.s, sh, keys, &present);
-    mp_wstats t = mp_stats_sum(sh, (uint32_t)procs);
-    fails += t.bad + t.errors + t.stuck;
+    mp_wstats t;
     spl_info info;
-    memset(&info, 0, sizeof info);
-    (void)spl_info_get(m.s, &info);
-    if (info.recoveries) { /* nobody died: a recovery took a live writer's slot */
-        fails++;
-        MP_FAIL("%" PRIu64 " slot recoveries though no process died", info.recoveries);
-    }
+    fails += mp_end_checks(m.s, sh, keys, (uint32_t)procs, &t, &info, &present);
 
     printf("stress: %s  ops %" PRIu64 " in %.2f s (%.0f ops/s)  sets %" PRIu64 " gets %" PRIu64
            " (hits %" PRIu64 ", owned checks %" PRIu64 ") unsets %" PRIu64 " (hits %" PRIu64

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "splinter.h"
+#include "unit_common.h"
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -56,16 +57,7 @@ enum {
 
 static int g_seq;
 
-static spl_options file_opts(uint32_t slots, uint32_t key_max, uint32_t val_max)
-{
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_FILE;
-    o.geom.slots = slots;
-    o.geom.key_max = key_max;
-    o.geom.val_max = val_max;
-    return o;
-}
+#define file_opts(slots, key_max, val_max) unit_opts(SPL_BACKING_FILE, slots, key_max, val_max)
 
 static int fix_setup(void **state)
 {
@@ -73,8 +65,7 @@ static int fix_setup(void **state)
     if (!c)
         return -1;
     c->row = *state;
-    strcpy(c->dir, "/tmp/spl-ut-bad-XXXXXX");
-    if (!mkdtemp(c->dir))
+    if (unit_mkdtemp(c->dir, sizeof c->dir, "bad"))
         return -1;
     snprintf(c->path, sizeof c->path, "%s/main", c->dir);
     snprintf(c->bad, sizeof c->bad, "%s/bad", c->dir);
@@ -103,11 +94,9 @@ static int fix_teardown(void **state)
     struct ctx *c = *state;
     spl_close(c->s);
     spl_close(c->aux);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", c->dir, c->dir);
-    int rc = system(cmd);
+    int rc = unit_rm_rf(c->dir);
     free(c);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- snapshots */
@@ -229,13 +218,18 @@ static int write_file(const char *path, const void *bytes, size_t n, mode_t mode
     return w == (ssize_t)n ? 0 : -1;
 }
 
+/* rc, after closing *t when the call that set it succeeded. */
+static int close_ok(int rc, spl_store **t)
+{
+    if (rc == 0)
+        spl_close(*t);
+    return rc;
+}
+
 static int open_bad(struct ctx *c, const spl_options *o)
 {
     spl_store *t = NULL;
-    int rc = spl_open(&t, c->bad, o);
-    if (rc == 0)
-        spl_close(t);
-    return rc;
+    return close_ok(spl_open(&t, c->bad, o), &t);
 }
 
 static int create_at(const char *name, const spl_options *o)
@@ -546,10 +540,7 @@ static int c_open_devnull(struct ctx *c)
 {
     (void)c;
     spl_store *t = NULL;
-    int rc = spl_open(&t, "/dev/null", NULL);
-    if (rc == 0)
-        spl_close(t);
-    return rc;
+    return close_ok(spl_open(&t, "/dev/null", NULL), &t);
 }
 static int c_open_shm_missing(struct ctx *c)
 {
@@ -563,65 +554,40 @@ static int c_ooc_geometry(struct ctx *c)
 {
     spl_options o = file_opts(64, KEY_MAX + 1, VAL_MAX);
     spl_store *t = NULL;
-    int rc = spl_open_or_create(&t, c->path, &o);
-    if (rc == 0)
-        spl_close(t);
-    return rc;
+    return close_ok(spl_open_or_create(&t, c->path, &o), &t);
 }
 static int c_create_existing(struct ctx *c)
 {
     spl_options o = file_opts(64, KEY_MAX, VAL_MAX);
     spl_store *t = NULL;
-    int rc = spl_create(&t, c->path, &o);
-    if (rc == 0)
-        spl_close(t);
-    return rc;
+    return close_ok(spl_create(&t, c->path, &o), &t);
 }
 static int c_create_bad(struct ctx *c)
 {
     spl_options o = file_opts(16, 16, 16);
     spl_store *t = NULL;
-    int rc = spl_create(&t, c->bad, &o);
-    if (rc == 0)
-        spl_close(t);
-    return rc;
+    return close_ok(spl_create(&t, c->bad, &o), &t);
 }
 static int c_destroy_missing(struct ctx *c) { return spl_destroy(c->bad, NULL); }
-static int c_open_fd_dir(struct ctx *c)
+/* spl_open_fd on an fd of path (opened with flags). */
+static int open_fd_of(const char *path, int flags)
 {
-    int fd = open(c->dir, O_RDONLY | O_DIRECTORY);
+    int fd = open(path, flags);
     if (fd < 0)
         return LEN_MISMATCH;
     spl_store *t = NULL;
-    int rc = spl_open_fd(&t, fd, 0);
-    if (rc == 0)
-        spl_close(t);
+    int rc = close_ok(spl_open_fd(&t, fd, 0), &t);
     close(fd);
     return rc;
 }
-static int c_open_fd_garbage(struct ctx *c)
-{
-    int fd = open(c->bad, O_RDWR);
-    if (fd < 0)
-        return LEN_MISMATCH;
-    spl_store *t = NULL;
-    int rc = spl_open_fd(&t, fd, 0);
-    if (rc == 0)
-        spl_close(t);
-    close(fd);
-    return rc;
-}
+static int c_open_fd_dir(struct ctx *c) { return open_fd_of(c->dir, O_RDONLY | O_DIRECTORY); }
+static int c_open_fd_garbage(struct ctx *c) { return open_fd_of(c->bad, O_RDWR); }
 
 /* ---------------------------------------------------------------- calls: names */
 
 static int shm_create(const char *name)
 {
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_SHM;
-    o.geom.slots = 8;
-    o.geom.key_max = 8;
-    o.geom.val_max = 8;
+    spl_options o = unit_opts(SPL_BACKING_SHM, 8, 8, 8);
     return create_at(name, &o);
 }
 static int shm_open_name(const char *name)
@@ -630,10 +596,7 @@ static int shm_open_name(const char *name)
     spl_options_init(&o);
     o.backing = SPL_BACKING_SHM;
     spl_store *t = NULL;
-    int rc = spl_open(&t, name, &o);
-    if (rc == 0)
-        spl_close(t);
-    return rc;
+    return close_ok(spl_open(&t, name, &o), &t);
 }
 static int c_name_empty(struct ctx *c) { (void)c; return shm_create(""); }
 static int c_name_slash(struct ctx *c) { (void)c; return shm_create("a/b"); }

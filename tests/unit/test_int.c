@@ -14,43 +14,11 @@
 #include <string.h>
 
 #include "splinter.h"
-
-#define CHECK_RC(expr, want)                                                          \
-    do {                                                                              \
-        int rc__ = (int)(expr);                                                       \
-        int want__ = (int)(want);                                                     \
-        if (rc__ != want__)                                                           \
-            fail_msg("%s:%d: %s returned %d (%s), expected %d (%s)", __FILE__,        \
-                     __LINE__, #expr, rc__, spl_err_name(rc__), want__,               \
-                     spl_err_name(want__));                                           \
-    } while (0)
-
-static double test_scale(void)
-{
-    const char *e = getenv("TEST_SCALE");
-    double v = e ? atof(e) : 1.0;
-    return v > 0 ? v : 1.0;
-}
+#include "unit_common.h"
 
 static int setup_store(void **state)
 {
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_MEMFD;
-    o.geom.slots = 64;
-    o.geom.key_max = 16;
-    o.geom.val_max = 32;
-    spl_store *s = NULL;
-    if (spl_create(&s, NULL, &o) != 0)
-        return -1;
-    *state = s;
-    return 0;
-}
-
-static int teardown_store(void **state)
-{
-    spl_close(*state);
-    return 0;
+    return unit_setup_memfd(state, 64, 16, 32);
 }
 
 /* The stored 8 bytes, read back with spl_get. */

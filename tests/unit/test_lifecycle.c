@@ -21,18 +21,9 @@
 #include <unistd.h>
 
 #include "splinter.h"
+#include "unit_common.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-#define CHECK_RC(expr, want)                                                          \
-    do {                                                                              \
-        int rc__ = (int)(expr);                                                       \
-        int want__ = (int)(want);                                                     \
-        if (rc__ != want__)                                                           \
-            fail_msg("%s:%d: %s returned %d (%s), expected %d (%s)", __FILE__,        \
-                     __LINE__, #expr, rc__, spl_err_name(rc__), want__,               \
-                     spl_err_name(want__));                                           \
-    } while (0)
 
 static int g_seq;
 static char g_dir[64];
@@ -47,14 +38,11 @@ static void file_path(char *buf, size_t n, const char *leaf)
     snprintf(buf, n, "%s/%s-%d", g_dir, leaf, g_seq++);
 }
 
-static void opts(spl_options *o, spl_backing b, uint32_t slots, uint32_t key_max,
-                 uint32_t val_max)
+/* A fresh SHM name and a fresh file path for one test. */
+static void shm_name_and_path(char name[64], char path[128], const char *leaf)
 {
-    spl_options_init(o);
-    o->backing = b;
-    o->geom.slots = slots;
-    o->geom.key_max = key_max;
-    o->geom.val_max = val_max;
+    shm_name(name, 64);
+    file_path(path, 128, leaf);
 }
 
 static void check_value(spl_store *s, const char *key, const char *want)
@@ -70,8 +58,7 @@ static void check_value(spl_store *s, const char *key, const char *want)
 static int group_setup(void **state)
 {
     (void)state;
-    strcpy(g_dir, "/tmp/spl-ut-life-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return unit_mkdtemp(g_dir, sizeof g_dir, "life");
 }
 
 static int group_teardown(void **state)
@@ -86,9 +73,7 @@ static int group_teardown(void **state)
         snprintf(name, sizeof name, "ut-life-%d-%d", (int)getpid(), i);
         (void)spl_destroy(name, &o);
     }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_rm_rf(g_dir);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -118,8 +103,7 @@ static void test_shm_create_close_open_destroy(void **state)
     (void)state;
     char name[64];
     shm_name(name, sizeof name);
-    spl_options o;
-    opts(&o, SPL_BACKING_SHM, 64, 32, 128);
+    spl_options o = unit_opts(SPL_BACKING_SHM, 64, 32, 128);
     spl_store *s = NULL;
     CHECK_RC(spl_create(&s, name, &o), 0);
     assert_non_null(s);
@@ -153,10 +137,8 @@ static void test_create_twice_eexist(void **state)
 {
     (void)state;
     char name[64], path[128];
-    shm_name(name, sizeof name);
-    file_path(path, sizeof path, "twice");
-    spl_options o;
-    opts(&o, SPL_BACKING_SHM, 16, 16, 16);
+    shm_name_and_path(name, path, "twice");
+    spl_options o = unit_opts(SPL_BACKING_SHM, 16, 16, 16);
     spl_store *a = NULL, *b = NULL;
     CHECK_RC(spl_create(&a, name, &o), 0);
     CHECK_RC(spl_set(a, "x", "1", 1), 0);
@@ -168,7 +150,7 @@ static void test_create_twice_eexist(void **state)
     spl_close(a);
     CHECK_RC(spl_destroy(name, NULL), 0);
 
-    opts(&o, SPL_BACKING_FILE, 16, 16, 16);
+    o = unit_opts(SPL_BACKING_FILE, 16, 16, 16);
     CHECK_RC(spl_create(&a, path, &o), 0);
     CHECK_RC(spl_set(a, "y", "2", 1), 0);
     CHECK_RC(spl_flush(a), 0);
@@ -190,11 +172,9 @@ static void test_open_missing(void **state)
 {
     (void)state;
     char name[64], path[128];
-    shm_name(name, sizeof name);
-    file_path(path, sizeof path, "missing");
+    shm_name_and_path(name, path, "missing");
     spl_store *s = NULL;
-    spl_options o;
-    opts(&o, SPL_BACKING_SHM, 0, 0, 0);
+    spl_options o = unit_opts(SPL_BACKING_SHM, 0, 0, 0);
     CHECK_RC(spl_open(&s, name, NULL), SPL_ENOENT);
     CHECK_RC(spl_open(&s, name, &o), SPL_ENOENT);
     o.backing = SPL_BACKING_FILE;
@@ -207,8 +187,7 @@ static void test_open_missing(void **state)
 
 static void check_open_or_create(const char *name, spl_backing b)
 {
-    spl_options o;
-    opts(&o, b, 128, 32, 256);
+    spl_options o = unit_opts(b, 128, 32, 256);
     spl_store *s = NULL, *t = NULL;
     CHECK_RC(spl_open_or_create(&s, name, &o), 0); /* absent: creates */
     spl_info inf;
@@ -279,10 +258,7 @@ static void test_file_persists(void **state)
     (void)state;
     char path[128];
     file_path(path, sizeof path, "persist");
-    spl_options o;
-    opts(&o, SPL_BACKING_FILE, 32, 16, 64);
-    spl_store *s = NULL;
-    CHECK_RC(spl_create(&s, path, &o), 0);
+    spl_store *s = unit_create(SPL_BACKING_FILE, path, 32, 16, 64);
     CHECK_RC(spl_set(s, "p1", "persisted", 9), 0);
     CHECK_RC(spl_set(s, "p2", "", 0), 0);
     CHECK_RC(spl_type_set(s, "p1", SPL_T_TEXT), 0);
@@ -325,8 +301,7 @@ static void test_file_modes_ignore_umask(void **state)
     file_path(p1, sizeof p1, "mode600");
     file_path(p2, sizeof p2, "mode660");
     file_path(p3, sizeof p3, "mode660b");
-    spl_options o;
-    opts(&o, SPL_BACKING_FILE, 8, 8, 8);
+    spl_options o = unit_opts(SPL_BACKING_FILE, 8, 8, 8);
     spl_store *s = NULL;
     struct stat st;
 
@@ -363,8 +338,7 @@ static void test_shm_modes_ignore_umask(void **state)
     char n1[64], n2[64];
     shm_name(n1, sizeof n1);
     shm_name(n2, sizeof n2);
-    spl_options o;
-    opts(&o, SPL_BACKING_SHM, 8, 8, 8);
+    spl_options o = unit_opts(SPL_BACKING_SHM, 8, 8, 8);
     spl_store *s = NULL;
     struct stat st;
 
@@ -391,10 +365,7 @@ static void test_shm_modes_ignore_umask(void **state)
 static void test_memfd_and_open_fd(void **state)
 {
     (void)state;
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 64, 16, 64);
-    spl_store *a = NULL, *b = NULL;
-    CHECK_RC(spl_create(&a, NULL, &o), 0);
+    spl_store *a = unit_create(SPL_BACKING_MEMFD, NULL, 64, 16, 64), *b = NULL;
     spl_info ia, ib;
     CHECK_RC(spl_info_get(a, &ia), 0);
     assert_int_equal(ia.backing, SPL_BACKING_MEMFD);
@@ -433,10 +404,7 @@ static void test_memfd_and_open_fd(void **state)
 static void test_memfd_label_name(void **state)
 {
     (void)state;
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 8, 8, 8);
-    spl_store *a = NULL;
-    CHECK_RC(spl_create(&a, "some-label", &o), 0);
+    spl_store *a = unit_create(SPL_BACKING_MEMFD, "some-label", 8, 8, 8);
     CHECK_RC(spl_set(a, "k", "v", 1), 0);
     check_value(a, "k", "v");
     spl_close(a);
@@ -445,10 +413,7 @@ static void test_memfd_label_name(void **state)
 static void test_open_fd_rdonly(void **state)
 {
     (void)state;
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 16, 16, 16);
-    spl_store *a = NULL, *r = NULL;
-    CHECK_RC(spl_create(&a, NULL, &o), 0);
+    spl_store *a = unit_create(SPL_BACKING_MEMFD, NULL, 16, 16, 16), *r = NULL;
     CHECK_RC(spl_set(a, "k", "orig", 4), 0);
     CHECK_RC(spl_open_fd(&r, spl_fd(a), SPL_O_RDONLY), 0);
     spl_info inf;
@@ -493,10 +458,7 @@ static void test_fd_send_recv_fork(void **state)
         _exit(0);
     }
     close(sv[1]);
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 32, 16, 32);
-    spl_store *s = NULL;
-    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_store *s = unit_create(SPL_BACKING_MEMFD, NULL, 32, 16, 32);
     CHECK_RC(spl_set(s, "from-parent", "abc", 3), 0);
     CHECK_RC(spl_fd_send(sv[0], spl_fd(s)), 0);
     int status = 0;
@@ -516,10 +478,7 @@ static void test_fd_recv_in_process(void **state)
     (void)state;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 8, 8, 8);
-    spl_store *s = NULL, *t = NULL;
-    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_store *s = unit_create(SPL_BACKING_MEMFD, NULL, 8, 8, 8), *t = NULL;
     CHECK_RC(spl_set(s, "k", "v", 1), 0);
     CHECK_RC(spl_fd_send(sv[0], spl_fd(s)), 0);
     int fd = -1;
@@ -539,12 +498,11 @@ static void test_several_stores_one_process(void **state)
 {
     (void)state;
     char name[64], path[128];
-    shm_name(name, sizeof name);
-    file_path(path, sizeof path, "multi");
+    shm_name_and_path(name, path, "multi");
     spl_options o1, o2, o3;
-    opts(&o1, SPL_BACKING_SHM, 16, 16, 16);
-    opts(&o2, SPL_BACKING_FILE, 32, 16, 16);
-    opts(&o3, SPL_BACKING_MEMFD, 64, 16, 16);
+    o1 = unit_opts(SPL_BACKING_SHM, 16, 16, 16);
+    o2 = unit_opts(SPL_BACKING_FILE, 32, 16, 16);
+    o3 = unit_opts(SPL_BACKING_MEMFD, 64, 16, 16);
     spl_store *a = NULL, *b = NULL, *c = NULL, *a2 = NULL;
     CHECK_RC(spl_create(&a, name, &o1), 0);
     CHECK_RC(spl_create(&b, path, &o2), 0);
@@ -585,10 +543,7 @@ static void test_info_geometry_and_usage(void **state)
     (void)state;
     static const uint32_t want[][2] = {{100, 128}, {2, 2}, {3, 4}, {1024, 1024}, {1025, 2048}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        spl_options o;
-        opts(&o, SPL_BACKING_MEMFD, want[i][0], 20, 100);
-        spl_store *s = NULL;
-        CHECK_RC(spl_create(&s, NULL, &o), 0);
+        spl_store *s = unit_create(SPL_BACKING_MEMFD, NULL, want[i][0], 20, 100);
         spl_info inf;
         CHECK_RC(spl_info_get(s, &inf), 0);
         assert_int_equal(inf.geom.slots, want[i][1]);
@@ -611,10 +566,7 @@ static void test_info_geometry_and_usage(void **state)
         spl_close(s);
     }
 
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 100, 20, 100);
-    spl_store *s = NULL;
-    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_store *s = unit_create(SPL_BACKING_MEMFD, NULL, 100, 20, 100);
     spl_info inf;
     CHECK_RC(spl_set(s, "a", "1", 1), 0);
     CHECK_RC(spl_set(s, "b", "2", 1), 0);
@@ -641,10 +593,7 @@ static void test_info_geometry_and_usage(void **state)
 static void test_zero_geometry_takes_defaults(void **state)
 {
     (void)state;
-    spl_options o;
-    opts(&o, SPL_BACKING_MEMFD, 0, 0, 0);
-    spl_store *s = NULL;
-    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_store *s = unit_create(SPL_BACKING_MEMFD, NULL, 0, 0, 0);
     spl_info inf;
     CHECK_RC(spl_info_get(s, &inf), 0);
     assert_int_equal(inf.geom.slots, SPL_DEFAULT_SLOTS);
@@ -658,17 +607,13 @@ static void test_rdonly_open(void **state)
     (void)state;
     char path[128];
     file_path(path, sizeof path, "ro");
-    spl_options o;
-    opts(&o, SPL_BACKING_FILE, 16, 16, 32);
-    spl_store *w = NULL, *r = NULL;
-    CHECK_RC(spl_create(&w, path, &o), 0);
+    spl_store *w = unit_create(SPL_BACKING_FILE, path, 16, 16, 32), *r = NULL;
     CHECK_RC(spl_set(w, "k", "value", 5), 0);
     CHECK_RC(spl_add(w, "n", 5, NULL), 0);
     spl_meta before, after;
     CHECK_RC(spl_meta_get(w, "k", &before), 0);
 
-    spl_options ro;
-    opts(&ro, SPL_BACKING_FILE, 0, 0, 0);
+    spl_options ro = unit_opts(SPL_BACKING_FILE, 0, 0, 0);
     ro.flags = SPL_O_RDONLY;
     CHECK_RC(spl_open(&r, path, &ro), 0);
     spl_info inf;
@@ -724,8 +669,7 @@ static void test_destroy_while_mapped(void **state)
     (void)state;
     char name[64];
     shm_name(name, sizeof name);
-    spl_options o;
-    opts(&o, SPL_BACKING_SHM, 16, 16, 16);
+    spl_options o = unit_opts(SPL_BACKING_SHM, 16, 16, 16);
     spl_store *s = NULL, *t = NULL;
     CHECK_RC(spl_create(&s, name, &o), 0);
     CHECK_RC(spl_set(s, "k", "old", 3), 0);
@@ -750,10 +694,8 @@ static void test_auto_backing(void **state)
 {
     (void)state;
     char name[64], path[128];
-    shm_name(name, sizeof name);
-    file_path(path, sizeof path, "auto");
-    spl_options o;
-    opts(&o, SPL_BACKING_AUTO, 8, 8, 8);
+    shm_name_and_path(name, path, "auto");
+    spl_options o = unit_opts(SPL_BACKING_AUTO, 8, 8, 8);
     spl_store *s = NULL;
     spl_info inf;
     CHECK_RC(spl_create(&s, name, &o), 0);
@@ -780,8 +722,7 @@ static void test_shm_name_limits(void **state)
     memset(name + n, 'x', 200 - (size_t)n);
     name[200] = '\0';
     assert_int_equal(strlen(name), 200);
-    spl_options o;
-    opts(&o, SPL_BACKING_SHM, 8, 8, 8);
+    spl_options o = unit_opts(SPL_BACKING_SHM, 8, 8, 8);
     spl_store *s = NULL;
     CHECK_RC(spl_create(&s, name, &o), 0); /* 200 bytes: the longest allowed */
     CHECK_RC(spl_flush(s), 0);

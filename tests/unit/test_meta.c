@@ -14,42 +14,13 @@
 #include <time.h>
 
 #include "splinter.h"
+#include "unit_common.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-#define CHECK_RC(expr, want)                                                          \
-    do {                                                                              \
-        int rc__ = (int)(expr);                                                       \
-        int want__ = (int)(want);                                                     \
-        if (rc__ != want__)                                                           \
-            fail_msg("%s:%d: %s returned %d (%s), expected %d (%s)", __FILE__,        \
-                     __LINE__, #expr, rc__, spl_err_name(rc__), want__,               \
-                     spl_err_name(want__));                                           \
-    } while (0)
-
-static spl_store *mk(uint32_t slots, uint32_t key_max, uint32_t val_max)
-{
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_MEMFD;
-    o.geom.slots = slots;
-    o.geom.key_max = key_max;
-    o.geom.val_max = val_max;
-    spl_store *s = NULL;
-    CHECK_RC(spl_create(&s, NULL, &o), 0);
-    assert_non_null(s);
-    return s;
-}
 
 static int setup_store(void **state)
 {
     *state = mk(64, 32, 64);
-    return 0;
-}
-
-static int teardown_store(void **state)
-{
-    spl_close(*state);
     return 0;
 }
 

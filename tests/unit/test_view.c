@@ -12,36 +12,11 @@
 #include <string.h>
 
 #include "splinter.h"
-
-#define CHECK_RC(expr, want)                                                          \
-    do {                                                                              \
-        int rc__ = (int)(expr);                                                       \
-        int want__ = (int)(want);                                                     \
-        if (rc__ != want__)                                                           \
-            fail_msg("%s:%d: %s returned %d (%s), expected %d (%s)", __FILE__,        \
-                     __LINE__, #expr, rc__, spl_err_name(rc__), want__,               \
-                     spl_err_name(want__));                                           \
-    } while (0)
+#include "unit_common.h"
 
 static int setup_store(void **state)
 {
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_MEMFD;
-    o.geom.slots = 32;
-    o.geom.key_max = 16;
-    o.geom.val_max = 64;
-    spl_store *s = NULL;
-    if (spl_create(&s, NULL, &o) != 0)
-        return -1;
-    *state = s;
-    return 0;
-}
-
-static int teardown_store(void **state)
-{
-    spl_close(*state);
-    return 0;
+    return unit_setup_memfd(state, 32, 16, 64);
 }
 
 static void test_view_basic(void **state)
