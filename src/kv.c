@@ -10,7 +10,7 @@
 
 #include "internal.h"
 
-#define SPL__RETRY (-99999) /* internal: the slot changed under us, go again */
+#define SPL__RETRY (-99999) /* internal: the key appeared during an insert, go again */
 
 struct spl__key {
     const char *k;
@@ -249,23 +249,35 @@ spl__find(struct spl_store *s, const struct spl__key *k, spl__visit_fn fn, void 
     return busy ? SPL_EAGAIN : SPL_ENOENT;
 }
 
-/* Find k and lock its slot.  Returns the index, SPL_ENOENT, SPL_EAGAIN or
- * SPL__RETRY (it changed between lookup and lock). */
+/* Find k and lock its slot: returns the index, SPL_ENOENT or SPL_EAGAIN.
+ * Writers skip the read-side seqlock pass: they lock each slot whose tag
+ * matches and compare the key under the lock (a 44-bit fingerprint makes a
+ * wasted lock rare), so the slot's lines are fetched once, for writing. */
 static int spl__find_locked(struct spl_store *s, const struct spl__key *k)
 {
-    int i = spl__find(s, k, NULL, NULL);
-    if (i < 0)
-        return i;
-    int rc = spl__lock(s, (uint32_t)i);
-    if (rc)
-        return rc;
-    struct spl_slot *sl = spl__slot(s, (uint32_t)i);
-    if ((spl_load_seqcst(&s->index[i]) & SPL_IX_TAG_MASK) != (k->fp | SPL_IX_LIVE) ||
-        spl_load32_relaxed(&sl->key_len) != k->len || !spl__key_equal(sl, k)) {
-        spl__unlock(sl);
-        return SPL__RETRY;
+    const uint64_t want = k->fp | SPL_IX_LIVE;
+    __builtin_prefetch(spl__slot(s, k->home), 1);
+    uint64_t w = spl_load_acquire(&s->index[k->home]); /* pairs as in spl__find */
+    uint32_t md = spl__maxdist(s, w);
+    int busy = 0;
+    for (uint32_t d = 0;;) {
+        if ((w & SPL_IX_TAG_MASK) == want) {
+            uint32_t i = (k->home + d) & s->mask;
+            if (spl__lock(s, i) != 0) {
+                busy = 1;
+            } else {
+                struct spl_slot *sl = spl__slot(s, i);
+                if ((spl_load_seqcst(&s->index[i]) & SPL_IX_TAG_MASK) == want &&
+                    spl_load32_relaxed(&sl->key_len) == k->len && spl__key_equal(sl, k))
+                    return (int)i;
+                spl__unlock(sl);
+            }
+        }
+        if (++d > md)
+            break;
+        w = spl_load_acquire(&s->index[(k->home + d) & s->mask]);
     }
-    return i;
+    return busy ? SPL_EAGAIN : SPL_ENOENT;
 }
 
 /* ---- insert ------------------------------------------------------------- */
@@ -402,8 +414,6 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
         return SPL_E2BIG;
     for (int attempt = 0; attempt < 4; attempt++) {
         int i = spl__find_locked(s, &k);
-        if (i == SPL__RETRY)
-            continue;
         if (i >= 0) {
             struct spl_slot *sl = spl__slot(s, (uint32_t)i);
             uint32_t cur = spl_load32_relaxed(&sl->val_len);
@@ -603,25 +613,20 @@ SPL_API int spl_unset(spl_store *s, const char *key)
         return rc;
     if (s->rdonly)
         return SPL_EROFS;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        int i = spl__find_locked(s, &k);
-        if (i == SPL__RETRY)
-            continue;
-        if (i < 0)
-            return i;
-        struct spl_slot *sl = spl__slot(s, (uint32_t)i);
-        uint64_t odd = spl__write_begin(sl);
-        spl_store32_relaxed(&sl->key_len, 0);
-        spl_store32_relaxed(&sl->val_len, 0);
-        spl_store_relaxed(&sl->labels, 0);
-        spl__ix_set_tag(s, (uint32_t)i, 0); /* FREE before the epoch settles */
-        spl__floor_raise(s, odd);
-        spl__write_end(sl, odd);
-        spl__unlock(sl);
-        spl__bucket_sub(s, k.home);
-        return 0;
-    }
-    return SPL_EAGAIN;
+    int i = spl__find_locked(s, &k);
+    if (i < 0)
+        return i;
+    struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    uint64_t odd = spl__write_begin(sl);
+    spl_store32_relaxed(&sl->key_len, 0);
+    spl_store32_relaxed(&sl->val_len, 0);
+    spl_store_relaxed(&sl->labels, 0);
+    spl__ix_set_tag(s, (uint32_t)i, 0); /* FREE before the epoch settles */
+    spl__floor_raise(s, odd);
+    spl__write_end(sl, odd);
+    spl__unlock(sl);
+    spl__bucket_sub(s, k.home);
+    return 0;
 }
 
 /* ---- metadata writers --------------------------------------------------- */
@@ -636,28 +641,23 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
         return rc;
     if (s->rdonly)
         return SPL_EROFS;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        int i = spl__find_locked(s, &k);
-        if (i == SPL__RETRY)
-            continue;
-        if (i < 0)
-            return i;
-        struct spl_slot *sl = spl__slot(s, (uint32_t)i);
-        uint64_t now = what == SPL__M_ATIME ? spl__now() : 0;
-        uint64_t odd = spl__write_begin(sl);
-        uint64_t l = spl_load_relaxed(&sl->labels);
-        switch (what) {
-        case SPL__M_TYPE: spl_store8_relaxed(&sl->type, (uint8_t)arg); break;
-        case SPL__M_FLAGS: spl_store8_relaxed(&sl->user_flags, (uint8_t)arg); break;
-        case SPL__M_LABELS_OR: spl_store_relaxed(&sl->labels, l | arg); break;
-        case SPL__M_LABELS_ANDNOT: spl_store_relaxed(&sl->labels, l & ~arg); break;
-        default: spl_store_relaxed(&sl->atime_ns, now); break;
-        }
-        spl__write_end(sl, odd);
-        spl__unlock(sl);
-        return 0;
+    int i = spl__find_locked(s, &k);
+    if (i < 0)
+        return i;
+    struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    uint64_t now = what == SPL__M_ATIME ? spl__now() : 0;
+    uint64_t odd = spl__write_begin(sl);
+    uint64_t l = spl_load_relaxed(&sl->labels);
+    switch (what) {
+    case SPL__M_TYPE: spl_store8_relaxed(&sl->type, (uint8_t)arg); break;
+    case SPL__M_FLAGS: spl_store8_relaxed(&sl->user_flags, (uint8_t)arg); break;
+    case SPL__M_LABELS_OR: spl_store_relaxed(&sl->labels, l | arg); break;
+    case SPL__M_LABELS_ANDNOT: spl_store_relaxed(&sl->labels, l & ~arg); break;
+    default: spl_store_relaxed(&sl->atime_ns, now); break;
     }
-    return SPL_EAGAIN;
+    spl__write_end(sl, odd);
+    spl__unlock(sl);
+    return 0;
 }
 
 SPL_API int spl_type_set(spl_store *s, const char *key, spl_type type)
@@ -730,7 +730,7 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
                 *out = v;
             if (rc != SPL_EAGAIN && rc != SPL__RETRY)
                 return rc;
-        } else if (i != SPL_EAGAIN && i != SPL__RETRY) {
+        } else if (i != SPL_EAGAIN) {
             return i;
         }
         uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
