@@ -104,7 +104,9 @@ typedef enum spl_backing {
 /* Flags for spl_options.flags */
 enum {
     SPL_O_RDONLY = 1u << 0, /* map read-only; mutations return SPL_EROFS */
-    SPL_O_GROUP = 1u << 1,  /* create 0660 / accept a group-shared store */
+    SPL_O_GROUP = 1u << 1,  /* create 0660 / accept a group-shared store; the
+                               SHM directory stays private to its user, so
+                               share with a group through a FILE path */
     SPL_O_NOWAIT = 1u << 2  /* open: don't wait for a store being created */
 };
 
@@ -194,6 +196,8 @@ typedef struct spl_info {
     uint64_t used;          /* live keys (approximate while writers run) */
     double load;            /* used / slots */
     uint64_t recoveries;    /* slots recovered from dead writers */
+    uint32_t probe_longest; /* longest probe window any home needs now */
+    double probe_mean;      /* mean probe window over homes with keys */
     uint64_t features;      /* SPL_FEAT_* of the store */
     int read_only;
 } spl_info;

@@ -797,10 +797,20 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->probe_max = s->probe_max;
     out->slot_stride = s->stride;
     out->region_bytes = s->map_bytes;
-    uint64_t used = 0;
-    for (uint32_t i = 0; i < s->nslots; i++)
-        used += spl_ix_state(spl_load_relaxed(&s->index[i])) == SPL_IX_LIVE;
+    uint64_t used = 0, homes = 0, window_sum = 0;
+    for (uint32_t i = 0; i < s->nslots; i++) {
+        uint64_t w = spl_load_relaxed(&s->index[i]);
+        used += spl_ix_state(w) == SPL_IX_LIVE;
+        if (spl_ix_cnt(w)) {
+            uint32_t md = spl__maxdist(s, w);
+            homes++;
+            window_sum += md + 1;
+            if (md + 1 > out->probe_longest)
+                out->probe_longest = md + 1;
+        }
+    }
     out->used = used;
+    out->probe_mean = homes ? (double)window_sum / (double)homes : 0;
     out->load = (double)used / s->nslots;
     out->recoveries = spl_load_relaxed(&s->hdr->recoveries);
     out->features = SPL_FEATURES;

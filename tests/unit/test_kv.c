@@ -955,6 +955,47 @@ static void test_many_keys_tiny_store(void **state)
     spl_close(s);
 }
 
+/* Lookups stay O(1) after many deletes: half-load churn of ever-new keys
+ * (the worst case for tombstone schemes) must not widen probe windows. */
+static void test_probe_bound_after_churn(void **state)
+{
+    (void)state;
+    enum { SLOTS = 4096, LIVE = 2048 };
+    spl_store *s = mk(SLOTS, KEY_MAX, 16);
+    static char keys[LIVE][KEY_MAX + 1];
+    uint64_t next = 0, x = 99;
+    for (int i = 0; i < LIVE; i++) {
+        snprintf(keys[i], sizeof keys[i], "c%llu", (unsigned long long)next++);
+        CHECK_RC(spl_set(s, keys[i], "v", 1), 0);
+    }
+    spl_info warm, end;
+    uint32_t rounds = (uint32_t)(200000 * test_scale());
+    for (uint32_t r = 0; r < rounds; r++) {
+        if (r == rounds / 10)
+            CHECK_RC(spl_info_get(s, &warm), 0);
+        uint32_t j = (uint32_t)(rng_next(&x) % LIVE);
+        CHECK_RC(spl_unset(s, keys[j]), 0);
+        snprintf(keys[j], sizeof keys[j], "c%llu", (unsigned long long)next++);
+        CHECK_RC(spl_set(s, keys[j], "v", 1), 0);
+    }
+    CHECK_RC(spl_info_get(s, &end), 0);
+    print_message("probe windows: warm mean %.2f longest %u; after %u churn ops mean %.2f "
+                  "longest %u\n", warm.probe_mean, warm.probe_longest, rounds, end.probe_mean,
+                  end.probe_longest);
+    assert_int_equal(end.used, LIVE);
+    assert_true(end.probe_mean <= 4.0);
+    assert_true(end.probe_mean <= warm.probe_mean * 1.5);
+    assert_true(end.probe_longest <= 64);
+    for (int i = 0; i < LIVE; i++)
+        CHECK_RC(spl_exists(s, keys[i]), 1);
+    for (uint64_t i = 0; i < 1000; i++) {
+        char miss[KEY_MAX + 1];
+        snprintf(miss, sizeof miss, "m%llu", (unsigned long long)i);
+        CHECK_RC(spl_exists(s, miss), 0);
+    }
+    spl_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_model_random_half_load),
         cmocka_unit_test(test_model_tiny_store_collisions),
         cmocka_unit_test(test_many_keys_tiny_store),
+        cmocka_unit_test(test_probe_bound_after_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
