@@ -303,8 +303,8 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         i = (k->home + d) & s->mask;
         uint64_t st = spl_ix_state(spl_load_relaxed(&s->index[i]));
         if (st == SPL_IX_PENDING) {
-            /* an insert in flight, or a dead inserter's: age it; once
-             * recovered (FREE again) try this slot once more */
+            /* an insert in flight, or a dead inserter's: check its owner;
+             * once recovered (FREE again) try this slot once more */
             skipped = 1;
             if (spl__contended(s, i))
                 d--;
@@ -343,7 +343,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
             continue;
         if (spl_ix_state(w) == SPL_IX_PENDING) {
             rc = SPL_EAGAIN; /* another insert of (maybe) k in flight */
-            /* it may be a dead inserter's: age it, recover it if so */
+            /* it may be a dead inserter's: recover it if so, and go again */
             if (spl__contended(s, j))
                 rc = SPL__RETRY;
             goto back_off;

@@ -32,7 +32,8 @@
  *   88   creator_pid  u32, 92 spare u32
  *   96   created_ns   u64
  *   104  spare[3]     u64
- *   128  used         u64   (own line: live keys, atomic)
+ *   128  used         u64   (own line; reserved: spl_info_get counts the
+ *                           index, so no writer shares a counter line)
  *   192  recoveries   u64   (own line: slots recovered, atomic)
  *   256  changes      u64   (store-wide change counter, atomic)
  *   320  epoch_floor  u64   (own line: highest epoch a freed slot reached; a
