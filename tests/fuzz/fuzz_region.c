@@ -387,7 +387,7 @@ static void do_op1(fz *f, spl_store *s, unsigned op, const char *k, unsigned arg
         break;
     }
     case OP_SET_WAIT:
-        /* longer than the library's lease: exercises dead-writer recovery */
+        /* longer than the library's liveness-check interval: exercises dead-writer recovery */
         rc = spl_set_wait(s, k, g_val, len & 0x3f, 15000);
         break;
     case OP_UNSET_WAIT: rc = spl_unset_wait(s, k, 15000); break;

@@ -421,8 +421,8 @@ int main(int argc, char **argv)
         mp_dump_store(m.s, "keys not writable after the kills");
     /* Own keys of writers killed between their set and unset may remain.
      * Scan three times, 20 ms apart: a scan meets every slot, so one that a
-     * dead writer held is recovered by the second or third (lease ~10 ms);
-     * unset what the scans list (each must go at once). */
+     * dead writer held is recovered by a later one (liveness checks are
+     * rate-limited to one per ms per thread); unset what the scans list.  */
     kl_names left = {NULL, 0, 0};
     spl_filter sf = {"s-", NULL, 0, 0};
     for (int pass = 0; pass < 3; pass++) {

@@ -555,7 +555,7 @@ static void test_busy_slot_is_eagain(void **state)
     spl_meta m;
     spl_view v;
     int calls = 0;
-    for (int round = 0; round < 3; round++) { /* also after the 10 ms lease */
+    for (int round = 0; round < 3; round++) { /* also after several liveness-check intervals */
         CHECK_RC(spl_get(s, "busy", buf, sizeof buf, &len), SPL_EAGAIN);
         CHECK_RC(spl_exists(s, "busy"), SPL_EAGAIN);
         CHECK_RC(spl_meta_get(s, "busy", &m), SPL_EAGAIN);
