@@ -51,7 +51,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-all fuzz fuzz-corpus deps demo
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-bench test-all fuzz fuzz-corpus deps demo
 
 all: lib $(B)/splinter.pc
 
@@ -147,7 +147,12 @@ test:
 	$(MAKE) SPL_SUMMARY=$(CURDIR)/build/test-summary test-all
 	@awk '{p+=$$1; f+=$$2} END {printf "total: %d passed, %d failed\n", p, f; exit f>0}' build/test-summary
 
-test-all: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly fuzz
+# The benchmark must keep building and running (figures are not judged here).
+test-bench: $(BENCH_BIN)
+	tests/run.sh bench "$(BENCH_BIN) --quick --json"
+
+test-all: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly \
+	test-bench fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)
