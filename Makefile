@@ -51,7 +51,8 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-bench test-all fuzz fuzz-corpus deps demo
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-bench test-all fuzz fuzz-corpus deps demo \
+	test-model test-model-broken-recheck test-model-broken-dekker
 
 all: lib $(B)/splinter.pc
 
@@ -125,6 +126,29 @@ test-broken:
 	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
 	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn"
 
+# Model check of the slot protocol (docs/model/slot.pml) with spin: the
+# model must pass, its broken variants must fail, its probes must be reached
+# (tests/model/run-spin.sh; spin's files go to a temporary directory).  The
+# script's last line is "model: N passed, N failed"; the counts go to
+# $$SPL_SUMMARY like every tests/run.sh group's.
+test-model:
+	@rcf=$$(mktemp) && log=$$(mktemp) && \
+	{ tests/model/run-spin.sh; echo $$? > $$rcf; } | tee $$log; \
+	rc=$$(cat $$rcf); last=$$(tail -n 1 $$log); rm -f $$rcf $$log; \
+	if [ -n "$$SPL_SUMMARY" ]; then \
+	  case "$$last" in "model: "*) echo "$$last" | awk '{print $$2, $$4}';; *) echo "0 1";; esac >> "$$SPL_SUMMARY"; \
+	fi; \
+	exit $$rc
+
+# The model's broken variants alone: each succeeds only if spin finds the
+# violation (a torn read without the reader's epoch re-check, a duplicate
+# key without the insert's Dekker scan).
+test-model-broken-recheck:
+	tests/model/run-spin.sh broken-recheck
+
+test-model-broken-dekker:
+	tests/model/run-spin.sh broken-dekker
+
 # libFuzzer for a fixed budget from the seed corpus (clang from Debian).
 FUZZ_SECONDS ?= 30
 fuzz:
@@ -151,8 +175,8 @@ test:
 test-bench: $(BENCH_BIN)
 	tests/run.sh bench "$(BENCH_BIN) --quick --json"
 
-test-all: all test-unit test-mp test-fuzz-replay test-broken test-asan test-tsan test-kvonly \
-	test-bench fuzz
+test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
+	test-kvonly test-bench fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)

@@ -5,8 +5,9 @@
 #   libcmocka-dev                     : unit-test framework (tests/unit)
 #   clang, libclang-rt-14-dev         : libFuzzer and sanitizer runtimes (make fuzz)
 #   valgrind                          : make test WITH_VALGRIND=1
+#   spin                              : model check of the slot protocol (make test-model)
 set -eu
-pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind"
+pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

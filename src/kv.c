@@ -124,8 +124,8 @@ static int spl__normalize(struct spl_store *s, uint32_t i, struct spl_slot *sl)
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
+    spl__floor_raise(s, odd); /* before FREE: see spl_unset */
     spl__ix_set_tag(s, i, 0);
-    spl__floor_raise(s, odd);
     spl__write_end(sl, odd);
     return 1;
 }
@@ -621,8 +621,12 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
-    spl__ix_set_tag(s, (uint32_t)i, 0); /* FREE before the epoch settles */
+    /* Raise the epoch floor BEFORE the tag says FREE: an inserter that sees
+     * the slot FREE (seq_cst) then also sees the raised floor, so a key
+     * re-inserted elsewhere never shows an epoch it had (spin found the
+     * other order wrong: docs/model). */
     spl__floor_raise(s, odd);
+    spl__ix_set_tag(s, (uint32_t)i, 0); /* FREE before the epoch settles */
     spl__write_end(sl, odd);
     spl__unlock(sl);
     spl__bucket_sub(s, k.home);
