@@ -743,8 +743,6 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
         else if (now - start > SPL__INT_TIMEOUT_NS)
             return SPL_ETIMEDOUT;
         spl__backoff(&round);
-        if (round > 20)
-            round = 16; /* keep sleeping short: recovery needs us to look */
     }
 }
 
@@ -770,8 +768,6 @@ SPL_API int spl_dec(spl_store *s, const char *key, int64_t *out) { return spl_ad
             if (rc_ != SPL_EAGAIN || spl__clock_ns(CLOCK_MONOTONIC) >= end_)          \
                 return rc_;                                                           \
             spl__backoff(&round_);                                                    \
-            if (round_ > 20)                                                          \
-                round_ = 16;                                                          \
         }                                                                             \
     } while (0)
 

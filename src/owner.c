@@ -93,18 +93,21 @@ int spl__owner_alive(uint64_t id)
     return 1;
 }
 
-/* Back-off for retry loops: spin, then yield, then sleep up to 1 ms. */
+/* Back-off for retry loops: spin, then yield, then sleep 1..16 us.  Sleeps
+ * stay short: a slot held by a dead writer is recovered only when a caller
+ * looks again. */
 void spl__backoff(unsigned *round)
 {
-    unsigned r = (*round)++;
+    unsigned r = *round;
+    if (r < 20)
+        (*round)++;
     if (r < 8) {
         for (unsigned i = 0; i < (8u << r); i++)
             spl_cpu_relax();
     } else if (r < 16) {
         sched_yield();
     } else {
-        unsigned us = 1u << (r - 16 < 10 ? r - 16 : 10);
-        struct timespec ts = {0, (long)us * 1000};
+        struct timespec ts = {0, (long)(1000u << (r - 16))};
         nanosleep(&ts, NULL);
     }
 }
