@@ -15,7 +15,8 @@
  * spl_read_with, and check every value they are given; a value that fails its check is a torn read.  The parent
  * sleeps 0..gap-us, SIGKILLs a random writer (or, reader-kill-pct of the
  * time, a reader: readers may recover slots, which is a write), reaps it
- * and forks a replacement, --kills times.
+ * and forks a replacement, until --kills WRITERS have been killed (reader
+ * kills come on top).
  *
  * Then, with everything stopped (the last writers killed too):
  *   - spl_set_wait on every key succeeds within 200 ms and reads back;
@@ -361,7 +362,7 @@ int main(int argc, char **argv)
     mp_rng_seed(&r, seed, 1);
     uint64_t t0 = mp_now_ns(), done = 0, wkills = 0, rkills = 0;
     for (;;) {
-        if (done >= kills) {
+        if (wkills >= kills) { /* --kills counts writer kills; reader kills come on top */
             if (!expect_torn || atomic_load(&sh->torn) > 0)
                 break;
         }
