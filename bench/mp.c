@@ -23,7 +23,7 @@
 #define MP_SET_BIT  (1u << 31)
 #define MP_MAXP     64
 
-enum mp_kind { MP_1W_READERS, MP_ALL_WRITERS, MP_MIX90 };
+enum mp_kind { MP_1W_READERS, MP_ALL_WRITERS, MP_MIX90, MP_MIX90_OWN };
 
 typedef struct mp_result {
     uint64_t ops;     /* completed operations */
@@ -60,7 +60,7 @@ static void child(spl_store *parent, mp_ctl *ctl, const uint32_t *ops, const key
 
     uint64_t it = 0, gets = 0, sets = 0, eagain = 0, sum = 0;
     size_t j = (size_t)p * 104729u; /* each process starts elsewhere in the op array */
-    uint32_t key_base = kind == MP_ALL_WRITERS ? (uint32_t)p * MP_KEYS : 0;
+    uint32_t key_base = (kind == MP_ALL_WRITERS || kind == MP_MIX90_OWN) ? (uint32_t)p * MP_KEYS : 0;
     for (;;) {
         if ((it++ & 255u) == 0 && now_ns() >= deadline)
             break;
@@ -246,6 +246,7 @@ void bench_multiprocess(void)
         {MP_1W_READERS, "1w_readers", "1 writer (spl_set) + readers (spl_get), same 1000 keys"},
         {MP_ALL_WRITERS, "all_writers", "every process spl_set on its own 1000 keys"},
         {MP_MIX90, "mix90", "each process: 90% spl_get / 10% spl_set, same 1000 keys"},
+        {MP_MIX90_OWN, "mix90_own", "the same mix, each process on its own 1000 keys (no sharing)"},
     };
     for (int p = 2; p <= maxp; p++) {
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
