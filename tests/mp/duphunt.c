@@ -43,6 +43,21 @@ typedef struct dh_shared {
             MP_FAIL(__VA_ARGS__);                                              \
     } while (0)
 
+/* rc = call, retried while SPL_EAGAIN (counted) for up to MP_STUCK_NS; a
+ * call refused that long counts as stuck and is reported. */
+#define DH_RETRY(rc, call, what)                                               \
+    for (;;) {                                                                 \
+        (rc) = (call);                                                         \
+        if ((rc) != SPL_EAGAIN)                                                \
+            break;                                                             \
+        atomic_fetch_add_explicit(&sh->eagain, 1, memory_order_relaxed);       \
+        if (!mp_again(&tries, &t0, MP_STUCK_NS)) {                             \
+            atomic_fetch_add(&sh->stuck, 1);                                   \
+            DH_REPORT(sh, "worker %u: %s %s stuck in SPL_EAGAIN", w, what, key); \
+            break;                                                             \
+        }                                                                      \
+    }
+
 static uint64_t g_ops;
 
 static void dh_mark(dh_shared *sh, uint32_t w, uint64_t seq)
@@ -77,17 +92,8 @@ static int dh_worker(spl_store *s, dh_shared *sh, char (*keys)[MP_KEYLEN], uint3
         if (x < 45) { /* insert */
             size_t len = 32 + mp_below(&r, val_max - 32 + 1);
             mp_value_make(val, len, k, w, seq);
-            for (;;) {
-                rc = (k % 2 == 0) ? spl_cas(s, key, 0, val, len) : spl_set(s, key, val, len);
-                if (rc != SPL_EAGAIN)
-                    break;
-                atomic_fetch_add_explicit(&sh->eagain, 1, memory_order_relaxed);
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    atomic_fetch_add(&sh->stuck, 1);
-                    DH_REPORT(sh, "worker %u: insert %s stuck in SPL_EAGAIN", w, key);
-                    break;
-                }
-            }
+            DH_RETRY(rc, (k % 2 == 0) ? spl_cas(s, key, 0, val, len) : spl_set(s, key, val, len),
+                     "insert");
             if (rc == 0) {
                 dh_mark(sh, w, seq);
                 if (k % 2 == 0)
@@ -104,17 +110,7 @@ static int dh_worker(spl_store *s, dh_shared *sh, char (*keys)[MP_KEYLEN], uint3
                           spl_err_name(rc), rc);
             }
         } else if (x < 80) { /* delete */
-            for (;;) {
-                rc = spl_unset(s, key);
-                if (rc != SPL_EAGAIN)
-                    break;
-                atomic_fetch_add_explicit(&sh->eagain, 1, memory_order_relaxed);
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    atomic_fetch_add(&sh->stuck, 1);
-                    DH_REPORT(sh, "worker %u: unset %s stuck in SPL_EAGAIN", w, key);
-                    break;
-                }
-            }
+            DH_RETRY(rc, spl_unset(s, key), "unset");
             if (rc == 0) {
                 if (k % 2 == 0)
                     atomic_fetch_add(&sh->del_ok[k], 1);
@@ -126,16 +122,7 @@ static int dh_worker(spl_store *s, dh_shared *sh, char (*keys)[MP_KEYLEN], uint3
             }
         } else if (x < 90) { /* get */
             size_t len = 0;
-            for (;;) {
-                rc = spl_get(s, key, buf, val_max, &len);
-                if (rc != SPL_EAGAIN)
-                    break;
-                atomic_fetch_add_explicit(&sh->eagain, 1, memory_order_relaxed);
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    atomic_fetch_add(&sh->stuck, 1);
-                    break;
-                }
-            }
+            DH_RETRY(rc, spl_get(s, key, buf, val_max, &len), "spl_get");
             atomic_fetch_add_explicit(&sh->gets, 1, memory_order_relaxed);
             if (rc == 0) {
                 atomic_fetch_add_explicit(&sh->get_hits, 1, memory_order_relaxed);
@@ -152,16 +139,7 @@ static int dh_worker(spl_store *s, dh_shared *sh, char (*keys)[MP_KEYLEN], uint3
                 DH_REPORT(sh, "worker %u: spl_get(%s): %s (%d)", w, key, spl_err_name(rc), rc);
             }
         } else { /* exists */
-            for (;;) {
-                rc = spl_exists(s, key);
-                if (rc != SPL_EAGAIN)
-                    break;
-                atomic_fetch_add_explicit(&sh->eagain, 1, memory_order_relaxed);
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    atomic_fetch_add(&sh->stuck, 1);
-                    break;
-                }
-            }
+            DH_RETRY(rc, spl_exists(s, key), "spl_exists");
             atomic_fetch_add_explicit(&sh->exists_calls, 1, memory_order_relaxed);
             if (rc != 0 && rc != 1 && rc != SPL_EAGAIN) {
                 atomic_fetch_add(&sh->errors, 1);

@@ -85,6 +85,22 @@ static inline uint32_t mp_owner_of(const mp_shared *sh, uint32_t key_id)
             MP_FAIL(__VA_ARGS__);                                              \
     } while (0)
 
+/* rc = call, retried while it returns SPL_EAGAIN (each retry counted) for up
+ * to MP_STUCK_NS; a call refused that long counts as stuck and is reported.
+ * Uses the worker's st, sh, w, key, tries and t0. */
+#define MP_RETRY(rc, call, what)                                               \
+    for (;;) {                                                                 \
+        (rc) = (call);                                                         \
+        if ((rc) != SPL_EAGAIN)                                                \
+            break;                                                             \
+        st->eagain++;                                                          \
+        if (!mp_again(&tries, &t0, MP_STUCK_NS)) {                             \
+            st->stuck++;                                                       \
+            MP_REPORT(sh, "worker %u: %s(%s) stuck in SPL_EAGAIN", w->id, what, key); \
+            break;                                                             \
+        }                                                                      \
+    }
+
 enum { MP_OP_NONE, MP_OP_SET, MP_OP_GET, MP_OP_UNSET, MP_OP_APPEND, MP_OP_ADD };
 
 static inline int mp_pick_op(mp_rng *r, const mp_worker *w, uint32_t key_id)
@@ -199,17 +215,7 @@ static inline uint64_t mp_work(mp_worker *w)
             mp_value_make(val, len, k, w->id, seq);
             if (cls == MP_C_OWNED) /* before the write can be seen */
                 atomic_store_explicit(&sh->owned_next[k], seq, memory_order_release);
-            for (;;) {
-                rc = spl_set(w->s, key, val, len);
-                if (rc != SPL_EAGAIN)
-                    break;
-                st->eagain++;
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    st->stuck++;
-                    MP_REPORT(sh, "worker %u: spl_set(%s) stuck in SPL_EAGAIN", w->id, key);
-                    break;
-                }
-            }
+            MP_RETRY(rc, spl_set(w->s, key, val, len), "spl_set");
             if (rc == 0) {
                 st->sets++;
                 if (cls == MP_C_OWNED)
@@ -229,17 +235,7 @@ static inline uint64_t mp_work(mp_worker *w)
             else if (cls == MP_C_COUNTER)
                 made = atomic_load_explicit(&sh->ctr_made[k], memory_order_acquire);
             size_t len = 0;
-            for (;;) {
-                rc = spl_get(w->s, key, buf, cap, &len);
-                if (rc != SPL_EAGAIN)
-                    break;
-                st->eagain++;
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    st->stuck++;
-                    MP_REPORT(sh, "worker %u: spl_get(%s) stuck in SPL_EAGAIN", w->id, key);
-                    break;
-                }
-            }
+            MP_RETRY(rc, spl_get(w->s, key, buf, cap, &len), "spl_get");
             st->gets++;
             if (rc == 0) {
                 st->get_hits++;
@@ -285,17 +281,7 @@ static inline uint64_t mp_work(mp_worker *w)
             break;
         }
         case MP_OP_UNSET:
-            for (;;) {
-                rc = spl_unset(w->s, key);
-                if (rc != SPL_EAGAIN)
-                    break;
-                st->eagain++;
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    st->stuck++;
-                    MP_REPORT(sh, "worker %u: spl_unset(%s) stuck in SPL_EAGAIN", w->id, key);
-                    break;
-                }
-            }
+            MP_RETRY(rc, spl_unset(w->s, key), "spl_unset");
             st->unsets++;
             if (rc == 0)
                 st->unset_hits++;
@@ -307,33 +293,14 @@ static inline uint64_t mp_work(mp_worker *w)
         case MP_OP_APPEND: {
             mp_rec rec;
             mp_rec_make(&rec, k, w->id, ++rseq);
-            for (;;) {
-                rc = spl_append(w->s, key, &rec, sizeof rec);
-                if (rc != SPL_EAGAIN)
-                    break;
-                st->eagain++;
-                if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                    st->stuck++;
-                    MP_REPORT(sh, "worker %u: spl_append(%s) stuck in SPL_EAGAIN", w->id, key);
-                    break;
-                }
-            }
+            MP_RETRY(rc, spl_append(w->s, key, &rec, sizeof rec), "spl_append");
             if (rc == 0) {
                 st->appends++;
             } else if (rc == SPL_E2BIG) {
                 st->e2big++;
                 /* full: start the key over */
                 tries = 0;
-                for (;;) {
-                    rc = spl_unset(w->s, key);
-                    if (rc != SPL_EAGAIN)
-                        break;
-                    st->eagain++;
-                    if (!mp_again(&tries, &t0, MP_STUCK_NS)) {
-                        st->stuck++;
-                        break;
-                    }
-                }
+                MP_RETRY(rc, spl_unset(w->s, key), "spl_unset");
                 st->unsets++;
                 if (rc == 0)
                     st->unset_hits++;
