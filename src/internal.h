@@ -204,6 +204,22 @@ static inline uint64_t spl__clock_ns(clockid_t c)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* ---- signals (src/signal.c) ---------------------------------------------
+ * Every mutation, while it holds the slot and BEFORE it writes, takes a note
+ * of what it is about to change (slot, the epoch the write will end on, the
+ * key's fingerprint, the groups to pulse); after it unlocks it sends the
+ * note, which pulses those groups, feeds their change rings, advances the
+ * store-wide change counter and wakes sleepers.  A note with no groups costs
+ * one atomic add and one load. */
+struct spl__note {
+    uint64_t groups; /* groups to pulse (watches | label bindings) */
+    uint64_t epoch;  /* the slot's epoch once this write ends */
+    uint64_t fp;     /* the key's index fingerprint */
+    uint32_t idx;    /* slot index */
+};
+void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, struct spl__note *n);
+void spl__note_send(struct spl_store *s, const struct spl__note *n);
+
 uint64_t spl__owner_id(void);
 int spl__owner_alive(uint64_t id);
 uint64_t spl__fingerprint(void);

@@ -373,6 +373,9 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     if (floor > spl_load_relaxed(&sl->epoch))
         spl_store_relaxed(&sl->epoch, floor);
     uint64_t now = spl__now();
+    struct spl__note note;
+    spl__note_take(s, i, sl, &note);
+    note.fp = k->fp;
     uint64_t odd = spl__write_begin(sl);
     spl_store32_relaxed(&sl->key_len, (uint32_t)k->len);
     spl__copy_in(spl__slot_key(sl), 0, k->k, k->len, 1);
@@ -387,6 +390,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     spl__write_end(sl, odd);
     spl__ix_set_tag(s, i, k->fp | SPL_IX_LIVE);
     spl__unlock(sl);
+    spl__note_send(s, &note);
     return 0;
 back_off:
     spl__ix_set_tag(s, i, 0);
@@ -431,12 +435,15 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
                 off = cur;
             }
             uint64_t now = spl__now();
+            struct spl__note note;
+            spl__note_take(s, (uint32_t)i, sl, &note);
             uint64_t odd = spl__write_begin(sl);
             spl__copy_in(spl__slot_val(s, sl), off, val, len, off == 0);
             spl_store32_relaxed(&sl->val_len, (uint32_t)(off + len));
             spl_store_relaxed(&sl->mtime_ns, now);
             spl__write_end(sl, odd);
             spl__unlock(sl);
+            spl__note_send(s, &note);
             return 0;
         }
         if (i != SPL_ENOENT)
@@ -643,6 +650,8 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     if (i < 0)
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    struct spl__note note;
+    spl__note_take(s, (uint32_t)i, sl, &note);
     uint64_t odd = spl__write_begin(sl);
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
@@ -656,6 +665,7 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl__write_end(sl, odd);
     spl__unlock(sl);
     spl__bucket_sub(s, k.home);
+    spl__note_send(s, &note);
     return 0;
 }
 
@@ -676,6 +686,8 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
     uint64_t now = what == SPL__M_ATIME ? spl__now() : 0;
+    struct spl__note note;
+    spl__note_take(s, (uint32_t)i, sl, &note); /* groups of the labels before */
     uint64_t odd = spl__write_begin(sl);
     uint64_t l = spl_load_relaxed(&sl->labels);
     switch (what) {
@@ -686,7 +698,15 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
     default: spl_store_relaxed(&sl->atime_ns, now); break;
     }
     spl__write_end(sl, odd);
+    if (what == SPL__M_LABELS_OR || what == SPL__M_LABELS_ANDNOT) {
+        struct spl__note after; /* a key leaving a class, or joining one,
+                                   pulses the groups of both */
+        spl__note_take(s, (uint32_t)i, sl, &after);
+        note.groups |= after.groups;
+    }
     spl__unlock(sl);
+    if (what != SPL__M_ATIME)
+        spl__note_send(s, &note);
     return 0;
 }
 
@@ -742,12 +762,15 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
             }
             uint64_t *vp = (uint64_t *)(void *)spl__slot_val(s, sl);
             uint64_t now = spl__now();
+            struct spl__note note;
+            spl__note_take(s, (uint32_t)i, sl, &note);
             uint64_t odd = spl__write_begin(sl);
             uint64_t v = spl__apply(op, spl_load_relaxed(vp), operand);
             spl_store_relaxed(vp, v);
             spl_store_relaxed(&sl->mtime_ns, now);
             spl__write_end(sl, odd);
             spl__unlock(sl);
+            spl__note_send(s, &note);
             if (out)
                 *out = v;
             return 0;

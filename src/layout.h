@@ -39,7 +39,9 @@
  *   320  epoch_floor  u64   (own line: highest epoch a freed slot reached; a
  *                           new key starts above it, so a key's epochs never
  *                           repeat across delete and re-insert)
- *   384..4095 reserved (zero) for signal groups and later features
+ *   384  vec_opts     u64[8] (line 6: vector options)
+ *   448  sig_opts     u64[8] (line 7: signal region geometry)
+ *   512..4095 reserved (zero) for later features
  *
  * Index word i (u64, atomic), two roles in one word:
  *   bits  0..1   state of slot i: 0 FREE, 1 PENDING, 2 LIVE
@@ -108,7 +110,11 @@ struct spl_header {
     /* line 5 */
     uint64_t epoch_floor;
     uint64_t pad_floor[7];
-    uint8_t reserved[SPL_HEADER_BYTES - 384];
+    /* line 6: vector options (vector format, tandem separator, ...) */
+    uint64_t vec_opts[8];
+    /* line 7: signal region geometry */
+    uint64_t sig_opts[8];
+    uint8_t reserved[SPL_HEADER_BYTES - 512];
 };
 
 struct spl_slot {
@@ -137,6 +143,8 @@ _Static_assert(offsetof(struct spl_header, used) == 128, "used on line 2");
 _Static_assert(offsetof(struct spl_header, recoveries) == 192, "recoveries on line 3");
 _Static_assert(offsetof(struct spl_header, changes) == 256, "changes on line 4");
 _Static_assert(offsetof(struct spl_header, epoch_floor) == 320, "epoch floor on line 5");
+_Static_assert(offsetof(struct spl_header, vec_opts) == 384, "vector options on line 6");
+_Static_assert(offsetof(struct spl_header, sig_opts) == 448, "signal options on line 7");
 _Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
 _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
 _Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");
