@@ -196,6 +196,7 @@ typedef struct spl_info {
     uint64_t used;          /* live keys (approximate while writers run) */
     double load;            /* used / slots */
     uint64_t recoveries;    /* slots recovered from dead writers */
+    uint64_t changes;       /* store-wide change counter: mutations so far */
     uint32_t probe_longest; /* longest probe window any home needs now */
     double probe_mean;      /* mean probe window over homes with keys */
     uint64_t features;      /* SPL_FEAT_* of the store */

@@ -862,6 +862,7 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->probe_mean = homes ? (double)window_sum / (double)homes : 0;
     out->load = (double)used / s->nslots;
     out->recoveries = spl_load_relaxed(&s->hdr->recoveries);
+    out->changes = spl_load_relaxed(&s->hdr->changes);
     out->features = SPL_FEATURES;
     out->read_only = s->rdonly;
     return 0;
