@@ -54,6 +54,7 @@ extern "C" {
     X(SPL_E2BIG,     -7,    "value larger than the store's value size")        \
     X(SPL_ENOBUFS,   -105,  "buffer too small; the needed size was returned")  \
     X(SPL_ETIMEDOUT, -110,  "timed out")                                       \
+    X(SPL_EOVERFLOW, -75,   "change feed overflowed: events were lost; rescan") \
     X(SPL_EKEYLEN,   -1000, "key empty or longer than the store's key_max")    \
     X(SPL_EFULL,     -1001, "store full: no free slot near the key's home")    \
     X(SPL_EMAGIC,    -1002, "not a splinter store (bad magic)")                \
@@ -124,7 +125,13 @@ typedef struct spl_options {
     uint32_t mode;       /* create: 0 = 0600 (0660 with SPL_O_GROUP); umask ignored */
     spl_geometry geom;   /* create: zero slots/key_max/val_max take the defaults
                             below; vec_dim is taken as given (0 = none) */
+    uint32_t feed_len;   /* create: change-feed entries (power of two,
+                            SPL_FEED_MIN..SPL_FEED_MAX); 0 = SPL_FEED_DEFAULT */
 } spl_options;
+
+#define SPL_FEED_MIN     16u
+#define SPL_FEED_MAX     (1u << 20)
+#define SPL_FEED_DEFAULT 1024u
 
 #define SPL_OPTIONS_VERSION 1u
 #define SPL_DEFAULT_SLOTS   1024u
@@ -279,6 +286,7 @@ typedef struct spl_meta {
     uint32_t slot;     /* slot index (diagnostics) */
     uint8_t type;      /* spl_type */
     uint8_t user_flags;
+    uint64_t watch;    /* signal groups watching this key (spl_watch) */
 } spl_meta;
 
 /* Consistent snapshot of a key's metadata.  Errors: SPL_ENOENT, SPL_EKEYLEN,
@@ -369,6 +377,115 @@ typedef int (*spl_iter_fn)(const spl_entry *e, void *ud);
  * consistently.  Keys being written during the scan are retried briefly and
  * then skipped.  Returns 0, the callback's non-zero value, or an error. */
 int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud);
+
+/* ------------------------------------------------------------------------
+ * Signals (docs/SIGNALS.md)
+ *
+ * A store has SPL_GROUPS signal groups, each with a pulse counter that only
+ * grows.  A mutation pulses the groups of its slot: the key's watches plus
+ * the groups bound to each of its label bits.  Pulsed: set, append, cas,
+ * unset, integer ops, type/flags/label changes, vector writes, spl_bump.
+ * Not pulsed: spl_touch, spl_watch/spl_bind themselves.  Waiters sleep on a
+ * futex in the shared region (no daemon, no owner process); a writer makes a
+ * system call only when someone sleeps on a group it pulses.
+ * Timeouts are in nanoseconds: < 0 waits for ever, 0 only checks.
+ * ---------------------------------------------------------------------- */
+
+#define SPL_GROUPS 64
+
+/* Key watches: OR groups into / AND them out of the key's watch mask.  The
+ * mask belongs to the key and ends with it (spl_unset clears it).
+ * Errors: SPL_ENOENT, SPL_EKEYLEN, SPL_EAGAIN, SPL_EROFS. */
+int spl_watch(spl_store *s, const char *key, uint64_t groups);
+int spl_unwatch(spl_store *s, const char *key, uint64_t groups);
+
+/* Label routing: a key carrying label bit `bit` (0..63) pulses `groups`.
+ * Bindings are store-wide and take effect on the next mutation.
+ * Errors: SPL_EINVAL (bit > 63), SPL_EROFS. */
+int spl_bind(spl_store *s, unsigned bit, uint64_t groups);
+int spl_unbind(spl_store *s, unsigned bit, uint64_t groups);
+int spl_bind_get(spl_store *s, unsigned bit, uint64_t *groups);
+
+/* Pulse the key's groups without writing it (its epoch does not move), or
+ * pulse groups directly.  Errors: SPL_ENOENT, SPL_EKEYLEN, SPL_EAGAIN,
+ * SPL_EROFS. */
+int spl_bump(spl_store *s, const char *key);
+int spl_signal(spl_store *s, uint64_t groups);
+
+/* The pulse counter of one group (0..63), and the store-wide change counter
+ * (also in spl_info.changes). */
+int spl_pulses(spl_store *s, unsigned group, uint64_t *count);
+
+/* Block until any group in `groups` pulses past snap[] (SPL_GROUPS
+ * counters, from an earlier call or zeroed with spl_pulses_snap), or until
+ * the timeout.  On return snap holds the counters seen and *fired (if not
+ * NULL) the groups that moved.  No lost wake-ups: a pulse after the snapshot
+ * always ends the wait.  Errors: SPL_ETIMEDOUT, SPL_EINVAL, -EINTR is
+ * absorbed.  Concurrency: any number of waiters, any processes. */
+int spl_pulses_snap(spl_store *s, uint64_t snap[SPL_GROUPS]);
+int spl_signal_wait(spl_store *s, uint64_t groups, uint64_t snap[SPL_GROUPS],
+                    int64_t timeout_ns, uint64_t *fired);
+
+/* Block until key's epoch moves past `epoch` (0 = any change after now is
+ * not waited for: returns at once with the current epoch).  Returns 0 with
+ * *epoch_out the new epoch; SPL_ENOENT at once if the key is absent or gets
+ * deleted; SPL_ETIMEDOUT.  A writer that died mid-write is recovered by the
+ * waiter (after the usual 1 ms liveness interval), never waited on. */
+int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_ns,
+                 uint64_t *epoch_out);
+
+/* ---- subscriptions and the change feed ---------------------------------
+ * A subscription follows a set of groups: it can wait for them, read which
+ * keys changed (the change feed: a store-wide ring of recent changes that
+ * pulsed at least one subscribed group), and give a pollable descriptor.
+ * One subscription is used by one thread at a time. */
+
+typedef struct spl_sub spl_sub;
+
+enum spl_event_kind {
+    SPL_EV_CHANGED = 1, /* the key was written (value, metadata, vector) */
+    SPL_EV_DELETED = 2, /* the key was unset */
+    SPL_EV_BUMPED = 3,  /* spl_bump on the key */
+    SPL_EV_SIGNAL = 4,  /* spl_signal: no key */
+    SPL_EV_UNKNOWN = 5  /* the slot has moved on since: key no longer known */
+};
+
+#define SPL_EV_NOSLOT 0xffffffffu
+
+typedef struct spl_event {
+    uint64_t seq;    /* position in the feed */
+    uint64_t epoch;  /* the slot's epoch after this change (0: SPL_EV_SIGNAL) */
+    uint64_t groups; /* groups the change pulsed */
+    uint32_t slot;   /* slot index, or SPL_EV_NOSLOT */
+    uint32_t kind;   /* enum spl_event_kind */
+    size_t key_len;  /* key copied to the caller's buffer (NUL-terminated) */
+} spl_event;
+
+/* Subscribe to groups (non-zero mask).  The feed starts now.  Errors:
+ * SPL_EINVAL, SPL_ENOMEM. */
+int spl_sub_open(spl_store *s, uint64_t groups, spl_sub **out);
+void spl_sub_close(spl_sub *sub);
+
+/* Wait until a subscribed group pulses after the previous wait (or the
+ * open); *fired gets the groups that moved.  Errors: SPL_ETIMEDOUT. */
+int spl_sub_wait(spl_sub *sub, int64_t timeout_ns, uint64_t *fired);
+
+/* Next change that pulsed a subscribed group.  The key is copied into
+ * key[cap] (cap >= key_max + 1 always suffices; shorter gives SPL_ENOBUFS and
+ * the event is not consumed).  Returns 0, SPL_ENOENT (nothing new), or
+ * SPL_EOVERFLOW: events were overwritten or lost before they were read; the
+ * feed has skipped ahead and the caller should rescan (spl_foreach). */
+int spl_sub_next(spl_sub *sub, spl_event *ev, char *key, size_t cap);
+
+/* A descriptor (eventfd) that becomes readable when a subscribed group
+ * pulses; read 8 bytes to re-arm.  It is fed by a thread of this process
+ * sleeping on the store's futex (see docs/SIGNALS.md for the cost).  Owned
+ * by the subscription: closed by spl_sub_close.  Errors: -errno. */
+int spl_sub_fd(spl_sub *sub);
+
+/* Waiter records of processes that died while waiting are swept at every
+ * spl_sub_open and by this call; returns the number swept. */
+int spl_signal_repair(spl_store *s);
 
 #ifdef __cplusplus
 }

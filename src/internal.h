@@ -36,6 +36,16 @@ struct spl_store {
     uint32_t nslots, mask, key_max, val_max, vec_dim, stride, probe_max;
     uint32_t val_off, vec_off; /* byte offsets inside a slot */
     uint64_t seed;
+    /* signal region (src/signal.c) */
+    struct spl_sig_head *sig;
+    struct spl_sig_stripe *stripes;
+    struct spl_sig_group *groups;
+    uint64_t *binds;
+    struct spl_sig_rec *recs;
+    uint64_t *watch;
+    uint32_t *kwait;
+    struct spl_sig_ent *ring;
+    uint32_t feed_mask;
     int fd;
     int rdonly;
     spl_backing backing;
@@ -216,9 +226,26 @@ struct spl__note {
     uint64_t epoch;  /* the slot's epoch once this write ends */
     uint64_t fp;     /* the key's index fingerprint */
     uint32_t idx;    /* slot index */
+    uint32_t kind;   /* enum spl_event_kind: SPL_EV_CHANGED unless set */
 };
+/* Groups a slot pulses: its key's watches plus its labels' bindings. */
+static inline uint64_t spl__groups_of(const struct spl_store *s, uint32_t idx, uint64_t labels)
+{
+    uint64_t g = spl_load_relaxed(&s->watch[idx]);
+    while (labels) {
+        g |= spl_load_relaxed(&s->binds[__builtin_ctzll(labels)]);
+        labels &= labels - 1;
+    }
+    return g;
+}
 void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, struct spl__note *n);
 void spl__note_send(struct spl_store *s, const struct spl__note *n);
+
+uint64_t spl__changes(struct spl_store *s);
+/* in kv.c, for signal.c */
+int spl__key_epoch(struct spl_store *s, const char *key, uint32_t *idx, uint64_t *epoch);
+int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
+                  size_t *len);
 
 uint64_t spl__owner_id(void);
 int spl__owner_alive(uint64_t id);

@@ -124,6 +124,7 @@ static int spl__normalize(struct spl_store *s, uint32_t i, struct spl_slot *sl)
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
+    spl_store_relaxed(&s->watch[i], 0);
     spl__floor_raise(s, odd); /* before FREE: see spl_unset */
     spl__ix_set_tag(s, i, 0);
     spl__write_end(sl, odd);
@@ -374,6 +375,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         spl_store_relaxed(&sl->epoch, floor);
     uint64_t now = spl__now();
     struct spl__note note;
+    spl_store_relaxed(&s->watch[i], 0); /* a new key starts unwatched */
     spl__note_take(s, i, sl, &note);
     note.fp = k->fp;
     uint64_t odd = spl__write_begin(sl);
@@ -557,6 +559,7 @@ static int spl__rd_meta(struct spl_store *s, struct spl_slot *sl, uint64_t e, vo
     m->type = spl_load8_relaxed(&sl->type);
     m->user_flags = spl_load8_relaxed(&sl->user_flags);
     m->slot = (uint32_t)(((uint8_t *)sl - s->slots) / s->stride);
+    m->watch = spl_load_relaxed(&s->watch[m->slot]);
     return m->val_len > s->val_max ? SPL_ECORRUPT : 0;
 }
 
@@ -652,10 +655,13 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
     struct spl__note note;
     spl__note_take(s, (uint32_t)i, sl, &note);
+    note.kind = SPL_EV_DELETED;
     uint64_t odd = spl__write_begin(sl);
-    spl_store32_relaxed(&sl->key_len, 0);
+    /* key_len and the key bytes stay until the slot is reused: the change
+     * feed names a deleted key from them while the epoch still matches */
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
+    spl_store_relaxed(&s->watch[i], 0);
     /* Raise the epoch floor BEFORE the tag says FREE: an inserter that sees
      * the slot FREE (seq_cst) then also sees the raised floor, so a key
      * re-inserted elsewhere never shows an epoch it had (spin found the
@@ -671,7 +677,8 @@ SPL_API int spl_unset(spl_store *s, const char *key)
 
 /* ---- metadata writers --------------------------------------------------- */
 
-enum { SPL__M_TYPE, SPL__M_FLAGS, SPL__M_LABELS_OR, SPL__M_LABELS_ANDNOT, SPL__M_ATIME };
+enum { SPL__M_TYPE, SPL__M_FLAGS, SPL__M_LABELS_OR, SPL__M_LABELS_ANDNOT, SPL__M_ATIME,
+       SPL__M_WATCH_OR, SPL__M_WATCH_ANDNOT };
 
 static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg)
 {
@@ -685,6 +692,13 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
     if (i < 0)
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    if (what == SPL__M_WATCH_OR || what == SPL__M_WATCH_ANDNOT) {
+        /* the watch mask is not slot data: no epoch move, no pulse */
+        uint64_t w = spl_load_relaxed(&s->watch[i]);
+        spl_store_relaxed(&s->watch[i], what == SPL__M_WATCH_OR ? w | arg : w & ~arg);
+        spl__unlock(sl);
+        return 0;
+    }
     uint64_t now = what == SPL__M_ATIME ? spl__now() : 0;
     struct spl__note note;
     spl__note_take(s, (uint32_t)i, sl, &note); /* groups of the labels before */
@@ -720,6 +734,92 @@ SPL_API int spl_flags_set(spl_store *s, const char *key, uint8_t f) { return spl
 SPL_API int spl_labels_set(spl_store *s, const char *key, uint64_t m) { return spl__meta_write(s, key, SPL__M_LABELS_OR, m); }
 SPL_API int spl_labels_clear(spl_store *s, const char *key, uint64_t m) { return spl__meta_write(s, key, SPL__M_LABELS_ANDNOT, m); }
 SPL_API int spl_touch(spl_store *s, const char *key) { return spl__meta_write(s, key, SPL__M_ATIME, 0); }
+SPL_API int spl_watch(spl_store *s, const char *key, uint64_t g) { return spl__meta_write(s, key, SPL__M_WATCH_OR, g); }
+SPL_API int spl_unwatch(spl_store *s, const char *key, uint64_t g) { return spl__meta_write(s, key, SPL__M_WATCH_ANDNOT, g); }
+
+/* ---- signal helpers (called from signal.c) ------------------------------ */
+
+struct spl__epoch_ctx {
+    uint64_t epoch, labels;
+};
+static int spl__rd_epoch(struct spl_store *s, struct spl_slot *sl, uint64_t e, void *ctx)
+{
+    (void)s;
+    struct spl__epoch_ctx *c = ctx;
+    c->epoch = e;
+    c->labels = spl_load_relaxed(&sl->labels);
+    return 0;
+}
+
+int spl__key_epoch(struct spl_store *s, const char *key, uint32_t *idx, uint64_t *epoch)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    struct spl__epoch_ctx c = {0, 0};
+    int i = spl__find(s, &k, spl__rd_epoch, &c);
+    if (i < 0)
+        return i;
+    *idx = (uint32_t)i;
+    *epoch = c.epoch;
+    return 0;
+}
+
+/* The key of slot idx as it was at a feed entry (fingerprint fp, epoch):
+ * the live key with that fingerprint, or the deleted key whose bytes the
+ * slot keeps while its epoch has not moved.  SPL_ENOENT if the slot has
+ * moved on, SPL_EAGAIN if a writer is inside, SPL_ENOBUFS if cap is short. */
+int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
+                  size_t *len)
+{
+    struct spl_slot *sl = spl__slot(s, idx);
+    for (int t = 0; t < SPL__READ_TRIES; t++) {
+        uint64_t e1 = spl__read_begin(sl);
+        if (e1 & 1)
+            continue;
+        uint64_t w = spl_load_acquire(&s->index[idx]);
+        uint32_t kl = spl_load32_relaxed(&sl->key_len);
+        int same = (spl_ix_state(w) == SPL_IX_LIVE && (w & SPL_IX_FP_MASK) == fp) ||
+                   (spl_ix_state(w) == SPL_IX_FREE && e1 == epoch);
+        if (kl == 0 || kl > s->key_max) /* untrusted */
+            same = 0;
+        if (same && kl + 1 > cap) {
+            if (spl__read_retry(sl, e1))
+                continue;
+            *len = kl;
+            return SPL_ENOBUFS;
+        }
+        if (same)
+            spl__copy_out(key, spl__slot_key(sl), kl);
+        if (spl__read_retry(sl, e1))
+            continue;
+        if (!same)
+            return SPL_ENOENT;
+        key[kl] = 0;
+        *len = kl;
+        return 0;
+    }
+    return SPL_EAGAIN;
+}
+
+SPL_API int spl_bump(spl_store *s, const char *key)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    if (s->rdonly)
+        return SPL_EROFS;
+    struct spl__epoch_ctx c = {0, 0};
+    int i = spl__find(s, &k, spl__rd_epoch, &c);
+    if (i < 0)
+        return i;
+    struct spl__note note = {spl__groups_of(s, (uint32_t)i, c.labels), c.epoch, k.fp, (uint32_t)i,
+                             SPL_EV_BUMPED};
+    spl__note_send(s, &note);
+    return 0;
+}
 
 /* ---- integer ops -------------------------------------------------------- */
 
@@ -862,7 +962,7 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->probe_mean = homes ? (double)window_sum / (double)homes : 0;
     out->load = (double)used / s->nslots;
     out->recoveries = spl_load_relaxed(&s->hdr->recoveries);
-    out->changes = spl_load_relaxed(&s->hdr->changes);
+    out->changes = spl__changes(s);
     out->features = SPL_FEATURES;
     out->read_only = s->rdonly;
     return 0;

@@ -9,9 +9,10 @@
  * Region (byte offsets):
  *
  *   0            4096                     slots_off            total
- *   +------------+------------------------+--------------------+
- *   | header     | index: slots x u64     | slots x stride     |
- *   +------------+------------------------+--------------------+
+ *   +------------+------------------------+--------------------+---------+
+ *   | header     | index: slots x u64     | slots x stride     | signals |
+ *   +------------+------------------------+--------------------+---------+
+ *                                                              sig_off
  *
  * Header (one page):
  *   0    magic        u64   "SPLINTR1" (little-endian u64 SPL_MAGIC)
@@ -35,12 +36,13 @@
  *   128  used         u64   (own line; reserved: spl_info_get counts the
  *                           index, so no writer shares a counter line)
  *   192  recoveries   u64   (own line: slots recovered, atomic)
- *   256  changes      u64   (store-wide change counter, atomic)
+ *   256  spare        u64   (line 4 unused: the change counter is striped
+ *                           in the signal region)
  *   320  epoch_floor  u64   (own line: highest epoch a freed slot reached; a
  *                           new key starts above it, so a key's epochs never
  *                           repeat across delete and re-insert)
  *   384  vec_opts     u64[8] (line 6: vector options)
- *   448  sig_opts     u64[8] (line 7: signal region geometry)
+ *   448  sig_opts     u64[8] (line 7: [0] feed_len, [1] sig_off)
  *   512..4095 reserved (zero) for later features
  *
  * Index word i (u64, atomic), two roles in one word:
@@ -49,6 +51,18 @@
  *                i .. i+maxdist (mod slots)
  *   bits 10..19  count of keys (live or pending) whose home is i
  *   bits 20..63  fingerprint of the key in slot i (high 44 bits of its hash)
+ *
+ * Signal region (sig_off = slots_off + slots * stride, 64-byte sections):
+ *   +0      head     256 B: line 0 bell u32, kbell u32 (futex words)
+ *                           line 1 ring_head u64; lines 2-3 spare
+ *   +256    stripes  16 x 64 B: changes u64 (store-wide change counter,
+ *                           striped by slot index; the sum is the counter)
+ *   +1280   groups   64 x 64 B: pulses u64, subs u32, waiters u32
+ *   +5376   binds    64 x u64: label bit -> groups
+ *   +5888   records  256 x 32 B: waiter records (owner, counted masks)
+ *   +14080  watch    slots x u64: key watches (groups), per slot
+ *   ..      kwait    slots x u32: key waiters, per slot (padded to 64)
+ *   ..      ring     feed_len x 64 B: change feed entries
  *
  * Slot (stride = round64(64 + round8(key_max) + round8(val_max) + vec bytes)):
  *   0   epoch      u64  seqlock: even stable, odd writer inside; only grows
@@ -150,6 +164,71 @@ _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
 _Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");
 _Static_assert(offsetof(struct spl_slot, labels) == 32, "labels offset");
 _Static_assert(offsetof(struct spl_slot, atime_ns) == 56, "atime offset");
+
+/* ---- signal region ---- */
+#define SPL_SIG_GROUPS   64u
+#define SPL_SIG_STRIPES  16u
+#define SPL_SIG_RECORDS  256u
+
+struct spl_sig_head {
+    uint32_t bell;  /* futex: group waiters sleep here */
+    uint32_t kbell; /* futex: key waiters sleep here */
+    uint64_t pad0[7];
+    uint64_t ring_head; /* feed positions handed out so far */
+    uint64_t pad1[7];
+    uint64_t pad2[16];
+};
+
+struct spl_sig_stripe {
+    uint64_t changes;
+    uint64_t pad[7];
+};
+
+struct spl_sig_group {
+    uint64_t pulses;  /* only grows */
+    uint32_t subs;    /* subscriptions following this group (feed on) */
+    uint32_t waiters; /* threads sleeping on this group (wake needed) */
+    uint64_t pad[6];
+};
+
+/* A waiter record: who counted what, so counts left by a process that died
+ * can be taken back.  Each mask bit is set only AFTER its count was raised
+ * and cleared BEFORE it is lowered, so a crash leaves at most one count too
+ * many (an extra wake-up), never one too few (a lost one). */
+struct spl_sig_rec {
+    uint64_t owner;     /* 0 free, else owner id */
+    uint64_t subs;      /* groups whose subs count this record raised */
+    uint64_t waits;     /* groups whose waiters count this record raised */
+    uint32_t kslot;     /* slot whose kwait this record raised, +1 (0 none) */
+    uint32_t spare;
+};
+
+/* A feed entry (one line).  Writers: p = fetch_add(ring_head); fill the
+ * fields; store seq = p + 1 (release).  `check` mixes p and the fields, so a
+ * reader detects an entry two lapped writers interleaved. */
+struct spl_sig_ent {
+    uint64_t seq;
+    uint64_t epoch;
+    uint64_t groups;
+    uint64_t fp;
+    uint32_t slot;
+    uint32_t kind;
+    uint64_t check;
+    uint64_t pad[2];
+};
+
+_Static_assert(sizeof(struct spl_sig_head) == 256, "signal head is four lines");
+_Static_assert(sizeof(struct spl_sig_stripe) == SPL_CACHE_LINE, "stripe is a line");
+_Static_assert(sizeof(struct spl_sig_group) == SPL_CACHE_LINE, "group is a line");
+_Static_assert(sizeof(struct spl_sig_rec) == 32, "record is 32 bytes");
+_Static_assert(sizeof(struct spl_sig_ent) == SPL_CACHE_LINE, "feed entry is a line");
+
+#define SPL_SIG_OFF_STRIPES 256u
+#define SPL_SIG_OFF_GROUPS  (SPL_SIG_OFF_STRIPES + SPL_SIG_STRIPES * 64u)
+#define SPL_SIG_OFF_BINDS   (SPL_SIG_OFF_GROUPS + SPL_SIG_GROUPS * 64u)
+#define SPL_SIG_OFF_RECS    (SPL_SIG_OFF_BINDS + SPL_SIG_GROUPS * 8u)
+#define SPL_SIG_OFF_WATCH   (SPL_SIG_OFF_RECS + SPL_SIG_RECORDS * 32u)
+_Static_assert(SPL_SIG_OFF_WATCH == 14080, "signal offsets as documented");
 
 /* Index word fields. */
 #define SPL_IX_STATE_MASK  0x3ull

@@ -123,6 +123,8 @@ uint64_t spl__fingerprint(void)
         SPL_FEATURES, (uint64_t)offsetof(struct spl_slot, labels),
         (uint64_t)offsetof(struct spl_header, used),
         (uint64_t)offsetof(struct spl_header, epoch_floor),
+        SPL_SIG_GROUPS, SPL_SIG_STRIPES, SPL_SIG_RECORDS, SPL_SIG_OFF_WATCH,
+        sizeof(struct spl_sig_ent), sizeof(struct spl_sig_rec),
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         1,
 #else

@@ -1,18 +1,606 @@
 /*
- * signal.c - signal groups, change feed and wake-ups (see docs/SIGNALS.md).
+ * signal.c - signal groups, the change feed and wake-ups (docs/SIGNALS.md).
+ *
+ * Writer side (spl__note_send, after the slot is unlocked):
+ *   1. if a pulsed group has subscribers: one feed entry (fetch_add on the
+ *      ring head, fields, seq published with release);
+ *   2. per pulsed group: fetch_add(pulses) seq_cst, then load its waiters;
+ *   3. fetch_add(changes stripe) seq_cst (also the full barrier for 4);
+ *   4. load the slot's key-waiter count;
+ *   5. only if 2 or 4 saw a sleeper: bump the bell word and FUTEX_WAKE it.
+ * With no sleepers that is one RMW per group plus one, and no system call.
+ *
+ * Sleeper side: raise the waiters count(s) (seq_cst RMW), read the bell,
+ * check the condition (pulse counters or the key's epoch), and sleep on
+ * the bell only if it still holds the value read.  Dekker on (pulses,
+ * waiters): either the writer sees the sleeper's count and bumps the bell
+ * (so the futex wait fails or is woken), or the sleeper's check sees the
+ * pulse.  Futex bitsets keep wake-ups selective: group g is bit g % 32, a
+ * key in slot i is bit i % 32 on the other bell.
  */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "internal.h"
+
+/* ---- atomics on u32 words not in atomic.h ------------------------------- */
+static inline uint32_t spl__add32(uint32_t *p, uint32_t v)
+{
+    return atomic_fetch_add_explicit(SPL__A32(p), v, memory_order_seq_cst);
+}
+static inline uint32_t spl__sub32(uint32_t *p, uint32_t v)
+{
+    return atomic_fetch_sub_explicit(SPL__A32(p), v, memory_order_seq_cst);
+}
+static inline uint32_t spl__load32_sc(const uint32_t *p)
+{
+    return atomic_load_explicit(SPL__A32(p), memory_order_seq_cst);
+}
+
+/* ---- futex -------------------------------------------------------------- */
+static void spl__futex_wake(uint32_t *word, uint32_t bits)
+{
+    /* shared (not PRIVATE): sleepers are in other processes */
+    syscall(SYS_futex, word, FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, bits);
+}
+
+/* Sleep while *word == seen, until deadline (CLOCK_MONOTONIC ns; 0 = for
+ * ever).  Returns SPL_ETIMEDOUT or 0 (woken, value changed, signal). */
+static int spl__futex_wait(uint32_t *word, uint32_t seen, uint64_t deadline, uint32_t bits)
+{
+    struct timespec ts, *tp = NULL;
+    if (deadline) {
+        ts.tv_sec = (time_t)(deadline / 1000000000ull);
+        ts.tv_nsec = (long)(deadline % 1000000000ull);
+        tp = &ts;
+    }
+    long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, seen, tp, NULL, bits);
+    if (r != 0 && errno == ETIMEDOUT)
+        return SPL_ETIMEDOUT;
+    return 0;
+}
+
+static inline uint32_t spl__bits_of(uint64_t groups)
+{
+    uint32_t b = (uint32_t)groups | (uint32_t)(groups >> 32);
+    return b ? b : 1;
+}
+
+/* Absolute deadline for a relative timeout: 0 = none (timeout < 0). */
+static uint64_t spl__deadline(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return 0;
+    return spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ns + 1;
+}
+static int spl__expired(uint64_t deadline)
+{
+    return deadline && spl__clock_ns(CLOCK_MONOTONIC) >= deadline;
+}
+
+/* ---- waiter records ------------------------------------------------------ */
+
+static struct spl_sig_rec *spl__rec_claim(struct spl_store *s)
+{
+    uint64_t me = spl__owner_id();
+    uint32_t start = (uint32_t)(me ^ (me >> 32) ^ (uint64_t)pthread_self()) % SPL_SIG_RECORDS;
+    for (uint32_t n = 0; n < SPL_SIG_RECORDS; n++) {
+        struct spl_sig_rec *r = &s->recs[(start + n) % SPL_SIG_RECORDS];
+        uint64_t exp = 0;
+        if (spl_load_relaxed(&r->owner) == 0 && spl_cas_seqcst(&r->owner, &exp, me)) {
+            spl_store_relaxed(&r->subs, 0);
+            spl_store_relaxed(&r->waits, 0);
+            spl_store32_relaxed(&r->kslot, 0);
+            return r;
+        }
+    }
+    return NULL; /* table full: counts still work, only crash repair is lost */
+}
+
+static void spl__rec_release(struct spl_sig_rec *r)
+{
+    if (r)
+        spl_store_release(&r->owner, 0);
+}
+
+/* Raise (up) or lower the counts of groups in `mask`, field `waits` or
+ * `subs`, recording each in the record in the crash-safe order. */
+static void spl__count_groups(struct spl_store *s, struct spl_sig_rec *r, uint64_t mask, int waits, int up)
+{
+    uint64_t *field = r ? (waits ? &r->waits : &r->subs) : NULL;
+    for (uint64_t m = mask; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        uint32_t *cnt = waits ? &s->groups[g].waiters : &s->groups[g].subs;
+        if (up) {
+            spl__add32(cnt, 1);
+            if (field)
+                spl_store_relaxed(field, spl_load_relaxed(field) | (1ull << g));
+        } else {
+            if (field)
+                spl_store_relaxed(field, spl_load_relaxed(field) & ~(1ull << g));
+            spl__sub32(cnt, 1);
+        }
+    }
+}
+
+static void spl__count_key(struct spl_store *s, struct spl_sig_rec *r, uint32_t idx, int up)
+{
+    if (up) {
+        spl__add32(&s->kwait[idx], 1);
+        if (r)
+            spl_store32_relaxed(&r->kslot, idx + 1);
+    } else {
+        if (r)
+            spl_store32_relaxed(&r->kslot, 0);
+        spl__sub32(&s->kwait[idx], 1);
+    }
+}
+
+SPL_API int spl_signal_repair(spl_store *s)
+{
+    if (!s)
+        return SPL_EINVAL;
+    if (s->rdonly)
+        return 0;
+    int swept = 0;
+    uint64_t me = spl__owner_id();
+    for (uint32_t i = 0; i < SPL_SIG_RECORDS; i++) {
+        struct spl_sig_rec *r = &s->recs[i];
+        uint64_t o = spl_load_relaxed(&r->owner);
+        if (!o || o == me || spl__owner_alive(o))
+            continue;
+        if (!spl_cas_seqcst(&r->owner, &o, me))
+            continue; /* another sweeper, or it moved */
+        uint64_t subs = spl_load_relaxed(&r->subs), waits = spl_load_relaxed(&r->waits);
+        uint32_t ks = spl_load32_relaxed(&r->kslot);
+        spl__count_groups(s, r, subs, 0, 0);
+        spl__count_groups(s, r, waits, 1, 0);
+        if (ks && ks <= s->nslots) /* untrusted: bound it */
+            spl__count_key(s, r, ks - 1, 0);
+        spl__rec_release(r);
+        swept++;
+    }
+    return swept;
+}
+
+/* ---- writer side ---------------------------------------------------------- */
+
+static inline uint64_t spl__ent_check(uint64_t p, uint64_t epoch, uint64_t groups, uint64_t fp,
+                                      uint32_t slot, uint32_t kind)
+{
+    uint64_t h = spl__fold(p ^ 0x9e3779b97f4a7c15ull, epoch ^ 0xc2b2ae3d27d4eb4full);
+    h = spl__fold(h ^ groups, fp ^ 0x165667b19e3779f9ull);
+    return spl__fold(h ^ slot, ((uint64_t)kind << 32) ^ 0x27d4eb2f165667c5ull);
+}
+
+static void spl__feed(struct spl_store *s, uint64_t groups, uint32_t idx, uint64_t epoch, uint64_t fp,
+                      uint32_t kind)
+{
+    uint64_t p = spl_fetch_add_relaxed(&s->sig->ring_head, 1);
+    struct spl_sig_ent *e = &s->ring[p & s->feed_mask];
+    spl_store_relaxed(&e->seq, 0); /* unpublished while we fill it */
+    spl_fence_release();
+    spl_store_relaxed(&e->epoch, epoch);
+    spl_store_relaxed(&e->groups, groups);
+    spl_store_relaxed(&e->fp, fp);
+    spl_store32_relaxed(&e->slot, idx);
+    spl_store32_relaxed(&e->kind, kind);
+    spl_store_relaxed(&e->check, spl__ent_check(p, epoch, groups, fp, idx, kind));
+    spl_store_release(&e->seq, p + 1); /* pairs with the acquire in spl__ent_read */
+}
+
+static void spl__pulse(struct spl_store *s, uint64_t groups, uint32_t idx, uint64_t epoch, uint64_t fp,
+                       uint32_t kind)
+{
+    uint64_t subs = 0;
+    for (uint64_t m = groups; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        if (spl_load32_relaxed(&s->groups[g].subs))
+            subs |= 1ull << g;
+    }
+    if (subs)
+        spl__feed(s, groups, idx, epoch, fp, kind);
+    uint32_t wake = 0;
+    for (uint64_t m = groups; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        spl_fetch_add_seqcst(&s->groups[g].pulses, 1);
+        if (spl__load32_sc(&s->groups[g].waiters))
+            wake |= 1u << (g & 31);
+    }
+    if (wake) {
+        spl__add32(&s->sig->bell, 1);
+        spl__futex_wake(&s->sig->bell, wake);
+    }
+}
 
 void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, struct spl__note *n)
 {
     n->idx = idx;
+    n->kind = SPL_EV_CHANGED;
     n->epoch = (spl_load_relaxed(&sl->epoch) | 1) + 1;
     n->fp = spl_load_relaxed(&s->index[idx]) & SPL_IX_FP_MASK;
-    n->groups = 0;
+    n->groups = spl__groups_of(s, idx, spl_load_relaxed(&sl->labels));
 }
 
 void spl__note_send(struct spl_store *s, const struct spl__note *n)
 {
-    (void)n;
-    spl_fetch_add_seqcst(&s->hdr->changes, 1);
+    if (n->groups)
+        spl__pulse(s, n->groups, n->idx, n->epoch, n->fp, n->kind);
+    /* seq_cst RMW: also the full barrier between the slot's epoch store
+     * (release, in spl__write_end) and the key-waiter load below */
+    spl_fetch_add_seqcst(&s->stripes[n->idx % SPL_SIG_STRIPES].changes, 1);
+    if (spl__load32_sc(&s->kwait[n->idx])) {
+        spl__add32(&s->sig->kbell, 1);
+        spl__futex_wake(&s->sig->kbell, 1u << (n->idx & 31));
+    }
+}
+
+SPL_API int spl_signal(spl_store *s, uint64_t groups)
+{
+    if (!s)
+        return SPL_EINVAL;
+    if (s->rdonly)
+        return SPL_EROFS;
+    if (groups)
+        spl__pulse(s, groups, SPL_EV_NOSLOT, 0, 0, SPL_EV_SIGNAL);
+    return 0;
+}
+
+SPL_API int spl_bind(spl_store *s, unsigned bit, uint64_t groups)
+{
+    if (!s || bit >= 64)
+        return SPL_EINVAL;
+    if (s->rdonly)
+        return SPL_EROFS;
+    atomic_fetch_or_explicit(SPL__A64(&s->binds[bit]), groups, memory_order_relaxed);
+    return 0;
+}
+
+SPL_API int spl_unbind(spl_store *s, unsigned bit, uint64_t groups)
+{
+    if (!s || bit >= 64)
+        return SPL_EINVAL;
+    if (s->rdonly)
+        return SPL_EROFS;
+    atomic_fetch_and_explicit(SPL__A64(&s->binds[bit]), ~groups, memory_order_relaxed);
+    return 0;
+}
+
+SPL_API int spl_bind_get(spl_store *s, unsigned bit, uint64_t *groups)
+{
+    if (!s || bit >= 64 || !groups)
+        return SPL_EINVAL;
+    *groups = spl_load_relaxed(&s->binds[bit]);
+    return 0;
+}
+
+SPL_API int spl_pulses(spl_store *s, unsigned group, uint64_t *count)
+{
+    if (!s || group >= SPL_SIG_GROUPS || !count)
+        return SPL_EINVAL;
+    *count = spl_load_relaxed(&s->groups[group].pulses);
+    return 0;
+}
+
+uint64_t spl__changes(struct spl_store *s)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < SPL_SIG_STRIPES; i++)
+        sum += spl_load_relaxed(&s->stripes[i].changes);
+    return sum;
+}
+
+SPL_API int spl_pulses_snap(spl_store *s, uint64_t snap[SPL_GROUPS])
+{
+    if (!s || !snap)
+        return SPL_EINVAL;
+    for (unsigned g = 0; g < SPL_SIG_GROUPS; g++)
+        snap[g] = spl_load_seqcst(&s->groups[g].pulses);
+    return 0;
+}
+
+/* ---- waiting on groups ----------------------------------------------------- */
+
+static uint64_t spl__moved(struct spl_store *s, uint64_t groups, uint64_t *snap)
+{
+    uint64_t fired = 0;
+    for (uint64_t m = groups; m; m &= m - 1) {
+        unsigned g = (unsigned)__builtin_ctzll(m);
+        uint64_t v = spl_load_seqcst(&s->groups[g].pulses);
+        if (v != snap[g]) {
+            snap[g] = v;
+            fired |= 1ull << g;
+        }
+    }
+    return fired;
+}
+
+/* The wait proper; `stop` (may be NULL) ends it early when it becomes
+ * non-zero and the bell is rung (spl_sub_close uses it). */
+static int spl__group_wait(struct spl_store *s, uint64_t groups, uint64_t *snap, uint64_t deadline,
+                           uint64_t *fired_out, const _Atomic int *stop)
+{
+    uint64_t fired = spl__moved(s, groups, snap);
+    if (fired || (deadline && spl__expired(deadline))) {
+        if (fired_out)
+            *fired_out = fired;
+        return fired ? 0 : SPL_ETIMEDOUT;
+    }
+    struct spl_sig_rec *r = spl__rec_claim(s);
+    spl__count_groups(s, r, groups, 1, 1);
+    int rc = 0;
+    for (;;) {
+        uint32_t seen = spl__load32_sc(&s->sig->bell);
+        fired = spl__moved(s, groups, snap);
+        if (fired || (stop && atomic_load(stop)))
+            break;
+        if (spl__expired(deadline) || spl__futex_wait(&s->sig->bell, seen, deadline, spl__bits_of(groups))) {
+            fired = spl__moved(s, groups, snap);
+            rc = fired ? 0 : SPL_ETIMEDOUT;
+            break;
+        }
+    }
+    spl__count_groups(s, r, groups, 1, 0);
+    spl__rec_release(r);
+    if (fired_out)
+        *fired_out = fired;
+    return rc;
+}
+
+SPL_API int spl_signal_wait(spl_store *s, uint64_t groups, uint64_t snap[SPL_GROUPS], int64_t timeout_ns,
+                            uint64_t *fired)
+{
+    if (!s || !groups || !snap)
+        return SPL_EINVAL;
+    if (s->rdonly)
+        return SPL_EROFS; /* a sleeper must count itself in shared memory */
+    return spl__group_wait(s, groups, snap, spl__deadline(timeout_ns), fired, NULL);
+}
+
+/* ---- waiting on a key -------------------------------------------------------- */
+
+SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_ns,
+                         uint64_t *epoch_out)
+{
+    if (!s || !key)
+        return SPL_EINVAL;
+    if (s->rdonly)
+        return SPL_EROFS;
+    uint64_t deadline = spl__deadline(timeout_ns);
+    uint32_t idx = 0;
+    uint64_t e = 0;
+    int rc;
+    unsigned round = 0;
+    /* find the key's slot (a busy slot is retried; a dead writer's is
+     * recovered inside the lookup) */
+    while ((rc = spl__key_epoch(s, key, &idx, &e)) == SPL_EAGAIN) {
+        if (spl__expired(deadline))
+            return SPL_ETIMEDOUT;
+        spl__backoff(&round);
+    }
+    if (rc)
+        return rc;
+    if (e > epoch) {
+        if (epoch_out)
+            *epoch_out = e;
+        return 0;
+    }
+    struct spl_sig_rec *r = spl__rec_claim(s);
+    spl__count_key(s, r, idx, 1);
+    for (;;) {
+        uint32_t seen = spl__load32_sc(&s->sig->kbell);
+        uint32_t j = 0;
+        rc = spl__key_epoch(s, key, &j, &e);
+        if (rc == 0 && (e > epoch || j != idx)) {
+            if (e <= epoch)
+                rc = SPL_ENOENT; /* (never: a re-inserted key starts above) */
+            break;
+        }
+        if (rc != 0 && rc != SPL_EAGAIN)
+            break;
+        if (spl__expired(deadline)) {
+            rc = SPL_ETIMEDOUT;
+            break;
+        }
+        uint64_t until = deadline;
+        if (rc == SPL_EAGAIN) { /* a writer inside: look again shortly */
+            uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + 200 * 1000;
+            if (!until || soon < until)
+                until = soon;
+        }
+        spl__futex_wait(&s->sig->kbell, seen, until, 1u << (idx & 31));
+    }
+    spl__count_key(s, r, idx, 0);
+    spl__rec_release(r);
+    if (rc == 0 && epoch_out)
+        *epoch_out = e;
+    return rc;
+}
+
+/* ---- subscriptions --------------------------------------------------------- */
+
+struct spl_sub {
+    struct spl_store *s;
+    uint64_t groups;
+    uint64_t snap[SPL_SIG_GROUPS];
+    uint64_t cursor; /* next feed position to read */
+    struct spl_sig_rec *rec;
+    /* descriptor */
+    int efd;
+    pthread_t thr;
+    int thr_on;
+    _Atomic int stop;
+};
+
+SPL_API int spl_sub_open(spl_store *s, uint64_t groups, spl_sub **out)
+{
+    if (!s || !groups || !out)
+        return SPL_EINVAL;
+    *out = NULL;
+    if (s->rdonly)
+        return SPL_EROFS;
+    spl_signal_repair(s);
+    spl_sub *u = calloc(1, sizeof *u);
+    if (!u)
+        return SPL_ENOMEM;
+    u->s = s;
+    u->groups = groups;
+    u->efd = -1;
+    u->rec = spl__rec_claim(s);
+    spl__count_groups(s, u->rec, groups, 0, 1); /* feed on: writers see subs */
+    u->cursor = spl_load_seqcst(&s->sig->ring_head);
+    spl_pulses_snap(s, u->snap);
+    *out = u;
+    return 0;
+}
+
+SPL_API void spl_sub_close(spl_sub *u)
+{
+    if (!u)
+        return;
+    if (u->thr_on) {
+        atomic_store(&u->stop, 1);
+        /* ring the bell for the helper thread's groups; others absorb it */
+        spl__add32(&u->s->sig->bell, 1);
+        spl__futex_wake(&u->s->sig->bell, spl__bits_of(u->groups));
+        pthread_join(u->thr, NULL);
+    }
+    if (u->efd >= 0)
+        close(u->efd);
+    spl__count_groups(u->s, u->rec, u->groups, 0, 0);
+    spl__rec_release(u->rec);
+    free(u);
+}
+
+SPL_API int spl_sub_wait(spl_sub *u, int64_t timeout_ns, uint64_t *fired)
+{
+    if (!u)
+        return SPL_EINVAL;
+    return spl__group_wait(u->s, u->groups, u->snap, spl__deadline(timeout_ns), fired, NULL);
+}
+
+/* Read feed entry p.  1: valid (copied to *out); 0: not published yet;
+ * -1: overwritten or torn (lost). */
+static int spl__ent_read(struct spl_store *s, uint64_t p, struct spl_sig_ent *out)
+{
+    struct spl_sig_ent *e = &s->ring[p & s->feed_mask];
+    uint64_t q = spl_load_acquire(&e->seq); /* pairs with spl__feed */
+    if (q != p + 1)
+        return q > p + 1 ? -1 : 0;
+    out->epoch = spl_load_relaxed(&e->epoch);
+    out->groups = spl_load_relaxed(&e->groups);
+    out->fp = spl_load_relaxed(&e->fp);
+    out->slot = spl_load32_relaxed(&e->slot);
+    out->kind = spl_load32_relaxed(&e->kind);
+    out->check = spl_load_relaxed(&e->check);
+    spl_fence_acquire();
+    q = spl_load_relaxed(&e->seq);
+    if (q != p + 1)
+        return q > p + 1 || q == 0 ? -1 : 0;
+    if (out->check != spl__ent_check(p, out->epoch, out->groups, out->fp, out->slot, out->kind))
+        return -1;
+    return 1;
+}
+
+SPL_API int spl_sub_next(spl_sub *u, spl_event *ev, char *key, size_t cap)
+{
+    if (!u || !ev || (!key && cap))
+        return SPL_EINVAL;
+    struct spl_store *s = u->s;
+    for (;;) {
+        uint64_t head = spl_load_acquire(&s->sig->ring_head);
+        uint64_t p = u->cursor;
+        if (p >= head)
+            return SPL_ENOENT;
+        if (head - p > (uint64_t)s->feed_mask + 1) {
+            u->cursor = head; /* lapped: skip to now */
+            return SPL_EOVERFLOW;
+        }
+        struct spl_sig_ent e;
+        int r = spl__ent_read(s, p, &e);
+        unsigned round = 0;
+        for (int n = 0; r == 0 && n < 14; n++) {
+            spl__backoff(&round); /* a writer between its claim and publish */
+            r = spl__ent_read(s, p, &e);
+        }
+        if (r <= 0) {
+            /* overwritten, torn, or a writer that never published (it died
+             * or stalls): this one is lost to us */
+            u->cursor = p + 1;
+            return SPL_EOVERFLOW;
+        }
+        if (!(e.groups & u->groups)) {
+            u->cursor = p + 1;
+            continue;
+        }
+        memset(ev, 0, sizeof *ev);
+        ev->seq = p;
+        ev->epoch = e.epoch;
+        ev->groups = e.groups & u->groups;
+        ev->slot = e.slot;
+        ev->kind = e.kind;
+        if (e.kind == SPL_EV_SIGNAL || e.slot == SPL_EV_NOSLOT) {
+            ev->slot = SPL_EV_NOSLOT;
+            ev->kind = SPL_EV_SIGNAL;
+            ev->epoch = 0;
+            if (cap)
+                key[0] = 0;
+            u->cursor = p + 1;
+            return 0;
+        }
+        if (e.slot >= s->nslots || e.kind < SPL_EV_CHANGED || e.kind > SPL_EV_BUMPED) {
+            u->cursor = p + 1; /* untrusted: a hostile entry */
+            return SPL_ECORRUPT;
+        }
+        int rc = spl__feed_key(s, e.slot, e.fp, e.epoch, key, cap, &ev->key_len);
+        if (rc == SPL_ENOBUFS)
+            return rc; /* not consumed */
+        if (rc != 0)
+            ev->kind = SPL_EV_UNKNOWN;
+        u->cursor = p + 1;
+        return 0;
+    }
+}
+
+static void *spl__fd_thread(void *arg)
+{
+    spl_sub *u = arg;
+    uint64_t snap[SPL_SIG_GROUPS];
+    memcpy(snap, u->snap, sizeof snap);
+    while (!atomic_load(&u->stop)) {
+        uint64_t fired = 0;
+        int rc = spl__group_wait(u->s, u->groups, snap, 0, &fired, &u->stop);
+        if (rc == 0 && fired) {
+            uint64_t one = 1;
+            ssize_t w = write(u->efd, &one, sizeof one); /* EAGAIN: already readable */
+            (void)w;
+        }
+    }
+    return NULL;
+}
+
+SPL_API int spl_sub_fd(spl_sub *u)
+{
+    if (!u)
+        return SPL_EINVAL;
+    if (u->efd >= 0)
+        return u->efd;
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0)
+        return -errno;
+    u->efd = fd;
+    int e = pthread_create(&u->thr, NULL, spl__fd_thread, u);
+    if (e) {
+        close(fd);
+        u->efd = -1;
+        return -e;
+    }
+    u->thr_on = 1;
+    return fd;
 }

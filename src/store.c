@@ -39,8 +39,8 @@ SPL_API void spl_options_init(spl_options *o)
 /* ---- geometry ----------------------------------------------------------- */
 
 struct spl__layout {
-    uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, vec_off;
-    uint64_t index_off, slots_off, total;
+    uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, vec_off, feed_len;
+    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, total;
 };
 
 static uint32_t spl__pow2(uint32_t v)
@@ -53,9 +53,10 @@ static uint32_t spl__pow2(uint32_t v)
 
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
  * at create and to re-derive (and so check) what an opened header claims. */
-static int spl__layout_of(const spl_geometry *g, struct spl__layout *l)
+static int spl__layout_of(const spl_geometry *g, uint32_t feed_len, struct spl__layout *l)
 {
-    if (g->slots < 2 || g->slots > SPL_SLOTS_LIMIT || g->key_max < 1 ||
+    if (feed_len < SPL_FEED_MIN || feed_len > SPL_FEED_MAX || (feed_len & (feed_len - 1)) ||
+        g->slots < 2 || g->slots > SPL_SLOTS_LIMIT || g->key_max < 1 ||
         g->key_max > SPL_KEY_MAX_LIMIT || g->val_max < 8 || g->val_max > SPL_VAL_MAX_LIMIT ||
         g->vec_dim > SPL_VEC_DIM_LIMIT || (!SPL_WITH_EMBEDDINGS && g->vec_dim))
         return SPL_EFORMAT;
@@ -73,7 +74,11 @@ static int spl__layout_of(const spl_geometry *g, struct spl__layout *l)
     l->probe_max = l->slots - 1 < SPL_PROBE_LIMIT ? l->slots - 1 : SPL_PROBE_LIMIT;
     l->index_off = SPL_HEADER_BYTES;
     l->slots_off = spl_round_up(l->index_off + (uint64_t)l->slots * 8, 4096);
-    l->total = l->slots_off + (uint64_t)l->slots * stride;
+    l->feed_len = feed_len;
+    l->sig_off = l->slots_off + (uint64_t)l->slots * stride;
+    l->kwait_off = spl_round_up(l->sig_off + SPL_SIG_OFF_WATCH + (uint64_t)l->slots * 8, 64);
+    l->ring_off = spl_round_up(l->kwait_off + (uint64_t)l->slots * 4, 64);
+    l->total = l->ring_off + (uint64_t)feed_len * sizeof(struct spl_sig_ent);
     if (l->total > SPL_MAX_REGION_BYTES)
         return SPL_EFORMAT;
     return 0;
@@ -94,6 +99,16 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->val_off = l->val_off;
     s->vec_off = l->vec_off;
     s->seed = seed;
+    uint8_t *sig = s->base + l->sig_off;
+    s->sig = (struct spl_sig_head *)(void *)sig;
+    s->stripes = (struct spl_sig_stripe *)(void *)(sig + SPL_SIG_OFF_STRIPES);
+    s->groups = (struct spl_sig_group *)(void *)(sig + SPL_SIG_OFF_GROUPS);
+    s->binds = (uint64_t *)(void *)(sig + SPL_SIG_OFF_BINDS);
+    s->recs = (struct spl_sig_rec *)(void *)(sig + SPL_SIG_OFF_RECS);
+    s->watch = (uint64_t *)(void *)(sig + SPL_SIG_OFF_WATCH);
+    s->kwait = (uint32_t *)(void *)(s->base + l->kwait_off);
+    s->ring = (struct spl_sig_ent *)(void *)(s->base + l->ring_off);
+    s->feed_mask = l->feed_len - 1;
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -234,7 +249,9 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
         rc = SPL_ELAYOUT;
     else {
         spl_geometry g = {h->slots, h->key_max, h->val_max, h->vec_dim};
-        if (spl__layout_of(&g, &l) != 0 || l.slots != h->slots || l.stride != h->slot_stride ||
+        uint64_t feed = h->sig_opts[0];
+        if (feed > SPL_FEED_MAX || spl__layout_of(&g, (uint32_t)feed, &l) != 0 ||
+            l.sig_off != h->sig_opts[1] || l.slots != h->slots || l.stride != h->slot_stride ||
             l.probe_max != h->probe_max || l.index_off != h->index_off ||
             l.slots_off != h->slots_off || l.total != h->total_bytes)
             rc = SPL_ELAYOUT;
@@ -281,6 +298,8 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, vo
     h->index_off = l->index_off;
     h->slots_off = l->slots_off;
     h->total_bytes = l->total;
+    h->sig_opts[0] = l->feed_len;
+    h->sig_opts[1] = l->sig_off;
     h->creator_pid = (uint32_t)getpid();
     h->created_ns = spl__clock_ns(CLOCK_REALTIME);
     /* Index and slots are zero from ftruncate: all FREE, epochs 0. */
@@ -394,7 +413,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     if (!g.val_max)
         g.val_max = SPL_DEFAULT_VAL_MAX;
     struct spl__layout l;
-    int rc = spl__layout_of(&g, &l);
+    int rc = spl__layout_of(&g, opt->feed_len ? opt->feed_len : SPL_FEED_DEFAULT, &l);
     if (rc)
         return rc;
     mode_t mode = opt->mode ? (mode_t)(opt->mode & 0777) : ((opt->flags & SPL_O_GROUP) ? 0660 : 0600);
@@ -529,7 +548,7 @@ static int spl__geom_matches(const spl_store *s, const spl_geometry *g)
 {
     struct spl__layout l;
     spl_geometry want = *g;
-    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, &l) != 0 ||
+    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, SPL_FEED_DEFAULT, &l) != 0 ||
                        l.slots != s->nslots))
         return 0;
     if (want.key_max && want.key_max != s->key_max)
