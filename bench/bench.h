@@ -104,5 +104,7 @@ static inline spl_store *bench_store(const char *label, uint32_t slots, uint32_t
 
 /* mp.c */
 void bench_multiprocess(void);
+/* signal.c */
+void bench_signals(void);
 
 #endif

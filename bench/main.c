@@ -400,11 +400,13 @@ static void usage(FILE *o)
     fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N]\n"
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.3 s multi-process runs (CI smoke)\n"
-               "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n");
+               "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
+               "  --only P   one part: kv, mp or signals\n");
 }
 
 int main(int argc, char **argv)
 {
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             g_opt.json = 1;
@@ -418,6 +420,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_opt.procs = (int)n;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -428,10 +432,15 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     report_begin();
-    bench_single_64();
-    bench_single_4k();
-    if (g_opt.procs >= 2)
+#define RUN(part) (!only || strcmp(only, part) == 0)
+    if (RUN("kv")) {
+        bench_single_64();
+        bench_single_4k();
+    }
+    if (RUN("mp") && g_opt.procs >= 2)
         bench_multiprocess();
+    if (RUN("signals"))
+        bench_signals();
     report_end();
     return 0;
 }

@@ -385,9 +385,11 @@ int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud);
  * grows.  A mutation pulses the groups of its slot: the key's watches plus
  * the groups bound to each of its label bits.  Pulsed: set, append, cas,
  * unset, integer ops, type/flags/label changes, vector writes, spl_bump.
- * Not pulsed: spl_touch, spl_watch/spl_bind themselves.  Waiters sleep on a
- * futex in the shared region (no daemon, no owner process); a writer makes a
- * system call only when someone sleeps on a group it pulses.
+ * Not pulsed: spl_touch, spl_watch/spl_bind themselves.  Processes follow
+ * groups through subscriptions (spl_sub_open) and sleep on a futex in the
+ * shared region (no daemon, no owner process).  A writer pays one load per
+ * group nobody follows, and makes a system call only when someone sleeps on
+ * a group it pulses.
  * Timeouts are in nanoseconds: < 0 waits for ever, 0 only checks.
  * ---------------------------------------------------------------------- */
 
@@ -412,25 +414,18 @@ int spl_bind_get(spl_store *s, unsigned bit, uint64_t *groups);
 int spl_bump(spl_store *s, const char *key);
 int spl_signal(spl_store *s, uint64_t groups);
 
-/* The pulse counter of one group (0..63), and the store-wide change counter
- * (also in spl_info.changes). */
+/* The pulse counter of one group (0..63).  It counts the pulses made while
+ * the group was followed by at least one subscription: a pulse nobody can
+ * observe is not counted, which keeps it free for writers (one load).  The
+ * store-wide change counter (spl_info.changes) counts every mutation. */
 int spl_pulses(spl_store *s, unsigned group, uint64_t *count);
 
-/* Block until any group in `groups` pulses past snap[] (SPL_GROUPS
- * counters, from an earlier call or zeroed with spl_pulses_snap), or until
- * the timeout.  On return snap holds the counters seen and *fired (if not
- * NULL) the groups that moved.  No lost wake-ups: a pulse after the snapshot
- * always ends the wait.  Errors: SPL_ETIMEDOUT, SPL_EINVAL, -EINTR is
- * absorbed.  Concurrency: any number of waiters, any processes. */
-int spl_pulses_snap(spl_store *s, uint64_t snap[SPL_GROUPS]);
-int spl_signal_wait(spl_store *s, uint64_t groups, uint64_t snap[SPL_GROUPS],
-                    int64_t timeout_ns, uint64_t *fired);
-
-/* Block until key's epoch moves past `epoch` (0 = any change after now is
- * not waited for: returns at once with the current epoch).  Returns 0 with
- * *epoch_out the new epoch; SPL_ENOENT at once if the key is absent or gets
- * deleted; SPL_ETIMEDOUT.  A writer that died mid-write is recovered by the
- * waiter (after the usual 1 ms liveness interval), never waited on. */
+/* Block until key's epoch moves past `epoch` (pass the epoch last seen, from
+ * spl_meta_get; an older one returns at once).  Returns 0 with *epoch_out
+ * the new epoch; SPL_ENOENT at once if the key is absent, or as soon as it
+ * is deleted; SPL_ETIMEDOUT.  A writer that died mid-write is recovered by
+ * the waiter (after the usual 1 ms liveness interval), never waited on.
+ * Needs no subscription. */
 int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_ns,
                  uint64_t *epoch_out);
 
@@ -469,6 +464,11 @@ void spl_sub_close(spl_sub *sub);
 /* Wait until a subscribed group pulses after the previous wait (or the
  * open); *fired gets the groups that moved.  Errors: SPL_ETIMEDOUT. */
 int spl_sub_wait(spl_sub *sub, int64_t timeout_ns, uint64_t *fired);
+
+/* The group's pulse counter as the subscription last saw it (at the open or
+ * the last spl_sub_wait): the pulses it has been woken for add up to the
+ * difference between two readings.  Errors: SPL_EINVAL. */
+int spl_sub_seen(spl_sub *sub, unsigned group, uint64_t *count);
 
 /* Next change that pulsed a subscribed group.  The key is copied into
  * key[cap] (cap >= key_max + 1 always suffices; shorter gives SPL_ENOBUFS and

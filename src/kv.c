@@ -815,7 +815,8 @@ SPL_API int spl_bump(spl_store *s, const char *key)
     int i = spl__find(s, &k, spl__rd_epoch, &c);
     if (i < 0)
         return i;
-    struct spl__note note = {spl__groups_of(s, (uint32_t)i, c.labels), c.epoch, k.fp, (uint32_t)i,
+    uint64_t f = spl_load_seqcst(&s->sig->followed);
+    struct spl__note note = {f ? spl__groups_of(s, (uint32_t)i, c.labels) & f : 0, c.epoch, k.fp, (uint32_t)i,
                              SPL_EV_BUMPED};
     spl__note_send(s, &note);
     return 0;

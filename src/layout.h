@@ -54,7 +54,9 @@
  *
  * Signal region (sig_off = slots_off + slots * stride, 64-byte sections):
  *   +0      head     256 B: line 0 bell u32, kbell u32 (futex words)
- *                           line 1 ring_head u64; lines 2-3 spare
+ *                           line 1 ring_head u64
+ *                           line 2 followed u64 (groups with a subscriber),
+ *                                  sub_lock u64; line 3 spare
  *   +256    stripes  16 x 64 B: changes u64 (store-wide change counter,
  *                           striped by slot index; the sum is the counter)
  *   +1280   groups   64 x 64 B: pulses u64, subs u32, waiters u32
@@ -176,7 +178,9 @@ struct spl_sig_head {
     uint64_t pad0[7];
     uint64_t ring_head; /* feed positions handed out so far */
     uint64_t pad1[7];
-    uint64_t pad2[16];
+    uint64_t followed;  /* groups with a subscription (changed under sub_lock) */
+    uint64_t sub_lock;  /* owner id of the process changing `followed` */
+    uint64_t pad2[14];
 };
 
 struct spl_sig_stripe {

@@ -2,13 +2,18 @@
  * signal.c - signal groups, the change feed and wake-ups (docs/SIGNALS.md).
  *
  * Writer side (spl__note_send, after the slot is unlocked):
- *   1. if a pulsed group has subscribers: one feed entry (fetch_add on the
- *      ring head, fields, seq published with release);
- *   2. per pulsed group: fetch_add(pulses) seq_cst, then load its waiters;
+ *   0. (spl__note_take, under the slot lock) the slot's groups, masked by
+ *      the store's `followed` word (groups with a subscription; one load):
+ *      groups nobody follows stop here (their pulse is unobservable, so it
+ *      is not counted and costs nothing);
+ *   1. if any is followed: one feed entry (fetch_add on the ring head,
+ *      fields, seq published with release);
+ *   2. per followed group: fetch_add(pulses) seq_cst, then load its waiters;
  *   3. fetch_add(changes stripe) seq_cst (also the full barrier for 4);
  *   4. load the slot's key-waiter count;
  *   5. only if 2 or 4 saw a sleeper: bump the bell word and FUTEX_WAKE it.
- * With no sleepers that is one RMW per group plus one, and no system call.
+ * With no subscriber that is one load per group plus one RMW; no system
+ * call until someone sleeps.
  *
  * Sleeper side: raise the waiters count(s) (seq_cst RMW), read the bell,
  * check the condition (pulse counters or the key's epoch), and sleep on
@@ -142,6 +147,39 @@ static void spl__count_key(struct spl_store *s, struct spl_sig_rec *r, uint32_t 
     }
 }
 
+/* `followed` changes only under sub_lock, so clearing a group's bit cannot
+ * race with a subscriber marking it.  A dead holder's lock is taken over
+ * (what it protects is recomputed from the counts every time). */
+static void spl__sub_lock(struct spl_store *s)
+{
+    uint64_t me = spl__owner_id();
+    unsigned round = 0;
+    for (;;) {
+        uint64_t o = 0;
+        if (spl_cas_seqcst(&s->sig->sub_lock, &o, me))
+            return;
+        if (o != me && !spl__owner_alive(o) && spl_cas_seqcst(&s->sig->sub_lock, &o, me))
+            return;
+        spl__backoff(&round);
+    }
+}
+
+static void spl__sub_unlock(struct spl_store *s)
+{
+    spl_store_release(&s->sig->sub_lock, 0);
+}
+
+/* Caller holds sub_lock: `followed` = groups whose subscription count is
+ * not zero. */
+static void spl__followed_recompute(struct spl_store *s)
+{
+    uint64_t f = 0;
+    for (unsigned g = 0; g < SPL_SIG_GROUPS; g++)
+        if (spl__load32_sc(&s->groups[g].subs))
+            f |= 1ull << g;
+    atomic_store_explicit(SPL__A64(&s->sig->followed), f, memory_order_seq_cst);
+}
+
 SPL_API int spl_signal_repair(spl_store *s)
 {
     if (!s)
@@ -165,6 +203,11 @@ SPL_API int spl_signal_repair(spl_store *s)
             spl__count_key(s, r, ks - 1, 0);
         spl__rec_release(r);
         swept++;
+    }
+    if (swept) {
+        spl__sub_lock(s);
+        spl__followed_recompute(s);
+        spl__sub_unlock(s);
     }
     return swept;
 }
@@ -195,19 +238,24 @@ static void spl__feed(struct spl_store *s, uint64_t groups, uint32_t idx, uint64
     spl_store_release(&e->seq, p + 1); /* pairs with the acquire in spl__ent_read */
 }
 
+/* Groups nobody follows are skipped: their pulse is not observable (a
+ * subscription snapshots the counters after it is counted in subs), so it
+ * costs one load.  Followed groups get the feed entry, the counter and, if
+ * someone sleeps, the wake-up. */
 static void spl__pulse(struct spl_store *s, uint64_t groups, uint32_t idx, uint64_t epoch, uint64_t fp,
                        uint32_t kind)
 {
-    uint64_t subs = 0;
+    uint64_t armed = 0;
     for (uint64_t m = groups; m; m &= m - 1) {
         unsigned g = (unsigned)__builtin_ctzll(m);
-        if (spl_load32_relaxed(&s->groups[g].subs))
-            subs |= 1ull << g;
+        if (spl__load32_sc(&s->groups[g].subs))
+            armed |= 1ull << g;
     }
-    if (subs)
-        spl__feed(s, groups, idx, epoch, fp, kind);
+    if (!armed)
+        return;
+    spl__feed(s, armed, idx, epoch, fp, kind);
     uint32_t wake = 0;
-    for (uint64_t m = groups; m; m &= m - 1) {
+    for (uint64_t m = armed; m; m &= m - 1) {
         unsigned g = (unsigned)__builtin_ctzll(m);
         spl_fetch_add_seqcst(&s->groups[g].pulses, 1);
         if (spl__load32_sc(&s->groups[g].waiters))
@@ -225,7 +273,12 @@ void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, stru
     n->kind = SPL_EV_CHANGED;
     n->epoch = (spl_load_relaxed(&sl->epoch) | 1) + 1;
     n->fp = spl_load_relaxed(&s->index[idx]) & SPL_IX_FP_MASK;
-    n->groups = spl__groups_of(s, idx, spl_load_relaxed(&sl->labels));
+    /* Only groups ever followed can have a subscriber.  seq_cst: a
+     * subscriber marks `followed` before it counts itself and snapshots, so
+     * a mutation that reads its bit clear here (under the slot lock, before
+     * writing) started before the subscription and is not owed to it. */
+    uint64_t f = spl_load_seqcst(&s->sig->followed);
+    n->groups = f ? spl__groups_of(s, idx, spl_load_relaxed(&sl->labels)) & f : 0;
 }
 
 void spl__note_send(struct spl_store *s, const struct spl__note *n)
@@ -247,6 +300,7 @@ SPL_API int spl_signal(spl_store *s, uint64_t groups)
         return SPL_EINVAL;
     if (s->rdonly)
         return SPL_EROFS;
+    groups &= spl_load_seqcst(&s->sig->followed);
     if (groups)
         spl__pulse(s, groups, SPL_EV_NOSLOT, 0, 0, SPL_EV_SIGNAL);
     return 0;
@@ -296,13 +350,10 @@ uint64_t spl__changes(struct spl_store *s)
     return sum;
 }
 
-SPL_API int spl_pulses_snap(spl_store *s, uint64_t snap[SPL_GROUPS])
+static void spl__snap(struct spl_store *s, uint64_t *snap)
 {
-    if (!s || !snap)
-        return SPL_EINVAL;
     for (unsigned g = 0; g < SPL_SIG_GROUPS; g++)
         snap[g] = spl_load_seqcst(&s->groups[g].pulses);
-    return 0;
 }
 
 /* ---- waiting on groups ----------------------------------------------------- */
@@ -353,15 +404,6 @@ static int spl__group_wait(struct spl_store *s, uint64_t groups, uint64_t *snap,
     return rc;
 }
 
-SPL_API int spl_signal_wait(spl_store *s, uint64_t groups, uint64_t snap[SPL_GROUPS], int64_t timeout_ns,
-                            uint64_t *fired)
-{
-    if (!s || !groups || !snap)
-        return SPL_EINVAL;
-    if (s->rdonly)
-        return SPL_EROFS; /* a sleeper must count itself in shared memory */
-    return spl__group_wait(s, groups, snap, spl__deadline(timeout_ns), fired, NULL);
-}
 
 /* ---- waiting on a key -------------------------------------------------------- */
 
@@ -453,9 +495,12 @@ SPL_API int spl_sub_open(spl_store *s, uint64_t groups, spl_sub **out)
     u->groups = groups;
     u->efd = -1;
     u->rec = spl__rec_claim(s);
+    spl__sub_lock(s);
+    atomic_fetch_or_explicit(SPL__A64(&s->sig->followed), groups, memory_order_seq_cst);
     spl__count_groups(s, u->rec, groups, 0, 1); /* feed on: writers see subs */
+    spl__sub_unlock(s);
     u->cursor = spl_load_seqcst(&s->sig->ring_head);
-    spl_pulses_snap(s, u->snap);
+    spl__snap(s, u->snap);
     *out = u;
     return 0;
 }
@@ -473,7 +518,10 @@ SPL_API void spl_sub_close(spl_sub *u)
     }
     if (u->efd >= 0)
         close(u->efd);
+    spl__sub_lock(u->s);
     spl__count_groups(u->s, u->rec, u->groups, 0, 0);
+    spl__followed_recompute(u->s);
+    spl__sub_unlock(u->s);
     spl__rec_release(u->rec);
     free(u);
 }
@@ -483,6 +531,14 @@ SPL_API int spl_sub_wait(spl_sub *u, int64_t timeout_ns, uint64_t *fired)
     if (!u)
         return SPL_EINVAL;
     return spl__group_wait(u->s, u->groups, u->snap, spl__deadline(timeout_ns), fired, NULL);
+}
+
+SPL_API int spl_sub_seen(spl_sub *u, unsigned group, uint64_t *count)
+{
+    if (!u || group >= SPL_SIG_GROUPS || !count)
+        return SPL_EINVAL;
+    *count = u->snap[group];
+    return 0;
 }
 
 /* Read feed entry p.  1: valid (copied to *out); 0: not published yet;

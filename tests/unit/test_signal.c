@@ -72,7 +72,7 @@ static void reap(pid_t pid)
 static void test_bad_input(void **state)
 {
     spl_store *s = *state;
-    uint64_t g = 0, snap[SPL_GROUPS] = {0};
+    uint64_t g = 0;
     spl_sub *u = NULL;
     CHECK_RC(spl_bind(s, 64, 1), SPL_EINVAL);
     CHECK_RC(spl_unbind(s, 99, 1), SPL_EINVAL);
@@ -82,8 +82,6 @@ static void test_bad_input(void **state)
     CHECK_RC(spl_watch(s, "absent", 1), SPL_ENOENT);
     CHECK_RC(spl_watch(s, "", 1), SPL_EKEYLEN);
     CHECK_RC(spl_bump(s, "absent"), SPL_ENOENT);
-    CHECK_RC(spl_signal_wait(s, 0, snap, 0, NULL), SPL_EINVAL);
-    CHECK_RC(spl_signal_wait(s, 1, NULL, 0, NULL), SPL_EINVAL);
     CHECK_RC(spl_key_wait(s, "absent", 0, 0, NULL), SPL_ENOENT);
     CHECK_RC(spl_sub_open(s, 0, &u), SPL_EINVAL);
     CHECK_RC(spl_sub_open(NULL, 1, &u), SPL_EINVAL);
@@ -131,6 +129,8 @@ static void test_every_mutation_pulses(void **state)
     CHECK_RC(spl_add(s, "n", 1, &iv), 0);
     CHECK_RC(spl_watch(s, "k", 1ull << 3), 0);
     CHECK_RC(spl_watch(s, "n", 1ull << 3), 0);
+    spl_sub *u = NULL; /* pulses are counted while a group is followed */
+    CHECK_RC(spl_sub_open(s, 1ull << 3 | 1ull << 9, &u), 0);
     spl_meta m;
 #define PULSE_ONCE(call)                                                          \
     do {                                                                          \
@@ -173,6 +173,12 @@ static void test_every_mutation_pulses(void **state)
     CHECK_RC(spl_signal(s, (1ull << 3) | (1ull << 9)), 0);
     assert_int_equal(pulses(s, 3), p0 + 1);
     assert_int_equal(pulses(s, 9), p9 + 1);
+    /* nobody follows: not counted (unobservable), the change counter runs */
+    spl_sub_close(u);
+    c0 = changes(s);
+    CHECK_RC(spl_set(s, "k", "again", 5) == 0 ? spl_set(s, "k", "w", 1) : -1, 0);
+    assert_int_equal(pulses(s, 3), p0 + 1);
+    assert_int_equal(changes(s), c0 + 2);
 }
 
 /* A label bound to a group routes every key carrying it; a label change
@@ -182,6 +188,8 @@ static void test_label_routing(void **state)
     spl_store *s = *state;
     CHECK_RC(spl_bind(s, 1, 1ull << 10), 0); /* label A */
     CHECK_RC(spl_bind(s, 2, 1ull << 11), 0); /* label B */
+    spl_sub *u = NULL;
+    CHECK_RC(spl_sub_open(s, 3ull << 10, &u), 0);
     set_str(s, "a", "1");
     set_str(s, "b", "1");
     uint64_t a0 = pulses(s, 10), b0 = pulses(s, 11);
@@ -202,6 +210,7 @@ static void test_label_routing(void **state)
     CHECK_RC(spl_unbind(s, 2, 1ull << 11), 0);
     set_str(s, "b", "3");
     assert_int_equal(pulses(s, 11), b0 + 2);
+    spl_sub_close(u);
 }
 
 /* ---------------------------------------------------------------- feed */
@@ -316,12 +325,13 @@ static void test_feed_overflow(void **state)
 static void test_timeouts(void **state)
 {
     spl_store *s = *state;
-    uint64_t snap[SPL_GROUPS], fired = 99;
-    CHECK_RC(spl_pulses_snap(s, snap), 0);
+    uint64_t fired = 99;
+    spl_sub *u = NULL, *u6 = NULL;
+    CHECK_RC(spl_sub_open(s, 1, &u), 0);
     uint64_t t0 = mono_ns();
-    CHECK_RC(spl_signal_wait(s, 1, snap, 0, &fired), SPL_ETIMEDOUT);
+    CHECK_RC(spl_sub_wait(u, 0, &fired), SPL_ETIMEDOUT);
     assert_int_equal(fired, 0);
-    CHECK_RC(spl_signal_wait(s, 1, snap, 50 * MS, &fired), SPL_ETIMEDOUT);
+    CHECK_RC(spl_sub_wait(u, 50 * MS, &fired), SPL_ETIMEDOUT);
     uint64_t dt = mono_ns() - t0;
     assert_true(dt >= 50 * MS && dt < 2000 * MS);
     set_str(s, "k", "v");
@@ -334,10 +344,17 @@ static void test_timeouts(void **state)
     uint64_t e = 0;
     CHECK_RC(spl_key_wait(s, "k", m.epoch - 2, 30 * MS, &e), 0); /* already past */
     assert_int_equal(e, m.epoch);
-    /* a pulse before the wait is seen at once (snap is older) */
+    /* a pulse between the open (or the last wait) and the wait is seen at
+     * once */
+    CHECK_RC(spl_sub_open(s, 1ull << 6 | 1, &u6), 0);
     CHECK_RC(spl_signal(s, 1ull << 6), 0);
-    CHECK_RC(spl_signal_wait(s, 1ull << 6 | 1, snap, 1000 * MS, &fired), 0);
+    t0 = mono_ns();
+    CHECK_RC(spl_sub_wait(u6, 1000 * MS, &fired), 0);
     assert_int_equal(fired, 1ull << 6);
+    assert_true(mono_ns() - t0 < 500 * MS);
+    CHECK_RC(spl_sub_wait(u6, 0, &fired), SPL_ETIMEDOUT); /* consumed */
+    spl_sub_close(u6);
+    spl_sub_close(u);
     /* no waiter or subscriber is left counted behind: a write makes no
      * wake-up call (checked via the waiter records being free) */
     assert_int_equal(spl_signal_repair(s), 0);
@@ -567,10 +584,10 @@ static void test_dead_waiter_swept(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        uint64_t snap[SPL_GROUPS];
-        spl_pulses_snap(s, snap);
+        spl_sub *u = NULL;
+        spl_sub_open(s, 1, &u);
         __atomic_store_n(flag, 1, __ATOMIC_SEQ_CST);
-        spl_signal_wait(s, 1, snap, -1, NULL);
+        spl_sub_wait(u, -1, NULL);
         _exit(1); /* never: a pulse would need a writer */
     }
     while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST))
@@ -579,8 +596,13 @@ static void test_dead_waiter_swept(void **state)
     kill(pid, SIGKILL);
     int st;
     waitpid(pid, &st, 0);
-    assert_int_equal(spl_signal_repair(s), 1);
+    /* its subscription record and its sleeping record */
+    assert_int_equal(spl_signal_repair(s), 2);
     assert_int_equal(spl_signal_repair(s), 0);
+    /* counts are back to zero: a pulse finds nobody following */
+    uint64_t p = pulses(s, 0);
+    CHECK_RC(spl_signal(s, 1), 0);
+    assert_int_equal(pulses(s, 0), p);
     munmap((void *)flag, 4096);
     spl_close(s);
 }
