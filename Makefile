@@ -117,8 +117,10 @@ test-asan:
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions.
 test-tsan:
-	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
-	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress
+	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
+		build/tsan/tests/tsan_signal
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
+		"build/tsan/tests/tsan_signal --ops 5000"
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.

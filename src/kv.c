@@ -657,8 +657,11 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl__note_take(s, (uint32_t)i, sl, &note);
     note.kind = SPL_EV_DELETED;
     uint64_t odd = spl__write_begin(sl);
-    /* key_len and the key bytes stay until the slot is reused: the change
-     * feed names a deleted key from them while the epoch still matches */
+    /* key_len 0: readers that saw the LIVE tag must not match a freed
+     * slot.  The key bytes stay, and gone_len keeps their length, so the
+     * change feed can name the deleted key while the epoch still matches. */
+    spl_store16_relaxed(&sl->gone_len, (uint16_t)spl_load32_relaxed(&sl->key_len));
+    spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
     spl_store_relaxed(&s->watch[i], 0);
@@ -779,9 +782,10 @@ int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch
         if (e1 & 1)
             continue;
         uint64_t w = spl_load_acquire(&s->index[idx]);
-        uint32_t kl = spl_load32_relaxed(&sl->key_len);
-        int same = (spl_ix_state(w) == SPL_IX_LIVE && (w & SPL_IX_FP_MASK) == fp) ||
-                   (spl_ix_state(w) == SPL_IX_FREE && e1 == epoch);
+        int live = spl_ix_state(w) == SPL_IX_LIVE && (w & SPL_IX_FP_MASK) == fp;
+        int gone = spl_ix_state(w) == SPL_IX_FREE && e1 == epoch;
+        uint32_t kl = live ? spl_load32_relaxed(&sl->key_len) : spl_load16_relaxed(&sl->gone_len);
+        int same = live || gone;
         if (kl == 0 || kl > s->key_max) /* untrusted */
             same = 0;
         if (same && kl + 1 > cap) {

@@ -71,7 +71,8 @@
  *   8   owner      u64  0 free, else writer's owner id (pid<<32 | start stamp)
  *   16  key_len    u32
  *   20  val_len    u32
- *   24  type       u8, 25 user_flags u8, 26 spare u16
+ *   24  type       u8, 25 user_flags u8, 26 gone_len u16 (length of the key
+ *                  an unset removed: the change feed names it)
  *   28  vec_state  u32  (reserved for vectors)
  *   32  labels     u64
  *   40  ctime_ns   u64
@@ -140,7 +141,7 @@ struct spl_slot {
     uint32_t val_len;
     uint8_t type;
     uint8_t user_flags;
-    uint16_t spare0;
+    uint16_t gone_len; /* key length of the key spl_unset removed (feed) */
     uint32_t vec_state;
     uint64_t labels;
     uint64_t ctime_ns;

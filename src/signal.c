@@ -150,16 +150,23 @@ static void spl__count_key(struct spl_store *s, struct spl_sig_rec *r, uint32_t 
 /* `followed` changes only under sub_lock, so clearing a group's bit cannot
  * race with a subscriber marking it.  A dead holder's lock is taken over
  * (what it protects is recomputed from the counts every time). */
+#define SPL__SUB_LOCK_NS (100ull * 1000 * 1000)
+
 static void spl__sub_lock(struct spl_store *s)
 {
     uint64_t me = spl__owner_id();
+    uint64_t start = spl__clock_ns(CLOCK_MONOTONIC);
     unsigned round = 0;
     for (;;) {
         uint64_t o = 0;
         if (spl_cas_seqcst(&s->sig->sub_lock, &o, me))
             return;
-        if (o != me && !spl__owner_alive(o) && spl_cas_seqcst(&s->sig->sub_lock, &o, me))
-            return;
+        /* a dead holder's lock is taken over at once; a live one holding
+         * this microsecond section for 100 ms is stopped or hostile (or
+         * the word is garbage with our own id): take it over too */
+        if ((o != me && !spl__owner_alive(o)) || spl__clock_ns(CLOCK_MONOTONIC) - start > SPL__SUB_LOCK_NS)
+            if (spl_cas_seqcst(&s->sig->sub_lock, &o, me))
+                return;
         spl__backoff(&round);
     }
 }

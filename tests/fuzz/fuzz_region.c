@@ -303,6 +303,7 @@ static void read_all(fz *f, spl_store *s, int expect_ro)
 enum {
     OP_SET, OP_UNSET, OP_INC, OP_ADD, OP_APPEND, OP_CAS, OP_CAS0, OP_TYPE, OP_FLAGS,
     OP_LABELS, OP_LABELS_CLEAR, OP_TOUCH, OP_INT_XOR, OP_SET_WAIT, OP_UNSET_WAIT, OP_GET,
+    OP_WATCH, OP_BUMP, OP_SIGNAL, OP_FEED, OP_KEY_WAIT,
     OP__COUNT
 };
 
@@ -395,6 +396,49 @@ static void do_op1(fz *f, spl_store *s, unsigned op, const char *k, unsigned arg
         writes = 0;
         read_key(f, s, k);
         break;
+    case OP_WATCH:
+        rc = spl_watch(s, k, (uint64_t)arg << (arg % 57));
+        CHECK(rc != 0 || spl_bind(s, arg % 64, 1ull << (arg % 64)) == 0);
+        break;
+    case OP_BUMP: rc = spl_bump(s, k); break;
+    case OP_SIGNAL: rc = spl_signal(s, ~0ull); break;
+    case OP_FEED: {
+        /* follow groups, write, drain the feed: every event it gives is
+         * bounded, whatever the ring and records hold */
+        spl_sub *u = NULL;
+        writes = 0;
+        if (spl_sub_open(s, arg ? (uint64_t)arg * 0x0101010101010101ull : ~0ull, &u) != 0) {
+            CHECK(f->rdonly);
+            break;
+        }
+        spl_set(s, k, g_val, len & 0x3f);
+        spl_signal(s, ~0ull);
+        uint64_t fired = 0;
+        rc = spl_sub_wait(u, 0, &fired);
+        CHECK(rc == 0 || rc == SPL_ETIMEDOUT);
+        char key[4097];
+        spl_event ev;
+        for (int i = 0; i < 64; i++) {
+            rc = spl_sub_next(u, &ev, key, sizeof key);
+            if (rc == SPL_ENOENT)
+                break;
+            if (rc != 0)
+                continue;
+            CHECK(ev.kind >= SPL_EV_CHANGED && ev.kind <= SPL_EV_UNKNOWN);
+            CHECK(ev.slot == SPL_EV_NOSLOT || ev.slot < f->info.geom.slots);
+            CHECK(ev.key_len <= f->info.geom.key_max && strlen(key) == ev.key_len);
+        }
+        spl_sub_close(u);
+        CHECK(spl_signal_repair(s) >= 0);
+        break;
+    }
+    case OP_KEY_WAIT: {
+        uint64_t e = 0;
+        writes = 0;
+        rc = spl_key_wait(s, k, ~0ull, 0, &e);
+        CHECK(rc == SPL_ETIMEDOUT || rc < 0);
+        break;
+    }
     }
     if (f->rdonly && writes)
         CHECK(rc != 0);

@@ -58,6 +58,14 @@ static void set_str(spl_store *s, const char *k, const char *v)
     CHECK_RC(spl_set(s, k, v, strlen(v)), 0);
 }
 
+/* A forked child ends here: its copy of the handle is closed first (the
+ * suite runs under valgrind's leak check, in children too). */
+static void child_exit(spl_store *s, int code)
+{
+    spl_close(s);
+    _exit(code);
+}
+
 /* Waits for a child and fails unless it exited with status 0. */
 static void reap(pid_t pid)
 {
@@ -433,7 +441,7 @@ static void test_cross_process_each_mutation(void **state)
             bad |= write(done[1], &b, 1) != 1;
         }
         spl_sub_close(u);
-        _exit(bad);
+        child_exit(s, bad);
     }
     char b;
     assert_int_equal(read(go[0], &b, 1), 1);
@@ -487,7 +495,7 @@ static void test_cross_process_label_filter(void **state)
         if (spl_sub_next(u, &ev, key, sizeof key) != 0 || strcmp(key, "onlyA") != 0)
             bad = 1;
         spl_sub_close(u);
-        _exit(bad);
+        child_exit(s, bad);
     }
     while (__atomic_load_n(phase, __ATOMIC_SEQ_CST) < 1)
         usleep(100);
@@ -527,7 +535,7 @@ static void test_epoll_descriptor(void **state)
             int rc = spl_signal(s, 1ull << 34); /* not ours */
             usleep(50 * 1000);
             rc |= spl_signal(s, 1ull << 33);
-            _exit(rc != 0);
+            child_exit(s, rc != 0);
         }
         uint64_t t0 = mono_ns();
         int n = epoll_wait(ep, &got, 1, 5000);
@@ -563,7 +571,7 @@ static void test_key_wait_cross_process(void **state)
         t0 = mono_ns();
         int rc = spl_key_wait(s, "kw", e, 5000 * MS, NULL);
         bad |= rc != SPL_ENOENT || mono_ns() - t0 > 3000 * MS;
-        _exit(bad);
+        child_exit(s, bad);
     }
     usleep(20 * 1000);
     set_str(s, "kw", "1");
