@@ -127,6 +127,8 @@ test-tsan:
 test-broken:
 	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
 	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn"
+	$(MAKE) B=build/broken-sig WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_BELL_LATE=1 build/broken-sig/tests/sighunt
+	tests/run.sh broken-sig "tests/expect-fail.sh build/broken-sig/tests/sighunt --pulses 4000 --kills 0 --sync-ms 100"
 
 # Model check of the slot protocol (docs/model/slot.pml) with spin: the
 # model must pass, its broken variants must fail, its probes must be reached

@@ -394,8 +394,16 @@ static int spl__group_wait(struct spl_store *s, uint64_t groups, uint64_t *snap,
     spl__count_groups(s, r, groups, 1, 1);
     int rc = 0;
     for (;;) {
+#ifndef SPL_BROKEN_BELL_LATE
         uint32_t seen = spl__load32_sc(&s->sig->bell);
         fired = spl__moved(s, groups, snap);
+#else /* deliberately broken build for `make test-broken`: the bell is read
+         after the check, so a pulse in between is slept through */
+        fired = spl__moved(s, groups, snap);
+        for (volatile int k = 0; k < 2000; k++) {
+        }
+        uint32_t seen = spl__load32_sc(&s->sig->bell);
+#endif
         if (fired || (stop && atomic_load(stop)))
             break;
         if (spl__expired(deadline) || spl__futex_wait(&s->sig->bell, seen, deadline, spl__bits_of(groups))) {

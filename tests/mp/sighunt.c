@@ -2,7 +2,7 @@
  * sighunt.c - signals across real processes, hunting lost wake-ups.
  *
  *   sighunt [--writers 2] [--waiters 2] [--pulses 20000] [--kills 40]
- *           [--backing memfd|shm|file] [--seed N]
+ *           [--sync-ms 1000] [--backing memfd|shm|file] [--seed N]
  *
  *   "hunt"  --writers processes pulse group 7 --pulses times each (half by
  *           spl_signal, half by writing a watched key), with random short
@@ -34,6 +34,7 @@ typedef struct sh_t {
     _Atomic uint64_t observed[16];
     _Atomic uint64_t seen_val[16]; /* counter value each waiter last woke to */
     _Atomic uint32_t nwaiters;
+    uint64_t sync_ns; /* how long a sync point waits for every waiter */
     _Atomic uint64_t wakes[16];
     _Atomic uint64_t lost, errors, key_final, key_seen;
     _Atomic uint64_t sub_stop;
@@ -80,12 +81,12 @@ static int hunt_writer(spl_store *s, sh_t *sh, uint32_t w, uint64_t n, uint64_t 
             spl_pulses(s, GROUP, &target);
             uint64_t t0 = mp_now_ns();
             for (uint32_t j = 0; j < atomic_load(&sh->nwaiters); j++) {
-                while (atomic_load(&sh->seen_val[j]) < target && mp_now_ns() - t0 < 1000 * MS)
+                while (atomic_load(&sh->seen_val[j]) < target && mp_now_ns() - t0 < sh->sync_ns)
                     sched_yield();
                 if (atomic_load(&sh->seen_val[j]) < target) {
                     atomic_fetch_add(&sh->lost, 1);
-                    MP_FAIL("writer %u: waiter %u still at %" PRIu64 " 1 s after the counter reached %" PRIu64,
-                            w, j, (uint64_t)atomic_load(&sh->seen_val[j]), target);
+                    MP_FAIL("writer %u: waiter %u still at %" PRIu64 " %.0f ms after the counter reached %" PRIu64,
+                            w, j, (uint64_t)atomic_load(&sh->seen_val[j]), (double)sh->sync_ns / 1e6, target);
                 }
             }
         }
@@ -162,7 +163,8 @@ static int hunt_key_waiter(spl_store *s, sh_t *sh, uint32_t nwriters)
     return 0;
 }
 
-static int run_hunt(mp_store *ms, uint64_t writers, uint64_t waiters, uint64_t pulses, uint64_t seed)
+static int run_hunt(mp_store *ms, uint64_t writers, uint64_t waiters, uint64_t pulses, uint64_t seed,
+                    uint64_t sync_ms)
 {
     spl_store *s = ms->s;
     for (uint32_t w = 0; w < writers; w++) {
@@ -176,6 +178,7 @@ static int run_hunt(mp_store *ms, uint64_t writers, uint64_t waiters, uint64_t p
     uint64_t base;
     spl_pulses(s, GROUP, &base);
     atomic_store(&sh->nwaiters, (uint32_t)waiters);
+    sh->sync_ns = sync_ms * MS;
     for (uint32_t j = 0; j < waiters; j++)
         atomic_store(&sh->seen_val[j], base);
     uint64_t total = writers * pulses;
@@ -347,14 +350,14 @@ static int run_kill(mp_store *ms, uint64_t kills, uint64_t seed)
 
 int main(int argc, char **argv)
 {
-    uint64_t writers = 2, waiters = 2, pulses = 20000, kills = 40;
+    uint64_t writers = 2, waiters = 2, pulses = 20000, kills = 40, sync_ms = 1000;
     uint64_t seed = mp_time_seed();
     const char *backing = "memfd";
     const mp_opt opts[] = {{"--writers", &writers}, {"--waiters", &waiters}, {"--pulses", &pulses},
                            {"--kills", &kills},     {"--seed", &seed},       {"--backing", .s = &backing},
-                           {NULL}};
+                           {"--sync-ms", &sync_ms}, {NULL}};
     if (!mp_parse_args(argc, argv, opts,
-                       "[--writers N] [--waiters N] [--pulses N] [--kills N] [--backing B] [--seed N]"))
+                       "[--writers N] [--waiters N] [--pulses N] [--kills N] [--sync-ms N] [--backing B] [--seed N]"))
         return 2;
     if (writers < 1 || writers > 16 || waiters < 1 || waiters > 16 || pulses < 1)
         MP_DIE("bad sizes");
@@ -363,8 +366,9 @@ int main(int argc, char **argv)
            seed, writers, waiters, pulses, kills, backing);
     mp_store m;
     mp_store_create(&m, mp_backing_parse(backing), "sighunt", 64, 16, 64);
-    int fails = run_hunt(&m, writers, waiters, pulses, seed);
-    fails += run_kill(&m, kills, seed);
+    int fails = run_hunt(&m, writers, waiters, pulses, seed, sync_ms);
+    if (kills)
+        fails += run_kill(&m, kills, seed);
     mp_store_destroy(&m);
     printf("sighunt: %s\n", fails ? "FAILED" : "ok");
     return fails ? 1 : 0;
