@@ -32,7 +32,7 @@ CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 	-Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Isrc \
 	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) $(XDEFS) $(SAN)
 CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
-LDLIBS      := -lpthread
+LDLIBS      := -lpthread -lm
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 LIB_SRC  := $(sort $(wildcard src/*.c))

@@ -123,6 +123,9 @@ uint64_t spl__fingerprint(void)
         SPL_FEATURES, (uint64_t)offsetof(struct spl_slot, labels),
         (uint64_t)offsetof(struct spl_header, used),
         (uint64_t)offsetof(struct spl_header, epoch_floor),
+        /* vectors: lane head, element alignment, vec_state encoding, options */
+        sizeof(struct spl_vec_head), SPL_VEC_ALIGN, SPL_VS_FMT_SHIFT,
+        (uint64_t)offsetof(struct spl_header, vec_opts), SPL_VOPT_TANDEM,
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         1,
 #else

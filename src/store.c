@@ -40,6 +40,7 @@ SPL_API void spl_options_init(spl_options *o)
 
 struct spl__layout {
     uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, vec_off;
+    uint32_t vec_fmt, vec_esize; /* vector format and its element size */
     uint64_t index_off, slots_off, total;
 };
 
@@ -53,11 +54,12 @@ static uint32_t spl__pow2(uint32_t v)
 
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
  * at create and to re-derive (and so check) what an opened header claims. */
-static int spl__layout_of(const spl_geometry *g, struct spl__layout *l)
+static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, struct spl__layout *l)
 {
     if (g->slots < 2 || g->slots > SPL_SLOTS_LIMIT || g->key_max < 1 ||
         g->key_max > SPL_KEY_MAX_LIMIT || g->val_max < 8 || g->val_max > SPL_VAL_MAX_LIMIT ||
-        g->vec_dim > SPL_VEC_DIM_LIMIT || (!SPL_WITH_EMBEDDINGS && g->vec_dim))
+        g->vec_dim > SPL_VEC_DIM_LIMIT || (!SPL_WITH_EMBEDDINGS && g->vec_dim) ||
+        vec_fmt >= SPL__VEC_FORMAT_COUNT || (!SPL_WITH_EMBEDDINGS && vec_fmt))
         return SPL_EFORMAT;
     l->slots = spl__pow2(g->slots);
     l->key_max = g->key_max;
@@ -65,11 +67,18 @@ static int spl__layout_of(const spl_geometry *g, struct spl__layout *l)
     l->vec_dim = g->vec_dim;
     uint64_t key_pad = spl_round_up(g->key_max, 8);
     uint64_t val_pad = spl_round_up(g->val_max, 8);
-    uint64_t vec_bytes = spl_round_up((uint64_t)g->vec_dim * 4, 8);
-    uint64_t stride = spl_round_up(SPL_SLOT_META + key_pad + val_pad + vec_bytes, SPL_CACHE_LINE);
+    /* vector lane: a 16-byte head, then the elements on a cache line */
+    l->vec_fmt = vec_fmt;
+    l->vec_esize = vec_fmt == SPL_VEC_I8 ? 1 : vec_fmt == SPL_VEC_F16 ? 2 : 4;
+    uint64_t vec_off = SPL_SLOT_META + key_pad + val_pad, vec_end = vec_off;
+    if (g->vec_dim) {
+        vec_off = spl_round_up(vec_off + SPL_VEC_HEAD, SPL_VEC_ALIGN) - SPL_VEC_HEAD;
+        vec_end = vec_off + SPL_VEC_HEAD + spl_round_up((uint64_t)g->vec_dim * l->vec_esize, 8);
+    }
+    uint64_t stride = spl_round_up(vec_end, SPL_CACHE_LINE);
     l->stride = (uint32_t)stride;
     l->val_off = (uint32_t)(SPL_SLOT_META + key_pad);
-    l->vec_off = (uint32_t)(SPL_SLOT_META + key_pad + val_pad);
+    l->vec_off = (uint32_t)vec_off;
     l->probe_max = l->slots - 1 < SPL_PROBE_LIMIT ? l->slots - 1 : SPL_PROBE_LIMIT;
     l->index_off = SPL_HEADER_BYTES;
     l->slots_off = spl_round_up(l->index_off + (uint64_t)l->slots * 8, 4096);
@@ -93,7 +102,13 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->probe_max = l->probe_max;
     s->val_off = l->val_off;
     s->vec_off = l->vec_off;
+    s->vec_fmt = l->vec_fmt;
+    s->vec_esize = l->vec_esize;
     s->seed = seed;
+#if SPL_WITH_EMBEDDINGS
+    if (l->vec_dim)
+        (void)spl__vk_get(); /* the SIMD path is chosen once, at the first open */
+#endif
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -225,6 +240,7 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
      * every field below is the creator's. */
     uint32_t version = spl_load32_acquire(&h->version);
     struct spl__layout l;
+    uint64_t sep = 0;
     if (h->magic != SPL_MAGIC)
         rc = SPL_EMAGIC;
     else if (version != SPL_FORMAT_VERSION)
@@ -234,7 +250,10 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
         rc = SPL_ELAYOUT;
     else {
         spl_geometry g = {h->slots, h->key_max, h->val_max, h->vec_dim};
-        if (spl__layout_of(&g, &l) != 0 || l.slots != h->slots || l.stride != h->slot_stride ||
+        uint64_t fmt = h->vec_opts[SPL_VOPT_FORMAT];
+        sep = h->vec_opts[SPL_VOPT_TANDEM];
+        if (fmt >= SPL__VEC_FORMAT_COUNT || sep < 0x21 || sep > 0x7e ||
+            spl__layout_of(&g, (uint32_t)fmt, &l) != 0 || l.slots != h->slots || l.stride != h->slot_stride ||
             l.probe_max != h->probe_max || l.index_off != h->index_off ||
             l.slots_off != h->slots_off || l.total != h->total_bytes)
             rc = SPL_ELAYOUT;
@@ -249,12 +268,14 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
     s->map_bytes = (size_t)st.st_size;
     s->rdonly = !!(flags & SPL_O_RDONLY);
     spl__fill_handle(s, &l, h->hash_seed);
+    s->tandem_sep = (char)sep;
     return 0;
 }
 
 /* ---- create ------------------------------------------------------------- */
 
-static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, void **map_out)
+static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, char sep,
+                            void **map_out)
 {
     if (fchmod(fd, mode) != 0) /* exact mode, whatever the umask */
         return -errno;
@@ -283,6 +304,8 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, vo
     h->total_bytes = l->total;
     h->creator_pid = (uint32_t)getpid();
     h->created_ns = spl__clock_ns(CLOCK_REALTIME);
+    h->vec_opts[SPL_VOPT_FORMAT] = l->vec_fmt;
+    h->vec_opts[SPL_VOPT_TANDEM] = (uint8_t)sep;
     /* Index and slots are zero from ftruncate: all FREE, epochs 0. */
     spl_store32_release(&h->version, SPL_FORMAT_VERSION); /* pairs with spl__attach */
     *map_out = m;
@@ -394,9 +417,12 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     if (!g.val_max)
         g.val_max = SPL_DEFAULT_VAL_MAX;
     struct spl__layout l;
-    int rc = spl__layout_of(&g, &l);
+    int rc = spl__layout_of(&g, opt->vec_format, &l);
     if (rc)
         return rc;
+    uint32_t sep = opt->tandem_sep ? opt->tandem_sep : '.';
+    if (sep < 0x21 || sep > 0x7e)
+        return SPL_EFORMAT;
     mode_t mode = opt->mode ? (mode_t)(opt->mode & 0777) : ((opt->flags & SPL_O_GROUP) ? 0660 : 0600);
     if (mode & 0007 || (!(opt->flags & SPL_O_GROUP) && (mode & 0070)))
         return SPL_EMODE; /* never world access; group only when asked */
@@ -420,7 +446,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         rc = SPL_ENOMEM;
         goto fail;
     }
-    rc = spl__init_region(fd, &l, mode, &m);
+    rc = spl__init_region(fd, &l, mode, (char)sep, &m);
     if (rc)
         goto fail;
     if (b == SPL_BACKING_MEMFD) {
@@ -444,6 +470,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     s->fd = fd;
     s->backing = b;
     spl__fill_handle(s, &l, ((struct spl_header *)m)->hash_seed);
+    s->tandem_sep = (char)sep;
     *out = s;
     return 0;
 fail:
@@ -529,7 +556,7 @@ static int spl__geom_matches(const spl_store *s, const spl_geometry *g)
 {
     struct spl__layout l;
     spl_geometry want = *g;
-    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, &l) != 0 ||
+    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, 0, &l) != 0 ||
                        l.slots != s->nslots))
         return 0;
     if (want.key_max && want.key_max != s->key_max)
