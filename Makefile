@@ -123,8 +123,10 @@ test-tsan:
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.
 test-broken:
-	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
-	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn"
+	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop \
+		build/broken/tests/vectorn
+	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn" \
+		"tests/expect-fail.sh build/broken/tests/vectorn --expect-torn"
 
 # Model check of the slot protocol (docs/model/slot.pml) with spin: the
 # model must pass, its broken variants must fail, its probes must be reached
@@ -161,8 +163,11 @@ fuzz:
 	     build/fuzz/corpus/$$n tests/fuzz/corpus || exit 1; done
 
 # The pure key-value build (no vector space or code) passes the KV suite.
+# A store made by either build is refused by the other (tests/xbuild.sh).
 test-kvonly:
-	$(MAKE) B=build/kvonly WITH_EMBEDDINGS=0 test-unit
+	$(MAKE) B=build/kvonly WITH_EMBEDDINGS=0 test-unit build/kvonly/tests/xbuild
+	$(MAKE) $(B)/tests/xbuild
+	tests/run.sh kvonly-xbuild "tests/xbuild.sh $(B)/tests/xbuild build/kvonly/tests/xbuild"
 
 # Each tests/run.sh group appends "passed failed" to $$SPL_SUMMARY; the last
 # line of `make test` is the grand total.
