@@ -18,6 +18,7 @@ typedef struct bench_opts {
     int json;        /* --json: one JSON object per line, nothing else on stdout */
     int quick;       /* --quick: smaller counts (CI smoke) */
     int procs;       /* --procs N: max processes for the multi-process figures */
+    int vec_only;    /* --vec-only: only the vector figures (vec.c) */
 } bench_opts;
 
 extern bench_opts g_opt;
@@ -104,5 +105,7 @@ static inline spl_store *bench_store(const char *label, uint32_t slots, uint32_t
 
 /* mp.c */
 void bench_multiprocess(void);
+/* vec.c */
+void bench_vectors(void);
 
 #endif

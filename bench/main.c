@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bench_opts g_opt = {0, 0, 2};
+bench_opts g_opt = {0, 0, 2, 0};
 volatile uint64_t g_sink;
 
 #define SP_KEYS      100000u
@@ -397,10 +397,11 @@ static void bench_single_4k(void)
 
 static void usage(FILE *o)
 {
-    fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N]\n"
+    fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N] [--vec-only]\n"
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.3 s multi-process runs (CI smoke)\n"
-               "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n");
+               "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
+               "  --vec-only only the vector search figures\n");
 }
 
 int main(int argc, char **argv)
@@ -418,6 +419,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             g_opt.procs = (int)n;
+        } else if (strcmp(argv[i], "--vec-only") == 0) {
+            g_opt.vec_only = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -428,10 +431,13 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     report_begin();
-    bench_single_64();
-    bench_single_4k();
-    if (g_opt.procs >= 2)
-        bench_multiprocess();
+    if (!g_opt.vec_only) {
+        bench_single_64();
+        bench_single_4k();
+        if (g_opt.procs >= 2)
+            bench_multiprocess();
+    }
+    bench_vectors();
     report_end();
     return 0;
 }

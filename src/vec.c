@@ -555,8 +555,10 @@ static void spl__scan_range(struct spl__scan *sc)
         if (spl_ix_state(spl_load_acquire(&s->index[i])) != SPL_IX_LIVE)
             continue;
         struct spl_slot *sl = spl__slot(s, i);
-        if (i + 1 < sc->hi)
+        if (i + 1 < sc->hi) { /* the next slot's meta line and its lane head */
             __builtin_prefetch(spl__slot(s, i + 1));
+            __builtin_prefetch(spl__lane(s, spl__slot(s, i + 1)));
+        }
         for (int t = 0;; t++) {
             if (t == SPL__VTRIES) {
                 sc->skipped++;
