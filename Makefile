@@ -51,7 +51,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-bench test-all fuzz fuzz-corpus deps demo \
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
 	test-model test-model-broken-recheck test-model-broken-dekker
 
 all: lib $(B)/splinter.pc
@@ -180,8 +180,12 @@ test:
 test-bench: $(BENCH_BIN)
 	tests/run.sh bench "$(BENCH_BIN) --quick --json"
 
+# The NEON kernels, compiled for AArch64 (not run: this machine is x86-64).
+test-neon:
+	tests/run.sh neon tests/check-neon.sh
+
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
-	test-kvonly test-bench fuzz
+	test-kvonly test-neon test-bench fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)

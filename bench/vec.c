@@ -121,7 +121,7 @@ static float vb_plain_scan(const float *v, uint32_t n, const float *q)
 /* ns per search of s (and, if v is given, per plain scan of v into
  * *plain_ns), best of VB_REPEATS rounds of nq queries; the two are
  * interleaved round by round so that noise hits both alike. */
-#define VB_REPEATS 5
+#define VB_REPEATS BENCH_REPEATS
 static double vb_time(spl_store *s, const float *qs, uint32_t nq, uint32_t threads,
                       const float *v, uint32_t n, double *plain_ns)
 {
