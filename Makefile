@@ -115,10 +115,13 @@ test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		test-unit test-mp test-fuzz-replay
 
-# ThreadSanitizer stress on one mapping (threads), no suppressions.
+# ThreadSanitizer stress on one mapping (threads), no suppressions; and the
+# vector protocol (set, clear, get, search) the same way.
 test-tsan:
-	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress
-	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress
+	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
+		build/tsan/tests/tsan_vec
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
+		build/tsan/tests/tsan_vec
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.

@@ -18,6 +18,21 @@
 
 #include "internal.h"
 
+/* Under ThreadSanitizer a search copies each lane out with relaxed atomic
+ * loads before scoring it (instead of SIMD loads in place), so that TSan
+ * sees the seqlock's deliberate race as atomics and checks the rest of the
+ * vector protocol without suppressions (make test-tsan, tests/mp/tsan_vec.c). */
+#if defined(__SANITIZE_THREAD__)
+#define SPL__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SPL__TSAN 1
+#endif
+#endif
+#ifndef SPL__TSAN
+#define SPL__TSAN 0
+#endif
+
 /* ---- tandem keys (both builds) ------------------------------------------ */
 
 SPL_API int spl_tandem_key(spl_store *s, const char *base, uint32_t i, char *out, size_t cap)
@@ -433,6 +448,7 @@ struct spl__scan {
     uint32_t lo, hi, k, n;
     struct spl__cand *heap;
     char *arena;        /* (k + 1) keys of key_max + 8 bytes */
+    void *tsan_lane;    /* SPL__TSAN builds: a private copy of the lane */
     uint64_t scanned, skipped;
     int rc;
 };
@@ -519,6 +535,10 @@ static inline int spl__score_lane(const struct spl__scan *sc, struct spl_slot *s
         !isfinite(scale))
         return -1;
     const void *x = lane + SPL_VEC_HEAD;
+    if (SPL__TSAN) {
+        spl__copy_out(sc->tsan_lane, lane + SPL_VEC_HEAD, spl__vec_bytes(s));
+        x = sc->tsan_lane;
+    }
     float dot;
     if (s->vec_fmt == SPL_VEC_F32)
         dot = sc->vk->dot_f32(sc->qv, x, s->vec_dim);
@@ -647,7 +667,9 @@ static int spl__scan_init(struct spl__scan *sc, uint32_t k, size_t key_max)
     sc->n = 0;
     sc->heap = calloc(k, sizeof *sc->heap);
     sc->arena = malloc(((size_t)k + 1) * (key_max + 8));
-    if (!sc->heap || !sc->arena)
+    if (SPL__TSAN)
+        sc->tsan_lane = malloc((size_t)SPL_VEC_DIM_LIMIT * 4 + 8);
+    if (!sc->heap || !sc->arena || (SPL__TSAN && !sc->tsan_lane))
         return SPL_ENOMEM;
     for (uint32_t j = 0; j < k; j++)
         sc->heap[j].key = sc->arena + (size_t)j * (key_max + 8);
@@ -764,6 +786,7 @@ done:
     for (uint32_t t = 0; sc && t < nalloc; t++) {
         free(sc[t].heap);
         free(sc[t].arena);
+        free(sc[t].tsan_lane);
     }
     free(sc);
     free(tid);
