@@ -167,7 +167,8 @@ int spl_create(spl_store **out, const char *name, const spl_options *opt);
 int spl_open(spl_store **out, const char *name, const spl_options *opt);
 
 /* Open, or create with opt->geom if absent.  If it exists with another
- * geometry (a non-zero field of opt->geom that differs): SPL_EGEOMETRY.
+ * geometry (a non-zero field of opt->geom, vec_format or tandem_sep that
+ * differs): SPL_EGEOMETRY.
  * Safe against a concurrent creator of the same name. */
 int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt);
 

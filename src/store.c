@@ -579,7 +579,10 @@ SPL_API int spl_open_or_create(spl_store **out, const char *name, const spl_opti
             rc = spl_create(out, name, opt);
         if (rc == SPL_EEXIST)
             continue; /* lost a race with another creator: open theirs */
-        if (rc == 0 && !spl__geom_matches(*out, &opt->geom)) {
+        /* vector options, like geometry: zero means "whatever it has" */
+        if (rc == 0 && (!spl__geom_matches(*out, &opt->geom) ||
+                        (opt->vec_format && opt->vec_format != (*out)->vec_fmt) ||
+                        (opt->tandem_sep && opt->tandem_sep != (uint8_t)(*out)->tandem_sep))) {
             spl_close(*out);
             *out = NULL;
             return SPL_EGEOMETRY;

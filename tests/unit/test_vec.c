@@ -188,6 +188,29 @@ static void test_formats_and_layout(void **state)
     o.vec_format = 3;
     spl_store *s = NULL;
     CHECK_RC(spl_create(&s, NULL, &o), SPL_EFORMAT);
+    /* open_or_create: vector options that differ from the store's are a
+     * geometry mismatch; zero takes the store's */
+    char dir[64], path[96];
+    assert_int_equal(unit_mkdtemp(dir, sizeof dir, "vecopt"), 0);
+    snprintf(path, sizeof path, "%s/store", dir);
+    o = unit_opts(SPL_BACKING_FILE, 16, 32, 64);
+    o.geom.vec_dim = 8;
+    o.vec_format = SPL_VEC_F16;
+    o.tandem_sep = ':';
+    CHECK_RC(spl_open_or_create(&s, path, &o), 0);
+    spl_close(s);
+    o.vec_format = SPL_VEC_I8;
+    CHECK_RC(spl_open_or_create(&s, path, &o), SPL_EGEOMETRY);
+    o.vec_format = 0;
+    o.tandem_sep = '/';
+    CHECK_RC(spl_open_or_create(&s, path, &o), SPL_EGEOMETRY);
+    o.tandem_sep = 0;
+    CHECK_RC(spl_open_or_create(&s, path, &o), 0);
+    char name[16];
+    CHECK_RC(spl_tandem_key(s, "a", 1, name, sizeof name), 3);
+    assert_string_equal(name, "a:1"); /* the store's separator, kept in its header */
+    spl_close(s);
+    assert_int_equal(unit_rm_rf(dir), 0);
     /* the largest dimension works */
     s = mkv(2, SPL_VEC_DIM_LIMIT, SPL_VEC_F32, 0);
     float *big = calloc(SPL_VEC_DIM_LIMIT, sizeof *big);
