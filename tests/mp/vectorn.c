@@ -5,45 +5,24 @@
  *
  *   vectorn [--writers 2] [--ms 1500] [--seed N] [--expect-torn]
  *
- * Every vector holds dim = 61 equal elements, a stamp 2^t (t = 0..12); the
- * query is all ones under the dot product, so a consistent vector scores
- * exactly 61 * 2^t (sums of such integers are exact in float, in any
- * order).  A vector torn between two stamps 2^a and 2^b scores
- * j*2^a + (61-j)*2^b for 0 < j < 61, which is never 61 * 2^c (61 is prime
- * and does not divide 2^d - 1 for d < 60).  The reader checks every hit of
- * every search (1 and 2 threads) and every spl_vec_get copy.
+ * Vectors are stamp vectors (mp_vec.h: a torn one cannot score like a
+ * consistent one).  The reader checks every hit of every search (1 and 2
+ * threads) and every spl_vec_get copy.
  *
  * Exit 0: no torn vector seen and the searches made progress.  Exit 3: torn
  * vectors seen.  With --expect-torn (tests/expect-fail.sh, the build
  * without the epoch re-check) it keeps searching for up to 20 s until it
  * sees one.
  */
-#include "mp_common.h"
+#include "mp_vec.h"
 
-#include <math.h>
-
-#define VT_DIM   61u
-#define VT_KEYS  64u
-#define VT_TMAX  12u
+#define VT_DIM  MPV_DIM
+#define VT_KEYS 64u
 
 typedef struct vt_shared {
     _Atomic int stop;
     _Atomic uint64_t writes, searches, hits, skipped, gets, torn, errors;
 } vt_shared;
-
-static int vt_valid(float score)
-{
-    for (uint32_t t = 0; t <= VT_TMAX; t++)
-        if (score == (float)(VT_DIM << t))
-            return 1;
-    return 0;
-}
-
-static void vt_fill(float *v, uint32_t t)
-{
-    for (uint32_t i = 0; i < VT_DIM; i++)
-        v[i] = (float)(1u << t);
-}
 
 static void vt_writer(int fd, vt_shared *sh, uint64_t seed, uint32_t w)
 {
@@ -52,22 +31,8 @@ static void vt_writer(int fd, vt_shared *sh, uint64_t seed, uint32_t w)
         _exit(2);
     mp_rng r;
     mp_rng_seed(&r, seed, w + 1);
-    float v[VT_DIM];
-    char key[16];
     while (!atomic_load(&sh->stop)) {
-        uint32_t k = mp_below(&r, VT_KEYS), op = mp_below(&r, 32);
-        snprintf(key, sizeof key, "vt%02u", k);
-        int rc;
-        if (op == 0) {
-            rc = spl_vec_clear(s, key);
-            rc = rc == SPL_ENOVEC || rc == SPL_ENOENT ? 0 : rc;
-        } else if (op == 1) {
-            rc = spl_unset(s, key); /* the next set re-creates it */
-            rc = rc == SPL_ENOENT ? 0 : rc;
-        } else {
-            vt_fill(v, mp_below(&r, VT_TMAX + 1));
-            rc = spl_vec_set(s, key, v, VT_DIM);
-        }
+        int rc = mpv_write_op(s, &r, VT_KEYS, "vt");
         if (rc == 0)
             atomic_fetch_add_explicit(&sh->writes, 1, memory_order_relaxed);
         else if (rc != SPL_EAGAIN && atomic_fetch_add(&sh->errors, 1) < 5)
@@ -82,38 +47,27 @@ static void vt_reader(int fd, vt_shared *sh, int expect_torn, uint64_t deadline)
     spl_store *s = NULL;
     if (spl_open_fd(&s, fd, SPL_O_RDONLY) != 0)
         _exit(2);
-    float q[VT_DIM], g[VT_DIM];
-    vt_fill(q, 0);
+    float g[VT_DIM];
     char key[16];
     for (uint64_t n = 0; mp_now_ns() < deadline; n++) {
-        spl_vec_query vq = {.vec = q, .dim = VT_DIM, .k = VT_KEYS, .metric = SPL_METRIC_DOT,
-                            .threads = 1 + (uint32_t)(n & 1)};
-        spl_vec_result *res = NULL;
-        int rc = spl_vec_search(s, &vq, &res);
+        uint32_t torn, hits;
+        uint64_t skipped;
+        int rc = mpv_search(s, VT_KEYS, 1 + (uint32_t)(n & 1), &torn, &hits, &skipped);
         if (rc != 0) {
             if (atomic_fetch_add(&sh->errors, 1) < 5)
                 MP_FAIL("search: %s", spl_err_name(rc));
             continue;
         }
-        for (uint32_t j = 0; j < res->n; j++)
-            if (!vt_valid(res->hits[j].score)) {
-                if (atomic_fetch_add(&sh->torn, 1) < 5)
-                    mp_line("vectorn: ", "torn vector %s scored %.1f", res->hits[j].key,
-                            res->hits[j].score);
-            }
-        if (res->n + res->skipped > VT_KEYS && atomic_fetch_add(&sh->errors, 1) < 5)
-            MP_FAIL("search: %u hits + %llu skipped > %u keys", res->n,
-                    (unsigned long long)res->skipped, VT_KEYS);
-        atomic_fetch_add(&sh->hits, res->n);
-        atomic_fetch_add(&sh->skipped, res->skipped);
+        if (hits + skipped > VT_KEYS && atomic_fetch_add(&sh->errors, 1) < 5)
+            MP_FAIL("search: %u hits + %llu skipped > %u keys", hits,
+                    (unsigned long long)skipped, VT_KEYS);
+        atomic_fetch_add(&sh->torn, torn);
+        atomic_fetch_add(&sh->hits, hits);
+        atomic_fetch_add(&sh->skipped, skipped);
         atomic_fetch_add(&sh->searches, 1);
-        spl_vec_result_free(res);
         snprintf(key, sizeof key, "vt%02u", (unsigned)(n % VT_KEYS));
         if (spl_vec_get(s, key, g, VT_DIM, NULL) == 0) {
-            int ok = vt_valid(g[0] * VT_DIM);
-            for (uint32_t i = 1; i < VT_DIM; i++)
-                ok &= g[i] == g[0];
-            if (!ok && atomic_fetch_add(&sh->torn, 1) < 5)
+            if (!mpv_copy_ok(g) && atomic_fetch_add(&sh->torn, 1) < 5)
                 mp_line("vectorn: ", "torn spl_vec_get of %s", key);
             atomic_fetch_add(&sh->gets, 1);
         }
@@ -143,21 +97,11 @@ int main(int argc, char **argv)
         writers = 2;
     printf("vectorn: seed %llu, %llu writers\n", (unsigned long long)seed,
            (unsigned long long)writers);
-    spl_options o;
-    spl_options_init(&o);
-    o.backing = SPL_BACKING_MEMFD;
-    o.geom.slots = 2 * VT_KEYS;
-    o.geom.key_max = 16;
-    o.geom.val_max = 8;
-    o.geom.vec_dim = VT_DIM;
-    spl_store *s = NULL;
-    int rc = spl_create(&s, "vectorn", &o);
-    if (rc != 0) {
-        fprintf(stderr, "vectorn: create: %s\n", spl_err_name(rc));
+    spl_store *s = mpv_store(VT_KEYS, "vectorn");
+    if (!s)
         return 1;
-    }
     float v[VT_DIM];
-    vt_fill(v, 0);
+    mpv_fill(v, 0);
     char key[16];
     for (uint32_t k = 0; k < VT_KEYS; k++) {
         snprintf(key, sizeof key, "vt%02u", k);
