@@ -32,7 +32,7 @@ CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 	-Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Isrc \
 	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) $(XDEFS) $(SAN)
 CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
-LDLIBS      := -lpthread
+LDLIBS      := -lpthread -lm
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
@@ -51,7 +51,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
 .PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
-	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-bench test-all fuzz fuzz-corpus deps demo \
+	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
 	test-model test-model-broken-recheck test-model-broken-dekker
 
 all: lib $(B)/splinter.pc
@@ -115,18 +115,21 @@ test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		test-unit test-mp test-fuzz-replay
 
-# ThreadSanitizer stress on one mapping (threads), no suppressions.
+# ThreadSanitizer stress on one mapping (threads), no suppressions; and the
+# vector protocol (set, clear, get, search) the same way.
 test-tsan:
 	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
-		build/tsan/tests/tsan_signal
+		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
-		"build/tsan/tests/tsan_signal --ops 5000"
+		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.
 test-broken:
-	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop
-	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn"
+	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop \
+		build/broken/tests/vectorn
+	tests/run.sh broken "tests/expect-fail.sh build/broken/tests/killloop --kills 60 --expect-torn" \
+		"tests/expect-fail.sh build/broken/tests/vectorn --expect-torn"
 	$(MAKE) B=build/broken-sig WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_BELL_LATE=1 build/broken-sig/tests/sighunt
 	tests/run.sh broken-sig "tests/expect-fail.sh build/broken-sig/tests/sighunt --pulses 4000 --kills 0 --sync-ms 100"
 
@@ -165,8 +168,11 @@ fuzz:
 	     build/fuzz/corpus/$$n tests/fuzz/corpus || exit 1; done
 
 # The pure key-value build (no vector space or code) passes the KV suite.
+# A store made by either build is refused by the other (tests/xbuild.sh).
 test-kvonly:
-	$(MAKE) B=build/kvonly WITH_EMBEDDINGS=0 test-unit
+	$(MAKE) B=build/kvonly WITH_EMBEDDINGS=0 test-unit build/kvonly/tests/xbuild
+	$(MAKE) $(B)/tests/xbuild
+	tests/run.sh kvonly-xbuild "tests/xbuild.sh $(B)/tests/xbuild build/kvonly/tests/xbuild"
 
 # Each tests/run.sh group appends "passed failed" to $$SPL_SUMMARY; the last
 # line of `make test` is the grand total.
@@ -179,8 +185,12 @@ test:
 test-bench: $(BENCH_BIN)
 	tests/run.sh bench "$(BENCH_BIN) --quick --json"
 
+# The NEON kernels, compiled for AArch64 (not run: this machine is x86-64).
+test-neon:
+	tests/run.sh neon tests/check-neon.sh
+
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
-	test-kvonly test-bench fuzz
+	test-kvonly test-neon test-bench fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)

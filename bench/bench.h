@@ -106,5 +106,7 @@ static inline spl_store *bench_store(const char *label, uint32_t slots, uint32_t
 void bench_multiprocess(void);
 /* signal.c */
 void bench_signals(void);
+/* vec.c */
+void bench_vectors(void);
 
 #endif

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bench_opts g_opt = {0, 0, 2};
+bench_opts g_opt = {0, 0, 2, 0};
 volatile uint64_t g_sink;
 
 #define SP_KEYS      100000u
@@ -397,11 +397,12 @@ static void bench_single_4k(void)
 
 static void usage(FILE *o)
 {
-    fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N]\n"
+    fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N] [--vec-only]\n"
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.3 s multi-process runs (CI smoke)\n"
                "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
-               "  --only P   one part: kv, mp or signals\n");
+               "  --only P   one part: kv, mp, signals or vec\n"
+               "  --vec-only the same as --only vec\n");
 }
 
 int main(int argc, char **argv)
@@ -422,6 +423,8 @@ int main(int argc, char **argv)
             g_opt.procs = (int)n;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
+        } else if (strcmp(argv[i], "--vec-only") == 0) {
+            only = "vec";
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -441,6 +444,8 @@ int main(int argc, char **argv)
         bench_multiprocess();
     if (RUN("signals"))
         bench_signals();
+    if (RUN("vec"))
+        bench_vectors();
     report_end();
     return 0;
 }

@@ -70,7 +70,12 @@ extern "C" {
     X(SPL_EMODE,     -1012, "store file mode is unsafe or not as requested")   \
     X(SPL_ENOTREG,   -1013, "store path is not a regular file")                \
     X(SPL_ENAME,     -1014, "invalid store name")                              \
-    X(SPL_EFORMAT,   -1015, "geometry out of range")
+    X(SPL_EFORMAT,   -1015, "geometry out of range")                          \
+    X(SPL_ENAN,      -1016, "vector holds NaN or infinity")                    \
+    X(SPL_EDIM,      -1017, "vector length differs from the store's vec_dim")  \
+    X(SPL_ENOVEC,    -1018, "key holds no vector")                             \
+    X(SPL_ERANGE,    -1019, "vector element out of range for the store's format") \
+    X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")
 
 typedef enum spl_errno {
 #define SPL__ERR_ENUM(name, val, text) name = (val),
@@ -127,6 +132,10 @@ typedef struct spl_options {
                             below; vec_dim is taken as given (0 = none) */
     uint32_t feed_len;   /* create: change-feed entries (power of two,
                             SPL_FEED_MIN..SPL_FEED_MAX); 0 = SPL_FEED_DEFAULT */
+    /* Fields below were added with vectors; zero means the default. */
+    uint32_t vec_format; /* create: spl_vec_format of the vector lanes (0 = F32) */
+    uint32_t tandem_sep; /* create: tandem key separator, a printable ASCII
+                            byte other than space (0 = '.') */
 } spl_options;
 
 #define SPL_FEED_MIN     16u
@@ -165,7 +174,8 @@ int spl_create(spl_store **out, const char *name, const spl_options *opt);
 int spl_open(spl_store **out, const char *name, const spl_options *opt);
 
 /* Open, or create with opt->geom if absent.  If it exists with another
- * geometry (a non-zero field of opt->geom that differs): SPL_EGEOMETRY.
+ * geometry (a non-zero field of opt->geom, vec_format or tandem_sep that
+ * differs): SPL_EGEOMETRY.
  * Safe against a concurrent creator of the same name. */
 int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt);
 
@@ -486,6 +496,154 @@ int spl_sub_fd(spl_sub *sub);
 /* Waiter records of processes that died while waiting are swept at every
  * spl_sub_open and by this call; returns the number swept. */
 int spl_signal_repair(spl_store *s);
+
+/* ------------------------------------------------------------------------
+ * Vectors (embeddings builds; docs/VECTORS.md)
+ *
+ * Each slot may hold one vector of the store's vec_dim elements next to its
+ * value.  The store's format (spl_options.vec_format, fixed at create) says
+ * how elements are kept: float32, float16, or int8 with a per-vector scale.
+ * Callers always pass and receive float32.  In a WITH_EMBEDDINGS=0 build
+ * every call below returns SPL_ENOTSUP (the symbols exist in both builds),
+ * except the tandem calls for values, which work in both.
+ * ---------------------------------------------------------------------- */
+
+typedef enum spl_vec_format {
+    SPL_VEC_F32 = 0, /* 4 bytes per element, exact */
+    SPL_VEC_F16 = 1, /* IEEE half, 2 bytes; |x| <= 65504 (else SPL_ERANGE) */
+    SPL_VEC_I8 = 2,  /* 1 byte, symmetric per-vector scale max|x|/127 */
+    SPL__VEC_FORMAT_COUNT
+} spl_vec_format;
+
+typedef enum spl_metric {
+    SPL_METRIC_COSINE = 0, /* dot / (|q| |x|), higher first; 0 if a norm is 0 */
+    SPL_METRIC_DOT = 1,    /* dot product, higher first */
+    SPL_METRIC_L2 = 2,     /* Euclidean distance, lower first */
+    SPL__METRIC_COUNT
+} spl_metric;
+
+#define SPL_VEC_K_LIMIT 4096u /* largest k a search accepts */
+
+/* Store vec (dim floats, dim == the store's vec_dim) under key, creating the
+ * key with an empty value (type VOID) if absent; the value, type, labels
+ * and flags of an existing key are kept.  The per-vector norm (and, for
+ * I8, scale) is computed and stored with it.  Pulses the slot's signal
+ * groups.  Errors: SPL_EDIM, SPL_ENAN (NaN, infinity, or a norm that
+ * overflows float), SPL_ERANGE (F16: element beyond +-65504), SPL_EKEYLEN,
+ * SPL_EFULL, SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
+ * Concurrency: a writer like spl_set; readers see the old or the new vector,
+ * never a mix. */
+int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);
+
+/* Copy key's vector out as float32 (F16/I8 are converted back).  out holds
+ * dim floats, dim == vec_dim.  epoch_out (may be NULL) gets the slot epoch
+ * the copy belongs to.  Errors: SPL_ENOENT, SPL_ENOVEC, SPL_EDIM,
+ * SPL_EKEYLEN, SPL_EAGAIN, SPL_ECORRUPT, SPL_EINVAL, SPL_ENOTSUP.
+ * Concurrency: like spl_get; never returns a torn vector. */
+int spl_vec_get(spl_store *s, const char *key, float *out, uint32_t dim, uint64_t *epoch_out);
+
+/* Remove key's vector (the key and value stay).  Pulses the slot's groups.
+ * Errors: SPL_ENOENT, SPL_ENOVEC (nothing to clear; nothing written),
+ * SPL_EKEYLEN, SPL_EAGAIN, SPL_EROFS, SPL_ENOTSUP.  Concurrency: a writer. */
+int spl_vec_clear(spl_store *s, const char *key);
+
+enum {
+    /* spl_vec_query.flags (SPL_F_LABELS_ANY from spl_filter also applies) */
+    SPL_VQ_SKIP_SELF = 1u << 8 /* query by key: leave that key out */
+};
+
+typedef struct spl_vec_query {
+    const float *vec;  /* the query (dim floats), or NULL to use key's vector */
+    const char *key;   /* used when vec is NULL: the key of a stored vector */
+    uint32_t dim;      /* with vec: must equal vec_dim (else SPL_EDIM) */
+    uint32_t k;        /* results wanted, 1..SPL_VEC_K_LIMIT */
+    spl_metric metric;
+    uint32_t flags;    /* SPL_F_LABELS_ANY, SPL_VQ_SKIP_SELF */
+    uint64_t labels;   /* label filter: all bits (default) or any bit; 0 = any */
+    const char *prefix;/* key prefix filter; NULL = any */
+    uint32_t threads;  /* split the scan over this many threads (0, 1 = the
+                          caller's thread only; at most 64) */
+} spl_vec_query;
+
+typedef struct spl_vec_hit {
+    const char *key;   /* NUL-terminated, inside the result block */
+    size_t key_len;
+    float score;       /* cosine, dot, or L2 distance (see spl_metric) */
+    uint32_t slot;
+    uint64_t epoch;    /* the slot epoch the scored vector belongs to */
+} spl_vec_hit;
+
+typedef struct spl_vec_result {
+    uint32_t n;         /* hits filled, <= k (fewer vectors matched) */
+    uint64_t scanned;   /* vectors scored */
+    uint64_t skipped;   /* vectors skipped: kept changing during the scan */
+    spl_vec_hit *hits;  /* n hits, best first; ties by key bytes ascending */
+} spl_vec_result;
+
+/* Exact top-k over every slot holding a vector that passes the filters.
+ * Every scored vector was read consistently (inside its seqlock); a vector
+ * that keeps changing is retried a few times, then skipped and counted.
+ * *out is one block; free it with spl_vec_result_free.  Errors: SPL_EINVAL
+ * (k 0 or > SPL_VEC_K_LIMIT, bad metric, no vec and no key, threads > 64),
+ * SPL_EDIM, SPL_ENAN (query), and, for a query by key, spl_vec_get's;
+ * SPL_ENOMEM, SPL_ENOTSUP (no vectors in this store or build).
+ * Concurrency: a reader; never blocks writers and never writes. */
+int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
+void spl_vec_result_free(spl_vec_result *r);
+
+/* The SIMD path in use ("avx512", "avx2", "sse", "neon" or "scalar"),
+ * chosen once per process by CPU detection at the first open or create
+ * ($SPLINTER_SIMD, if set to one of the names the CPU can run, overrides).
+ * Never NULL ("none" in a WITH_EMBEDDINGS=0 build). */
+const char *spl_vec_simd(void);
+/* Use the named path from now on (tests and benchmarks).  Errors:
+ * SPL_ENOTSUP (unknown name, or the CPU cannot run it; the path is kept).
+ * Concurrency: safe at any time; searches in flight finish on either. */
+int spl_vec_simd_force(const char *name);
+
+/* ------------------------------------------------------------------------
+ * Tandem keys: an ordered group base, base<sep>1, base<sep>2, ... (sep is
+ * the store's tandem separator, '.' by default).  Each member is an ordinary
+ * key, written atomically on its own; the GROUP is not atomic: a reader
+ * may see some members old and some new while a group is rewritten.  Order
+ * of writes: members 1..n-1 in order, the base last (so a watcher of the
+ * base wakes once the rest is in place); surplus members of an older,
+ * longer group are then deleted from the end down, so the members present
+ * are always a gap-free run from the base.  See docs/VECTORS.md.
+ * ---------------------------------------------------------------------- */
+
+/* Write member i's key name into out (cap bytes).  Returns the name's
+ * length, SPL_EKEYLEN (name longer than key_max, or base empty),
+ * SPL_ENOBUFS (cap too small), SPL_EINVAL. */
+int spl_tandem_key(spl_store *s, const char *base, uint32_t i, char *out, size_t cap);
+
+/* Write n values as the group under base (vals[i], lens[i]), then delete
+ * surplus members.  Errors of spl_set and spl_unset (the group may then be
+ * partly written), SPL_EINVAL (n 0).  Retries SPL_EAGAIN for up to
+ * timeout_us per member. */
+int spl_tandem_set(spl_store *s, const char *base, const void *const *vals, const size_t *lens,
+                   uint32_t n, uint32_t timeout_us);
+
+/* Read member i (spl_get semantics). */
+int spl_tandem_get(spl_store *s, const char *base, uint32_t i, void *buf, size_t cap,
+                   size_t *len_out);
+
+/* Number of members: base, base<sep>1, ... up to the first absent one.
+ * Errors: SPL_EKEYLEN, SPL_EAGAIN, SPL_EINVAL. */
+int spl_tandem_count(spl_store *s, const char *base);
+
+/* Delete every member, last first.  Returns how many were deleted, or an
+ * error of spl_unset (retried for up to timeout_us per member). */
+int spl_tandem_unset(spl_store *s, const char *base, uint32_t timeout_us);
+
+/* Vectors as a group: n vectors of dim floats each (vecs is n*dim floats),
+ * member i gets vector i (members are created with an empty value if
+ * absent).  Surplus members of an older group are deleted.  Errors of
+ * spl_vec_set and spl_unset; SPL_ENOTSUP without embeddings. */
+int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32_t n,
+                       uint32_t dim, uint32_t timeout_us);
+/* Vector of member i (spl_vec_get semantics). */
+int spl_tandem_vec_get(spl_store *s, const char *base, uint32_t i, float *out, uint32_t dim);
 
 #ifdef __cplusplus
 }

@@ -50,6 +50,10 @@ struct spl_store {
     int rdonly;
     spl_backing backing;
     char *path; /* NULL for MEMFD */
+    /* vectors (src/vec.c): validated copies of header line 6 */
+    uint32_t vec_fmt;    /* spl_vec_format */
+    uint32_t vec_esize;  /* bytes per element: 4, 2 or 1 */
+    char tandem_sep;
 };
 
 static inline struct spl_slot *spl__slot(const struct spl_store *s, uint32_t i)
@@ -246,6 +250,30 @@ uint64_t spl__changes(struct spl_store *s);
 int spl__key_epoch(struct spl_store *s, const char *key, uint32_t *idx, uint64_t *epoch);
 int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
                   size_t *len);
+/* ---- entry points for src/vec.c (defined at the end of kv.c) ----------
+ * spl__key_lock: key's live slot, locked by the caller (create: insert the
+ * key with an empty value first if absent).  Returns the index or an error
+ * of spl_set.  spl__key_read: spl__find for a key string, running fn in the
+ * read section (fn's negative result is passed through).  spl__slot_unlock:
+ * release a slot taken by spl__key_lock.  spl__slot_busy: a reader met slot
+ * i busy; checks (rate-limited) whether its writer died and recovers it. */
+typedef int (*spl__read_fn)(struct spl_store *s, struct spl_slot *sl, uint64_t epoch, void *ctx);
+int spl__key_lock(struct spl_store *s, const char *key, int create);
+int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx);
+void spl__slot_unlock(struct spl_slot *sl);
+int spl__slot_busy(struct spl_store *s, uint32_t i);
+
+/* src/vec_simd.c: the kernels of one SIMD path.  Each returns sum q[i]*x[i]
+ * over n elements (I8: without the scale).  x may be any alignment. */
+struct spl__vk {
+    const char *name;
+    float (*dot_f32)(const float *q, const float *x, uint32_t n);
+    float (*dot_f16)(const float *q, const uint16_t *x, uint32_t n);
+    float (*dot_i8)(const float *q, const int8_t *x, uint32_t n);
+};
+const struct spl__vk *spl__vk_get(void);  /* the path in use (chosen once) */
+float spl__f16_to_f32(uint16_t h);
+uint16_t spl__f32_to_f16(float f);        /* round to nearest even */
 
 uint64_t spl__owner_id(void);
 int spl__owner_alive(uint64_t id);

@@ -125,6 +125,7 @@ static int spl__normalize(struct spl_store *s, uint32_t i, struct spl_slot *sl)
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
     spl_store_relaxed(&s->watch[i], 0);
+    spl_store32_relaxed(&sl->vec_state, 0); /* vectors: a freed slot has none */
     spl__floor_raise(s, odd); /* before FREE: see spl_unset */
     spl__ix_set_tag(s, i, 0);
     spl__write_end(sl, odd);
@@ -386,6 +387,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     spl_store8_relaxed(&sl->type, nv->type);
     spl_store8_relaxed(&sl->user_flags, 0);
     spl_store_relaxed(&sl->labels, 0);
+    spl_store32_relaxed(&sl->vec_state, 0); /* vectors: a new key has none */
     spl_store_relaxed(&sl->ctime_ns, now);
     spl_store_relaxed(&sl->mtime_ns, now);
     spl_store_relaxed(&sl->atime_ns, 0);
@@ -665,6 +667,7 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl_store32_relaxed(&sl->val_len, 0);
     spl_store_relaxed(&sl->labels, 0);
     spl_store_relaxed(&s->watch[i], 0);
+    spl_store32_relaxed(&sl->vec_state, 0); /* vectors: a freed slot has none */
     /* Raise the epoch floor BEFORE the tag says FREE: an inserter that sees
      * the slot FREE (seq_cst) then also sees the raised floor, so a key
      * re-inserted elsewhere never shows an epoch it had (spin found the
@@ -1049,3 +1052,40 @@ out:
     free(val);
     return rc;
 }
+
+/* ==== entry points for src/vec.c (vectors issue; declared in internal.h) ====
+ * Kept at the end of this file so the slot protocol above stays in one
+ * piece; these only wrap it. */
+
+int spl__key_lock(struct spl_store *s, const char *key, int create)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    if (s->rdonly)
+        return SPL_EROFS;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int i = spl__find_locked(s, &k);
+        if (i >= 0 || i != SPL_ENOENT || !create)
+            return i;
+        struct spl__newval nv = {"", 0, SPL_T_VOID};
+        rc = spl__insert(s, &k, &nv);
+        if (rc != 0 && rc != SPL__RETRY)
+            return rc;
+    }
+    return SPL_EAGAIN;
+}
+
+int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    return spl__find(s, &k, fn, ctx);
+}
+
+void spl__slot_unlock(struct spl_slot *sl) { spl__unlock(sl); }
+
+int spl__slot_busy(struct spl_store *s, uint32_t i) { return spl__contended(s, i); }

@@ -80,7 +80,16 @@
  *   56  atime_ns   u64
  *   64  key bytes  [round8(key_max)]
  *   ..  value      [round8(val_max)]
- *   ..  vector     [vec_dim float32, padded] (embeddings builds only)
+ *   ..  vector lane (embeddings builds with vec_dim > 0 only), vec_off:
+ *       vec_off      spl_vec_head (16 B): norm f32, scale f32, dim u32,
+ *                    spare u32
+ *       vec_off+16   vec_dim elements of the store's format (f32, f16 or
+ *                    i8), zero-padded to 8 bytes; this offset is a multiple
+ *                    of 64 (vec_off = round64(64 + key + value + 16) - 16)
+ *
+ * vec_state (slot offset 28): 0 = no vector; else SPL_VS_HAS | format << 8.
+ * Header vec_opts (line 6): [0] vector format, [1] tandem separator byte,
+ * [2..7] zero.
  */
 #ifndef SPL_LAYOUT_H
 #define SPL_LAYOUT_H
@@ -254,6 +263,22 @@ static inline uint32_t spl_ix_dist(uint64_t w) { return (uint32_t)((w & SPL_IX_D
 static inline uint32_t spl_ix_cnt(uint64_t w) { return (uint32_t)((w & SPL_IX_CNT_MASK) >> SPL_IX_CNT_SHIFT); }
 static inline uint64_t spl_ix_state(uint64_t w) { return w & SPL_IX_STATE_MASK; }
 static inline uint64_t spl_ix_fp(uint64_t hash) { return hash & SPL_IX_FP_MASK; }
+
+/* Vector lane (docs/VECTORS.md).  The head sits just before the elements,
+ * which start on a cache line. */
+struct spl_vec_head {
+    uint32_t norm_bits;  /* float: norm of the stored (decoded) vector */
+    uint32_t scale_bits; /* float: I8 scale (element = i8 * scale); 1 otherwise */
+    uint32_t dim;        /* vec_dim when written (checked by readers) */
+    uint32_t spare;
+};
+_Static_assert(sizeof(struct spl_vec_head) == 16, "vector head is 16 bytes");
+#define SPL_VEC_HEAD       16u
+#define SPL_VEC_ALIGN      64u
+#define SPL_VS_HAS         0x1u
+#define SPL_VS_FMT_SHIFT   8
+#define SPL_VOPT_FORMAT    0 /* vec_opts[0]: spl_vec_format */
+#define SPL_VOPT_TANDEM    1 /* vec_opts[1]: tandem separator byte */
 
 static inline uint64_t spl_round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

@@ -125,6 +125,9 @@ uint64_t spl__fingerprint(void)
         (uint64_t)offsetof(struct spl_header, epoch_floor),
         SPL_SIG_GROUPS, SPL_SIG_STRIPES, SPL_SIG_RECORDS, SPL_SIG_OFF_WATCH,
         sizeof(struct spl_sig_ent), sizeof(struct spl_sig_rec),
+        /* vectors: lane head, element alignment, vec_state encoding, options */
+        sizeof(struct spl_vec_head), SPL_VEC_ALIGN, SPL_VS_FMT_SHIFT,
+        (uint64_t)offsetof(struct spl_header, vec_opts), SPL_VOPT_TANDEM,
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         1,
 #else

@@ -40,6 +40,7 @@ SPL_API void spl_options_init(spl_options *o)
 
 struct spl__layout {
     uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, vec_off, feed_len;
+    uint32_t vec_fmt, vec_esize; /* vector format and its element size */
     uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, total;
 };
 
@@ -53,12 +54,13 @@ static uint32_t spl__pow2(uint32_t v)
 
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
  * at create and to re-derive (and so check) what an opened header claims. */
-static int spl__layout_of(const spl_geometry *g, uint32_t feed_len, struct spl__layout *l)
+static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed_len, struct spl__layout *l)
 {
     if (feed_len < SPL_FEED_MIN || feed_len > SPL_FEED_MAX || (feed_len & (feed_len - 1)) ||
         g->slots < 2 || g->slots > SPL_SLOTS_LIMIT || g->key_max < 1 ||
         g->key_max > SPL_KEY_MAX_LIMIT || g->val_max < 8 || g->val_max > SPL_VAL_MAX_LIMIT ||
-        g->vec_dim > SPL_VEC_DIM_LIMIT || (!SPL_WITH_EMBEDDINGS && g->vec_dim))
+        g->vec_dim > SPL_VEC_DIM_LIMIT || (!SPL_WITH_EMBEDDINGS && g->vec_dim) ||
+        vec_fmt >= SPL__VEC_FORMAT_COUNT || (!SPL_WITH_EMBEDDINGS && vec_fmt))
         return SPL_EFORMAT;
     l->slots = spl__pow2(g->slots);
     l->key_max = g->key_max;
@@ -66,11 +68,18 @@ static int spl__layout_of(const spl_geometry *g, uint32_t feed_len, struct spl__
     l->vec_dim = g->vec_dim;
     uint64_t key_pad = spl_round_up(g->key_max, 8);
     uint64_t val_pad = spl_round_up(g->val_max, 8);
-    uint64_t vec_bytes = spl_round_up((uint64_t)g->vec_dim * 4, 8);
-    uint64_t stride = spl_round_up(SPL_SLOT_META + key_pad + val_pad + vec_bytes, SPL_CACHE_LINE);
+    /* vector lane: a 16-byte head, then the elements on a cache line */
+    l->vec_fmt = vec_fmt;
+    l->vec_esize = vec_fmt == SPL_VEC_I8 ? 1 : vec_fmt == SPL_VEC_F16 ? 2 : 4;
+    uint64_t vec_off = SPL_SLOT_META + key_pad + val_pad, vec_end = vec_off;
+    if (g->vec_dim) {
+        vec_off = spl_round_up(vec_off + SPL_VEC_HEAD, SPL_VEC_ALIGN) - SPL_VEC_HEAD;
+        vec_end = vec_off + SPL_VEC_HEAD + spl_round_up((uint64_t)g->vec_dim * l->vec_esize, 8);
+    }
+    uint64_t stride = spl_round_up(vec_end, SPL_CACHE_LINE);
     l->stride = (uint32_t)stride;
     l->val_off = (uint32_t)(SPL_SLOT_META + key_pad);
-    l->vec_off = (uint32_t)(SPL_SLOT_META + key_pad + val_pad);
+    l->vec_off = (uint32_t)vec_off;
     l->probe_max = l->slots - 1 < SPL_PROBE_LIMIT ? l->slots - 1 : SPL_PROBE_LIMIT;
     l->index_off = SPL_HEADER_BYTES;
     l->slots_off = spl_round_up(l->index_off + (uint64_t)l->slots * 8, 4096);
@@ -98,6 +107,8 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->probe_max = l->probe_max;
     s->val_off = l->val_off;
     s->vec_off = l->vec_off;
+    s->vec_fmt = l->vec_fmt;
+    s->vec_esize = l->vec_esize;
     s->seed = seed;
     uint8_t *sig = s->base + l->sig_off;
     s->sig = (struct spl_sig_head *)(void *)sig;
@@ -109,6 +120,10 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->kwait = (uint32_t *)(void *)(s->base + l->kwait_off);
     s->ring = (struct spl_sig_ent *)(void *)(s->base + l->ring_off);
     s->feed_mask = l->feed_len - 1;
+#if SPL_WITH_EMBEDDINGS
+    if (l->vec_dim)
+        (void)spl__vk_get(); /* the SIMD path is chosen once, at the first open */
+#endif
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -240,6 +255,7 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
      * every field below is the creator's. */
     uint32_t version = spl_load32_acquire(&h->version);
     struct spl__layout l;
+    uint64_t sep = 0;
     if (h->magic != SPL_MAGIC)
         rc = SPL_EMAGIC;
     else if (version != SPL_FORMAT_VERSION)
@@ -249,9 +265,12 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
         rc = SPL_ELAYOUT;
     else {
         spl_geometry g = {h->slots, h->key_max, h->val_max, h->vec_dim};
+        uint64_t fmt = h->vec_opts[SPL_VOPT_FORMAT];
         uint64_t feed = h->sig_opts[0];
-        if (feed > SPL_FEED_MAX || spl__layout_of(&g, (uint32_t)feed, &l) != 0 ||
-            l.sig_off != h->sig_opts[1] || l.slots != h->slots || l.stride != h->slot_stride ||
+        sep = h->vec_opts[SPL_VOPT_TANDEM];
+        if (fmt >= SPL__VEC_FORMAT_COUNT || sep < 0x21 || sep > 0x7e || feed > SPL_FEED_MAX ||
+            spl__layout_of(&g, (uint32_t)fmt, (uint32_t)feed, &l) != 0 || l.sig_off != h->sig_opts[1] ||
+            l.slots != h->slots || l.stride != h->slot_stride ||
             l.probe_max != h->probe_max || l.index_off != h->index_off ||
             l.slots_off != h->slots_off || l.total != h->total_bytes)
             rc = SPL_ELAYOUT;
@@ -266,12 +285,14 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
     s->map_bytes = (size_t)st.st_size;
     s->rdonly = !!(flags & SPL_O_RDONLY);
     spl__fill_handle(s, &l, h->hash_seed);
+    s->tandem_sep = (char)sep;
     return 0;
 }
 
 /* ---- create ------------------------------------------------------------- */
 
-static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, void **map_out)
+static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, char sep,
+                            void **map_out)
 {
     if (fchmod(fd, mode) != 0) /* exact mode, whatever the umask */
         return -errno;
@@ -302,6 +323,8 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, vo
     h->sig_opts[1] = l->sig_off;
     h->creator_pid = (uint32_t)getpid();
     h->created_ns = spl__clock_ns(CLOCK_REALTIME);
+    h->vec_opts[SPL_VOPT_FORMAT] = l->vec_fmt;
+    h->vec_opts[SPL_VOPT_TANDEM] = (uint8_t)sep;
     /* Index and slots are zero from ftruncate: all FREE, epochs 0. */
     spl_store32_release(&h->version, SPL_FORMAT_VERSION); /* pairs with spl__attach */
     *map_out = m;
@@ -413,9 +436,12 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     if (!g.val_max)
         g.val_max = SPL_DEFAULT_VAL_MAX;
     struct spl__layout l;
-    int rc = spl__layout_of(&g, opt->feed_len ? opt->feed_len : SPL_FEED_DEFAULT, &l);
+    int rc = spl__layout_of(&g, opt->vec_format, opt->feed_len ? opt->feed_len : SPL_FEED_DEFAULT, &l);
     if (rc)
         return rc;
+    uint32_t sep = opt->tandem_sep ? opt->tandem_sep : '.';
+    if (sep < 0x21 || sep > 0x7e)
+        return SPL_EFORMAT;
     mode_t mode = opt->mode ? (mode_t)(opt->mode & 0777) : ((opt->flags & SPL_O_GROUP) ? 0660 : 0600);
     if (mode & 0007 || (!(opt->flags & SPL_O_GROUP) && (mode & 0070)))
         return SPL_EMODE; /* never world access; group only when asked */
@@ -439,7 +465,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         rc = SPL_ENOMEM;
         goto fail;
     }
-    rc = spl__init_region(fd, &l, mode, &m);
+    rc = spl__init_region(fd, &l, mode, (char)sep, &m);
     if (rc)
         goto fail;
     if (b == SPL_BACKING_MEMFD) {
@@ -463,6 +489,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     s->fd = fd;
     s->backing = b;
     spl__fill_handle(s, &l, ((struct spl_header *)m)->hash_seed);
+    s->tandem_sep = (char)sep;
     *out = s;
     return 0;
 fail:
@@ -548,7 +575,7 @@ static int spl__geom_matches(const spl_store *s, const spl_geometry *g)
 {
     struct spl__layout l;
     spl_geometry want = *g;
-    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, SPL_FEED_DEFAULT, &l) != 0 ||
+    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, 0, SPL_FEED_DEFAULT, &l) != 0 ||
                        l.slots != s->nslots))
         return 0;
     if (want.key_max && want.key_max != s->key_max)
@@ -571,7 +598,10 @@ SPL_API int spl_open_or_create(spl_store **out, const char *name, const spl_opti
             rc = spl_create(out, name, opt);
         if (rc == SPL_EEXIST)
             continue; /* lost a race with another creator: open theirs */
-        if (rc == 0 && !spl__geom_matches(*out, &opt->geom)) {
+        /* vector options, like geometry: zero means "whatever it has" */
+        if (rc == 0 && (!spl__geom_matches(*out, &opt->geom) ||
+                        (opt->vec_format && opt->vec_format != (*out)->vec_fmt) ||
+                        (opt->tandem_sep && opt->tandem_sep != (uint8_t)(*out)->tandem_sep))) {
             spl_close(*out);
             *out = NULL;
             return SPL_EGEOMETRY;

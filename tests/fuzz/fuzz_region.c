@@ -265,6 +265,69 @@ static void read_key(fz *f, spl_store *s, const char *k)
     CHECK(rc <= 0x7f);
 }
 
+/* Vectors: spl_vec_get of a key and searches over hostile lanes (in a
+ * WITH_EMBEDDINGS=0 build, or a store without vectors: SPL_ENOTSUP). */
+static float g_vec[SPL_VEC_DIM_LIMIT];
+
+static void read_vec_key(fz *f, spl_store *s, const char *k)
+{
+    uint32_t dim = f->info.geom.vec_dim;
+    uint64_t ep = 1;
+    int rc = spl_vec_get(s, k, g_vec, dim, &ep);
+    if (rc == 0) {
+        CHECK((ep & 1) == 0);
+        for (uint32_t i = 0; i < dim; i++)
+            f->sink += (uint64_t)(g_vec[i] != 0);
+    }
+}
+
+static void search_check(fz *f, spl_store *s, const spl_vec_query *q)
+{
+    snprintf(g_ctx, sizeof g_ctx, "spl_vec_search metric %d k %u threads %u prefix %s",
+             (int)q->metric, q->k, q->threads, q->prefix ? q->prefix : "-");
+    spl_vec_result *r = NULL;
+    int rc = spl_vec_search(s, q, &r);
+    if (rc != 0) {
+        CHECK(r == NULL);
+        return;
+    }
+    CHECK(r->n <= q->k);
+    for (uint32_t j = 0; j < r->n; j++) {
+        const spl_vec_hit *h = &r->hits[j];
+        CHECK(h->key_len >= 1 && h->key_len <= f->info.geom.key_max);
+        CHECK(strlen(h->key) == h->key_len);
+        CHECK(h->slot < f->info.geom.slots && (h->epoch & 1) == 0);
+        CHECK(h->score == h->score); /* never NaN */
+        if (j > 0)
+            CHECK(q->metric == SPL_METRIC_L2 ? r->hits[j - 1].score <= h->score
+                                             : r->hits[j - 1].score >= h->score);
+    }
+    f->sink += r->n + r->scanned + r->skipped;
+    spl_vec_result_free(r);
+}
+
+static void read_vectors(fz *f, spl_store *s)
+{
+    for (int i = 0; i < f->nkeys; i++)
+        read_vec_key(f, s, f->keys[i]);
+    uint32_t dim = f->info.geom.vec_dim;
+    for (uint32_t i = 0; i < dim; i++)
+        g_vec[i] = (float)((i * 7) % 5) - 2;
+    spl_vec_query q = {.vec = g_vec, .dim = dim, .k = 5};
+    for (int m = 0; m < 3; m++) {
+        q.metric = (spl_metric)m;
+        search_check(f, s, &q);
+    }
+    q.threads = 2;
+    q.labels = 0x5;
+    q.flags = SPL_F_LABELS_ANY;
+    q.prefix = "k";
+    search_check(f, s, &q);
+    q = (spl_vec_query){.key = f->keys[0], .k = 3, .metric = SPL_METRIC_L2,
+                        .flags = SPL_VQ_SKIP_SELF};
+    search_check(f, s, &q);
+}
+
 static void read_all(fz *f, spl_store *s, int expect_ro)
 {
     spl_info in;
@@ -296,6 +359,7 @@ static void read_all(fz *f, spl_store *s, int expect_ro)
     run_foreach(f, s, &fl, 0);
     fl.flags = SPL_F_LABELS_ANY;
     run_foreach(f, s, &fl, 1);
+    read_vectors(f, s);
 }
 
 /* ---------------------------------------------------------------- writes */
@@ -303,7 +367,7 @@ static void read_all(fz *f, spl_store *s, int expect_ro)
 enum {
     OP_SET, OP_UNSET, OP_INC, OP_ADD, OP_APPEND, OP_CAS, OP_CAS0, OP_TYPE, OP_FLAGS,
     OP_LABELS, OP_LABELS_CLEAR, OP_TOUCH, OP_INT_XOR, OP_SET_WAIT, OP_UNSET_WAIT, OP_GET,
-    OP_WATCH, OP_BUMP, OP_SIGNAL, OP_FEED, OP_KEY_WAIT,
+    OP_WATCH, OP_BUMP, OP_SIGNAL, OP_FEED, OP_KEY_WAIT, OP_VEC_SET, OP_VEC_CLEAR,
     OP__COUNT
 };
 
@@ -439,6 +503,12 @@ static void do_op1(fz *f, spl_store *s, unsigned op, const char *k, unsigned arg
         CHECK(rc == SPL_ETIMEDOUT || rc < 0);
         break;
     }
+    case OP_VEC_SET:
+        for (uint32_t i = 0; i < f->info.geom.vec_dim; i++)
+            g_vec[i] = (float)(arg + i % 3) - 100;
+        rc = spl_vec_set(s, k, g_vec, f->info.geom.vec_dim);
+        break;
+    case OP_VEC_CLEAR: rc = spl_vec_clear(s, k); break;
     }
     if (f->rdonly && writes)
         CHECK(rc != 0);
@@ -457,7 +527,7 @@ static void write_all(fz *f, spl_store *s)
             {OP_LABELS, 3, 5},    {OP_LABELS_CLEAR, 3, 1}, {OP_FLAGS, 8, 9}, {OP_TOUCH, 0, 0},
             {OP_UNSET, 1, 0},     {OP_SET, 12, 64},    {OP_SET, 13, 1},     {OP_INC, 15, 0},
             {OP_SET, 16, 33},     {OP_UNSET, 17, 0},   {OP_INC, 18, 0},     {OP_SET, 5, 0x8f},
-            {OP_GET, 16, 0},
+            {OP_GET, 16, 0},      {OP_VEC_SET, 0, 3},  {OP_VEC_SET, 12, 200}, {OP_VEC_CLEAR, 12, 0},
         };
         for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
             do_op(f, s, seq[i][0], f->keys[seq[i][1] % (unsigned)f->nkeys], seq[i][2]);

@@ -82,6 +82,7 @@ static spl_store *mk(uint32_t slots, uint32_t key_max, uint32_t val_max, uint32_
     o.geom.key_max = key_max;
     o.geom.val_max = val_max;
     o.geom.vec_dim = vec_dim;
+    o.feed_len = SPL_FEED_MIN; /* small images: the fuzzer mutates every byte */
     spl_store *s = NULL;
     OK(spl_create(&s, "gen_corpus", &o));
     return s;
@@ -166,10 +167,30 @@ static void populate_basic(spl_store *s, uint32_t val_max)
     OK(spl_labels_set(s, "counter", 0x4));
 }
 
+/* Vectors on the first keys of a store with a vector lane (lanes whose
+ * head and elements the fuzzer then mutates). */
+static void populate_vectors(spl_store *s, uint32_t vec_dim)
+{
+#if SPL_WITH_EMBEDDINGS
+    float v[64];
+    if (!vec_dim || vec_dim > 64)
+        return;
+    static const char *const keys[] = {"alpha", "counter", "k1", "k2"};
+    for (unsigned j = 0; j < 4; j++) {
+        for (uint32_t i = 0; i < vec_dim; i++)
+            v[i] = (float)((i + j) % 5) - 2.0f;
+        OK(spl_vec_set(s, keys[j], v, vec_dim));
+    }
+#else
+    (void)s, (void)vec_dim;
+#endif
+}
+
 static spl_store *store_basic(uint32_t slots, uint32_t vec_dim)
 {
     spl_store *s = mk(slots, 16, 64, vec_dim);
     populate_basic(s, 64);
+    populate_vectors(s, vec_dim);
     return s;
 }
 

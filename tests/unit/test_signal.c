@@ -161,6 +161,13 @@ static void test_every_mutation_pulses(void **state)
     PULSE_ONCE(spl_add(s, "n", 5, &iv));
     PULSE_ONCE(spl_int(s, "n", SPL_OP_XOR, 3, NULL));
     PULSE_ONCE(spl_int(s, "n", SPL_OP_NOT, 0, NULL));
+    float vec[768] = {1.0f};
+    spl_info in;
+    CHECK_RC(spl_info_get(s, &in), 0);
+    if (in.geom.vec_dim == 768) { /* embeddings build: vector writes pulse */
+        PULSE_ONCE(spl_vec_set(s, "k", vec, 768));
+        PULSE_ONCE(spl_vec_clear(s, "k"));
+    }
     PULSE_ONCE(spl_unset(s, "k"));
 #undef PULSE_ONCE
     /* not pulsed: touch, watch */

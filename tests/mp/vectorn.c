@@ -1,0 +1,143 @@
+/*
+ * vectorn.c - no torn vector ever contributes a score: searches (and
+ * spl_vec_get) run in one process while other processes rewrite, clear and
+ * re-create the same vectors.
+ *
+ *   vectorn [--writers 2] [--ms 1500] [--seed N] [--expect-torn]
+ *
+ * Vectors are stamp vectors (mp_vec.h: a torn one cannot score like a
+ * consistent one).  The reader checks every hit of every search (1 and 2
+ * threads) and every spl_vec_get copy.
+ *
+ * Exit 0: no torn vector seen and the searches made progress.  Exit 3: torn
+ * vectors seen.  With --expect-torn (tests/expect-fail.sh, the build
+ * without the epoch re-check) it keeps searching for up to 20 s until it
+ * sees one.
+ */
+#include "mp_vec.h"
+
+#define VT_DIM  MPV_DIM
+#define VT_KEYS 64u
+
+typedef struct vt_shared {
+    _Atomic int stop;
+    _Atomic uint64_t writes, searches, hits, skipped, gets, torn, errors;
+} vt_shared;
+
+static void vt_writer(int fd, vt_shared *sh, uint64_t seed, uint32_t w)
+{
+    spl_store *s = NULL;
+    if (spl_open_fd(&s, fd, 0) != 0)
+        _exit(2);
+    mp_rng r;
+    mp_rng_seed(&r, seed, w + 1);
+    while (!atomic_load(&sh->stop)) {
+        int rc = mpv_write_op(s, &r, VT_KEYS, "vt");
+        if (rc == 0)
+            atomic_fetch_add_explicit(&sh->writes, 1, memory_order_relaxed);
+        else if (rc != SPL_EAGAIN && atomic_fetch_add(&sh->errors, 1) < 5)
+            MP_FAIL("writer %u: %s", w, spl_err_name(rc));
+    }
+    spl_close(s);
+    _exit(0);
+}
+
+static void vt_reader(int fd, vt_shared *sh, int expect_torn, uint64_t deadline)
+{
+    spl_store *s = NULL;
+    if (spl_open_fd(&s, fd, SPL_O_RDONLY) != 0)
+        _exit(2);
+    float g[VT_DIM];
+    char key[16];
+    for (uint64_t n = 0; mp_now_ns() < deadline; n++) {
+        uint32_t torn, hits;
+        uint64_t skipped;
+        int rc = mpv_search(s, VT_KEYS, 1 + (uint32_t)(n & 1), &torn, &hits, &skipped);
+        if (rc != 0) {
+            if (atomic_fetch_add(&sh->errors, 1) < 5)
+                MP_FAIL("search: %s", spl_err_name(rc));
+            continue;
+        }
+        if (hits + skipped > VT_KEYS && atomic_fetch_add(&sh->errors, 1) < 5)
+            MP_FAIL("search: %u hits + %llu skipped > %u keys", hits,
+                    (unsigned long long)skipped, VT_KEYS);
+        atomic_fetch_add(&sh->torn, torn);
+        atomic_fetch_add(&sh->hits, hits);
+        atomic_fetch_add(&sh->skipped, skipped);
+        atomic_fetch_add(&sh->searches, 1);
+        snprintf(key, sizeof key, "vt%02u", (unsigned)(n % VT_KEYS));
+        if (spl_vec_get(s, key, g, VT_DIM, NULL) == 0) {
+            if (!mpv_copy_ok(g) && atomic_fetch_add(&sh->torn, 1) < 5)
+                mp_line("vectorn: ", "torn spl_vec_get of %s", key);
+            atomic_fetch_add(&sh->gets, 1);
+        }
+        if (expect_torn && atomic_load(&sh->torn))
+            break;
+    }
+    atomic_store(&sh->stop, 1);
+    spl_close(s);
+    _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t writers = 2, ms = 1500, seed = mp_time_seed(), expect = 0;
+    for (int i = 1; i < argc; i++) {
+        if (mp_arg_u64(argc, argv, &i, "--writers", &writers) ||
+            mp_arg_u64(argc, argv, &i, "--ms", &ms) || mp_arg_u64(argc, argv, &i, "--seed", &seed))
+            continue;
+        if (strcmp(argv[i], "--expect-torn") == 0) {
+            expect = 1;
+            continue;
+        }
+        fprintf(stderr, "usage: vectorn [--writers 2] [--ms 1500] [--seed N] [--expect-torn]\n");
+        return 2;
+    }
+    if (writers < 1 || writers > 32)
+        writers = 2;
+    printf("vectorn: seed %llu, %llu writers\n", (unsigned long long)seed,
+           (unsigned long long)writers);
+    spl_store *s = mpv_store(VT_KEYS, "vectorn");
+    if (!s)
+        return 1;
+    float v[VT_DIM];
+    mpv_fill(v, 0);
+    char key[16];
+    for (uint32_t k = 0; k < VT_KEYS; k++) {
+        snprintf(key, sizeof key, "vt%02u", k);
+        if (spl_vec_set(s, key, v, VT_DIM) != 0)
+            return 1;
+    }
+    vt_shared *sh = mp_shared_alloc(sizeof *sh);
+    pid_t pids[33];
+    uint32_t np = 0;
+    uint64_t deadline = mp_now_ns() + (expect ? 20000ull : ms) * 1000000ull;
+    for (uint32_t w = 0; w < writers; w++) {
+        pid_t p = fork();
+        if (p == 0)
+            vt_writer(spl_fd(s), sh, seed, w);
+        pids[np++] = p;
+    }
+    pid_t rp = fork();
+    if (rp == 0)
+        vt_reader(spl_fd(s), sh, (int)expect, deadline);
+    int st = 0;
+    waitpid(rp, &st, 0); /* the reader sets stop when it is done */
+    atomic_store(&sh->stop, 1);
+    int fail = mp_wait_all(pids, np, "writer") || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    printf("vectorn: %llu writes, %llu searches, %llu hits, %llu skipped, %llu gets, "
+           "%llu torn, %llu errors\n",
+           (unsigned long long)sh->writes, (unsigned long long)sh->searches,
+           (unsigned long long)sh->hits, (unsigned long long)sh->skipped,
+           (unsigned long long)sh->gets, (unsigned long long)sh->torn,
+           (unsigned long long)sh->errors);
+    if (sh->searches == 0 || sh->writes == 0 || sh->hits == 0)
+        fail = 1, fprintf(stderr, "vectorn: no progress\n");
+    int torn = sh->torn != 0;
+    fail |= sh->errors != 0;
+    spl_close(s);
+    mp_shared_free(sh, sizeof *sh);
+    if (torn)
+        return 3;
+    return fail;
+}
