@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bench_opts g_opt = {0, 0, 2, 0};
+bench_opts g_opt = {0, 0, 2};
 volatile uint64_t g_sink;
 
 #define SP_KEYS      100000u

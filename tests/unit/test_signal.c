@@ -397,7 +397,17 @@ static void do_mutation(spl_store *s, int c)
     case 5: CHECK_RC(spl_type_set(s, "w", SPL_T_JSON), 0); break;
     case 6: CHECK_RC(spl_labels_set(s, "w", 1ull << 40), 0); break;
     case 7: CHECK_RC(spl_bump(s, "w"), 0); break;
-    case 8: CHECK_RC(spl_unset(s, "w"), 0); break;
+    case 8: {
+        spl_info in;
+        CHECK_RC(spl_info_get(s, &in), 0);
+        float v[768] = {0.5f};
+        if (in.geom.vec_dim == 768)
+            CHECK_RC(spl_vec_set(s, "w", v, 768), 0); /* a vector write */
+        else
+            set_str(s, "w", "no vectors in this build");
+        break;
+    }
+    case 9: CHECK_RC(spl_unset(s, "w"), 0); break;
     default: CHECK_RC(spl_signal(s, 1ull << 2), 0); break;
     }
 }
@@ -408,7 +418,8 @@ static void test_cross_process_each_mutation(void **state)
     static const struct xp_case cases[] = {
         {"w", SPL_EV_CHANGED}, {"w", SPL_EV_CHANGED}, {"w", SPL_EV_CHANGED},
         {"n", SPL_EV_CHANGED}, {"n", SPL_EV_CHANGED}, {"w", SPL_EV_CHANGED},
-        {"w", SPL_EV_CHANGED}, {"w", SPL_EV_BUMPED},  {"w", SPL_EV_DELETED},
+        {"w", SPL_EV_CHANGED}, {"w", SPL_EV_BUMPED},  {"w", SPL_EV_CHANGED},
+        {"w", SPL_EV_DELETED},
         {"", SPL_EV_SIGNAL},
     };
     const int ncase = (int)(sizeof cases / sizeof cases[0]);
