@@ -56,7 +56,7 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
     static const struct option lo[] = {{"prefix", required_argument, 0, 'p'}, {0, 0, 0, 0}};
     spl_filter f = {.flags = SPL_F_VALUES};
     int ch;
-    while ((ch = getopt_long(argc, argv, "+p:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "p:", lo, NULL)) != -1) {
         if (ch != 'p')
             return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         f.prefix = optarg;
@@ -119,6 +119,7 @@ static int field_bytes(json_t *o, const char *plain, const char *b64, char **out
         long k = cli_b64_decode(json_string_value(b), n, (unsigned char *)*out);
         if (k < 0) {
             free(*out);
+            *out = NULL;
             return -1;
         }
         (*out)[k] = 0;
@@ -196,7 +197,7 @@ out:
 int cmd_import(cli_ctx *c, int argc, char **argv)
 {
     static const struct option lo[] = {{0, 0, 0, 0}};
-    if (getopt_long(argc, argv, "+", lo, NULL) != -1)
+    if (getopt_long(argc, argv, "", lo, NULL) != -1)
         return cli_usage(c, "unknown option '%s'", argv[optind - 1]);
     if (argc - optind > 1)
         return cli_usage(c, "import [FILE]");

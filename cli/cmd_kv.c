@@ -31,14 +31,20 @@ static int bad_opt(cli_ctx *c, char **argv)
     return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
 }
 
-static int no_opts(cli_ctx *c, int argc, char **argv)
+/* Options may come anywhere ("--" ends them; "-" alone, the stdin value, is
+ * an argument).  `math` alone stops at the first argument, so that its
+ * operand may be negative. */
+static int no_opts_from(cli_ctx *c, int argc, char **argv, const char *how)
 {
-    /* "--" ends options; anything else starting with '-' (but "-" alone, the
-     * stdin value) is an unknown option */
     static const struct option lo[] = {{0, 0, 0, 0}};
-    if (getopt_long(argc, argv, "+", lo, NULL) != -1)
+    if (getopt_long(argc, argv, how, lo, NULL) != -1)
         return bad_opt(c, argv);
     return CLI_OK;
+}
+
+static int no_opts(cli_ctx *c, int argc, char **argv)
+{
+    return no_opts_from(c, argc, argv, "");
 }
 
 /* Write a value: set, append or cas. */
@@ -72,7 +78,7 @@ int cmd_set(cli_ctx *c, int argc, char **argv)
 {
     static const struct option lo[] = {{"type", required_argument, 0, 't'}, {0, 0, 0, 0}};
     int ch, type = -1;
-    while ((ch = getopt_long(argc, argv, "+t:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
         if (ch != 't')
             return bad_opt(c, argv);
         if ((type = spl_type_parse(optarg)) < 0)
@@ -121,7 +127,7 @@ int cmd_get(cli_ctx *c, int argc, char **argv)
     static const struct option lo[] = {
         {"raw", no_argument, 0, 'r'}, {"meta", no_argument, 0, 'm'}, {0, 0, 0, 0}};
     int ch, raw = 0, meta = 0;
-    while ((ch = getopt_long(argc, argv, "+rm", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "rm", lo, NULL)) != -1) {
         if (ch == 'r') raw = 1;
         else if (ch == 'm') meta = 1;
         else return bad_opt(c, argv);
@@ -229,7 +235,7 @@ int cmd_list(cli_ctx *c, int argc, char **argv)
     spl_filter f = {0};
     int ch, rc;
     uint64_t mask;
-    while ((ch = getopt_long(argc, argv, "+n:p:l:a", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "n:p:l:a", lo, NULL)) != -1) {
         switch (ch) {
         case 'n':
             if (cli_parse_u64(optarg, &st.limit) != 0 || st.limit == 0)
@@ -295,7 +301,7 @@ int cmd_math(cli_ctx *c, int argc, char **argv)
     } ops[] = {{"inc", SPL_OP_ADD, 0}, {"dec", SPL_OP_ADD, -1}, {"add", SPL_OP_ADD, 1},
                {"and", SPL_OP_AND, 1}, {"or", SPL_OP_OR, 1},    {"xor", SPL_OP_XOR, 1},
                {"not", SPL_OP_NOT, 0}};
-    int rc = no_opts(c, argc, argv);
+    int rc = no_opts_from(c, argc, argv, "+");
     if (rc != CLI_OK)
         return rc;
     int n = argc - optind;

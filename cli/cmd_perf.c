@@ -31,7 +31,7 @@ static int opt_u64(cli_ctx *c, const char *name, const char *v, uint64_t lo, uin
 
 static void bench_key(char *k, size_t cap, uint64_t i)
 {
-    snprintf(k, cap, "splinterctl.bench.%d.%" PRIu64, (int)getpid(), i);
+    snprintf(k, cap, "~b%x.%" PRIx64, (unsigned)getpid(), i); /* short: fits small key_max */
 }
 
 int cmd_bench(cli_ctx *c, int argc, char **argv)
@@ -42,7 +42,7 @@ int cmd_bench(cli_ctx *c, int argc, char **argv)
                                        {0, 0, 0, 0}};
     uint64_t ops = 100000, nkeys = 1000, size = 64;
     int ch, rc, keys_given = 0;
-    while ((ch = getopt_long(argc, argv, "+n:k:z:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "n:k:z:", lo, NULL)) != -1) {
         if (ch == 'n') rc = opt_u64(c, "--ops", optarg, 1, 1000000000, &ops);
         else if (ch == 'k') rc = opt_u64(c, "--keys", optarg, 1, 1000000, &nkeys), keys_given = 1;
         else if (ch == 'z') rc = opt_u64(c, "--size", optarg, 0, SPL_VAL_MAX_LIMIT, &size);
@@ -238,7 +238,7 @@ int cmd_top(cli_ctx *c, int argc, char **argv)
         {0, 0, 0, 0}};
     uint64_t count = 0, interval_ms = 1000, nhot = 10;
     int ch, rc = CLI_OK;
-    while ((ch = getopt_long(argc, argv, "+c:1i:k:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:1i:k:", lo, NULL)) != -1) {
         if (ch == 'c') rc = opt_u64(c, "--count", optarg, 1, UINT32_MAX, &count);
         else if (ch == '1') count = 1;
         else if (ch == 'i') rc = opt_u64(c, "--interval", optarg, 10, 3600000, &interval_ms);

@@ -236,18 +236,22 @@ static int strip_globals(cli_ctx *c, int *argc, char **argv)
 int cli_run(cli_ctx *c, int argc, char **argv)
 {
     c->cmd = NULL;
-    const cli_cmd *k = cli_find(argv[0]);
-    if (!k)
-        return cli_fail(c, CLI_USAGE, "USAGE",
-                        "unknown command '%s' (see 'splinterctl help')", argv[0]);
-    c->cmd = k->name;
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cli_cmd_help(c, k, stdout);
-            return CLI_OK;
-        }
     int saved_json = c->json, saved_quiet = c->quiet;
     int rc = strip_globals(c, &argc, argv);
+    const cli_cmd *k = cli_find(argv[0]);
+    if (rc == CLI_OK && !k)
+        rc = cli_fail(c, CLI_USAGE, "USAGE", "unknown command '%s' (see 'splinterctl help')",
+                      argv[0]);
+    if (rc == CLI_OK) {
+        c->cmd = k->name;
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                cli_cmd_help(c, k, stdout);
+                c->json = saved_json;
+                c->quiet = saved_quiet;
+                return CLI_OK;
+            }
+    }
     if (rc == CLI_OK && (k->flags & CLI_NEEDS_STORE))
         rc = cli_open(c);
     if (rc == CLI_OK) {
