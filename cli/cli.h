@@ -141,6 +141,12 @@ size_t cli_val_max(cli_ctx *c);
  * times), shared by get, list and export. */
 json_t *cli_meta_json(cli_ctx *c, const char *key, const spl_meta *m);
 
+/* PATH for reading or writing: "-" is stdin/stdout, else a file.  Returns
+ * CLI_OK or a usage error (reported).  Closing leaves the std streams open
+ * and returns fclose's result. */
+int cli_stream_open(cli_ctx *c, const char *path, int write, FILE **f);
+int cli_stream_close(FILE *f);
+
 /* Parse numbers; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_i64(const char *s, int64_t *out);

@@ -64,12 +64,12 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
     if (argc - optind > 1)
         return cli_usage(c, "export [FILE]");
     const char *path = optind < argc ? argv[optind] : "-";
-    int to_stdout = strcmp(path, "-") == 0;
-    FILE *out = to_stdout ? stdout : fopen(path, "w");
-    if (!out)
-        return cli_fail(c, CLI_USAGE, "EIO", "cannot write '%s': %s", path, strerror(errno));
+    FILE *out;
+    int rc = cli_stream_open(c, path, 1, &out);
+    if (rc != CLI_OK)
+        return rc;
     spl_info in;
-    int rc = spl_info_get(c->s, &in);
+    rc = spl_info_get(c->s, &in);
     if (rc == 0) {
         json_t *h = json_pack("{s:i, s:{s:I, s:I, s:I, s:I}}", "splinter_export", 1, "geometry",
                               "slots", (json_int_t)in.geom.slots, "key_max",
@@ -82,12 +82,12 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
     struct export_state st = {c, out, 0};
     if (rc == 0)
         rc = spl_foreach(c->s, &f, export_one, &st);
-    int werr = to_stdout ? 0 : fclose(out);
+    int werr = cli_stream_close(out);
     if (rc < 0)
         return cli_fail_spl(c, rc, "export");
     if (werr)
         return cli_fail(c, CLI_USAGE, "EIO", "cannot write '%s': %s", path, strerror(errno));
-    if (!to_stdout) {
+    if (out != stdout) {
         if (c->json)
             cli_json_out(c, json_pack("{s:b, s:I, s:s}", "ok", 1, "exported", (json_int_t)st.n,
                                       "file", path));
@@ -202,15 +202,14 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
     if (argc - optind > 1)
         return cli_usage(c, "import [FILE]");
     const char *path = optind < argc ? argv[optind] : "-";
-    int from_stdin = strcmp(path, "-") == 0;
-    FILE *in = from_stdin ? stdin : fopen(path, "r");
-    if (!in)
-        return cli_fail(c, CLI_USAGE, "EIO", "cannot read '%s': %s", path, strerror(errno));
+    FILE *in;
+    int code = cli_stream_open(c, path, 0, &in);
+    if (code != CLI_OK)
+        return code;
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
     uint64_t n = 0;
-    int code = CLI_OK;
     while (code == CLI_OK && getline(&line, &cap, in) >= 0) {
         lineno++;
         if (line[strspn(line, " \t\r\n")] == 0)
@@ -225,8 +224,7 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
         json_decref(o);
     }
     free(line);
-    if (!from_stdin)
-        fclose(in);
+    cli_stream_close(in);
     if (code != CLI_OK)
         return code;
     if (c->json)

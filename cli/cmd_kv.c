@@ -42,9 +42,15 @@ static int no_opts_from(cli_ctx *c, int argc, char **argv, const char *how)
     return CLI_OK;
 }
 
-static int no_opts(cli_ctx *c, int argc, char **argv)
+/* No options and min..max arguments, else a usage error showing `usage`. */
+static int args(cli_ctx *c, int argc, char **argv, int min, int max, const char *usage)
 {
-    return no_opts_from(c, argc, argv, "");
+    int rc = no_opts_from(c, argc, argv, "");
+    if (rc != CLI_OK)
+        return rc;
+    if (argc - optind < min || argc - optind > max)
+        return cli_usage(c, "%s", usage);
+    return CLI_OK;
 }
 
 /* Write a value: set, append or cas. */
@@ -91,22 +97,18 @@ int cmd_set(cli_ctx *c, int argc, char **argv)
 
 int cmd_append(cli_ctx *c, int argc, char **argv)
 {
-    int rc = no_opts(c, argc, argv);
+    int rc = args(c, argc, argv, 2, 2, "append KEY VALUE|-|@FILE");
     if (rc != CLI_OK)
         return rc;
-    if (argc - optind != 2)
-        return cli_usage(c, "append KEY VALUE|-|@FILE");
     return write_value(c, "append", argv[optind], argv[optind + 1], 0, -1);
 }
 
 int cmd_cas(cli_ctx *c, int argc, char **argv)
 {
-    int rc = no_opts(c, argc, argv);
+    int rc = args(c, argc, argv, 3, 3, "cas KEY EPOCH VALUE|-|@FILE");
     if (rc != CLI_OK)
         return rc;
     uint64_t epoch;
-    if (argc - optind != 3)
-        return cli_usage(c, "cas KEY EPOCH VALUE|-|@FILE");
     if (cli_parse_u64(argv[optind + 1], &epoch) != 0)
         return cli_usage(c, "bad epoch '%s'", argv[optind + 1]);
     return write_value(c, "cas", argv[optind], argv[optind + 2], epoch, -1);
@@ -169,11 +171,9 @@ int cmd_get(cli_ctx *c, int argc, char **argv)
 
 int cmd_unset(cli_ctx *c, int argc, char **argv)
 {
-    int rc = no_opts(c, argc, argv);
+    int rc = args(c, argc, argv, 1, 1, "unset KEY");
     if (rc != CLI_OK)
         return rc;
-    if (argc - optind != 1)
-        return cli_usage(c, "unset KEY");
     CLI_RETRY(c, rc, spl_unset(c->s, argv[optind]));
     if (rc < 0)
         return cli_fail_spl(c, rc, argv[optind]);
@@ -187,11 +187,9 @@ int cmd_unset(cli_ctx *c, int argc, char **argv)
 
 int cmd_exists(cli_ctx *c, int argc, char **argv)
 {
-    int rc = no_opts(c, argc, argv);
+    int rc = args(c, argc, argv, 1, 1, "exists KEY");
     if (rc != CLI_OK)
         return rc;
-    if (argc - optind != 1)
-        return cli_usage(c, "exists KEY");
     CLI_RETRY(c, rc, spl_exists(c->s, argv[optind]));
     if (rc < 0)
         return cli_fail_spl(c, rc, argv[optind]);
@@ -263,12 +261,10 @@ int cmd_list(cli_ctx *c, int argc, char **argv)
 
 int cmd_type(cli_ctx *c, int argc, char **argv)
 {
-    int rc = no_opts(c, argc, argv);
+    int rc = args(c, argc, argv, 1, 2, "type KEY [TYPE]");
     if (rc != CLI_OK)
         return rc;
     int n = argc - optind;
-    if (n < 1 || n > 2)
-        return cli_usage(c, "type KEY [TYPE]");
     const char *key = argv[optind];
     if (n == 2) {
         int t = spl_type_parse(argv[optind + 1]);
@@ -345,11 +341,11 @@ int cmd_math(cli_ctx *c, int argc, char **argv)
 
 int cmd_label(cli_ctx *c, int argc, char **argv)
 {
-    int rc = no_opts(c, argc, argv);
+    int rc = args(c, argc, argv, 1, argc, "label KEY [set|clear LABEL...]");
     if (rc != CLI_OK)
         return rc;
     int n = argc - optind;
-    if (n < 1 || n == 2)
+    if (n == 2)
         return cli_usage(c, "label KEY [set|clear LABEL...]");
     const char *key = argv[optind];
     if (n > 2) {

@@ -5,7 +5,8 @@
  *
  * Exit codes: the script's os.exit() code; an uncaught Splinter error gives
  * the exit code of its library code (1 not found, 2 bad input, 3
- * contention, 4 store); any other Lua error (syntax, runtime) is 2.
+ * contention, 4 store; a store that fails to open is always 4); any other
+ * Lua error (syntax, runtime) is 2.
  */
 #include <string.h>
 
@@ -17,7 +18,7 @@
 
 static int traceback(lua_State *L)
 {
-    if (lsplinter_error_code(L, 1) < 0)
+    if (lsplinter_error_code(L, 1, NULL) < 0)
         return 1; /* keep the error object: its code picks the exit code */
     const char *msg = lua_tostring(L, 1);
     luaL_traceback(L, L, msg ? msg : luaL_tolstring(L, 1, NULL), 1);
@@ -59,9 +60,10 @@ int cmd_lua(cli_ctx *c, int argc, char **argv)
         st = lua_pcall(L, argc - 2, 0, 1);
     }
     if (st != LUA_OK) {
-        int rc = lsplinter_error_code(L, -1);
+        int store_err = 0;
+        int rc = lsplinter_error_code(L, -1, &store_err);
         const char *msg = luaL_tolstring(L, -1, NULL);
-        code = rc < 0 ? cli_exit_of(rc) : CLI_USAGE;
+        code = store_err ? CLI_STORE : rc < 0 ? cli_exit_of(rc) : CLI_USAGE;
         if (code == CLI_OK)
             code = CLI_USAGE;
         cli_fail(c, code, rc < 0 ? spl_err_name(rc) : "LUA_ERROR", "%s", msg);

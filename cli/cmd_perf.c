@@ -172,7 +172,7 @@ static int take_sample(cli_ctx *c, struct sample *s, spl_info *in)
     int rc = spl_info_get(c->s, in);
     if (rc == 0)
         rc = spl_foreach(c->s, NULL, sample_one, s);
-    if (rc == 0)
+    if (rc == 0 && s->n)
         qsort(s->k, s->n, sizeof *s->k, by_key);
     return rc < 0 ? rc : 0;
 }
@@ -182,11 +182,13 @@ static int take_sample(cli_ctx *c, struct sample *s, spl_info *in)
 static void diff_samples(struct sample *cur, const struct sample *prev)
 {
     for (size_t i = 0; i < cur->n; i++) {
-        struct sample_key *p = bsearch(&cur->k[i], prev->k, prev->n, sizeof *prev->k, by_key);
+        struct sample_key *p =
+            prev->n ? bsearch(&cur->k[i], prev->k, prev->n, sizeof *prev->k, by_key) : NULL;
         uint64_t base = p ? p->epoch : 0;
         cur->k[i].delta = cur->k[i].epoch > base ? (cur->k[i].epoch - base) / 2 : 0;
     }
-    qsort(cur->k, cur->n, sizeof *cur->k, by_delta);
+    if (cur->n)
+        qsort(cur->k, cur->n, sizeof *cur->k, by_delta);
 }
 
 static volatile sig_atomic_t top_stop;
@@ -268,7 +270,8 @@ int cmd_top(cli_ctx *c, int argc, char **argv)
             break;
         diff_samples(&cur, &prev);
         top_show(c, &in, (t - t_prev) / 1e9, in.changes - pin.changes, &cur, nhot, tty);
-        qsort(cur.k, cur.n, sizeof *cur.k, by_key);
+        if (cur.n)
+            qsort(cur.k, cur.n, sizeof *cur.k, by_key);
         sample_free(&prev);
         prev = cur;
         memset(&cur, 0, sizeof cur);

@@ -252,6 +252,24 @@ int cli_read_value(cli_ctx *c, const char *arg, size_t max, char **out, size_t *
     return CLI_OK;
 }
 
+int cli_stream_open(cli_ctx *c, const char *path, int write, FILE **f)
+{
+    if (strcmp(path, "-") == 0) {
+        *f = write ? stdout : stdin;
+        return CLI_OK;
+    }
+    *f = fopen(path, write ? "w" : "r");
+    if (!*f)
+        return cli_fail(c, CLI_USAGE, "EIO", "cannot %s '%s': %s", write ? "write" : "read",
+                        path, strerror(errno));
+    return CLI_OK;
+}
+
+int cli_stream_close(FILE *f)
+{
+    return f == stdin || f == stdout ? 0 : fclose(f);
+}
+
 int cli_parse_u64(const char *s, uint64_t *out)
 {
     if (!s || !*s || *s == '-' || isspace((unsigned char)*s))

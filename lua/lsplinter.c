@@ -49,10 +49,16 @@ static int err_tostring(lua_State *L)
     return 1;
 }
 
-/* Raise {code, name, message}; never returns. */
-static int raise(lua_State *L, int rc, const char *what)
+/* Raise {code, name, message [, store = true]}; never returns.  `store`
+ * marks a failure to open a store (its SPL_ENOENT is a missing store, not
+ * a missing key). */
+static int raise_err(lua_State *L, int rc, const char *what, int store)
 {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
+    if (store) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "store");
+    }
     lua_pushinteger(L, rc);
     lua_setfield(L, -2, "code");
     lua_pushstring(L, spl_err_name(rc));
@@ -63,7 +69,12 @@ static int raise(lua_State *L, int rc, const char *what)
     return lua_error(L);
 }
 
-int lsplinter_error_code(lua_State *L, int idx)
+static int raise(lua_State *L, int rc, const char *what)
+{
+    return raise_err(L, rc, what, 0);
+}
+
+int lsplinter_error_code(lua_State *L, int idx, int *store_code)
 {
     idx = lua_absindex(L, idx);
     if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
@@ -74,8 +85,11 @@ int lsplinter_error_code(lua_State *L, int idx)
     if (!same)
         return 0;
     lua_getfield(L, idx, "code");
-    int code = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, idx, "store");
+    int code = (int)lua_tointeger(L, -2), store = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (code < 0 && store && store_code)
+        *store_code = 1;
     return code < 0 ? code : 0;
 }
 
@@ -160,7 +174,7 @@ static int l_open(lua_State *L)
     spl_store *s;
     int rc = create ? spl_open_or_create(&s, name, &o) : spl_open(&s, name, NULL);
     if (rc < 0)
-        return raise(L, rc, name);
+        return raise_err(L, rc, name, 1);
     push_store(L, s, 1);
     make_current_if_none(L, -1);
     return 1;
@@ -333,20 +347,29 @@ static int l_cas(lua_State *L)
     return 1;
 }
 
+/* A key's metadata: 1, or 0 with nil pushed if the key is absent; raises
+ * on other errors. */
+static int meta_or_nil(lua_State *L, spl_store *s, const char *key, spl_meta *m)
+{
+    int rc;
+    RETRY(rc, spl_meta_get(s, key, m));
+    if (rc == SPL_ENOENT) {
+        lua_pushnil(L);
+        return 0;
+    }
+    if (rc < 0)
+        raise(L, rc, key);
+    return 1;
+}
+
 /* meta(key) -> {type, len, epoch, labels, flags, ctime_ns, mtime_ns} | nil */
 static int l_meta(lua_State *L)
 {
     spl_store *s = store_arg(L);
     const char *key = luaL_checkstring(L, 1);
     spl_meta m;
-    int rc;
-    RETRY(rc, spl_meta_get(s, key, &m));
-    if (rc == SPL_ENOENT) {
-        lua_pushnil(L);
+    if (!meta_or_nil(L, s, key, &m))
         return 1;
-    }
-    if (rc < 0)
-        return raise(L, rc, key);
     lua_createtable(L, 0, 7);
     lua_pushstring(L, spl_type_name((spl_type)m.type));
     lua_setfield(L, -2, "type");
@@ -380,13 +403,8 @@ static int l_type(lua_State *L)
             return raise(L, rc, key);
     }
     spl_meta m;
-    RETRY(rc, spl_meta_get(s, key, &m));
-    if (rc == SPL_ENOENT) {
-        lua_pushnil(L);
+    if (!meta_or_nil(L, s, key, &m))
         return 1;
-    }
-    if (rc < 0)
-        return raise(L, rc, key);
     lua_pushstring(L, spl_type_name((spl_type)m.type));
     return 1;
 }

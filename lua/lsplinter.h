@@ -17,8 +17,9 @@ int luaopen_splinter(lua_State *L);
  * closes it.  The module must be loaded (luaL_requiref) first. */
 void lsplinter_bind(lua_State *L, spl_store *s, const char *name);
 
-/* If the value at idx is a Splinter error object, its library code (< 0);
+/* If the value at idx is a Splinter error object, its library code (< 0),
+ * and *store_code (may be NULL) set to 1 if it came from opening a store;
  * otherwise 0. */
-int lsplinter_error_code(lua_State *L, int idx);
+int lsplinter_error_code(lua_State *L, int idx, int *store_code);
 
 #endif

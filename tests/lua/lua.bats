@@ -37,6 +37,11 @@ setup_file() {
     echo 'os.exit(3)' > "$TMP/x.lua"
     run -3 --separate-stderr ctl lua "$TMP/x.lua"
     run -4 --separate-stderr ctl --store nosuch lua "$TMP/a.lua"
+    echo 'splinter.open("nosuch")' > "$TMP/o.lua"
+    run -4 --separate-stderr ctl lua "$TMP/o.lua" --json
+    [ "$(j .error)" = SPL_ENOENT ]
+    echo 'splinter.get("nosuchkey"); splinter.unset("nosuchkey"); splinter.label_set("nosuchkey", 1)' > "$TMP/k.lua"
+    run -1 --separate-stderr ctl lua "$TMP/k.lua"
     run -2 --separate-stderr ctl lua
     echo 'splinter.get("k")' > "$TMP/n.lua"
     unset SPLINTER_STORE
