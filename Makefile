@@ -148,10 +148,11 @@ test-mp: $(MP_BIN)
 test-fuzz-replay: $(FUZZ_REPLAY)
 	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
 
-# The suite under ASan+UBSan: unit tests and the multi-process tests.
+# The suite under ASan+UBSan: unit tests, the multi-process tests and the
+# splinterctl suite (group cli-asan).
 test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		test-unit test-mp test-fuzz-replay
+		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions.
 test-tsan:
@@ -216,8 +217,9 @@ test-bench: $(BENCH_BIN)
 # splinterctl: every command, its --json output and exit codes, the REPL
 # through a pseudo-terminal (bats and tmux from Debian; tests/cli/run.sh
 # prints the group line).  With WITH_LUA=1 the Lua scripts too.
-test-cli: cli
-	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) tests/cli/run.sh cli tests/cli
+CLI_GROUP ?= cli
+test-cli: $(CLI_BIN)
+	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) tests/cli/run.sh $(CLI_GROUP) tests/cli
 
 test-lua: cli
 	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua
