@@ -8,6 +8,7 @@
  * contention, 4 store; a store that fails to open is always 4); any other
  * Lua error (syntax, runtime) is 2.
  */
+#include <signal.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -23,6 +24,24 @@ static int traceback(lua_State *L)
     const char *msg = lua_tostring(L, 1);
     luaL_traceback(L, L, msg ? msg : luaL_tolstring(L, 1, NULL), 1);
     return 1;
+}
+
+/* Ctrl-C: stop the script at its next instruction with a Lua error (as the
+ * lua interpreter does), so the REPL around it survives. */
+static lua_State *running;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted");
+}
+
+static void lua_sigint(int sig)
+{
+    (void)sig;
+    if (running)
+        lua_sethook(running, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 int cmd_lua(cli_ctx *c, int argc, char **argv)
@@ -52,6 +71,10 @@ int cmd_lua(cli_ctx *c, int argc, char **argv)
 
     int code = CLI_OK;
     const char *script = argv[1];
+    struct sigaction sa = {.sa_handler = lua_sigint}, old;
+    sigemptyset(&sa.sa_mask);
+    running = L;
+    sigaction(SIGINT, &sa, &old);
     lua_pushcfunction(L, traceback);
     int st = luaL_loadfile(L, strcmp(script, "-") == 0 ? NULL : script);
     if (st == LUA_OK) {
@@ -68,6 +91,8 @@ int cmd_lua(cli_ctx *c, int argc, char **argv)
             code = CLI_USAGE;
         cli_fail(c, code, rc < 0 ? spl_err_name(rc) : "LUA_ERROR", "%s", msg);
     }
+    sigaction(SIGINT, &old, NULL);
+    running = NULL;
     fflush(stdout);
     lua_close(L);
     return code;

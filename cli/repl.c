@@ -5,6 +5,7 @@
  * stdin, lines are read plainly (scripts can pipe commands in).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +16,15 @@
 #include "cli.h"
 
 static cli_ctx *repl_ctx;
+
+/* Ctrl-C at the prompt drops the line being typed and gives a new prompt;
+ * during a command it does not end the session (top and lua stop on it). */
+static volatile sig_atomic_t repl_interrupted;
+static void repl_sigint(int sig)
+{
+    (void)sig;
+    repl_interrupted = 1;
+}
 
 /* Split a line into words: whitespace separates, '...' and "..." quote,
  * backslash escapes the next character.  Returns the count, or -1 on an
@@ -161,11 +171,20 @@ int cli_repl(cli_ctx *c)
         history_path(hist, sizeof hist);
         if (hist[0])
             read_history(hist);
+        struct sigaction sa = {.sa_handler = repl_sigint}; /* no SA_RESTART */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
     }
     int rc = CLI_OK;
     for (;;) {
         snprintf(prompt, sizeof prompt, "splinter%s%.200s> ", c->store[0] ? ":" : "", c->store);
+        repl_interrupted = 0;
         char *line = tty ? readline(prompt) : read_plain();
+        if (tty && repl_interrupted) { /* Ctrl-C: a fresh line */
+            free(line);
+            putchar('\n');
+            continue;
+        }
         if (!line)
             break;
         size_t n = strlen(line);

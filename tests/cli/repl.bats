@@ -86,6 +86,25 @@ start_repl() {
     run ! tm has-session -t repl
 }
 
+@test "repl: Ctrl-C drops the line, stops top and a Lua loop, and the session goes on" {
+    start_repl
+    tm send-keys -t repl 'set lost line' C-c
+    tm send-keys -t repl 'top' Enter
+    wait_for '^changes/s'
+    tm send-keys -t repl C-c
+    if [ "${WITH_LUA:-0}" = 1 ]; then
+        echo 'while true do end' > "$TMP/loop.lua"
+        tm send-keys -t repl "lua $TMP/loop.lua" Enter
+        sleep 0.3
+        tm send-keys -t repl C-c
+        wait_for 'interrupted'
+    fi
+    tm send-keys -t repl 'get greeting' Enter
+    wait_for '^hello$'
+    tm has-session -t repl
+    run -1 --separate-stderr ctl exists lost
+}
+
 @test "repl without a terminal: commands from a pipe, quoting, exit code of the last" {
     run -0 --separate-stderr bash -c 'printf "%s\n" "set q \"two words\"" "get q" "list --json" | "$SPLCTL"'
     [ "${lines[0]}" = ok ]
