@@ -137,6 +137,9 @@ int cli_read_value(cli_ctx *c, const char *arg, size_t max, char **out, size_t *
 int cli_get_value(cli_ctx *c, const char *key, char **buf, size_t *len, spl_meta *m);
 /* The store's value size (val_max). */
 size_t cli_val_max(cli_ctx *c);
+/* A JSON object {"key": KEY} ("key_base64" for a key that is not UTF-8)
+ * with the fields of `rest` (stolen; may be NULL) after it. */
+json_t *cli_json_key(const char *key, json_t *rest);
 /* A key's metadata as a JSON object (key, type, len, epoch, labels, flags,
  * times), shared by get, list and export. */
 json_t *cli_meta_json(cli_ctx *c, const char *key, const spl_meta *m);

@@ -26,15 +26,7 @@ struct export_state {
 static int export_one(const spl_entry *e, void *ud)
 {
     struct export_state *st = ud;
-    json_t *o = json_object();
-    json_t *k = json_string(e->key);
-    if (k) {
-        json_object_set_new(o, "key", k);
-    } else {
-        char *b = cli_b64_encode(e->key, e->key_len);
-        json_object_set_new(o, "key_base64", json_string(b));
-        free(b);
-    }
+    json_t *o = cli_json_key(e->key, NULL);
     json_object_set_new(o, "type", json_string(spl_type_name((spl_type)e->meta.type)));
     json_t *labels = json_array();
     for (unsigned b = 0; b < 64; b++)

@@ -178,8 +178,7 @@ int cmd_unset(cli_ctx *c, int argc, char **argv)
     if (rc < 0)
         return cli_fail_spl(c, rc, argv[optind]);
     if (c->json)
-        cli_json_out(c, json_pack("{s:b, s:s, s:s}", "ok", 1, "op", "unset", "key",
-                                  argv[optind]));
+        cli_json_out(c, cli_json_key(argv[optind], json_pack("{s:b, s:s}", "ok", 1, "op", "unset")));
     else if (c->interactive)
         cli_printf(c, "ok\n");
     return CLI_OK;
@@ -194,7 +193,7 @@ int cmd_exists(cli_ctx *c, int argc, char **argv)
     if (rc < 0)
         return cli_fail_spl(c, rc, argv[optind]);
     if (c->json)
-        cli_json_out(c, json_pack("{s:s, s:b}", "key", argv[optind], "exists", rc));
+        cli_json_out(c, cli_json_key(argv[optind], json_pack("{s:b}", "exists", rc)));
     else
         cli_printf(c, "%s\n", rc ? "yes" : "no");
     return rc ? CLI_OK : CLI_NOTFOUND;
@@ -281,8 +280,8 @@ int cmd_type(cli_ctx *c, int argc, char **argv)
     if (rc < 0)
         return cli_fail_spl(c, rc, key);
     if (c->json)
-        cli_json_out(c, json_pack("{s:s, s:s}", "key", key, "type",
-                                  spl_type_name((spl_type)m.type)));
+        cli_json_out(c, cli_json_key(key, json_pack("{s:s}", "type",
+                                                    spl_type_name((spl_type)m.type))));
     else
         cli_printf(c, "%s\n", spl_type_name((spl_type)m.type));
     return CLI_OK;
@@ -328,7 +327,7 @@ int cmd_math(cli_ctx *c, int argc, char **argv)
     if (spl_meta_get(c->s, key, &m) < 0)
         m.type = SPL_T_INT64;
     if (c->json) {
-        json_t *j = json_pack("{s:s, s:s}", "key", key, "op", opname);
+        json_t *j = cli_json_key(key, json_pack("{s:s}", "op", opname));
         cli_json_put_value(j, &out, 8, m.type);
         json_object_del(j, "base64");
         json_object_del(j, "value");
@@ -375,8 +374,8 @@ int cmd_label(cli_ctx *c, int argc, char **argv)
     if (c->json) {
         char hex[24];
         snprintf(hex, sizeof hex, "0x%016" PRIx64, m.labels);
-        cli_json_out(c, json_pack("{s:s, s:o, s:s}", "key", key, "labels",
-                                  cli_labels_json(c, m.labels), "mask", hex));
+        cli_json_out(c, cli_json_key(key, json_pack("{s:o, s:s}", "labels",
+                                                    cli_labels_json(c, m.labels), "mask", hex)));
     } else {
         char lab[512];
         cli_labels_text(c, m.labels, lab, sizeof lab);

@@ -205,8 +205,8 @@ static void top_show(cli_ctx *c, const spl_info *in, double secs, uint64_t dchan
     if (c->json) {
         json_t *hot = json_array();
         for (size_t i = 0; i < s->n && i < nhot && s->k[i].delta; i++)
-            json_array_append_new(hot, json_pack("{s:s, s:I}", "key", s->k[i].key, "changes",
-                                                 (json_int_t)s->k[i].delta));
+            json_array_append_new(hot, cli_json_key(s->k[i].key, json_pack("{s:I}", "changes",
+                                                                    (json_int_t)s->k[i].delta)));
         cli_json_out(c, json_pack("{s:f, s:f, s:I, s:I, s:f, s:I, s:I, s:o}", "interval_s", secs,
                                   "changes_per_s", cps, "changes", (json_int_t)in->changes,
                                   "used", (json_int_t)in->used, "load", in->load,

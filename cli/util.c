@@ -32,8 +32,20 @@ static int cli_vfail(cli_ctx *c, int code, const char *err_name, const char *fmt
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (c->json) {
-        json_t *j = json_pack("{s:b, s:s, s:s, s:i}", "ok", 0, "error", err_name,
-                              "message", msg, "exit", code);
+        json_t *m = json_string(msg);
+        if (!m) { /* not UTF-8: escape it */
+            char *e = NULL;
+            size_t n = 0;
+            FILE *f = open_memstream(&e, &n);
+            if (f) {
+                cli_put_escaped(f, msg, strlen(msg));
+                fclose(f);
+            }
+            m = json_string(e ? e : "?");
+            free(e);
+        }
+        json_t *j = json_pack("{s:b, s:s, s:o, s:i}", "ok", 0, "error", err_name,
+                              "message", m, "exit", code);
         if (c->cmd)
             json_object_set_new(j, "command", json_string(c->cmd));
         json_dumpf(j, stdout, JSON_COMPACT);
@@ -488,7 +500,7 @@ int cli_get_value(cli_ctx *c, const char *key, char **buf, size_t *len, spl_meta
     return 0;
 }
 
-json_t *cli_meta_json(cli_ctx *c, const char *key, const spl_meta *m)
+json_t *cli_json_key(const char *key, json_t *rest)
 {
     json_t *o = json_object();
     json_t *k = json_string(key); /* NULL if the key is not UTF-8 */
@@ -499,12 +511,19 @@ json_t *cli_meta_json(cli_ctx *c, const char *key, const spl_meta *m)
         json_object_set_new(o, "key_base64", json_string(b));
         free(b);
     }
-    json_t *rest = json_pack("{s:s, s:I, s:I, s:o, s:i, s:I, s:I}", "type",
-                             spl_type_name((spl_type)m->type), "len", (json_int_t)m->val_len,
-                             "epoch", (json_int_t)m->epoch, "labels",
-                             cli_labels_json(c, m->labels), "flags", m->user_flags, "ctime_ns",
-                             (json_int_t)m->ctime_ns, "mtime_ns", (json_int_t)m->mtime_ns);
-    json_object_update(o, rest);
-    json_decref(rest);
+    if (rest) {
+        json_object_update(o, rest);
+        json_decref(rest);
+    }
     return o;
+}
+
+json_t *cli_meta_json(cli_ctx *c, const char *key, const spl_meta *m)
+{
+    return cli_json_key(key, json_pack("{s:s, s:I, s:I, s:o, s:i, s:I, s:I}", "type",
+                                       spl_type_name((spl_type)m->type), "len",
+                                       (json_int_t)m->val_len, "epoch", (json_int_t)m->epoch,
+                                       "labels", cli_labels_json(c, m->labels), "flags",
+                                       m->user_flags, "ctime_ns", (json_int_t)m->ctime_ns,
+                                       "mtime_ns", (json_int_t)m->mtime_ns));
 }

@@ -80,3 +80,15 @@ line2" --type text
     run -2 --separate-stderr bash -c 'echo "{\"key\":\"k\",\"value\":\"'$big'\"}" | "$SPLCTL" import --json'
     [ "$(j .error)" = SPL_E2BIG ]
 }
+
+@test "a key that is not UTF-8: key_base64 in list, errors and the round trip" {
+    ctl set "$(printf 'k\377')" v
+    run -0 --separate-stderr ctl list --json
+    [ "$(j .key_base64)" = "a/8=" ]
+    run -1 --separate-stderr ctl get "$(printf 'x\377')" --json
+    [ "$(j .message)" = 'x\xff: no such key or store (SPL_ENOENT)' ]
+    ctl export > "$TMP/d"
+    ctl unset "$(printf 'k\377')"
+    ctl import "$TMP/d"
+    [ "$(ctl get "$(printf 'k\377')")" = v ]
+}
