@@ -114,6 +114,13 @@ static spl_store *store_arg(lua_State *L)
     return ls->s;
 }
 
+/* The store (see store_arg) and the key argument after it. */
+static const char *key_arg(lua_State *L, spl_store **s)
+{
+    *s = store_arg(L);
+    return luaL_checkstring(L, 1);
+}
+
 static lstore *push_store(lua_State *L, spl_store *s, int owned)
 {
     lstore *ls = lua_newuserdatauv(L, sizeof *ls, 0);
@@ -242,8 +249,8 @@ static int get_once(spl_store *s, const char *key, char *buf, size_t cap, size_t
 /* get(key) -> value (string; integer for int64/uint64), type name | nil */
 static int l_get(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     spl_info in;
     int rc = spl_info_get(s, &in);
     if (rc < 0)
@@ -271,8 +278,8 @@ static int l_get(lua_State *L)
 /* set(key, value [, type]): an integer value is stored as 8-byte int64 */
 static int l_set(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     int rc, type = -1;
     if (!lua_isnoneornil(L, 3) && (type = spl_type_parse(luaL_checkstring(L, 3))) < 0)
         return raise(L, SPL_EINVAL, lua_tostring(L, 3));
@@ -295,8 +302,8 @@ static int l_set(lua_State *L)
 
 static int l_append(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     size_t n;
     const char *v = luaL_checklstring(L, 2, &n);
     int rc;
@@ -309,8 +316,8 @@ static int l_append(lua_State *L)
 /* unset(key) -> true, or false if it was absent */
 static int l_unset(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     int rc;
     RETRY(rc, spl_unset(s, key));
     if (rc < 0 && rc != SPL_ENOENT)
@@ -321,8 +328,8 @@ static int l_unset(lua_State *L)
 
 static int l_exists(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     int rc;
     RETRY(rc, spl_exists(s, key));
     if (rc < 0)
@@ -334,8 +341,8 @@ static int l_exists(lua_State *L)
 /* cas(key, epoch, value) -> true, or false if the epoch moved / key exists */
 static int l_cas(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     lua_Integer epoch = luaL_checkinteger(L, 2);
     size_t n;
     const char *v = luaL_checklstring(L, 3, &n);
@@ -365,8 +372,8 @@ static int meta_or_nil(lua_State *L, spl_store *s, const char *key, spl_meta *m)
 /* meta(key) -> {type, len, epoch, labels, flags, ctime_ns, mtime_ns} | nil */
 static int l_meta(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     spl_meta m;
     if (!meta_or_nil(L, s, key, &m))
         return 1;
@@ -391,8 +398,8 @@ static int l_meta(lua_State *L)
 /* type(key [, newtype]) -> type name | nil */
 static int l_type(lua_State *L)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     int rc;
     if (!lua_isnoneornil(L, 2)) {
         int t = spl_type_parse(luaL_checkstring(L, 2));
@@ -413,8 +420,8 @@ static int l_type(lua_State *L)
 
 static int int_op(lua_State *L, spl_int_op op, int operand_kind)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     uint64_t operand = 1, out;
     if (operand_kind == 1) /* required */
         operand = (uint64_t)luaL_checkinteger(L, 2);
@@ -449,8 +456,8 @@ static int l_labels(lua_State *L)
 
 static int label_op(lua_State *L, int set)
 {
-    spl_store *s = store_arg(L);
-    const char *key = luaL_checkstring(L, 1);
+    spl_store *s;
+    const char *key = key_arg(L, &s);
     uint64_t mask = (uint64_t)luaL_checkinteger(L, 2);
     int rc;
     if (set)
