@@ -1,7 +1,8 @@
 # Splinter build.  `make`, `make test`, `make bench`, `make install`.
-# Switches: WITH_EMBEDDINGS=0|1 (default 1), WITH_VALGRIND=1, WITH_NUMA=1,
-# WITH_LUA=1, WITH_LLAMA=1 (the last three are wired by later modules and are
-# accepted here without effect).
+# Switches: WITH_EMBEDDINGS=0|1 (default 1), WITH_VALGRIND=1, WITH_LUA=1 (the
+# CLI's `lua` command and the loadable Lua module), WITH_NUMA=1, WITH_LLAMA=1
+# (the last two are wired by later modules and are accepted here without
+# effect).
 #
 # Variants build into their own folder: build/ (default), build/asan,
 # build/tsan, build/broken (the kill-loop check's deliberately broken read
@@ -10,6 +11,8 @@
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 WITH_EMBEDDINGS ?= 1
@@ -50,11 +53,46 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/replay_%,$(FUZZ_SRC))
 TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 
-.PHONY: all lib tests bench install uninstall clean test test-unit test-mp \
+# splinterctl (cli/): libedit for the REPL, jansson for JSON; with
+# WITH_LUA=1 also the Lua binding (lua/), which is built a second time as
+# the loadable module splinter.so for the stock lua5.4 interpreter.
+CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c)))
+CLI_BIN  := $(B)/splinterctl
+CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -DSPLCTL_WITH_LUA=$(WITH_LUA)
+CLI_LIBS := $(shell pkg-config --libs jansson libedit 2>/dev/null || echo -ljansson -ledit)
+LUA_SRC  := $(sort $(wildcard lua/*.c))
+LUA_MOD  := $(B)/lua/splinter.so
+LUA_CMOD ?= $(shell pkg-config --variable=INSTALL_CMOD lua5.4 2>/dev/null || echo /usr/local/lib/lua/5.4)
+ifeq ($(WITH_LUA),1)
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) -Ilua
+LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+CLI_SRC    += cli/cmd_lua.c $(LUA_SRC)
+CLI_CFLAGS += $(LUA_CFLAGS)
+CLI_LIBS   += $(LUA_LIBS)
+endif
+
+.PHONY: all lib cli tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
 	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
 	test-model test-model-broken-recheck test-model-broken-dekker
 
-all: lib $(B)/splinter.pc
+all: lib $(B)/splinter.pc cli
+
+cli: $(CLI_BIN) $(if $(filter 1,$(WITH_LUA)),$(LUA_MOD))
+
+# The stamp relinks the CLI when WITH_LUA changes.
+$(B)/.cli-lua-%:
+	@mkdir -p $(dir $@) && rm -f $(B)/.cli-lua-* && touch $@
+
+$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h) $(LIB_A) $(B)/.cli-lua-$(WITH_LUA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
+
+# The loadable module: the same binding, linked with the PIC static library
+# (no dependency on an installed libsplinter.so); Lua's symbols come from
+# the interpreter that loads it.
+$(LUA_MOD): $(LUA_SRC) $(wildcard lua/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -fPIC -shared -o $@ $(LUA_SRC) $(LIB_A) $(LDLIBS)
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -110,10 +148,11 @@ test-mp: $(MP_BIN)
 test-fuzz-replay: $(FUZZ_REPLAY)
 	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
 
-# The suite under ASan+UBSan: unit tests and the multi-process tests.
+# The suite under ASan+UBSan: unit tests, the multi-process tests and the
+# splinterctl suite (group cli-asan).
 test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		test-unit test-mp test-fuzz-replay
+		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
 # vector protocol (set, clear, get, search) the same way.
@@ -189,8 +228,18 @@ test-bench: $(BENCH_BIN)
 test-neon:
 	tests/run.sh neon tests/check-neon.sh
 
+# splinterctl: every command, its --json output and exit codes, the REPL
+# through a pseudo-terminal (bats and tmux from Debian; tests/cli/run.sh
+# prints the group line).  With WITH_LUA=1 the Lua scripts too.
+CLI_GROUP ?= cli
+test-cli: $(CLI_BIN)
+	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) tests/cli/run.sh $(CLI_GROUP) tests/cli
+
+test-lua: cli
+	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua
+
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
-	test-kvonly test-neon test-bench fuzz
+	test-kvonly test-neon test-bench test-cli $(if $(filter 1,$(WITH_LUA)),test-lua) fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)
@@ -222,10 +271,18 @@ install: all
 	ln -sf libsplinter.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libsplinter.so
 	install -m 644 $(B)/splinter.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/splinterctl
+	install -m 644 docs/splinterctl.1 $(DESTDIR)$(MANDIR)/man1/
+ifeq ($(WITH_LUA),1)
+	install -d $(DESTDIR)$(LUA_CMOD)
+	install -m 755 $(LUA_MOD) $(DESTDIR)$(LUA_CMOD)/splinter.so
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
-	      $(DESTDIR)$(LIBDIR)/pkgconfig/splinter.pc
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/splinter.pc $(DESTDIR)$(BINDIR)/splinterctl \
+	      $(DESTDIR)$(MANDIR)/man1/splinterctl.1 $(DESTDIR)$(LUA_CMOD)/splinter.so
 
 clean:
 	rm -rf build

@@ -6,8 +6,15 @@
 #   clang, libclang-rt-14-dev         : libFuzzer and sanitizer runtimes (make fuzz)
 #   valgrind                          : make test WITH_VALGRIND=1
 #   spin                              : model check of the slot protocol (make test-model)
+#   libedit-dev                       : splinterctl's REPL (line editing, history, completion)
+#   libjansson-dev                    : splinterctl's --json output and JSON Lines export/import
+#   liblua5.4-dev, lua5.4             : WITH_LUA=1 (splinterctl lua, the splinter Lua module)
+#                                       and the stock interpreter its tests load the module in
+#   bats, jq, tmux                    : the splinterctl test suite (tests/cli, tests/lua): the
+#                                       runner, JSON checks, the REPL through a pseudo-terminal
 set -eu
-pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin"
+pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
+      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

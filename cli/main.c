@@ -1,0 +1,317 @@
+/*
+ * main.c - splinterctl: global options, the command table, dispatch, help.
+ *
+ *   splinterctl [--store NAME|PATH] [--json] [--quiet] COMMAND [ARGS]
+ *   splinterctl [--store NAME|PATH]            (no command: the REPL)
+ *
+ * Adding a command: write cmd_NAME(cli_ctx *, int, char **) in a cmd_*.c
+ * file, declare it in cli.h and add one row to cli_commands[] below; help,
+ * the REPL's completion, `help --json` and the man-page test follow the table.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef SPLCTL_WITH_LUA
+#define SPLCTL_WITH_LUA 0
+#endif
+
+#define GEOMETRY_HELP                                                                         \
+    "--slots N        slot count (rounded up to a power of two; default 1024)\n"              \
+    "--key-max N      longest key in bytes (default 64)\n"                                    \
+    "--value-size N   value lane in bytes (default 4096)\n"                                   \
+    "--vec-dim N      vector dimension (floats per slot; default 768, 0 = none)\n"            \
+    "--mode MODE      0600 (default) or 0660 (group-shared; FILE backing)\n"                 \
+    "--backing B      shm (a name, in the per-user SHM directory) or file (a path);\n"        \
+    "                 default: file if the name contains '/', else shm\n"                     \
+    "--if-missing     open the store if it already exists with this geometry"
+
+const cli_cmd cli_commands[] = {
+    {"init", "create", cmd_init, 0, "[NAME|PATH] [GEOMETRY OPTIONS]",
+     "create a store (and make it the current one)", GEOMETRY_HELP},
+    {"use", "open", cmd_use, 0, "NAME|PATH",
+     "open a store and make it the current one (REPL); one-shot: check that it opens", ""},
+    {"info", NULL, cmd_info, CLI_NEEDS_STORE, "",
+     "geometry, usage, load, epochs, recoveries, changes and build features", ""},
+    {"destroy", NULL, cmd_destroy, 0, "[NAME|PATH]",
+     "unlink a store (processes that have it mapped keep their mapping)", ""},
+    {"set", NULL, cmd_set, CLI_NEEDS_STORE, "KEY VALUE|-|@FILE",
+     "insert or overwrite a value (from the argument, stdin '-' or a file '@path')",
+     "-t, --type TYPE  also set the type (void int64 uint64 json binary image audio text)"},
+    {"get", NULL, cmd_get, CLI_NEEDS_STORE, "KEY",
+     "print a value (control characters escaped; int64/uint64 as numbers)",
+     "-r, --raw        write the bytes as they are (no escaping, no newline)\n"
+     "-m, --meta       also print type, length, epoch, labels, times"},
+    {"unset", NULL, cmd_unset, CLI_NEEDS_STORE, "KEY", "delete a key", ""},
+    {"exists", NULL, cmd_exists, CLI_NEEDS_STORE, "KEY",
+     "exit 0 if the key exists, 1 if not", ""},
+    {"append", NULL, cmd_append, CLI_NEEDS_STORE, "KEY VALUE|-|@FILE",
+     "append to a value (created if absent)", ""},
+    {"list", "ls", cmd_list, CLI_NEEDS_STORE, "[GLOB]",
+     "list keys (fnmatch GLOB) with type, length, epoch and labels",
+     "-n, --limit N    at most N keys\n"
+     "-p, --prefix P   keys starting with P\n"
+     "-l, --label L    keys carrying label L (repeatable: all of them)\n"
+     "-a, --any        with several --label: any of them"},
+    {"type", NULL, cmd_type, CLI_NEEDS_STORE, "KEY [TYPE]",
+     "print a key's type, or set it (void int64 uint64 json binary image audio text)", ""},
+    {"math", NULL, cmd_math, CLI_NEEDS_STORE, "OP KEY [OPERAND]",
+     "in-place 64-bit integer op: inc, dec, add N, and N, or N, xor N, not; prints the result",
+     "a missing key starts as int64 0; the value must be 8 bytes of type int64/uint64"},
+    {"label", NULL, cmd_label, CLI_NEEDS_STORE, "KEY [set|clear LABEL...]",
+     "show a key's labels, or set/clear them by name (labels file), bit (0-63) or 0xMASK",
+     "the labels file (--labels FILE, default ~/.splinter/labels) has lines 'NAME BIT'"},
+    {"cas", NULL, cmd_cas, CLI_NEEDS_STORE, "KEY EPOCH VALUE|-|@FILE",
+     "write only if the key's epoch is still EPOCH (0: only if absent); exit 3 if it moved", ""},
+    {"export", NULL, cmd_export, CLI_NEEDS_STORE, "[FILE]",
+     "write the store as JSON Lines (key, value or base64, type, labels, flags)",
+     "-p, --prefix P   only keys starting with P\n"
+     "the first line is a header with the geometry; '-' or no FILE: stdout"},
+    {"import", NULL, cmd_import, CLI_NEEDS_STORE, "[FILE]",
+     "load JSON Lines written by export (or by hand) into the store",
+     "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number"},
+    {"bench", NULL, cmd_bench, CLI_NEEDS_STORE, "",
+     "quick benchmark of this store: set and get, completed operations per second",
+     "-n, --ops N      operations per phase (default 100000)\n"
+     "-k, --keys N     distinct keys (default 1000 or a quarter of the slots; removed afterwards)\n"
+     "-z, --size N     value size in bytes (default 64)"},
+    {"top", NULL, cmd_top, CLI_NEEDS_STORE, "",
+     "live view every second: changes/s, used, load, recoveries, hottest keys",
+     "-c, --count N    stop after N refreshes (default: until Ctrl-C)\n"
+     "-1, --once       one sample (two reads, one interval apart)\n"
+     "-i, --interval MS  refresh interval (default 1000)\n"
+     "-k, --keys N     hottest keys shown (default 10)"},
+#if SPLCTL_WITH_LUA
+    {"lua", NULL, cmd_lua, 0, "SCRIPT [ARGS]",
+     "run a Lua 5.4 script with the 'splinter' module bound to the current store",
+     "the script gets its arguments in 'arg' (arg[0] = SCRIPT); '-' reads it from stdin"},
+#endif
+    {"help", NULL, cmd_help, 0, "[COMMAND]", "this help, or a command's", ""},
+    {0},
+};
+
+static const char global_help[] =
+    "global options (before or after the command):\n"
+    "  -s, --store NAME|PATH  the store (default $SPLINTER_STORE); a name is SHM\n"
+    "                         ($SPLINTER_SHM_DIR or /dev/shm/splinter-UID), a path is a file\n"
+    "  -j, --json             machine-readable output: one JSON value per line\n"
+    "  -q, --quiet            no output on stdout (errors still go to stderr)\n"
+    "      --labels FILE      label names (default ~/.splinter/labels)\n"
+    "      --timeout MS       how long to retry under contention (default 1000)\n"
+    "  -h, --help             help; 'COMMAND --help' for a command\n"
+    "      --version          version and build features\n"
+    "exit codes: 0 success, 1 not found, 2 usage error or bad input,\n"
+    "            3 contention gave up (or cas lost), 4 store error\n";
+
+const cli_cmd *cli_find(const char *name)
+{
+    for (const cli_cmd *k = cli_commands; k->name; k++)
+        if (strcmp(k->name, name) == 0 || (k->alias && strcmp(k->alias, name) == 0))
+            return k;
+    return NULL;
+}
+
+void cli_cmd_help(cli_ctx *c, const cli_cmd *k, FILE *f)
+{
+    (void)c;
+    fprintf(f, "usage: splinterctl %s%s%s\n  %s\n", k->name, k->usage[0] ? " " : "", k->usage,
+            k->summary);
+    if (k->alias)
+        fprintf(f, "alias: %s\n", k->alias);
+    if (k->help[0]) {
+        const char *p = k->help;
+        while (*p) {
+            const char *e = strchr(p, '\n');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            fprintf(f, "  %.*s\n", (int)n, p);
+            p += n + (e ? 1 : 0);
+        }
+    }
+}
+
+static void usage_all(FILE *f)
+{
+    fprintf(f, "usage: splinterctl [GLOBAL OPTIONS] COMMAND [ARGS]   (no command: interactive)\n"
+               "commands:\n");
+    for (const cli_cmd *k = cli_commands; k->name; k++)
+        fprintf(f, "  %-8s %s\n", k->name, k->summary);
+    fputs(global_help, f);
+}
+
+static json_t *cmd_json(const cli_cmd *k)
+{
+    return json_pack("{s:s, s:s?, s:s, s:s, s:s}", "name", k->name, "alias", k->alias, "usage",
+                     k->usage, "summary", k->summary, "help", k->help);
+}
+
+int cmd_help(cli_ctx *c, int argc, char **argv)
+{
+    if (argc > 2)
+        return cli_usage(c, "one command at most");
+    const cli_cmd *k = NULL;
+    if (argc == 2 && !(k = cli_find(argv[1])))
+        return cli_usage(c, "unknown command '%s'", argv[1]);
+    if (c->json) {
+        json_t *j;
+        if (k) {
+            j = cmd_json(k);
+        } else {
+            json_t *a = json_array();
+            for (const cli_cmd *q = cli_commands; q->name; q++)
+                json_array_append_new(a, cmd_json(q));
+            j = json_pack("{s:o, s:{s:i, s:i, s:i, s:i, s:i}}", "commands", a, "exit_codes",
+                          "ok", CLI_OK, "not_found", CLI_NOTFOUND, "usage", CLI_USAGE,
+                          "contention", CLI_CONTENTION, "store", CLI_STORE);
+        }
+        cli_json_out(c, j);
+    } else if (!c->quiet) {
+        if (k)
+            cli_cmd_help(c, k, stdout);
+        else
+            usage_all(stdout);
+    }
+    return CLI_OK;
+}
+
+static int set_store(cli_ctx *c, const char *name)
+{
+    if (strlen(name) >= sizeof c->store)
+        return -1;
+    if (strcmp(name, c->store) != 0) {
+        cli_close(c);
+        snprintf(c->store, sizeof c->store, "%s", name);
+    }
+    return 0;
+}
+
+/* Global options given after the command ("get k --json"): take them out of
+ * argv before the command parses its own.  Stops at "--". */
+static int strip_globals(cli_ctx *c, int *argc, char **argv)
+{
+    int o = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[o++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) { c->json = 1; continue; }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) { c->quiet = 1; continue; }
+        const char *opts[] = {"--store", "--labels", "--timeout"};
+        int hit = -1;
+        const char *val = NULL;
+        for (int k = 0; k < 3; k++) {
+            size_t n = strlen(opts[k]);
+            if (strncmp(a, opts[k], n) == 0 && (a[n] == 0 || a[n] == '=')) {
+                hit = k;
+                val = a[n] == '=' ? a + n + 1 : (i + 1 < *argc ? argv[++i] : NULL);
+            }
+        }
+        if (hit < 0) {
+            argv[o++] = argv[i];
+            continue;
+        }
+        if (!val)
+            return cli_usage(c, "%s needs a value", opts[hit]);
+        uint64_t ms;
+        if (hit == 0 && set_store(c, val) != 0)
+            return cli_usage(c, "store name too long");
+        if (hit == 1)
+            c->labels_path = val;
+        if (hit == 2) {
+            if (cli_parse_u64(val, &ms) != 0 || ms > 3600000)
+                return cli_usage(c, "bad --timeout '%s'", val);
+            c->timeout_ms = (uint32_t)ms;
+        }
+    }
+    *argc = o;
+    argv[o] = NULL;
+    return CLI_OK;
+}
+
+int cli_run(cli_ctx *c, int argc, char **argv)
+{
+    c->cmd = NULL;
+    int saved_json = c->json, saved_quiet = c->quiet;
+    int rc = strip_globals(c, &argc, argv);
+    const cli_cmd *k = cli_find(argv[0]);
+    if (rc == CLI_OK && !k)
+        rc = cli_fail(c, CLI_USAGE, "USAGE", "unknown command '%s' (see 'splinterctl help')",
+                      argv[0]);
+    if (rc == CLI_OK) {
+        c->cmd = k->name;
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                cli_cmd_help(c, k, stdout);
+                c->json = saved_json;
+                c->quiet = saved_quiet;
+                return CLI_OK;
+            }
+    }
+    if (rc == CLI_OK && (k->flags & CLI_NEEDS_STORE))
+        rc = cli_open(c);
+    if (rc == CLI_OK) {
+        optind = 0; /* glibc: full reset, the REPL parses many lines */
+        opterr = 0;
+        rc = k->fn(c, argc, argv);
+    }
+    fflush(stdout);
+    c->json = saved_json;
+    c->quiet = saved_quiet;
+    return rc;
+}
+
+static void version(void)
+{
+    printf("splinterctl %d.%d.%d (embeddings %s, lua %s)\n", SPL_VERSION_MAJOR,
+           SPL_VERSION_MINOR, SPL_VERSION_PATCH, SPL_WITH_EMBEDDINGS ? "on" : "off",
+           SPLCTL_WITH_LUA ? "on" : "off");
+}
+
+int main(int argc, char **argv)
+{
+    static cli_ctx ctx;
+    cli_ctx *c = &ctx;
+    c->timeout_ms = 1000;
+    const char *env = getenv("SPLINTER_STORE");
+    if (env && set_store(c, env) != 0)
+        return cli_usage(c, "SPLINTER_STORE too long");
+
+    static const struct option lo[] = {
+        {"store", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},       {"labels", required_argument, 0, 'L'},
+        {"timeout", required_argument, 0, 'T'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
+    int ch;
+    uint64_t ms;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+s:jqh", lo, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            if (set_store(c, optarg) != 0)
+                return cli_usage(c, "store name too long");
+            break;
+        case 'j': c->json = 1; break;
+        case 'q': c->quiet = 1; break;
+        case 'L': c->labels_path = optarg; break;
+        case 'T':
+            if (cli_parse_u64(optarg, &ms) != 0 || ms > 3600000)
+                return cli_usage(c, "bad --timeout '%s'", optarg);
+            c->timeout_ms = (uint32_t)ms;
+            break;
+        case 'h': usage_all(stdout); return CLI_OK;
+        case 'V': version(); return CLI_OK;
+        default:
+            return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    int rc = optind < argc ? cli_run(c, argc - optind, argv + optind) : cli_repl(c);
+    cli_close(c);
+    if (fflush(stdout) != 0 && rc == CLI_OK)
+        rc = CLI_STORE; /* output lost (disk full...); a broken pipe ends by SIGPIPE */
+    return rc;
+}

@@ -1,0 +1,580 @@
+/*
+ * lsplinter.c - the `splinter` Lua module.
+ *
+ *   local splinter = require "splinter"      -- or preloaded by splinterctl lua
+ *   local st = splinter.open("name" [, {create=true, slots=, key_max=,
+ *                                        value_size=, vec_dim=}])
+ *   splinter.set("k", "v" [, "text"])        -- the current store ...
+ *   st:set("k", "v")                          -- ... or a given one
+ *
+ * Every function takes an optional store object first (method syntax);
+ * without it the current store is used: the one splinterctl bound, else the
+ * first one opened.  Errors are raised as tables {code=, name=, message=}
+ * whose tostring is "SPL_EKEYLEN: key: text".  A missing key is not an
+ * error for get/meta/type (they return nil), nor for unset/exists (false).
+ *
+ * Adding a function (watch, wait, search, vector... once the library has
+ * them): write it as l_NAME below and add it to funcs[].
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "lsplinter.h"
+
+#define LSPL_STR_(x) #x
+#define LSPL_STR(x) LSPL_STR_(x)
+#define SPLINTER_LUA_VERSION                                                    \
+    LSPL_STR(SPL_VERSION_MAJOR) "." LSPL_STR(SPL_VERSION_MINOR) "." LSPL_STR(SPL_VERSION_PATCH)
+#define STORE_MT "splinter.store"
+#define ERROR_MT "splinter.error"
+#define CURRENT_KEY "splinter.current"
+
+typedef struct lstore {
+    spl_store *s;
+    int owned; /* closed by __gc/close; a bound store is not */
+} lstore;
+
+/* ---------------------------------------------------------------- errors */
+
+static int err_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "name");
+    lua_pushstring(L, ": ");
+    lua_getfield(L, 1, "message");
+    lua_concat(L, 3);
+    return 1;
+}
+
+/* Raise {code, name, message [, store = true]}; never returns.  `store`
+ * marks a failure to open a store (its SPL_ENOENT is a missing store, not
+ * a missing key). */
+static int raise_err(lua_State *L, int rc, const char *what, int store)
+{
+    lua_createtable(L, 0, 4);
+    if (store) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "store");
+    }
+    lua_pushinteger(L, rc);
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, spl_err_name(rc));
+    lua_setfield(L, -2, "name");
+    lua_pushfstring(L, "%s: %s", what, spl_strerror(rc));
+    lua_setfield(L, -2, "message");
+    luaL_setmetatable(L, ERROR_MT);
+    return lua_error(L);
+}
+
+static int raise(lua_State *L, int rc, const char *what)
+{
+    return raise_err(L, rc, what, 0);
+}
+
+int lsplinter_error_code(lua_State *L, int idx, int *store_code)
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx))
+        return 0;
+    luaL_getmetatable(L, ERROR_MT);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!same)
+        return 0;
+    lua_getfield(L, idx, "code");
+    lua_getfield(L, idx, "store");
+    int code = (int)lua_tointeger(L, -2), store = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    if (code < 0 && store && store_code)
+        *store_code = 1;
+    return code < 0 ? code : 0;
+}
+
+/* ---------------------------------------------------------------- stores */
+
+/* The store for this call: a store object as argument 1 (removed from the
+ * stack), else the current one. */
+static spl_store *store_arg(lua_State *L)
+{
+    lstore *ls = luaL_testudata(L, 1, STORE_MT);
+    if (ls) {
+        lua_remove(L, 1);
+    } else {
+        lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
+        ls = luaL_testudata(L, -1, STORE_MT);
+        lua_pop(L, 1); /* the registry keeps it alive */
+        if (!ls)
+            luaL_error(L, "splinter: no store (splinter.open one, or run under splinterctl --store)");
+    }
+    if (!ls->s)
+        luaL_error(L, "splinter: store is closed");
+    return ls->s;
+}
+
+/* The store (see store_arg) and the key argument after it. */
+static const char *key_arg(lua_State *L, spl_store **s)
+{
+    *s = store_arg(L);
+    return luaL_checkstring(L, 1);
+}
+
+static lstore *push_store(lua_State *L, spl_store *s, int owned)
+{
+    lstore *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+    ls->s = s;
+    ls->owned = owned;
+    luaL_setmetatable(L, STORE_MT);
+    return ls;
+}
+
+static void make_current_if_none(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
+    int none = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (none) {
+        lua_pushvalue(L, idx);
+        lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
+    }
+}
+
+void lsplinter_bind(lua_State *L, spl_store *s, const char *name)
+{
+    (void)name;
+    push_store(L, s, 0);
+    lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
+}
+
+static uint32_t opt_u32_field(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    lua_Integer v = luaL_optinteger(L, -1, 0);
+    lua_pop(L, 1);
+    if (v < 0 || v > (lua_Integer)UINT32_MAX)
+        luaL_error(L, "splinter.open: bad %s", k);
+    return (uint32_t)v;
+}
+
+/* open(name [, opts]) -> store */
+static int l_open(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    spl_options o;
+    spl_options_init(&o);
+    int create = 0;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "create");
+        create = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        o.geom.slots = opt_u32_field(L, 2, "slots");
+        o.geom.key_max = opt_u32_field(L, 2, "key_max");
+        o.geom.val_max = opt_u32_field(L, 2, "value_size");
+        lua_getfield(L, 2, "vec_dim");
+        if (!lua_isnil(L, -1))
+            o.geom.vec_dim = opt_u32_field(L, 2, "vec_dim");
+        lua_pop(L, 1);
+    }
+    spl_store *s;
+    int rc = create ? spl_open_or_create(&s, name, &o) : spl_open(&s, name, NULL);
+    if (rc < 0)
+        return raise_err(L, rc, name, 1);
+    push_store(L, s, 1);
+    make_current_if_none(L, -1);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    lstore *ls = luaL_checkudata(L, 1, STORE_MT);
+    if (ls->owned)
+        spl_close(ls->s);
+    ls->s = NULL;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- retries */
+
+/* Retry SPL_EAGAIN for up to a second, backing off 1..64 us. */
+#define RETRY(rc, call)                                                          \
+    do {                                                                         \
+        struct timespec t0_, now_;                                               \
+        clock_gettime(CLOCK_MONOTONIC, &t0_);                                    \
+        for (unsigned r_ = 0;; r_++) {                                           \
+            if (((rc) = (call)) != SPL_EAGAIN)                                   \
+                break;                                                           \
+            clock_gettime(CLOCK_MONOTONIC, &now_);                               \
+            if (now_.tv_sec - t0_.tv_sec > 1)                                    \
+                break;                                                           \
+            struct timespec d_ = {0, 1000L << (r_ < 6 ? r_ : 6)};                \
+            nanosleep(&d_, NULL);                                                \
+        }                                                                        \
+    } while (0)
+
+/* ---------------------------------------------------------------- key-value */
+
+static void push_value(lua_State *L, const char *v, size_t n, int type)
+{
+    if (n == 8 && (type == SPL_T_INT64 || type == SPL_T_UINT64)) {
+        int64_t x;
+        memcpy(&x, v, 8);
+        lua_pushinteger(L, x);
+    } else {
+        lua_pushlstring(L, v, n);
+    }
+}
+
+/* One consistent read of a value and its type. */
+static int get_once(spl_store *s, const char *key, char *buf, size_t cap, size_t *len,
+                    uint8_t *type)
+{
+    spl_view v;
+    int rc = spl_view_get(s, key, &v);
+    if (rc < 0)
+        return rc;
+    if (v.len > cap)
+        return SPL_EAGAIN;
+    memcpy(buf, v.data, v.len);
+    rc = spl_view_valid(s, &v);
+    if (rc < 0)
+        return rc == SPL_ESTALE ? SPL_EAGAIN : rc;
+    *len = v.len;
+    *type = v.type;
+    return 0;
+}
+
+/* get(key) -> value (string; integer for int64/uint64), type name | nil */
+static int l_get(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    spl_info in;
+    int rc = spl_info_get(s, &in);
+    if (rc < 0)
+        return raise(L, rc, key);
+    char *buf = malloc(in.geom.val_max ? in.geom.val_max : 1);
+    if (!buf)
+        return raise(L, SPL_ENOMEM, key);
+    size_t len = 0;
+    uint8_t type = 0;
+    RETRY(rc, get_once(s, key, buf, in.geom.val_max, &len, &type));
+    if (rc == 0) {
+        push_value(L, buf, len, type);
+        lua_pushstring(L, spl_type_name((spl_type)type));
+    }
+    free(buf);
+    if (rc == SPL_ENOENT) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 2;
+}
+
+/* set(key, value [, type]): an integer value is stored as 8-byte int64 */
+static int l_set(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    int rc, type = -1;
+    if (!lua_isnoneornil(L, 3) && (type = spl_type_parse(luaL_checkstring(L, 3))) < 0)
+        return raise(L, SPL_EINVAL, lua_tostring(L, 3));
+    if (lua_isinteger(L, 2)) {
+        int64_t x = lua_tointeger(L, 2);
+        RETRY(rc, spl_set(s, key, &x, 8));
+        if (type < 0)
+            type = SPL_T_INT64;
+    } else {
+        size_t n;
+        const char *v = luaL_checklstring(L, 2, &n);
+        RETRY(rc, spl_set(s, key, v, n));
+    }
+    if (rc == 0 && type >= 0)
+        RETRY(rc, spl_type_set(s, key, (spl_type)type));
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 0;
+}
+
+static int l_append(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    size_t n;
+    const char *v = luaL_checklstring(L, 2, &n);
+    int rc;
+    RETRY(rc, spl_append(s, key, v, n));
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 0;
+}
+
+/* unset(key) -> true, or false if it was absent */
+static int l_unset(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    int rc;
+    RETRY(rc, spl_unset(s, key));
+    if (rc < 0 && rc != SPL_ENOENT)
+        return raise(L, rc, key);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+static int l_exists(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    int rc;
+    RETRY(rc, spl_exists(s, key));
+    if (rc < 0)
+        return raise(L, rc, key);
+    lua_pushboolean(L, rc);
+    return 1;
+}
+
+/* cas(key, epoch, value) -> true, or false if the epoch moved / key exists */
+static int l_cas(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    lua_Integer epoch = luaL_checkinteger(L, 2);
+    size_t n;
+    const char *v = luaL_checklstring(L, 3, &n);
+    int rc;
+    RETRY(rc, spl_cas(s, key, (uint64_t)epoch, v, n));
+    if (rc < 0 && rc != SPL_ESTALE && rc != SPL_EEXIST)
+        return raise(L, rc, key);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+/* A key's metadata: 1, or 0 with nil pushed if the key is absent; raises
+ * on other errors. */
+static int meta_or_nil(lua_State *L, spl_store *s, const char *key, spl_meta *m)
+{
+    int rc;
+    RETRY(rc, spl_meta_get(s, key, m));
+    if (rc == SPL_ENOENT) {
+        lua_pushnil(L);
+        return 0;
+    }
+    if (rc < 0)
+        raise(L, rc, key);
+    return 1;
+}
+
+/* meta(key) -> {type, len, epoch, labels, flags, ctime_ns, mtime_ns} | nil */
+static int l_meta(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    spl_meta m;
+    if (!meta_or_nil(L, s, key, &m))
+        return 1;
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, spl_type_name((spl_type)m.type));
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, m.val_len);
+    lua_setfield(L, -2, "len");
+    lua_pushinteger(L, (lua_Integer)m.epoch);
+    lua_setfield(L, -2, "epoch");
+    lua_pushinteger(L, (lua_Integer)m.labels);
+    lua_setfield(L, -2, "labels");
+    lua_pushinteger(L, m.user_flags);
+    lua_setfield(L, -2, "flags");
+    lua_pushinteger(L, (lua_Integer)m.ctime_ns);
+    lua_setfield(L, -2, "ctime_ns");
+    lua_pushinteger(L, (lua_Integer)m.mtime_ns);
+    lua_setfield(L, -2, "mtime_ns");
+    return 1;
+}
+
+/* type(key [, newtype]) -> type name | nil */
+static int l_type(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    int rc;
+    if (!lua_isnoneornil(L, 2)) {
+        int t = spl_type_parse(luaL_checkstring(L, 2));
+        if (t < 0)
+            return raise(L, SPL_EINVAL, lua_tostring(L, 2));
+        RETRY(rc, spl_type_set(s, key, (spl_type)t));
+        if (rc < 0)
+            return raise(L, rc, key);
+    }
+    spl_meta m;
+    if (!meta_or_nil(L, s, key, &m))
+        return 1;
+    lua_pushstring(L, spl_type_name((spl_type)m.type));
+    return 1;
+}
+
+/* ---------------------------------------------------------------- integers */
+
+static int int_op(lua_State *L, spl_int_op op, int operand_kind)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    uint64_t operand = 1, out;
+    if (operand_kind == 1) /* required */
+        operand = (uint64_t)luaL_checkinteger(L, 2);
+    else if (operand_kind == 2) /* optional step, default 1 */
+        operand = (uint64_t)luaL_optinteger(L, 2, 1);
+    else if (operand_kind == 3) /* decrement by optional step */
+        operand = (uint64_t)-luaL_optinteger(L, 2, 1);
+    int rc = spl_int(s, key, op, operand, &out);
+    if (rc < 0)
+        return raise(L, rc, key);
+    lua_pushinteger(L, (lua_Integer)out);
+    return 1;
+}
+
+static int l_incr(lua_State *L) { return int_op(L, SPL_OP_ADD, 2); }
+static int l_decr(lua_State *L) { return int_op(L, SPL_OP_ADD, 3); }
+static int l_add(lua_State *L) { return int_op(L, SPL_OP_ADD, 1); }
+static int l_band(lua_State *L) { return int_op(L, SPL_OP_AND, 1); }
+static int l_bor(lua_State *L) { return int_op(L, SPL_OP_OR, 1); }
+static int l_bxor(lua_State *L) { return int_op(L, SPL_OP_XOR, 1); }
+static int l_bnot(lua_State *L) { return int_op(L, SPL_OP_NOT, 0); }
+
+/* ---------------------------------------------------------------- labels */
+
+/* labels(key) -> mask | nil */
+static int l_labels(lua_State *L)
+{
+    if (l_meta(L) == 1 && lua_istable(L, -1))
+        lua_getfield(L, -1, "labels");
+    return 1;
+}
+
+static int label_op(lua_State *L, int set)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    uint64_t mask = (uint64_t)luaL_checkinteger(L, 2);
+    int rc;
+    if (set)
+        RETRY(rc, spl_labels_set(s, key, mask));
+    else
+        RETRY(rc, spl_labels_clear(s, key, mask));
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 0;
+}
+
+static int l_label_set(lua_State *L) { return label_op(L, 1); }
+static int l_label_clear(lua_State *L) { return label_op(L, 0); }
+
+/* ---------------------------------------------------------------- iteration */
+
+static int list_one(const spl_entry *e, void *ud)
+{
+    lua_State *L = ud;
+    lua_Integer n = (lua_Integer)luaL_len(L, -2);
+    lua_pushlstring(L, e->key, e->key_len);
+    lua_rawseti(L, -3, n + 1);
+    lua_Integer limit = lua_tointeger(L, -1);
+    return limit > 0 && n + 1 >= limit;
+}
+
+/* list([glob] [, {prefix=, labels=, any=, limit=}]) -> {key...} */
+static int l_list(lua_State *L)
+{
+    spl_store *s = store_arg(L);
+    spl_filter f = {0};
+    int opt = 2;
+    if (lua_type(L, 1) == LUA_TSTRING)
+        f.glob = lua_tostring(L, 1);
+    else if (lua_istable(L, 1))
+        opt = 1;
+    else
+        luaL_argcheck(L, lua_isnoneornil(L, 1), 1, "glob string or options table expected");
+    lua_Integer limit = 0;
+    if (lua_istable(L, opt)) {
+        lua_getfield(L, opt, "prefix");
+        f.prefix = lua_tostring(L, -1); /* stays on the stack while used */
+        lua_getfield(L, opt, "labels");
+        f.labels = (uint64_t)lua_tointeger(L, -1);
+        lua_getfield(L, opt, "any");
+        if (lua_toboolean(L, -1))
+            f.flags |= SPL_F_LABELS_ANY;
+        lua_getfield(L, opt, "limit");
+        limit = lua_tointeger(L, -1);
+    }
+    lua_newtable(L);
+    lua_pushinteger(L, limit);
+    int rc = spl_foreach(s, &f, list_one, L);
+    lua_pop(L, 1);
+    if (rc < 0)
+        return raise(L, rc, "list");
+    return 1;
+}
+
+/* info() -> {slots, key_max, value_size, vec_dim, used, load, changes, recoveries} */
+static int l_info(lua_State *L)
+{
+    spl_store *s = store_arg(L);
+    spl_info in;
+    int rc = spl_info_get(s, &in);
+    if (rc < 0)
+        return raise(L, rc, "info");
+    lua_createtable(L, 0, 8);
+    lua_pushinteger(L, in.geom.slots);
+    lua_setfield(L, -2, "slots");
+    lua_pushinteger(L, in.geom.key_max);
+    lua_setfield(L, -2, "key_max");
+    lua_pushinteger(L, in.geom.val_max);
+    lua_setfield(L, -2, "value_size");
+    lua_pushinteger(L, in.geom.vec_dim);
+    lua_setfield(L, -2, "vec_dim");
+    lua_pushinteger(L, (lua_Integer)in.used);
+    lua_setfield(L, -2, "used");
+    lua_pushnumber(L, in.load);
+    lua_setfield(L, -2, "load");
+    lua_pushinteger(L, (lua_Integer)in.changes);
+    lua_setfield(L, -2, "changes");
+    lua_pushinteger(L, (lua_Integer)in.recoveries);
+    lua_setfield(L, -2, "recoveries");
+    return 1;
+}
+
+/* ---------------------------------------------------------------- module */
+
+static const luaL_Reg funcs[] = {
+    {"open", l_open},     {"close", l_close},   {"get", l_get},
+    {"set", l_set},       {"append", l_append}, {"unset", l_unset},
+    {"exists", l_exists}, {"cas", l_cas},       {"meta", l_meta},
+    {"type", l_type},     {"incr", l_incr},     {"decr", l_decr},
+    {"add", l_add},       {"band", l_band},     {"bor", l_bor},
+    {"bxor", l_bxor},     {"bnot", l_bnot},     {"labels", l_labels},
+    {"label_set", l_label_set}, {"label_clear", l_label_clear},
+    {"list", l_list},     {"info", l_info},     {NULL, NULL}};
+
+int luaopen_splinter(lua_State *L)
+{
+    if (luaL_newmetatable(L, ERROR_MT)) {
+        lua_pushcfunction(L, err_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, funcs);
+    if (luaL_newmetatable(L, STORE_MT)) {
+        lua_pushvalue(L, -2); /* methods: the module's functions */
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+    lua_pushstring(L, SPLINTER_LUA_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,28 @@
+# Shared setup for the splinterctl bats files: a private SHM directory and
+# HOME in a temporary folder (removed afterwards), and a small store "t"
+# (64 slots, 16-byte keys, 64-byte values).  $SPLCTL is the binary under
+# test (the Makefile sets it).  Tests use bats' `run -N --separate-stderr`:
+# the exit code is checked exactly, $output is stdout, $stderr the rest.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+    : "${SPLCTL:?set SPLCTL to the splinterctl binary}"
+    TMP=$(mktemp -d)
+    export SPLINTER_SHM_DIR=$TMP/shm HOME=$TMP/home SPLINTER_STORE=t
+    mkdir -p "$HOME"
+    "$SPLCTL" init t --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
+}
+
+teardown() {
+    rm -rf "$TMP"
+}
+
+ctl() {
+    "$SPLCTL" "$@"
+}
+
+# j FILTER: jq -r over $output (fails on invalid JSON).
+j() {
+    jq -er "$1" <<< "$output"
+}

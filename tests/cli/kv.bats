@@ -1,0 +1,246 @@
+# splinterctl key-value commands, their --json output and exit codes,
+# including the bad-input rows.
+load common
+
+@test "set/get: text round trip, --json has value, type, len, epoch" {
+    run -0 --separate-stderr ctl set greeting hello
+    [ -z "$output" ]
+    run -0 --separate-stderr ctl get greeting
+    [ "$output" = hello ]
+    run -0 --separate-stderr ctl get greeting --json
+    [ "$(j .key)" = greeting ]
+    [ "$(j .value)" = hello ]
+    [ "$(j .type)" = void ]
+    [ "$(j .len)" = 5 ]
+    [ "$(j .epoch)" = 2 ]
+    run -0 --separate-stderr ctl set greeting hi --type text --json
+    [ "$(j .ok)" = true ]
+    [ "$(j .type)" = text ]
+    [ "$(j .epoch)" -gt 2 ]
+}
+
+@test "get escapes control characters; --raw writes the bytes" {
+    ctl set k "$(printf 'a\tb\nc\\d\001')"
+    run -0 --separate-stderr ctl get k
+    [ "$output" = 'a\tb\nc\\d\x01' ]
+    ctl get k --raw > "$TMP/raw"
+    printf 'a\tb\nc\\d\001' | cmp - "$TMP/raw"
+}
+
+@test "binary values: --json gives base64, invalid UTF-8 escaped" {
+    printf '\377\000\001' > "$TMP/bin"
+    ctl set b @"$TMP/bin"
+    run -0 --separate-stderr ctl get b --json
+    [ "$(j .base64)" = "/wAB" ]
+    [ "$(j 'has("value")')" = false ]
+    run -0 --separate-stderr ctl get b
+    [ "$output" = '\xff\x00\x01' ]
+}
+
+@test "values from stdin (-) and from a file (@path)" {
+    echo -n "from stdin" | ctl set s -
+    [ "$(ctl get s)" = "from stdin" ]
+    echo -n "from file" > "$TMP/v"
+    ctl set f @"$TMP/v"
+    [ "$(ctl get f)" = "from file" ]
+    run -2 --separate-stderr ctl set f @"$TMP/nonexistent"
+}
+
+@test "oversized value: argument, stdin and file are usage errors (2), nothing written" {
+    big=$(head -c 65 /dev/zero | tr '\0' x)
+    run -2 --separate-stderr ctl set k "$big" --json
+    [ "$(j .error)" = SPL_E2BIG ]
+    run -2 --separate-stderr bash -c 'printf "%s" "$1" | "$SPLCTL" set k -' _ "$big"
+    printf "%s" "$big" > "$TMP/big"
+    run -2 --separate-stderr ctl set k @"$TMP/big"
+    run -1 --separate-stderr ctl exists k
+    # exactly the limit fits
+    run -0 --separate-stderr ctl set k "${big:1}"
+}
+
+@test "too-long and empty keys are usage errors (2) with SPL_EKEYLEN" {
+    run -2 --separate-stderr ctl set 0123456789abcdefX v --json
+    [ "$(j .error)" = SPL_EKEYLEN ]
+    run -2 --separate-stderr ctl get 0123456789abcdefX
+    [[ "$stderr" == *SPL_EKEYLEN* ]]
+    run -2 --separate-stderr ctl set "" v
+    run -0 --separate-stderr ctl set 0123456789abcdef v   # 16 bytes: the limit
+}
+
+@test "get/unset of a missing key: not found (1)" {
+    run -1 --separate-stderr ctl get nope --json
+    [ "$(j .error)" = SPL_ENOENT ]
+    [ "$(j .exit)" = 1 ]
+    [ "$(j .ok)" = false ]
+    run -1 --separate-stderr ctl unset nope
+    [[ "$stderr" == *"nope: no such key"* ]]
+}
+
+@test "unset removes a key; exists is 0/1" {
+    ctl set k v
+    run -0 --separate-stderr ctl exists k --json
+    [ "$(j .exists)" = true ]
+    run -0 --separate-stderr ctl unset k --json
+    [ "$(j .op)" = unset ]
+    run -1 --separate-stderr ctl exists k
+    [ "$output" = no ]
+    run -1 --separate-stderr ctl exists k --json
+    [ "$(j .exists)" = false ]
+    run -1 --separate-stderr ctl exists k -q
+    [ -z "$output" ]
+}
+
+@test "append creates and extends; past the value size is 2" {
+    ctl append a foo
+    ctl append a bar
+    [ "$(ctl get a)" = foobar ]
+    run -0 --separate-stderr ctl append a baz --json
+    [ "$(j .len)" = 9 ]
+    run -2 --separate-stderr ctl append a "$(head -c 60 /dev/zero | tr '\0' y)"
+    [[ "$stderr" == *SPL_E2BIG* ]]
+    [ "$(ctl get a)" = foobarbaz ]
+}
+
+@test "list: glob, prefix, limit, labels; --json one object per key" {
+    for k in a.1 a.2 b.1; do ctl set $k v; done
+    ctl label a.2 set 4
+    run -0 --separate-stderr ctl list
+    [ "${#lines[@]}" = 3 ]
+    run -0 --separate-stderr ctl list 'a.*'
+    [ "$(sort <<< "$output" | cut -f1 | tr '\n' ' ')" = "a.1 a.2 " ]
+    run -0 --separate-stderr ctl list --prefix b
+    [ "$(cut -f1 <<< "$output")" = b.1 ]
+    run -0 --separate-stderr ctl list --limit 2
+    [ "${#lines[@]}" = 2 ]
+    run -0 --separate-stderr ctl list --label 4 --json
+    [ "$(j .key)" = a.2 ]
+    [ "$(j '.labels[0]')" = 4 ]
+    run -0 --separate-stderr ctl list --json
+    [ "$(jq -s length <<< "$output")" = 3 ]
+    run -2 --separate-stderr ctl list --limit 0
+    run -2 --separate-stderr ctl list a b
+}
+
+@test "type: get and set; unknown type is 2; missing key is 1" {
+    ctl set k v
+    run -0 --separate-stderr ctl type k
+    [ "$output" = void ]
+    run -0 --separate-stderr ctl type k json
+    run -0 --separate-stderr ctl type k --json
+    [ "$(j .type)" = json ]
+    run -2 --separate-stderr ctl type k flute
+    run -1 --separate-stderr ctl type nope
+}
+
+@test "math: inc dec add and or xor not; results and --json" {
+    [ "$(ctl math inc n)" = 1 ]
+    [ "$(ctl math inc n)" = 2 ]
+    [ "$(ctl math dec n)" = 1 ]
+    [ "$(ctl math add n 41)" = 42 ]
+    [ "$(ctl math add n -2)" = 40 ]
+    [ "$(ctl math and n 12)" = 8 ]
+    [ "$(ctl math or n 3)" = 11 ]
+    [ "$(ctl math xor n 1)" = 10 ]
+    [ "$(ctl math not n)" = -11 ]
+    run -0 --separate-stderr ctl math add n 11 --json
+    [ "$(j .int)" = 0 ]
+    [ "$(j .op)" = add ]
+    [ "$(ctl get n)" = 0 ]
+    [ "$(ctl type n)" = int64 ]
+}
+
+@test "math: wrong type is 2 (SPL_ETYPE); bad op or operand is 2" {
+    ctl set t text
+    run -2 --separate-stderr ctl math inc t --json
+    [ "$(j .error)" = SPL_ETYPE ]
+    run -2 --separate-stderr ctl math pow n 2
+    run -2 --separate-stderr ctl math add n
+    run -2 --separate-stderr ctl math add n two
+    run -2 --separate-stderr ctl math inc n 5
+}
+
+@test "label: set/clear by bit, 0xMASK and by name from the labels file" {
+    printf '# names\nwaiting 0\ndone = 1\nhot 63\n' > "$TMP/labels"
+    ctl set k v
+    run -0 --separate-stderr ctl --labels "$TMP/labels" label k set waiting 5 --json
+    [ "$(j '.labels | join(",")')" = "waiting,5" ]
+    [ "$(j .mask)" = 0x0000000000000021 ]
+    run -0 --separate-stderr ctl --labels "$TMP/labels" label k clear waiting
+    run -0 --separate-stderr ctl --labels "$TMP/labels" label k set done hot 0x4
+    run -0 --separate-stderr ctl --labels "$TMP/labels" label k
+    [ "$output" = "done,2,5,hot" ]
+    run -2 --separate-stderr ctl --labels "$TMP/labels" label k set nosuchname
+    run -2 --separate-stderr ctl label k set 64
+    run -2 --separate-stderr ctl label k toggle 1
+    run -1 --separate-stderr ctl label nope set 1
+}
+
+@test "label names come from ~/.splinter/labels by default" {
+    mkdir -p "$HOME/.splinter"
+    echo "urgent 7" > "$HOME/.splinter/labels"
+    ctl set k v
+    ctl label k set urgent
+    run -0 --separate-stderr ctl label k --json
+    [ "$(j '.labels[0]')" = urgent ]
+    [ "$(j .mask)" = 0x0000000000000080 ]
+}
+
+@test "cas: succeeds at the current epoch; a moved epoch is 3; 0 creates only" {
+    run -0 --separate-stderr ctl cas k 0 first --json
+    e=$(j .epoch)
+    run -3 --separate-stderr ctl cas k 0 again --json
+    [ "$(j .error)" = SPL_EEXIST ]
+    run -0 --separate-stderr ctl cas k "$e" second
+    [ "$(ctl get k)" = second ]
+    run -3 --separate-stderr ctl cas k "$e" third --json
+    [ "$(j .error)" = SPL_ESTALE ]
+    [ "$(ctl get k)" = second ]
+    run -1 --separate-stderr ctl cas nope 2 v
+    run -2 --separate-stderr ctl cas k notanepoch v
+}
+
+@test "unknown commands and options are usage errors (2), never success" {
+    run -2 --separate-stderr ctl frobnicate
+    [[ "$stderr" == *"unknown command 'frobnicate'"* ]]
+    run -2 --separate-stderr ctl frobnicate --json
+    [ "$(j .error)" = USAGE ]
+    run -2 --separate-stderr ctl get k --bogus
+    run -2 --separate-stderr ctl --bogus get k
+    run -2 --separate-stderr ctl set k
+    run -2 --separate-stderr ctl --timeout x get k
+}
+
+@test "every command answers --help (exit 0) with its usage" {
+    for cmd in $(ctl help --json | jq -r '.commands[].name'); do
+        run -0 --separate-stderr ctl "$cmd" --help
+        [[ "$output" == "usage: splinterctl $cmd"* ]]
+    done
+    run -0 --separate-stderr ctl help --json
+    [ "$(j .exit_codes.contention)" = 3 ]
+    run -0 --separate-stderr ctl help math
+    [[ "$output" == *"inc, dec, add"* ]]
+    run -2 --separate-stderr ctl help nosuch
+}
+
+@test "--quiet prints nothing on success; global options also after the command" {
+    ctl set k v
+    run -0 --separate-stderr ctl get k --quiet
+    [ -z "$output" ]
+    run -0 --separate-stderr ctl -q get k
+    [ -z "$output" ]
+    run -0 --separate-stderr ctl get --store t k --json
+    [ "$(j .value)" = v ]
+    # "--" ends the options: a value that looks like one
+    run -0 --separate-stderr ctl set k -- --json
+    [ "$(ctl get k)" = --json ]
+}
+
+@test "a broken pipe ends quietly" {
+    ctl init big --slots 4096 --vec-dim 0 -q
+    for i in $(seq 1 300); do echo "{\"key\":\"k$i\",\"value\":\"v\"}"; done | ctl --store big import -q
+    run --separate-stderr bash -c '"$SPLCTL" --store big list | head -n 1'
+    [ "${#lines[@]}" = 1 ]
+    [ -z "$stderr" ]
+    run --separate-stderr bash -c 'yes | head -c 100000 | "$SPLCTL" --store big export | head -c 10'
+    [ -z "$stderr" ]
+}

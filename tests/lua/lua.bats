@@ -1,0 +1,64 @@
+# The Lua binding: `splinterctl lua` (module bound to the store) and the
+# loadable module under the stock lua5.4 interpreter; exit codes of errors;
+# the example pipeline.  Needs WITH_LUA=1 ($LUA_MOD_DIR holds splinter.so).
+load ../cli/common
+
+setup_file() {
+    export LUA_CPATH="${LUA_MOD_DIR:?}/?.so"
+}
+
+@test "splinterctl lua: the module bound to --store" {
+    ctl init t2 --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
+    run -0 --separate-stderr ctl lua "$BATS_TEST_DIRNAME/test_module.lua" "" t2
+    [[ "$output" == "lua module: "*" checks passed" ]]
+    [ "$(ctl get s)" = new ]
+}
+
+@test "stock lua5.4: require \"splinter\" (the loadable module)" {
+    command -v lua5.4
+    ctl init t2 --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
+    run -0 --separate-stderr lua5.4 "$BATS_TEST_DIRNAME/test_module.lua" t t2
+    [[ "$output" == "lua module: "*" checks passed" ]]
+    [ "$(ctl get n)" = -5 ]
+}
+
+@test "splinterctl lua: arg, exit codes of Splinter errors and of other errors" {
+    echo 'print(arg[0], arg[1], ...)' > "$TMP/a.lua"
+    run -0 --separate-stderr ctl lua "$TMP/a.lua" x y
+    [ "$output" = "$TMP/a.lua"$'\tx\tx\ty' ]
+    echo 'splinter.get(string.rep("k", 40))' > "$TMP/e.lua"
+    run -2 --separate-stderr ctl lua "$TMP/e.lua" --json
+    [ "$(j .error)" = SPL_EKEYLEN ]
+    echo 'error("plain")' > "$TMP/p.lua"
+    run -2 --separate-stderr ctl lua "$TMP/p.lua"
+    [[ "$stderr" == *plain* ]]
+    echo 'this is not lua' > "$TMP/s.lua"
+    run -2 --separate-stderr ctl lua "$TMP/s.lua"
+    echo 'os.exit(3)' > "$TMP/x.lua"
+    run -3 --separate-stderr ctl lua "$TMP/x.lua"
+    run -4 --separate-stderr ctl --store nosuch lua "$TMP/a.lua"
+    echo 'splinter.open("nosuch")' > "$TMP/o.lua"
+    run -4 --separate-stderr ctl lua "$TMP/o.lua" --json
+    [ "$(j .error)" = SPL_ENOENT ]
+    echo 'splinter.get("nosuchkey"); splinter.unset("nosuchkey"); splinter.label_set("nosuchkey", 1)' > "$TMP/k.lua"
+    run -1 --separate-stderr ctl lua "$TMP/k.lua"
+    run -2 --separate-stderr ctl lua
+    echo 'splinter.get("k")' > "$TMP/n.lua"
+    unset SPLINTER_STORE
+    run -2 --separate-stderr ctl lua "$TMP/n.lua"
+    [[ "$stderr" == *"no store"* ]]
+    echo 'print(splinter.version)' | { run -0 --separate-stderr ctl lua -; [ -n "$output" ]; }
+}
+
+@test "examples/lua/pipeline.lua moves waiting items to done" {
+    for k in a b c; do ctl set "item.$k" "job $k"; ctl label "item.$k" set 0; done
+    ctl set other untouched
+    run -0 --separate-stderr ctl lua "$BATS_TEST_DIRNAME/../../examples/lua/pipeline.lua"
+    [[ "$output" == "moved 3 item(s)"* ]]
+    [ "$(ctl get item.b)" = "JOB B" ]
+    [ "$(ctl list --label 1 | wc -l)" = 3 ]
+    [ "$(ctl list --label 0 | wc -l)" = 0 ]
+    [ "$(ctl get other)" = untouched ]
+    run -0 --separate-stderr lua5.4 "$BATS_TEST_DIRNAME/../../examples/lua/pipeline.lua" t
+    [[ "$output" == "moved 0 item(s)"* ]]
+}
