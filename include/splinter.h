@@ -435,7 +435,8 @@ int spl_pulses(spl_store *s, unsigned group, uint64_t *count);
  * the new epoch; SPL_ENOENT at once if the key is absent, or as soon as it
  * is deleted; SPL_ETIMEDOUT.  A writer that died mid-write is recovered by
  * the waiter (after the usual 1 ms liveness interval), never waited on.
- * Needs no subscription. */
+ * Needs no subscription.  Also SPL_EROFS (a sleeper counts itself in the
+ * store), SPL_EKEYLEN, SPL_EINVAL. */
 int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_ns,
                  uint64_t *epoch_out);
 
@@ -443,7 +444,8 @@ int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_
  * A subscription follows a set of groups: it can wait for them, read which
  * keys changed (the change feed: a store-wide ring of recent changes that
  * pulsed at least one subscribed group), and give a pollable descriptor.
- * One subscription is used by one thread at a time. */
+ * One subscription is used by one thread at a time, and belongs to the
+ * process that opened it: a child after fork opens its own. */
 
 typedef struct spl_sub spl_sub;
 
@@ -466,8 +468,9 @@ typedef struct spl_event {
     size_t key_len;  /* key copied to the caller's buffer (NUL-terminated) */
 } spl_event;
 
-/* Subscribe to groups (non-zero mask).  The feed starts now.  Errors:
- * SPL_EINVAL, SPL_ENOMEM. */
+/* Subscribe to groups (non-zero mask).  The feed starts now: every mutation
+ * that starts after this returns is seen.  Errors: SPL_EINVAL, SPL_ENOMEM,
+ * SPL_EROFS (a subscriber counts itself in the store). */
 int spl_sub_open(spl_store *s, uint64_t groups, spl_sub **out);
 void spl_sub_close(spl_sub *sub);
 
