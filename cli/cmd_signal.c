@@ -183,6 +183,8 @@ int cmd_watch(cli_ctx *c, int argc, char **argv)
     sigaction(SIGINT, &old, NULL);
     spl_sub_close(u);
     free(evkey);
+    if (watch_stop && c->interactive)
+        fputc('\n', stderr); /* the prompt after "^C" on a line of its own */
     if (rc < 0)
         return cli_fail_spl(c, rc, "watch");
     if (count && seen < count && !watch_stop)

@@ -33,8 +33,7 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
     static const struct option lo[] = {
         {"key", required_argument, 0, 'K'},    {"vector", required_argument, 0, 'v'},
         {"k", required_argument, 0, 'k'},      {"metric", required_argument, 0, 'm'},
-        {"label", required_argument, 0, 'l'},  {"labels", required_argument, 0, 'l'},
-        {"any", no_argument, 0, 'a'},          {"prefix", required_argument, 0, 'p'},
+        {"label", required_argument, 0, 'l'},  {"any", no_argument, 0, 'a'},          {"prefix", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {0, 0, 0, 0}};
     static const char *const metrics[] = {"cosine", "dot", "l2"};
     spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};

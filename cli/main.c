@@ -86,8 +86,8 @@ const cli_cmd cli_commands[] = {
      "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
      "-k, --k N        results wanted (default 10)\n"
      "-m, --metric M   cosine (default), dot, or l2 (lower first)\n"
-     "-l, --labels L   keys carrying label L (repeatable: all of them; also --label)\n"
-     "-a, --any        with several --labels: any of them\n"
+     "-l, --label L    keys carrying label L (repeatable: all of them)\n"
+     "-a, --any        with several --label: any of them\n"
      "-p, --prefix P   keys starting with P\n"
      "-t, --threads N  scan with N threads (default 1)"},
     {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
