@@ -2,13 +2,11 @@
 # export/import; the bad-input rows (bad JSON, wrong dimension, NaN).
 load common
 
+# the current store is "v", with 3-dimension vectors ("t" has none)
 setup() {
-    : "${SPLCTL:?set SPLCTL to the splinterctl binary}"
-    TMP=$(mktemp -d)
-    export SPLINTER_SHM_DIR=$TMP/shm HOME=$TMP/home SPLINTER_STORE=v
-    mkdir -p "$HOME"
+    common_setup
+    export SPLINTER_STORE=v
     "$SPLCTL" init v --slots 64 --key-max 16 --value-size 64 --vec-dim 3 -q
-    "$SPLCTL" init t --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
 }
 
 @test "vector set/get/clear: a JSON array in, the same array out" {

@@ -4,21 +4,8 @@
 local splinter = require "splinter"
 if arg[1] and arg[1] ~= "" then splinter.open(arg[1]) end
 
-local checks = 0
-local function eq(got, want, what)
-    checks = checks + 1
-    if got ~= want then
-        error(string.format("%s: got %s, want %s", what, tostring(got), tostring(want)), 2)
-    end
-end
-local function fails_with(name, f, ...)
-    local ok, err = pcall(f, ...)
-    checks = checks + 1
-    if ok then error("expected " .. name .. ", call succeeded", 2) end
-    if type(err) ~= "table" or err.name ~= name then
-        error("expected " .. name .. ", got " .. tostring(err), 2)
-    end
-end
+local check = dofile((arg[0]:match("^(.*/)") or "") .. "check.lua")
+local eq, fails_with = check.eq, check.fails_with
 
 local G3, G4 = 1 << 3, 1 << 4
 
@@ -96,4 +83,4 @@ fails_with("SPL_ENAN", splinter.vector_set, "v1", {0 / 0, 1, 2})
 fails_with("SPL_EINVAL", splinter.vector_set, "v1", {1, "x", 2})
 fails_with("SPL_EDIM", splinter.search, {1})
 fails_with("SPL_ENOVEC", splinter.search, "a")
-print("lua signals+vectors: " .. checks .. " checks passed")
+print("lua signals+vectors: " .. check.n .. " checks passed")
