@@ -185,7 +185,7 @@ void cli_labels_text(cli_ctx *c, uint64_t mask, char *buf, size_t cap);
  * CLI_JSON_FLAGS).  cli_vec_from_json: a JSON array of dim finite numbers
  * into out[dim]; cli_vec_parse: the same from text (an argument, '-' stdin
  * or '@file').  Both return CLI_OK or CLI_USAGE (reported: bad JSON,
- * SPL_EDIM, SPL_ENAN); `what` names the source in messages. */
+ * SPL_EDIM, SPL_ENAN); `what` is the subject of messages ("the vector"). */
 json_t *cli_vec_json(const float *v, uint32_t n);
 int cli_vec_from_json(cli_ctx *c, json_t *a, uint32_t dim, float *out, const char *what);
 int cli_vec_parse(cli_ctx *c, const char *arg, uint32_t dim, float **out);

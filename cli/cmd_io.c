@@ -188,9 +188,10 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line)
     }
     if (vj) {
         char what[64];
-        snprintf(what, sizeof what, "line %lu", line);
+        snprintf(what, sizeof what, "line %lu: the vector", line);
         if (!dim) {
-            code = cli_fail(c, CLI_USAGE, "SPL_ENOTSUP", "%s: a vector, but the store has none (SPL_ENOTSUP)", what);
+            code = cli_fail(c, CLI_USAGE, "SPL_ENOTSUP",
+                            "line %lu: a vector, but the store has none (SPL_ENOTSUP)", line);
             goto out;
         }
         if (!(vec = malloc(dim * sizeof *vec))) {

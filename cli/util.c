@@ -583,10 +583,10 @@ json_t *cli_vec_json(const float *v, uint32_t n)
 int cli_vec_from_json(cli_ctx *c, json_t *a, uint32_t dim, float *out, const char *what)
 {
     if (!json_is_array(a))
-        return cli_fail(c, CLI_USAGE, "BAD_JSON", "%s: a vector is a JSON array of numbers", what);
+        return cli_fail(c, CLI_USAGE, "BAD_JSON", "%s must be a JSON array of numbers", what);
     if (json_array_size(a) != dim)
         return cli_fail(c, CLI_USAGE, "SPL_EDIM",
-                        "%s: vector has %zu elements, the store's vec_dim is %u (SPL_EDIM)", what,
+                        "%s has %zu elements, the store's vec_dim is %u (SPL_EDIM)", what,
                         json_array_size(a), dim);
     for (uint32_t i = 0; i < dim; i++) {
         json_t *e = json_array_get(a, i);
@@ -612,9 +612,9 @@ int cli_vec_parse(cli_ctx *c, const char *arg, uint32_t dim, float **out)
     json_t *a = json_loadb(text, n, JSON_DECODE_ANY, &err);
     free(text);
     if (!a)
-        return cli_fail(c, CLI_USAGE, "BAD_JSON", "vector: bad JSON: %s", err.text);
+        return cli_fail(c, CLI_USAGE, "BAD_JSON", "bad vector JSON: %s", err.text);
     float *v = malloc((dim ? dim : 1) * sizeof *v);
-    rc = v ? cli_vec_from_json(c, a, dim, v, "vector")
+    rc = v ? cli_vec_from_json(c, a, dim, v, "the vector")
            : cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
     json_decref(a);
     if (rc != CLI_OK) {
