@@ -37,6 +37,7 @@ typedef struct cli_ctx {
     int interactive;         /* inside the REPL */
     const char *labels_path; /* --labels, else ~/.splinter/labels */
     uint32_t timeout_ms;     /* --timeout: how long to retry SPL_EAGAIN */
+    int timeout_set;         /* --timeout was given (watch: its time limit) */
     const char *cmd;         /* the command being run (for messages) */
 } cli_ctx;
 
@@ -77,6 +78,13 @@ int cmd_cas(cli_ctx *c, int argc, char **argv);
 /* cmd_io.c */
 int cmd_export(cli_ctx *c, int argc, char **argv);
 int cmd_import(cli_ctx *c, int argc, char **argv);
+/* cmd_signal.c */
+int cmd_watch(cli_ctx *c, int argc, char **argv);
+int cmd_bind(cli_ctx *c, int argc, char **argv);
+int cmd_bump(cli_ctx *c, int argc, char **argv);
+/* cmd_vec.c */
+int cmd_search(cli_ctx *c, int argc, char **argv);
+int cmd_vector(cli_ctx *c, int argc, char **argv);
 /* cmd_perf.c */
 int cmd_bench(cli_ctx *c, int argc, char **argv);
 int cmd_top(cli_ctx *c, int argc, char **argv);
@@ -104,6 +112,9 @@ int cli_usage(cli_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2,
 int cli_open(cli_ctx *c);
 void cli_close(cli_ctx *c);
 
+/* Flags of every JSON line written: compact, and reals with 9 significant
+ * digits (enough for any float32; see cli_vec_json). */
+#define CLI_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9))
 /* Print a JSON value (stolen) as one line on stdout unless --quiet. */
 void cli_json_out(cli_ctx *c, json_t *j);
 /* Text output unless --quiet. */
@@ -157,12 +168,29 @@ int cli_parse_i64(const char *s, int64_t *out);
 /* Labels: "NAME" (from the labels file), a bit number 0..63, or "0x..." mask.
  * Returns 0 and the mask, or an exit code (reported). */
 int cli_label_mask(cli_ctx *c, const char *spec, uint64_t *mask);
+/* A signal group: a number 0..63.  Returns 0 and the group's mask bit, or an
+ * exit code (reported). */
+int cli_group_mask(cli_ctx *c, const char *spec, uint64_t *mask);
+/* Groups of a mask as a JSON array of numbers. */
+json_t *cli_groups_json(uint64_t mask);
 /* Name of bit b from the labels file, or NULL. */
 const char *cli_label_name(cli_ctx *c, unsigned bit);
 /* Labels as a JSON array of names (or bit numbers without a name). */
 json_t *cli_labels_json(cli_ctx *c, uint64_t mask);
 /* Same as text "name,3,other" into buf. */
 void cli_labels_text(cli_ctx *c, uint64_t mask, char *buf, size_t cap);
+
+/* Vectors as JSON arrays.  cli_vec_json: each float as the shortest decimal
+ * that reads back as the same float32 (exact round trip with
+ * CLI_JSON_FLAGS).  cli_vec_from_json: a JSON array of dim finite numbers
+ * into out[dim]; cli_vec_parse: the same from text (an argument, '-' stdin
+ * or '@file').  Both return CLI_OK or CLI_USAGE (reported: bad JSON,
+ * SPL_EDIM, SPL_ENAN); `what` is the subject of messages ("the vector"). */
+json_t *cli_vec_json(const float *v, uint32_t n);
+int cli_vec_from_json(cli_ctx *c, json_t *a, uint32_t dim, float *out, const char *what);
+int cli_vec_parse(cli_ctx *c, const char *arg, uint32_t dim, float **out);
+/* The store's vec_dim (0: no vectors). */
+uint32_t cli_vec_dim(cli_ctx *c);
 
 /* base64 (RFC 4648, padded).  Encode returns a malloc'd string; decode
  * returns the length or -1 on bad input (out needs 3*len/4 bytes). */

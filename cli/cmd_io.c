@@ -6,8 +6,10 @@
  * "value":TEXT} where a value that is not valid UTF-8 (or holds a NUL) is
  * "base64" instead of "value", and a key that is not UTF-8 is "key_base64".
  * Importing an export reproduces keys, values, types, labels and flags
- * (epochs and times are the new store's own).  Vectors join when the store
- * has them (pending the vector API).
+ * (epochs and times are the new store's own).  A key holding a vector has
+ * "vector": [numbers] (each float32 as the shortest decimal that reads back
+ * as itself, so a float32 store's vectors round-trip exactly); importing a
+ * line without "vector" into a store with vectors clears the key's vector.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,6 +23,9 @@ struct export_state {
     cli_ctx *c;
     FILE *out;
     uint64_t n;
+    float *vec;   /* vec_dim floats, or NULL: the store has no vectors */
+    uint32_t dim;
+    int err;      /* a vector read failed (library code) */
 };
 
 static int export_one(const spl_entry *e, void *ud)
@@ -36,7 +41,15 @@ static int export_one(const spl_entry *e, void *ud)
     json_object_set_new(o, "flags", json_integer(e->meta.user_flags));
     cli_json_put_value(o, e->val, e->meta.val_len, e->meta.type);
     json_object_del(o, "int"); /* the bytes say it; "int" is for readers */
-    json_dumpf(o, st->out, JSON_COMPACT);
+    if (st->vec) {
+        int rc;
+        CLI_RETRY(st->c, rc, spl_vec_get(st->c->s, e->key, st->vec, st->dim, NULL));
+        if (rc == 0)
+            json_object_set_new(o, "vector", cli_vec_json(st->vec, st->dim));
+        else if (rc != SPL_ENOVEC && rc != SPL_ENOENT) /* ENOENT: deleted meanwhile */
+            st->err = rc;
+    }
+    json_dumpf(o, st->out, CLI_JSON_FLAGS);
     fputc('\n', st->out);
     json_decref(o);
     st->n++;
@@ -67,13 +80,18 @@ int cmd_export(cli_ctx *c, int argc, char **argv)
                               "slots", (json_int_t)in.geom.slots, "key_max",
                               (json_int_t)in.geom.key_max, "value_size",
                               (json_int_t)in.geom.val_max, "vec_dim", (json_int_t)in.geom.vec_dim);
-        json_dumpf(h, out, JSON_COMPACT);
+        json_dumpf(h, out, CLI_JSON_FLAGS);
         fputc('\n', out);
         json_decref(h);
     }
-    struct export_state st = {c, out, 0};
+    struct export_state st = {c, out, 0, NULL, cli_vec_dim(c), 0};
+    if (st.dim && !(st.vec = malloc(st.dim * sizeof *st.vec)))
+        rc = SPL_ENOMEM;
     if (rc == 0)
         rc = spl_foreach(c->s, &f, export_one, &st);
+    if (rc == 0 && st.err)
+        rc = st.err;
+    free(st.vec);
     int werr = cli_stream_close(out);
     if (rc < 0)
         return cli_fail_spl(c, rc, "export");
@@ -126,11 +144,13 @@ static int field_bytes(json_t *o, const char *plain, const char *b64, char **out
 static int import_one(cli_ctx *c, json_t *o, unsigned long line)
 {
     char *key = NULL, *val = NULL;
+    float *vec = NULL;
     size_t klen, vlen = 0;
+    uint32_t dim = cli_vec_dim(c);
     uint64_t labels = 0;
     int rc, type = SPL_T_VOID, code = CLI_OK;
     json_t *t = json_object_get(o, "type"), *lab = json_object_get(o, "labels"),
-           *fl = json_object_get(o, "flags");
+           *fl = json_object_get(o, "flags"), *vj = json_object_get(o, "vector");
     if (field_bytes(o, "key", "key_base64", &key, &klen) != 0 || strlen(key) != klen) {
         code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "line %lu: missing or bad key", line);
         goto out;
@@ -166,6 +186,21 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line)
         code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "line %lu: flags must be 0..255", line);
         goto out;
     }
+    if (vj) {
+        char what[64];
+        snprintf(what, sizeof what, "line %lu: the vector", line);
+        if (!dim) {
+            code = cli_fail(c, CLI_USAGE, "SPL_ENOTSUP",
+                            "line %lu: a vector, but the store has none (SPL_ENOTSUP)", line);
+            goto out;
+        }
+        if (!(vec = malloc(dim * sizeof *vec))) {
+            code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+            goto out;
+        }
+        if ((code = cli_vec_from_json(c, vj, dim, vec, what)) != CLI_OK)
+            goto out;
+    }
     CLI_RETRY(c, rc, spl_set(c->s, key, val ? val : "", vlen));
     if (rc == 0)
         CLI_RETRY(c, rc, spl_type_set(c->s, key, (spl_type)type));
@@ -175,6 +210,13 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line)
         CLI_RETRY(c, rc, spl_labels_set(c->s, key, labels));
     if (rc == 0)
         CLI_RETRY(c, rc, spl_flags_set(c->s, key, fl ? (uint8_t)json_integer_value(fl) : 0));
+    if (rc == 0 && vec)
+        CLI_RETRY(c, rc, spl_vec_set(c->s, key, vec, dim));
+    else if (rc == 0 && dim) {
+        CLI_RETRY(c, rc, spl_vec_clear(c->s, key));
+        if (rc == SPL_ENOVEC)
+            rc = 0;
+    }
     if (rc < 0) {
         char what[64];
         snprintf(what, sizeof what, "line %lu", line);
@@ -183,6 +225,7 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line)
 out:
     free(key);
     free(val);
+    free(vec);
     return code;
 }
 

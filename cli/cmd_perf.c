@@ -198,29 +198,53 @@ static void top_sigint(int sig)
     top_stop = 1;
 }
 
+/* Every group's pulse counter. */
+static void take_pulses(cli_ctx *c, uint64_t *p)
+{
+    for (unsigned g = 0; g < SPL_GROUPS; g++)
+        if (spl_pulses(c->s, g, &p[g]) < 0)
+            p[g] = 0;
+}
+
 static void top_show(cli_ctx *c, const spl_info *in, double secs, uint64_t dchanges,
-                     const struct sample *s, uint64_t nhot, int tty)
+                     const struct sample *s, uint64_t nhot, int tty, const uint64_t *dpulses)
 {
     double cps = secs > 0 ? dchanges / secs : 0;
+    json_t *pps = json_object();
+    for (unsigned g = 0; g < SPL_GROUPS; g++)
+        if (dpulses[g]) {
+            char name[4];
+            snprintf(name, sizeof name, "%u", g);
+            json_object_set_new(pps, name, json_real(secs > 0 ? dpulses[g] / secs : 0));
+        }
     if (c->json) {
         json_t *hot = json_array();
         for (size_t i = 0; i < s->n && i < nhot && s->k[i].delta; i++)
             json_array_append_new(hot, cli_json_key(s->k[i].key, json_pack("{s:I}", "changes",
                                                                     (json_int_t)s->k[i].delta)));
-        cli_json_out(c, json_pack("{s:f, s:f, s:I, s:I, s:f, s:I, s:I, s:o}", "interval_s", secs,
-                                  "changes_per_s", cps, "changes", (json_int_t)in->changes,
+        cli_json_out(c, json_pack("{s:f, s:f, s:I, s:I, s:f, s:I, s:I, s:o, s:o}", "interval_s",
+                                  secs, "changes_per_s", cps, "changes", (json_int_t)in->changes,
                                   "used", (json_int_t)in->used, "load", in->load,
                                   "slots", (json_int_t)in->geom.slots, "recoveries",
-                                  (json_int_t)in->recoveries, "hot", hot));
+                                  (json_int_t)in->recoveries, "pulses_per_s", pps, "hot", hot));
         return;
     }
-    if (c->quiet)
+    if (c->quiet) {
+        json_decref(pps);
         return;
+    }
     if (tty)
         fputs("\033[H\033[2J", stdout); /* home, clear */
     printf("changes/s %10.0f   changes %" PRIu64 "   used %" PRIu64 "/%u   load %.3f   "
            "recovered %" PRIu64 "\n",
            cps, in->changes, in->used, in->geom.slots, in->load, in->recoveries);
+    printf("pulses/s ");
+    const char *gname;
+    json_t *r;
+    json_object_foreach(pps, gname, r)
+        printf("  g%s %.0f", gname, json_real_value(r));
+    printf("%s\n", json_object_size(pps) ? "" : "  none");
+    json_decref(pps);
     printf("hottest keys (changes in the last %.1f s):\n", secs);
     for (size_t i = 0; i < s->n && i < nhot && s->k[i].delta; i++) {
         printf("  %8" PRIu64 "  ", s->k[i].delta);
@@ -258,8 +282,15 @@ int cmd_top(cli_ctx *c, int argc, char **argv)
     sigaction(SIGINT, &sa, &old);
     struct sample prev = {0}, cur = {0};
     spl_info pin, in;
+    /* follow every group while top runs: pulses are counted only while a
+     * group has a subscriber (docs/SIGNALS.md) */
+    spl_sub *all = NULL;
+    int err = spl_sub_open(c->s, ~0ull, &all);
+    uint64_t ppulses[SPL_GROUPS], pulses[SPL_GROUPS], dpulses[SPL_GROUPS];
+    take_pulses(c, ppulses);
     uint64_t t_prev = mono_ns();
-    int err = take_sample(c, &prev, &pin);
+    if (!err)
+        err = take_sample(c, &prev, &pin);
     for (uint64_t i = 0; !err && !top_stop && (count == 0 || i < count); i++) {
         struct timespec ts = {(time_t)(interval_ms / 1000), (long)(interval_ms % 1000) * 1000000};
         while (!top_stop && nanosleep(&ts, &ts) != 0) {}
@@ -269,7 +300,12 @@ int cmd_top(cli_ctx *c, int argc, char **argv)
         if ((err = take_sample(c, &cur, &in)) != 0)
             break;
         diff_samples(&cur, &prev);
-        top_show(c, &in, (t - t_prev) / 1e9, in.changes - pin.changes, &cur, nhot, tty);
+        take_pulses(c, pulses);
+        for (unsigned g = 0; g < SPL_GROUPS; g++) {
+            dpulses[g] = pulses[g] - ppulses[g];
+            ppulses[g] = pulses[g];
+        }
+        top_show(c, &in, (t - t_prev) / 1e9, in.changes - pin.changes, &cur, nhot, tty, dpulses);
         if (cur.n)
             qsort(cur.k, cur.n, sizeof *cur.k, by_key);
         sample_free(&prev);
@@ -280,6 +316,7 @@ int cmd_top(cli_ctx *c, int argc, char **argv)
     }
     sample_free(&prev);
     sample_free(&cur);
+    spl_sub_close(all);
     sigaction(SIGINT, &old, NULL);
     if (err)
         return cli_fail_spl(c, err, "top");

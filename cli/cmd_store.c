@@ -44,9 +44,18 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
         *rc_out = rc;
         return NULL;
     }
+    json_t *pulses = json_object();
+    for (unsigned g = 0; g < SPL_GROUPS; g++) {
+        uint64_t n;
+        char name[4];
+        if (spl_pulses(c->s, g, &n) == 0 && n) {
+            snprintf(name, sizeof name, "%u", g);
+            json_object_set_new(pulses, name, json_integer((json_int_t)n));
+        }
+    }
     return json_pack(
         "{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f,"
-        " s:b, s:{s:b}, s:{s:s, s:b, s:b}}",
+        " s:b, s:{s:I, s:o}, s:{s:b}, s:{s:s, s:b, s:s, s:b}}",
         "store", c->store, "backing", backing_name(in.backing), "geometry", "slots",
         (json_int_t)in.geom.slots, "key_max", (json_int_t)in.geom.key_max, "value_size",
         (json_int_t)in.geom.val_max, "vec_dim", (json_int_t)in.geom.vec_dim, "slot_bytes",
@@ -54,9 +63,10 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
         (json_int_t)in.used, "load", in.load, "epoch_max", (json_int_t)epoch_max, "changes",
         (json_int_t)in.changes, "recoveries", (json_int_t)in.recoveries, "probe_longest",
         (json_int_t)in.probe_longest, "probe_mean", in.probe_mean, "read_only", in.read_only,
+        "signals", "changes", (json_int_t)in.changes, "pulses", pulses,
         "store_features", "embeddings", (in.features & SPL_FEAT_EMBEDDINGS) != 0, "build",
-        "version", SPLCTL_VERSION_STRING, "embeddings", SPL_WITH_EMBEDDINGS, "lua",
-        SPLCTL_WITH_LUA);
+        "version", SPLCTL_VERSION_STRING, "embeddings", SPL_WITH_EMBEDDINGS, "simd",
+        spl_vec_simd(), "lua", SPLCTL_WITH_LUA);
 }
 
 static void print_store(cli_ctx *c, json_t *j)
@@ -66,6 +76,18 @@ static void print_store(cli_ctx *c, json_t *j)
         return;
     }
     json_t *g = json_object_get(j, "geometry");
+    json_t *pulses = json_object_get(json_object_get(j, "signals"), "pulses");
+    char plist[1024] = "none";
+    size_t o = 0;
+    const char *gname;
+    json_t *n;
+    json_object_foreach(pulses, gname, n) {
+        int k = snprintf(plist + o, sizeof plist - o, "%sg%s=%" JSON_INTEGER_FORMAT,
+                         o ? " " : "", gname, json_integer_value(n));
+        if (k < 0 || (size_t)k >= sizeof plist - o)
+            break;
+        o += (size_t)k;
+    }
     cli_printf(c,
                "store       %s (%s)\n"
                "geometry    %" JSON_INTEGER_FORMAT " slots, key_max %" JSON_INTEGER_FORMAT
@@ -77,7 +99,8 @@ static void print_store(cli_ctx *c, json_t *j)
                "\n"
                "recoveries  %" JSON_INTEGER_FORMAT "\n"
                "probes      longest %" JSON_INTEGER_FORMAT ", mean %.2f\n"
-               "build       splinterctl %s, embeddings %s, lua %s%s\n",
+               "signals     pulses %s (groups with a subscriber while they pulsed)\n"
+               "build       splinterctl %s, embeddings %s, simd %s, lua %s%s\n",
                json_string_value(json_object_get(j, "store")),
                json_string_value(json_object_get(j, "backing")),
                json_integer_value(json_object_get(g, "slots")),
@@ -92,8 +115,8 @@ static void print_store(cli_ctx *c, json_t *j)
                json_integer_value(json_object_get(j, "changes")),
                json_integer_value(json_object_get(j, "recoveries")),
                json_integer_value(json_object_get(j, "probe_longest")),
-               json_real_value(json_object_get(j, "probe_mean")), SPLCTL_VERSION_STRING,
-               SPL_WITH_EMBEDDINGS ? "on" : "off", SPLCTL_WITH_LUA ? "on" : "off",
+               json_real_value(json_object_get(j, "probe_mean")), plist, SPLCTL_VERSION_STRING,
+               SPL_WITH_EMBEDDINGS ? "on" : "off", spl_vec_simd(), SPLCTL_WITH_LUA ? "on" : "off",
                json_is_true(json_object_get(j, "read_only")) ? ", read-only" : "");
     json_decref(j);
 }

@@ -66,6 +66,33 @@ const cli_cmd cli_commands[] = {
      "the labels file (--labels FILE, default ~/.splinter/labels) has lines 'NAME BIT'"},
     {"cas", NULL, cmd_cas, CLI_NEEDS_STORE, "KEY EPOCH VALUE|-|@FILE",
      "write only if the key's epoch is still EPOCH (0: only if absent); exit 3 if it moved", ""},
+    {"watch", NULL, cmd_watch, CLI_NEEDS_STORE, "KEY | --label LABEL | --group G",
+     "stream changes (key, kind, epoch) as they happen, until Ctrl-C, --count or --timeout",
+     "-g, --group G    the signal group to follow (0-63; default 63); with KEY the key\n"
+     "                 gets a watch on G, with --label the label is bound to G (both stay)\n"
+     "-l, --label L    every key carrying label L (name from the labels file, or bit)\n"
+     "-c, --count N    stop after N changes\n"
+     "--timeout MS     stop after MS milliseconds (exit 1 if --count changes did not come)\n"
+     "a lapped change feed prints 'events lost, rescan' and the watch goes on"},
+    {"bind", NULL, cmd_bind, CLI_NEEDS_STORE, "[LABEL [GROUP...]]",
+     "route a label to signal groups; no GROUP: show its groups; no LABEL: list bindings",
+     "-x, --clear      unbind: from the GROUPs given, or from every group"},
+    {"bump", NULL, cmd_bump, CLI_NEEDS_STORE, "KEY... | --group G...",
+     "pulse a key's signal groups without writing it, or pulse groups directly",
+     "-g, --group G    pulse group G (0-63; repeatable)"},
+    {"search", NULL, cmd_search, CLI_NEEDS_STORE, "--key KEY | --vector JSON|-|@FILE",
+     "exact top-k vector search: by a stored key's vector, or a vector given as JSON",
+     "-K, --key KEY    query with KEY's vector (KEY itself is left out)\n"
+     "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
+     "-k, --k N        results wanted (default 10)\n"
+     "-m, --metric M   cosine (default), dot, or l2 (lower first)\n"
+     "-l, --label L    keys carrying label L (repeatable: all of them)\n"
+     "-a, --any        with several --label: any of them\n"
+     "-p, --prefix P   keys starting with P\n"
+     "-t, --threads N  scan with N threads (default 1)"},
+    {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
+     "read, write or remove a key's vector (a JSON array of vec_dim numbers)",
+     "set creates the key (empty value) if absent; get prints the array"},
     {"export", NULL, cmd_export, CLI_NEEDS_STORE, "[FILE]",
      "write the store as JSON Lines (key, value or base64, type, labels, flags)",
      "-p, --prefix P   only keys starting with P\n"
@@ -226,6 +253,7 @@ static int strip_globals(cli_ctx *c, int *argc, char **argv)
             if (cli_parse_u64(val, &ms) != 0 || ms > 3600000)
                 return cli_usage(c, "bad --timeout '%s'", val);
             c->timeout_ms = (uint32_t)ms;
+            c->timeout_set = 1;
         }
     }
     *argc = o;
@@ -236,7 +264,9 @@ static int strip_globals(cli_ctx *c, int *argc, char **argv)
 int cli_run(cli_ctx *c, int argc, char **argv)
 {
     c->cmd = NULL;
-    int saved_json = c->json, saved_quiet = c->quiet;
+    /* options given with the command last for that command only */
+    int saved_json = c->json, saved_quiet = c->quiet, saved_tset = c->timeout_set;
+    uint32_t saved_timeout = c->timeout_ms;
     int rc = strip_globals(c, &argc, argv);
     const cli_cmd *k = cli_find(argv[0]);
     if (rc == CLI_OK && !k)
@@ -249,6 +279,8 @@ int cli_run(cli_ctx *c, int argc, char **argv)
                 cli_cmd_help(c, k, stdout);
                 c->json = saved_json;
                 c->quiet = saved_quiet;
+                c->timeout_ms = saved_timeout;
+                c->timeout_set = saved_tset;
                 return CLI_OK;
             }
     }
@@ -262,6 +294,8 @@ int cli_run(cli_ctx *c, int argc, char **argv)
     fflush(stdout);
     c->json = saved_json;
     c->quiet = saved_quiet;
+    c->timeout_ms = saved_timeout;
+    c->timeout_set = saved_tset;
     return rc;
 }
 
@@ -302,6 +336,7 @@ int main(int argc, char **argv)
             if (cli_parse_u64(optarg, &ms) != 0 || ms > 3600000)
                 return cli_usage(c, "bad --timeout '%s'", optarg);
             c->timeout_ms = (uint32_t)ms;
+            c->timeout_set = 1;
             break;
         case 'h': usage_all(stdout); return CLI_OK;
         case 'V': version(); return CLI_OK;

@@ -4,6 +4,7 @@
  * files, retries on contention, numbers, the labels file, base64.
  */
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -22,7 +23,9 @@ int cli_exit_of(int rc)
     case SPL_ENOENT: return CLI_NOTFOUND;
     case SPL_EAGAIN: case SPL_ESTALE: return CLI_CONTENTION;
     case SPL_EKEYLEN: case SPL_E2BIG: case SPL_ETYPE: case SPL_EINVAL:
-    case SPL_ENAME: case SPL_EFORMAT: case SPL_ENOBUFS: return CLI_USAGE;
+    case SPL_ENAME: case SPL_EFORMAT: case SPL_ENOBUFS: case SPL_EDIM: case SPL_ENAN:
+    case SPL_ERANGE: case SPL_ENOTSUP: return CLI_USAGE;
+    case SPL_ENOVEC: return CLI_NOTFOUND;
     default: return CLI_STORE;
     }
 }
@@ -114,7 +117,7 @@ void cli_close(cli_ctx *c)
 void cli_json_out(cli_ctx *c, json_t *j)
 {
     if (!c->quiet && j) {
-        json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_dumpf(j, stdout, CLI_JSON_FLAGS);
         fputc('\n', stdout);
     }
     json_decref(j);
@@ -376,6 +379,24 @@ int cli_label_mask(cli_ctx *c, const char *spec, uint64_t *mask)
     return cli_usage(c, "unknown label '%s' (not in %s)", spec, label_loaded_from);
 }
 
+int cli_group_mask(cli_ctx *c, const char *spec, uint64_t *mask)
+{
+    uint64_t v;
+    if (cli_parse_u64(spec, &v) != 0 || v >= SPL_GROUPS)
+        return cli_usage(c, "unknown group '%s' (a number 0..63)", spec);
+    *mask = 1ull << v;
+    return CLI_OK;
+}
+
+json_t *cli_groups_json(uint64_t mask)
+{
+    json_t *a = json_array();
+    for (unsigned g = 0; g < SPL_GROUPS; g++)
+        if (mask >> g & 1)
+            json_array_append_new(a, json_integer(g));
+    return a;
+}
+
 json_t *cli_labels_json(cli_ctx *c, uint64_t mask)
 {
     json_t *a = json_array();
@@ -526,4 +547,80 @@ json_t *cli_meta_json(cli_ctx *c, const char *key, const spl_meta *m)
                                        "labels", cli_labels_json(c, m->labels), "flags",
                                        m->user_flags, "ctime_ns", (json_int_t)m->ctime_ns,
                                        "mtime_ns", (json_int_t)m->mtime_ns));
+}
+
+/* ---------------------------------------------------------------- vectors */
+
+uint32_t cli_vec_dim(cli_ctx *c)
+{
+    spl_info in;
+    return spl_info_get(c->s, &in) == 0 ? in.geom.vec_dim : 0;
+}
+
+/* The double nearest the shortest decimal (6..9 significant digits) that
+ * reads back as f the way JSON readers read it (a double, then float):
+ * printed with 9 digits it shows that decimal; 9 digits always read back
+ * as f. */
+static double float_short(float f)
+{
+    char b[32];
+    for (int p = 6; p < 9; p++) {
+        snprintf(b, sizeof b, "%.*g", p, (double)f);
+        if ((float)strtod(b, NULL) == f)
+            return strtod(b, NULL);
+    }
+    return (double)f;
+}
+
+json_t *cli_vec_json(const float *v, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < n; i++)
+        json_array_append_new(a, json_real(float_short(v[i])));
+    return a;
+}
+
+int cli_vec_from_json(cli_ctx *c, json_t *a, uint32_t dim, float *out, const char *what)
+{
+    if (!json_is_array(a))
+        return cli_fail(c, CLI_USAGE, "BAD_JSON", "%s must be a JSON array of numbers", what);
+    if (json_array_size(a) != dim)
+        return cli_fail(c, CLI_USAGE, "SPL_EDIM",
+                        "%s has %zu elements, the store's vec_dim is %u (SPL_EDIM)", what,
+                        json_array_size(a), dim);
+    for (uint32_t i = 0; i < dim; i++) {
+        json_t *e = json_array_get(a, i);
+        if (!json_is_number(e))
+            return cli_fail(c, CLI_USAGE, "BAD_JSON", "%s: element %u is not a number", what, i);
+        out[i] = (float)json_number_value(e);
+        if (!isfinite(out[i]))
+            return cli_fail(c, CLI_USAGE, "SPL_ENAN",
+                            "%s: element %u is not a finite float32 (SPL_ENAN)", what, i);
+    }
+    return CLI_OK;
+}
+
+int cli_vec_parse(cli_ctx *c, const char *arg, uint32_t dim, float **out)
+{
+    char *text;
+    size_t n;
+    /* room for dim numbers of any reasonable spelling */
+    int rc = cli_read_value(c, arg, (size_t)dim * 48 + 4096, &text, &n);
+    if (rc != CLI_OK)
+        return rc;
+    json_error_t err;
+    json_t *a = json_loadb(text, n, JSON_DECODE_ANY, &err);
+    free(text);
+    if (!a)
+        return cli_fail(c, CLI_USAGE, "BAD_JSON", "bad vector JSON: %s", err.text);
+    float *v = malloc((dim ? dim : 1) * sizeof *v);
+    rc = v ? cli_vec_from_json(c, a, dim, v, "the vector")
+           : cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+    json_decref(a);
+    if (rc != CLI_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    return CLI_OK;
 }

@@ -13,8 +13,19 @@
  * whose tostring is "SPL_EKEYLEN: key: text".  A missing key is not an
  * error for get/meta/type (they return nil), nor for unset/exists (false).
  *
- * Adding a function (watch, wait, search, vector... once the library has
- * them): write it as l_NAME below and add it to funcs[].
+ * Signals: watch/unwatch(key, groups), bind/unbind(bit, groups), bump(key),
+ * signal(groups), pulses(group); groups are 64-bit masks (1 << g).
+ * subscribe(groups) -> sub, sub:wait(timeout_ms) -> fired, {keys}, lost |
+ * nil; wait(groups, timeout_ms) does the same through a subscription kept
+ * per store and mask, so no change between two waits is missed;
+ * key_wait(key, epoch, timeout_ms) -> epoch | nil (timeout) | false (absent
+ * or deleted).  Timeouts in ms; nil or negative waits for ever; a wait
+ * returns nil early when the script is being interrupted (Ctrl-C).
+ * Vectors: vector_get(key) -> {numbers} | nil, vector_set(key, {numbers}),
+ * vector_clear(key) -> true | false, search(vec | key, {k=, metric=,
+ * labels=, any=, prefix=, threads=}) -> {{key=, score=, epoch=}...}.
+ *
+ * Adding a function: write it as l_NAME below and add it to funcs[].
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +42,22 @@
     LSPL_STR(SPL_VERSION_MAJOR) "." LSPL_STR(SPL_VERSION_MINOR) "." LSPL_STR(SPL_VERSION_PATCH)
 #define STORE_MT "splinter.store"
 #define ERROR_MT "splinter.error"
+#define SUB_MT "splinter.sub"
 #define CURRENT_KEY "splinter.current"
+
+struct lsub;
 
 typedef struct lstore {
     spl_store *s;
-    int owned; /* closed by __gc/close; a bound store is not */
+    int owned;          /* closed by __gc/close; a bound store is not */
+    struct lsub *subs;  /* open subscriptions: closed before the store */
 } lstore;
+
+typedef struct lsub {
+    spl_sub *u;         /* NULL once closed */
+    lstore *st;
+    struct lsub *next;
+} lsub;
 
 /* ---------------------------------------------------------------- errors */
 
@@ -95,23 +116,32 @@ int lsplinter_error_code(lua_State *L, int idx, int *store_code)
 
 /* ---------------------------------------------------------------- stores */
 
-/* The store for this call: a store object as argument 1 (removed from the
- * stack), else the current one. */
-static spl_store *store_arg(lua_State *L)
+/* The store object for this call, pushed on top: a store object as
+ * argument 1 (removed from the argument list), else the current one. */
+static lstore *store_obj(lua_State *L)
 {
     lstore *ls = luaL_testudata(L, 1, STORE_MT);
     if (ls) {
+        lua_pushvalue(L, 1);
         lua_remove(L, 1);
     } else {
         lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_KEY);
         ls = luaL_testudata(L, -1, STORE_MT);
-        lua_pop(L, 1); /* the registry keeps it alive */
         if (!ls)
             luaL_error(L, "splinter: no store (splinter.open one, or run under splinterctl --store)");
     }
     if (!ls->s)
         luaL_error(L, "splinter: store is closed");
-    return ls->s;
+    return ls;
+}
+
+/* The store for this call (see store_obj), the object not left on the
+ * stack (the caller's argument or the registry keeps it alive). */
+static spl_store *store_arg(lua_State *L)
+{
+    spl_store *s = store_obj(L)->s;
+    lua_pop(L, 1);
+    return s;
 }
 
 /* The store (see store_arg) and the key argument after it. */
@@ -123,9 +153,10 @@ static const char *key_arg(lua_State *L, spl_store **s)
 
 static lstore *push_store(lua_State *L, spl_store *s, int owned)
 {
-    lstore *ls = lua_newuserdatauv(L, sizeof *ls, 0);
+    lstore *ls = lua_newuserdatauv(L, sizeof *ls, 1); /* uservalue: wait()'s subscriptions */
     ls->s = s;
     ls->owned = owned;
+    ls->subs = NULL;
     luaL_setmetatable(L, STORE_MT);
     return ls;
 }
@@ -187,9 +218,25 @@ static int l_open(lua_State *L)
     return 1;
 }
 
+static void sub_close(lsub *b)
+{
+    if (!b->u)
+        return;
+    spl_sub_close(b->u);
+    b->u = NULL;
+    for (lsub **p = &b->st->subs; *p; p = &(*p)->next)
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
+    b->st = NULL;
+}
+
 static int l_close(lua_State *L)
 {
     lstore *ls = luaL_checkudata(L, 1, STORE_MT);
+    while (ls->subs)
+        sub_close(ls->subs);
     if (ls->owned)
         spl_close(ls->s);
     ls->s = NULL;
@@ -545,6 +592,381 @@ static int l_info(lua_State *L)
     return 1;
 }
 
+/* ---------------------------------------------------------------- signals */
+
+static uint64_t mask_arg(lua_State *L, int i)
+{
+    return (uint64_t)luaL_checkinteger(L, i);
+}
+
+static int watch_op(lua_State *L, int add)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    uint64_t groups = mask_arg(L, 2);
+    int rc;
+    if (add)
+        RETRY(rc, spl_watch(s, key, groups));
+    else
+        RETRY(rc, spl_unwatch(s, key, groups));
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 0;
+}
+
+static int l_watch(lua_State *L) { return watch_op(L, 1); }
+static int l_unwatch(lua_State *L) { return watch_op(L, 0); }
+
+static int bind_op(lua_State *L, int add)
+{
+    spl_store *s = store_arg(L);
+    lua_Integer bit = luaL_checkinteger(L, 1);
+    uint64_t groups = mask_arg(L, 2);
+    int rc = bit < 0 || bit > 63 ? SPL_EINVAL
+             : add               ? spl_bind(s, (unsigned)bit, groups)
+                                 : spl_unbind(s, (unsigned)bit, groups);
+    if (rc < 0)
+        return raise(L, rc, "bind");
+    return 0;
+}
+
+static int l_bind(lua_State *L) { return bind_op(L, 1); }
+static int l_unbind(lua_State *L) { return bind_op(L, 0); }
+
+static int l_bump(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    int rc;
+    RETRY(rc, spl_bump(s, key));
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 0;
+}
+
+static int l_signal(lua_State *L)
+{
+    spl_store *s = store_arg(L);
+    int rc = spl_signal(s, mask_arg(L, 1));
+    if (rc < 0)
+        return raise(L, rc, "signal");
+    return 0;
+}
+
+/* pulses(group) -> the group's pulse counter */
+static int l_pulses(lua_State *L)
+{
+    spl_store *s = store_arg(L);
+    lua_Integer g = luaL_checkinteger(L, 1);
+    uint64_t n = 0;
+    int rc = g < 0 || g >= SPL_GROUPS ? SPL_EINVAL : spl_pulses(s, (unsigned)g, &n);
+    if (rc < 0)
+        return raise(L, rc, "pulses");
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* A wait deadline from a timeout in ms (nil or < 0: none). */
+static int64_t deadline_ms(lua_State *L, int i)
+{
+    lua_Integer t = luaL_optinteger(L, i, -1);
+    if (t < 0)
+        return -1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + t;
+}
+
+/* The next slice of a wait in ns (at most 100 ms, so an interrupt is seen
+ * soon), or -1: the deadline passed or the script is being interrupted (a
+ * hook is set: splinterctl's and lua5.4's Ctrl-C both set one). */
+static int64_t slice_ns(lua_State *L, int64_t deadline)
+{
+    if (lua_gethook(L))
+        return -1;
+    int64_t slice = 100;
+    if (deadline >= 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t left = deadline - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+        if (left < 0)
+            return -1;
+        if (left < slice)
+            slice = left;
+    }
+    return slice * 1000000;
+}
+
+static lsub *sub_check(lua_State *L, int i)
+{
+    lsub *b = luaL_checkudata(L, i, SUB_MT);
+    if (!b->u)
+        luaL_error(L, "splinter: subscription is closed");
+    return b;
+}
+
+/* Wait on b until a pulse or the deadline; push fired, {keys}, lost or nil. */
+static int sub_wait_push(lua_State *L, lsub *b, int64_t deadline)
+{
+    uint64_t fired = 0;
+    int rc;
+    for (;;) {
+        int64_t ns = slice_ns(L, deadline);
+        if (ns < 0) {
+            lua_pushnil(L);
+            return 1;
+        }
+        if ((rc = spl_sub_wait(b->u, ns, &fired)) != SPL_ETIMEDOUT)
+            break;
+    }
+    if (rc < 0)
+        return raise(L, rc, "wait");
+    lua_pushinteger(L, (lua_Integer)fired);
+    lua_newtable(L); /* keys, in order */
+    lua_newtable(L); /* seen: key -> true */
+    char key[SPL_KEY_MAX_LIMIT + 1];
+    spl_event ev;
+    int lost = 0;
+    while ((rc = spl_sub_next(b->u, &ev, key, sizeof key)) != SPL_ENOENT) {
+        if (rc == SPL_EOVERFLOW) {
+            lost = 1;
+            continue;
+        }
+        if (rc < 0)
+            return raise(L, rc, "wait");
+        if (ev.kind == SPL_EV_SIGNAL || ev.kind == SPL_EV_UNKNOWN)
+            continue;
+        lua_pushlstring(L, key, ev.key_len);
+        if (lua_rawget(L, -2) == LUA_TNIL) {
+            lua_pushlstring(L, key, ev.key_len);
+            lua_pushboolean(L, 1);
+            lua_rawset(L, -4);
+            lua_pushlstring(L, key, ev.key_len);
+            lua_rawseti(L, -4, (lua_Integer)luaL_len(L, -4) + 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_pushboolean(L, lost);
+    return 3;
+}
+
+/* A new subscription of the store object on top of the stack; pushed. */
+static lsub *sub_new(lua_State *L, lstore *ls, uint64_t groups)
+{
+    spl_sub *u;
+    int rc = spl_sub_open(ls->s, groups, &u);
+    if (rc < 0)
+        raise(L, rc, "subscribe");
+    lsub *b = lua_newuserdatauv(L, sizeof *b, 1);
+    b->u = u;
+    b->st = ls;
+    b->next = ls->subs;
+    ls->subs = b;
+    luaL_setmetatable(L, SUB_MT);
+    lua_pushvalue(L, -2);
+    lua_setiuservalue(L, -2, 1); /* the sub keeps its store alive */
+    return b;
+}
+
+/* subscribe(groups) -> sub */
+static int l_subscribe(lua_State *L)
+{
+    lstore *ls = store_obj(L);
+    sub_new(L, ls, mask_arg(L, 1));
+    return 1;
+}
+
+static int l_sub_wait(lua_State *L)
+{
+    lsub *b = sub_check(L, 1);
+    return sub_wait_push(L, b, deadline_ms(L, 2));
+}
+
+static int l_sub_close(lua_State *L)
+{
+    sub_close(luaL_checkudata(L, 1, SUB_MT));
+    return 0;
+}
+
+/* wait(groups, timeout_ms): through the store's subscription for groups */
+static int l_wait(lua_State *L)
+{
+    lstore *ls = store_obj(L);
+    int st = lua_gettop(L);
+    uint64_t groups = mask_arg(L, 1);
+    int64_t deadline = deadline_ms(L, 2);
+    if (lua_getiuservalue(L, st, 1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, st, 1);
+    }
+    lua_rawgeti(L, -1, (lua_Integer)groups);
+    lsub *b = luaL_testudata(L, -1, SUB_MT);
+    if (!b || !b->u) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, st);
+        b = sub_new(L, ls, groups);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -4, (lua_Integer)groups);
+    }
+    return sub_wait_push(L, b, deadline);
+}
+
+/* key_wait(key, epoch, timeout_ms) -> new epoch | nil (timeout) | false */
+static int l_key_wait(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    uint64_t epoch = (uint64_t)luaL_checkinteger(L, 2), out = 0;
+    int64_t deadline = deadline_ms(L, 3), ns;
+    int rc = SPL_ETIMEDOUT;
+    while (rc == SPL_ETIMEDOUT && (ns = slice_ns(L, deadline)) >= 0)
+        rc = spl_key_wait(s, key, epoch, ns, &out);
+    if (rc == SPL_ETIMEDOUT)
+        lua_pushnil(L);
+    else if (rc == SPL_ENOENT)
+        lua_pushboolean(L, 0);
+    else if (rc < 0)
+        return raise(L, rc, key);
+    else
+        lua_pushinteger(L, (lua_Integer)out);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- vectors */
+
+static uint32_t store_dim(lua_State *L, spl_store *s)
+{
+    spl_info in;
+    int rc = spl_info_get(s, &in);
+    if (rc < 0)
+        raise(L, rc, "vector");
+    if (!in.geom.vec_dim)
+        raise(L, SPL_ENOTSUP, "vector");
+    return in.geom.vec_dim;
+}
+
+/* The table at i as dim floats (a userdata buffer pushed on the stack). */
+static float *vec_from_table(lua_State *L, int i, uint32_t dim)
+{
+    luaL_checktype(L, i, LUA_TTABLE);
+    if (luaL_len(L, i) != (lua_Integer)dim)
+        raise(L, SPL_EDIM, "vector");
+    float *v = lua_newuserdatauv(L, dim * sizeof *v, 0);
+    for (uint32_t k = 0; k < dim; k++) {
+        int isnum;
+        lua_rawgeti(L, i, k + 1);
+        v[k] = (float)lua_tonumberx(L, -1, &isnum);
+        lua_pop(L, 1);
+        if (!isnum)
+            raise(L, SPL_EINVAL, "vector element is not a number");
+    }
+    return v;
+}
+
+static void push_vec(lua_State *L, const float *v, uint32_t dim)
+{
+    lua_createtable(L, (int)dim, 0);
+    for (uint32_t k = 0; k < dim; k++) {
+        lua_pushnumber(L, v[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+}
+
+/* vector_get(key) -> {numbers} | nil (no key or no vector) */
+static int l_vector_get(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    uint32_t dim = store_dim(L, s);
+    float *v = lua_newuserdatauv(L, dim * sizeof *v, 0);
+    int rc;
+    RETRY(rc, spl_vec_get(s, key, v, dim, NULL));
+    if (rc == SPL_ENOENT || rc == SPL_ENOVEC)
+        lua_pushnil(L);
+    else if (rc < 0)
+        return raise(L, rc, key);
+    else
+        push_vec(L, v, dim);
+    return 1;
+}
+
+static int l_vector_set(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    uint32_t dim = store_dim(L, s);
+    float *v = vec_from_table(L, 2, dim);
+    int rc;
+    RETRY(rc, spl_vec_set(s, key, v, dim));
+    if (rc < 0)
+        return raise(L, rc, key);
+    return 0;
+}
+
+/* vector_clear(key) -> true, or false if the key held no vector */
+static int l_vector_clear(lua_State *L)
+{
+    spl_store *s;
+    const char *key = key_arg(L, &s);
+    int rc;
+    RETRY(rc, spl_vec_clear(s, key));
+    if (rc < 0 && rc != SPL_ENOVEC)
+        return raise(L, rc, key);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=}]) */
+static int l_search(lua_State *L)
+{
+    static const char *const metrics[] = {"cosine", "dot", "l2", NULL};
+    spl_store *s = store_arg(L);
+    spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        q.key = lua_tostring(L, 1);
+        q.flags |= SPL_VQ_SKIP_SELF;
+    } else {
+        q.dim = store_dim(L, s);
+        q.vec = vec_from_table(L, 1, q.dim); /* stays on the stack */
+    }
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "k");
+        q.k = (uint32_t)luaL_optinteger(L, -1, 10);
+        lua_getfield(L, 2, "metric");
+        q.metric = (spl_metric)luaL_checkoption(L, -1, "cosine", metrics);
+        lua_getfield(L, 2, "labels");
+        q.labels = (uint64_t)luaL_optinteger(L, -1, 0);
+        lua_getfield(L, 2, "any");
+        if (lua_toboolean(L, -1))
+            q.flags |= SPL_F_LABELS_ANY;
+        lua_getfield(L, 2, "prefix");
+        q.prefix = lua_tostring(L, -1); /* stays on the stack while used */
+        lua_getfield(L, 2, "threads");
+        q.threads = (uint32_t)luaL_optinteger(L, -1, 0);
+    }
+    spl_vec_result *r;
+    int rc;
+    RETRY(rc, spl_vec_search(s, &q, &r));
+    if (rc < 0)
+        return raise(L, rc, q.key ? q.key : "search");
+    lua_createtable(L, (int)r->n, 0);
+    for (uint32_t i = 0; i < r->n; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushlstring(L, r->hits[i].key, r->hits[i].key_len);
+        lua_setfield(L, -2, "key");
+        lua_pushnumber(L, r->hits[i].score);
+        lua_setfield(L, -2, "score");
+        lua_pushinteger(L, (lua_Integer)r->hits[i].epoch);
+        lua_setfield(L, -2, "epoch");
+        lua_rawseti(L, -2, i + 1);
+    }
+    spl_vec_result_free(r);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static const luaL_Reg funcs[] = {
@@ -555,7 +977,15 @@ static const luaL_Reg funcs[] = {
     {"add", l_add},       {"band", l_band},     {"bor", l_bor},
     {"bxor", l_bxor},     {"bnot", l_bnot},     {"labels", l_labels},
     {"label_set", l_label_set}, {"label_clear", l_label_clear},
-    {"list", l_list},     {"info", l_info},     {NULL, NULL}};
+    {"list", l_list},     {"info", l_info},     {"watch", l_watch},
+    {"unwatch", l_unwatch}, {"bind", l_bind},   {"unbind", l_unbind},
+    {"bump", l_bump},     {"signal", l_signal}, {"pulses", l_pulses},
+    {"subscribe", l_subscribe}, {"wait", l_wait}, {"key_wait", l_key_wait},
+    {"vector_get", l_vector_get}, {"vector_set", l_vector_set},
+    {"vector_clear", l_vector_clear}, {"search", l_search}, {NULL, NULL}};
+
+static const luaL_Reg sub_methods[] = {
+    {"wait", l_sub_wait}, {"close", l_sub_close}, {NULL, NULL}};
 
 int luaopen_splinter(lua_State *L)
 {
@@ -571,6 +1001,15 @@ int luaopen_splinter(lua_State *L)
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__gc");
         lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, SUB_MT)) {
+        luaL_newlib(L, sub_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_sub_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_sub_close);
         lua_setfield(L, -2, "__close");
     }
     lua_pop(L, 1);

@@ -6,12 +6,16 @@
 
 bats_require_minimum_version 1.5.0
 
-setup() {
+common_setup() {
     : "${SPLCTL:?set SPLCTL to the splinterctl binary}"
     TMP=$(mktemp -d)
     export SPLINTER_SHM_DIR=$TMP/shm HOME=$TMP/home SPLINTER_STORE=t
     mkdir -p "$HOME"
     "$SPLCTL" init t --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
+}
+
+setup() {
+    common_setup
 }
 
 teardown() {

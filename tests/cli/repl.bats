@@ -114,3 +114,16 @@ start_repl() {
     run -2 --separate-stderr bash -c 'printf "set \"unterminated\n" | "$SPLCTL"'
     run -0 --separate-stderr bash -c 'printf "use t\ninfo --json\n" | "$SPLCTL" --store nosuch'
 }
+
+@test "repl: watch streams changes from another process; Ctrl-C ends it, the prompt returns" {
+    start_repl
+    tm send-keys -t repl 'watch greeting' Enter
+    wait_for '^watching greeting'
+    ctl set greeting changed-outside
+    wait_for '^greeting +changed +[0-9]+$'
+    tm send-keys -t repl C-c
+    wait_for '^splinter:t>$'
+    tm send-keys -t repl 'get greeting' Enter
+    wait_for '^changed-outside$'
+    tm has-session -t repl
+}

@@ -5,23 +5,8 @@ local splinter = require "splinter"
 if not splinter.info then error("module not loaded") end
 if arg[1] and arg[1] ~= "" then splinter.open(arg[1]) end
 
-local checks = 0
-local function eq(got, want, what)
-    checks = checks + 1
-    if got ~= want then
-        error(string.format("%s: got %s, want %s", what, tostring(got), tostring(want)), 2)
-    end
-end
-local function fails_with(name, f, ...)
-    local ok, err = pcall(f, ...)
-    checks = checks + 1
-    if ok then error("expected " .. name .. ", call succeeded", 2) end
-    if type(err) ~= "table" or err.name ~= name then
-        error("expected " .. name .. ", got " .. tostring(err), 2)
-    end
-    assert(tostring(err):sub(1, #name + 1) == name .. ":", "tostring carries the name")
-    assert(err.code < 0)
-end
+local check = dofile((arg[0]:match("^(.*/)") or "") .. "check.lua")
+local eq, fails_with = check.eq, check.fails_with
 
 -- strings, types
 splinter.set("s", "hello")
@@ -103,4 +88,4 @@ if arg[2] then
     local ok = pcall(other.get, other, "x")
     eq(ok, false, "closed store refuses")
 end
-print("lua module: " .. checks .. " checks passed")
+print("lua module: " .. check.n .. " checks passed")
