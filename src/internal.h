@@ -232,22 +232,29 @@ struct spl__note {
     uint32_t idx;    /* slot index */
     uint32_t kind;   /* enum spl_event_kind: SPL_EV_CHANGED unless set */
 };
-/* Groups a slot pulses: its key's watches plus its labels' bindings. */
-static inline uint64_t spl__groups_of(const struct spl_store *s, uint32_t idx, uint64_t labels)
+/* Groups a slot with these labels pulses that someone follows: its key's
+ * watches plus its labels' bindings, masked by the store's `followed` word
+ * (one load when nobody subscribes).  seq_cst: a subscriber marks
+ * `followed` before it counts itself and snapshots, so a mutation that reads
+ * its bit clear (under the slot lock, before writing) started before the
+ * subscription and is not owed to it. */
+static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t idx, uint64_t labels)
 {
+    uint64_t f = spl_load_seqcst(&s->sig->followed);
+    if (!f)
+        return 0;
     uint64_t g = spl_load_relaxed(&s->watch[idx]);
     while (labels) {
         g |= spl_load_relaxed(&s->binds[__builtin_ctzll(labels)]);
         labels &= labels - 1;
     }
-    return g;
+    return g & f;
 }
 void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, struct spl__note *n);
 void spl__note_send(struct spl_store *s, const struct spl__note *n);
 
 uint64_t spl__changes(struct spl_store *s);
 /* in kv.c, for signal.c */
-int spl__key_epoch(struct spl_store *s, const char *key, uint32_t *idx, uint64_t *epoch);
 int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
                   size_t *len);
 /* ---- entry points for src/vec.c (defined at the end of kv.c) ----------

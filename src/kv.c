@@ -111,6 +111,15 @@ static void spl__floor_raise(struct spl_store *s, uint64_t e)
 
 /* ---- ownership and recovery --------------------------------------------- */
 
+/* Caller holds the slot: drop what belongs to the key that leaves it (or
+ * to the one an earlier key left): labels, watches, vector. */
+static inline void spl__slot_forget(struct spl_store *s, uint32_t i, struct spl_slot *sl)
+{
+    spl_store_relaxed(&sl->labels, 0);
+    spl_store_relaxed(&s->watch[i], 0);
+    spl_store32_relaxed(&sl->vec_state, 0);
+}
+
 /* Caller holds the slot.  A slot with an odd epoch, or a PENDING tag, holds
  * a write that never finished (its writer died): free it, moving the epoch
  * forward.  Returns 1 if it freed something. */
@@ -123,9 +132,7 @@ static int spl__normalize(struct spl_store *s, uint32_t i, struct spl_slot *sl)
     uint64_t odd = spl__write_begin(sl);
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
-    spl_store_relaxed(&sl->labels, 0);
-    spl_store_relaxed(&s->watch[i], 0);
-    spl_store32_relaxed(&sl->vec_state, 0); /* vectors: a freed slot has none */
+    spl__slot_forget(s, i, sl);
     spl__floor_raise(s, odd); /* before FREE: see spl_unset */
     spl__ix_set_tag(s, i, 0);
     spl__write_end(sl, odd);
@@ -376,7 +383,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         spl_store_relaxed(&sl->epoch, floor);
     uint64_t now = spl__now();
     struct spl__note note;
-    spl_store_relaxed(&s->watch[i], 0); /* a new key starts unwatched */
+    spl__slot_forget(s, i, sl); /* not LIVE yet: no reader looks at these */
     spl__note_take(s, i, sl, &note);
     note.fp = k->fp;
     uint64_t odd = spl__write_begin(sl);
@@ -386,8 +393,6 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     spl_store32_relaxed(&sl->val_len, (uint32_t)nv->len);
     spl_store8_relaxed(&sl->type, nv->type);
     spl_store8_relaxed(&sl->user_flags, 0);
-    spl_store_relaxed(&sl->labels, 0);
-    spl_store32_relaxed(&sl->vec_state, 0); /* vectors: a new key has none */
     spl_store_relaxed(&sl->ctime_ns, now);
     spl_store_relaxed(&sl->mtime_ns, now);
     spl_store_relaxed(&sl->atime_ns, 0);
@@ -665,9 +670,7 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl_store16_relaxed(&sl->gone_len, (uint16_t)spl_load32_relaxed(&sl->key_len));
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
-    spl_store_relaxed(&sl->labels, 0);
-    spl_store_relaxed(&s->watch[i], 0);
-    spl_store32_relaxed(&sl->vec_state, 0); /* vectors: a freed slot has none */
+    spl__slot_forget(s, (uint32_t)i, sl);
     /* Raise the epoch floor BEFORE the tag says FREE: an inserter that sees
      * the slot FREE (seq_cst) then also sees the raised floor, so a key
      * re-inserted elsewhere never shows an epoch it had (spin found the
@@ -718,12 +721,9 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
     default: spl_store_relaxed(&sl->atime_ns, now); break;
     }
     spl__write_end(sl, odd);
-    if (what == SPL__M_LABELS_OR || what == SPL__M_LABELS_ANDNOT) {
-        struct spl__note after; /* a key leaving a class, or joining one,
-                                   pulses the groups of both */
-        spl__note_take(s, (uint32_t)i, sl, &after);
-        note.groups |= after.groups;
-    }
+    if (what == SPL__M_LABELS_OR || what == SPL__M_LABELS_ANDNOT) /* a key leaving a
+        class, or joining one, pulses the groups of both */
+        note.groups |= spl__groups_followed(s, (uint32_t)i, spl_load_relaxed(&sl->labels));
     spl__unlock(sl);
     if (what != SPL__M_ATIME)
         spl__note_send(s, &note);
@@ -744,33 +744,6 @@ SPL_API int spl_watch(spl_store *s, const char *key, uint64_t g) { return spl__m
 SPL_API int spl_unwatch(spl_store *s, const char *key, uint64_t g) { return spl__meta_write(s, key, SPL__M_WATCH_ANDNOT, g); }
 
 /* ---- signal helpers (called from signal.c) ------------------------------ */
-
-struct spl__epoch_ctx {
-    uint64_t epoch, labels;
-};
-static int spl__rd_epoch(struct spl_store *s, struct spl_slot *sl, uint64_t e, void *ctx)
-{
-    (void)s;
-    struct spl__epoch_ctx *c = ctx;
-    c->epoch = e;
-    c->labels = spl_load_relaxed(&sl->labels);
-    return 0;
-}
-
-int spl__key_epoch(struct spl_store *s, const char *key, uint32_t *idx, uint64_t *epoch)
-{
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
-    struct spl__epoch_ctx c = {0, 0};
-    int i = spl__find(s, &k, spl__rd_epoch, &c);
-    if (i < 0)
-        return i;
-    *idx = (uint32_t)i;
-    *epoch = c.epoch;
-    return 0;
-}
 
 /* The key of slot idx as it was at a feed entry (fingerprint fp, epoch):
  * the live key with that fingerprint, or the deleted key whose bytes the
@@ -818,12 +791,11 @@ SPL_API int spl_bump(spl_store *s, const char *key)
         return rc;
     if (s->rdonly)
         return SPL_EROFS;
-    struct spl__epoch_ctx c = {0, 0};
-    int i = spl__find(s, &k, spl__rd_epoch, &c);
+    spl_meta m;
+    int i = spl__find(s, &k, spl__rd_meta, &m);
     if (i < 0)
         return i;
-    uint64_t f = spl_load_seqcst(&s->sig->followed);
-    struct spl__note note = {f ? spl__groups_of(s, (uint32_t)i, c.labels) & f : 0, c.epoch, k.fp, (uint32_t)i,
+    struct spl__note note = {spl__groups_followed(s, (uint32_t)i, m.labels), m.epoch, k.fp, (uint32_t)i,
                              SPL_EV_BUMPED};
     spl__note_send(s, &note);
     return 0;

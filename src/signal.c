@@ -280,12 +280,7 @@ void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, stru
     n->kind = SPL_EV_CHANGED;
     n->epoch = (spl_load_relaxed(&sl->epoch) | 1) + 1;
     n->fp = spl_load_relaxed(&s->index[idx]) & SPL_IX_FP_MASK;
-    /* Only groups ever followed can have a subscriber.  seq_cst: a
-     * subscriber marks `followed` before it counts itself and snapshots, so
-     * a mutation that reads its bit clear here (under the slot lock, before
-     * writing) started before the subscription and is not owed to it. */
-    uint64_t f = spl_load_seqcst(&s->sig->followed);
-    n->groups = f ? spl__groups_of(s, idx, spl_load_relaxed(&sl->labels)) & f : 0;
+    n->groups = spl__groups_followed(s, idx, spl_load_relaxed(&sl->labels));
 }
 
 void spl__note_send(struct spl_store *s, const struct spl__note *n)
@@ -430,32 +425,31 @@ SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t 
     if (s->rdonly)
         return SPL_EROFS;
     uint64_t deadline = spl__deadline(timeout_ns);
-    uint32_t idx = 0;
-    uint64_t e = 0;
+    spl_meta m;
     int rc;
     unsigned round = 0;
     /* find the key's slot (a busy slot is retried; a dead writer's is
      * recovered inside the lookup) */
-    while ((rc = spl__key_epoch(s, key, &idx, &e)) == SPL_EAGAIN) {
+    while ((rc = spl_meta_get(s, key, &m)) == SPL_EAGAIN) {
         if (spl__expired(deadline))
             return SPL_ETIMEDOUT;
         spl__backoff(&round);
     }
     if (rc)
         return rc;
-    if (e > epoch) {
+    if (m.epoch > epoch) {
         if (epoch_out)
-            *epoch_out = e;
+            *epoch_out = m.epoch;
         return 0;
     }
+    const uint32_t idx = m.slot;
     struct spl_sig_rec *r = spl__rec_claim(s);
     spl__count_key(s, r, idx, 1);
     for (;;) {
         uint32_t seen = spl__load32_sc(&s->sig->kbell);
-        uint32_t j = 0;
-        rc = spl__key_epoch(s, key, &j, &e);
-        if (rc == 0 && (e > epoch || j != idx)) {
-            if (e <= epoch)
+        rc = spl_meta_get(s, key, &m);
+        if (rc == 0 && (m.epoch > epoch || m.slot != idx)) {
+            if (m.epoch <= epoch)
                 rc = SPL_ENOENT; /* (never: a re-inserted key starts above) */
             break;
         }
@@ -476,7 +470,7 @@ SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t 
     spl__count_key(s, r, idx, 0);
     spl__rec_release(r);
     if (rc == 0 && epoch_out)
-        *epoch_out = e;
+        *epoch_out = m.epoch;
     return rc;
 }
 
