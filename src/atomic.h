@@ -38,6 +38,9 @@ static inline uint32_t spl_load32_relaxed(const uint32_t *p) { return atomic_loa
 static inline void spl_store32_relaxed(uint32_t *p, uint32_t v) { atomic_store_explicit(SPL__A32(p), v, memory_order_relaxed); }
 static inline uint32_t spl_load32_acquire(const uint32_t *p) { return atomic_load_explicit(SPL__A32(p), memory_order_acquire); }
 static inline void spl_store32_release(uint32_t *p, uint32_t v) { atomic_store_explicit(SPL__A32(p), v, memory_order_release); }
+static inline uint32_t spl_load32_seqcst(const uint32_t *p) { return atomic_load_explicit(SPL__A32(p), memory_order_seq_cst); }
+static inline uint32_t spl_fetch_add32_seqcst(uint32_t *p, uint32_t v) { return atomic_fetch_add_explicit(SPL__A32(p), v, memory_order_seq_cst); }
+static inline uint32_t spl_fetch_sub32_seqcst(uint32_t *p, uint32_t v) { return atomic_fetch_sub_explicit(SPL__A32(p), v, memory_order_seq_cst); }
 #define SPL__A16(p) ((_Atomic uint16_t *)(void *)(p))
 static inline uint16_t spl_load16_relaxed(const uint16_t *p) { return atomic_load_explicit(SPL__A16(p), memory_order_relaxed); }
 static inline void spl_store16_relaxed(uint16_t *p, uint16_t v) { atomic_store_explicit(SPL__A16(p), v, memory_order_relaxed); }

@@ -34,20 +34,6 @@
 
 #include "internal.h"
 
-/* ---- atomics on u32 words not in atomic.h ------------------------------- */
-static inline uint32_t spl__add32(uint32_t *p, uint32_t v)
-{
-    return atomic_fetch_add_explicit(SPL__A32(p), v, memory_order_seq_cst);
-}
-static inline uint32_t spl__sub32(uint32_t *p, uint32_t v)
-{
-    return atomic_fetch_sub_explicit(SPL__A32(p), v, memory_order_seq_cst);
-}
-static inline uint32_t spl__load32_sc(const uint32_t *p)
-{
-    return atomic_load_explicit(SPL__A32(p), memory_order_seq_cst);
-}
-
 /* ---- futex -------------------------------------------------------------- */
 static void spl__futex_wake(uint32_t *word, uint32_t bits)
 {
@@ -123,13 +109,13 @@ static void spl__count_groups(struct spl_store *s, struct spl_sig_rec *r, uint64
         unsigned g = (unsigned)__builtin_ctzll(m);
         uint32_t *cnt = waits ? &s->groups[g].waiters : &s->groups[g].subs;
         if (up) {
-            spl__add32(cnt, 1);
+            spl_fetch_add32_seqcst(cnt, 1);
             if (field)
                 spl_store_relaxed(field, spl_load_relaxed(field) | (1ull << g));
         } else {
             if (field)
                 spl_store_relaxed(field, spl_load_relaxed(field) & ~(1ull << g));
-            spl__sub32(cnt, 1);
+            spl_fetch_sub32_seqcst(cnt, 1);
         }
     }
 }
@@ -137,13 +123,13 @@ static void spl__count_groups(struct spl_store *s, struct spl_sig_rec *r, uint64
 static void spl__count_key(struct spl_store *s, struct spl_sig_rec *r, uint32_t idx, int up)
 {
     if (up) {
-        spl__add32(&s->kwait[idx], 1);
+        spl_fetch_add32_seqcst(&s->kwait[idx], 1);
         if (r)
             spl_store32_relaxed(&r->kslot, idx + 1);
     } else {
         if (r)
             spl_store32_relaxed(&r->kslot, 0);
-        spl__sub32(&s->kwait[idx], 1);
+        spl_fetch_sub32_seqcst(&s->kwait[idx], 1);
     }
 }
 
@@ -182,7 +168,7 @@ static void spl__followed_recompute(struct spl_store *s)
 {
     uint64_t f = 0;
     for (unsigned g = 0; g < SPL_SIG_GROUPS; g++)
-        if (spl__load32_sc(&s->groups[g].subs))
+        if (spl_load32_seqcst(&s->groups[g].subs))
             f |= 1ull << g;
     atomic_store_explicit(SPL__A64(&s->sig->followed), f, memory_order_seq_cst);
 }
@@ -255,7 +241,7 @@ static void spl__pulse(struct spl_store *s, uint64_t groups, uint32_t idx, uint6
     uint64_t armed = 0;
     for (uint64_t m = groups; m; m &= m - 1) {
         unsigned g = (unsigned)__builtin_ctzll(m);
-        if (spl__load32_sc(&s->groups[g].subs))
+        if (spl_load32_seqcst(&s->groups[g].subs))
             armed |= 1ull << g;
     }
     if (!armed)
@@ -265,11 +251,11 @@ static void spl__pulse(struct spl_store *s, uint64_t groups, uint32_t idx, uint6
     for (uint64_t m = armed; m; m &= m - 1) {
         unsigned g = (unsigned)__builtin_ctzll(m);
         spl_fetch_add_seqcst(&s->groups[g].pulses, 1);
-        if (spl__load32_sc(&s->groups[g].waiters))
+        if (spl_load32_seqcst(&s->groups[g].waiters))
             wake |= 1u << (g & 31);
     }
     if (wake) {
-        spl__add32(&s->sig->bell, 1);
+        spl_fetch_add32_seqcst(&s->sig->bell, 1);
         spl__futex_wake(&s->sig->bell, wake);
     }
 }
@@ -290,8 +276,8 @@ void spl__note_send(struct spl_store *s, const struct spl__note *n)
     /* seq_cst RMW: also the full barrier between the slot's epoch store
      * (release, in spl__write_end) and the key-waiter load below */
     spl_fetch_add_seqcst(&s->stripes[n->idx % SPL_SIG_STRIPES].changes, 1);
-    if (spl__load32_sc(&s->kwait[n->idx])) {
-        spl__add32(&s->sig->kbell, 1);
+    if (spl_load32_seqcst(&s->kwait[n->idx])) {
+        spl_fetch_add32_seqcst(&s->sig->kbell, 1);
         spl__futex_wake(&s->sig->kbell, 1u << (n->idx & 31));
     }
 }
@@ -390,14 +376,14 @@ static int spl__group_wait(struct spl_store *s, uint64_t groups, uint64_t *snap,
     int rc = 0;
     for (;;) {
 #ifndef SPL_BROKEN_BELL_LATE
-        uint32_t seen = spl__load32_sc(&s->sig->bell);
+        uint32_t seen = spl_load32_seqcst(&s->sig->bell);
         fired = spl__moved(s, groups, snap);
 #else /* deliberately broken build for `make test-broken`: the bell is read
          after the check, so a pulse in between is slept through */
         fired = spl__moved(s, groups, snap);
         for (volatile int k = 0; k < 2000; k++) {
         }
-        uint32_t seen = spl__load32_sc(&s->sig->bell);
+        uint32_t seen = spl_load32_seqcst(&s->sig->bell);
 #endif
         if (fired || (stop && atomic_load(stop)))
             break;
@@ -446,7 +432,7 @@ SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t 
     struct spl_sig_rec *r = spl__rec_claim(s);
     spl__count_key(s, r, idx, 1);
     for (;;) {
-        uint32_t seen = spl__load32_sc(&s->sig->kbell);
+        uint32_t seen = spl_load32_seqcst(&s->sig->kbell);
         rc = spl_meta_get(s, key, &m);
         if (rc == 0 && (m.epoch > epoch || m.slot != idx)) {
             if (m.epoch <= epoch)
@@ -521,7 +507,7 @@ SPL_API void spl_sub_close(spl_sub *u)
     if (u->thr_on) {
         atomic_store(&u->stop, 1);
         /* ring the bell for the helper thread's groups; others absorb it */
-        spl__add32(&u->s->sig->bell, 1);
+        spl_fetch_add32_seqcst(&u->s->sig->bell, 1);
         spl__futex_wake(&u->s->sig->bell, spl__bits_of(u->groups));
         pthread_join(u->thr, NULL);
     }
