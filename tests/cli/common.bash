@@ -19,6 +19,8 @@ setup() {
 }
 
 teardown() {
+    # a test may leave background helpers' pids in $TMP/pids: stop them
+    [ -f "$TMP/pids" ] && xargs -r kill 2> /dev/null < "$TMP/pids"
     rm -rf "$TMP"
 }
 
