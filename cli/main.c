@@ -20,7 +20,7 @@
 #endif
 
 #define GEOMETRY_HELP                                                                         \
-    "--slots N        slot count (rounded up to a power of two; default 1024)\n"              \
+    "--slots N        slot count (exact, 2..2^30; default 1024)\n"                            \
     "--key-max N      longest key in bytes (default 64)\n"                                    \
     "--value-size N   value lane in bytes (default 4096)\n"                                   \
     "--vec-dim N      vector dimension (floats per slot; default 768, 0 = none)\n"            \

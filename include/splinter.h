@@ -117,7 +117,7 @@ enum {
 };
 
 typedef struct spl_geometry {
-    uint32_t slots;   /* slot count (rounded up to a power of two, >= 2) */
+    uint32_t slots;   /* slot count, exact: 2..SPL_SLOTS_LIMIT */
     uint32_t key_max; /* longest key in bytes, 1..SPL_KEY_MAX_LIMIT */
     uint32_t val_max; /* value lane in bytes, 8..SPL_VAL_MAX_LIMIT */
     uint32_t vec_dim; /* floats per slot; 0 = none (must be 0 without embeddings) */

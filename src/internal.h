@@ -33,7 +33,8 @@ struct spl_store {
     struct spl_header *hdr;
     uint64_t *index;
     uint8_t *slots;
-    uint32_t nslots, mask, key_max, val_max, vec_dim, stride, probe_max;
+    uint32_t nslots, key_max, val_max, vec_dim, stride, probe_max;
+    uint32_t mask; /* nslots - 1 if nslots is a power of two, else 0 */
     uint32_t val_off, vec_off; /* byte offsets inside a slot */
     uint64_t seed;
     /* signal region (src/signal.c) */
@@ -55,6 +56,27 @@ struct spl_store {
     uint32_t vec_esize;  /* bytes per element: 4, 2 or 1 */
     char tandem_sep;
 };
+
+/* A key's home slot.  A power-of-two store takes the hash's low bits (as
+ * every store did before slot counts were exact: such stores keep their
+ * layout); any other count maps a multiplicatively remixed 32 bits onto
+ * [0, nslots) (Lemire's multiply-shift), so a home never shares its bits
+ * with the 44-bit fingerprint taken from the top of the hash. */
+static inline uint32_t spl__home_of(const struct spl_store *s, uint64_t h)
+{
+    if (s->mask)
+        return (uint32_t)h & s->mask;
+    uint64_t m = (h * 0x9e3779b97f4a7c15ull) >> 32;
+    return (uint32_t)((m * s->nslots) >> 32);
+}
+
+/* Probe position d of a chain starting at home.  home < nslots and
+ * d <= probe_max < nslots, so one subtraction wraps it. */
+static inline uint32_t spl__probe_at(const struct spl_store *s, uint32_t home, uint32_t d)
+{
+    uint32_t i = home + d;
+    return i >= s->nslots ? i - s->nslots : i;
+}
 
 static inline struct spl_slot *spl__slot(const struct spl_store *s, uint32_t i)
 {

@@ -29,7 +29,7 @@ static inline __attribute__((always_inline)) int spl__key_prep(const struct spl_
     uint64_t h = spl__hash(key, n, s->seed);
     k->k = key;
     k->len = n;
-    k->home = (uint32_t)h & s->mask;
+    k->home = spl__home_of(s, h);
     k->fp = spl_ix_fp(h);
     return 0;
 }
@@ -230,7 +230,7 @@ spl__find(struct spl_store *s, const struct spl__key *k, spl__visit_fn fn, void 
     int busy = 0;
     for (uint32_t d = 0;;) {
         if ((w & SPL_IX_TAG_MASK) == want) {
-            uint32_t i = (k->home + d) & s->mask;
+            uint32_t i = spl__probe_at(s, k->home, d);
             struct spl_slot *sl = spl__slot(s, i);
             for (int t = 0; t < SPL__READ_TRIES; t++) {
                 uint64_t e1 = spl__read_begin(sl);
@@ -253,7 +253,7 @@ spl__find(struct spl_store *s, const struct spl__key *k, spl__visit_fn fn, void 
         }
         if (++d > md)
             break;
-        w = spl_load_acquire(&s->index[(k->home + d) & s->mask]);
+        w = spl_load_acquire(&s->index[spl__probe_at(s, k->home, d)]);
     }
     return busy ? SPL_EAGAIN : SPL_ENOENT;
 }
@@ -271,7 +271,7 @@ static int spl__find_locked(struct spl_store *s, const struct spl__key *k)
     int busy = 0;
     for (uint32_t d = 0;;) {
         if ((w & SPL_IX_TAG_MASK) == want) {
-            uint32_t i = (k->home + d) & s->mask;
+            uint32_t i = spl__probe_at(s, k->home, d);
             if (spl__lock(s, i) != 0) {
                 busy = 1;
             } else {
@@ -284,7 +284,7 @@ static int spl__find_locked(struct spl_store *s, const struct spl__key *k)
         }
         if (++d > md)
             break;
-        w = spl_load_acquire(&s->index[(k->home + d) & s->mask]);
+        w = spl_load_acquire(&s->index[spl__probe_at(s, k->home, d)]);
     }
     return busy ? SPL_EAGAIN : SPL_ENOENT;
 }
@@ -309,7 +309,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     uint32_t d, i = 0;
     struct spl_slot *sl = NULL;
     for (d = 0; d <= s->probe_max; d++) {
-        i = (k->home + d) & s->mask;
+        i = spl__probe_at(s, k->home, d);
         uint64_t st = spl_ix_state(spl_load_relaxed(&s->index[i]));
         if (st == SPL_IX_PENDING) {
             /* an insert in flight, or a dead inserter's: check its owner;
@@ -344,7 +344,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     spl_fence_seqcst(); /* Dekker: our PENDING store before our scan's loads */
     uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
     for (uint32_t e = 0; e <= md; e++) {
-        uint32_t j = (k->home + e) & s->mask;
+        uint32_t j = spl__probe_at(s, k->home, e);
         if (j == i)
             continue;
         uint64_t w = spl_load_seqcst(&s->index[j]);

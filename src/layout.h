@@ -20,7 +20,7 @@
  *   12   header_bytes u32   4096
  *   16   fingerprint  u64   build/layout fingerprint (spl__fingerprint)
  *   24   features     u64   SPL_FEAT_*
- *   32   slots        u32   power of two
+ *   32   slots        u32   exact (2..SPL_SLOTS_LIMIT)
  *   36   key_max      u32
  *   40   val_max      u32
  *   44   vec_dim      u32

@@ -44,14 +44,6 @@ struct spl__layout {
     uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, total;
 };
 
-static uint32_t spl__pow2(uint32_t v)
-{
-    uint32_t p = 2;
-    while (p < v)
-        p <<= 1;
-    return p;
-}
-
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
  * at create and to re-derive (and so check) what an opened header claims. */
 static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed_len, struct spl__layout *l)
@@ -62,7 +54,7 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
         g->vec_dim > SPL_VEC_DIM_LIMIT || (!SPL_WITH_EMBEDDINGS && g->vec_dim) ||
         vec_fmt >= SPL__VEC_FORMAT_COUNT || (!SPL_WITH_EMBEDDINGS && vec_fmt))
         return SPL_EFORMAT;
-    l->slots = spl__pow2(g->slots);
+    l->slots = g->slots; /* exact: any count from 2 to SPL_SLOTS_LIMIT */
     l->key_max = g->key_max;
     l->val_max = g->val_max;
     l->vec_dim = g->vec_dim;
@@ -99,7 +91,7 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->index = (uint64_t *)(void *)(s->base + l->index_off);
     s->slots = s->base + l->slots_off;
     s->nslots = l->slots;
-    s->mask = l->slots - 1;
+    s->mask = (l->slots & (l->slots - 1)) ? 0 : l->slots - 1;
     s->key_max = l->key_max;
     s->val_max = l->val_max;
     s->vec_dim = l->vec_dim;

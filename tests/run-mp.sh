@@ -14,4 +14,7 @@ for t in stress killloop counter duphunt createrace sighunt tsan_stress tsan_sig
     fi
     cmds+=("$B/tests/$t ${MP_ARGS:-}")
 done
+# Slot counts that are not powers of two: homes by multiply-shift, probe
+# chains that wrap from the last slot to the first, under contention.
+cmds+=("$B/tests/stress --slots 250 ${MP_ARGS:-}" "$B/tests/duphunt --slots 13 ${MP_ARGS:-}")
 exec "$here/run.sh" mp "${cmds[@]}"

@@ -6,7 +6,7 @@ load common
     run -0 --separate-stderr ctl init s2 --slots 100 --key-max 20 --value-size 128 --vec-dim 0 --json
     [ "$(j .store)" = s2 ]
     [ "$(j .backing)" = shm ]
-    [ "$(j .geometry.slots)" = 128 ]   # rounded up to a power of two
+    [ "$(j .geometry.slots)" = 100 ]   # exact: no rounding
     [ "$(j .geometry.key_max)" = 20 ]
     [ "$(j .geometry.value_size)" = 128 ]
     [ "$(j .geometry.vec_dim)" = 0 ]

@@ -929,6 +929,44 @@ static void test_model_tiny_store_collisions(void **state)
     model_run(16, 40, ops, 1, 1, 4);
 }
 
+/* Slot counts are exact: a store of n slots, n not a power of two, reports
+ * n, fills to exactly n (probe chains wrap from the last slot to the first),
+ * and keeps the model's contents through collisions, deletes and EFULL. */
+static void test_exact_slot_counts(void **state)
+{
+    (void)state;
+    static const uint32_t counts[] = {3, 5, 7, 13, 100, 255, 1000};
+    char key[32];
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        uint32_t n = counts[c];
+        spl_store *s = mk(n, KEY_MAX, 16);
+        spl_info inf;
+        CHECK_RC(spl_info_get(s, &inf), 0);
+        assert_int_equal(inf.geom.slots, n);
+        uint32_t k = 0;
+        int rc = 0;
+        for (; k < 2 * n; k++) {
+            snprintf(key, sizeof key, "x%u", k);
+            if ((rc = spl_set(s, key, &k, sizeof k)) != 0)
+                break;
+        }
+        CHECK_RC(rc, SPL_EFULL);
+        if (inf.probe_max + 1 >= n)
+            assert_int_equal(k, n); /* every slot reachable, wrap included */
+        else
+            assert_true(k * 10 >= n * 8); /* the probe bound stops it late */
+        assert_int_equal(used_of(s), k);
+        for (uint32_t i = 0; i < k; i++) {
+            snprintf(key, sizeof key, "x%u", i);
+            check_value(s, key, &i, sizeof i);
+        }
+        spl_close(s);
+        uint32_t ops = (uint32_t)(3000 * test_scale());
+        model_run(n, 3 * n, ops, n < 100 ? 1 : 500, 1, 100 + n);
+    }
+    model_run(1000, 500, (uint32_t)(100000 * test_scale()), 20000, 0, 777); /* half load */
+}
+
 static void test_many_keys_tiny_store(void **state)
 {
     (void)state;
@@ -1019,6 +1057,7 @@ int main(void)
         cmocka_unit_test(test_model_random_half_load),
         cmocka_unit_test(test_model_tiny_store_collisions),
         cmocka_unit_test(test_many_keys_tiny_store),
+        cmocka_unit_test(test_exact_slot_counts),
         cmocka_unit_test(test_probe_bound_after_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
