@@ -643,6 +643,10 @@ static void spl__scan_range(struct spl__scan *sc)
             }
             if (spl__read_retry(sl, e1))
                 continue; /* torn: nothing of it is used */
+            if (take && memchr(kbuf, 0, c.key_len)) {
+                take = 0; /* a key with a NUL in it: corrupt (spl_foreach skips it too) */
+                scored = 0;
+            }
             if (usable && !scored) {
                 sc->skipped++; /* consistent but corrupt: a hostile peer's */
                 break;
