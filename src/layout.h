@@ -58,7 +58,7 @@
  *                           line 2 followed u64 (groups with a subscriber),
  *                                  sub_lock u64; line 3 spare
  *   +256    stripes  16 x 64 B: changes u64 (store-wide change counter,
- *                           striped by slot index; the sum is the counter)
+ *                           striped by writer thread id; the sum is the counter)
  *   +1280   groups   64 x 64 B: pulses u64, subs u32, waiters u32
  *   +5376   binds    64 x u64: label bit -> groups
  *   +5888   records  256 x 32 B: waiter records (owner, counted masks)

@@ -269,13 +269,33 @@ void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, stru
     n->groups = spl__groups_followed(s, idx, spl_load_relaxed(&sl->labels));
 }
 
+/* The change-counter stripe of the calling thread: thread ids & 15, so
+ * the threads and processes writing at once mostly add to lines of their
+ * own (striping by slot made two writers' adds meet on one line half the
+ * time).  A forked child recomputes it (its thread id differs). */
+static _Thread_local uint32_t spl__stripe_plus1;
+static pthread_once_t spl__stripe_once = PTHREAD_ONCE_INIT;
+static void spl__stripe_child(void) { spl__stripe_plus1 = 0; }
+static void spl__stripe_atfork(void) { pthread_atfork(NULL, NULL, spl__stripe_child); }
+
+static inline uint32_t spl__my_stripe(void)
+{
+    uint32_t p1 = spl__stripe_plus1;
+    if (__builtin_expect(p1 == 0, 0)) {
+        pthread_once(&spl__stripe_once, spl__stripe_atfork);
+        p1 = ((uint32_t)syscall(SYS_gettid) % SPL_SIG_STRIPES) + 1;
+        spl__stripe_plus1 = p1;
+    }
+    return p1 - 1;
+}
+
 void spl__note_send(struct spl_store *s, const struct spl__note *n)
 {
     if (n->groups)
         spl__pulse(s, n->groups, n->idx, n->epoch, n->fp, n->kind);
     /* seq_cst RMW: also the full barrier between the slot's epoch store
      * (release, in spl__write_end) and the key-waiter load below */
-    spl_fetch_add_seqcst(&s->stripes[n->idx % SPL_SIG_STRIPES].changes, 1);
+    spl_fetch_add_seqcst(&s->stripes[spl__my_stripe()].changes, 1);
     if (spl_load32_seqcst(&s->kwait[n->idx])) {
         spl_fetch_add32_seqcst(&s->sig->kbell, 1);
         spl__futex_wake(&s->sig->kbell, 1u << (n->idx & 31));

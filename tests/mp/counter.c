@@ -29,6 +29,7 @@ typedef struct ct_shared {
     _Atomic int64_t bal_sum;
     _Atomic uint64_t xors[CT_MAXP];
     _Atomic uint64_t errors, dup, range, order;
+    _Atomic uint64_t muts; /* successful mutations, all children */
     _Atomic uint32_t printed;
     _Atomic uint64_t bits[]; /* 1 bit per value 1..P*K */
 } ct_shared;
@@ -50,7 +51,7 @@ static int ct_incrementer(spl_store *s, ct_shared *sh, uint32_t p, uint64_t k, u
 {
     ct_wait_go(sh);
     int64_t prev = 0;
-    uint64_t x = 0;
+    uint64_t x = 0, muts = 0;
     for (uint64_t i = 0; i < k; i++) {
         int64_t out = -1;
         int rc = spl_inc(s, "ctr", &out);
@@ -59,6 +60,7 @@ static int ct_incrementer(spl_store *s, ct_shared *sh, uint32_t p, uint64_t k, u
             CT_REPORT(sh, "proc %u: spl_inc: %s (%d)", p, spl_err_name(rc), rc);
             continue;
         }
+        muts++;
         if (out < 1 || (uint64_t)out > total) {
             atomic_fetch_add(&sh->range, 1);
             CT_REPORT(sh, "proc %u: spl_inc returned %" PRId64 ", outside 1..%" PRIu64, p, out,
@@ -77,8 +79,10 @@ static int ct_incrementer(spl_store *s, ct_shared *sh, uint32_t p, uint64_t k, u
         prev = out;
         if (i % 7 == 3 || (i == 0 && (p & 1))) {
             rc = spl_int(s, "bits", SPL_OP_XOR, 1ull << p, NULL);
-            if (rc == 0)
+            if (rc == 0) {
                 x++;
+                muts++;
+            }
             else {
                 atomic_fetch_add(&sh->errors, 1);
                 CT_REPORT(sh, "proc %u: spl_int XOR: %s", p, spl_err_name(rc));
@@ -87,6 +91,7 @@ static int ct_incrementer(spl_store *s, ct_shared *sh, uint32_t p, uint64_t k, u
         if (i % 101 == 50) { /* OR then AND bit 63 back out: net zero */
             rc = spl_int(s, "bits", SPL_OP_OR, 1ull << 63, NULL);
             int rc2 = spl_int(s, "bits", SPL_OP_AND, ~(1ull << 63), NULL);
+            muts += (rc == 0) + (rc2 == 0);
             if (rc || rc2) {
                 atomic_fetch_add(&sh->errors, 1);
                 CT_REPORT(sh, "proc %u: spl_int OR/AND: %s %s", p, spl_err_name(rc),
@@ -95,6 +100,7 @@ static int ct_incrementer(spl_store *s, ct_shared *sh, uint32_t p, uint64_t k, u
         }
     }
     atomic_store(&sh->xors[p], x);
+    atomic_fetch_add(&sh->muts, muts);
     return 0;
 }
 
@@ -104,6 +110,7 @@ static int ct_adder(spl_store *s, ct_shared *sh, uint32_t a, uint64_t n, uint64_
     mp_rng_seed(&r, seed, 0x500 + a);
     ct_wait_go(sh);
     int64_t sum = 0;
+    uint64_t muts = 0;
     for (uint64_t i = 0; i < n; i++) {
         int64_t d = (int64_t)mp_below(&r, 2001) - 1000;
         int rc;
@@ -117,8 +124,10 @@ static int ct_adder(spl_store *s, ct_shared *sh, uint32_t a, uint64_t n, uint64_
             continue;
         }
         sum += d;
+        muts++;
     }
     atomic_fetch_add(&sh->bal_sum, sum);
+    atomic_fetch_add(&sh->muts, muts);
     return 0;
 }
 
@@ -174,6 +183,9 @@ int main(int argc, char **argv)
     }
     while (atomic_load(&sh->ready) < nch)
         mp_sleep_us(100);
+    spl_info info0, info1;
+    if (spl_info_get(m.s, &info0) != 0)
+        MP_DIE("spl_info_get");
     uint64_t t0 = mp_now_ns();
     atomic_store_explicit(&sh->go, 1, memory_order_release);
     uint64_t fails = (uint64_t)mp_wait_all(pids, nch, "child");
@@ -212,6 +224,14 @@ int main(int argc, char **argv)
         fails++;
         MP_FAIL("bits = %#" PRIx64 " (%s), expected %#" PRIx64, (uint64_t)bits, spl_err_name(rc),
                 want_bits);
+    }
+    /* The store-wide change counter (striped by writer thread) counts
+     * every successful mutation of every process exactly once. */
+    if (spl_info_get(m.s, &info1) != 0 ||
+        info1.changes - info0.changes != atomic_load(&sh->muts)) {
+        fails++;
+        MP_FAIL("changes moved by %" PRIu64 ", expected %" PRIu64 " (successful mutations)",
+                info1.changes - info0.changes, (uint64_t)atomic_load(&sh->muts));
     }
     spl_meta meta;
     rc = spl_meta_get(m.s, "ctr", &meta);
