@@ -59,9 +59,10 @@ struct spl_store {
 
 /* A key's home slot.  A power-of-two store takes the hash's low bits (as
  * every store did before slot counts were exact: such stores keep their
- * layout); any other count maps a multiplicatively remixed 32 bits onto
- * [0, nslots) (Lemire's multiply-shift), so a home never shares its bits
- * with the 44-bit fingerprint taken from the top of the hash. */
+ * layout); any other count maps the top 32 bits of h * an odd constant onto
+ * [0, nslots) (Lemire's multiply-shift).  Those bits depend on all of h,
+ * including the low 20 bits the 44-bit fingerprint (the top of h) leaves
+ * out, so keys that share a home need not share fingerprint bits. */
 static inline uint32_t spl__home_of(const struct spl_store *s, uint64_t h)
 {
     if (s->mask)
