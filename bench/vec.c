@@ -131,13 +131,13 @@ static float vb_plain_scan(const vb_layout *L, const float *q)
     return best;
 }
 
-/* The n vectors of v laid out as a store of `slots` slots lays them out:
- * one per 3200-byte cell (the bench stores' slot stride), in n cells
- * picked at random, the others empty.  A plain scan of it skips the empty
- * cells as the search skips empty slots. */
-static uint8_t *vb_gapped(const float *v, uint32_t n, uint32_t slots, vb_layout *L)
+/* The n vectors of v laid out as a store of `slots` slots of `stride`
+ * bytes holds them: one per cell, in n cells picked at random, the others
+ * empty.  A plain scan of it skips the empty cells as the search skips
+ * empty slots. */
+static uint8_t *vb_gapped(const float *v, uint32_t n, uint32_t slots, size_t stride,
+                          vb_layout *L)
 {
-    const size_t stride = 3200;
     uint8_t *g = aligned_alloc(64, (size_t)slots * stride);
     uint8_t *live = calloc(slots, 1);
     if (!g || !live)
@@ -326,12 +326,15 @@ static void vb_size(uint32_t n, const char *tag)
         /* context for the ratio: the same plain scan over private memory
          * laid out like the store (80% of 3200-byte cells hold a vector) */
         vb_layout gl;
-        uint8_t *g = vb_gapped(v, n, n + n / 4, &gl);
+        spl_info inf;
+        if (spl_info_get(s, &inf) != 0)
+            die("spl_info_get");
+        uint8_t *g = vb_gapped(v, n, n + n / 4, inf.slot_stride, &gl);
         double gapped_ns, again_ns = vb_time(s, qs, nq, 1, &gl, &gapped_ns);
         snprintf(name, sizeof name, "baseline_vec_scan_gapped_%s", tag);
         snprintf(desc, sizeof desc,
-                 "plain scan of the same vectors in %u of %u private 3200-byte cells, vectors/s",
-                 n, n + n / 4);
+                 "plain scan of the same vectors in %u of %u private %u-byte cells, vectors/s",
+                 n, n + n / 4, inf.slot_stride);
         fig_v(name, desc, n * 1e9 / gapped_ns, "vec/s", 1, plain_rate, T_NONE, 0);
         snprintf(name, sizeof name, "ratio_vec_scan_gapped_%s", tag);
         fig_v(name, "spl_vec_search / that gapped plain scan, same rounds (no target)",
