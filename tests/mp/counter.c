@@ -82,8 +82,7 @@ static int ct_incrementer(spl_store *s, ct_shared *sh, uint32_t p, uint64_t k, u
             if (rc == 0) {
                 x++;
                 muts++;
-            }
-            else {
+            } else {
                 atomic_fetch_add(&sh->errors, 1);
                 CT_REPORT(sh, "proc %u: spl_int XOR: %s", p, spl_err_name(rc));
             }
