@@ -52,8 +52,8 @@ static float *vb_data(uint32_t n, uint64_t seed)
     return v;
 }
 
-/* n vectors in a store of `slots` slots (exact: a 10k-vector store of
- * 12500 slots is 80% full). */
+/* n vectors in a store of `slots` slots (exact: n + n/3 slots is 75%
+ * full; at 80% a 125000-slot store met SPL_EFULL in 1 of 20 fills). */
 static spl_store *vb_store(const float *v, uint32_t n, uint32_t slots, uint32_t fmt)
 {
     spl_options o;
@@ -284,7 +284,7 @@ static void vb_size(uint32_t n, const char *tag)
     uint64_t run_ms = g_opt.quick ? 200 : 1000;
     float *v = vb_data(n, 0x7ec + n);
     float *qs = vb_queries(v, n, 0x9e + n);
-    spl_store *s = vb_store(v, n, n + n / 4, SPL_VEC_F32);
+    spl_store *s = vb_store(v, n, n + n / 3, SPL_VEC_F32);
     const double bytes = (double)VB_DIM * 4;
     const vb_layout flat = {(const uint8_t *)v, (size_t)VB_DIM * 4, NULL, n};
 
@@ -324,17 +324,17 @@ static void vb_size(uint32_t n, const char *tag)
     }
     {
         /* context for the ratio: the same plain scan over private memory
-         * laid out like the store (80% of 3200-byte cells hold a vector) */
+         * laid out like the store (75% of its cells hold a vector) */
         vb_layout gl;
         spl_info inf;
         if (spl_info_get(s, &inf) != 0)
             die("spl_info_get");
-        uint8_t *g = vb_gapped(v, n, n + n / 4, inf.slot_stride, &gl);
+        uint8_t *g = vb_gapped(v, n, n + n / 3, inf.slot_stride, &gl);
         double gapped_ns, again_ns = vb_time(s, qs, nq, 1, &gl, &gapped_ns);
         snprintf(name, sizeof name, "baseline_vec_scan_gapped_%s", tag);
         snprintf(desc, sizeof desc,
                  "plain scan of the same vectors in %u of %u private %u-byte cells, vectors/s",
-                 n, n + n / 4, inf.slot_stride);
+                 n, n + n / 3, inf.slot_stride);
         fig_v(name, desc, n * 1e9 / gapped_ns, "vec/s", 1, plain_rate, T_NONE, 0);
         snprintf(name, sizeof name, "ratio_vec_scan_gapped_%s", tag);
         fig_v(name, "spl_vec_search / that gapped plain scan, same rounds (no target)",
@@ -359,7 +359,7 @@ static void vb_size(uint32_t n, const char *tag)
     /* the lossy formats: speed and recall@10 against float32 */
     static const char *const fname[] = {"f32", "f16", "i8"};
     for (uint32_t fmt = SPL_VEC_F16; fmt <= SPL_VEC_I8; fmt++) {
-        spl_store *o = vb_store(v, n, n + n / 4, fmt);
+        spl_store *o = vb_store(v, n, n + n / 3, fmt);
         double ns = vb_time(o, qs, nq, 1, NULL, NULL);
         snprintf(name, sizeof name, "vec_scan_%s_%s", fname[fmt], tag);
         snprintf(desc, sizeof desc, "spl_vec_search top-10 over %s lanes, vectors/s (baseline: f32)",
