@@ -277,7 +277,10 @@ void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, stru
  * the threads and processes writing at once mostly add to lines of their
  * own (striping by slot made two writers' adds meet on one line half the
  * time).  A forked child recomputes it (its thread id differs). */
-static _Thread_local uint32_t spl__stripe_plus1;
+/* initial-exec: a plain %fs-relative load even in libsplinter.so (the
+ * default model there calls __tls_get_addr on every write); 4 bytes fit the
+ * static TLS surplus glibc keeps for libraries loaded with dlopen */
+static _Thread_local uint32_t spl__stripe_plus1 __attribute__((tls_model("initial-exec")));
 static pthread_once_t spl__stripe_once = PTHREAD_ONCE_INIT;
 static void spl__stripe_child(void) { spl__stripe_plus1 = 0; }
 static void spl__stripe_atfork(void) { pthread_atfork(NULL, NULL, spl__stripe_child); }
