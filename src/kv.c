@@ -34,6 +34,14 @@ static inline __attribute__((always_inline)) int spl__key_prep(const struct spl_
     return 0;
 }
 
+/* spl__key_prep for a call that writes: also SPL_EROFS on a read-only
+ * handle (checked after the key, as every writer did). */
+static inline int spl__key_prep_w(const struct spl_store *s, const char *key, struct spl__key *k)
+{
+    int rc = spl__key_prep(s, key, k);
+    return rc ? rc : s->rdonly ? SPL_EROFS : 0;
+}
+
 /* Compare the slot's key lane with k (caller checked the length).  The lane
  * is zero-padded after the key, so whole words compare. */
 static inline int spl__key_equal(struct spl_slot *sl, const struct spl__key *k)
@@ -651,11 +659,9 @@ SPL_API int spl_read_with(spl_store *s, const char *key, spl_read_fn fn, void *u
 SPL_API int spl_unset(spl_store *s, const char *key)
 {
     struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
+    int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
-    if (s->rdonly)
-        return SPL_EROFS;
     int i = spl__find_locked(s, &k);
     if (i < 0)
         return i;
@@ -692,11 +698,9 @@ enum { SPL__M_TYPE, SPL__M_FLAGS, SPL__M_LABELS_OR, SPL__M_LABELS_ANDNOT, SPL__M
 static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg)
 {
     struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
+    int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
-    if (s->rdonly)
-        return SPL_EROFS;
     int i = spl__find_locked(s, &k);
     if (i < 0)
         return i;
@@ -786,11 +790,9 @@ int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch
 SPL_API int spl_bump(spl_store *s, const char *key)
 {
     struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
+    int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
-    if (s->rdonly)
-        return SPL_EROFS;
     spl_meta m;
     int i = spl__find(s, &k, spl__rd_meta, &m);
     if (i < 0)
@@ -1032,11 +1034,9 @@ out:
 int spl__key_lock(struct spl_store *s, const char *key, int create)
 {
     struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
+    int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
-    if (s->rdonly)
-        return SPL_EROFS;
     for (int attempt = 0; attempt < 4; attempt++) {
         int i = spl__find_locked(s, &k);
         if (i >= 0 || i != SPL_ENOENT || !create)
