@@ -54,12 +54,13 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
         }
     }
     return json_pack(
-        "{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f,"
+        "{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f,"
         " s:b, s:{s:I, s:o}, s:{s:b}, s:{s:s, s:b, s:s, s:b}}",
         "store", c->store, "backing", backing_name(in.backing), "geometry", "slots",
         (json_int_t)in.geom.slots, "key_max", (json_int_t)in.geom.key_max, "value_size",
         (json_int_t)in.geom.val_max, "vec_dim", (json_int_t)in.geom.vec_dim, "slot_bytes",
-        (json_int_t)in.slot_stride, "region_bytes", (json_int_t)in.region_bytes, "used",
+        (json_int_t)in.slot_stride, "cell_bytes", (json_int_t)in.cell_stride, "cells_high",
+        (json_int_t)in.cells_high, "region_bytes", (json_int_t)in.region_bytes, "used",
         (json_int_t)in.used, "load", in.load, "epoch_max", (json_int_t)epoch_max, "changes",
         (json_int_t)in.changes, "recoveries", (json_int_t)in.recoveries, "probe_longest",
         (json_int_t)in.probe_longest, "probe_mean", in.probe_mean, "read_only", in.read_only,
@@ -93,7 +94,8 @@ static void print_store(cli_ctx *c, json_t *j)
                "geometry    %" JSON_INTEGER_FORMAT " slots, key_max %" JSON_INTEGER_FORMAT
                ", value_size %" JSON_INTEGER_FORMAT ", vec_dim %" JSON_INTEGER_FORMAT "\n"
                "memory      %" JSON_INTEGER_FORMAT " bytes (%" JSON_INTEGER_FORMAT
-               " per slot)\n"
+               " per slot, %" JSON_INTEGER_FORMAT " per vector cell)\n"
+               "vectors     %" JSON_INTEGER_FORMAT " cells used so far (high-water mark)\n"
                "used        %" JSON_INTEGER_FORMAT " keys, load %.3f\n"
                "epochs      highest %" JSON_INTEGER_FORMAT ", changes %" JSON_INTEGER_FORMAT
                "\n"
@@ -109,6 +111,8 @@ static void print_store(cli_ctx *c, json_t *j)
                json_integer_value(json_object_get(g, "vec_dim")),
                json_integer_value(json_object_get(j, "region_bytes")),
                json_integer_value(json_object_get(j, "slot_bytes")),
+               json_integer_value(json_object_get(j, "cell_bytes")),
+               json_integer_value(json_object_get(j, "cells_high")),
                json_integer_value(json_object_get(j, "used")),
                json_real_value(json_object_get(j, "load")),
                json_integer_value(json_object_get(j, "epoch_max")),

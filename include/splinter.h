@@ -133,7 +133,7 @@ typedef struct spl_options {
     uint32_t feed_len;   /* create: change-feed entries (power of two,
                             SPL_FEED_MIN..SPL_FEED_MAX); 0 = SPL_FEED_DEFAULT */
     /* Fields below were added with vectors; zero means the default. */
-    uint32_t vec_format; /* create: spl_vec_format of the vector lanes (0 = F32) */
+    uint32_t vec_format; /* create: spl_vec_format of the vectors (0 = F32) */
     uint32_t tandem_sep; /* create: tandem key separator, a printable ASCII
                             byte other than space (0 = '.') */
 } spl_options;
@@ -218,6 +218,9 @@ typedef struct spl_info {
     double probe_mean;      /* mean probe window over homes with keys */
     uint64_t features;      /* SPL_FEAT_* of the store */
     int read_only;
+    uint32_t cell_stride;   /* bytes per vector cell (0: no vectors) */
+    uint32_t cells_high;    /* vector cells used so far, high-water mark:
+                               a search reads this many cells */
 } spl_info;
 
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };

@@ -35,7 +35,9 @@ struct spl_store {
     uint8_t *slots;
     uint32_t nslots, key_max, val_max, vec_dim, stride, probe_max;
     uint32_t mask; /* nslots - 1 if nslots is a power of two, else 0 */
-    uint32_t val_off, vec_off; /* byte offsets inside a slot */
+    uint32_t val_off; /* byte offset of the value inside a slot */
+    uint8_t *cells;   /* the cell arena (vectors) */
+    uint32_t ncells, cell_stride;
     uint64_t seed;
     /* signal region (src/signal.c) */
     struct spl_sig_head *sig;
@@ -82,6 +84,10 @@ static inline uint32_t spl__probe_at(const struct spl_store *s, uint32_t home, u
 static inline struct spl_slot *spl__slot(const struct spl_store *s, uint32_t i)
 {
     return (struct spl_slot *)(void *)(s->slots + (size_t)i * s->stride);
+}
+static inline struct spl_cell *spl__cell(const struct spl_store *s, uint32_t c)
+{
+    return (struct spl_cell *)(void *)(s->cells + (size_t)c * s->cell_stride);
 }
 static inline uint8_t *spl__slot_key(struct spl_slot *sl) { return (uint8_t *)sl + SPL_SLOT_META; }
 static inline uint8_t *spl__slot_val(const struct spl_store *s, struct spl_slot *sl)
@@ -207,18 +213,22 @@ static inline void spl__copy_in(uint8_t *lane, size_t off, const void *src, size
 /* Reader: epoch first (acquire: pairs with the release store in
  * spl__write_end), then relaxed data loads, then spl__read_retry. */
 static inline uint64_t spl__read_begin(struct spl_slot *sl) { return spl_load_acquire(&sl->epoch); }
-static inline int spl__read_retry(struct spl_slot *sl, uint64_t e1)
+static inline int spl__seq_retry(const uint64_t *seq, uint64_t e1)
 {
     /* acquire fence: pairs with the release fence in spl__write_begin, so a
      * data load that saw a store made after the odd epoch also sees it. */
     spl_fence_acquire();
 #ifdef SPL_BROKEN_NO_RECHECK
-    (void)sl;
+    (void)seq;
     (void)e1;
     return 0; /* deliberately broken build for tests/expect-fail.sh */
 #else
-    return spl_load_relaxed(&sl->epoch) != e1;
+    return spl_load_relaxed(seq) != e1;
 #endif
+}
+static inline int spl__read_retry(struct spl_slot *sl, uint64_t e1)
+{
+    return spl__seq_retry(&sl->epoch, e1);
 }
 /* Writer (holds sl->owner): make the epoch odd before touching data. */
 static inline uint64_t spl__write_begin(struct spl_slot *sl)
@@ -292,6 +302,9 @@ int spl__key_lock(struct spl_store *s, const char *key, int create);
 int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx);
 void spl__slot_unlock(struct spl_slot *sl);
 int spl__slot_busy(struct spl_store *s, uint32_t i);
+/* The caller holds slot i: drop its vector, freeing its cell (vec.c; in a
+ * pure-KV build it only clears vec_state). */
+void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl);
 
 /* src/vec_simd.c: the kernels of one SIMD path.  Each returns sum q[i]*x[i]
  * over n elements (I8: without the scale).  x may be any alignment. */

@@ -125,7 +125,7 @@ static inline void spl__slot_forget(struct spl_store *s, uint32_t i, struct spl_
 {
     spl_store_relaxed(&sl->labels, 0);
     spl_store_relaxed(&s->watch[i], 0);
-    spl_store32_relaxed(&sl->vec_state, 0);
+    spl__vec_release(s, i, sl);
 }
 
 /* Caller holds the slot.  A slot with an odd epoch, or a PENDING tag, holds
@@ -947,6 +947,9 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->changes = spl__changes(s);
     out->features = SPL_FEATURES;
     out->read_only = s->rdonly;
+    out->cell_stride = s->cell_stride;
+    uint64_t high = spl_load_relaxed(&s->hdr->cell_high);
+    out->cells_high = (uint32_t)(high < s->ncells ? high : s->ncells); /* untrusted */
     return 0;
 }
 

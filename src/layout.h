@@ -8,11 +8,15 @@
  *
  * Region (byte offsets):
  *
- *   0            4096                     slots_off            total
- *   +------------+------------------------+--------------------+---------+
- *   | header     | index: slots x u64     | slots x stride     | signals |
- *   +------------+------------------------+--------------------+---------+
- *                                                              sig_off
+ *   0        4096                 slots_off          sig_off   cells_off  total
+ *   +--------+--------------------+------------------+---------+----------+
+ *   | header | index: slots x u64 | slots x stride   | signals | cells    |
+ *   +--------+--------------------+------------------+---------+----------+
+ *
+ * The cell arena (vector builds with vec_dim > 0 only; else cells_off = 0 and
+ * the region ends after the signals) holds one vector per cell, as many
+ * cells as slots, taken lowest-free-first so that the vectors lie densely
+ * and a search streams through them.
  *
  * Header (one page):
  *   0    magic        u64   "SPLINTR1" (little-endian u64 SPL_MAGIC)
@@ -43,7 +47,13 @@
  *                           repeat across delete and re-insert)
  *   384  vec_opts     u64[8] (line 6: vector options)
  *   448  sig_opts     u64[8] (line 7: [0] feed_len, [1] sig_off)
- *   512..4095 reserved (zero) for later features
+ *   512  cells_off    u64    (line 8: cell arena geometry, checked at open)
+ *   520  cell_stride  u32, 524 cells u32 (= slots, or 0 without vectors)
+ *   576  cell_hint    u64    (line 9, advisory, untrusted: lowest cell that
+ *                           may be free; claims start there)
+ *   584  cell_high    u64    (advisory, untrusted: 1 + highest cell ever
+ *                           claimed; searches stop there)
+ *   640..4095 reserved (zero) for later features
  *
  * Index word i (u64, atomic), two roles in one word:
  *   bits  0..1   state of slot i: 0 FREE, 1 PENDING, 2 LIVE
@@ -73,23 +83,29 @@
  *   20  val_len    u32
  *   24  type       u8, 25 user_flags u8, 26 gone_len u16 (length of the key
  *                  an unset removed: the change feed names it)
- *   28  vec_state  u32  (reserved for vectors)
+ *   28  vec_state  u32  0 = no vector, else 1 + the index of its cell
  *   32  labels     u64
  *   40  ctime_ns   u64
  *   48  mtime_ns   u64
  *   56  atime_ns   u64
  *   64  key bytes  [round8(key_max)]
  *   ..  value      [round8(val_max)]
- *   ..  vector lane (embeddings builds with vec_dim > 0 only), vec_off:
- *       vec_off      spl_vec_head (16 B): norm f32, scale f32, dim u32,
- *                    spare u32
- *       vec_off+16   vec_dim elements of the store's format (f32, f16 or
- *                    i8), zero-padded to 8 bytes; this offset is a multiple
- *                    of 64 (vec_off = round64(64 + key + value + 16) - 16)
  *
- * vec_state (slot offset 28): 0 = no vector; else SPL_VS_HAS | format << 8.
- * Header vec_opts (line 6): [0] vector format, [1] tandem separator byte,
- * [2..7] zero.
+ * Cell (cell_stride = 64 + round64(vec_dim x element size)):
+ *   0   seq        u64  seqlock of the cell: even stable, odd writer inside;
+ *                       only grows.  Written only by the holder of the slot
+ *                       the cell belongs to, inside that slot's write section
+ *   8   link       u64  low 32 bits: 0 free, else 1 + owning slot; high 32
+ *                       bits: claim count (a claim adds one; freeing keeps
+ *                       it), so a CAS on the whole word cannot act on a
+ *                       claim that ended and was made again (no ABA)
+ *   16  norm f32, 20 scale f32, 24 dim u32, 28 spare u32 (spl_vec_head)
+ *   32  spare      [32]
+ *   64  vec_dim elements of the store's format (f32, f16 or i8), zero-padded
+ *
+ * A slot's vector is cell vec_state - 1, and is that slot's only while the
+ * cell's link names the slot.  Header vec_opts (line 6): [0] vector format,
+ * [1] tandem separator byte, [2..7] zero.
  */
 #ifndef SPL_LAYOUT_H
 #define SPL_LAYOUT_H
@@ -98,7 +114,7 @@
 #include <stdint.h>
 
 #define SPL_MAGIC          0x3152544e494c5053ull /* "SPLINTR1" as bytes, LE */
-#define SPL_FORMAT_VERSION 1u
+#define SPL_FORMAT_VERSION 2u /* 2: vectors moved from slots into the cell arena */
 #define SPL_HEADER_BYTES   4096u
 #define SPL_CACHE_LINE     64u
 #define SPL_PROBE_LIMIT    255u /* maxdist is 8 bits */
@@ -140,7 +156,16 @@ struct spl_header {
     uint64_t vec_opts[8];
     /* line 7: signal region geometry */
     uint64_t sig_opts[8];
-    uint8_t reserved[SPL_HEADER_BYTES - 512];
+    /* line 8: cell arena geometry */
+    uint64_t cells_off;
+    uint32_t cell_stride;
+    uint32_t cells;
+    uint64_t pad_cells[6];
+    /* line 9: cell allocation hints (advisory) */
+    uint64_t cell_hint;
+    uint64_t cell_high;
+    uint64_t pad_hint[6];
+    uint8_t reserved[SPL_HEADER_BYTES - 640];
 };
 
 struct spl_slot {
@@ -171,6 +196,10 @@ _Static_assert(offsetof(struct spl_header, changes) == 256, "changes on line 4")
 _Static_assert(offsetof(struct spl_header, epoch_floor) == 320, "epoch floor on line 5");
 _Static_assert(offsetof(struct spl_header, vec_opts) == 384, "vector options on line 6");
 _Static_assert(offsetof(struct spl_header, sig_opts) == 448, "signal options on line 7");
+_Static_assert(offsetof(struct spl_header, cells_off) == 512, "cell geometry on line 8");
+_Static_assert(offsetof(struct spl_header, cells) == 524, "cell count offset");
+_Static_assert(offsetof(struct spl_header, cell_hint) == 576, "cell hints on line 9");
+_Static_assert(offsetof(struct spl_header, cell_high) == 584, "cell high offset");
 _Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
 _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
 _Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");
@@ -264,8 +293,7 @@ static inline uint32_t spl_ix_cnt(uint64_t w) { return (uint32_t)((w & SPL_IX_CN
 static inline uint64_t spl_ix_state(uint64_t w) { return w & SPL_IX_STATE_MASK; }
 static inline uint64_t spl_ix_fp(uint64_t hash) { return hash & SPL_IX_FP_MASK; }
 
-/* Vector lane (docs/VECTORS.md).  The head sits just before the elements,
- * which start on a cache line. */
+/* Vector cell (docs/VECTORS.md).  One line of head, then the elements. */
 struct spl_vec_head {
     uint32_t norm_bits;  /* float: norm of the stored (decoded) vector */
     uint32_t scale_bits; /* float: I8 scale (element = i8 * scale); 1 otherwise */
@@ -273,10 +301,18 @@ struct spl_vec_head {
     uint32_t spare;
 };
 _Static_assert(sizeof(struct spl_vec_head) == 16, "vector head is 16 bytes");
-#define SPL_VEC_HEAD       16u
-#define SPL_VEC_ALIGN      64u
-#define SPL_VS_HAS         0x1u
-#define SPL_VS_FMT_SHIFT   8
+struct spl_cell {
+    uint64_t seq;
+    uint64_t link;
+    struct spl_vec_head head;
+    uint64_t spare[4];
+    /* vec_dim elements follow */
+};
+_Static_assert(sizeof(struct spl_cell) == SPL_CACHE_LINE, "cell head is one line");
+_Static_assert(offsetof(struct spl_cell, head) == 16, "cell vector head offset");
+#define SPL_CELL_HEAD      64u
+#define SPL_CELL_SLOT_MASK 0xffffffffull /* link: 1 + owning slot, 0 free */
+#define SPL_CELL_CLAIM     (1ull << 32)  /* link: one claim */
 #define SPL_VOPT_FORMAT    0 /* vec_opts[0]: spl_vec_format */
 #define SPL_VOPT_TANDEM    1 /* vec_opts[1]: tandem separator byte */
 

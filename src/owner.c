@@ -125,8 +125,11 @@ uint64_t spl__fingerprint(void)
         (uint64_t)offsetof(struct spl_header, epoch_floor),
         SPL_SIG_GROUPS, SPL_SIG_STRIPES, SPL_SIG_RECORDS, SPL_SIG_OFF_WATCH,
         sizeof(struct spl_sig_ent), sizeof(struct spl_sig_rec),
-        /* vectors: lane head, element alignment, vec_state encoding, options */
-        sizeof(struct spl_vec_head), SPL_VEC_ALIGN, SPL_VS_FMT_SHIFT,
+        /* vectors: cell head, link encoding, arena geometry, options */
+        sizeof(struct spl_vec_head), sizeof(struct spl_cell), SPL_CELL_HEAD,
+        (uint64_t)offsetof(struct spl_cell, head), SPL_CELL_CLAIM,
+        (uint64_t)offsetof(struct spl_header, cells_off),
+        (uint64_t)offsetof(struct spl_header, cell_hint),
         (uint64_t)offsetof(struct spl_header, vec_opts), SPL_VOPT_TANDEM,
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         1,

@@ -39,9 +39,10 @@ SPL_API void spl_options_init(spl_options *o)
 /* ---- geometry ----------------------------------------------------------- */
 
 struct spl__layout {
-    uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, vec_off, feed_len;
+    uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, feed_len;
     uint32_t vec_fmt, vec_esize; /* vector format and its element size */
-    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, total;
+    uint32_t cells, cell_stride; /* the cell arena: 0, 0 without vectors */
+    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, cells_off, total;
 };
 
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
@@ -60,18 +61,16 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
     l->vec_dim = g->vec_dim;
     uint64_t key_pad = spl_round_up(g->key_max, 8);
     uint64_t val_pad = spl_round_up(g->val_max, 8);
-    /* vector lane: a 16-byte head, then the elements on a cache line */
+    /* vectors live in the cell arena: a line of head, then the elements */
     l->vec_fmt = vec_fmt;
     l->vec_esize = vec_fmt == SPL_VEC_I8 ? 1 : vec_fmt == SPL_VEC_F16 ? 2 : 4;
-    uint64_t vec_off = SPL_SLOT_META + key_pad + val_pad, vec_end = vec_off;
-    if (g->vec_dim) {
-        vec_off = spl_round_up(vec_off + SPL_VEC_HEAD, SPL_VEC_ALIGN) - SPL_VEC_HEAD;
-        vec_end = vec_off + SPL_VEC_HEAD + spl_round_up((uint64_t)g->vec_dim * l->vec_esize, 8);
-    }
-    uint64_t stride = spl_round_up(vec_end, SPL_CACHE_LINE);
+    uint64_t stride = spl_round_up(SPL_SLOT_META + key_pad + val_pad, SPL_CACHE_LINE);
     l->stride = (uint32_t)stride;
     l->val_off = (uint32_t)(SPL_SLOT_META + key_pad);
-    l->vec_off = (uint32_t)vec_off;
+    l->cells = g->vec_dim ? l->slots : 0;
+    l->cell_stride = g->vec_dim ? (uint32_t)(SPL_CELL_HEAD + spl_round_up((uint64_t)g->vec_dim *
+                                                                           l->vec_esize, SPL_CACHE_LINE))
+                                : 0;
     l->probe_max = l->slots - 1 < SPL_PROBE_LIMIT ? l->slots - 1 : SPL_PROBE_LIMIT;
     l->index_off = SPL_HEADER_BYTES;
     l->slots_off = spl_round_up(l->index_off + (uint64_t)l->slots * 8, 4096);
@@ -80,6 +79,11 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
     l->kwait_off = spl_round_up(l->sig_off + SPL_SIG_OFF_WATCH + (uint64_t)l->slots * 8, 64);
     l->ring_off = spl_round_up(l->kwait_off + (uint64_t)l->slots * 4, 64);
     l->total = l->ring_off + (uint64_t)feed_len * sizeof(struct spl_sig_ent);
+    l->cells_off = 0;
+    if (l->cells) { /* page-aligned, so that the arena can use huge pages */
+        l->cells_off = spl_round_up(l->total, 4096);
+        l->total = l->cells_off + (uint64_t)l->cells * l->cell_stride;
+    }
     if (l->total > SPL_MAX_REGION_BYTES)
         return SPL_EFORMAT;
     return 0;
@@ -98,7 +102,9 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->stride = l->stride;
     s->probe_max = l->probe_max;
     s->val_off = l->val_off;
-    s->vec_off = l->vec_off;
+    s->cells = s->base + l->cells_off;
+    s->ncells = l->cells;
+    s->cell_stride = l->cell_stride;
     s->vec_fmt = l->vec_fmt;
     s->vec_esize = l->vec_esize;
     s->seed = seed;
@@ -264,7 +270,8 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
             spl__layout_of(&g, (uint32_t)fmt, (uint32_t)feed, &l) != 0 || l.sig_off != h->sig_opts[1] ||
             l.slots != h->slots || l.stride != h->slot_stride ||
             l.probe_max != h->probe_max || l.index_off != h->index_off ||
-            l.slots_off != h->slots_off || l.total != h->total_bytes)
+            l.slots_off != h->slots_off || l.total != h->total_bytes ||
+            l.cells_off != h->cells_off || l.cells != h->cells || l.cell_stride != h->cell_stride)
             rc = SPL_ELAYOUT;
         else if (l.total != (uint64_t)st.st_size)
             rc = SPL_ESIZE;
@@ -313,6 +320,9 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, ch
     h->total_bytes = l->total;
     h->sig_opts[0] = l->feed_len;
     h->sig_opts[1] = l->sig_off;
+    h->cells_off = l->cells_off;
+    h->cell_stride = l->cell_stride;
+    h->cells = l->cells;
     h->creator_pid = (uint32_t)getpid();
     h->created_ns = spl__clock_ns(CLOCK_REALTIME);
     h->vec_opts[SPL_VOPT_FORMAT] = l->vec_fmt;

@@ -1,14 +1,17 @@
 /*
- * vec.c - vectors in slots: set, get, clear, exact top-k search, and tandem
- * keys (ordered groups base, base.1, base.2, ...).  docs/VECTORS.md has the
- * lane layout, the formats and what is atomic.
+ * vec.c - vectors: set, get, clear, exact top-k search, and tandem keys
+ * (ordered groups base, base.1, base.2, ...).  docs/VECTORS.md has the cell
+ * layout, the formats and what is atomic.
  *
- * Writers use the slot protocol of kv.c (lock the slot, take a signal note,
- * odd epoch, write, even epoch, unlock, send the note) through the entry
- * points at the end of kv.c.  Readers read a lane inside the slot's seqlock
- * and keep what they computed only if the epoch did not move.  Everything
- * read from a slot (vec_state, head, key length) is bounds-checked here
- * against the handle's private geometry.
+ * A key's vector lives in a cell of the arena that its slot names (and that
+ * names the slot back).  Writers use the slot protocol of kv.c (lock the
+ * slot, take a signal note, odd epoch, write, even epoch, unlock, send the
+ * note) through the entry points at the end of kv.c, and touch cells only
+ * inside the slot's write section.  spl_vec_get reads the cell inside the
+ * slot's seqlock; a search reads cells under their own seqlock and checks
+ * the slot only for what may enter its results.  Everything read from
+ * shared memory (vec_state, links, heads, key lengths) is bounds-checked
+ * here against the handle's private geometry.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,7 +21,7 @@
 
 #include "internal.h"
 
-/* Under ThreadSanitizer a search copies each lane out with relaxed atomic
+/* Under ThreadSanitizer a search copies each cell out with relaxed atomic
  * loads before scoring it (instead of SIMD loads in place), so that TSan
  * sees the seqlock's deliberate race as atomics and checks the rest of the
  * vector protocol without suppressions (make test-tsan, tests/mp/tsan_vec.c). */
@@ -189,14 +192,7 @@ static inline uint32_t spl__bits_of(float f)
     return b;
 }
 
-static inline uint32_t spl__vs_want(const struct spl_store *s)
-{
-    return SPL_VS_HAS | (s->vec_fmt << SPL_VS_FMT_SHIFT);
-}
-static inline uint8_t *spl__lane(const struct spl_store *s, struct spl_slot *sl)
-{
-    return (uint8_t *)sl + s->vec_off;
-}
+static inline uint8_t *spl__cell_elems(struct spl_cell *cl) { return (uint8_t *)cl + SPL_CELL_HEAD; }
 static inline size_t spl__vec_bytes(const struct spl_store *s)
 {
     return (size_t)s->vec_dim * s->vec_esize;
@@ -268,6 +264,169 @@ static int spl__vec_usable(const struct spl_store *s)
     return s->vec_dim ? 0 : SPL_ENOTSUP;
 }
 
+/* ---- cells -------------------------------------------------------------
+ * A slot's vector lives in cell vec_state - 1 of the arena, whose link names
+ * the slot back.  Cells are claimed lowest-free-first (from the header's
+ * advisory hint), so the vectors of a store lie densely in the arena's first
+ * cells and a search streams through them (the loss to a plain scan of
+ * vectors scattered over 75%-full slots was 15-25%).  Protocol
+ * (docs/VECTORS.md, "Consistency"; docs/model/cells.pml checks it):
+ *   - only the holder of slot i claims, writes or frees a cell for i, and
+ *     only inside i's write section (odd epoch);
+ *   - i names a cell (vec_state) before it claims it (the link CAS), and
+ *     frees it before it stops naming it, so whatever step a writer dies
+ *     at, no cell links a slot that does not name it (no orphan);
+ *   - a cell's seq is its own seqlock, for searches, which read cells
+ *     without the slot: a score counts if seq did not move, and a result
+ *     is kept only if, inside one stable read of the slot, the slot names
+ *     the cell and the cell's seq is still the one scored;
+ *   - orphans can still come from a corrupt region: a claim that finds no
+ *     free cell sweeps them (each checked inside a stable read of its
+ *     slot; the claim count in the link makes the CAS fail if the cell was
+ *     freed and claimed again meanwhile). */
+
+/* Cell c's link, split: 0 free, else 1 + owning slot. */
+static inline uint32_t spl__link_slot1(uint64_t w) { return (uint32_t)(w & SPL_CELL_SLOT_MASK); }
+
+/* The cell slot i's vec_state names, if it is a real cell linked back to i
+ * (the caller holds i, or validates with i's seqlock); NULL otherwise. */
+static struct spl_cell *spl__cell_of(const struct spl_store *s, uint32_t i, uint32_t vs)
+{
+    if (vs == 0 || vs > s->ncells)
+        return NULL;
+    struct spl_cell *cl = spl__cell(s, vs - 1);
+    return spl__link_slot1(spl_load_relaxed(&cl->link)) == i + 1 ? cl : NULL;
+}
+
+static void spl__hint_lower(struct spl_store *s, uint32_t c)
+{
+    uint64_t *p = &s->hdr->cell_hint;
+    uint64_t h = spl_load_relaxed(p);
+    while (h > c && !spl_cas_seqcst(p, &h, c))
+        ;
+}
+
+/* A cell nobody will finish writing gets an even seq again: a search
+ * then sees it stable (its link decides whether it is anybody's). */
+static void spl__cell_settle(struct spl_cell *cl)
+{
+    uint64_t q = spl_load_relaxed(&cl->seq);
+    if (q & 1)
+        spl_cas_seqcst(&cl->seq, &q, q + 1);
+}
+
+/* Free cell c if its link is still w (keeps the claim count). */
+static void spl__cell_free(struct spl_store *s, uint32_t c, struct spl_cell *cl, uint64_t w)
+{
+    spl__cell_settle(cl);
+    if (spl_cas_seqcst(&cl->link, &w, w & ~SPL_CELL_SLOT_MASK))
+        spl__hint_lower(s, c);
+}
+
+/* Cell c links slot x.  1 if x is stable and does not name c: the cell is
+ * an orphan (a peer corrupted the region); 0 if x names it; -1 if x is
+ * being written (or moved while read). */
+static int spl__cell_orphan(struct spl_store *s, uint32_t c, uint32_t x)
+{
+    struct spl_slot *sl = spl__slot(s, x);
+    uint64_t e1 = spl__read_begin(sl);
+    if (e1 & 1)
+        return -1;
+    uint32_t vs = spl_load32_relaxed(&sl->vec_state);
+    if (spl__read_retry(sl, e1))
+        return -1;
+    return vs != c + 1;
+}
+
+/* Free every orphaned cell below the high-water mark.  Runs when a claim
+ * for slot self finds no free cell (there are as many cells as slots, so
+ * only orphans can fill the arena).  The caller holds self, which names no
+ * cell of its own (else it would not claim): a cell linking self is an
+ * orphan, though self's odd epoch would hide that from spl__cell_orphan. */
+static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
+{
+    uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
+    uint32_t n = high < s->ncells ? (uint32_t)high : s->ncells, busy = 0;
+    for (uint32_t c = 0; c < n; c++) {
+        struct spl_cell *cl = spl__cell(s, c);
+        uint64_t w = spl_load_seqcst(&cl->link);
+        uint32_t x1 = spl__link_slot1(w);
+        int o = !x1 ? 0 : (x1 > s->nslots || x1 - 1 == self) ? 1 : spl__cell_orphan(s, c, x1 - 1);
+        if (o > 0)
+            spl__cell_free(s, c, cl, w);
+        busy += o < 0;
+    }
+    return busy; /* cells whose slot was being written: maybe orphans */
+}
+
+/* Claim the first free cell in [from, to) for slot i.  The slot names the
+ * cell (vec_state) BEFORE the CAS on its link claims it, so no cell is ever
+ * linked to a slot that does not name it: a writer killed after the CAS
+ * leaves the cell to the slot's recovery, which frees it (the CAS can take
+ * long on a missed line, and SIGKILLs landed right after it often enough to
+ * leave a cell or two per 300 kills orphaned when the slot named the cell
+ * only after claiming it).  A slot naming a cell it did not claim is
+ * harmless: the link decides.  -1 if none is free (vec_state then names a
+ * cell that is not the slot's; the caller clears it). */
+static int64_t spl__cell_take(struct spl_store *s, uint32_t i, uint32_t from, uint32_t to)
+{
+    uint32_t *vs = &spl__slot(s, i)->vec_state;
+    for (uint32_t c = from; c < to; c++) {
+        struct spl_cell *cl = spl__cell(s, c);
+        uint64_t w = spl_load_relaxed(&cl->link);
+        if (spl__link_slot1(w))
+            continue;
+        spl_store32_relaxed(vs, c + 1); /* released by the seq_cst CAS */
+        if (spl_cas_seqcst(&cl->link, &w, (w & ~SPL_CELL_SLOT_MASK) + SPL_CELL_CLAIM + i + 1))
+            return c;
+    }
+    return -1;
+}
+
+/* Claim the lowest free cell (from the hint on) for slot i, whose holder
+ * is inside i's write section; i's vec_state names it then.  If even a
+ * sweep frees none: SPL_EAGAIN when the sweep met cells whose slot another
+ * writer was writing (an orphan of such a slot can be freed once that
+ * writer is done), else SPL_EFULL (only corruption can fill the arena: it
+ * has a cell per slot). */
+static int spl__cell_claim(struct spl_store *s, uint32_t i, uint32_t *c_out)
+{
+    uint32_t busy = 0;
+    for (int round = 0; round < 2; round++) {
+        uint64_t h = spl_load_relaxed(&s->hdr->cell_hint);
+        uint32_t from = h < s->ncells ? (uint32_t)h : 0; /* untrusted */
+        int64_t c = spl__cell_take(s, i, from, s->ncells);
+        if (c < 0)
+            c = spl__cell_take(s, i, 0, from);
+        if (c >= 0) {
+            uint64_t exp = h; /* advance the hint past c, unless it moved */
+            if ((uint64_t)c >= h)
+                spl_cas_seqcst(&s->hdr->cell_hint, &exp, (uint64_t)c + 1);
+            uint64_t *hp = &s->hdr->cell_high, hi = spl_load_relaxed(hp);
+            while (hi < (uint64_t)c + 1 && !spl_cas_seqcst(hp, &hi, (uint64_t)c + 1))
+                ;
+            *c_out = (uint32_t)c;
+            return 0;
+        }
+        if (round == 0)
+            busy = spl__cell_sweep(s, i);
+    }
+    spl_store32_relaxed(&spl__slot(s, i)->vec_state, 0);
+    return busy ? SPL_EAGAIN : SPL_EFULL;
+}
+
+/* The cell goes first: a holder that dies between the two steps leaves a
+ * slot naming a cell that no longer names it back (which nobody takes for
+ * the slot's, and the slot's recovery just clears), not an orphan. */
+void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl)
+{
+    uint32_t vs = spl_load32_relaxed(&sl->vec_state);
+    struct spl_cell *cl = spl__cell_of(s, i, vs);
+    if (cl) /* else nothing of ours to free (corrupt vec_state: left alone) */
+        spl__cell_free(s, vs - 1, cl, spl_load_relaxed(&cl->link));
+    spl_store32_relaxed(&sl->vec_state, 0);
+}
+
 /* ---- set, clear --------------------------------------------------------- */
 
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
@@ -293,20 +452,29 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
         return i;
     }
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
-    uint8_t *lane = spl__lane(s, sl);
     uint64_t now = spl__clock_ns(CLOCK_REALTIME_COARSE);
     struct spl__note note;
     spl__note_take(s, (uint32_t)i, sl, &note);
     uint64_t odd = spl__write_begin(sl);
-    spl__copy_in(lane, 0, &h, sizeof h, 0);
-    spl__copy_in(lane, SPL_VEC_HEAD, enc, spl__vec_bytes(s), 1);
-    spl_store32_relaxed(&sl->vec_state, spl__vs_want(s));
-    spl_store_relaxed(&sl->mtime_ns, now);
+    uint32_t vs = spl_load32_relaxed(&sl->vec_state), c = vs - 1;
+    struct spl_cell *cl = spl__cell_of(s, (uint32_t)i, vs); /* rewritten in place */
+    if (!cl && (rc = spl__cell_claim(s, (uint32_t)i, &c)) == 0)
+        cl = spl__cell(s, c); /* and vec_state names it already */
+    if (cl) {
+        uint64_t q = spl_load_relaxed(&cl->seq) | 1; /* the cell's write section */
+        spl_store_relaxed(&cl->seq, q);
+        spl_fence_release();
+        spl__copy_in((uint8_t *)&cl->head, 0, &h, sizeof h, 0);
+        spl__copy_in(spl__cell_elems(cl), 0, enc, spl__vec_bytes(s), 1);
+        spl_store_release(&cl->seq, q + 1);
+        spl_store_relaxed(&sl->mtime_ns, now);
+    }
     spl__write_end(sl, odd);
     spl__slot_unlock(sl);
-    spl__note_send(s, &note);
+    if (cl)
+        spl__note_send(s, &note);
     free(tmp);
-    return 0;
+    return rc;
 }
 
 SPL_API int spl_vec_clear(spl_store *s, const char *key)
@@ -327,7 +495,7 @@ SPL_API int spl_vec_clear(spl_store *s, const char *key)
     struct spl__note note;
     spl__note_take(s, (uint32_t)i, sl, &note);
     uint64_t odd = spl__write_begin(sl);
-    spl_store32_relaxed(&sl->vec_state, 0);
+    spl__vec_release(s, (uint32_t)i, sl);
     spl_store_relaxed(&sl->mtime_ns, spl__clock_ns(CLOCK_REALTIME_COARSE));
     spl__write_end(sl, odd);
     spl__slot_unlock(sl);
@@ -344,7 +512,10 @@ struct spl__vget {
     int has;
 };
 
-/* Read section visitor: copy the head and the raw elements out. */
+/* Read section visitor: copy the head and the raw elements out of the
+ * slot's cell.  Inside a stable read of the slot the cell cannot change
+ * (only the slot's holder writes it): a cell that is not the slot's, or
+ * whose seq is odd or moves, is corrupt. */
 static int spl__rd_vec(struct spl_store *s, struct spl_slot *sl, uint64_t e, void *ctx)
 {
     struct spl__vget *c = ctx;
@@ -353,12 +524,14 @@ static int spl__rd_vec(struct spl_store *s, struct spl_slot *sl, uint64_t e, voi
     c->has = vs != 0;
     if (!vs)
         return 0;
-    if (vs != spl__vs_want(s))
+    uint32_t i = (uint32_t)(((uint8_t *)sl - s->slots) / s->stride);
+    struct spl_cell *cl = spl__cell_of(s, i, vs);
+    if (!cl)
         return SPL_ECORRUPT;
-    uint8_t *lane = spl__lane(s, sl);
-    spl__copy_out(&c->head, lane, sizeof c->head);
-    spl__copy_out(c->raw, lane + SPL_VEC_HEAD, spl__vec_bytes(s));
-    return 0;
+    uint64_t q = spl_load_acquire(&cl->seq);
+    spl__copy_out(&c->head, (const uint8_t *)&cl->head, sizeof c->head);
+    spl__copy_out(c->raw, spl__cell_elems(cl), spl__vec_bytes(s));
+    return (q & 1) || spl__seq_retry(&cl->seq, q) ? SPL_ECORRUPT : 0;
 }
 
 /* Decode a consistent copy into out (vec_dim floats). */
@@ -439,17 +612,17 @@ static inline int spl__better(const struct spl__cand *a, const struct spl__cand 
  * the worst at the top. */
 struct spl__scan {
     struct spl_store *s;
-    uint64_t touch; /* keeps the look-ahead loads of spl__scan_range alive */
     const struct spl__vk *vk;
     const spl_vec_query *q;
     const float *qv;
     float qnorm, qnorm2;
     const char *self;   /* SPL_VQ_SKIP_SELF: the query's key */
     size_t self_len, prefix_len;
+    int filtered;       /* labels or a prefix: every scored cell's slot is read */
     uint32_t lo, hi, k, n;
     struct spl__cand *heap;
     char *arena;        /* (k + 1) keys of key_max + 8 bytes */
-    void *tsan_lane;    /* SPL__TSAN builds: a private copy of the lane */
+    void *tsan_elems;   /* SPL__TSAN builds: a private copy of the cell's elements */
     uint64_t scanned, skipped;
     int rc;
 };
@@ -522,23 +695,21 @@ static int spl__filters_pass(const struct spl__scan *sc, struct spl_slot *sl)
     return 1;
 }
 
-/* Score one lane in place.  0 and *good, *score on success; -1 if the lane
+/* Score one cell in place.  0 and *good, *score on success; -1 if the cell
  * is not scorable (bad head or a NaN result: torn or corrupt). */
-static inline int spl__score_lane(const struct spl__scan *sc, struct spl_slot *sl, float *good,
+static inline int spl__score_cell(const struct spl__scan *sc, struct spl_cell *cl, float *good,
                                   float *score)
 {
     const struct spl_store *s = sc->s;
-    const uint8_t *lane = spl__lane(s, sl);
-    const struct spl_vec_head *h = (const struct spl_vec_head *)(const void *)lane;
-    float norm = spl__f32_of(spl_load32_relaxed(&h->norm_bits));
-    float scale = spl__f32_of(spl_load32_relaxed(&h->scale_bits));
-    if (spl_load32_relaxed(&h->dim) != s->vec_dim || !(norm >= 0) || !isfinite(norm) ||
+    float norm = spl__f32_of(spl_load32_relaxed(&cl->head.norm_bits));
+    float scale = spl__f32_of(spl_load32_relaxed(&cl->head.scale_bits));
+    if (spl_load32_relaxed(&cl->head.dim) != s->vec_dim || !(norm >= 0) || !isfinite(norm) ||
         !isfinite(scale))
         return -1;
-    const void *x = lane + SPL_VEC_HEAD;
+    const void *x = spl__cell_elems(cl);
     if (SPL__TSAN) {
-        spl__copy_out(sc->tsan_lane, lane + SPL_VEC_HEAD, spl__vec_bytes(s));
-        x = sc->tsan_lane;
+        spl__copy_out(sc->tsan_elems, spl__cell_elems(cl), spl__vec_bytes(s));
+        x = sc->tsan_elems;
     }
     float dot;
     if (s->vec_fmt == SPL_VEC_F32)
@@ -566,103 +737,113 @@ static inline int spl__score_lane(const struct spl__scan *sc, struct spl_slot *s
     return isnan(*good) ? -1 : 0;
 }
 
-/* The next slot in [i, hi) whose tag says LIVE (a hint for prefetching:
- * the scan itself re-checks the tag). */
-static inline uint32_t spl__next_live(const struct spl_store *s, uint32_t i, uint32_t hi)
+enum { SPL__CK_HIT = 1, SPL__CK_NOT = 0, SPL__CK_MOVED = -1, SPL__CK_BAD = -2 };
+
+/* Is cell c, scored at seq q, the vector of the slot x its link names,
+ * passing the filters?  Reads the slot under its seqlock and re-reads the
+ * cell's seq inside it: HIT (key copied into cand, epoch set), NOT (not
+ * that slot's vector now, or filtered out), MOVED (the cell was rewritten:
+ * score again), BAD (corrupt, or the slot stayed busy). */
+static int spl__cell_check(struct spl__scan *sc, uint32_t c, struct spl_cell *cl, uint64_t q,
+                           uint32_t x, struct spl__cand *cand, int copy_key)
 {
-    while (i < hi && spl_ix_state(spl_load_relaxed(&s->index[i])) != SPL_IX_LIVE)
-        i++;
-    return i;
+    struct spl_store *s = sc->s;
+    struct spl_slot *sl = spl__slot(s, x);
+    for (int t = 0; t < SPL__VTRIES; t++) {
+        uint64_t e1 = spl__read_begin(sl);
+        if (e1 & 1) {
+            spl__slot_busy(s, x); /* a dead writer's slot is recovered */
+            spl_cpu_relax();
+            continue;
+        }
+        int ok = spl_ix_state(spl_load_acquire(&s->index[x])) == SPL_IX_LIVE &&
+                 spl_load32_relaxed(&sl->vec_state) == c + 1 && spl__filters_pass(sc, sl);
+        uint32_t kl = spl_load32_relaxed(&sl->key_len);
+        int kl_ok = kl > 0 && kl <= s->key_max;
+        if (ok && kl_ok && copy_key)
+            spl__copy_out(cand->key, spl__slot_key(sl), kl);
+        int moved = spl__seq_retry(&cl->seq, q); /* inside the slot's stable read */
+        if (spl__read_retry(sl, e1))
+            continue; /* torn: nothing of it is used */
+        if (!ok)
+            return SPL__CK_NOT;
+        if (!kl_ok || (copy_key && memchr(cand->key, 0, kl)))
+            return SPL__CK_BAD; /* a key with a NUL in it: corrupt (spl_foreach skips it too) */
+        if (moved)
+            return SPL__CK_MOVED;
+        cand->key_len = kl;
+        cand->epoch = e1;
+        return SPL__CK_HIT;
+    }
+    return SPL__CK_BAD;
 }
 
-/* Live slots are scattered over the table, so the hardware prefetcher loses
- * the stream at every gap (and runs on into the empty slot): while this slot
- * is scored, prefetch every line of the next live one.  spl__scan_range
- * also issues a real load of the next slot's epoch, which cannot be dropped
- * like a prefetch.  Measured with the scan and a plain scan alternating
- * query by query, each search after a plain scan of the same data (10k x
- * 768 f32; ratio to the plain scan): first 4 lines of the next slot
- * 0.71-0.77 at 80% load, 0.57-0.60 at 50%; every line 0.84-0.88 and
- * 0.65-0.69; adding the next-but-one slot's lines, in part or whole, was
- * within the noise of that.  At 100k (80% load): 0.58-0.64 -> 0.79-0.83. */
-static inline void spl__prefetch_slot(const struct spl_store *s, uint32_t i)
-{
-    const uint8_t *p = (const uint8_t *)spl__slot(s, i);
-    for (uint32_t off = 0; off < s->stride; off += SPL_CACHE_LINE)
-        __builtin_prefetch(p + off);
-}
-
+/* Cells [lo, hi): read each in place under its own seqlock and score it;
+ * only a score that may enter the heap (or, with filters, every one) costs
+ * a look at the owning slot.  The cells are dense, so the hardware
+ * prefetcher streams them. */
 static void spl__scan_range(struct spl__scan *sc)
 {
     struct spl_store *s = sc->s;
-    const uint32_t want_vs = spl__vs_want(s);
     char *kbuf = sc->arena + (size_t)sc->k * ((size_t)s->key_max + 8);
-    uint32_t next = spl__next_live(s, sc->lo, sc->hi);
-    if (next < sc->hi)
-        spl__prefetch_slot(s, next);
-    uint64_t touch = 0;
-    for (uint32_t i = next; i < sc->hi; i = next) {
-        next = spl__next_live(s, i + 1, sc->hi);
-        if (next < sc->hi) {
-            spl__prefetch_slot(s, next);
-            /* a real load of the next slot's first line, issued now and used
-             * only after this slot is scored: it cannot be dropped like a
-             * prefetch, and its miss overlaps this slot's dot product */
-            struct spl_slot *ns = spl__slot(s, next);
-            touch += spl_load_relaxed(&ns->epoch);
-        }
-        /* acquire: pairs with the seq_cst CAS that published the LIVE tag */
-        if (spl_ix_state(spl_load_acquire(&s->index[i])) != SPL_IX_LIVE)
-            continue;
-        struct spl_slot *sl = spl__slot(s, i);
+    for (uint32_t c = sc->lo; c < sc->hi; c++) {
+        struct spl_cell *cl = spl__cell(s, c);
         for (int t = 0;; t++) {
             if (t == SPL__VTRIES) {
                 sc->skipped++;
                 break;
             }
-            uint64_t e1 = spl__read_begin(sl);
-            if (e1 & 1) {
-                spl__slot_busy(s, i); /* a dead writer's slot is recovered */
+            uint64_t q = spl_load_acquire(&cl->seq);
+            uint32_t x1 = spl__link_slot1(spl_load_relaxed(&cl->link));
+            if (!x1)
+                break; /* a free cell */
+            if (x1 > s->nslots) {
+                sc->skipped++; /* a link to no slot: corrupt */
+                break;
+            }
+            if (q & 1) { /* being written, or its writer died */
+                if (spl__cell_orphan(s, c, x1 - 1) > 0)
+                    break; /* nobody's vector */
+                spl__slot_busy(s, x1 - 1);
                 spl_cpu_relax();
                 continue;
             }
-            float good = 0, score = 0;
-            int usable = spl_load32_relaxed(&sl->vec_state) == want_vs && spl__filters_pass(sc, sl);
-            int scored = usable && spl__score_lane(sc, sl, &good, &score) == 0;
-            struct spl__cand c = {good, score, i, 0, e1, kbuf};
-            int take = scored && spl__may_enter(sc, good);
-            if (take) {
-                uint32_t kl = spl_load32_relaxed(&sl->key_len);
-                if (kl == 0 || kl > s->key_max) {
-                    take = 0;
-                    scored = 0;
-                } else {
-                    spl__copy_out(kbuf, spl__slot_key(sl), kl);
-                    c.key_len = kl;
+            struct spl__cand cand = {0, 0, x1 - 1, 0, 0, kbuf};
+            int scored = spl__score_cell(sc, cl, &cand.good, &cand.score) == 0;
+            if (spl__seq_retry(&cl->seq, q))
+                continue; /* torn: nothing of it is used */
+            if (!scored || sc->filtered) { /* a look at the slot decides */
+                int r = spl__cell_check(sc, c, cl, q, x1 - 1, &cand, 0);
+                if (r == SPL__CK_MOVED)
+                    continue;
+                if (r == SPL__CK_NOT)
+                    break; /* not a live key's vector now, or filtered out */
+                if (r == SPL__CK_BAD || !scored) {
+                    sc->skipped++; /* consistent but corrupt: a hostile peer's */
+                    break;
                 }
             }
-            if (spl__read_retry(sl, e1))
-                continue; /* torn: nothing of it is used */
-            if (take && memchr(kbuf, 0, c.key_len)) {
-                take = 0; /* a key with a NUL in it: corrupt (spl_foreach skips it too) */
-                scored = 0;
-            }
-            if (usable && !scored) {
-                sc->skipped++; /* consistent but corrupt: a hostile peer's */
+            if (!spl__may_enter(sc, cand.good)) {
+                sc->scanned++;
                 break;
             }
-            if (!scored)
-                break; /* no vector, or filtered out */
+            int r = spl__cell_check(sc, c, cl, q, x1 - 1, &cand, 1);
+            if (r == SPL__CK_MOVED)
+                continue;
+            if (r == SPL__CK_NOT)
+                break;
+            if (r == SPL__CK_BAD) {
+                sc->skipped++;
+                break;
+            }
             sc->scanned++;
-            if (take && sc->self && c.key_len == sc->self_len &&
-                memcmp(kbuf, sc->self, c.key_len) == 0)
-                take = 0;
-            if (take && (sc->n < sc->k || spl__better(&c, &sc->heap[0])))
-                spl__heap_push(sc, &c);
+            if (sc->self && cand.key_len == sc->self_len && memcmp(kbuf, sc->self, cand.key_len) == 0)
+                break;
+            if (sc->n < sc->k || spl__better(&cand, &sc->heap[0]))
+                spl__heap_push(sc, &cand);
             break;
         }
     }
-    sc->touch = touch;
 }
 
 static void *spl__scan_thread(void *arg)
@@ -684,8 +865,8 @@ static int spl__scan_init(struct spl__scan *sc, uint32_t k, size_t key_max)
     sc->heap = calloc(k, sizeof *sc->heap);
     sc->arena = malloc(((size_t)k + 1) * (key_max + 8));
     if (SPL__TSAN)
-        sc->tsan_lane = malloc((size_t)SPL_VEC_DIM_LIMIT * 4 + 8);
-    if (!sc->heap || !sc->arena || (SPL__TSAN && !sc->tsan_lane))
+        sc->tsan_elems = malloc((size_t)SPL_VEC_DIM_LIMIT * 4 + 8);
+    if (!sc->heap || !sc->arena || (SPL__TSAN && !sc->tsan_elems))
         return SPL_ENOMEM;
     for (uint32_t j = 0; j < k; j++)
         sc->heap[j].key = sc->arena + (size_t)j * (key_max + 8);
@@ -748,6 +929,10 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
         return SPL_EINVAL;
     if (q->vec && q->dim != s->vec_dim)
         return SPL_EDIM;
+    /* every vector set before this call lies below the high-water mark
+     * (seq_cst: its claim raised the mark before the set returned) */
+    uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
+    uint32_t ncell = high < s->ncells ? (uint32_t)high : s->ncells; /* untrusted */
     uint32_t nthr = q->threads ? q->threads : 1;
     if (nthr > s->nslots)
         nthr = s->nslots;
@@ -782,8 +967,9 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
             sc[t].self = q->key;
             sc[t].self_len = strlen(q->key);
         }
-        sc[t].lo = (uint32_t)((uint64_t)s->nslots * t / nthr);
-        sc[t].hi = (uint32_t)((uint64_t)s->nslots * (t + 1) / nthr);
+        sc[t].filtered = q->labels || plen;
+        sc[t].lo = (uint32_t)((uint64_t)ncell * t / nthr);
+        sc[t].hi = (uint32_t)((uint64_t)ncell * (t + 1) / nthr);
         if ((rc = spl__scan_init(&sc[t], q->k, s->key_max)) != 0)
             goto done;
     }
@@ -802,7 +988,7 @@ done:
     for (uint32_t t = 0; sc && t < nalloc; t++) {
         free(sc[t].heap);
         free(sc[t].arena);
-        free(sc[t].tsan_lane);
+        free(sc[t].tsan_elems);
     }
     free(sc);
     free(tid);
@@ -857,6 +1043,12 @@ SPL_API int spl_tandem_vec_get(spl_store *s, const char *base, uint32_t i, float
 }
 
 #else /* !SPL_WITH_EMBEDDINGS: the vector API exists and says so */
+
+void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl)
+{
+    (void)s, (void)i;
+    spl_store32_relaxed(&sl->vec_state, 0); /* no cells: only a peer's garbage */
+}
 
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
 {

@@ -1,5 +1,5 @@
 /*
- * vec_simd.c - dot-product kernels for the vector lanes, one set per SIMD
+ * vec_simd.c - dot-product kernels for the vector cells, one set per SIMD
  * path, and the run-time choice among them (docs/VECTORS.md, "SIMD").
  *
  * Paths: avx512 (AVX-512F), avx2 (AVX2 + FMA + F16C), sse (SSE2, the x86-64

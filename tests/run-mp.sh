@@ -17,4 +17,6 @@ done
 # Slot counts that are not powers of two: homes by multiply-shift, probe
 # chains that wrap from the last slot to the first, under contention.
 cmds+=("$B/tests/stress --slots 250 ${MP_ARGS:-}" "$B/tests/duphunt --slots 13 ${MP_ARGS:-}")
+# Vector writers SIGKILLed mid-write: half-written and orphaned cells.
+cmds+=("$B/tests/vectorn --kills 300 ${MP_ARGS:-}")
 exec "$here/run.sh" mp "${cmds[@]}"

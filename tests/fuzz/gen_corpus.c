@@ -167,7 +167,7 @@ static void populate_basic(spl_store *s, uint32_t val_max)
     OK(spl_labels_set(s, "counter", 0x4));
 }
 
-/* Vectors on the first keys of a store with a vector lane (lanes whose
+/* Vectors on the first keys of a store with vectors (cells whose
  * head and elements the fuzzer then mutates). */
 static void populate_vectors(spl_store *s, uint32_t vec_dim)
 {
@@ -423,6 +423,60 @@ static void c_dup_keys(image *im)
     }
 }
 
+/* The cell arena of a vector store (none: nothing to corrupt). */
+static struct spl_cell *cell(image *im, uint32_t c)
+{
+    struct spl_header *h = hdr(im);
+    return (struct spl_cell *)(void *)(im->b + h->cells_off + (uint64_t)c * h->cell_stride);
+}
+/* Random seqs, links and vector heads; hints past the end. */
+static void c_cells_garbage(image *im)
+{
+    struct spl_header *h = hdr(im);
+    for (uint32_t c = 0; c < h->cells; c++) {
+        struct spl_cell *cl = cell(im, c);
+        cl->seq = rnd();
+        cl->link = c % 3 == 0 ? rnd() : c % 3 == 1 ? (rnd() << 32) | (h->slots + 1) : cl->link;
+        cl->head.dim = (uint32_t)rnd();
+        cl->head.norm_bits = 0x7fc00000u; /* NaN */
+    }
+    h->cell_hint = ~0ull;
+    h->cell_high = ~0ull;
+}
+/* Orphans: every free cell claimed for some live slot that names another
+ * cell, half of them left odd (a writer died in the middle); the hint cut
+ * to 0 and the high mark to the top. */
+static void c_cells_orphan(image *im)
+{
+    struct spl_header *h = hdr(im);
+    uint32_t x = 0;
+    for (uint32_t c = 0; c < h->cells; c++) {
+        struct spl_cell *cl = cell(im, c);
+        if (cl->link & SPL_CELL_SLOT_MASK)
+            continue;
+        while (x < im->slots && !live(im, x))
+            x++;
+        if (x == im->slots)
+            break;
+        cl->link = (cl->link & ~SPL_CELL_SLOT_MASK) + SPL_CELL_CLAIM + x + 1;
+        cl->seq |= c & 1;
+        x++;
+    }
+    h->cell_hint = 0;
+    h->cell_high = h->cells;
+}
+/* vec_state of live slots: out of range, a cell of another slot, a free
+ * cell, and two slots naming one cell. */
+static void c_vs_garbage(image *im)
+{
+    struct spl_header *h = hdr(im);
+    uint32_t v[] = {0xffffffffu, h->cells + 1, 1, 2, h->cells};
+    unsigned j = 0;
+    for (uint32_t i = 0; h->cells && i < im->slots; i++)
+        if (live(im, i))
+            slot(im, i)->vec_state = v[j++ % 5];
+}
+
 /* core: applied to every store with variants; the rest only to "all". */
 static const struct {
     const char *name;
@@ -437,6 +491,8 @@ static const struct {
     {"epoch-max", c_epoch_max, 0},           {"hdr-counters", c_counters, 0},
     {"types", c_types, 1},                   {"keys-odd", c_keys_odd, 0},
     {"slots-random", c_slots_random, 1},     {"dup-keys", c_dup_keys, 0},
+    {"cells-garbage", c_cells_garbage, 1},   {"cells-orphan", c_cells_orphan, 1},
+    {"vs-garbage", c_vs_garbage, 1},
 };
 
 enum { V_NONE, V_CORE, V_ALL };
@@ -448,7 +504,8 @@ static void variants(const char *base, const image *orig, int level)
             continue;
         image im = dup_image(orig);
         corruptions[i].fn(&im);
-        put_image(base, corruptions[i].name, &im);
+        if (memcmp(im.b, orig->b, im.n) != 0) /* not for this store (no cells) */
+            put_image(base, corruptions[i].name, &im);
         free(im.b);
     }
 }

@@ -3,11 +3,18 @@
  * spl_vec_get) run in one process while other processes rewrite, clear and
  * re-create the same vectors.
  *
- *   vectorn [--writers 2] [--ms 1500] [--seed N] [--expect-torn]
+ *   vectorn [--writers 2] [--ms 1500] [--seed N] [--kills N] [--expect-torn]
  *
  * Vectors are stamp vectors (mp_vec.h: a torn one cannot score like a
  * consistent one).  The reader checks every hit of every search (1 and 2
  * threads) and every spl_vec_get copy.
+ *
+ * --kills N: the parent SIGKILLs a random writer every 0..4 ms (and forks
+ * a new one) until N writers died or the run ends.  A writer killed inside
+ * spl_vec_set or spl_vec_clear leaves a slot and maybe a half-written cell
+ * for recovery: searches must not score it, and afterwards every key takes
+ * a vector again and the store fills to its last slot with vectors (a cell
+ * lost to a dead writer would make that fail with SPL_EFULL).
  *
  * Exit 0: no torn vector seen and the searches made progress.  Exit 3: torn
  * vectors seen.  With --expect-torn (tests/expect-fail.sh, the build
@@ -79,18 +86,68 @@ static void vt_reader(int fd, vt_shared *sh, int expect_torn, uint64_t deadline)
     _exit(0);
 }
 
+/* After the kills, with every process stopped: each key takes a vector
+ * again (a slot a dead writer held is recovered on the way), then the
+ * store fills to its last slot with vectors, and a search finds all of them
+ * and skips none. */
+static int vt_after_kills(spl_store *s, uint64_t killed)
+{
+    float v[VT_DIM], g[VT_DIM];
+    char key[16];
+    spl_info in;
+    if (spl_info_get(s, &in) != 0)
+        return 1;
+    uint32_t slots = in.geom.slots, extra = 0;
+    for (uint32_t k = 0; k < slots; k++) {
+        if (k < VT_KEYS)
+            snprintf(key, sizeof key, "vt%02u", k);
+        else
+            snprintf(key, sizeof key, "vf%03u", k);
+        mpv_fill(v, k % (MPV_TMAX + 1));
+        int rc;
+        for (int t = 0; (rc = spl_vec_set(s, key, v, VT_DIM)) == SPL_EAGAIN && t < 200; t++)
+            usleep(1000);
+        if (rc != 0) {
+            MP_FAIL("after %llu kills: spl_vec_set %s: %s", (unsigned long long)killed, key,
+                    spl_err_name(rc));
+            return 1;
+        }
+        if (spl_vec_get(s, key, g, VT_DIM, NULL) != 0 || memcmp(g, v, sizeof v) != 0) {
+            MP_FAIL("after %llu kills: %s does not read back", (unsigned long long)killed, key);
+            return 1;
+        }
+        extra += k >= VT_KEYS;
+    }
+    spl_vec_query q = {.vec = v, .dim = VT_DIM, .k = SPL_VEC_K_LIMIT < slots ? SPL_VEC_K_LIMIT : slots,
+                       .metric = SPL_METRIC_DOT};
+    spl_vec_result *r = NULL;
+    int rc = spl_vec_search(s, &q, &r);
+    int bad = rc != 0 || r->skipped != 0 || r->n != VT_KEYS + extra;
+    if (bad)
+        MP_FAIL("after %llu kills: search %s, %u hits (%u vectors), %llu skipped",
+                (unsigned long long)killed, spl_err_name(rc), r ? r->n : 0, VT_KEYS + extra,
+                (unsigned long long)(r ? r->skipped : 0));
+    else
+        printf("vectorn: after %llu kills, %u vectors in %u slots, all found\n",
+               (unsigned long long)killed, VT_KEYS + extra, slots);
+    spl_vec_result_free(r);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t writers = 2, ms = 1500, seed = mp_time_seed(), expect = 0;
+    uint64_t writers = 2, ms = 1500, seed = mp_time_seed(), expect = 0, kills = 0;
     for (int i = 1; i < argc; i++) {
         if (mp_arg_u64(argc, argv, &i, "--writers", &writers) ||
-            mp_arg_u64(argc, argv, &i, "--ms", &ms) || mp_arg_u64(argc, argv, &i, "--seed", &seed))
+            mp_arg_u64(argc, argv, &i, "--ms", &ms) || mp_arg_u64(argc, argv, &i, "--seed", &seed) ||
+            mp_arg_u64(argc, argv, &i, "--kills", &kills))
             continue;
         if (strcmp(argv[i], "--expect-torn") == 0) {
             expect = 1;
             continue;
         }
-        fprintf(stderr, "usage: vectorn [--writers 2] [--ms 1500] [--seed N] [--expect-torn]\n");
+        fprintf(stderr, "usage: vectorn [--writers 2] [--ms 1500] [--seed N] [--kills N] "
+                        "[--expect-torn]\n");
         return 2;
     }
     if (writers < 1 || writers > 32)
@@ -122,9 +179,27 @@ int main(int argc, char **argv)
     if (rp == 0)
         vt_reader(spl_fd(s), sh, (int)expect, deadline);
     int st = 0;
-    waitpid(rp, &st, 0); /* the reader sets stop when it is done */
+    uint64_t killed = 0;
+    mp_rng kr;
+    mp_rng_seed(&kr, seed, 999);
+    pid_t done = 0;
+    while (killed < kills && (done = waitpid(rp, &st, WNOHANG)) == 0) {
+        usleep((useconds_t)(mp_rand(&kr) % 4000));
+        uint32_t w = (uint32_t)(mp_rand(&kr) % np);
+        kill(pids[w], SIGKILL);
+        waitpid(pids[w], NULL, 0);
+        killed++;
+        pid_t p = fork();
+        if (p == 0)
+            vt_writer(spl_fd(s), sh, seed + killed, w);
+        pids[w] = p;
+    }
+    if (done != rp)
+        waitpid(rp, &st, 0); /* the reader sets stop when it is done */
     atomic_store(&sh->stop, 1);
     int fail = mp_wait_all(pids, np, "writer") || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    if (kills && !expect)
+        fail |= vt_after_kills(s, killed);
     printf("vectorn: %llu writes, %llu searches, %llu hits, %llu skipped, %llu gets, "
            "%llu torn, %llu errors\n",
            (unsigned long long)sh->writes, (unsigned long long)sh->searches,

@@ -6,6 +6,8 @@
  * SPL_ENOTSUP and tandem values still work.
  */
 #include "unit_common.h"
+#include "layout.h"
+#include <sys/mman.h>
 
 #include <math.h>
 #include <string.h>
@@ -148,7 +150,7 @@ static void test_set_get_clear(void **state)
     CHECK_RC(spl_vec_get(s, "a", w, dim, NULL), SPL_ENOVEC);
     spl_close(s);
 
-    /* no vector lane at all */
+    /* no vectors at all (no cell arena) */
     s = mkv(64, 0, SPL_VEC_F32, 0);
     CHECK_RC(spl_vec_set(s, "a", v, 0), SPL_ENOTSUP);
     spl_close(s);
@@ -167,7 +169,10 @@ static void test_formats_and_layout(void **state)
         spl_store *s = mkv(16, dim, f, 0);
         spl_info inf;
         CHECK_RC(spl_info_get(s, &inf), 0);
-        stride[f] = inf.slot_stride;
+        stride[f] = inf.cell_stride;
+        /* the slot holds no vector: its stride is that of a pure-KV store */
+        assert_int_equal(inf.slot_stride, 192); /* round64(64 + 32 + 64) */
+        assert_int_equal(inf.cells_high, 0);
         CHECK_RC(spl_vec_set(s, "k", v, dim), 0);
         CHECK_RC(spl_vec_get(s, "k", w, dim, NULL), 0);
         double tol = f == SPL_VEC_F32 ? 0 : f == SPL_VEC_F16 ? 10.0 / 1024 : 10.0 / 127 * 0.51;
@@ -181,9 +186,11 @@ static void test_formats_and_layout(void **state)
         }
         spl_close(s);
     }
-    /* float16 and int8 lanes are 2 and 4 times smaller */
-    assert_true(stride[1] < stride[0] && stride[2] < stride[1]);
-    assert_true(stride[0] - stride[1] >= dim * 2 - 64);
+    /* a cell is a line of head and the elements: float16 and int8 cells
+     * are 2 and 4 times smaller */
+    assert_int_equal(stride[0], 64 + dim * 4);
+    assert_int_equal(stride[1], 64 + dim * 2);
+    assert_int_equal(stride[2], 64 + dim);
     spl_options o = unit_opts(SPL_BACKING_MEMFD, 16, 32, 64);
     o.vec_format = 3;
     spl_store *s = NULL;
@@ -525,6 +532,200 @@ static void test_tandem_vectors(void **state)
     spl_close(s);
 }
 
+
+/* ---- the cell arena -------------------------------------------------- */
+
+/* The store's mapping, to read and damage cells as a dead writer or a
+ * hostile peer would leave them. */
+static uint8_t *map_store(spl_store *s, size_t *len)
+{
+    spl_info in;
+    CHECK_RC(spl_info_get(s, &in), 0);
+    void *m = mmap(NULL, in.region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, spl_fd(s), 0);
+    assert_true(m != MAP_FAILED);
+    *len = in.region_bytes;
+    return m;
+}
+static struct spl_cell *cell_at(uint8_t *m, uint32_t c)
+{
+    const struct spl_header *h = (const void *)m;
+    return (struct spl_cell *)(void *)(m + h->cells_off + (uint64_t)c * h->cell_stride);
+}
+static struct spl_slot *slot_at(uint8_t *m, uint32_t i)
+{
+    const struct spl_header *h = (const void *)m;
+    return (struct spl_slot *)(void *)(m + h->slots_off + (uint64_t)i * h->slot_stride);
+}
+static uint32_t slot_of(spl_store *s, const char *key)
+{
+    spl_meta mt;
+    CHECK_RC(spl_meta_get(s, key, &mt), 0);
+    return mt.slot;
+}
+static void stamp(float *v, uint32_t dim, float x)
+{
+    for (uint32_t i = 0; i < dim; i++)
+        v[i] = x + (float)i / 64;
+}
+/* Search everything; returns the hit count, *skipped the skipped count. */
+static uint32_t search_all(spl_store *s, uint32_t dim, uint64_t *skipped)
+{
+    float q[64];
+    stamp(q, dim, 1);
+    spl_vec_query vq = {.vec = q, .dim = dim, .k = 1000, .metric = SPL_METRIC_DOT};
+    spl_vec_result *r = NULL;
+    CHECK_RC(spl_vec_search(s, &vq, &r), 0);
+    uint32_t n = r->n;
+    *skipped = r->skipped;
+    spl_vec_result_free(r);
+    return n;
+}
+
+/* Vectors take the lowest free cells: the arena stays dense through
+ * deletes, clears and re-sets, and a rewrite stays in its cell. */
+static void test_cells_dense(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    spl_store *s = mkv(40, dim, SPL_VEC_F32, 0);
+    float v[8], w[8];
+    char key[16];
+    spl_info in;
+    for (uint32_t k = 0; k < 30; k++) {
+        snprintf(key, sizeof key, "k%u", k);
+        stamp(v, dim, (float)k);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+    }
+    CHECK_RC(spl_info_get(s, &in), 0);
+    assert_int_equal(in.cells_high, 30);
+    CHECK_RC(spl_vec_set(s, "k3", v, dim), 0); /* rewrite in place */
+    CHECK_RC(spl_unset(s, "k5"), 0);            /* frees its cell */
+    CHECK_RC(spl_vec_clear(s, "k10"), 0);       /* so does a clear */
+    CHECK_RC(spl_vec_get(s, "k10", w, dim, NULL), SPL_ENOVEC);
+    CHECK_RC(spl_info_get(s, &in), 0);
+    assert_int_equal(in.cells_high, 30);
+    stamp(v, dim, 100);
+    CHECK_RC(spl_vec_set(s, "n1", v, dim), 0); /* into the freed cells */
+    CHECK_RC(spl_vec_set(s, "n2", v, dim), 0);
+    CHECK_RC(spl_info_get(s, &in), 0);
+    assert_int_equal(in.cells_high, 30);
+    CHECK_RC(spl_vec_set(s, "n3", v, dim), 0); /* none free below: the next */
+    CHECK_RC(spl_info_get(s, &in), 0);
+    assert_int_equal(in.cells_high, 31);
+    uint64_t skipped;
+    assert_int_equal(search_all(s, dim, &skipped), 31);
+    assert_int_equal(skipped, 0);
+    for (uint32_t k = 0; k < 30; k++) {
+        if (k == 5 || k == 10)
+            continue;
+        snprintf(key, sizeof key, "k%u", k);
+        stamp(v, dim, k == 3 ? 29.0f : (float)k);
+        CHECK_RC(spl_vec_get(s, key, w, dim, NULL), 0);
+        assert_memory_equal(v, w, sizeof v);
+    }
+    spl_close(s);
+}
+
+/* A store of `slots` slots whose keys "a", "b", "c" hold the vector
+ * stamp(1) (dim 8), in cells 0, 1, 2. */
+static spl_store *store_abc(uint32_t slots)
+{
+    spl_store *s = mkv(slots, 8, SPL_VEC_F32, 0);
+    float v[8];
+    stamp(v, 8, 1);
+    CHECK_RC(spl_vec_set(s, "a", v, 8), 0);
+    CHECK_RC(spl_vec_set(s, "b", v, 8), 0);
+    CHECK_RC(spl_vec_set(s, "c", v, 8), 0);
+    return s;
+}
+
+/* An orphan (a cell linked to a slot that does not name it, here
+ * half-written: odd seq) comes only from a corrupt region, as writers name
+ * a cell before claiming it.  Searches do not count it, and a claim that
+ * finds no free cell sweeps it back, also when the orphan links the very
+ * slot that claims (whose odd epoch would otherwise make it look busy). */
+static void test_cells_orphans_swept(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    spl_store *s = store_abc(4);
+    float v[8], w[8];
+    stamp(v, dim, 1);
+    CHECK_RC(spl_set(s, "d", "x", 1), 0); /* a key without a vector */
+    size_t len;
+    uint8_t *m = map_store(s, &len);
+    struct spl_header *h = (void *)m;
+    struct spl_cell *o = cell_at(m, 3);
+    o->link = SPL_CELL_CLAIM | (slot_of(s, "d") + 1); /* "d" names no cell */
+    o->seq = 7;                                       /* died mid-write */
+    h->cell_high = 4;
+    uint64_t skipped;
+    assert_int_equal(search_all(s, dim, &skipped), 3);
+    assert_int_equal(skipped, 0);
+    CHECK_RC(spl_vec_get(s, "a", w, dim, NULL), 0);
+    assert_memory_equal(v, w, sizeof v);
+    /* the 4th vector, for "d": cell 3 is the only one not in use */
+    stamp(v, dim, 4);
+    CHECK_RC(spl_vec_set(s, "d", v, dim), 0);
+    assert_int_equal(o->link & SPL_CELL_SLOT_MASK, slot_of(s, "d") + 1);
+    assert_int_equal(o->link >> 32, 2); /* claimed twice */
+    assert_int_equal(o->seq & 1, 0);
+    assert_int_equal(slot_at(m, slot_of(s, "d"))->vec_state, 4);
+    CHECK_RC(spl_vec_get(s, "d", w, dim, NULL), 0);
+    assert_memory_equal(v, w, sizeof v);
+    assert_int_equal(search_all(s, dim, &skipped), 4);
+    assert_int_equal(skipped, 0);
+    munmap(m, len);
+    spl_close(s);
+}
+
+/* Hostile values in cells and slots: bounded, counted, never a wild
+ * access; writers recover. */
+static void test_cells_hostile(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    spl_store *s = store_abc(8);
+    float v[8], w[8];
+    stamp(v, dim, 1);
+    size_t len;
+    uint8_t *m = map_store(s, &len);
+    struct spl_header *h = (void *)m;
+    /* a cell linked to a slot that does not exist, below the high mark */
+    cell_at(m, 5)->link = SPL_CELL_CLAIM | 9999;
+    h->cell_high = 6;
+    uint64_t skipped;
+    assert_int_equal(search_all(s, dim, &skipped), 3);
+    assert_int_equal(skipped, 1);
+    /* a slot naming a cell out of range, or a cell of another slot */
+    struct spl_slot *sa = slot_at(m, slot_of(s, "a")), *sb = slot_at(m, slot_of(s, "b"));
+    sa->vec_state = 0xffffffffu;
+    sb->vec_state = 3; /* cell 2: "c"'s */
+    CHECK_RC(spl_vec_get(s, "a", w, dim, NULL), SPL_ECORRUPT);
+    CHECK_RC(spl_vec_get(s, "b", w, dim, NULL), SPL_ECORRUPT);
+    CHECK_RC(spl_vec_get(s, "c", w, dim, NULL), 0);
+    assert_int_equal(search_all(s, dim, &skipped), 1); /* only "c" names its cell */
+    /* a write gives "a" a cell of its own again, and leaves "c"'s alone */
+    stamp(v, dim, 2);
+    CHECK_RC(spl_vec_set(s, "a", v, dim), 0);
+    CHECK_RC(spl_vec_get(s, "a", w, dim, NULL), 0);
+    assert_memory_equal(v, w, sizeof v);
+    CHECK_RC(spl_vec_clear(s, "b"), 0); /* frees nothing: cell 2 is not b's */
+    CHECK_RC(spl_vec_get(s, "c", w, dim, NULL), 0);
+    stamp(v, dim, 1);
+    assert_memory_equal(v, w, sizeof v);
+    /* hints out of range are ignored */
+    h->cell_hint = ~0ull;
+    h->cell_high = ~0ull;
+    CHECK_RC(spl_vec_set(s, "e", v, dim), 0);
+    CHECK_RC(spl_vec_get(s, "e", w, dim, NULL), 0);
+    spl_info in;
+    CHECK_RC(spl_info_get(s, &in), 0);
+    assert_int_equal(in.cells_high, 8); /* bounded by the cell count */
+    munmap(m, len);
+    spl_close(s);
+}
+
 #else /* pure key-value build */
 
 static void test_kvonly_notsup(void **state)
@@ -564,6 +765,9 @@ int main(void)
         cmocka_unit_test(test_search_filters),
         cmocka_unit_test(test_ties_zero_threads),
         cmocka_unit_test(test_tandem_vectors),
+        cmocka_unit_test(test_cells_dense),
+        cmocka_unit_test(test_cells_orphans_swept),
+        cmocka_unit_test(test_cells_hostile),
 #else
         cmocka_unit_test(test_kvonly_notsup),
 #endif
