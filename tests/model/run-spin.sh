@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/model/run-spin.sh [CHECK...]  - model-check docs/model/slot.pml with spin.
+# tests/model/run-spin.sh [CHECK...]  - model-check docs/model/slot.pml and
+# docs/model/cells.pml (the checks named cells-*) with spin.
 #
 # Each check runs `spin -a` with its switches, compiles pan and runs it, all
 # in a temporary directory (nothing is written to the repository).  A check
@@ -17,7 +18,7 @@
 # SPIN (default spin), PAN_CC (default cc).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-model="$here/../../docs/model/slot.pml"
+models="$here/../../docs/model"
 SPIN=${SPIN:-spin}
 PAN_CC=${PAN_CC:-cc}
 jobs=${MODEL_JOBS:-2}
@@ -52,6 +53,20 @@ probe-6|-DPROBE=6|$SAFE|-m10000 -w24|fail:assertion violated|reachable: unset re
 probe-7|-DPROBE=7|$SAFE|-m10000 -w24|fail:assertion violated|reachable: recovery frees an unfinished write
 probe-8|-DPROBE=8|$SAFE|-m10000 -w24|fail:assertion violated|reachable: a caller (not the recoverer) recovers a dead writer's slot
 probe-9|-DPROBE=9|$SAFE|-m10000 -w24|fail:assertion violated|reachable: recovery keeps a dead writer's intact LIVE slot
+cells-safety|-DNO_SR|$SAFE|-m10000 -w24|pass|cells (2)-(5): INV, no orphan, no EFULL, end state; WX, CX or WY dies at any step
+cells-safety-2crash|-DNO_SR -DMAXCRASH=2|$SAFE|-m10000 -w24|pass|cells: the same with two deaths
+cells-search|-DMAXCRASH=0|$SAFE|-m10000 -w24|pass|cells (1): a search's hits are whole and the slot's, with WX, CX and WY writing
+cells-search-crash-x|-DNO_WY|$SAFE|-m10000 -w24|pass|cells (1)-(5) with the search, WX or CX dies at any step
+cells-search-crash-xy|-DNO_CX|$SAFE|-m10000 -w24|pass|cells (1)-(5) with the search, WX or WY dies at any step
+cells-orphan|-DNO_SR -DORPHAN_INIT|$SAFE|-m10000 -w24|pass|cells: a planted orphan is swept, never EFULL, INV holds; one death
+cells-broken-claim-then-name|-DNO_SR -DBROKEN_CLAIM_THEN_NAME|$SAFE|-m10000 -w24|fail:assertion violated \(\(\(cslot\[0\]==0\)|cells: naming the cell after its claim (the first version): a killed writer leaves an orphan
+cells-broken-unname-then-free|-DNO_SR -DBROKEN_UNNAME_THEN_FREE|$SAFE|-m10000 -w24|fail:assertion violated \(\(\(cslot\[0\]==0\)|cells: unnaming before freeing: a killed writer leaves an orphan
+cells-broken-recheck|-DMAXCRASH=0 -DNO_CX -DBROKEN_NO_CELL_RECHECK|$SAFE|-m10000 -w24|fail:assertion violated \(\(\(\(x1-1\)==0\)|cells: a search without its cell seq re-checks: a hit whose elements are not the slot's
+cells-broken-sweep-self|-DNO_SR -DORPHAN_INIT -DBROKEN_SWEEP_NO_SELF|$SAFE|-m10000 -w24|fail:assertion violated \(t_busy>0\)|cells: a sweep that spares orphans of the claimer's own slot: EFULL
+cells-probe-1|-DNO_SR -DPROBE=1|$SAFE|-m10000 -w24|fail:assertion violated|cells, reachable: recovery of a dead writer's slot
+cells-probe-2|-DNO_SR -DORPHAN_INIT -DPROBE=2|$SAFE|-m10000 -w24|fail:assertion violated|cells, reachable: the sweep frees an orphan
+cells-probe-3|-DNO_SR -DPROBE=3|$SAFE|-m10000 -w24|fail:assertion violated|cells, reachable: a set rewrites its cell in place
+cells-probe-4|-DNO_WY -DMAXCRASH=0 -DPROBE=4|$SAFE|-m10000 -w24|fail:assertion violated|cells, reachable: the search takes a hit
 EOF
 }
 
@@ -71,10 +86,12 @@ if ! command -v "$SPIN" >/dev/null 2>&1; then
     echo "FAIL spin not found (Debian package spin: make deps)"
     fail=1; finish
 fi
-if [ ! -f "$model" ]; then
-    echo "FAIL no model at $model"
-    fail=1; finish
-fi
+for m in slot cells; do
+    if [ ! -f "$models/$m.pml" ]; then
+        echo "FAIL no model at $models/$m.pml"
+        fail=1; finish
+    fi
+done
 
 # Which checks to run.
 want=("$@")
@@ -134,13 +151,14 @@ trail_summary() {
 # (first line "ok" or "FAIL", then the report).
 run_check() {
     local name=$1 sflags=$2 cflags=$3 pflags=$4 expect=$5
-    local d="$root/$name" res="$root/$name.res" t0 t1 t2 rc
-    mkdir -p "$d" && cp "$model" "$d/slot.pml"
+    local d="$root/$name" res="$root/$name.res" t0 t1 t2 rc pml=slot.pml
+    case $name in cells-*) pml=cells.pml ;; esac
+    mkdir -p "$d" && cp "$models/$pml" "$d/$pml"
     (
         cd "$d" || exit 1
         t0=$(date +%s%N)
         # shellcheck disable=SC2086
-        if ! "$SPIN" -a $sflags slot.pml > spin.log 2>&1; then
+        if ! "$SPIN" -a $sflags "$pml" > spin.log 2>&1; then
             { echo FAIL; echo "spin -a failed:"; sed 's/^/    | /' spin.log; } > "$res"; exit 0
         fi
         # shellcheck disable=SC2086
@@ -183,10 +201,10 @@ run_check() {
             echo "$verdict"
             echo "$stats"
             [ -n "$why" ] && echo "$why"
-            if [ -f slot.pml.trail ] && { [ "$verdict" = FAIL ] || [ "${MODEL_VERBOSE:-0}" = 1 ]; }; then
+            if [ -f "$pml.trail" ] && { [ "$verdict" = FAIL ] || [ "${MODEL_VERBOSE:-0}" = 1 ]; }; then
                 echo "trail (step, process, shared variables it changed / loads):"
                 # shellcheck disable=SC2086
-                "$SPIN" -t -p -g $sflags slot.pml 2>&1 | trail_summary | tail -n 120
+                "$SPIN" -t -p -g $sflags "$pml" 2>&1 | trail_summary | tail -n 120
             fi
             if [ "$verdict" = FAIL ]; then
                 echo "pan output:"; sed 's/^/    | /' pan.log | tail -25
@@ -196,7 +214,7 @@ run_check() {
 }
 
 n=$(wc -l <<<"$selected")
-echo "model: $n checks of docs/model/slot.pml, $jobs at a time ($("$SPIN" -V 2>/dev/null | head -1))"
+echo "model: $n checks of docs/model/slot.pml and cells.pml, $jobs at a time ($("$SPIN" -V 2>/dev/null | head -1))"
 running=0
 while IFS='|' read -r name sflags cflags pflags expect what; do
     grep -qx -- "$name" <<<"$selected" || continue
