@@ -812,8 +812,11 @@ static void spl__scan_range(struct spl__scan *sc)
             int scored = spl__score_cell(sc, cl, &cand.good, &cand.score) == 0;
             if (spl__seq_retry(&cl->seq, q))
                 continue; /* torn: nothing of it is used */
-            if (!scored || sc->filtered) { /* a look at the slot decides */
-                int r = spl__cell_check(sc, c, cl, q, x1 - 1, &cand, 0);
+            /* one look at the slot decides, for a score that may enter the
+             * heap (key copied), with filters, or for an unscorable cell */
+            int enter = scored && spl__may_enter(sc, cand.good);
+            if (!scored || enter || sc->filtered) {
+                int r = spl__cell_check(sc, c, cl, q, x1 - 1, &cand, enter);
                 if (r == SPL__CK_MOVED)
                     continue;
                 if (r == SPL__CK_NOT)
@@ -823,20 +826,9 @@ static void spl__scan_range(struct spl__scan *sc)
                     break;
                 }
             }
-            if (!spl__may_enter(sc, cand.good)) {
-                sc->scanned++;
-                break;
-            }
-            int r = spl__cell_check(sc, c, cl, q, x1 - 1, &cand, 1);
-            if (r == SPL__CK_MOVED)
-                continue;
-            if (r == SPL__CK_NOT)
-                break;
-            if (r == SPL__CK_BAD) {
-                sc->skipped++;
-                break;
-            }
             sc->scanned++;
+            if (!enter)
+                break;
             if (sc->self && cand.key_len == sc->self_len && memcmp(kbuf, sc->self, cand.key_len) == 0)
                 break;
             if (sc->n < sc->k || spl__better(&cand, &sc->heap[0]))
