@@ -214,13 +214,20 @@ typedef struct spl_info {
     double load;            /* used / slots */
     uint64_t recoveries;    /* slots recovered from dead writers */
     uint64_t changes;       /* store-wide change counter: mutations so far */
-    uint32_t probe_longest; /* longest probe window any home needs now */
-    double probe_mean;      /* mean probe window over homes with keys */
+    uint32_t probe_longest; /* longest probe distance any home needs now
+                               (the unit of probe_max: 0 = the home word) */
+    double probe_mean;      /* mean of that distance over homes with keys */
     uint64_t features;      /* SPL_FEAT_* of the store */
     int read_only;
     uint32_t cell_stride;   /* bytes per vector cell (0: no vectors) */
     uint32_t cells_high;    /* vector cells used so far, high-water mark:
                                a search reads this many cells */
+    /* Fields below were added with format 3 (exact capacity). */
+    uint64_t capacity;      /* keys the store holds at most: = geom.slots */
+    uint64_t free;          /* slots holding no key (capacity - used, less
+                               inserts in flight) */
+    uint32_t index_words;   /* hash index size (a power of two >= 2 x slots) */
+    uint32_t undo_recs;     /* undo records: writers overwriting at once */
 } spl_info;
 
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
@@ -589,7 +596,9 @@ typedef struct spl_vec_result {
 /* Exact top-k over every slot holding a vector that passes the filters.
  * Every scored vector was read consistently (inside its seqlock); a vector
  * that keeps changing is retried a few times, then skipped and counted.
- * *out is one block; free it with spl_vec_result_free.  Errors: SPL_EINVAL
+ * A key appears at most once: one deleted and set again during the scan
+ * (so in another slot) is reported with its newest vector, and the result
+ * may then hold fewer than k hits.  *out is one block; free it with spl_vec_result_free.  Errors: SPL_EINVAL
  * (k 0 or > SPL_VEC_K_LIMIT, bad metric, no vec and no key, threads > 64),
  * SPL_EDIM, SPL_ENAN (query), and, for a query by key, spl_vec_get's;
  * SPL_ENOMEM, SPL_ENOTSUP (no vectors in this store or build).

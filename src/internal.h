@@ -34,8 +34,10 @@ struct spl_store {
     uint64_t *index;
     uint8_t *slots;
     uint32_t nslots, key_max, val_max, vec_dim, stride, probe_max;
-    uint32_t mask; /* nslots - 1 if nslots is a power of two, else 0 */
+    uint32_t nindex, imask, ibits; /* index words (a power of two), - 1, log2 */
     uint32_t val_off; /* byte offset of the value inside a slot */
+    uint8_t *undo;    /* the undo records */
+    uint32_t nundo, undo_stride;
     uint8_t *cells;   /* the cell arena (vectors) */
     uint32_t ncells, cell_stride;
     uint64_t seed;
@@ -59,26 +61,20 @@ struct spl_store {
     char tandem_sep;
 };
 
-/* A key's home slot.  A power-of-two store takes the hash's low bits (as
- * every store did before slot counts were exact: such stores keep their
- * layout); any other count maps the top 32 bits of h * an odd constant onto
- * [0, nslots) (Lemire's multiply-shift).  Those bits depend on all of h,
- * including the low 20 bits the 44-bit fingerprint (the top of h) leaves
- * out, so keys that share a home need not share fingerprint bits. */
-static inline uint32_t spl__home_of(const struct spl_store *s, uint64_t h)
+/* A key's home: the low bits of its hash pick an index word.  Its natural
+ * slot, the one an insert tries first, spreads the homes evenly over the
+ * slots; a lookup prefetches it while the index word loads, since most keys
+ * live there. */
+static inline uint32_t spl__home_of(const struct spl_store *s, uint64_t h) { return (uint32_t)h & s->imask; }
+static inline uint32_t spl__natural(const struct spl_store *s, uint32_t home)
 {
-    if (s->mask)
-        return (uint32_t)h & s->mask;
-    uint64_t m = (h * 0x9e3779b97f4a7c15ull) >> 32;
-    return (uint32_t)((m * s->nslots) >> 32);
+    return (uint32_t)(((uint64_t)home * s->nslots) >> s->ibits);
 }
 
-/* Probe position d of a chain starting at home.  home < nslots and
- * d <= probe_max < nslots, so one subtraction wraps it. */
+/* Index word d of a chain starting at home. */
 static inline uint32_t spl__probe_at(const struct spl_store *s, uint32_t home, uint32_t d)
 {
-    uint32_t i = home + d;
-    return i >= s->nslots ? i - s->nslots : i;
+    return (home + d) & s->imask;
 }
 
 static inline struct spl_slot *spl__slot(const struct spl_store *s, uint32_t i)
@@ -209,6 +205,16 @@ static inline void spl__copy_in(uint8_t *lane, size_t off, const void *src, size
     }
 }
 
+/* Copy n bytes between two 8-aligned shared lanes (rounded up to whole
+ * words; both lanes are padded to 8).  Caller holds both. */
+static inline void spl__copy_shared(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uint64_t *d = (uint64_t *)(void *)dst;
+    const uint64_t *p = (const uint64_t *)(const void *)src;
+    for (size_t w = 0; w < (n + 7) / 8; w++)
+        spl_store_relaxed(d + w, spl_load_relaxed(p + w));
+}
+
 /* ---- seqlock ------------------------------------------------------------ */
 /* Reader: epoch first (acquire: pairs with the release store in
  * spl__write_end), then relaxed data loads, then spl__read_retry. */
@@ -283,7 +289,7 @@ static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t 
     }
     return g & f;
 }
-void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, struct spl__note *n);
+void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint64_t fp, struct spl__note *n);
 void spl__note_send(struct spl_store *s, const struct spl__note *n);
 
 uint64_t spl__changes(struct spl_store *s);
@@ -298,13 +304,32 @@ int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch
  * release a slot taken by spl__key_lock.  spl__slot_busy: a reader met slot
  * i busy; checks (rate-limited) whether its writer died and recovers it. */
 typedef int (*spl__read_fn)(struct spl_store *s, struct spl_slot *sl, uint64_t epoch, void *ctx);
-int spl__key_lock(struct spl_store *s, const char *key, int create);
+int spl__key_lock(struct spl_store *s, const char *key, int create, uint64_t *fp);
 int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx);
 void spl__slot_unlock(struct spl_slot *sl);
 int spl__slot_busy(struct spl_store *s, uint32_t i);
 /* The caller holds slot i: drop its vector, freeing its cell (vec.c; in a
  * pure-KV build it only clears vec_state). */
 void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl);
+
+/* ---- undo records (kv.c; docs/PROTOCOL.md, "A writer's death loses
+ * nothing").  spl__undo_arm: the caller holds slot i at an even epoch and is
+ * about to overwrite in place what `what` names; it takes a record, copies
+ * the slot's value (SPL_UNDO_VAL) and lets vec.c copy the vector
+ * (SPL_UNDO_VEC), arms it, and returns it (NULL: every record is in use by
+ * live writers, SPL_EAGAIN for the caller).  spl__undo_done: after
+ * spl__write_end, disarm and give the record back. */
+struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what);
+void spl__undo_done(struct spl_undo *u);
+static inline uint8_t *spl__undo_val(struct spl_undo *u) { return (uint8_t *)u + sizeof *u; }
+static inline uint8_t *spl__undo_cell(const struct spl_store *s, struct spl_undo *u)
+{
+    return (uint8_t *)u + sizeof *u + spl_round_up(s->val_max, 8);
+}
+/* vec.c: copy slot i's vector into the record (the slot is held, its epoch
+ * even), and put it back from the record (recovery, the slot is held). */
+void spl__vec_undo_save(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u);
+void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u);
 
 /* src/vec_simd.c: the kernels of one SIMD path.  Each returns sum q[i]*x[i]
  * over n elements (I8: without the scale).  x may be any alignment. */

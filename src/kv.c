@@ -62,11 +62,14 @@ static inline uint64_t spl__now(void) { return spl__clock_ns(CLOCK_REALTIME_COAR
 
 /* ---- index word updates (all CAS loops: bucket and tag share a word) ---- */
 
-static void spl__ix_set_tag(struct spl_store *s, uint32_t i, uint64_t tag)
+/* Replace word p's tag (state, slot, fingerprint), keeping its bucket.  Only
+ * the holder of the slot a word names changes that word's tag; a FREE word
+ * is taken by CAS (spl__insert). */
+static void spl__ix_set_tag(struct spl_store *s, uint32_t p, uint64_t tag)
 {
-    uint64_t *p = &s->index[i];
-    uint64_t w = spl_load_relaxed(p);
-    while (!spl_cas_seqcst(p, &w, (w & SPL_IX_BUCKET_MASK) | tag))
+    uint64_t *w = &s->index[p];
+    uint64_t v = spl_load_relaxed(w);
+    while (!spl_cas_seqcst(w, &v, (v & SPL_IX_BUCKET_MASK) | tag))
         ;
 }
 
@@ -106,6 +109,13 @@ static inline uint32_t spl__maxdist(const struct spl_store *s, uint64_t w)
     return md > s->probe_max ? s->probe_max : md; /* untrusted */
 }
 
+/* The slot a word names, or nslots if the word is corrupt. */
+static inline uint32_t spl__ix_slot(const struct spl_store *s, uint64_t w)
+{
+    uint32_t j = spl_ix_slot(w);
+    return j < s->nslots ? j : s->nslots;
+}
+
 /* A slot is being freed at epoch e (odd, inside its write section): raise
  * the store's epoch floor to e + 1 so the next insert of any key, in any
  * slot, starts above it.  Never lowers it. */
@@ -117,7 +127,7 @@ static void spl__floor_raise(struct spl_store *s, uint64_t e)
         ;
 }
 
-/* ---- ownership and recovery --------------------------------------------- */
+/* ---- slots: what links them, freeing them ------------------------------- */
 
 /* Caller holds the slot: drop what belongs to the key that leaves it (or
  * to the one an earlier key left): labels, watches, vector. */
@@ -128,22 +138,187 @@ static inline void spl__slot_forget(struct spl_store *s, uint32_t i, struct spl_
     spl__vec_release(s, i, sl);
 }
 
-/* Caller holds the slot.  A slot with an odd epoch, or a PENDING tag, holds
- * a write that never finished (its writer died): free it, moving the epoch
- * forward.  Returns 1 if it freed something. */
-static int spl__normalize(struct spl_store *s, uint32_t i, struct spl_slot *sl)
+/* Caller holds slot j inside its write section (odd epoch `odd`): the slot
+ * holds no key any more. */
+static void spl__slot_clear(struct spl_store *s, uint32_t j, struct spl_slot *sl, uint64_t odd)
 {
-    uint64_t e = spl_load_relaxed(&sl->epoch);
-    uint64_t w = spl_load_seqcst(&s->index[i]);
-    if (!(e & 1) && spl_ix_state(w) != SPL_IX_PENDING)
-        return 0;
-    uint64_t odd = spl__write_begin(sl);
+    spl__floor_raise(s, odd); /* before anyone can take the slot: see spl_unset */
     spl_store32_relaxed(&sl->key_len, 0);
     spl_store32_relaxed(&sl->val_len, 0);
-    spl__slot_forget(s, i, sl);
-    spl__floor_raise(s, odd); /* before FREE: see spl_unset */
-    spl__ix_set_tag(s, i, 0);
-    spl__write_end(sl, odd);
+    spl__slot_forget(s, j, sl);
+}
+
+/* The index word naming slot j (held by the caller) for the key in it: its
+ * state (PENDING or LIVE; anything but FREE a peer may have written) and
+ * position *pos, or FREE if no word names j.  The key is the link: an
+ * insert writes it before a word names the slot, and a delete clears it
+ * only after no word does, so hashing it finds the word. */
+static uint64_t spl__slot_link(struct spl_store *s, uint32_t j, struct spl_slot *sl, uint32_t *pos)
+{
+    uint32_t kl = spl_load32_relaxed(&sl->key_len);
+    if (kl == 0 || kl > s->key_max) /* untrusted */
+        return SPL_IX_FREE;
+    char key[SPL_KEY_MAX_LIMIT + 8];
+    spl__copy_out(key, spl__slot_key(sl), kl);
+    uint64_t h = spl__hash(key, kl, s->seed);
+    uint32_t home = spl__home_of(s, h);
+    uint64_t want = spl_ix_tag(spl_ix_fp(h), j, 0);
+    for (uint32_t d = 0; d <= s->probe_max; d++) {
+        uint32_t p = spl__probe_at(s, home, d);
+        uint64_t w = spl_load_seqcst(&s->index[p]);
+        if (spl_ix_state(w) != SPL_IX_FREE && (w & ~(SPL_IX_BUCKET_MASK | SPL_IX_STATE_MASK)) == want) {
+            *pos = p;
+            return spl_ix_state(w);
+        }
+    }
+    return SPL_IX_FREE;
+}
+
+/* ---- undo records ------------------------------------------------------- */
+
+static inline struct spl_undo *spl__undo_at(const struct spl_store *s, uint32_t r)
+{
+    return (struct spl_undo *)(void *)(s->undo + (size_t)r * s->undo_stride);
+}
+
+#define SPL__NO_EPOCH (~0ull)
+
+/* Caller holds slot j.  Put back what the record armed for j's write from
+ * even epoch `even` saved (if any), and disarm every record of j: only
+ * j's holder arms one, so the others are leftovers of writers that died
+ * before or after their write section. */
+static void spl__undo_settle(struct spl_store *s, uint32_t j, struct spl_slot *sl, uint64_t even)
+{
+    for (uint32_t r = 0; r < s->nundo; r++) {
+        struct spl_undo *u = spl__undo_at(s, r);
+        if (spl_load_relaxed(&u->armed) != (uint64_t)j + 1)
+            continue;
+        /* acquire fence (the caller's, in spl__repair) pairs with the
+         * release fence in spl__undo_arm: the record is whole */
+        uint32_t what = spl_load32_relaxed(&u->what);
+        if (spl_load_relaxed(&u->epoch) == even) {
+            uint32_t vl = spl_load32_relaxed(&u->val_len);
+            if ((what & SPL_UNDO_VAL) && vl <= s->val_max) { /* untrusted */
+                spl__copy_shared(spl__slot_val(s, sl), spl__undo_val(u), vl);
+                spl_store32_relaxed(&sl->val_len, vl);
+                spl_store8_relaxed(&sl->type, spl_load8_relaxed(&u->type));
+                spl_store_relaxed(&sl->mtime_ns, spl_load_relaxed(&u->mtime_ns));
+            }
+            if (what & SPL_UNDO_VEC)
+                spl__vec_undo_restore(s, j, sl, u);
+        }
+        spl_store_relaxed(&u->armed, 0);
+    }
+}
+
+/* Give back records whose writer died, except one still armed for a
+ * write its slot has not been recovered from (that slot's recovery needs
+ * it: nudge it along). */
+static void spl__undo_reclaim(struct spl_store *s)
+{
+    for (uint32_t r = 0; r < s->nundo; r++) {
+        struct spl_undo *u = spl__undo_at(s, r);
+        uint64_t o = spl_load_relaxed(&u->owner);
+        if (!o || spl__owner_alive(o))
+            continue;
+        uint64_t a = spl_load_seqcst(&u->armed);
+        if (a && a <= s->nslots) {
+            struct spl_slot *sl = spl__slot(s, (uint32_t)(a - 1));
+            uint64_t e = spl_load_seqcst(&sl->epoch);
+            if ((e & 1) && e == spl_load_relaxed(&u->epoch) + 1) {
+                spl__slot_busy(s, (uint32_t)(a - 1));
+                continue;
+            }
+        }
+        if (spl_cas_seqcst(&u->owner, &o, spl__owner_id())) {
+            spl_store_relaxed(&u->armed, 0);
+            spl_store_release(&u->owner, 0);
+        }
+    }
+}
+
+/* Which record a thread tried first last time (any store: it is a hint). */
+static _Thread_local uint32_t spl__undo_hint;
+
+struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+{
+    uint64_t me = spl__owner_id();
+    uint32_t n = s->nundo, r = spl__undo_hint % n;
+    struct spl_undo *u = NULL;
+    for (int pass = 0; pass < 2 && !u; pass++) {
+        for (uint32_t t = 0; t < n; t++, r = r + 1 < n ? r + 1 : 0) {
+            struct spl_undo *c = spl__undo_at(s, r);
+            uint64_t exp = 0;
+            if (spl_load_relaxed(&c->owner) == 0 && spl_cas_acquire(&c->owner, &exp, me)) {
+                u = c;
+                break;
+            }
+        }
+        if (!u && pass == 0)
+            spl__undo_reclaim(s);
+    }
+    if (!u)
+        return NULL;
+    spl__undo_hint = r;
+    uint32_t vl = spl_load32_relaxed(&sl->val_len);
+    if (vl > s->val_max) /* corrupt: there is nothing whole to keep */
+        what &= ~SPL_UNDO_VAL;
+    if (what & SPL_UNDO_VAL) {
+        spl__copy_shared(spl__undo_val(u), spl__slot_val(s, sl), vl);
+        spl_store32_relaxed(&u->val_len, vl);
+        spl_store8_relaxed(&u->type, spl_load8_relaxed(&sl->type));
+        spl_store_relaxed(&u->mtime_ns, spl_load_relaxed(&sl->mtime_ns));
+    }
+    if (what & SPL_UNDO_VEC)
+        spl__vec_undo_save(s, i, sl, u);
+    spl_store32_relaxed(&u->what, what);
+    spl_store_relaxed(&u->epoch, spl_load_relaxed(&sl->epoch));
+    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
+    /* release fence: the whole record before the odd epoch spl__write_begin
+     * stores next; pairs with the acquire fence in spl__repair, which saw
+     * that odd epoch */
+    spl_fence_release();
+    return u;
+}
+
+void spl__undo_done(struct spl_undo *u)
+{
+    spl_store_relaxed(&u->armed, 0);
+    spl_store_release(&u->owner, 0); /* pairs with the CAS in spl__undo_arm */
+}
+
+/* ---- ownership and recovery --------------------------------------------- */
+
+/* Caller holds slot j.  An odd epoch is a write that never finished (its
+ * writer died).  If a LIVE word names the slot, the key stays: a write that
+ * armed an undo record (an overwrite in place) is put back from it; any
+ * other write keeps the key whole at every step (one atomic store commits
+ * it) and only ends.  Else (an insert that never committed, or a delete
+ * that did) the slot is freed, with the insert's PENDING word.  Returns 1
+ * if it found an interrupted write. */
+static int spl__repair(struct spl_store *s, uint32_t j, struct spl_slot *sl)
+{
+    uint64_t e = spl_load_relaxed(&sl->epoch);
+    if (!(e & 1))
+        return 0;
+    spl_fence_acquire(); /* pairs with the release fence in spl__undo_arm */
+    uint32_t p = 0;
+    uint64_t st = spl__slot_link(s, j, sl, &p);
+#ifdef SPL_BROKEN_LOSSY
+    /* deliberately broken build for tests/expect-fail.sh: the policy of
+     * format 2, which freed every slot a writer died in */
+    if (st == SPL_IX_LIVE)
+        st = SPL_IX_PENDING;
+#endif
+    if (st == SPL_IX_LIVE) {
+        spl__undo_settle(s, j, sl, e - 1);
+    } else {
+        if (st != SPL_IX_FREE)
+            spl__ix_set_tag(s, p, 0);
+        spl__slot_clear(s, j, sl, e);
+        spl__undo_settle(s, j, sl, SPL__NO_EPOCH);
+    }
+    spl__write_end(sl, e);
     return 1;
 }
 
@@ -155,7 +330,8 @@ static int spl__recover(struct spl_store *s, uint32_t i, uint64_t dead)
      * the CAS only makes us the one recoverer. */
     if (!spl_cas_acquire(&sl->owner, &exp, spl__owner_id()))
         return 0;
-    spl__normalize(s, i, sl);
+    if (!spl__repair(s, i, sl))
+        spl__undo_settle(s, i, sl, SPL__NO_EPOCH); /* died outside a write section */
     spl_fetch_add_relaxed(&s->hdr->recoveries, 1);
     spl_store_release(&sl->owner, 0);
     return 1;
@@ -179,10 +355,9 @@ static int spl__contended(struct spl_store *s, uint32_t i)
     struct spl_slot *sl = spl__slot(s, i);
     uint64_t owner = spl_load_relaxed(&sl->owner);
     uint64_t epoch = spl_load_relaxed(&sl->epoch);
-    /* Unowned and even is normally not stuck at all; but a PENDING tag with
-     * no owner is an insert nobody is finishing (only corruption makes one):
-     * take it and normalise it. */
-    if (!owner && !(epoch & 1) && spl_ix_state(spl_load_seqcst(&s->index[i])) != SPL_IX_PENDING)
+    /* Unowned and even is not stuck at all; unowned and odd is a write
+     * nobody is finishing (only corruption makes one): take and settle it. */
+    if (!owner && !(epoch & 1))
         return 0;
     if (owner && spl__owner_alive(owner))
         return 0;
@@ -199,7 +374,7 @@ static int spl__lock(struct spl_store *s, uint32_t i)
         uint64_t exp = 0;
         /* acquire: pairs with the release store in spl__unlock */
         if (spl_cas_acquire(&sl->owner, &exp, me)) {
-            spl__normalize(s, i, sl);
+            spl__repair(s, i, sl);
             return 0;
         }
         if (!spl__contended(s, i))
@@ -229,16 +404,16 @@ static inline __attribute__((always_inline)) int
 spl__find(struct spl_store *s, const struct spl__key *k, spl__visit_fn fn, void *ctx)
 {
     const uint64_t want = k->fp | SPL_IX_LIVE;
-    /* Most keys live in their home slot: start its miss now, in parallel
-     * with the index word's. */
-    __builtin_prefetch(spl__slot(s, k->home));
+    /* Most keys live in their natural slot: start its miss now, in
+     * parallel with the index word's. */
+    __builtin_prefetch(spl__slot(s, spl__natural(s, k->home)));
     /* acquire: pairs with the seq_cst CAS that published the LIVE tag */
     uint64_t w = spl_load_acquire(&s->index[k->home]);
     uint32_t md = spl__maxdist(s, w);
     int busy = 0;
     for (uint32_t d = 0;;) {
-        if ((w & SPL_IX_TAG_MASK) == want) {
-            uint32_t i = spl__probe_at(s, k->home, d);
+        uint32_t i;
+        if ((w & SPL_IX_KEY_MASK) == want && (i = spl__ix_slot(s, w)) < s->nslots) {
             struct spl_slot *sl = spl__slot(s, i);
             for (int t = 0; t < SPL__READ_TRIES; t++) {
                 uint64_t e1 = spl__read_begin(sl);
@@ -266,27 +441,31 @@ spl__find(struct spl_store *s, const struct spl__key *k, spl__visit_fn fn, void 
     return busy ? SPL_EAGAIN : SPL_ENOENT;
 }
 
-/* Find k and lock its slot: returns the index, SPL_ENOENT or SPL_EAGAIN.
- * Writers skip the read-side seqlock pass: they lock each slot whose tag
- * matches and compare the key under the lock (a 44-bit fingerprint makes a
- * wasted lock rare), so the slot's lines are fetched once, for writing. */
-static int spl__find_locked(struct spl_store *s, const struct spl__key *k)
+/* Find k and lock its slot: returns the slot, SPL_ENOENT or SPL_EAGAIN, and
+ * the position of the word naming it in *pos.  Writers skip the read-side
+ * seqlock pass: they lock each slot a matching word names and check word
+ * and key under the lock (a 14-bit fingerprint makes a wasted lock rare),
+ * so the slot's lines are fetched once, for writing. */
+static int spl__find_locked(struct spl_store *s, const struct spl__key *k, uint32_t *pos)
 {
     const uint64_t want = k->fp | SPL_IX_LIVE;
-    __builtin_prefetch(spl__slot(s, k->home), 1);
+    __builtin_prefetch(spl__slot(s, spl__natural(s, k->home)), 1);
     uint64_t w = spl_load_acquire(&s->index[k->home]); /* pairs as in spl__find */
     uint32_t md = spl__maxdist(s, w);
     int busy = 0;
     for (uint32_t d = 0;;) {
-        if ((w & SPL_IX_TAG_MASK) == want) {
-            uint32_t i = spl__probe_at(s, k->home, d);
+        uint32_t i, p = spl__probe_at(s, k->home, d);
+        if ((w & SPL_IX_KEY_MASK) == want && (i = spl__ix_slot(s, w)) < s->nslots) {
             if (spl__lock(s, i) != 0) {
                 busy = 1;
             } else {
                 struct spl_slot *sl = spl__slot(s, i);
-                if ((spl_load_seqcst(&s->index[i]) & SPL_IX_TAG_MASK) == want &&
-                    spl_load32_relaxed(&sl->key_len) == k->len && spl__key_equal(sl, k))
+                if ((spl_load_seqcst(&s->index[p]) & SPL_IX_TAG_MASK) == (w & SPL_IX_TAG_MASK) &&
+                    spl_load32_relaxed(&sl->key_len) == k->len && spl__key_equal(sl, k)) {
+                    if (pos)
+                        *pos = p;
                     return (int)i;
+                }
                 spl__unlock(sl);
             }
         }
@@ -297,6 +476,31 @@ static int spl__find_locked(struct spl_store *s, const struct spl__key *k)
     return busy ? SPL_EAGAIN : SPL_ENOENT;
 }
 
+/* Word p (seen as w) is PENDING, or in a state no writer writes, naming
+ * slot x.  A PENDING word is an insert's only while that insert holds x
+ * inside its write section: one naming a settled slot is the leftover of
+ * an inserter that died (if its key did not lead recovery to it) or a
+ * peer's garbage.  Take x (the caller may hold it already: self) and drop
+ * such a word.  Returns 1 if the word is gone, 0 if x is busy. */
+static int spl__ix_scrub(struct spl_store *s, uint32_t p, uint64_t w, uint32_t self)
+{
+    uint32_t x = spl__ix_slot(s, w);
+    if (x >= s->nslots || x == self) /* nobody else can hold x */
+        return spl_cas_seqcst(&s->index[p], &w, w & SPL_IX_BUCKET_MASK) ||
+               (w & SPL_IX_TAG_MASK) == 0;
+    struct spl_slot *sl = spl__slot(s, x);
+    uint64_t exp = 0;
+    if (!spl_cas_acquire(&sl->owner, &exp, spl__owner_id())) /* pairs with spl__unlock */
+        return spl__contended(s, x);
+    spl__repair(s, x, sl);
+    uint64_t cur = spl_load_seqcst(&s->index[p]);
+    while ((cur & SPL_IX_TAG_MASK) == (w & SPL_IX_TAG_MASK) &&
+           !spl_cas_seqcst(&s->index[p], &cur, cur & SPL_IX_BUCKET_MASK))
+        ;
+    spl__unlock(sl);
+    return 1;
+}
+
 /* ---- insert ------------------------------------------------------------- */
 
 struct spl__newval {
@@ -305,85 +509,48 @@ struct spl__newval {
     uint8_t type;
 };
 
-/* Insert k, known absent a moment ago.  Steps (docs/PROTOCOL.md, "Insert"):
- * claim a FREE slot near home; raise the home bucket's count and probe
- * bound; tag the slot PENDING; full fence; look for another PENDING or LIVE
- * copy of k within the bound, backing off if there is one; write; tag LIVE;
- * release.  Two racing inserters of one key cannot both miss each other. */
-static int spl__insert(struct spl_store *s, const struct spl__key *k, const struct spl__newval *nv)
+/* Take a free slot for a key homed at `home`: its natural slot first, then
+ * the next ones, wrapping, until every slot was looked at.  Returns the
+ * slot, held, holding no key; SPL_EFULL if every slot holds a key, or
+ * SPL_EAGAIN if one was busy (it may be free once its writer is done). */
+static int spl__slot_claim(struct spl_store *s, uint32_t home)
 {
     uint64_t me = spl__owner_id();
-    int skipped = 0, rc = 0;
-    uint32_t d, i = 0;
-    struct spl_slot *sl = NULL;
-    for (d = 0; d <= s->probe_max; d++) {
-        i = spl__probe_at(s, k->home, d);
-        uint64_t st = spl_ix_state(spl_load_relaxed(&s->index[i]));
-        if (st == SPL_IX_PENDING) {
-            /* an insert in flight, or a dead inserter's: check its owner;
-             * once recovered (FREE again) try this slot once more */
-            skipped = 1;
-            if (spl__contended(s, i))
-                d--;
+    uint32_t j = spl__natural(s, home);
+    int busy = 0;
+    for (uint32_t n = 0; n < s->nslots; n++, j = j + 1 < s->nslots ? j + 1 : 0) {
+        struct spl_slot *sl = spl__slot(s, j);
+        /* a quick look first: a key in a settled slot stays (the lock decides) */
+        if (spl_load32_relaxed(&sl->key_len) && !(spl_load_relaxed(&sl->epoch) & 1))
             continue;
-        }
-        if (st != SPL_IX_FREE)
-            continue;
-        sl = spl__slot(s, i);
         uint64_t exp = 0;
         if (!spl_cas_acquire(&sl->owner, &exp, me)) { /* pairs with spl__unlock */
-            skipped = 1;
-            spl__contended(s, i);
-            sl = NULL;
+            busy = 1;
+            spl__contended(s, j);
             continue;
         }
-        if (spl_ix_state(spl_load_seqcst(&s->index[i])) == SPL_IX_FREE) {
-            spl__normalize(s, i, sl);
-            break;
-        }
+        spl__repair(s, j, sl);
+        if (spl_load32_relaxed(&sl->key_len) == 0)
+            return (int)j;
         spl__unlock(sl);
-        sl = NULL;
     }
-    if (!sl)
-        return skipped ? SPL_EAGAIN : SPL_EFULL;
+    return busy ? SPL_EAGAIN : SPL_EFULL;
+}
 
-    spl__bucket_add(s, k->home, d, 1);
-    spl__ix_set_tag(s, i, k->fp | SPL_IX_PENDING);
-    spl_fence_seqcst(); /* Dekker: our PENDING store before our scan's loads */
-    uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
-    for (uint32_t e = 0; e <= md; e++) {
-        uint32_t j = spl__probe_at(s, k->home, e);
-        if (j == i)
-            continue;
-        uint64_t w = spl_load_seqcst(&s->index[j]);
-        if ((w & SPL_IX_FP_MASK) != k->fp)
-            continue;
-        if (spl_ix_state(w) == SPL_IX_PENDING) {
-            rc = SPL_EAGAIN; /* another insert of (maybe) k in flight */
-            /* it may be a dead inserter's: recover it if so, and go again */
-            if (spl__contended(s, j))
-                rc = SPL__RETRY;
-            goto back_off;
-        }
-        if (spl_ix_state(w) == SPL_IX_LIVE) {
-            struct spl_slot *o = spl__slot(s, j);
-            uint64_t e1 = spl__read_begin(o);
-            int same = spl_load32_relaxed(&o->key_len) == k->len && spl__key_equal(o, k);
-            if ((e1 & 1) || spl__read_retry(o, e1)) {
-                rc = SPL_EAGAIN;
-                goto back_off;
-            }
-            if (same) {
-                /* k appeared: overwrite it instead.  Keep the bound wide
-                 * enough to reach it even if the bucket was wrong. */
-                spl__bucket_sub(s, k->home);
-                spl__bucket_add(s, k->home, e, 0);
-                spl__ix_set_tag(s, i, 0);
-                spl__unlock(sl);
-                return SPL__RETRY;
-            }
-        }
-    }
+/* Insert k, known absent a moment ago.  Steps (docs/PROTOCOL.md, "Insert"):
+ * take a free slot and, inside its write section, write the key and value;
+ * take a FREE index word near home (CAS) naming the slot, PENDING; raise
+ * the home bucket's count and probe bound; full fence; look for another
+ * PENDING or LIVE copy of k within the bound, backing off if there is one;
+ * tag the word LIVE (the commit) and end the write section.  Two racing
+ * inserters of one key cannot both miss each other. */
+static int spl__insert(struct spl_store *s, const struct spl__key *k, const struct spl__newval *nv)
+{
+    int rc = spl__slot_claim(s, k->home);
+    if (rc < 0)
+        return rc;
+    uint32_t i = (uint32_t)rc, d, p = 0;
+    struct spl_slot *sl = spl__slot(s, i);
     /* A new key's first epoch is above any epoch a freed slot reached, so
      * (key, epoch) never repeats across delete and re-insert (no ABA). */
     uint64_t floor = spl_load_relaxed(&s->hdr->epoch_floor) & ~1ull;
@@ -391,12 +558,11 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         spl_store_relaxed(&sl->epoch, floor);
     uint64_t now = spl__now();
     struct spl__note note;
-    spl__slot_forget(s, i, sl); /* not LIVE yet: no reader looks at these */
-    spl__note_take(s, i, sl, &note);
-    note.fp = k->fp;
+    spl__slot_forget(s, i, sl); /* leftovers of an earlier key: labels, watches, vector */
+    spl__note_take(s, i, sl, k->fp, &note);
     uint64_t odd = spl__write_begin(sl);
-    spl_store32_relaxed(&sl->key_len, (uint32_t)k->len);
     spl__copy_in(spl__slot_key(sl), 0, k->k, k->len, 1);
+    spl_store32_relaxed(&sl->key_len, (uint32_t)k->len);
     spl__copy_in(spl__slot_val(s, sl), 0, nv->val, nv->len, 1);
     spl_store32_relaxed(&sl->val_len, (uint32_t)nv->len);
     spl_store8_relaxed(&sl->type, nv->type);
@@ -404,14 +570,85 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     spl_store_relaxed(&sl->ctime_ns, now);
     spl_store_relaxed(&sl->mtime_ns, now);
     spl_store_relaxed(&sl->atime_ns, 0);
+
+    /* The key is in (the link spl__slot_link follows): a word may name the
+     * slot now.  Take the first FREE word from home on. */
+    const uint64_t pending = spl_ix_tag(k->fp, i, SPL_IX_PENDING);
+    int skipped = 0;
+    for (d = 0; d <= s->probe_max; d++) {
+        p = spl__probe_at(s, k->home, d);
+        uint64_t w = spl_load_relaxed(&s->index[p]);
+        for (int again = 1;; again = 0) {
+            while (spl_ix_state(w) == SPL_IX_FREE &&
+                   !spl_cas_seqcst(&s->index[p], &w, (w & SPL_IX_BUCKET_MASK) | pending))
+                ;
+            if (spl_ix_state(w) == SPL_IX_FREE || spl_ix_state(w) == SPL_IX_LIVE || !again)
+                break;
+            /* not an insert's while its slot is settled: scrub it, try once more */
+            if (!spl__ix_scrub(s, p, w, i))
+                break;
+            w = spl_load_relaxed(&s->index[p]);
+        }
+        if (spl_ix_state(w) == SPL_IX_FREE)
+            break; /* the CAS took it */
+        skipped |= spl_ix_state(w) != SPL_IX_LIVE;
+    }
+    if (d > s->probe_max) { /* the index is at most half full: only a hostile key set gets here */
+        rc = skipped ? SPL_EAGAIN : SPL_EFULL;
+        goto release_slot;
+    }
+    spl__bucket_add(s, k->home, d, 1);
+    spl_fence_seqcst(); /* Dekker: our PENDING word and bound before our scan's loads */
+    uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
+    for (uint32_t e = 0; e <= md; e++) {
+        uint32_t q = spl__probe_at(s, k->home, e);
+        if (q == p)
+            continue;
+        uint64_t w = spl_load_seqcst(&s->index[q]);
+        uint32_t x = spl__ix_slot(s, w);
+        if ((w & SPL_IX_FP_MASK) != k->fp || spl_ix_state(w) == SPL_IX_FREE || x >= s->nslots)
+            continue;
+        if (x == i) {
+            /* a word naming the slot we hold, which held no key: only a
+             * corrupt region has one; as the slot's holder, drop it */
+            spl__ix_set_tag(s, q, 0);
+            continue;
+        }
+        if (spl_ix_state(w) != SPL_IX_LIVE) {
+            /* another insert of (maybe) k in flight; it may be a dead
+             * inserter's or garbage: scrub it if so, and go again */
+            rc = spl__ix_scrub(s, q, w, i) ? SPL__RETRY : SPL_EAGAIN;
+            goto back_off;
+        }
+        struct spl_slot *o = spl__slot(s, x);
+        uint64_t e1 = spl__read_begin(o);
+        int same = spl_load32_relaxed(&o->key_len) == k->len && spl__key_equal(o, k);
+        if ((e1 & 1) || spl__read_retry(o, e1)) {
+            rc = SPL_EAGAIN;
+            goto back_off;
+        }
+        if (same) {
+            /* k appeared: overwrite it instead.  Keep the bound wide enough
+             * to reach it even if the bucket was wrong. */
+            spl__bucket_sub(s, k->home);
+            spl__bucket_add(s, k->home, e, 0);
+            rc = SPL__RETRY;
+            goto drop_word;
+        }
+    }
+    spl__ix_set_tag(s, p, spl_ix_tag(k->fp, i, SPL_IX_LIVE)); /* the commit */
     spl__write_end(sl, odd);
-    spl__ix_set_tag(s, i, k->fp | SPL_IX_LIVE);
     spl__unlock(sl);
     spl__note_send(s, &note);
     return 0;
 back_off:
-    spl__ix_set_tag(s, i, 0);
     spl__bucket_sub(s, k->home);
+drop_word:
+    spl__ix_set_tag(s, p, 0);
+release_slot:
+    spl_store32_relaxed(&sl->key_len, 0);
+    spl_store32_relaxed(&sl->val_len, 0);
+    spl__write_end(sl, odd);
     spl__unlock(sl);
     return rc;
 }
@@ -434,7 +671,7 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
     if (len > s->val_max)
         return SPL_E2BIG;
     for (int attempt = 0; attempt < 4; attempt++) {
-        int i = spl__find_locked(s, &k);
+        int i = spl__find_locked(s, &k, NULL);
         if (i >= 0) {
             struct spl_slot *sl = spl__slot(s, (uint32_t)i);
             uint32_t cur = spl_load32_relaxed(&sl->val_len);
@@ -451,14 +688,24 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
                 }
                 off = cur;
             }
+            /* An append writes past the value and commits with one store of
+             * val_len; a replacement overwrites the value in place, so it
+             * keeps the old one in an undo record until it is done. */
+            struct spl_undo *u = NULL;
+            if (mode != SPL__PUT_APPEND && !(u = spl__undo_arm(s, (uint32_t)i, sl, SPL_UNDO_VAL))) {
+                spl__unlock(sl);
+                return SPL_EAGAIN; /* more writers at once than undo records */
+            }
             uint64_t now = spl__now();
             struct spl__note note;
-            spl__note_take(s, (uint32_t)i, sl, &note);
+            spl__note_take(s, (uint32_t)i, sl, k.fp, &note);
             uint64_t odd = spl__write_begin(sl);
             spl__copy_in(spl__slot_val(s, sl), off, val, len, off == 0);
             spl_store32_relaxed(&sl->val_len, (uint32_t)(off + len));
             spl_store_relaxed(&sl->mtime_ns, now);
             spl__write_end(sl, odd);
+            if (u)
+                spl__undo_done(u);
             spl__unlock(sl);
             spl__note_send(s, &note);
             return 0;
@@ -529,14 +776,15 @@ SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t
         return rc;
     if (!buf && cap)
         return SPL_EINVAL;
-    /* Fast path, the common case: the key in its home slot, no writer
-     * inside, the value fits.  The same steps as spl__find + spl__rd_get for
-     * d = 0, without the loop (about 15% off a hot get); anything else,
-     * including a torn read, goes the general way. */
-    struct spl_slot *sl = spl__slot(s, k.home);
-    __builtin_prefetch(sl); /* its miss overlaps the index word's */
+    /* Fast path, the common case: the key's word at its home, no writer
+     * inside its slot, the value fits.  The same steps as spl__find +
+     * spl__rd_get for d = 0, without the loop (about 15% off a hot get);
+     * anything else, including a torn read, goes the general way. */
+    __builtin_prefetch(spl__slot(s, spl__natural(s, k.home))); /* overlaps the word's miss */
     uint64_t w = spl_load_acquire(&s->index[k.home]); /* pairs as in spl__find */
-    if ((w & SPL_IX_TAG_MASK) == (k.fp | SPL_IX_LIVE)) {
+    uint32_t i = spl__ix_slot(s, w);
+    if ((w & SPL_IX_KEY_MASK) == (k.fp | SPL_IX_LIVE) && i < s->nslots) {
+        struct spl_slot *sl = spl__slot(s, i);
         uint64_t e1 = spl__read_begin(sl);
         uint32_t vl = spl_load32_relaxed(&sl->val_len);
         if (!(e1 & 1) && vl <= s->val_max && vl <= cap &&
@@ -662,27 +910,25 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
-    int i = spl__find_locked(s, &k);
+    uint32_t p;
+    int i = spl__find_locked(s, &k, &p);
     if (i < 0)
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
     struct spl__note note;
-    spl__note_take(s, (uint32_t)i, sl, &note);
+    spl__note_take(s, (uint32_t)i, sl, k.fp, &note);
     note.kind = SPL_EV_DELETED;
     uint64_t odd = spl__write_begin(sl);
-    /* key_len 0: readers that saw the LIVE tag must not match a freed
-     * slot.  The key bytes stay, and gone_len keeps their length, so the
-     * change feed can name the deleted key while the epoch still matches. */
+    /* The key bytes stay, and gone_len keeps their length, so the change
+     * feed can name the deleted key while the epoch still matches. */
     spl_store16_relaxed(&sl->gone_len, (uint16_t)spl_load32_relaxed(&sl->key_len));
-    spl_store32_relaxed(&sl->key_len, 0);
-    spl_store32_relaxed(&sl->val_len, 0);
-    spl__slot_forget(s, (uint32_t)i, sl);
-    /* Raise the epoch floor BEFORE the tag says FREE: an inserter that sees
-     * the slot FREE (seq_cst) then also sees the raised floor, so a key
+    /* Raise the epoch floor BEFORE the word says FREE: an inserter that
+     * sees the word FREE (seq_cst) then also sees the raised floor, so a key
      * re-inserted elsewhere never shows an epoch it had (spin found the
      * other order wrong: docs/model). */
     spl__floor_raise(s, odd);
-    spl__ix_set_tag(s, (uint32_t)i, 0); /* FREE before the epoch settles */
+    spl__ix_set_tag(s, p, 0); /* the commit: the key is gone */
+    spl__slot_clear(s, (uint32_t)i, sl, odd);
     spl__write_end(sl, odd);
     spl__unlock(sl);
     spl__bucket_sub(s, k.home);
@@ -701,7 +947,7 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
     int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
-    int i = spl__find_locked(s, &k);
+    int i = spl__find_locked(s, &k, NULL);
     if (i < 0)
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
@@ -714,7 +960,7 @@ static int spl__meta_write(spl_store *s, const char *key, int what, uint64_t arg
     }
     uint64_t now = what == SPL__M_ATIME ? spl__now() : 0;
     struct spl__note note;
-    spl__note_take(s, (uint32_t)i, sl, &note); /* groups of the labels before */
+    spl__note_take(s, (uint32_t)i, sl, k.fp, &note); /* groups of the labels before */
     uint64_t odd = spl__write_begin(sl);
     uint64_t l = spl_load_relaxed(&sl->labels);
     switch (what) {
@@ -757,31 +1003,31 @@ int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch
                   size_t *len)
 {
     struct spl_slot *sl = spl__slot(s, idx);
+    char kb[SPL_KEY_MAX_LIMIT + 8];
     for (int t = 0; t < SPL__READ_TRIES; t++) {
         uint64_t e1 = spl__read_begin(sl);
         if (e1 & 1)
             continue;
-        uint64_t w = spl_load_acquire(&s->index[idx]);
-        int live = spl_ix_state(w) == SPL_IX_LIVE && (w & SPL_IX_FP_MASK) == fp;
-        int gone = spl_ix_state(w) == SPL_IX_FREE && e1 == epoch;
-        uint32_t kl = live ? spl_load32_relaxed(&sl->key_len) : spl_load16_relaxed(&sl->gone_len);
-        int same = live || gone;
-        if (kl == 0 || kl > s->key_max) /* untrusted */
-            same = 0;
-        if (same && kl + 1 > cap) {
-            if (spl__read_retry(sl, e1))
-                continue;
-            *len = kl;
-            return SPL_ENOBUFS;
-        }
+        /* a key in a settled slot is live (committed); else the bytes of
+         * the key an unset removed stay until the epoch moves on */
+        uint32_t kl = spl_load32_relaxed(&sl->key_len);
+        int live = kl != 0;
+        if (!live)
+            kl = spl_load16_relaxed(&sl->gone_len);
+        int same = kl != 0 && kl <= s->key_max && (live || e1 == epoch); /* untrusted */
         if (same)
-            spl__copy_out(key, spl__slot_key(sl), kl);
+            spl__copy_out(kb, spl__slot_key(sl), kl);
         if (spl__read_retry(sl, e1))
             continue;
+        if (same && live) /* the same key as the entry's, not a later one */
+            same = spl_ix_fp(spl__hash(kb, kl, s->seed)) == fp;
         if (!same)
             return SPL_ENOENT;
-        key[kl] = 0;
         *len = kl;
+        if (kl + 1 > cap)
+            return SPL_ENOBUFS;
+        memcpy(key, kb, kl);
+        key[kl] = 0;
         return 0;
     }
     return SPL_EAGAIN;
@@ -834,7 +1080,7 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
     unsigned round = 0;
     uint64_t start = 0;
     for (;;) {
-        int i = spl__find_locked(s, &k);
+        int i = spl__find_locked(s, &k, NULL);
         if (i >= 0) {
             struct spl_slot *sl = spl__slot(s, (uint32_t)i);
             uint8_t t = spl_load8_relaxed(&sl->type);
@@ -845,10 +1091,10 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
             uint64_t *vp = (uint64_t *)(void *)spl__slot_val(s, sl);
             uint64_t now = spl__now();
             struct spl__note note;
-            spl__note_take(s, (uint32_t)i, sl, &note);
+            spl__note_take(s, (uint32_t)i, sl, k.fp, &note);
             uint64_t odd = spl__write_begin(sl);
             uint64_t v = spl__apply(op, spl_load_relaxed(vp), operand);
-            spl_store_relaxed(vp, v);
+            spl_store_relaxed(vp, v); /* the commit: one word */
             spl_store_relaxed(&sl->mtime_ns, now);
             spl__write_end(sl, odd);
             spl__unlock(sl);
@@ -928,20 +1174,26 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->probe_max = s->probe_max;
     out->slot_stride = s->stride;
     out->region_bytes = s->map_bytes;
-    uint64_t used = 0, homes = 0, window_sum = 0;
-    for (uint32_t i = 0; i < s->nslots; i++) {
-        uint64_t w = spl_load_relaxed(&s->index[i]);
+    uint64_t used = 0, homes = 0, dist_sum = 0, taken = 0;
+    for (uint32_t p = 0; p < s->nindex; p++) {
+        uint64_t w = spl_load_relaxed(&s->index[p]);
         used += spl_ix_state(w) == SPL_IX_LIVE;
         if (spl_ix_cnt(w)) {
             uint32_t md = spl__maxdist(s, w);
             homes++;
-            window_sum += md + 1;
-            if (md + 1 > out->probe_longest)
-                out->probe_longest = md + 1;
+            dist_sum += md;
+            if (md > out->probe_longest)
+                out->probe_longest = md;
         }
     }
+    for (uint32_t i = 0; i < s->nslots; i++)
+        taken += spl_load32_relaxed(&spl__slot(s, i)->key_len) != 0;
     out->used = used;
-    out->probe_mean = homes ? (double)window_sum / (double)homes : 0;
+    out->capacity = s->nslots;
+    out->free = s->nslots - taken;
+    out->index_words = s->nindex;
+    out->undo_recs = s->nundo;
+    out->probe_mean = homes ? (double)dist_sum / (double)homes : 0;
     out->load = (double)used / s->nslots;
     out->recoveries = spl_load_relaxed(&s->hdr->recoveries);
     out->changes = spl__changes(s);
@@ -988,9 +1240,9 @@ SPL_API int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void 
         goto out;
     }
     for (uint32_t i = 0; i < s->nslots && rc == 0; i++) {
-        if (spl_ix_state(spl_load_acquire(&s->index[i])) != SPL_IX_LIVE)
-            continue;
         struct spl_slot *sl = spl__slot(s, i);
+        if (!spl_load32_relaxed(&sl->key_len)) /* a quick look: no key */
+            continue;
         spl_entry e;
         int ok = 0;
         for (int t = 0; t < 64 && !ok; t++) {
@@ -1034,14 +1286,15 @@ out:
  * Kept at the end of this file so the slot protocol above stays in one
  * piece; these only wrap it. */
 
-int spl__key_lock(struct spl_store *s, const char *key, int create)
+int spl__key_lock(struct spl_store *s, const char *key, int create, uint64_t *fp)
 {
     struct spl__key k;
     int rc = spl__key_prep_w(s, key, &k);
     if (rc)
         return rc;
+    *fp = k.fp;
     for (int attempt = 0; attempt < 4; attempt++) {
-        int i = spl__find_locked(s, &k);
+        int i = spl__find_locked(s, &k, NULL);
         if (i >= 0 || i != SPL_ENOENT || !create)
             return i;
         struct spl__newval nv = {"", 0, SPL_T_VOID};

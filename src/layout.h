@@ -8,13 +8,20 @@
  *
  * Region (byte offsets):
  *
- *   0        4096                 slots_off          sig_off   cells_off  total
- *   +--------+--------------------+------------------+---------+----------+
- *   | header | index: slots x u64 | slots x stride   | signals | cells    |
- *   +--------+--------------------+------------------+---------+----------+
+ *   0        4096                      slots_off          sig_off   undo_off  cells_off  total
+ *   +--------+-------------------------+------------------+---------+---------+----------+
+ *   | header | index: index_words x u64| slots x stride   | signals | undo    | cells    |
+ *   +--------+-------------------------+------------------+---------+---------+----------+
+ *
+ * The index is a hash table apart from the slots: index_words (a power of
+ * two, at least twice the slot count, so it stays at most half full) words,
+ * each naming the slot that holds its key.  Slots are taken from the slot
+ * array wherever one is free, so a store holds exactly as many keys as it
+ * has slots.  The undo records (undo_recs x undo_stride) keep what an
+ * in-place overwrite replaces until it is done.
  *
  * The cell arena (vector builds with vec_dim > 0 only; else cells_off = 0 and
- * the region ends after the signals) holds one vector per cell, as many
+ * the region ends after the undo records) holds one vector per cell, as many
  * cells as slots, taken lowest-free-first so that the vectors lie densely
  * and a search streams through them.
  *
@@ -38,7 +45,7 @@
  *   96   created_ns   u64
  *   104  spare[3]     u64
  *   128  used         u64   (own line; reserved: spl_info_get counts the
- *                           index, so no writer shares a counter line)
+ *                           slots, so no writer shares a counter line)
  *   192  recoveries   u64   (own line: slots recovered, atomic)
  *   256  spare        u64   (line 4 unused: the change counter is striped
  *                           in the signal region)
@@ -55,12 +62,16 @@
  *                           claimed; searches stop there)
  *   640..4095 reserved (zero) for later features
  *
- * Index word i (u64, atomic), two roles in one word:
- *   bits  0..1   state of slot i: 0 FREE, 1 PENDING, 2 LIVE
- *   bits  2..9   maxdist of home bucket i: keys whose home is i lie within
- *                i .. i+maxdist (mod slots)
- *   bits 10..19  count of keys (live or pending) whose home is i
- *   bits 20..63  fingerprint of the key in slot i (high 44 bits of its hash)
+ * Index word p (u64, atomic), two roles in one word:
+ *   bits  0..1   state of word p: 0 FREE, 1 PENDING, 2 LIVE
+ *   bits  2..9   maxdist of home bucket p: keys whose home is p lie within
+ *                p .. p+maxdist (mod index_words)
+ *   bits 10..19  count of keys (live or pending) whose home is p
+ *   bits 20..49  the slot holding word p's key (PENDING or LIVE)
+ *   bits 50..63  fingerprint of that key (high 14 bits of its hash)
+ *
+ * Line 10 of the header: index_words u32 (640), undo_recs u32 (644),
+ * undo_off u64 (648), undo_stride u32 (656); checked at open.
  *
  * Signal region (sig_off = slots_off + slots * stride, 64-byte sections):
  *   +0      head     256 B: line 0 bell u32, kbell u32 (futex words)
@@ -76,10 +87,11 @@
  *   ..      kwait    slots x u32: key waiters, per slot (padded to 64)
  *   ..      ring     feed_len x 64 B: change feed entries
  *
- * Slot (stride = round64(64 + round8(key_max) + round8(val_max) + vec bytes)):
+ * Slot (stride = round64(64 + round8(key_max) + round8(val_max))):
  *   0   epoch      u64  seqlock: even stable, odd writer inside; only grows
  *   8   owner      u64  0 free, else writer's owner id (pid<<32 | start stamp)
- *   16  key_len    u32
+ *   16  key_len    u32  0: the slot is free (no key); a slot with an even
+ *                       epoch and a key is a committed, indexed key
  *   20  val_len    u32
  *   24  type       u8, 25 user_flags u8, 26 gone_len u16 (length of the key
  *                  an unset removed: the change feed names it)
@@ -114,7 +126,7 @@
 #include <stdint.h>
 
 #define SPL_MAGIC          0x3152544e494c5053ull /* "SPLINTR1" as bytes, LE */
-#define SPL_FORMAT_VERSION 2u /* 2: vectors moved from slots into the cell arena */
+#define SPL_FORMAT_VERSION 3u /* 3: index apart from the slots, undo records */
 #define SPL_HEADER_BYTES   4096u
 #define SPL_CACHE_LINE     64u
 #define SPL_PROBE_LIMIT    255u /* maxdist is 8 bits */
@@ -165,7 +177,14 @@ struct spl_header {
     uint64_t cell_hint;
     uint64_t cell_high;
     uint64_t pad_hint[6];
-    uint8_t reserved[SPL_HEADER_BYTES - 640];
+    /* line 10: index and undo geometry (checked at open) */
+    uint32_t index_words; /* power of two >= 2 x slots */
+    uint32_t undo_recs;   /* undo records */
+    uint64_t undo_off;
+    uint32_t undo_stride;
+    uint32_t spare10;
+    uint64_t pad_geo[5];
+    uint8_t reserved[SPL_HEADER_BYTES - 704];
 };
 
 struct spl_slot {
@@ -200,6 +219,8 @@ _Static_assert(offsetof(struct spl_header, cells_off) == 512, "cell geometry on 
 _Static_assert(offsetof(struct spl_header, cells) == 524, "cell count offset");
 _Static_assert(offsetof(struct spl_header, cell_hint) == 576, "cell hints on line 9");
 _Static_assert(offsetof(struct spl_header, cell_high) == 584, "cell high offset");
+_Static_assert(offsetof(struct spl_header, index_words) == 640, "index geometry on line 10");
+_Static_assert(offsetof(struct spl_header, undo_off) == 648, "undo offset");
 _Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
 _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
 _Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");
@@ -283,15 +304,47 @@ _Static_assert(SPL_SIG_OFF_WATCH == 14080, "signal offsets as documented");
 #define SPL_IX_CNT_SHIFT   10
 #define SPL_IX_CNT_MAX     0x3ffull
 #define SPL_IX_CNT_MASK    (SPL_IX_CNT_MAX << SPL_IX_CNT_SHIFT)
-#define SPL_IX_FP_SHIFT    20
+#define SPL_IX_SLOT_SHIFT  20
+#define SPL_IX_SLOT_MASK   (0x3fffffffull << SPL_IX_SLOT_SHIFT) /* 30 bits: slots <= 2^30 */
+#define SPL_IX_FP_SHIFT    50
 #define SPL_IX_FP_MASK     (~0ull << SPL_IX_FP_SHIFT)
 #define SPL_IX_BUCKET_MASK (SPL_IX_DIST_MASK | SPL_IX_CNT_MASK)
-#define SPL_IX_TAG_MASK    (SPL_IX_FP_MASK | SPL_IX_STATE_MASK)
+#define SPL_IX_TAG_MASK    (SPL_IX_FP_MASK | SPL_IX_SLOT_MASK | SPL_IX_STATE_MASK)
+#define SPL_IX_KEY_MASK    (SPL_IX_FP_MASK | SPL_IX_STATE_MASK) /* what a lookup compares */
 
 static inline uint32_t spl_ix_dist(uint64_t w) { return (uint32_t)((w & SPL_IX_DIST_MASK) >> SPL_IX_DIST_SHIFT); }
 static inline uint32_t spl_ix_cnt(uint64_t w) { return (uint32_t)((w & SPL_IX_CNT_MASK) >> SPL_IX_CNT_SHIFT); }
 static inline uint64_t spl_ix_state(uint64_t w) { return w & SPL_IX_STATE_MASK; }
+static inline uint32_t spl_ix_slot(uint64_t w) { return (uint32_t)((w & SPL_IX_SLOT_MASK) >> SPL_IX_SLOT_SHIFT); }
 static inline uint64_t spl_ix_fp(uint64_t hash) { return hash & SPL_IX_FP_MASK; }
+static inline uint64_t spl_ix_tag(uint64_t fp, uint32_t slot, uint64_t state)
+{
+    return fp | ((uint64_t)slot << SPL_IX_SLOT_SHIFT) | state;
+}
+
+/* Undo record (one per writer at a time; docs/PROTOCOL.md, "A writer's
+ * death loses nothing").  A writer that overwrites a value or a vector in
+ * place first copies what it replaces here, arms the record with the slot
+ * and the slot's even epoch, and only then makes the epoch odd.  Whoever
+ * recovers the slot from a dead writer restores from the armed record. */
+struct spl_undo {
+    uint64_t owner;     /* 0 free, else owner id of the writer using it */
+    uint64_t armed;     /* 0, or 1 + the slot it holds the old state of */
+    uint64_t epoch;     /* the slot's even epoch when the copy was made */
+    uint32_t what;      /* SPL_UNDO_VAL | SPL_UNDO_VEC */
+    uint32_t val_len;
+    uint64_t mtime_ns;
+    uint8_t type;
+    uint8_t spare8[3];
+    uint32_t vec_state; /* the slot's vec_state before the write */
+    uint64_t spare[2];
+    /* then round8(val_max) value bytes; then, in vector stores, the cell's
+     * head line and elements (cell_stride bytes) */
+};
+_Static_assert(sizeof(struct spl_undo) == SPL_CACHE_LINE, "undo head is one line");
+#define SPL_UNDO_VAL 1u
+#define SPL_UNDO_VEC 2u
+#define SPL_UNDO_MAX 64u /* records at most (fewer for small stores or huge values) */
 
 /* Vector cell (docs/VECTORS.md).  One line of head, then the elements. */
 struct spl_vec_head {

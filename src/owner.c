@@ -120,6 +120,8 @@ uint64_t spl__fingerprint(void)
         SPL_FORMAT_VERSION, sizeof(struct spl_header), sizeof(struct spl_slot),
         SPL_SLOT_META, SPL_CACHE_LINE, sizeof(void *), sizeof(long),
         SPL_PROBE_LIMIT, SPL_IX_DIST_SHIFT, SPL_IX_CNT_SHIFT, SPL_IX_FP_SHIFT,
+        SPL_IX_SLOT_SHIFT, sizeof(struct spl_undo), SPL_UNDO_MAX,
+        (uint64_t)offsetof(struct spl_header, index_words),
         SPL_FEATURES, (uint64_t)offsetof(struct spl_slot, labels),
         (uint64_t)offsetof(struct spl_header, used),
         (uint64_t)offsetof(struct spl_header, epoch_floor),

@@ -260,12 +260,12 @@ static void spl__pulse(struct spl_store *s, uint64_t groups, uint32_t idx, uint6
     }
 }
 
-void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, struct spl__note *n)
+void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint64_t fp, struct spl__note *n)
 {
     n->idx = idx;
     n->kind = SPL_EV_CHANGED;
     n->epoch = (spl_load_relaxed(&sl->epoch) | 1) + 1;
-    n->fp = spl_load_relaxed(&s->index[idx]) & SPL_IX_FP_MASK;
+    n->fp = fp;
     n->groups = spl__groups_followed(s, idx, spl_load_relaxed(&sl->labels));
     /* spl__note_send loads the slot's key-waiter count right after a locked
      * add, which stalls until the add is done: start its miss now, while

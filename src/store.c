@@ -42,7 +42,8 @@ struct spl__layout {
     uint32_t slots, key_max, val_max, vec_dim, stride, probe_max, val_off, feed_len;
     uint32_t vec_fmt, vec_esize; /* vector format and its element size */
     uint32_t cells, cell_stride; /* the cell arena: 0, 0 without vectors */
-    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, cells_off, total;
+    uint32_t index_words, undo_recs, undo_stride;
+    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, undo_off, cells_off, total;
 };
 
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
@@ -71,14 +72,30 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
     l->cell_stride = g->vec_dim ? (uint32_t)(SPL_CELL_HEAD + spl_round_up((uint64_t)g->vec_dim *
                                                                            l->vec_esize, SPL_CACHE_LINE))
                                 : 0;
-    l->probe_max = l->slots - 1 < SPL_PROBE_LIMIT ? l->slots - 1 : SPL_PROBE_LIMIT;
+    /* the index: a power of two at least twice the slot count, so that it
+     * is at most half full when every slot holds a key */
+    uint64_t words = 4;
+    while (words < 2ull * l->slots)
+        words *= 2;
+    l->index_words = (uint32_t)words;
+    l->probe_max = l->index_words - 1 < SPL_PROBE_LIMIT ? l->index_words - 1 : SPL_PROBE_LIMIT;
     l->index_off = SPL_HEADER_BYTES;
-    l->slots_off = spl_round_up(l->index_off + (uint64_t)l->slots * 8, 4096);
+    l->slots_off = spl_round_up(l->index_off + words * 8, 4096);
     l->feed_len = feed_len;
     l->sig_off = l->slots_off + (uint64_t)l->slots * stride;
     l->kwait_off = spl_round_up(l->sig_off + SPL_SIG_OFF_WATCH + (uint64_t)l->slots * 8, 64);
     l->ring_off = spl_round_up(l->kwait_off + (uint64_t)l->slots * 4, 64);
     l->total = l->ring_off + (uint64_t)feed_len * sizeof(struct spl_sig_ent);
+    /* undo records: one per writer at a time, each a line of head, the
+     * value and (vector stores) a cell; no more than the slots (a writer
+     * holds a slot) and no more than about 256 MiB of them */
+    l->undo_stride = (uint32_t)spl_round_up(sizeof(struct spl_undo) + val_pad + l->cell_stride, SPL_CACHE_LINE);
+    uint64_t recs = SPL_UNDO_MAX < l->slots ? SPL_UNDO_MAX : l->slots;
+    while (recs > 4 && recs * l->undo_stride > (256ull << 20))
+        recs /= 2;
+    l->undo_recs = (uint32_t)recs;
+    l->undo_off = spl_round_up(l->total, 64);
+    l->total = l->undo_off + recs * l->undo_stride;
     l->cells_off = 0;
     if (l->cells) { /* page-aligned, so that the arena can use huge pages */
         l->cells_off = spl_round_up(l->total, 4096);
@@ -95,12 +112,17 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->index = (uint64_t *)(void *)(s->base + l->index_off);
     s->slots = s->base + l->slots_off;
     s->nslots = l->slots;
-    s->mask = (l->slots & (l->slots - 1)) ? 0 : l->slots - 1;
     s->key_max = l->key_max;
     s->val_max = l->val_max;
     s->vec_dim = l->vec_dim;
     s->stride = l->stride;
     s->probe_max = l->probe_max;
+    s->nindex = l->index_words;
+    s->imask = l->index_words - 1;
+    s->ibits = (uint32_t)__builtin_ctz(l->index_words);
+    s->undo = s->base + l->undo_off;
+    s->nundo = l->undo_recs;
+    s->undo_stride = l->undo_stride;
     s->val_off = l->val_off;
     s->cells = s->base + l->cells_off;
     s->ncells = l->cells;
@@ -271,7 +293,9 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
             l.slots != h->slots || l.stride != h->slot_stride ||
             l.probe_max != h->probe_max || l.index_off != h->index_off ||
             l.slots_off != h->slots_off || l.total != h->total_bytes ||
-            l.cells_off != h->cells_off || l.cells != h->cells || l.cell_stride != h->cell_stride)
+            l.cells_off != h->cells_off || l.cells != h->cells || l.cell_stride != h->cell_stride ||
+            l.index_words != h->index_words || l.undo_recs != h->undo_recs ||
+            l.undo_off != h->undo_off || l.undo_stride != h->undo_stride)
             rc = SPL_ELAYOUT;
         else if (l.total != (uint64_t)st.st_size)
             rc = SPL_ESIZE;
@@ -323,6 +347,10 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, ch
     h->cells_off = l->cells_off;
     h->cell_stride = l->cell_stride;
     h->cells = l->cells;
+    h->index_words = l->index_words;
+    h->undo_recs = l->undo_recs;
+    h->undo_off = l->undo_off;
+    h->undo_stride = l->undo_stride;
     h->creator_pid = (uint32_t)getpid();
     h->created_ns = spl__clock_ns(CLOCK_REALTIME);
     h->vec_opts[SPL_VOPT_FORMAT] = l->vec_fmt;

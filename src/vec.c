@@ -427,6 +427,37 @@ void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl)
     spl_store32_relaxed(&sl->vec_state, 0);
 }
 
+/* The old vector of slot i (held, epoch even) into undo record u: its
+ * vec_state and, if the slot has a cell, the cell's head and elements. */
+void spl__vec_undo_save(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u)
+{
+    uint32_t vs = spl_load32_relaxed(&sl->vec_state);
+    struct spl_cell *cl = spl__cell_of(s, i, vs);
+    spl_store32_relaxed(&u->vec_state, cl ? vs : 0);
+    if (cl)
+        spl__copy_shared(spl__undo_cell(s, u), (uint8_t *)cl, s->cell_stride);
+}
+
+/* Recovery of slot i (held) from a writer that died inside spl_vec_set:
+ * the vector from before comes back, or, if there was none, the cell the
+ * write claimed is freed.  Cells are rewritten in place, so the old cell
+ * is still the slot's; its seq, left odd, is settled by the write. */
+void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u)
+{
+    uint32_t vs = spl_load32_relaxed(&u->vec_state); /* untrusted */
+    struct spl_cell *cl = spl__cell_of(s, i, vs);
+    if (!cl || spl_load32_relaxed(&sl->vec_state) != vs) {
+        spl__vec_release(s, i, sl);
+        return;
+    }
+    uint64_t q = spl_load_relaxed(&cl->seq) | 1;
+    spl_store_relaxed(&cl->seq, q);
+    spl_fence_release(); /* pairs with the search's acquire fence, as in spl_vec_set */
+    spl__copy_shared((uint8_t *)&cl->head, spl__undo_cell(s, u) + offsetof(struct spl_cell, head),
+                     s->cell_stride - offsetof(struct spl_cell, head));
+    spl_store_release(&cl->seq, q + 1);
+}
+
 /* ---- set, clear --------------------------------------------------------- */
 
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
@@ -446,15 +477,24 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
     rc = spl__vec_encode(s, vec, &h, &enc, &tmp);
     if (rc)
         return rc;
-    int i = spl__key_lock(s, key, 1);
+    uint64_t fp;
+    int i = spl__key_lock(s, key, 1, &fp);
     if (i < 0) {
         free(tmp);
         return i;
     }
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    /* The vector is rewritten in place (or a cell is claimed for it): the
+     * undo record keeps the old one until the write is done. */
+    struct spl_undo *u = spl__undo_arm(s, (uint32_t)i, sl, SPL_UNDO_VEC);
+    if (!u) {
+        spl__slot_unlock(sl);
+        free(tmp);
+        return SPL_EAGAIN;
+    }
     uint64_t now = spl__clock_ns(CLOCK_REALTIME_COARSE);
     struct spl__note note;
-    spl__note_take(s, (uint32_t)i, sl, &note);
+    spl__note_take(s, (uint32_t)i, sl, fp, &note);
     uint64_t odd = spl__write_begin(sl);
     uint32_t vs = spl_load32_relaxed(&sl->vec_state), c = vs - 1;
     struct spl_cell *cl = spl__cell_of(s, (uint32_t)i, vs); /* rewritten in place */
@@ -470,6 +510,7 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
         spl_store_relaxed(&sl->mtime_ns, now);
     }
     spl__write_end(sl, odd);
+    spl__undo_done(u);
     spl__slot_unlock(sl);
     if (cl)
         spl__note_send(s, &note);
@@ -484,7 +525,8 @@ SPL_API int spl_vec_clear(spl_store *s, const char *key)
         return rc;
     if (!key)
         return SPL_EINVAL;
-    int i = spl__key_lock(s, key, 0);
+    uint64_t fp;
+    int i = spl__key_lock(s, key, 0, &fp);
     if (i < 0)
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
@@ -492,8 +534,9 @@ SPL_API int spl_vec_clear(spl_store *s, const char *key)
         spl__slot_unlock(sl);
         return SPL_ENOVEC;
     }
+    /* no undo: freeing the cell's link is the commit (spl__vec_release) */
     struct spl__note note;
-    spl__note_take(s, (uint32_t)i, sl, &note);
+    spl__note_take(s, (uint32_t)i, sl, fp, &note);
     uint64_t odd = spl__write_begin(sl);
     spl__vec_release(s, (uint32_t)i, sl);
     spl_store_relaxed(&sl->mtime_ns, spl__clock_ns(CLOCK_REALTIME_COARSE));
@@ -756,9 +799,9 @@ static int spl__cell_check(struct spl__scan *sc, uint32_t c, struct spl_cell *cl
             spl_cpu_relax();
             continue;
         }
-        int ok = spl_ix_state(spl_load_acquire(&s->index[x])) == SPL_IX_LIVE &&
-                 spl_load32_relaxed(&sl->vec_state) == c + 1 && spl__filters_pass(sc, sl);
+        /* a key in a settled slot is a committed one */
         uint32_t kl = spl_load32_relaxed(&sl->key_len);
+        int ok = kl != 0 && spl_load32_relaxed(&sl->vec_state) == c + 1 && spl__filters_pass(sc, sl);
         int kl_ok = kl > 0 && kl <= s->key_max;
         if (ok && kl_ok && copy_key)
             spl__copy_out(cand->key, spl__slot_key(sl), kl);
@@ -866,6 +909,18 @@ static int spl__scan_init(struct spl__scan *sc, uint32_t k, size_t key_max)
 }
 
 /* One result block: the header, n hits, then the keys. */
+/* By key bytes, then newest (largest epoch) first. */
+static int spl__cand_key_cmp(const void *a, const void *b)
+{
+    const struct spl__cand *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->key_len < y->key_len ? x->key_len : y->key_len);
+    if (c)
+        return c;
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    return x->epoch > y->epoch ? -1 : x->epoch < y->epoch;
+}
+
 static int spl__result_make(struct spl__scan *sc, uint32_t nthr, uint32_t k, spl_vec_result **out)
 {
     uint32_t total = 0;
@@ -882,6 +937,17 @@ static int spl__result_make(struct spl__scan *sc, uint32_t nthr, uint32_t k, spl
         m += sc[t].n;
         scanned += sc[t].scanned;
         skipped += sc[t].skipped;
+    }
+    /* A key deleted and set again while the search ran lives in another
+     * slot and cell, and may have been scored in both: keep its newest
+     * vector only (a key set again starts above every epoch it had). */
+    if (total > 1) {
+        qsort(all, total, sizeof *all, spl__cand_key_cmp);
+        uint32_t w = 1;
+        for (uint32_t j = 1; j < total; j++)
+            if (all[j].key_len != all[w - 1].key_len || memcmp(all[j].key, all[w - 1].key, all[j].key_len))
+                all[w++] = all[j];
+        total = w;
     }
     qsort(all, total, sizeof *all, spl__cand_cmp);
     uint32_t n = total < k ? total : k;
@@ -1040,6 +1106,15 @@ void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl)
 {
     (void)s, (void)i;
     spl_store32_relaxed(&sl->vec_state, 0); /* no cells: only a peer's garbage */
+}
+void spl__vec_undo_save(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u)
+{
+    (void)s, (void)i, (void)sl, (void)u; /* never armed for vectors here */
+}
+void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u)
+{
+    (void)u;
+    spl__vec_release(s, i, sl);
 }
 
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# tests/expect-fail.sh CMD [ARGS...] [--expect-torn]
+# tests/expect-fail.sh CMD [ARGS...] [--expect-torn | --expect-loss]
 #
 # Run a check that is expected to FAIL (a test of the test).  Succeeds only
 # if the command fails for the expected reason:
-#   with a trailing --expect-torn (kept and passed on to the command, which
-#   uses it to keep going until it sees a torn read): only exit status 3,
-#   "torn reads seen", counts; a crash, a signal, a timeout or another
+#   with a trailing --expect-torn or --expect-loss (kept and passed on to the
+#   command, which uses it to keep going until it sees a torn read or a lost
+#   key): only exit status 3, "seen", counts; a crash, a signal, a timeout or another
 #   failure does not.
 #   without it: any exit status from 1 to 125 counts (not a signal, not a
 #   timeout, not "command not found").
@@ -16,14 +16,14 @@ if [ $# -lt 1 ]; then
 fi
 want=any
 last=${!#}
-if [ "$last" = "--expect-torn" ]; then
+if [ "$last" = "--expect-torn" ] || [ "$last" = "--expect-loss" ]; then
     want=3
 fi
 "$@"
 rc=$?
 if [ "$want" = 3 ]; then
     if [ $rc -eq 3 ]; then
-        echo "expect-fail: ok, the check found torn reads (exit 3) as it must on this build"
+        echo "expect-fail: ok, the check found what it hunts (exit 3: torn reads or a lost key) as it must on this build"
         exit 0
     fi
     echo "expect-fail: FAIL, wanted exit 3 (torn reads found), got $rc" >&2

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "splinter.h"
-#include "layout.h"
+#include "internal.h" /* layout.h and spl__hash (the regression images) */
 
 /* Steering bytes read by fuzz_region.c (keep in sync). */
 #define KEY_OFF    1024u
@@ -58,7 +58,7 @@ static void die(const char *what, int rc)
 typedef struct image {
     uint8_t *b;
     size_t n;
-    uint32_t slots, stride, key_max, val_max;
+    uint32_t slots, words, stride, key_max, val_max;
     uint64_t index_off, slots_off;
 } image;
 
@@ -71,7 +71,8 @@ static struct spl_slot *slot(image *im, uint32_t i)
 {
     return (struct spl_slot *)(void *)(im->b + im->slots_off + (uint64_t)i * im->stride);
 }
-static int live(image *im, uint32_t i) { return spl_ix_state(*ix(im, i)) == SPL_IX_LIVE; }
+/* A slot holding a key (slot i, not index word i: the index is apart). */
+static int live(image *im, uint32_t i) { return slot(im, i)->key_len != 0; }
 
 static spl_store *mk(uint32_t slots, uint32_t key_max, uint32_t val_max, uint32_t vec_dim)
 {
@@ -105,6 +106,7 @@ static image snap(spl_store *s)
     h->creator_pid = 4242;
     h->created_ns = 1700000000000000000ull;
     im.slots = h->slots;
+    im.words = h->index_words;
     im.stride = h->slot_stride;
     im.key_max = h->key_max;
     im.val_max = h->val_max;
@@ -274,21 +276,23 @@ typedef void (*corrupt_fn)(image *im);
  * fuzz_region-int-livelock-orphan-pending. */
 static void own_pending(image *im)
 {
-    for (uint32_t i = 0; i < im->slots; i++)
-        if (spl_ix_state(*ix(im, i)) == SPL_IX_PENDING) {
+    for (uint32_t p = 0; p < im->words; p++) {
+        uint32_t i = spl_ix_slot(*ix(im, p));
+        if (spl_ix_state(*ix(im, p)) == SPL_IX_PENDING && i < im->slots) {
             slot(im, i)->owner = (0x7ffffff2ull << 32) | 5u;
             slot(im, i)->epoch |= 1;
         }
+    }
 }
 static void c_ix_garbage(image *im)
 {
-    for (uint32_t i = 0; i < im->slots; i++)
+    for (uint32_t i = 0; i < im->words; i++)
         *ix(im, i) = rnd();
     own_pending(im);
 }
 static void c_ix_state(image *im)
 {
-    for (uint32_t i = 0; i < im->slots; i++) {
+    for (uint32_t i = 0; i < im->words; i++) {
         uint64_t w = *ix(im, i);
         uint64_t st = (i % 3 == 0) ? 3 : (i % 3 == 1 ? SPL_IX_PENDING : SPL_IX_LIVE);
         *ix(im, i) = (w & ~SPL_IX_STATE_MASK) | st; /* live flags on free slots too */
@@ -297,16 +301,16 @@ static void c_ix_state(image *im)
 }
 static void c_ix_maxdist_max(image *im)
 {
-    for (uint32_t i = 0; i < im->slots; i++)
+    for (uint32_t i = 0; i < im->words; i++)
         *ix(im, i) |= SPL_IX_DIST_MASK | SPL_IX_CNT_MASK;
 }
 /* Probe bounds cut to 0 (counts kept: zeroing both makes spl_int livelock,
  * see tests/fuzz/regressions/fuzz_region-int-livelock-zero-bucket). */
 static void c_ix_maxdist_zero(image *im)
 {
-    for (uint32_t i = 0; i < im->slots; i++) {
+    for (uint32_t i = 0; i < im->words; i++) {
         *ix(im, i) &= ~SPL_IX_DIST_MASK;
-        *ix(im, i) ^= (uint64_t)(i & 1) << 40; /* and some fingerprints off */
+        *ix(im, i) ^= (uint64_t)(i & 1) << 55; /* and some fingerprints off */
     }
 }
 static void c_klen_huge(image *im)
@@ -561,10 +565,87 @@ static void emit(const char *name, spl_store *s, int level)
     free(im.b);
 }
 
+/* ---------------------------------------------------------------- regressions
+ * tests/fuzz/regressions/README says what each input once did.  They were
+ * fuzzer finds; the store format moved on (format 3: the index apart from
+ * the slots), so they are made here, each with the same defect, in the
+ * current format. */
+
+/* Word naming slot `sl` for key k in image im, or UINT32_MAX. */
+static uint32_t word_of(image *im, const char *k, uint32_t *home_out)
+{
+    uint64_t h = spl__hash(k, strlen(k), hdr(im)->hash_seed);
+    uint32_t mask = im->words - 1, home = (uint32_t)h & mask;
+    *home_out = home;
+    for (uint32_t d = 0; d < im->words; d++) {
+        uint64_t w = *ix(im, (home + d) & mask);
+        if (spl_ix_state(w) == SPL_IX_LIVE && (w & SPL_IX_FP_MASK) == spl_ix_fp(h))
+            return (home + d) & mask;
+    }
+    return UINT32_MAX;
+}
+
+static void regressions(void)
+{
+    /* a displaced key's home bucket with count 0 and maxdist 0 */
+    spl_store *s = store_basic(8, 0);
+    image im = snap(s);
+    uint32_t home, p = word_of(&im, "counter", &home), q = (home + 1) & (im.words - 1);
+    if (p == UINT32_MAX)
+        die("counter has no word", 0);
+    uint64_t tag = *ix(&im, p) & SPL_IX_TAG_MASK;
+    *ix(&im, p) &= ~SPL_IX_TAG_MASK;
+    if (*ix(&im, q) & SPL_IX_TAG_MASK)
+        die("no free word after counter's home", 0);
+    *ix(&im, q) |= tag;
+    *ix(&im, home) &= ~SPL_IX_BUCKET_MASK;
+    put("fuzz_region-int-livelock-zero-bucket", im.b, im.n);
+    /* FREE index words turned PENDING, naming slot 0, with no owner */
+    image pend = snap(s);
+    for (uint32_t w = 0; w < pend.words; w++)
+        if (spl_ix_state(*ix(&pend, w)) == SPL_IX_FREE)
+            *ix(&pend, w) |= SPL_IX_PENDING;
+    put("fuzz_region-int-livelock-orphan-pending", pend.b, pend.n);
+    free(pend.b);
+    free(im.b);
+    spl_close(s);
+
+    /* every slot held by a dead owner, 512-byte slots */
+    s = mk(8, 16, 432, 0);
+    OK(spl_inc(s, "counter", NULL));
+    OK(spl_set(s, "k0", "v", 1));
+    im = snap(s);
+    if (im.stride != 512)
+        die("stride is not 512", 0);
+    c_held_dead(&im);
+    put("fuzz_region-int-suspect-table-aliasing", im.b, im.n);
+    free(im.b);
+    spl_close(s);
+
+    /* a key holding a vector, with a NUL inside its key_len */
+    s = store_basic(16, 8);
+    im = snap(s);
+    for (uint32_t i = 0; i < im.slots; i++) {
+        struct spl_slot *sl = slot(&im, i);
+        if (sl->key_len >= 2 && sl->vec_state) {
+            ((uint8_t *)sl + SPL_SLOT_META)[1] = 0;
+            break;
+        }
+    }
+    put("fuzz_region-vec-search-key-with-nul", im.b, im.n);
+    free(im.b);
+    spl_close(s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
         g_dir = argv[1];
+    if (argc > 2 && strcmp(argv[2], "--regressions") == 0) {
+        regressions();
+        printf("gen_corpus: %u regression images in %s\n", g_files, g_dir);
+        return 0;
+    }
 
     emit("empty-s8", mk(8, 16, 64, 0), V_NONE);
     emit("basic-s8", store_basic(8, 0), V_ALL);

@@ -49,7 +49,7 @@ static void vt_writer(int fd, vt_shared *sh, uint64_t seed, uint32_t w)
     _exit(0);
 }
 
-static void vt_reader(int fd, vt_shared *sh, int expect_torn, uint64_t deadline)
+static void vt_reader(int fd, vt_shared *sh, int expect_torn, int kills, uint64_t deadline)
 {
     spl_store *s = NULL;
     if (spl_open_fd(&s, fd, SPL_O_RDONLY) != 0)
@@ -65,7 +65,13 @@ static void vt_reader(int fd, vt_shared *sh, int expect_torn, uint64_t deadline)
                 MP_FAIL("search: %s", spl_err_name(rc));
             continue;
         }
-        if (hits + skipped > VT_KEYS && atomic_fetch_add(&sh->errors, 1) < 5)
+        /* A key is reported once.  Without kills every skipped cell is
+         * one of the keys too; with kills, a cell of a key whose delete
+         * committed just before its writer died stays in a busy slot (a
+         * read-only searcher cannot recover it) while the key may be set
+         * again elsewhere and found there. */
+        uint64_t most = kills ? VT_KEYS : VT_KEYS - skipped;
+        if ((hits > most || skipped > VT_KEYS) && atomic_fetch_add(&sh->errors, 1) < 5)
             MP_FAIL("search: %u hits + %llu skipped > %u keys", hits,
                     (unsigned long long)skipped, VT_KEYS);
         atomic_fetch_add(&sh->torn, torn);
@@ -177,7 +183,7 @@ int main(int argc, char **argv)
     }
     pid_t rp = fork();
     if (rp == 0)
-        vt_reader(spl_fd(s), sh, (int)expect, deadline);
+        vt_reader(spl_fd(s), sh, (int)expect, kills != 0, deadline);
     int st = 0;
     uint64_t killed = 0;
     mp_rng kr;

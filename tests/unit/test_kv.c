@@ -636,12 +636,9 @@ static void test_dead_writer_recovered(void **state)
         }
     }
     uint64_t dt = mono_ns() - t0;
-    if (rc == 0) { /* rolled back: must be the old, whole value */
-        assert_int_equal(len, 1);
-        assert_int_equal(buf[0], 'v');
-    } else {
-        CHECK_RC(rc, SPL_ENOENT); /* discarded */
-    }
+    CHECK_RC(rc, 0); /* a writer's death loses nothing: the key stays */
+    assert_int_equal(len, 1);
+    assert_int_equal(buf[0], 'v'); /* with its value from before */
     if (dt > 500000000ull)
         fail_msg("recovery took %llu ms", (unsigned long long)(dt / 1000000));
     spl_info inf;
@@ -1034,6 +1031,93 @@ static void test_probe_bound_after_churn(void **state)
     spl_close(s);
 }
 
+/* Capacity is exact: a store of n slots holds n keys, whatever the keys
+ * and the hash seed (each store draws its own), never SPL_EFULL below n and
+ * always at n + 1; spl_info counts used and free exactly; deletes and
+ * refills keep it so, and probe windows stay short. */
+static void fill_exact(uint32_t n, uint64_t seed, uint32_t rounds)
+{
+    spl_store *s = mk(n, KEY_MAX, 16);
+    uint64_t x = seed;
+    char (*keys)[KEY_MAX + 1] = malloc((size_t)n * sizeof *keys);
+    assert_non_null(keys);
+    uint64_t next = 0;
+    /* random keys of random length (1..KEY_MAX), distinct by a counter */
+    #define FE_KEY(buf)                                                                       \
+        do {                                                                                  \
+            int l_ = snprintf(buf, KEY_MAX + 1, "%llx.", (unsigned long long)next++);         \
+            int want_ = 1 + (int)(rng_next(&x) % KEY_MAX);                                    \
+            while (l_ < want_)                                                                \
+                buf[l_++] = (char)('a' + rng_next(&x) % 26);                                  \
+            buf[l_] = 0;                                                                      \
+        } while (0)
+    for (uint32_t i = 0; i < n; i++) {
+        FE_KEY(keys[i]);
+        int rc = spl_set(s, keys[i], &i, sizeof i);
+        if (rc != 0)
+            fail_msg("%u slots, seed %llu: key %u of %u refused: %s", n, (unsigned long long)seed, i,
+                     n, spl_err_name(rc));
+    }
+    char extra[KEY_MAX + 1];
+    spl_info inf;
+    for (uint32_t r = 0;; r++) {
+        CHECK_RC(spl_info_get(s, &inf), 0);
+        assert_int_equal(inf.capacity, n);
+        assert_int_equal(inf.used, n);
+        assert_int_equal(inf.free, 0);
+        assert_true(inf.probe_longest <= 64);
+        for (int t = 0; t < 3; t++) { /* full: every new key is refused, nothing changes */
+            FE_KEY(extra);
+            CHECK_RC(spl_set(s, extra, "x", 1), SPL_EFULL);
+            CHECK_RC(spl_exists(s, extra), 0);
+        }
+        uint32_t j = (uint32_t)(rng_next(&x) % n);
+        CHECK_RC(spl_set(s, keys[j], &j, sizeof j), 0); /* overwrite while full */
+        if (r == rounds)
+            break;
+        /* delete a random share, check the counts, refill with new keys */
+        uint32_t del = 1 + (uint32_t)(rng_next(&x) % n), gone = 0;
+        uint8_t *hole = calloc(n, 1);
+        assert_non_null(hole);
+        for (uint32_t d = 0; d < del; d++) {
+            uint32_t v = (uint32_t)(rng_next(&x) % n);
+            if (hole[v])
+                continue;
+            CHECK_RC(spl_unset(s, keys[v]), 0);
+            hole[v] = 1;
+            gone++;
+        }
+        CHECK_RC(spl_info_get(s, &inf), 0);
+        assert_int_equal(inf.used, n - gone);
+        assert_int_equal(inf.free, gone);
+        for (uint32_t v = 0; v < n; v++)
+            if (hole[v]) {
+                FE_KEY(keys[v]);
+                int rc = spl_set(s, keys[v], &v, sizeof v);
+                if (rc != 0)
+                    fail_msg("%u slots, seed %llu, round %u: refill refused: %s", n,
+                             (unsigned long long)seed, r, spl_err_name(rc));
+            }
+        free(hole);
+    }
+    #undef FE_KEY
+    for (uint32_t i = 0; i < n; i++)
+        CHECK_RC(spl_exists(s, keys[i]), 1);
+    free(keys);
+    spl_close(s);
+}
+
+static void test_capacity_exact(void **state)
+{
+    (void)state;
+    static const uint32_t counts[] = {2, 3, 13, 64, 1000};
+    uint32_t seeds = (uint32_t)(10 * test_scale());
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+        for (uint32_t k = 0; k < seeds; k++)
+            fill_exact(counts[c], 1000 * c + k + 1, 4);
+    fill_exact(131072, 42, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1059,6 +1143,7 @@ int main(void)
         cmocka_unit_test(test_many_keys_tiny_store),
         cmocka_unit_test(test_exact_slot_counts),
         cmocka_unit_test(test_probe_bound_after_churn),
+        cmocka_unit_test(test_capacity_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
