@@ -560,7 +560,7 @@ static void usage(FILE *o)
 {
     fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N] [--vec-only]\n"
                "  --json     one JSON object per figure per line on stdout\n"
-               "  --quick    smaller counts and 0.3 s multi-process runs (CI smoke)\n"
+               "  --quick    smaller counts and 0.2 s multi-process runs (CI smoke)\n"
                "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
                "  --only P   one part: kv, mp, signals or vec\n"
                "  --vec-only the same as --only vec\n");
