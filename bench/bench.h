@@ -12,6 +12,7 @@
 #include "splinter.h"
 
 #define BENCH_REPEATS 3    /* every figure is measured this many times; best kept */
+#define BENCH_ROUNDS  4    /* kv and mp figures against the baseline: median of this many */
 #define BENCH_KEY_MAX 32u  /* key_max of every bench store */
 
 typedef struct bench_opts {
@@ -71,6 +72,7 @@ typedef struct figure {
     double baseline;      /* same unit as value */
     target_op top;
     double target;
+    int median_of;        /* 0: best of BENCH_REPEATS; n: median of n rounds */
 } figure;
 
 void report_begin(void);
@@ -78,6 +80,8 @@ void report_section(const char *title);
 void report(const figure *f);
 void report_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void report_end(void);
+/* Median of v[0..n) (sorts v; n >= 1). */
+double bench_median(double *v, int n);
 
 /* Die with a message naming the splinter error. */
 void die_spl(const char *what, int rc) __attribute__((noreturn));

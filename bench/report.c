@@ -35,9 +35,10 @@ void report_begin(void)
     n_targets = n_met = 0;
     if (g_opt.json)
         return;
-    printf("splinter-bench%s: every figure is the best of %d runs; "
-           "only completed operations are counted (SPL_EAGAIN retries are not)\n",
-           g_opt.quick ? " (quick)" : "", BENCH_REPEATS);
+    printf("splinter-bench%s: every figure is the best of %d runs (kv and mp: the median of %d "
+           "interleaved rounds); only completed operations are counted (SPL_EAGAIN retries are "
+           "not)\n",
+           g_opt.quick ? " (quick)" : "", BENCH_REPEATS, BENCH_ROUNDS);
     printf("%-28s %12s %-7s %10s %-8s %-5s  %s\n",
            "figure", "value", "unit", "baseline", "target", "meets", "what");
 }
@@ -62,7 +63,10 @@ void report(const figure *f)
         if (m >= 0)
             printf(",\"target\":\"%s %g\",\"meets\":%s", top_str(f->top), f->target,
                    m ? "true" : "false");
-        printf(",\"best_of\":%d}\n", BENCH_REPEATS);
+        if (f->median_of)
+            printf(",\"median_of\":%d}\n", f->median_of);
+        else
+            printf(",\"best_of\":%d}\n", BENCH_REPEATS);
     } else {
         char base[32] = "-", tgt[32] = "-";
         if (f->has_baseline)
@@ -96,6 +100,17 @@ void report_end(void)
     }
     printf("targets met: %d of %d   (checksum %016llx)\n", n_met, n_targets,
            (unsigned long long)g_sink);
+}
+
+double bench_median(double *v, int n)
+{
+    for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 void die_spl(const char *what, int rc)
