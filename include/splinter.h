@@ -77,7 +77,7 @@ extern "C" {
     X(SPL_ERANGE,    -1019, "vector element out of range for the store's format") \
     X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")            \
     X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
-    X(SPL_ENOHUGE,   -1021, "huge pages unavailable: none free (vm.nr_hugepages) or not on hugetlbfs")
+    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs")
 
 typedef enum spl_errno {
 #define SPL__ERR_ENUM(name, val, text) name = (val),

@@ -25,7 +25,8 @@
 static uint64_t spl__hugetlb_page(int fd)
 {
     struct statfs sf;
-    if (fstatfs(fd, &sf) != 0 || (uint32_t)sf.f_type != (uint32_t)HUGETLBFS_MAGIC || sf.f_bsize <= 0)
+    if (fstatfs(fd, &sf) != 0 || (uint32_t)sf.f_type != (uint32_t)HUGETLBFS_MAGIC ||
+        sf.f_bsize <= 0)
         return 0;
     return (uint64_t)sf.f_bsize;
 }

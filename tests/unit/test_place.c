@@ -441,7 +441,8 @@ static void test_numa_missing_node_enode(void **state)
         CHECK_RC(spl_create(&s, name, &o), SPL_ENODE);
         assert_null(s);
         CHECK_RC(spl_open(&s, name, NULL), SPL_ENOENT); /* no file left behind */
-        o = opts(SPL_BACKING_MEMFD, modes[i], modes[i] == SPL_NUMA_PREFERRED ? missing : 1 | missing);
+        o = opts(SPL_BACKING_MEMFD, modes[i],
+                 modes[i] == SPL_NUMA_PREFERRED ? missing : 1 | missing);
         CHECK_RC(spl_create(&s, NULL, &o), SPL_ENODE); /* one bad node in a set */
         o.numa_nodes = 1ull << 63;
         CHECK_RC(spl_create(&s, NULL, &o), SPL_ENODE);
