@@ -35,9 +35,9 @@ void report_begin(void)
     n_targets = n_met = 0;
     if (g_opt.json)
         return;
-    printf("splinter-bench%s: every figure is the best of %d runs; "
+    printf("splinter-bench%s%s: every figure is the best of %d runs; "
            "only completed operations are counted (SPL_EAGAIN retries are not)\n",
-           g_opt.quick ? " (quick)" : "", BENCH_REPEATS);
+           g_opt.quick ? " (quick)" : "", g_opt.huge ? " (huge pages)" : "", BENCH_REPEATS);
     printf("%-28s %12s %-7s %10s %-8s %-5s  %s\n",
            "figure", "value", "unit", "baseline", "target", "meets", "what");
 }
