@@ -309,6 +309,12 @@ static int policy_at(const void *addr, uint64_t *nodes)
 
 static int highest_node(void) { return numa_max_node(); }
 
+static int under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload");
+}
+
 /* Pages of the sampled region on nodes other than `node`. */
 static uint32_t pages_elsewhere(const spl_info *in, int node)
 {
@@ -357,7 +363,9 @@ static void test_numa_bind_node0_memfd(void **state)
     assert_true(nodes == 1);
     spl_info in2;
     CHECK_RC(spl_info_get(s2, &in2), 0);
-    assert_int_equal(in2.numa_pages[0], in.numa_pages[0]);
+    if (!under_valgrind()) /* whose mincore does not see the other mapping's pages */
+        assert_int_equal(in2.numa_pages[0], in.numa_pages[0]);
+    assert_int_equal(pages_elsewhere(&in2, 0), 0);
     spl_close(s2);
     spl_close(s);
 #endif
