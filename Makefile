@@ -1,8 +1,9 @@
 # Splinter build.  `make`, `make test`, `make bench`, `make install`.
 # Switches: WITH_EMBEDDINGS=0|1 (default 1), WITH_VALGRIND=1, WITH_LUA=1 (the
-# CLI's `lua` command and the loadable Lua module), WITH_NUMA=1, WITH_LLAMA=1
-# (the last two are wired by later modules and are accepted here without
-# effect).
+# CLI's `lua` command and the loadable Lua module), WITH_NUMA=1 (NUMA
+# placement of stores with libnuma: src/numa.c, -lnuma; without it the
+# library has no libnuma and a NUMA policy is SPL_ENOTSUP), WITH_LLAMA=1
+# (wired by a later module and accepted here without effect).
 #
 # Variants build into their own folder: build/ (default), build/asan,
 # build/tsan, build/broken (the kill-loop check's deliberately broken read
@@ -33,9 +34,12 @@ SONAME  := libsplinter.so.0
 
 CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Isrc \
-	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) $(XDEFS) $(SAN)
+	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) -DSPL_WITH_NUMA=$(WITH_NUMA) $(XDEFS) $(SAN)
 CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
 LDLIBS      := -lpthread -lm
+ifeq ($(WITH_NUMA),1)
+LDLIBS      += -lnuma
+endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
@@ -100,6 +104,12 @@ $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/splinter.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
+# The stamp rebuilds numa.o (libnuma or stubs), and so everything linked
+# with the library, when WITH_NUMA changes.
+$(B)/.numa-%:
+	@mkdir -p $(dir $@) && rm -f $(B)/.numa-* && touch $@
+$(B)/obj/numa.o $(B)/splinter.pc: $(B)/.numa-$(WITH_NUMA)
+
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -111,7 +121,8 @@ $(LIB_SO): $(LIB_OBJ) src/splinter.map
 $(B)/splinter.pc: splinter.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	    -e 's|@INCDIR@|$(INCDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LDLIBS)|' $< > $@
 
 # Tests link the static library so that every variant tests its own build.
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB_A) $(TEST_HELPERS) $(wildcard tests/common/*.h) $(wildcard tests/unit/*.h)
@@ -236,7 +247,7 @@ test-neon:
 # prints the group line).  With WITH_LUA=1 the Lua scripts too.
 CLI_GROUP ?= cli
 test-cli: $(CLI_BIN)
-	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) tests/cli/run.sh $(CLI_GROUP) tests/cli
+	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) WITH_NUMA=$(WITH_NUMA) tests/cli/run.sh $(CLI_GROUP) tests/cli
 
 test-lua: cli
 	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua

@@ -19,6 +19,7 @@ typedef struct bench_opts {
     int json;        /* --json: one JSON object per line, nothing else on stdout */
     int quick;       /* --quick: smaller counts (CI smoke) */
     int procs;       /* --procs N: max processes for the multi-process figures */
+    int huge;        /* --huge: every store on huge pages (memfd MFD_HUGETLB) */
 } bench_opts;
 
 extern bench_opts g_opt;
@@ -99,6 +100,7 @@ static inline spl_store *bench_store(const char *label, uint32_t slots, uint32_t
     o.geom.key_max = BENCH_KEY_MAX;
     o.geom.val_max = val_max;
     o.geom.vec_dim = 0;
+    o.huge_pages = g_opt.huge ? SPL_HUGE_DEFAULT : 0;
     spl_store *s = NULL;
     int rc = spl_create(&s, label, &o);
     if (rc != 0)

@@ -558,12 +558,13 @@ static void bench_kv(void)
 
 static void usage(FILE *o)
 {
-    fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N] [--vec-only]\n"
+    fprintf(o, "usage: splinter-bench [--json] [--quick] [--procs N] [--only P] [--huge]\n"
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.2 s multi-process runs (CI smoke)\n"
                "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
                "  --only P   one part: kv, mp, signals or vec\n"
-               "  --vec-only the same as --only vec\n");
+               "  --vec-only the same as --only vec\n"
+               "  --huge     every store on huge pages (needs free ones: vm.nr_hugepages)\n");
 }
 
 int main(int argc, char **argv)
@@ -584,6 +585,8 @@ int main(int argc, char **argv)
             g_opt.procs = (int)n;
         } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
             only = argv[++i];
+        } else if (strcmp(argv[i], "--huge") == 0) {
+            g_opt.huge = 1;
         } else if (strcmp(argv[i], "--vec-only") == 0) {
             only = "vec";
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

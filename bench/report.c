@@ -35,10 +35,10 @@ void report_begin(void)
     n_targets = n_met = 0;
     if (g_opt.json)
         return;
-    printf("splinter-bench%s: every figure is the best of %d runs (kv and mp: the median of %d "
+    printf("splinter-bench%s%s: every figure is the best of %d runs (kv and mp: the median of %d "
            "interleaved rounds); only completed operations are counted (SPL_EAGAIN retries are "
            "not)\n",
-           g_opt.quick ? " (quick)" : "", BENCH_REPEATS, BENCH_ROUNDS);
+           g_opt.quick ? " (quick)" : "", g_opt.huge ? " (huge pages)" : "", BENCH_REPEATS, BENCH_ROUNDS);
     printf("%-28s %12s %-7s %10s %-8s %-5s  %s\n",
            "figure", "value", "unit", "baseline", "target", "meets", "what");
 }

@@ -64,6 +64,7 @@ static spl_store *vb_store(const float *v, uint32_t n, uint32_t slots, uint32_t 
     o.geom.val_max = 8;
     o.geom.vec_dim = VB_DIM;
     o.vec_format = fmt;
+    o.huge_pages = g_opt.huge ? SPL_HUGE_DEFAULT : 0;
     spl_store *s = NULL;
     int rc = spl_create(&s, "splinter-bench-vec", &o);
     if (rc != 0)

@@ -11,6 +11,82 @@
 #ifndef SPLCTL_WITH_LUA
 #define SPLCTL_WITH_LUA 0
 #endif
+#ifndef SPL_WITH_NUMA
+#define SPL_WITH_NUMA 0
+#endif
+
+static const char *const numa_names[] = {"default", "bind", "interleave", "preferred", "local"};
+
+/* Nodes 0..63 as a JSON array. */
+static json_t *nodes_json(uint64_t mask)
+{
+    json_t *a = json_array();
+    for (unsigned n = 0; n < 64; n++)
+        if (mask >> n & 1)
+            json_array_append_new(a, json_integer(n));
+    return a;
+}
+
+/* Where the pages are (spl_info's placement fields): "numa" is null where
+ * nothing is known (a build without NUMA). */
+static json_t *placement_json(const spl_info *in)
+{
+    json_t *numa = json_null();
+    if (in->numa_mode >= 0 || in->numa_sampled) {
+        json_t *pages = json_object();
+        for (unsigned n = 0; n < SPL_NUMA_NODES_MAX; n++) {
+            char name[4];
+            snprintf(name, sizeof name, "%u", n);
+            if (in->numa_pages[n])
+                json_object_set_new(pages, name, json_integer(in->numa_pages[n]));
+        }
+        numa = json_pack("{s:s, s:o, s:I, s:I, s:o}", "policy",
+                         in->numa_mode >= 0 && in->numa_mode < SPL__NUMA_MODE_COUNT
+                             ? numa_names[in->numa_mode]
+                             : "other",
+                         "nodes", nodes_json(in->numa_nodes), "sampled",
+                         (json_int_t)in->numa_sampled, "absent", (json_int_t)in->numa_absent,
+                         "pages", pages);
+    }
+    return json_pack("{s:I, s:b, s:o}", "page_bytes", (json_int_t)in->page_bytes, "huge",
+                     in->page_bytes > 65536 ? 1 : 0, "numa", numa);
+}
+
+/* The placement line of `info`. */
+static void placement_text(json_t *pl, char *buf, size_t cap)
+{
+    json_t *numa = json_object_get(pl, "numa");
+    size_t o = 0;
+    int k = snprintf(buf, cap, "pages of %" JSON_INTEGER_FORMAT " bytes%s; ",
+                     json_integer_value(json_object_get(pl, "page_bytes")),
+                     json_is_true(json_object_get(pl, "huge")) ? " (huge)" : "");
+    o = k > 0 && (size_t)k < cap ? (size_t)k : cap - 1;
+    if (json_is_null(numa)) {
+        snprintf(buf + o, cap - o, "NUMA: not in this build (WITH_NUMA=1)");
+        return;
+    }
+    k = snprintf(buf + o, cap - o, "NUMA policy %s",
+                 json_string_value(json_object_get(numa, "policy")));
+    o += k > 0 && (size_t)k < cap - o ? (size_t)k : 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(numa, "nodes"), i, v) {
+        k = snprintf(buf + o, cap - o, "%s%" JSON_INTEGER_FORMAT, i ? "," : " ",
+                     json_integer_value(v));
+        o += k > 0 && (size_t)k < cap - o ? (size_t)k : 0;
+    }
+    k = snprintf(buf + o, cap - o, "; pages sampled %" JSON_INTEGER_FORMAT ":",
+                 json_integer_value(json_object_get(numa, "sampled")));
+    o += k > 0 && (size_t)k < cap - o ? (size_t)k : 0;
+    const char *node;
+    json_object_foreach(json_object_get(numa, "pages"), node, v) {
+        k = snprintf(buf + o, cap - o, " node%s=%" JSON_INTEGER_FORMAT, node,
+                     json_integer_value(v));
+        o += k > 0 && (size_t)k < cap - o ? (size_t)k : 0;
+    }
+    snprintf(buf + o, cap - o, ", not in memory %" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(numa, "absent")));
+}
 
 static const char *backing_name(spl_backing b)
 {
@@ -53,9 +129,9 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
             json_object_set_new(pulses, name, json_integer((json_int_t)n));
         }
     }
-    return json_pack(
+    json_t *j = json_pack(
         "{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f,"
-        " s:b, s:{s:I, s:o}, s:{s:b}, s:{s:s, s:b, s:s, s:b}}",
+        " s:b, s:{s:I, s:o}, s:{s:b}, s:{s:s, s:b, s:s, s:b, s:b}, s:o}",
         "store", c->store, "backing", backing_name(in.backing), "geometry", "slots",
         (json_int_t)in.geom.slots, "key_max", (json_int_t)in.geom.key_max, "value_size",
         (json_int_t)in.geom.val_max, "vec_dim", (json_int_t)in.geom.vec_dim, "slot_bytes",
@@ -67,7 +143,9 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
         "signals", "changes", (json_int_t)in.changes, "pulses", pulses,
         "store_features", "embeddings", (in.features & SPL_FEAT_EMBEDDINGS) != 0, "build",
         "version", SPLCTL_VERSION_STRING, "embeddings", SPL_WITH_EMBEDDINGS, "simd",
-        spl_vec_simd(), "lua", SPLCTL_WITH_LUA);
+        spl_vec_simd(), "lua", SPLCTL_WITH_LUA, "numa", SPL_WITH_NUMA, "placement",
+        placement_json(&in));
+    return j;
 }
 
 static void print_store(cli_ctx *c, json_t *j)
@@ -78,7 +156,8 @@ static void print_store(cli_ctx *c, json_t *j)
     }
     json_t *g = json_object_get(j, "geometry");
     json_t *pulses = json_object_get(json_object_get(j, "signals"), "pulses");
-    char plist[1024] = "none";
+    char plist[1024] = "none", place[1024];
+    placement_text(json_object_get(j, "placement"), place, sizeof place);
     size_t o = 0;
     const char *gname;
     json_t *n;
@@ -102,7 +181,8 @@ static void print_store(cli_ctx *c, json_t *j)
                "recoveries  %" JSON_INTEGER_FORMAT "\n"
                "probes      longest %" JSON_INTEGER_FORMAT ", mean %.2f\n"
                "signals     pulses %s (groups with a subscriber while they pulsed)\n"
-               "build       splinterctl %s, embeddings %s, simd %s, lua %s%s\n",
+               "placement   %s\n"
+               "build       splinterctl %s, embeddings %s, simd %s, lua %s, numa %s%s\n",
                json_string_value(json_object_get(j, "store")),
                json_string_value(json_object_get(j, "backing")),
                json_integer_value(json_object_get(g, "slots")),
@@ -119,8 +199,9 @@ static void print_store(cli_ctx *c, json_t *j)
                json_integer_value(json_object_get(j, "changes")),
                json_integer_value(json_object_get(j, "recoveries")),
                json_integer_value(json_object_get(j, "probe_longest")),
-               json_real_value(json_object_get(j, "probe_mean")), plist, SPLCTL_VERSION_STRING,
-               SPL_WITH_EMBEDDINGS ? "on" : "off", spl_vec_simd(), SPLCTL_WITH_LUA ? "on" : "off",
+               json_real_value(json_object_get(j, "probe_mean")), plist, place,
+               SPLCTL_VERSION_STRING, SPL_WITH_EMBEDDINGS ? "on" : "off", spl_vec_simd(),
+               SPLCTL_WITH_LUA ? "on" : "off", SPL_WITH_NUMA ? "on" : "off",
                json_is_true(json_object_get(j, "read_only")) ? ", read-only" : "");
     json_decref(j);
 }
@@ -145,13 +226,81 @@ static int parse_u32(cli_ctx *c, const char *opt, const char *v, uint32_t *out)
     return CLI_OK;
 }
 
+/* --numa SPEC: default | local | bind:NODES | interleave:NODES | preferred:N,
+ * NODES a list of N and N-M (0..63), e.g. 0,2-3. */
+static int parse_numa(cli_ctx *c, const char *spec, spl_options *o)
+{
+    static const char *const usage = "--numa '%s': bind:NODES, interleave:NODES, preferred:N, "
+                                     "local or default (NODES: 0, 0-1, 0,2-3; nodes 0..63)";
+    const char *colon = strchr(spec, ':');
+    size_t kl = colon ? (size_t)(colon - spec) : strlen(spec);
+    int mode = -1;
+    for (int m = 0; m < SPL__NUMA_MODE_COUNT; m++)
+        if (strlen(numa_names[m]) == kl && strncmp(spec, numa_names[m], kl) == 0)
+            mode = m;
+    if (kl == 4 && strncmp(spec, "none", 4) == 0)
+        mode = SPL_NUMA_DEFAULT;
+    int wants_nodes =
+        mode == SPL_NUMA_BIND || mode == SPL_NUMA_INTERLEAVE || mode == SPL_NUMA_PREFERRED;
+    if (mode < 0 || wants_nodes != (colon != NULL))
+        return cli_usage(c, usage, spec);
+    uint64_t nodes = 0;
+    for (const char *p = colon ? colon + 1 : ""; colon;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return cli_usage(c, usage, spec);
+        unsigned long lo = strtoul(p, &end, 10), hi = lo;
+        if (*end == '-') {
+            if (end[1] < '0' || end[1] > '9')
+                return cli_usage(c, usage, spec);
+            hi = strtoul(end + 1, &end, 10);
+        }
+        if (lo > hi || hi > 63)
+            return cli_usage(c, usage, spec);
+        for (unsigned long n = lo; n <= hi; n++)
+            nodes |= 1ull << n;
+        if (*end == 0)
+            break;
+        if (*end != ',')
+            return cli_usage(c, usage, spec);
+        p = end + 1;
+    }
+    if (mode == SPL_NUMA_PREFERRED && (nodes & (nodes - 1)))
+        return cli_usage(c, "--numa '%s': preferred takes one node", spec);
+    o->numa_mode = (uint32_t)mode;
+    o->numa_nodes = nodes;
+    return CLI_OK;
+}
+
+/* --huge[=SIZE]: the default huge page size, or 2M, 1G, or bytes. */
+static int parse_huge(cli_ctx *c, const char *arg, uint32_t *out)
+{
+    if (!arg) {
+        *out = SPL_HUGE_DEFAULT;
+        return CLI_OK;
+    }
+    char *end;
+    unsigned long long v = strtoull(arg, &end, 10);
+    char u = (char)(*end | 0x20); /* k, m, g in either case */
+    int shift = u == 'k' ? 10 : u == 'm' ? 20 : u == 'g' ? 30 : 0;
+    if (shift)
+        end++;
+    if (end == arg || *end || v == 0 || v > (UINT32_MAX >> shift))
+        return cli_usage(c, "--huge=%s: a huge page size such as 2M or 1G", arg);
+    *out = (uint32_t)(v << shift);
+    if (*out < 65536 || (*out & (*out - 1)))
+        return cli_usage(c, "--huge=%s: a huge page size such as 2M or 1G", arg);
+    return CLI_OK;
+}
+
 int cmd_init(cli_ctx *c, int argc, char **argv)
 {
     static const struct option lo[] = {
         {"slots", required_argument, 0, 'S'},      {"key-max", required_argument, 0, 'K'},
         {"value-size", required_argument, 0, 'V'}, {"vec-dim", required_argument, 0, 'D'},
         {"mode", required_argument, 0, 'M'},       {"backing", required_argument, 0, 'B'},
-        {"if-missing", no_argument, 0, 'I'},       {0, 0, 0, 0}};
+        {"if-missing", no_argument, 0, 'I'},       {"numa", required_argument, 0, 'N'},
+        {"huge", optional_argument, 0, 'H'},       {0, 0, 0, 0}};
     spl_options o;
     spl_options_init(&o);
     int ch, rc, if_missing = 0;
@@ -179,6 +328,8 @@ int cmd_init(cli_ctx *c, int argc, char **argv)
                                     "create it from a program and pass its fd)", optarg);
             break;
         case 'I': if_missing = 1; break;
+        case 'N': if ((rc = parse_numa(c, optarg, &o))) return rc; break;
+        case 'H': if ((rc = parse_huge(c, optarg, &o.huge_pages))) return rc; break;
         default: return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
@@ -196,10 +347,15 @@ int cmd_init(cli_ctx *c, int argc, char **argv)
     rc = if_missing ? spl_open_or_create(&c->s, c->store, &o) : spl_create(&c->s, c->store, &o);
     if (rc < 0) {
         c->s = NULL;
-        int code = (rc == SPL_EFORMAT || rc == SPL_ENAME || rc == SPL_EMODE || rc == SPL_EINVAL)
+        int code = (rc == SPL_EFORMAT || rc == SPL_ENAME || rc == SPL_EMODE || rc == SPL_EINVAL ||
+                    rc == SPL_ENODE || rc == SPL_ENOTSUP)
                        ? CLI_USAGE : CLI_STORE;
-        return cli_fail(c, code, spl_err_name(rc), "store '%s': %s (%s)", c->store,
-                        spl_strerror(rc), spl_err_name(rc));
+        const char *hint = rc == SPL_ENOHUGE ? "; --huge needs a PATH on a hugetlbfs mount (or "
+                                               "SPLINTER_SHM_DIR there) with free huge pages"
+                           : rc == SPL_ENOTSUP && o.numa_mode ? "; --numa needs a WITH_NUMA=1 build"
+                           : rc == SPL_ENODE ? "; see numactl -H for the nodes" : "";
+        return cli_fail(c, code, spl_err_name(rc), "store '%s': %s (%s)%s", c->store,
+                        spl_strerror(rc), spl_err_name(rc), hint);
     }
     return describe(c);
 }

@@ -27,7 +27,12 @@
     "--mode MODE      0600 (default) or 0660 (group-shared; FILE backing)\n"                 \
     "--backing B      shm (a name, in the per-user SHM directory) or file (a path);\n"        \
     "                 default: file if the name contains '/', else shm\n"                     \
-    "--if-missing     open the store if it already exists with this geometry"
+    "--if-missing     open the store if it already exists with this geometry\n"                \
+    "--numa SPEC      NUMA placement of the memory: bind:NODES, interleave:NODES,\n"         \
+    "                 preferred:N or local (NODES: 0, 0-1, 0,2-3); default: the OS's.\n"      \
+    "                 Needs a WITH_NUMA=1 build; a missing node is SPL_ENODE (exit 2)\n"     \
+    "--huge[=SIZE]    huge pages (default size, or 2M, 1G): PATH must be on a hugetlbfs\n"   \
+    "                 mount (or SPLINTER_SHM_DIR there); none free: SPL_ENOHUGE (exit 4)"
 
 const cli_cmd cli_commands[] = {
     {"init", "create", cmd_init, 0, "[NAME|PATH] [GEOMETRY OPTIONS]",
@@ -35,7 +40,8 @@ const cli_cmd cli_commands[] = {
     {"use", "open", cmd_use, 0, "NAME|PATH",
      "open a store and make it the current one (REPL); one-shot: check that it opens", ""},
     {"info", NULL, cmd_info, CLI_NEEDS_STORE, "",
-     "geometry, usage, load, epochs, recoveries, changes and build features", ""},
+     "geometry, usage, load, epochs, recoveries, changes, placement (pages, NUMA nodes) and "
+     "build features", ""},
     {"destroy", NULL, cmd_destroy, 0, "[NAME|PATH]",
      "unlink a store (processes that have it mapped keep their mapping)", ""},
     {"set", NULL, cmd_set, CLI_NEEDS_STORE, "KEY VALUE|-|@FILE",

@@ -75,7 +75,9 @@ extern "C" {
     X(SPL_EDIM,      -1017, "vector length differs from the store's vec_dim")  \
     X(SPL_ENOVEC,    -1018, "key holds no vector")                             \
     X(SPL_ERANGE,    -1019, "vector element out of range for the store's format") \
-    X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")
+    X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")            \
+    X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
+    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs")
 
 typedef enum spl_errno {
 #define SPL__ERR_ENUM(name, val, text) name = (val),
@@ -136,7 +138,37 @@ typedef struct spl_options {
     uint32_t vec_format; /* create: spl_vec_format of the vectors (0 = F32) */
     uint32_t tandem_sep; /* create: tandem key separator, a printable ASCII
                             byte other than space (0 = '.') */
+    /* Fields below were added with placement (docs/PLACEMENT.md); zero means
+     * no change.  They apply at creation only (an open ignores them). */
+    uint32_t numa_mode;  /* create: spl_numa_mode; 0 = the OS default */
+    uint32_t huge_pages; /* create: 0 = normal pages; SPL_HUGE_DEFAULT = huge
+                            pages of the system's default size; or a huge
+                            page size in bytes (power of two, >= 64 KiB) */
+    uint64_t numa_nodes; /* create: nodes for BIND and INTERLEAVE (one or
+                            more) and PREFERRED (exactly one): bit n = node n;
+                            0 for DEFAULT and LOCAL */
 } spl_options;
+
+/* NUMA placement of a new store's memory (spl_options.numa_mode): a memory
+ * policy set with mbind(2) on the region before anything in it is touched.
+ * Needs a WITH_NUMA=1 build; otherwise any mode but DEFAULT is SPL_ENOTSUP.
+ * A node that does not exist, has no memory or is outside this process's
+ * cpuset is SPL_ENODE; a bad mode or node set for the mode is SPL_EINVAL.
+ * Memfd and SHM (tmpfs) stores keep the policy with the memory itself, so
+ * every process's pages follow it; a FILE store on disk gets the page cache's
+ * placement (the policy covers only the creator's mapping). */
+typedef enum spl_numa_mode {
+    SPL_NUMA_DEFAULT = 0,    /* no policy: the OS default (usually first touch) */
+    SPL_NUMA_BIND = 1,       /* only on numa_nodes (MPOL_BIND) */
+    SPL_NUMA_INTERLEAVE = 2, /* page by page round-robin over numa_nodes */
+    SPL_NUMA_PREFERRED = 3,  /* on the one node of numa_nodes while it has room */
+    SPL_NUMA_LOCAL = 4,      /* on the node of the CPU that first touches a page */
+    SPL__NUMA_MODE_COUNT
+} spl_numa_mode;
+
+#define SPL_NUMA_NODES_MAX  64u   /* nodes 0..63: numa_nodes and spl_info */
+#define SPL_NUMA_SAMPLE_MAX 4096u /* pages spl_info_get asks about, at most */
+#define SPL_HUGE_DEFAULT    1u    /* spl_options.huge_pages: the default size */
 
 #define SPL_FEED_MIN     16u
 #define SPL_FEED_MAX     (1u << 20)
@@ -162,7 +194,16 @@ typedef struct spl_store spl_store;
  * becomes visible under its name only once fully initialised; mode is applied
  * exactly (0600 by default) whatever the umask; O_EXCL|O_NOFOLLOW.
  * Errors: SPL_EEXIST, SPL_ENAME, SPL_EFORMAT, SPL_EMODE (mode with world
- * bits, or group bits without SPL_O_GROUP), SPL_EINVAL, -errno.
+ * bits, or group bits without SPL_O_GROUP), SPL_EINVAL, -errno; placement:
+ * SPL_ENOTSUP (a NUMA mode in a build or kernel without NUMA), SPL_ENODE,
+ * SPL_ENOHUGE (huge_pages asked, and no huge pages of that size are free,
+ * or the SHM/FILE path is not on a hugetlbfs mount).
+ * Huge pages: a MEMFD store is made with memfd_create(MFD_HUGETLB); an SHM
+ * or FILE store must live on hugetlbfs (a path on such a mount, or
+ * $SPLINTER_SHM_DIR there).  The file is rounded up to the huge page size
+ * and populated whole at creation (hugetlbfs reserves the pages anyway), so
+ * a shortage is SPL_ENOHUGE here and never a SIGBUS later.  A NUMA policy is
+ * applied before that, and before the creator writes the header.
  * Concurrency: two creators racing on one name: exactly one succeeds, the
  * other gets SPL_EEXIST. */
 int spl_create(spl_store **out, const char *name, const spl_options *opt);
@@ -228,11 +269,28 @@ typedef struct spl_info {
                                inserts in flight) */
     uint32_t index_words;   /* hash index size (a power of two >= 2 x slots) */
     uint32_t undo_recs;     /* undo records: writers overwriting at once */
+    /* Fields below were added with placement (docs/PLACEMENT.md). */
+    uint64_t page_bytes;    /* page size of the mapping: the huge page size
+                               for a store on hugetlbfs, else the base page */
+    uint64_t numa_nodes;    /* node mask of numa_mode (nodes 0..63) */
+    int32_t numa_mode;      /* the memory policy this process's mapping has
+                               (get_mempolicy): an spl_numa_mode, or -1 where
+                               unknown (a build without NUMA, or a policy with
+                               no SPL_NUMA_* name) */
+    uint32_t numa_sampled;  /* pages asked about with move_pages(2): every
+                               page, or SPL_NUMA_SAMPLE_MAX spread evenly over
+                               the region; 0 in a build without NUMA */
+    uint32_t numa_absent;   /* of those, pages with no memory yet (never
+                               written: stores are sparse) or swapped out */
+    uint32_t numa_pages[SPL_NUMA_NODES_MAX]; /* of those, pages on node n */
 } spl_info;
 
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
 
-/* Geometry and usage.  Safe from any process at any time. */
+/* Geometry, usage and placement.  Safe from any process at any time.  For
+ * the placement fields it asks move_pages(2) where the sampled pages are;
+ * a sampled page that is in memory but not yet in this process's page
+ * tables is read once first (mincore(2) says which: nothing is allocated). */
 int spl_info_get(spl_store *s, spl_info *out);
 
 /* ------------------------------------------------------------------------

@@ -12,9 +12,12 @@
 #                                       and the stock interpreter its tests load the module in
 #   bats, jq, tmux                    : the splinterctl test suite (tests/cli, tests/lua): the
 #                                       runner, JSON checks, the REPL through a pseudo-terminal
+#   libnuma-dev, numactl              : WITH_NUMA=1 (src/numa.c: mbind, get_mempolicy and
+#                                       move_pages for NUMA placement of stores); numactl -H
+#                                       lists the nodes for the tests
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
-      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux"
+      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "place.h"
 
 #define SPL__RETRY (-99999) /* internal: the key appeared during an insert, go again */
 
@@ -1202,6 +1203,7 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->cell_stride = s->cell_stride;
     uint64_t high = spl_load_relaxed(&s->hdr->cell_high);
     out->cells_high = (uint32_t)(high < s->ncells ? high : s->ncells); /* untrusted */
+    spl__place_info(s->fd, s->base, s->map_bytes, out); /* pages, NUMA nodes */
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "place.h"
 
 #define SPL_MAX_REGION_BYTES (1ull << 46)
 #define SPL_OPEN_WAIT_NS     (2000ull * 1000 * 1000)
@@ -297,8 +298,8 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
             l.index_words != h->index_words || l.undo_recs != h->undo_recs ||
             l.undo_off != h->undo_off || l.undo_stride != h->undo_stride)
             rc = SPL_ELAYOUT;
-        else if (l.total != (uint64_t)st.st_size)
-            rc = SPL_ESIZE;
+        else if (spl__region_bytes(fd, l.total) != (uint64_t)st.st_size)
+            rc = SPL_ESIZE; /* on hugetlbfs: rounded up to whole huge pages */
     }
     if (rc) {
         munmap(m, (size_t)st.st_size);
@@ -315,15 +316,16 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
 /* ---- create ------------------------------------------------------------- */
 
 static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, char sep,
-                            void **map_out)
+                            const spl_options *opt, uint64_t bytes, void **map_out)
 {
     if (fchmod(fd, mode) != 0) /* exact mode, whatever the umask */
         return -errno;
-    if (ftruncate(fd, (off_t)l->total) != 0)
+    if (ftruncate(fd, (off_t)bytes) != 0)
         return -errno;
-    void *m = mmap(NULL, l->total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED)
-        return -errno;
+    void *m = NULL;
+    int rc = spl__map_new(fd, bytes, opt, &m); /* NUMA policy, huge pages: before first touch */
+    if (rc)
+        return rc;
     struct spl_header *h = m;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
@@ -361,8 +363,10 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, ch
     return 0;
 }
 
-static int spl__memfd(void)
+static int spl__memfd(const spl_options *opt)
 {
+    if (opt->huge_pages)
+        return spl__memfd_huge(opt); /* no fallback: huge pages or an error */
 #ifdef MFD_ALLOW_SEALING
     int fd = memfd_create("splinter", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd >= 0 || errno != ENOSYS)
@@ -472,6 +476,8 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     uint32_t sep = opt->tandem_sep ? opt->tandem_sep : '.';
     if (sep < 0x21 || sep > 0x7e)
         return SPL_EFORMAT;
+    if ((rc = spl__place_check(opt)) != 0) /* NUMA and huge-page options */
+        return rc;
     mode_t mode = opt->mode ? (mode_t)(opt->mode & 0777) : ((opt->flags & SPL_O_GROUP) ? 0660 : 0600);
     if (mode & 0007 || (!(opt->flags & SPL_O_GROUP) && (mode & 0070)))
         return SPL_EMODE; /* never world access; group only when asked */
@@ -479,7 +485,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     char path[PATH_MAX], tmpname[PATH_MAX];
     int fd;
     if (b == SPL_BACKING_MEMFD) {
-        fd = spl__memfd();
+        fd = spl__memfd(opt);
         tmpname[0] = 0;
     } else {
         rc = spl__resolve(name, b, path, sizeof path, 1);
@@ -491,11 +497,14 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         return fd;
     struct spl_store *s = spl__new_handle();
     void *m = NULL;
+    uint64_t bytes = spl__region_bytes(fd, l.total);
     if (!s) {
         rc = SPL_ENOMEM;
         goto fail;
     }
-    rc = spl__init_region(fd, &l, mode, (char)sep, &m);
+    if ((rc = spl__huge_check(fd, opt)) != 0)
+        goto fail;
+    rc = spl__init_region(fd, &l, mode, (char)sep, opt, bytes, &m);
     if (rc)
         goto fail;
     if (b == SPL_BACKING_MEMFD) {
@@ -515,7 +524,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         }
     }
     s->base = m;
-    s->map_bytes = l.total;
+    s->map_bytes = bytes;
     s->fd = fd;
     s->backing = b;
     spl__fill_handle(s, &l, ((struct spl_header *)m)->hash_seed);
@@ -524,7 +533,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     return 0;
 fail:
     if (m)
-        munmap(m, l.total);
+        munmap(m, bytes);
     if (tmpname[0])
         unlink(tmpname);
     close(fd);
