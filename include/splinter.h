@@ -56,7 +56,7 @@ extern "C" {
     X(SPL_ETIMEDOUT, -110,  "timed out")                                       \
     X(SPL_EOVERFLOW, -75,   "change feed overflowed: events were lost; rescan") \
     X(SPL_EKEYLEN,   -1000, "key empty or longer than the store's key_max")    \
-    X(SPL_EFULL,     -1001, "store full: no free slot near the key's home")    \
+    X(SPL_EFULL,     -1001, "store full: every slot holds a key")              \
     X(SPL_EMAGIC,    -1002, "not a splinter store (bad magic)")                \
     X(SPL_EVERSION,  -1003, "store has another format version")                \
     X(SPL_ELAYOUT,   -1004, "store layout or features differ from this build") \
