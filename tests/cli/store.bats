@@ -61,7 +61,7 @@ load common
     j '.build.version' > /dev/null
     j '.build | has("lua")'
     run -0 --separate-stderr ctl info
-    [[ "$output" == *"used        2 keys, load 0.031"* ]]
+    [[ "$output" == *"used        2 of 64 keys (62 slots free), load 0.031"* ]]
     run -2 --separate-stderr ctl info extra
 }
 
