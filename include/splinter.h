@@ -351,6 +351,47 @@ int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap,
 int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us);
 
 /* ------------------------------------------------------------------------
+ * Prepared keys and batches: hash a key once, use it many times
+ * ---------------------------------------------------------------------- */
+
+/* A key measured and hashed for one store.  Fill it with spl_key_prep; it
+ * points at the caller's string, which must stay valid and unchanged while
+ * the prepared key is used (a changed string finds nothing or the wrong
+ * key).  It works only with the store it was prepared for (any handle of
+ * that store): with another, the calls return SPL_EINVAL. */
+typedef struct spl_key {
+    const char *key;
+    uint32_t len;
+    uint32_t home;
+    uint64_t fp;
+    uint64_t seed; /* the store's hash seed */
+} spl_key;
+
+/* Errors: SPL_EINVAL (NULL), SPL_EKEYLEN.  Touches no shared memory. */
+int spl_key_prep(spl_store *s, const char *key, spl_key *out);
+/* spl_get, spl_set, spl_unset, spl_add with a prepared key: the same
+ * results, errors and concurrency contracts, plus SPL_EINVAL for a key
+ * prepared for another store. */
+int spl_get_k(spl_store *s, const spl_key *k, void *buf, size_t cap, size_t *len_out);
+int spl_set_k(spl_store *s, const spl_key *k, const void *val, size_t len);
+int spl_unset_k(spl_store *s, const spl_key *k);
+int spl_add_k(spl_store *s, const spl_key *k, int64_t delta, int64_t *out);
+
+/* n gets at once: value i goes to bufs + i * stride (at most stride bytes),
+ * its length to lens[i] and spl_get_k's result to rcs[i].  The lookups are
+ * overlapped (the index words and slots of the next keys are fetched while
+ * one is read), so a batch of random keys costs much less than n single
+ * gets.  Returns the number of keys found (rcs[i] == 0), or SPL_EINVAL.
+ * Concurrency: n independent reads; no snapshot across keys. */
+int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
+                 size_t *lens, int *rcs);
+/* n sets at once: value i is vals + i * stride, lens[i] bytes; rcs[i] gets
+ * spl_set_k's result.  Returns the number written, or SPL_EINVAL.
+ * Concurrency: n independent writes, each atomic on its own. */
+int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
+                 const size_t *lens, int *rcs);
+
+/* ------------------------------------------------------------------------
  * Metadata
  * ---------------------------------------------------------------------- */
 

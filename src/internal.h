@@ -5,6 +5,7 @@
 #ifndef SPL_INTERNAL_H
 #define SPL_INTERNAL_H
 
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -17,6 +18,10 @@
 #ifndef SPL_WITH_EMBEDDINGS
 #define SPL_WITH_EMBEDDINGS 1
 #endif
+
+/* Undo records one handle keeps claimed for its threads; more writer
+ * threads than this take a record for each write and give it back. */
+#define SPL__UCACHE 16
 
 #define SPL_FEATURES ((uint64_t)(SPL_WITH_EMBEDDINGS ? SPL_FEAT_EMBEDDINGS : 0))
 
@@ -38,6 +43,14 @@ struct spl_store {
     uint32_t val_off; /* byte offset of the value inside a slot */
     uint8_t *undo;    /* the undo records */
     uint32_t nundo, undo_stride;
+    /* undo records this process claimed through this handle and keeps, one
+     * per thread that overwrites (kv.c, "undo records, kept per thread") */
+    uint64_t ugen;             /* 0 until registered; unique per handle */
+    struct spl_store *unext;   /* registry of handles with records */
+    pthread_mutex_t umu;
+    uint32_t ucache[SPL__UCACHE];
+    uint32_t uheld, ufree;     /* ucache[0..uheld) claimed; ufree: bitmask
+                                  of those no thread holds */
     uint8_t *cells;   /* the cell arena (vectors) */
     uint32_t ncells, cell_stride;
     uint64_t seed;
@@ -320,7 +333,8 @@ void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl);
  * live writers, SPL_EAGAIN for the caller).  spl__undo_done: after
  * spl__write_end, disarm and give the record back. */
 struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what);
-void spl__undo_done(struct spl_undo *u);
+void spl__undo_done(struct spl_store *s, struct spl_undo *u);
+void spl__undo_close(struct spl_store *s); /* spl_close: give back every kept record */
 static inline uint8_t *spl__undo_val(struct spl_undo *u) { return (uint8_t *)u + sizeof *u; }
 static inline uint8_t *spl__undo_cell(const struct spl_store *s, struct spl_undo *u)
 {

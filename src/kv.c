@@ -238,29 +238,170 @@ static void spl__undo_reclaim(struct spl_store *s)
     }
 }
 
-/* Which record a thread tried first last time (any store: it is a hint). */
-static _Thread_local uint32_t spl__undo_hint;
+/* ---- undo records, kept per thread -------------------------------------
+ * Claiming a record is a CAS on its owner: a locked instruction, as dear as
+ * the slot lock itself.  So a thread keeps the record it claimed (for this
+ * process, through one handle) and the next overwrite uses it with plain
+ * loads and stores.  The handle lists what it claimed (ucache, at most
+ * SPL__UCACHE) and which of those no thread holds (ufree); a thread gives
+ * its record back when it writes through another handle or exits, and
+ * spl_close gives all of them back.  Past SPL__UCACHE writer threads, a
+ * write takes a record and gives it back (spl__undo_done).  A forked child
+ * finds the records it inherited owned by its parent, and claims its own.
+ * Handles that kept records are in a registry, so that a thread's exit can
+ * tell whether the handle it wrote through is still open. */
 
-struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+static pthread_mutex_t spl__ureg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct spl_store *spl__ureg; /* linked by unext */
+static uint64_t spl__ugen;
+static pthread_key_t spl__ukey;
+static pthread_once_t spl__uonce = PTHREAD_ONCE_INIT;
+static _Thread_local struct {
+    struct spl_store *s;
+    uint64_t gen;
+    uint32_t slot; /* index into s->ucache */
+} spl__utl;
+
+/* Give the calling thread's kept record back to its handle, if that handle
+ * is still open. */
+static void spl__utl_give_back(void)
 {
-    uint64_t me = spl__owner_id();
-    uint32_t n = s->nundo, r = spl__undo_hint % n;
-    struct spl_undo *u = NULL;
-    for (int pass = 0; pass < 2 && !u; pass++) {
+    struct spl_store *s = spl__utl.s;
+    if (!s)
+        return;
+    pthread_mutex_lock(&spl__ureg_mu);
+    for (struct spl_store *h = spl__ureg; h; h = h->unext)
+        if (h == s && h->ugen == spl__utl.gen) {
+            pthread_mutex_lock(&h->umu);
+            h->ufree |= 1u << spl__utl.slot;
+            pthread_mutex_unlock(&h->umu);
+            break;
+        }
+    pthread_mutex_unlock(&spl__ureg_mu);
+    spl__utl.s = NULL;
+}
+
+static void spl__utl_exit(void *unused)
+{
+    (void)unused;
+    spl__utl_give_back();
+}
+
+/* fork: the child gets the registry lock free and the parent's records
+ * (owned by the parent) out of its handles' caches. */
+static void spl__ureg_prepare(void) { pthread_mutex_lock(&spl__ureg_mu); }
+static void spl__ureg_parent(void) { pthread_mutex_unlock(&spl__ureg_mu); }
+static void spl__ureg_child(void)
+{
+    pthread_mutex_init(&spl__ureg_mu, NULL);
+    for (struct spl_store *h = spl__ureg; h; h = h->unext) {
+        pthread_mutex_init(&h->umu, NULL);
+        h->uheld = h->ufree = 0;
+    }
+    spl__utl.s = NULL;
+}
+
+static void spl__ureg_once(void)
+{
+    pthread_key_create(&spl__ukey, spl__utl_exit);
+    pthread_atfork(spl__ureg_prepare, spl__ureg_parent, spl__ureg_child);
+}
+
+/* Claim a free record: owner 0 -> me.  Index, or nundo if none is free. */
+static uint32_t spl__undo_claim(struct spl_store *s, uint64_t me)
+{
+    static _Thread_local uint32_t hint; /* where the last claim succeeded */
+    uint32_t n = s->nundo, r = hint < n ? hint : 0;
+    for (int pass = 0; pass < 2; pass++) {
         for (uint32_t t = 0; t < n; t++, r = r + 1 < n ? r + 1 : 0) {
             struct spl_undo *c = spl__undo_at(s, r);
             uint64_t exp = 0;
             if (spl_load_relaxed(&c->owner) == 0 && spl_cas_acquire(&c->owner, &exp, me)) {
-                u = c;
-                break;
+                hint = r;
+                return r;
             }
         }
-        if (!u && pass == 0)
+        if (pass == 0)
             spl__undo_reclaim(s);
     }
+    return n;
+}
+
+/* The record the calling thread keeps for s, taking one (kept, or for this
+ * write only) if it has none: NULL if every record is in use. */
+static struct spl_undo *spl__undo_take(struct spl_store *s, uint64_t me)
+{
+    if (spl__utl.s == s && spl__utl.gen == s->ugen) {
+        struct spl_undo *u = spl__undo_at(s, s->ucache[spl__utl.slot]);
+        if (spl_load_relaxed(&u->owner) == me)
+            return u;
+        spl__utl.s = NULL; /* inherited across fork: the parent's */
+    }
+    spl__utl_give_back();
+    pthread_once(&spl__uonce, spl__ureg_once);
+    pthread_mutex_lock(&spl__ureg_mu);
+    if (!s->ugen) { /* first kept record: register the handle */
+        pthread_mutex_init(&s->umu, NULL);
+        s->ugen = ++spl__ugen;
+        s->unext = spl__ureg;
+        spl__ureg = s;
+    }
+    pthread_mutex_unlock(&spl__ureg_mu);
+    pthread_mutex_lock(&s->umu);
+    uint32_t slot = SPL__UCACHE;
+    if (s->ufree)
+        slot = (uint32_t)__builtin_ctz(s->ufree);
+    else if (s->uheld < SPL__UCACHE) {
+        uint32_t r = spl__undo_claim(s, me);
+        if (r < s->nundo) {
+            slot = s->uheld++;
+            s->ucache[slot] = r;
+        }
+    }
+    if (slot < SPL__UCACHE) {
+        s->ufree &= ~(1u << slot);
+        spl__utl.s = s;
+        spl__utl.gen = s->ugen;
+        spl__utl.slot = slot;
+    }
+    pthread_mutex_unlock(&s->umu);
+    if (slot < SPL__UCACHE) {
+        pthread_setspecific(spl__ukey, s); /* so that the thread's exit gives it back */
+        return spl__undo_at(s, s->ucache[slot]);
+    }
+    /* more writer threads than the handle keeps records for: one for this write */
+    uint32_t r = spl__undo_claim(s, me);
+    return r < s->nundo ? spl__undo_at(s, r) : NULL;
+}
+
+void spl__undo_close(struct spl_store *s)
+{
+    if (!s->ugen)
+        return;
+    pthread_mutex_lock(&spl__ureg_mu);
+    for (struct spl_store **p = &spl__ureg; *p; p = &(*p)->unext)
+        if (*p == s) {
+            *p = s->unext;
+            break;
+        }
+    pthread_mutex_unlock(&spl__ureg_mu);
+    uint64_t me = spl__owner_id();
+    for (uint32_t j = 0; j < s->uheld; j++) {
+        struct spl_undo *u = spl__undo_at(s, s->ucache[j]);
+        uint64_t exp = me;
+        spl_store_relaxed(&u->armed, 0);
+        spl_cas_seqcst(&u->owner, &exp, 0); /* ours still (not a parent's) */
+    }
+    pthread_mutex_destroy(&s->umu);
+    if (spl__utl.s == s)
+        spl__utl.s = NULL;
+}
+
+struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+{
+    struct spl_undo *u = spl__undo_take(s, spl__owner_id());
     if (!u)
         return NULL;
-    spl__undo_hint = r;
     uint32_t vl = spl_load32_relaxed(&sl->val_len);
     if (vl > s->val_max) /* corrupt: there is nothing whole to keep */
         what &= ~SPL_UNDO_VAL;
@@ -282,10 +423,12 @@ struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot 
     return u;
 }
 
-void spl__undo_done(struct spl_undo *u)
+void spl__undo_done(struct spl_store *s, struct spl_undo *u)
 {
     spl_store_relaxed(&u->armed, 0);
-    spl_store_release(&u->owner, 0); /* pairs with the CAS in spl__undo_arm */
+    if (spl__utl.s == s && spl__undo_at(s, s->ucache[spl__utl.slot]) == u)
+        return; /* kept by this thread */
+    spl_store_release(&u->owner, 0); /* a record for one write: pairs with the claim's CAS */
 }
 
 /* ---- ownership and recovery --------------------------------------------- */
@@ -658,13 +801,10 @@ release_slot:
 
 enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 
-static int spl__put(spl_store *s, const char *key, const void *val, size_t len, int mode,
-                    uint64_t expected)
+static int spl__put_k(spl_store *s, struct spl__key k, const void *val, size_t len, int mode,
+                      uint64_t expected)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
+    int rc;
     if (!val && len)
         return SPL_EINVAL;
     if (s->rdonly)
@@ -706,7 +846,7 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
             spl_store_relaxed(&sl->mtime_ns, now);
             spl__write_end(sl, odd);
             if (u)
-                spl__undo_done(u);
+                spl__undo_done(s, u);
             spl__unlock(sl);
             spl__note_send(s, &note);
             return 0;
@@ -721,6 +861,14 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
             return rc;
     }
     return SPL_EAGAIN;
+}
+
+static int spl__put(spl_store *s, const char *key, const void *val, size_t len, int mode,
+                    uint64_t expected)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__put_k(s, k, val, len, mode, expected);
 }
 
 SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
@@ -769,12 +917,9 @@ static __attribute__((noinline)) int spl__get_slow(spl_store *s, const struct sp
     return rc < 0 ? rc : 0;
 }
 
-SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out)
+static inline __attribute__((always_inline)) int spl__get_k(spl_store *s, struct spl__key k, void *buf,
+                                                            size_t cap, size_t *len_out)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
     if (!buf && cap)
         return SPL_EINVAL;
     /* Fast path, the common case: the key's word at its home, no writer
@@ -799,6 +944,13 @@ SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t
         }
     }
     return spl__get_slow(s, &k, buf, cap, len_out);
+}
+
+SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__get_k(s, k, buf, cap, len_out);
 }
 
 SPL_API int spl_exists(spl_store *s, const char *key)
@@ -905,12 +1057,8 @@ SPL_API int spl_read_with(spl_store *s, const char *key, spl_read_fn fn, void *u
 
 /* ---- unset -------------------------------------------------------------- */
 
-SPL_API int spl_unset(spl_store *s, const char *key)
+static int spl__unset_k(spl_store *s, struct spl__key k)
 {
-    struct spl__key k;
-    int rc = spl__key_prep_w(s, key, &k);
-    if (rc)
-        return rc;
     uint32_t p;
     int i = spl__find_locked(s, &k, &p);
     if (i < 0)
@@ -935,6 +1083,13 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl__bucket_sub(s, k.home);
     spl__note_send(s, &note);
     return 0;
+}
+
+SPL_API int spl_unset(spl_store *s, const char *key)
+{
+    struct spl__key k;
+    int rc = spl__key_prep_w(s, key, &k);
+    return rc ? rc : spl__unset_k(s, k);
 }
 
 /* ---- metadata writers --------------------------------------------------- */
@@ -1068,12 +1223,9 @@ static uint64_t spl__apply(spl_int_op op, uint64_t v, uint64_t x)
 /* Retried inside until done: contention is never returned.  Only a slot held
  * for 10 s by a live process (a stopped or hostile peer) ends it, with
  * SPL_ETIMEDOUT. */
-SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t operand, uint64_t *out)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
+    int rc;
     if ((unsigned)op >= SPL__OP_COUNT)
         return SPL_EINVAL;
     if (s->rdonly)
@@ -1124,6 +1276,13 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
     }
 }
 
+SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__int_k(s, k, op, operand, out);
+}
+
 SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
 {
     uint64_t v;
@@ -1134,6 +1293,111 @@ SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
 }
 SPL_API int spl_inc(spl_store *s, const char *key, int64_t *out) { return spl_add(s, key, 1, out); }
 SPL_API int spl_dec(spl_store *s, const char *key, int64_t *out) { return spl_add(s, key, -1, out); }
+
+/* ---- prepared keys and batches ------------------------------------------ */
+
+SPL_API int spl_key_prep(spl_store *s, const char *key, spl_key *out)
+{
+    struct spl__key k;
+    if (!out)
+        return SPL_EINVAL;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    *out = (spl_key){key, (uint32_t)k.len, k.home, k.fp, s->seed};
+    return 0;
+}
+
+/* A prepared key for this store, checked (it is the caller's memory, but
+ * a home out of range would index past the index). */
+static inline int spl__key_of(const spl_store *s, const spl_key *pk, struct spl__key *k)
+{
+    if (!s || !pk || !pk->key || pk->seed != s->seed || pk->len == 0 || pk->len > s->key_max ||
+        pk->home > s->imask || (pk->fp & ~SPL_IX_FP_MASK))
+        return SPL_EINVAL;
+    *k = (struct spl__key){pk->key, pk->len, pk->home, pk->fp};
+    return 0;
+}
+
+SPL_API int spl_get_k(spl_store *s, const spl_key *pk, void *buf, size_t cap, size_t *len_out)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : spl__get_k(s, k, buf, cap, len_out);
+}
+
+SPL_API int spl_set_k(spl_store *s, const spl_key *pk, const void *val, size_t len)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : spl__put_k(s, k, val, len, SPL__PUT_SET, 0);
+}
+
+SPL_API int spl_unset_k(spl_store *s, const spl_key *pk)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : s->rdonly ? SPL_EROFS : spl__unset_k(s, k);
+}
+
+SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *out)
+{
+    struct spl__key k;
+    uint64_t v;
+    int rc = spl__key_of(s, pk, &k);
+    if (rc == 0)
+        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v);
+    if (rc == 0 && out)
+        *out = (int64_t)v;
+    return rc;
+}
+
+/* Batches run this far ahead: the index words of keys i+AHEAD and the
+ * natural slots of keys i+AHEAD/2 are fetched while key i is read. */
+#define SPL__AHEAD 8
+
+static inline void spl__batch_fetch(spl_store *s, const spl_key *keys, size_t n, size_t i, int rw)
+{
+    if (i + SPL__AHEAD < n && keys[i + SPL__AHEAD].home <= s->imask)
+        __builtin_prefetch(&s->index[keys[i + SPL__AHEAD].home], rw);
+    if (i + SPL__AHEAD / 2 < n && keys[i + SPL__AHEAD / 2].home <= s->imask)
+        __builtin_prefetch(spl__slot(s, spl__natural(s, keys[i + SPL__AHEAD / 2].home)), rw);
+}
+
+SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
+                         size_t *lens, int *rcs)
+{
+    if (!s || (n && (!keys || !bufs || !lens || !rcs)))
+        return SPL_EINVAL;
+    int found = 0;
+    for (size_t i = 0; i < n && i < SPL__AHEAD; i++)
+        if (keys[i].home <= s->imask)
+            __builtin_prefetch(&s->index[keys[i].home]);
+    for (size_t i = 0; i < n; i++) {
+        spl__batch_fetch(s, keys, n, i, 0);
+        lens[i] = 0;
+        rcs[i] = spl_get_k(s, &keys[i], (uint8_t *)bufs + i * stride, stride, &lens[i]);
+        found += rcs[i] == 0;
+    }
+    return found;
+}
+
+SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
+                         const size_t *lens, int *rcs)
+{
+    if (!s || (n && (!keys || !vals || !lens || !rcs)))
+        return SPL_EINVAL;
+    int done = 0;
+    for (size_t i = 0; i < n && i < SPL__AHEAD; i++)
+        if (keys[i].home <= s->imask)
+            __builtin_prefetch(&s->index[keys[i].home], 1);
+    for (size_t i = 0; i < n; i++) {
+        spl__batch_fetch(s, keys, n, i, 1);
+        rcs[i] = spl_set_k(s, &keys[i], (const uint8_t *)vals + i * stride, lens[i]);
+        done += rcs[i] == 0;
+    }
+    return done;
+}
 
 /* ---- bounded-retry helpers ---------------------------------------------- */
 

@@ -87,11 +87,11 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
     l->kwait_off = spl_round_up(l->sig_off + SPL_SIG_OFF_WATCH + (uint64_t)l->slots * 8, 64);
     l->ring_off = spl_round_up(l->kwait_off + (uint64_t)l->slots * 4, 64);
     l->total = l->ring_off + (uint64_t)feed_len * sizeof(struct spl_sig_ent);
-    /* undo records: one per writer at a time, each a line of head, the
-     * value and (vector stores) a cell; no more than the slots (a writer
-     * holds a slot) and no more than about 256 MiB of them */
+    /* undo records: one per writer thread (kept while it lives), each a
+     * line of head, the value and (vector stores) a cell; no more than
+     * about 256 MiB of them (pages are touched only when used) */
     l->undo_stride = (uint32_t)spl_round_up(sizeof(struct spl_undo) + val_pad + l->cell_stride, SPL_CACHE_LINE);
-    uint64_t recs = SPL_UNDO_MAX < l->slots ? SPL_UNDO_MAX : l->slots;
+    uint64_t recs = SPL_UNDO_MAX;
     while (recs > 4 && recs * l->undo_stride > (256ull << 20))
         recs /= 2;
     l->undo_recs = (uint32_t)recs;
@@ -442,6 +442,7 @@ SPL_API void spl_close(spl_store *s)
 {
     if (!s)
         return;
+    spl__undo_close(s);
     if (s->base)
         munmap(s->base, s->map_bytes);
     if (s->fd >= 0)
