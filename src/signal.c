@@ -430,6 +430,63 @@ static int spl__group_wait(struct spl_store *s, uint64_t groups, uint64_t *snap,
 
 /* ---- waiting on a key -------------------------------------------------------- */
 
+/* Sleep on slot idx's key bell until check() stops it or the deadline
+ * (CLOCK_MONOTONIC ns, 0 = none) passes.  The sleeper first counts itself
+ * in kwait[idx] (seq_cst RMW, recorded in a waiter record so a killed
+ * sleeper's count is taken back by spl_signal_repair); then, every round,
+ * it reads the bell BEFORE check() looks at the slot, and sleeps only while
+ * the bell still holds that value.  A writer commits (epoch, unlock), then
+ * does a seq_cst RMW and loads kwait[idx] (spl__note_send): either it sees
+ * the count and rings the bell after our read (the futex wait fails or is
+ * woken), or our check sees its commit.  check() returns 1 to sleep on
+ * (it may lower *until for this round), anything else to stop with that
+ * result.  Returns check's result, or SPL_ETIMEDOUT at the deadline.
+ * Shared by spl_key_wait and the *_wait calls' contention sleeps. */
+int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__kcheck_fn check, void *ctx)
+{
+    struct spl_sig_rec *r = spl__rec_claim(s);
+    spl__count_key(s, r, idx, 1);
+    int rc;
+    for (;;) {
+        uint32_t seen = spl_load32_seqcst(&s->sig->kbell);
+        uint64_t until = deadline;
+        rc = check(s, ctx, &until);
+        if (rc != 1)
+            break;
+        if (spl__expired(deadline)) {
+            rc = SPL_ETIMEDOUT;
+            break;
+        }
+        spl__futex_wait(&s->sig->kbell, seen, until, 1u << (idx & 31));
+    }
+    spl__count_key(s, r, idx, 0);
+    spl__rec_release(r);
+    return rc;
+}
+
+struct spl__kwait {
+    const char *key;
+    uint64_t epoch; /* wait for the key's epoch to pass this */
+    uint32_t idx;   /* the key's slot */
+    spl_meta m;
+};
+
+static int spl__kwait_check(struct spl_store *s, void *ctx, uint64_t *until)
+{
+    struct spl__kwait *w = ctx;
+    int rc = spl_meta_get(s, w->key, &w->m);
+    if (rc == 0 && (w->m.epoch > w->epoch || w->m.slot != w->idx))
+        return w->m.epoch > w->epoch ? 0 : SPL_ENOENT; /* (never: a re-inserted key starts above) */
+    if (rc != 0 && rc != SPL_EAGAIN)
+        return rc;
+    if (rc == SPL_EAGAIN) { /* a writer inside: look again shortly */
+        uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + 200 * 1000;
+        if (!*until || soon < *until)
+            *until = soon;
+    }
+    return 1;
+}
+
 SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_ns,
                          uint64_t *epoch_out)
 {
@@ -438,52 +495,24 @@ SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t 
     if (s->rdonly)
         return SPL_EROFS;
     uint64_t deadline = spl__deadline(timeout_ns);
-    spl_meta m;
+    struct spl__kwait w = {key, epoch, 0, {0}};
     int rc;
     unsigned round = 0;
     /* find the key's slot (a busy slot is retried; a dead writer's is
      * recovered inside the lookup) */
-    while ((rc = spl_meta_get(s, key, &m)) == SPL_EAGAIN) {
+    while ((rc = spl_meta_get(s, key, &w.m)) == SPL_EAGAIN) {
         if (spl__expired(deadline))
             return SPL_ETIMEDOUT;
         spl__backoff(&round);
     }
     if (rc)
         return rc;
-    if (m.epoch > epoch) {
-        if (epoch_out)
-            *epoch_out = m.epoch;
-        return 0;
+    if (w.m.epoch <= epoch) {
+        w.idx = w.m.slot;
+        rc = spl__kslot_sleep(s, w.idx, deadline, spl__kwait_check, &w);
     }
-    const uint32_t idx = m.slot;
-    struct spl_sig_rec *r = spl__rec_claim(s);
-    spl__count_key(s, r, idx, 1);
-    for (;;) {
-        uint32_t seen = spl_load32_seqcst(&s->sig->kbell);
-        rc = spl_meta_get(s, key, &m);
-        if (rc == 0 && (m.epoch > epoch || m.slot != idx)) {
-            if (m.epoch <= epoch)
-                rc = SPL_ENOENT; /* (never: a re-inserted key starts above) */
-            break;
-        }
-        if (rc != 0 && rc != SPL_EAGAIN)
-            break;
-        if (spl__expired(deadline)) {
-            rc = SPL_ETIMEDOUT;
-            break;
-        }
-        uint64_t until = deadline;
-        if (rc == SPL_EAGAIN) { /* a writer inside: look again shortly */
-            uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + 200 * 1000;
-            if (!until || soon < until)
-                until = soon;
-        }
-        spl__futex_wait(&s->sig->kbell, seen, until, 1u << (idx & 31));
-    }
-    spl__count_key(s, r, idx, 0);
-    spl__rec_release(r);
     if (rc == 0 && epoch_out)
-        *epoch_out = m.epoch;
+        *epoch_out = w.m.epoch;
     return rc;
 }
 
