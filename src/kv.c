@@ -818,7 +818,8 @@ static uint64_t spl__apply(spl_int_op op, uint64_t v, uint64_t x)
     }
 }
 
-/* Retried inside until done: contention is never returned.  Only a slot held
+/* Retried inside until done (spinning, then sleeping on the busy slot:
+ * src/wait.c): contention is never returned.  Only a slot held
  * for 10 s by a live process (a stopped or hostile peer) ends it, with
  * SPL_ETIMEDOUT. */
 SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
@@ -831,8 +832,8 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
         return SPL_EINVAL;
     if (s->rdonly)
         return SPL_EROFS;
-    unsigned round = 0;
-    uint64_t start = 0;
+    struct spl__contend cw;
+    spl__contend_init(&cw, SPL__INT_TIMEOUT_NS);
     for (;;) {
         int i = spl__find_locked(s, &k);
         if (i >= 0) {
@@ -868,12 +869,8 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
         } else if (i != SPL_EAGAIN) {
             return i;
         }
-        uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
-        if (!start)
-            start = now;
-        else if (now - start > SPL__INT_TIMEOUT_NS)
+        if (spl__contend_pause(s, key, 1, &cw))
             return SPL_ETIMEDOUT;
-        spl__backoff(&round);
     }
 }
 
@@ -890,30 +887,31 @@ SPL_API int spl_dec(spl_store *s, const char *key, int64_t *out) { return spl_ad
 
 /* ---- bounded-retry helpers ---------------------------------------------- */
 
-#define SPL__WAIT(call, timeout_us)                                                   \
+/* Retry SPL_EAGAIN until timeout_us: spin, yield, then sleep on the busy
+ * slot until its writer commits (src/wait.c). */
+#define SPL__WAIT(s, key, write, call, timeout_us)                                    \
     do {                                                                              \
-        unsigned round_ = 0;                                                          \
-        uint64_t end_ = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)(timeout_us)*1000; \
+        struct spl__contend c_;                                                       \
+        spl__contend_init(&c_, (uint64_t)(timeout_us)*1000);                          \
         for (;;) {                                                                    \
             int rc_ = (call);                                                         \
-            if (rc_ != SPL_EAGAIN || spl__clock_ns(CLOCK_MONOTONIC) >= end_)          \
+            if (rc_ != SPL_EAGAIN || spl__contend_pause((s), (key), (write), &c_))    \
                 return rc_;                                                           \
-            spl__backoff(&round_);                                                    \
         }                                                                             \
     } while (0)
 
 SPL_API int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len, uint32_t timeout_us)
 {
-    SPL__WAIT(spl_set(s, key, val, len), timeout_us);
+    SPL__WAIT(s, key, 1, spl_set(s, key, val, len), timeout_us);
 }
 SPL_API int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out,
                          uint32_t timeout_us)
 {
-    SPL__WAIT(spl_get(s, key, buf, cap, len_out), timeout_us);
+    SPL__WAIT(s, key, 0, spl_get(s, key, buf, cap, len_out), timeout_us);
 }
 SPL_API int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us)
 {
-    SPL__WAIT(spl_unset(s, key), timeout_us);
+    SPL__WAIT(s, key, 1, spl_unset(s, key), timeout_us);
 }
 
 /* ---- info and iteration ------------------------------------------------- */
@@ -1064,3 +1062,29 @@ int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *c
 void spl__slot_unlock(struct spl_slot *sl) { spl__unlock(sl); }
 
 int spl__slot_busy(struct spl_store *s, uint32_t i) { return spl__contended(s, i); }
+
+/* ==== entry point for src/wait.c (contention sleeps) ==== */
+
+int spl__busy_slot(struct spl_store *s, const char *key, int write)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    uint64_t w = spl_load_acquire(&s->index[k.home]);
+    uint32_t md = spl__maxdist(s, w);
+    for (uint32_t d = 0;;) {
+        uint64_t tag = w & SPL_IX_TAG_MASK;
+        if (tag == (k.fp | SPL_IX_LIVE) || (write && tag == (k.fp | SPL_IX_PENDING))) {
+            uint32_t i = spl__probe_at(s, k.home, d);
+            struct spl_slot *sl = spl__slot(s, i);
+            /* seq_cst: a sleeper counted itself in kwait before this look */
+            if ((spl_load_seqcst(&sl->epoch) & 1) || (write && spl_load_seqcst(&sl->owner)))
+                return spl__contended(s, i) ? SPL_ENOENT : (int)i;
+        }
+        if (++d > md)
+            break;
+        w = spl_load_acquire(&s->index[spl__probe_at(s, k.home, d)]);
+    }
+    return SPL_ENOENT;
+}

@@ -1,0 +1,100 @@
+/*
+ * wait.c - what the retrying calls (spl_set_wait, spl_get_wait,
+ * spl_unset_wait, spl_int) do when they meet a busy slot.
+ *
+ * A writer inside a slot is normally out again within a microsecond, so the
+ * caller first spins briefly, then yields; if the slot is still busy (its
+ * writer was preempted, stopped, or died) the caller sleeps on the slot's key
+ * bell (the futex spl_key_wait uses: src/signal.c) until the writer's commit
+ * wakes it.  On a machine with fewer cores than processes, spinning readers
+ * would otherwise take the CPU from the very writer they wait for.
+ *
+ * Writers pay nothing for this while nobody sleeps: spl__note_send already
+ * loads the slot's key-waiter count on every commit (one load).
+ *
+ * Nobody sleeps past a dead writer: each sleep lasts at most a slice
+ * (SPL_CHECK_NS, doubling to 8 x while the slot stays busy), after which the
+ * sleeper looks up the key again, and that look checks the owner's liveness
+ * (rate-limited as everywhere) and recovers a dead writer's slot.
+ */
+#include <sched.h>
+
+#include "internal.h"
+
+#define SPL__SPIN_ROUNDS  3u /* 32, 64, 128 pauses */
+#define SPL__YIELD_ROUNDS 2u
+#define SPL__SLICE_MAX_NS (8 * SPL_CHECK_NS)
+
+static _Thread_local uint64_t spl__retries, spl__sleeps;
+
+void spl__contend_stats(uint64_t *retries, uint64_t *sleeps)
+{
+    if (retries)
+        *retries = spl__retries;
+    if (sleeps)
+        *sleeps = spl__sleeps;
+}
+
+void spl__contend_init(struct spl__contend *c, uint64_t timeout_ns)
+{
+    c->end = spl__clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+    c->round = 0;
+    c->fallback = 8; /* spl__backoff's yields, then its short sleeps */
+}
+
+struct spl__cw {
+    const char *key;
+    int write;
+    uint32_t idx;   /* the slot slept on */
+    uint64_t slice; /* this round's longest sleep */
+};
+
+/* Sleep on while the same slot keeps the key busy.  spl__busy_slot also
+ * checks (rate-limited) whether its writer died, and recovers the slot. */
+static int spl__cw_check(struct spl_store *s, void *ctx, uint64_t *until)
+{
+    struct spl__cw *w = ctx;
+    if (spl__busy_slot(s, w->key, w->write) != (int)w->idx)
+        return 0;
+    uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + w->slice;
+    if (soon < *until)
+        *until = soon;
+    if (w->slice < SPL__SLICE_MAX_NS)
+        w->slice *= 2;
+    return 1;
+}
+
+int spl__contend_pause(struct spl_store *s, const char *key, int write, struct spl__contend *c)
+{
+    spl__retries++;
+    if (spl__clock_ns(CLOCK_MONOTONIC) >= c->end)
+        return 1;
+#ifdef SPL_BROKEN_NO_SLEEP /* deliberately broken build for `make test-broken`: back off and retry, never sleep (the old way) */
+    if (c->round < 100) {
+        spl__backoff(&c->round);
+        return 0;
+    }
+#endif
+    unsigned r = c->round;
+    if (r < SPL__SPIN_ROUNDS) {
+        c->round++;
+        for (unsigned n = 0; n < (32u << r); n++)
+            spl_cpu_relax();
+        return 0;
+    }
+    if (r < SPL__SPIN_ROUNDS + SPL__YIELD_ROUNDS) {
+        c->round++;
+        sched_yield();
+        return 0;
+    }
+    /* a read-only handle cannot count itself as a sleeper (no write access) */
+    int i = s->rdonly ? SPL_ENOENT : spl__busy_slot(s, key, write);
+    if (i < 0) { /* nothing to sleep on (not found busy again, or recovered) */
+        spl__backoff(&c->fallback);
+        return 0;
+    }
+    spl__sleeps++;
+    struct spl__cw w = {key, write, (uint32_t)i, SPL_CHECK_NS};
+    spl__kslot_sleep(s, (uint32_t)i, c->end, spl__cw_check, &w);
+    return 0;
+}
