@@ -163,7 +163,8 @@ test-tsan:
 		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec
 
 # The kill loop must fail against a build whose read path skips the epoch
-# re-check: proves the check can fail.
+# re-check: proves the check can fail.  Likewise sighunt against a sleeper
+# that reads the bell late, and contend against *_wait calls that never sleep.
 test-broken:
 	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop \
 		build/broken/tests/vectorn
@@ -171,6 +172,8 @@ test-broken:
 		"tests/expect-fail.sh build/broken/tests/vectorn --expect-torn"
 	$(MAKE) B=build/broken-sig WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_BELL_LATE=1 build/broken-sig/tests/sighunt
 	tests/run.sh broken-sig "tests/expect-fail.sh build/broken-sig/tests/sighunt --pulses 4000 --kills 0 --sync-ms 100"
+	$(MAKE) B=build/broken-sleep WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_SLEEP=1 build/broken-sleep/tests/contend
+	tests/run.sh broken-sleep "tests/expect-fail.sh build/broken-sleep/tests/contend --rounds 1"
 
 # Model check of the slot protocol (docs/model/slot.pml) with spin: the
 # model must pass, its broken variants must fail, its probes must be reached
