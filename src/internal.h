@@ -305,7 +305,8 @@ int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__
  * write: the caller wants the slot's lock (set, unset, integer ops), not
  * only a stable epoch (get). */
 struct spl__contend {
-    uint64_t end;      /* CLOCK_MONOTONIC ns */
+    uint64_t timeout;  /* ns, from the first SPL_EAGAIN */
+    uint64_t end;      /* CLOCK_MONOTONIC ns; 0 until the first SPL_EAGAIN */
     unsigned round;    /* spin, yield, sleep */
     unsigned fallback; /* spl__backoff round when there is no slot to sleep on */
 };

@@ -35,9 +35,12 @@ void spl__contend_stats(uint64_t *retries, uint64_t *sleeps)
         *sleeps = spl__sleeps;
 }
 
+/* The clock is first read at the first SPL_EAGAIN: an uncontended call
+ * pays nothing for its timeout. */
 void spl__contend_init(struct spl__contend *c, uint64_t timeout_ns)
 {
-    c->end = spl__clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+    c->timeout = timeout_ns;
+    c->end = 0;
     c->round = 0;
     c->fallback = 8; /* spl__backoff's yields, then its short sleeps */
 }
@@ -67,7 +70,12 @@ static int spl__cw_check(struct spl_store *s, void *ctx, uint64_t *until)
 int spl__contend_pause(struct spl_store *s, const char *key, int write, struct spl__contend *c)
 {
     spl__retries++;
-    if (spl__clock_ns(CLOCK_MONOTONIC) >= c->end)
+    if (!c->timeout)
+        return 1;
+    uint64_t now = spl__clock_ns(CLOCK_MONOTONIC);
+    if (!c->end)
+        c->end = now + c->timeout;
+    else if (now >= c->end)
         return 1;
 #ifdef SPL_BROKEN_NO_SLEEP /* deliberately broken build for `make test-broken`: back off and retry, never sleep (the old way) */
     if (c->round < 100) {
