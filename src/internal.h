@@ -298,9 +298,11 @@ typedef int (*spl__kcheck_fn)(struct spl_store *s, void *ctx, uint64_t *until);
 int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__kcheck_fn check, void *ctx);
 
 /* ---- contention (src/wait.c): what a retrying call does after SPL_EAGAIN
- * Spin briefly, then yield, then sleep on the busy slot until its writer
- * commits (woken by spl__note_send), re-checking the writer's liveness every
- * few ms so a dead writer's slot is recovered.  spl__contend_pause returns 0
+ * Spin briefly, then yield; then, if the busy slot is stuck (busy with the
+ * same epoch twice, a back-off apart), sleep on it until its writer commits
+ * (woken by spl__note_send), re-checking the writer's liveness every few ms
+ * so a dead writer's slot is recovered.  A slot that stays busy but moves
+ * (writers of a hot key coming and going) gets short back-offs instead.  spl__contend_pause returns 0
  * to try again, non-zero once the time given to spl__contend_init is up.
  * write: the caller wants the slot's lock (set, unset, integer ops), not
  * only a stable epoch (get). */
@@ -308,7 +310,9 @@ struct spl__contend {
     uint64_t timeout;  /* ns, from the first SPL_EAGAIN */
     uint64_t end;      /* CLOCK_MONOTONIC ns; 0 until the first SPL_EAGAIN */
     unsigned round;    /* spin, yield, sleep */
-    unsigned fallback; /* spl__backoff round when there is no slot to sleep on */
+    unsigned fallback; /* spl__backoff round while there is no stuck slot */
+    uint32_t idx;      /* the busy slot last seen, and its epoch */
+    uint64_t epoch;
 };
 void spl__contend_init(struct spl__contend *c, uint64_t timeout_ns);
 int spl__contend_pause(struct spl_store *s, const char *key, int write, struct spl__contend *c);
@@ -317,9 +321,10 @@ int spl__contend_pause(struct spl_store *s, const char *key, int write, struct s
 void spl__contend_stats(uint64_t *retries, uint64_t *sleeps);
 /* in kv.c, for wait.c: the index of a slot that keeps an operation on key
  * busy now (a slot tagged with the key's fingerprint whose epoch is odd, or,
- * for a writer, whose lock is held), after a rate-limited liveness check of
- * its owner; SPL_ENOENT if none is (or the check just recovered it). */
-int spl__busy_slot(struct spl_store *s, const char *key, int write);
+ * for a writer, whose lock is held) and its epoch, after a rate-limited
+ * liveness check of its owner; SPL_ENOENT if none is (or the check just
+ * recovered it). */
+int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch);
 /* in kv.c, for signal.c */
 int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
                   size_t *len);

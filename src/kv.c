@@ -1065,7 +1065,7 @@ int spl__slot_busy(struct spl_store *s, uint32_t i) { return spl__contended(s, i
 
 /* ==== entry point for src/wait.c (contention sleeps) ==== */
 
-int spl__busy_slot(struct spl_store *s, const char *key, int write)
+int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch)
 {
     struct spl__key k;
     int rc = spl__key_prep(s, key, &k);
@@ -1079,8 +1079,11 @@ int spl__busy_slot(struct spl_store *s, const char *key, int write)
             uint32_t i = spl__probe_at(s, k.home, d);
             struct spl_slot *sl = spl__slot(s, i);
             /* seq_cst: a sleeper counted itself in kwait before this look */
-            if ((spl_load_seqcst(&sl->epoch) & 1) || (write && spl_load_seqcst(&sl->owner)))
+            uint64_t e = spl_load_seqcst(&sl->epoch);
+            if ((e & 1) || (write && spl_load_seqcst(&sl->owner))) {
+                *epoch = e;
                 return spl__contended(s, i) ? SPL_ENOENT : (int)i;
+            }
         }
         if (++d > md)
             break;

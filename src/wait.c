@@ -3,11 +3,13 @@
  * spl_unset_wait, spl_int) do when they meet a busy slot.
  *
  * A writer inside a slot is normally out again within a microsecond, so the
- * caller first spins briefly, then yields; if the slot is still busy (its
- * writer was preempted, stopped, or died) the caller sleeps on the slot's key
- * bell (the futex spl_key_wait uses: src/signal.c) until the writer's commit
- * wakes it.  On a machine with fewer cores than processes, spinning readers
- * would otherwise take the CPU from the very writer they wait for.
+ * caller first spins briefly, then yields; if the slot is still busy with
+ * the same write (same epoch: its writer was preempted, stopped, or died)
+ * the caller sleeps on the slot's key bell (the futex spl_key_wait uses:
+ * src/signal.c) until the writer's commit wakes it.  On a machine with fewer
+ * cores than processes, spinning readers would otherwise take the CPU from
+ * the very writer they wait for.  A slot that is busy but moving (a hot
+ * counter's writers) is not slept on: the caller backs off briefly.
  *
  * Writers pay nothing for this while nobody sleeps: spl__note_send already
  * loads the slot's key-waiter count on every commit (one load).
@@ -43,21 +45,26 @@ void spl__contend_init(struct spl__contend *c, uint64_t timeout_ns)
     c->end = 0;
     c->round = 0;
     c->fallback = 8; /* spl__backoff's yields, then its short sleeps */
+    c->idx = UINT32_MAX;
+    c->epoch = 0;
 }
 
 struct spl__cw {
     const char *key;
     int write;
     uint32_t idx;   /* the slot slept on */
+    uint64_t epoch; /* its epoch then */
     uint64_t slice; /* this round's longest sleep */
 };
 
-/* Sleep on while the same slot keeps the key busy.  spl__busy_slot also
- * checks (rate-limited) whether its writer died, and recovers the slot. */
+/* Sleep on while the same write keeps the key busy (same slot, same
+ * epoch).  spl__busy_slot also checks (rate-limited) whether its writer
+ * died, and recovers the slot. */
 static int spl__cw_check(struct spl_store *s, void *ctx, uint64_t *until)
 {
     struct spl__cw *w = ctx;
-    if (spl__busy_slot(s, w->key, w->write) != (int)w->idx)
+    uint64_t e = 0;
+    if (spl__busy_slot(s, w->key, w->write, &e) != (int)w->idx || e != w->epoch)
         return 0;
     uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + w->slice;
     if (soon < *until)
@@ -95,14 +102,21 @@ int spl__contend_pause(struct spl_store *s, const char *key, int write, struct s
         sched_yield();
         return 0;
     }
-    /* a read-only handle cannot count itself as a sleeper (no write access) */
-    int i = s->rdonly ? SPL_ENOENT : spl__busy_slot(s, key, write);
-    if (i < 0) { /* nothing to sleep on (not found busy again, or recovered) */
+    /* Sleep only on a stuck slot: busy now with the epoch it had at the
+     * previous look.  A hot slot whose writers keep committing is retried
+     * after short back-offs: sleeping there would make every commit pay a
+     * wake-up call and wake a herd of which one wins.  A read-only handle
+     * cannot count itself as a sleeper (no write access). */
+    uint64_t e = 0;
+    int i = s->rdonly ? SPL_ENOENT : spl__busy_slot(s, key, write, &e);
+    if (i < 0 || (uint32_t)i != c->idx || e != c->epoch) {
+        c->idx = i < 0 ? UINT32_MAX : (uint32_t)i;
+        c->epoch = e;
         spl__backoff(&c->fallback);
         return 0;
     }
     spl__sleeps++;
-    struct spl__cw w = {key, write, (uint32_t)i, SPL_CHECK_NS};
+    struct spl__cw w = {key, write, (uint32_t)i, e, SPL_CHECK_NS};
     spl__kslot_sleep(s, (uint32_t)i, c->end, spl__cw_check, &w);
     return 0;
 }
