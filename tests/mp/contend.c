@@ -23,6 +23,10 @@
  *             is back to 0 afterwards.
  *   "reaped"  a sleeper is SIGKILLed while asleep: its count stays raised
  *             until spl_signal_repair takes it back through its record.
+ *   "stale"   a sleeper is woken by the commit but SIGSTOPped before it can
+ *             run (its count stays raised); the writer then rewrites the
+ *             key STALE_SETS times: only its first commit may ring the key
+ *             bell (one wake-up call), not every one.
  *
  * A build with -DSPL_BROKEN_NO_SLEEP (retry with back-off, never sleep)
  * must fail the retry check (make test-broken).
@@ -42,6 +46,7 @@
 #define KILL_MS      100.0
 #define WAIT_US      10000000u /* the calls' own timeout: 10 s */
 #define MAXW         32
+#define STALE_SETS   1000
 
 enum op { OP_GET, OP_SET, OP_UNSET, OP_ADD, OP_N };
 static const char *op_name[OP_N] = {"spl_get_wait", "spl_set_wait", "spl_unset_wait", "spl_add"};
@@ -56,6 +61,7 @@ typedef struct res {
 
 typedef struct sh_t {
     _Atomic int w_ready;
+    _Atomic int w_more; /* after the commit: rewrite the key this many times */
     _Atomic uint32_t idx;
     _Atomic uint64_t t_commit;
     _Atomic uint32_t x_ready;
@@ -97,6 +103,10 @@ static void writer(spl_store *s, sh_t *sh)
     spl__write_end(sl, odd);
     spl__slot_unlock(sl);
     spl__note_send(s, &note);
+    int more = atomic_load(&sh->w_more);
+    for (int n = 0; n < more; n++)
+        if (spl_set(s, KEY, "more", 4) != 0)
+            _exit(4);
     _exit(0);
 }
 
@@ -311,6 +321,40 @@ static void reaped(sh_t *sh, uint64_t hold_ms)
     spl_close(s);
 }
 
+/* A sleeper woken but not running yet (stopped): the writer's further
+ * commits of the slot do not ring the bell again. */
+static void stale(sh_t *sh, uint64_t hold_ms)
+{
+    memset(sh, 0, sizeof *sh);
+    spl_store *s = fresh_store(OP_GET);
+    pid_t w = start_writer(s, sh);
+    pid_t x = start_waiter(s, sh, 0, OP_GET);
+    mp_sleep_us(hold_ms * 1000);
+    uint32_t idx = atomic_load(&sh->idx);
+    CHECK(kwait_of(s, idx) == 1, "stale: %u sleepers counted, want 1", kwait_of(s, idx));
+    int st = 0;
+    kill(x, SIGSTOP);
+    if (waitpid(x, &st, WUNTRACED) != x || !WIFSTOPPED(st))
+        MP_DIE("the waiter did not stop");
+    uint32_t bell0 = atomic_load_explicit(SPL__A32(&s->sig->kbell), memory_order_seq_cst);
+    atomic_store(&sh->w_more, STALE_SETS);
+    kill(w, SIGCONT);
+    if (mp_wait_all(&w, 1, "writer"))
+        failures++;
+    uint32_t rings = atomic_load_explicit(SPL__A32(&s->sig->kbell), memory_order_seq_cst) - bell0;
+    CHECK(kwait_of(s, idx) == 1, "stale: the stopped sleeper is no longer counted");
+    CHECK(rings <= 2, "stale: %d commits rang the key bell %u times while a woken sleeper could not run",
+          STALE_SETS + 1, rings);
+    kill(x, SIGCONT);
+    if (mp_wait_all(&x, 1, "waiter"))
+        failures++;
+    CHECK(sh->r[0].rc == 0, "stale: the waiter returned %s", spl_err_name(sh->r[0].rc));
+    CHECK(kwait_of(s, idx) == 0, "stale: %u sleepers still counted", kwait_of(s, idx));
+    printf("%-24s %d commits with a woken sleeper not yet running rang the bell %u time(s)\n", "stale",
+           STALE_SETS + 1, rings);
+    spl_close(s);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t hold_ms = 200, rounds = 2, waiters = 8;
@@ -337,6 +381,7 @@ int main(int argc, char **argv)
         one_case(sh, (enum op)op, 1, hold_ms);
     herd(sh, (int)waiters, hold_ms);
     reaped(sh, hold_ms);
+    stale(sh, hold_ms);
     mp_shared_free(sh, sizeof *sh);
     if (failures) {
         printf("contend: %d checks failed\n", failures);
