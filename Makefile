@@ -155,12 +155,13 @@ test-asan:
 		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
-# vector protocol (set, clear, get, search) the same way.
+# vector protocol (set, clear, get, search) and the *_wait calls'
+# contention sleeps the same way.
 test-tsan:
 	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
-		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec
+		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
-		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec
+		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.  Likewise sighunt against a sleeper
