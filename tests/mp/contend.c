@@ -23,6 +23,9 @@
  *             is back to 0 afterwards.
  *   "reaped"  a sleeper is SIGKILLed while asleep: its count stays raised
  *             until spl_signal_repair takes it back through its record.
+ *   "rdonly"  a read-only handle cannot count itself as a sleeper (its
+ *             mapping is not writable): its spl_get_wait backs off and
+ *             times out with SPL_EAGAIN, then reads the committed value.
  *   "stale"   a sleeper is woken by the commit but SIGSTOPped before it can
  *             run (its count stays raised); the writer then rewrites the
  *             key STALE_SETS times: only its first commit may ring the key
@@ -321,6 +324,33 @@ static void reaped(sh_t *sh, uint64_t hold_ms)
     spl_close(s);
 }
 
+/* A read-only handle waits without counting itself (it could not). */
+static void rdonly(sh_t *sh)
+{
+    memset(sh, 0, sizeof *sh);
+    spl_store *s = fresh_store(OP_GET);
+    spl_store *ro = NULL;
+    int rc = spl_open_fd(&ro, spl_fd(s), SPL_O_RDONLY);
+    if (rc != 0)
+        MP_DIE("spl_open_fd(read-only): %s", spl_err_name(rc));
+    pid_t w = start_writer(s, sh);
+    char buf[16];
+    size_t len = 0;
+    uint64_t t0 = mp_now_ns();
+    rc = spl_get_wait(ro, KEY, buf, sizeof buf, &len, 50000);
+    double ms = (double)(mp_now_ns() - t0) / 1e6;
+    CHECK(rc == SPL_EAGAIN, "rdonly: spl_get_wait on a held slot returned %s", spl_err_name(rc));
+    CHECK(ms >= 45 && ms < 1000, "rdonly: spl_get_wait(50 ms) returned after %.1f ms", ms);
+    kill(w, SIGCONT);
+    if (mp_wait_all(&w, 1, "writer"))
+        failures++;
+    rc = spl_get_wait(ro, KEY, buf, sizeof buf, &len, 50000);
+    CHECK(rc == 0 && len == 3 && !memcmp(buf, "old", 3), "rdonly: after the commit: %s", spl_err_name(rc));
+    printf("%-24s a read-only handle timed out (%.1f ms) without sleeping on the slot\n", "rdonly", ms);
+    spl_close(ro);
+    spl_close(s);
+}
+
 /* A sleeper woken but not running yet (stopped): the writer's further
  * commits of the slot do not ring the bell again. */
 static void stale(sh_t *sh, uint64_t hold_ms)
@@ -382,6 +412,7 @@ int main(int argc, char **argv)
     herd(sh, (int)waiters, hold_ms);
     reaped(sh, hold_ms);
     stale(sh, hold_ms);
+    rdonly(sh);
     mp_shared_free(sh, sizeof *sh);
     if (failures) {
         printf("contend: %d checks failed\n", failures);
