@@ -12,7 +12,9 @@
  * counter's writers) is not slept on: the caller backs off briefly.
  *
  * Writers pay nothing for this while nobody sleeps: spl__note_send already
- * loads the slot's key-waiter count on every commit (one load).
+ * loads the slot's key-waiter count on every commit (one load).  While
+ * someone does, a writer makes one wake-up call per sleeper registration,
+ * not one per commit (see spl__note_send).
  *
  * Nobody sleeps past a dead writer: each sleep lasts at most a slice
  * (SPL_CHECK_NS, doubling to 8 x while the slot stays busy), after which the
