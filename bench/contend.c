@@ -15,6 +15,8 @@
  *   contend_p32_vs_p2     contend_p32 / contend_p2, target >= 1
  *   contend_p32_retry_pct SPL_EAGAIN results retried inside spl_get_wait per
  *                         100 completed gets (32 processes), target <= 5
+ *   contend_p2_retry_pct  the same at 2 processes
+ *   contend_pN_per_cpu_s  completed ops per CPU-second of the workers
  *   contend_legacy_p32, contend_legacy_p32_retry_pct: the same 32 processes
  *                         with spl_get / spl_set retried the way the *_wait
  *                         calls did before (spin, yield, 1-16 us sleeps)
@@ -294,6 +296,18 @@ void bench_contend(void)
                  "SPL_EAGAIN retried inside spl_get_wait per 100 completed gets, 32 procs (worst run)",
                  worst_pct[C_P32], "%", 0, 0, T_LE, 5.0};
     report(&fp);
+    figure fp2 = {"contend_p2_retry_pct", "the same at 2 procs (worst run)", worst_pct[C_P2], "%", 0, 0,
+                  T_NONE, 0};
+    report(&fp2);
+    for (int c = C_P2; c <= C_P32; c++) {
+        double cpu_s = (double)best_tot[c].cpu_ns / 1e9;
+        figure fc = {c == C_P2 ? "contend_p2_per_cpu_s" : "contend_p32_per_cpu_s",
+                     "completed ops per CPU-second of the workers, best run (outside load does not "
+                     "lower it)",
+                     cpu_s > 0 ? (double)(best_tot[c].gets + best_tot[c].sets) / cpu_s / 1e6 : 0,
+                     "Mops/cpu-s", 0, 0, T_NONE, 0};
+        report(&fc);
+    }
     figure fl = {"contend_legacy_p32",
                  "32 procs, spl_get/spl_set retried the old way (spin, yield, 1-16 us sleeps)",
                  best[C_LEGACY], "Mops/s", 0, 0, T_NONE, 0};
