@@ -166,16 +166,19 @@ test-asan:
 		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
-# vector protocol (set, clear, get, search) the same way.
+# vector protocol (set, clear, get, search) and the *_wait calls'
+# contention sleeps the same way.
 test-tsan:
 	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
-		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec
+		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
-		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec
+		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.  The no-loss hunt must find a lost
 # key in a build that frees every slot its writer died in (format 2's policy).
+# Likewise sighunt against a sleeper that reads the bell late, and contend
+# against *_wait calls that never sleep.
 test-broken:
 	$(MAKE) B=build/broken WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_RECHECK=1 build/broken/tests/killloop \
 		build/broken/tests/vectorn
@@ -185,6 +188,8 @@ test-broken:
 	tests/run.sh broken-loss "tests/expect-fail.sh build/broken-loss/tests/noloss --max-ms 120000 --expect-loss"
 	$(MAKE) B=build/broken-sig WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_BELL_LATE=1 build/broken-sig/tests/sighunt
 	tests/run.sh broken-sig "tests/expect-fail.sh build/broken-sig/tests/sighunt --pulses 4000 --kills 0 --sync-ms 100"
+	$(MAKE) B=build/broken-sleep WITH_VALGRIND=0 XDEFS=-DSPL_BROKEN_NO_SLEEP=1 build/broken-sleep/tests/contend
+	tests/run.sh broken-sleep "tests/expect-fail.sh build/broken-sleep/tests/contend --rounds 1"
 
 # Model check of the slot protocol (docs/model/slot.pml) with spin: the
 # model must pass, its broken variants must fail, its probes must be reached

@@ -14,8 +14,10 @@
  *     empty key is SPL_EKEYLEN; it is never truncated.
  *   - Contention is SPL_EAGAIN and never anything else: a call that meets a
  *     writer inside the slot it needs returns SPL_EAGAIN and changed nothing.
- *     The *_wait variants retry with bounded back-off for callers who want a
- *     result rather than a signal.
+ *     The *_wait variants retry until a timeout for callers who want a
+ *     result rather than a signal: they spin briefly, yield, then sleep on
+ *     the busy slot until its writer commits (no CPU burnt on a preempted,
+ *     stopped or dead writer; a dead writer's slot is recovered).
  *   - A handle (spl_store *) may be used from any number of threads at once;
  *     any number of handles, to the same or different stores, may be open in
  *     one process.
@@ -342,8 +344,14 @@ int spl_append(spl_store *s, const char *key, const void *data, size_t len);
 int spl_cas(spl_store *s, const char *key, uint64_t expected,
             const void *val, size_t len);
 
-/* Bounded-retry variants: retry SPL_EAGAIN with back-off for up to
- * timeout_us microseconds, then return SPL_EAGAIN. */
+/* Bounded-retry variants: retry SPL_EAGAIN for up to timeout_us
+ * microseconds (counted from the first SPL_EAGAIN), then return SPL_EAGAIN;
+ * timeout_us 0 tries once.  Between tries: a short spin, a yield, then, if
+ * the same write still holds the slot, a sleep on the slot until its writer
+ * commits (a futex; the writer's commit wakes it) or a few milliseconds
+ * pass, when the writer's liveness is checked again and a dead writer's slot
+ * is recovered.  Concurrency: like the plain call; the sleeper is counted in
+ * the store (a read-only handle cannot be: it backs off and retries). */
 int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len,
                  uint32_t timeout_us);
 int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap,

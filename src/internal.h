@@ -306,6 +306,44 @@ void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint
 void spl__note_send(struct spl_store *s, const struct spl__note *n);
 
 uint64_t spl__changes(struct spl_store *s);
+
+/* Sleep on slot idx's key bell (kwait[idx], kbell) until check() returns
+ * something other than 1 (returned) or the deadline (CLOCK_MONOTONIC ns,
+ * 0 = none) passes (SPL_ETIMEDOUT).  Registration, the bell read before
+ * each check, and the waiter record are handled inside; check() may lower
+ * *until to cut one round's sleep short.  spl_key_wait and the contention
+ * sleeps (src/wait.c) both use it. */
+typedef int (*spl__kcheck_fn)(struct spl_store *s, void *ctx, uint64_t *until);
+int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__kcheck_fn check, void *ctx);
+
+/* ---- contention (src/wait.c): what a retrying call does after SPL_EAGAIN
+ * Spin briefly, then yield; then, if the busy slot is stuck (busy with the
+ * same epoch twice, a back-off apart), sleep on it until its writer commits
+ * (woken by spl__note_send), re-checking the writer's liveness every few ms
+ * so a dead writer's slot is recovered.  A slot that stays busy but moves
+ * (writers of a hot key coming and going) gets short back-offs instead.  spl__contend_pause returns 0
+ * to try again, non-zero once the time given to spl__contend_init is up.
+ * write: the caller wants the slot's lock (set, unset, integer ops), not
+ * only a stable epoch (get). */
+struct spl__contend {
+    uint64_t timeout;  /* ns, from the first SPL_EAGAIN */
+    uint64_t end;      /* CLOCK_MONOTONIC ns; 0 until the first SPL_EAGAIN */
+    unsigned round;    /* spin, yield, sleep */
+    unsigned fallback; /* spl__backoff round while there is no stuck slot */
+    uint32_t idx;      /* the busy slot last seen, and its epoch */
+    uint64_t epoch;
+};
+void spl__contend_init(struct spl__contend *c, uint64_t timeout_ns);
+int spl__contend_pause(struct spl_store *s, const char *key, int write, struct spl__contend *c);
+/* The calling thread's totals: SPL_EAGAIN results retried by the *_wait
+ * calls and spl_int, and sleeps on a slot among them (for the benchmark). */
+void spl__contend_stats(uint64_t *retries, uint64_t *sleeps);
+/* in kv.c, for wait.c: the index of a slot that keeps an operation on key
+ * busy now (a slot tagged with the key's fingerprint whose epoch is odd, or,
+ * for a writer, whose lock is held) and its epoch, after a rate-limited
+ * liveness check of its owner; SPL_ENOENT if none is (or the check just
+ * recovered it). */
+int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch);
 /* in kv.c, for signal.c */
 int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
                   size_t *len);

@@ -1220,7 +1220,8 @@ static uint64_t spl__apply(spl_int_op op, uint64_t v, uint64_t x)
     }
 }
 
-/* Retried inside until done: contention is never returned.  Only a slot held
+/* Retried inside until done (spinning, then sleeping on the busy slot:
+ * src/wait.c): contention is never returned.  Only a slot held
  * for 10 s by a live process (a stopped or hostile peer) ends it, with
  * SPL_ETIMEDOUT. */
 static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t operand, uint64_t *out)
@@ -1230,8 +1231,8 @@ static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t o
         return SPL_EINVAL;
     if (s->rdonly)
         return SPL_EROFS;
-    unsigned round = 0;
-    uint64_t start = 0;
+    struct spl__contend cw;
+    spl__contend_init(&cw, SPL__INT_TIMEOUT_NS);
     for (;;) {
         int i = spl__find_locked(s, &k, NULL);
         if (i >= 0) {
@@ -1267,12 +1268,8 @@ static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t o
         } else if (i != SPL_EAGAIN) {
             return i;
         }
-        uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
-        if (!start)
-            start = now;
-        else if (now - start > SPL__INT_TIMEOUT_NS)
+        if (spl__contend_pause(s, k.k, 1, &cw))
             return SPL_ETIMEDOUT;
-        spl__backoff(&round);
     }
 }
 
@@ -1356,13 +1353,14 @@ SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *o
  * natural slots of keys i+AHEAD/2 are fetched while key i is read. */
 #define SPL__AHEAD 8
 
-static inline void spl__batch_fetch(spl_store *s, const spl_key *keys, size_t n, size_t i, int rw)
-{
-    if (i + SPL__AHEAD < n && keys[i + SPL__AHEAD].home <= s->imask)
-        __builtin_prefetch(&s->index[keys[i + SPL__AHEAD].home], rw);
-    if (i + SPL__AHEAD / 2 < n && keys[i + SPL__AHEAD / 2].home <= s->imask)
-        __builtin_prefetch(spl__slot(s, spl__natural(s, keys[i + SPL__AHEAD / 2].home)), rw);
-}
+#define SPL__BATCH_FETCH(s, keys, n, i, rw)                                                    \
+    do {                                                                                      \
+        if ((i) + SPL__AHEAD < (n) && (keys)[(i) + SPL__AHEAD].home <= (s)->imask)            \
+            __builtin_prefetch(&(s)->index[(keys)[(i) + SPL__AHEAD].home], rw);               \
+        if ((i) + SPL__AHEAD / 2 < (n) && (keys)[(i) + SPL__AHEAD / 2].home <= (s)->imask)    \
+            __builtin_prefetch(spl__slot(s, spl__natural(s, (keys)[(i) + SPL__AHEAD / 2].home)), \
+                               rw);                                                           \
+    } while (0)
 
 SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
                          size_t *lens, int *rcs)
@@ -1374,7 +1372,7 @@ SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs
         if (keys[i].home <= s->imask)
             __builtin_prefetch(&s->index[keys[i].home]);
     for (size_t i = 0; i < n; i++) {
-        spl__batch_fetch(s, keys, n, i, 0);
+        SPL__BATCH_FETCH(s, keys, n, i, 0);
         lens[i] = 0;
         rcs[i] = spl_get_k(s, &keys[i], (uint8_t *)bufs + i * stride, stride, &lens[i]);
         found += rcs[i] == 0;
@@ -1392,7 +1390,7 @@ SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void
         if (keys[i].home <= s->imask)
             __builtin_prefetch(&s->index[keys[i].home], 1);
     for (size_t i = 0; i < n; i++) {
-        spl__batch_fetch(s, keys, n, i, 1);
+        SPL__BATCH_FETCH(s, keys, n, i, 1);
         rcs[i] = spl_set_k(s, &keys[i], (const uint8_t *)vals + i * stride, lens[i]);
         done += rcs[i] == 0;
     }
@@ -1401,30 +1399,31 @@ SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void
 
 /* ---- bounded-retry helpers ---------------------------------------------- */
 
-#define SPL__WAIT(call, timeout_us)                                                   \
+/* Retry SPL_EAGAIN until timeout_us: spin, yield, then sleep on the busy
+ * slot until its writer commits (src/wait.c). */
+#define SPL__WAIT(s, key, write, call, timeout_us)                                    \
     do {                                                                              \
-        unsigned round_ = 0;                                                          \
-        uint64_t end_ = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)(timeout_us)*1000; \
+        struct spl__contend c_;                                                       \
+        spl__contend_init(&c_, (uint64_t)(timeout_us)*1000);                          \
         for (;;) {                                                                    \
             int rc_ = (call);                                                         \
-            if (rc_ != SPL_EAGAIN || spl__clock_ns(CLOCK_MONOTONIC) >= end_)          \
+            if (rc_ != SPL_EAGAIN || spl__contend_pause((s), (key), (write), &c_))    \
                 return rc_;                                                           \
-            spl__backoff(&round_);                                                    \
         }                                                                             \
     } while (0)
 
 SPL_API int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len, uint32_t timeout_us)
 {
-    SPL__WAIT(spl_set(s, key, val, len), timeout_us);
+    SPL__WAIT(s, key, 1, spl_set(s, key, val, len), timeout_us);
 }
 SPL_API int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out,
                          uint32_t timeout_us)
 {
-    SPL__WAIT(spl_get(s, key, buf, cap, len_out), timeout_us);
+    SPL__WAIT(s, key, 0, spl_get(s, key, buf, cap, len_out), timeout_us);
 }
 SPL_API int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us)
 {
-    SPL__WAIT(spl_unset(s, key), timeout_us);
+    SPL__WAIT(s, key, 1, spl_unset(s, key), timeout_us);
 }
 
 /* ---- info and iteration ------------------------------------------------- */
@@ -1583,3 +1582,32 @@ int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *c
 void spl__slot_unlock(struct spl_slot *sl) { spl__unlock(sl); }
 
 int spl__slot_busy(struct spl_store *s, uint32_t i) { return spl__contended(s, i); }
+
+/* ==== entry point for src/wait.c (contention sleeps) ==== */
+
+int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    uint64_t w = spl_load_acquire(&s->index[k.home]);
+    uint32_t md = spl__maxdist(s, w);
+    for (uint32_t d = 0;;) {
+        uint64_t tag = w & SPL_IX_KEY_MASK;
+        uint32_t i = spl__ix_slot(s, w);
+        if ((tag == (k.fp | SPL_IX_LIVE) || (write && tag == (k.fp | SPL_IX_PENDING))) && i < s->nslots) {
+            struct spl_slot *sl = spl__slot(s, i);
+            /* seq_cst: a sleeper counted itself in kwait before this look */
+            uint64_t e = spl_load_seqcst(&sl->epoch);
+            if ((e & 1) || (write && spl_load_seqcst(&sl->owner))) {
+                *epoch = e;
+                return spl__contended(s, i) ? SPL_ENOENT : (int)i;
+            }
+        }
+        if (++d > md)
+            break;
+        w = spl_load_acquire(&s->index[spl__probe_at(s, k.home, d)]);
+    }
+    return SPL_ENOENT;
+}
