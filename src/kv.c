@@ -74,19 +74,24 @@ static void spl__ix_set_tag(struct spl_store *s, uint32_t p, uint64_t tag)
         ;
 }
 
-/* Count one more key homed here (inc) and widen the probe bound to d. */
+/* Word w with one more key homed there (inc) and its probe bound widened
+ * to d. */
+static inline uint64_t spl__bucket_plus(uint64_t w, uint32_t d, int inc)
+{
+    uint64_t cnt = spl_ix_cnt(w), dist = spl_ix_dist(w);
+    if (inc && cnt < SPL_IX_CNT_MAX)
+        cnt++; /* saturates: a saturated bucket never shrinks (safe) */
+    if (d > dist)
+        dist = d;
+    return (w & ~SPL_IX_BUCKET_MASK) | (cnt << SPL_IX_CNT_SHIFT) | (dist << SPL_IX_DIST_SHIFT);
+}
+
 static void spl__bucket_add(struct spl_store *s, uint32_t home, uint32_t d, int inc)
 {
     uint64_t *p = &s->index[home];
-    uint64_t w = spl_load_relaxed(p), n;
-    do {
-        uint64_t cnt = spl_ix_cnt(w), dist = spl_ix_dist(w);
-        if (inc && cnt < SPL_IX_CNT_MAX)
-            cnt++; /* saturates: a saturated bucket never shrinks (safe) */
-        if (d > dist)
-            dist = d;
-        n = (w & ~SPL_IX_BUCKET_MASK) | (cnt << SPL_IX_CNT_SHIFT) | (dist << SPL_IX_DIST_SHIFT);
-    } while (!spl_cas_seqcst(p, &w, n));
+    uint64_t w = spl_load_relaxed(p);
+    while (!spl_cas_seqcst(p, &w, spl__bucket_plus(w, d, inc)))
+        ;
 }
 
 static void spl__bucket_sub(struct spl_store *s, uint32_t home)
@@ -723,8 +728,10 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         p = spl__probe_at(s, k->home, d);
         uint64_t w = spl_load_relaxed(&s->index[p]);
         for (int again = 1;; again = 0) {
+            /* at home (d = 0, most inserts) the same CAS counts the key */
             while (spl_ix_state(w) == SPL_IX_FREE &&
-                   !spl_cas_seqcst(&s->index[p], &w, (w & SPL_IX_BUCKET_MASK) | pending))
+                   !spl_cas_seqcst(&s->index[p], &w,
+                                   ((d ? w : spl__bucket_plus(w, 0, 1)) & SPL_IX_BUCKET_MASK) | pending))
                 ;
             if (spl_ix_state(w) == SPL_IX_FREE || spl_ix_state(w) == SPL_IX_LIVE || !again)
                 break;
@@ -741,8 +748,12 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         rc = skipped ? SPL_EAGAIN : SPL_EFULL;
         goto release_slot;
     }
-    spl__bucket_add(s, k->home, d, 1);
-    spl_fence_seqcst(); /* Dekker: our PENDING word and bound before our scan's loads */
+    if (d)
+        spl__bucket_add(s, k->home, d, 1);
+    /* Dekker: our PENDING word and bound are seq_cst RMWs and the scan's
+     * loads are seq_cst, so in the single order of seq_cst operations two
+     * inserters of one key cannot both load before the other's word (no
+     * fence needed; on x86 the locked RMW is the full barrier) */
     uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
     for (uint32_t e = 0; e <= md; e++) {
         uint32_t q = spl__probe_at(s, k->home, e);
