@@ -22,6 +22,7 @@
  *                         calls did before (spin, yield, 1-16 us sleeps)
  */
 #include "bench.h"
+#include "internal.h" /* spl__backoff, spl__contend_stats */
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -32,11 +33,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Internal to the library (src/internal.h), linked from libsplinter.a: the
- * calling thread's SPL_EAGAIN results retried inside the *_wait calls, and
- * how many of those retries slept. */
-void spl__contend_stats(uint64_t *retries, uint64_t *sleeps);
 
 #define CT_VAL   2048u
 #define CT_OPS_N (1u << 20) /* pre-generated key indexes (power of two) */
@@ -58,33 +54,6 @@ typedef struct ct_ctl {
     _Atomic uint64_t deadline; /* 0 until go */
     ct_result r[CT_MAXP];
 } ct_ctl;
-
-static inline void cpu_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* The retry loop the *_wait calls had before they could sleep (the
- * library's old spl__backoff): spin, then yield, then sleep 1..16 us. */
-static void legacy_backoff(unsigned *round)
-{
-    unsigned r = *round;
-    if (r < 20)
-        (*round)++;
-    if (r < 8) {
-        for (unsigned i = 0; i < (8u << r); i++)
-            cpu_pause();
-    } else if (r < 16) {
-        sched_yield();
-    } else {
-        struct timespec ts = {0, (long)(1000u << (r - 16))};
-        nanosleep(&ts, NULL);
-    }
-}
 
 static uint64_t cpu_self_ns(void)
 {
@@ -152,7 +121,7 @@ static void ct_child(spl_store *parent, ct_ctl *ctl, const uint32_t *ops, const 
             else if (t >= end)
                 break;
             legacy_retries++;
-            legacy_backoff(&round);
+            spl__backoff(&round); /* the retry loop the *_wait calls had before they could sleep */
         }
         if (rc == 0 && !writer) {
             uint64_t v;
