@@ -103,10 +103,10 @@ const cli_cmd cli_commands[] = {
      "load JSON Lines written by export (or by hand) into the store",
      "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number"},
     {"bench", NULL, cmd_bench, CLI_NEEDS_STORE, "",
-     "quick benchmark of this store: set and get, completed operations per second",
+     "quick benchmark on a temporary store like this one (left untouched): set/get ops per second",
      "-n, --ops N      operations per phase (default 100000)\n"
-     "-k, --keys N     distinct keys (default 1000 or a quarter of the slots; removed afterwards)\n"
-     "-z, --size N     value size in bytes (default 64)"},
+     "-k, --keys N     distinct keys (default 1000)\n"
+     "-z, --size N     value size in bytes (default 64, at most this store's value size)"},
     {"top", NULL, cmd_top, CLI_NEEDS_STORE, "",
      "live view every second: changes/s, used, load, recoveries, hottest keys",
      "-c, --count N    stop after N refreshes (default: until Ctrl-C)\n"
