@@ -98,11 +98,14 @@ lib: $(LIB_A) $(LIB_SO)
 
 # The stamp rebuilds the library when WITH_EMBEDDINGS changes, so that a
 # variant folder (build/asan, build/broken, ...) used by both settings never
-# mixes objects of the two.
+# mixes objects of the two.  (Named in an explicit rule, so that make does
+# not take it for an intermediate file and delete it.)
 $(B)/.emb-%:
 	@mkdir -p $(dir $@) && rm -f $(B)/.emb-* && touch $@
 
-$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/splinter.h $(B)/.emb-$(WITH_EMBEDDINGS)
+$(LIB_OBJ): $(B)/.emb-$(WITH_EMBEDDINGS)
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/splinter.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
