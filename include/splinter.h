@@ -79,7 +79,8 @@ extern "C" {
     X(SPL_ERANGE,    -1019, "vector element out of range for the store's format") \
     X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")            \
     X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
-    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs")
+    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs") \
+    X(SPL_EUNSEALED, -1022, "store fd is not sealed against shrinking (F_SEAL_SHRINK)")
 
 typedef enum spl_errno {
 #define SPL__ERR_ENUM(name, val, text) name = (val),
@@ -224,9 +225,18 @@ int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt
 
 /* Attach to a store given by a file descriptor (a memfd received from a
  * parent or over a unix socket).  The fd is duplicated; the caller keeps its
- * own.  flags: SPL_O_RDONLY.  Such a handle reports SPL_BACKING_MEMFD.
- * The owner check is skipped (the sender chose to share); the rest of
- * spl_open's checks apply. */
+ * own.  flags: SPL_O_RDONLY, SPL_O_NOWAIT.  Such a handle reports
+ * SPL_BACKING_MEMFD.  The owner check is skipped (the sender chose to
+ * share); the rest of spl_open's checks apply.
+ * The region must be sealed against shrinking (F_SEAL_SHRINK), so that the
+ * sender cannot cut it under the mapping and kill this process with SIGBUS:
+ * an unsealed fd (an unsealed memfd, a SHM or FILE store's fd, or any fd
+ * where the system has no file seals) is refused with SPL_EUNSEALED, after
+ * the file type, mode and magic checks and before anything is mapped.
+ * Stores made with SPL_BACKING_MEMFD are sealed at creation (F_SEAL_SHRINK,
+ * F_SEAL_GROW, F_SEAL_SEAL).  Open a named store with spl_open instead.
+ * Errors: SPL_EINVAL, SPL_ENOTREG, SPL_EMODE, SPL_EMAGIC, SPL_EUNSEALED,
+ * SPL_EVERSION, SPL_ELAYOUT, SPL_ESIZE, SPL_EINIT, SPL_ENOMEM, -errno. */
 int spl_open_fd(spl_store **out, int fd, uint32_t flags);
 
 /* Unmap and free the handle.  NULL is a no-op.  Not safe concurrently with

@@ -158,7 +158,7 @@ static inline uint64_t spl__hash(const void *key, size_t n, uint64_t seed)
 /* ---- copies between private memory and a slot ---------------------------
  * Shared bytes are moved as relaxed 8-byte atomics (lanes are 8-aligned), so
  * a concurrent writer is a defined data race the seqlock then detects. */
-static inline void spl__copy_out(void *dst, const uint8_t *src, size_t n)
+static inline void spl__copy_words(void *dst, const uint8_t *src, size_t n)
 {
     uint8_t *d = dst;
     const uint64_t *s = (const uint64_t *)(const void *)src;
@@ -180,6 +180,25 @@ static inline void spl__copy_out(void *dst, const uint8_t *src, size_t n)
         uint64_t w = spl_load_relaxed(s);
         memcpy(d, &w, n);
     }
+}
+static inline void spl__copy_out(void *dst, const uint8_t *src, size_t n)
+{
+#ifdef SPL_BROKEN_NO_RECHECK
+    /* deliberately broken build for tests/expect-fail.sh (no epoch
+     * re-check): a pause halfway through a value-sized copy lets writers
+     * land in the middle of it, so that the check sees the torn values this
+     * build returns however busy the machine is */
+    if (n >= 128) {
+        size_t h = (n / 2) & ~(size_t)7;
+        spl__copy_words(dst, src, h);
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+        dst = (uint8_t *)dst + h;
+        src += h;
+        n -= h;
+    }
+#endif
+    spl__copy_words(dst, src, n);
 }
 /* Write n bytes at byte offset off of an 8-aligned lane; zero-pads the last
  * word when pad is set.  Caller holds the slot. */
