@@ -92,6 +92,11 @@ static unsigned char g_buf[BUF_CAP];
 static unsigned char g_val[BUF_CAP];
 
 /* Known keys: the seed-corpus generator uses these, so they usually hit. */
+/* Images that opened as stores (replay_main.c checks the share). */
+static unsigned g_opened;
+unsigned fuzz_usable_inputs(void);
+unsigned fuzz_usable_inputs(void) { return g_opened; }
+
 static const char *const fixed_keys[] = {
     "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "alpha", "beta", "counter", "c0",
     "abcdefghijklmnop",   /* 16: exactly key_max of the corpus stores */
@@ -641,6 +646,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* NOWAIT: an image with version 0 would otherwise wait 2 s for a creator */
     spl_store *ro = NULL, *rw = NULL;
     int rc = spl_open_fd(&ro, fd, SPL_O_RDONLY | SPL_O_NOWAIT);
+    g_opened += rc == 0;
     if (g_verbose < 0)
         g_verbose = getenv("SPL_FUZZ_VERBOSE") != NULL;
     if (g_verbose)

@@ -15,6 +15,11 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* A target may count the inputs it could use (for fuzz_region: the images
+ * that opened as stores).  If so, a replay where fewer than half of the
+ * inputs were usable fails: a corpus the current format refuses as a whole
+ * would otherwise test nothing and pass. */
+unsigned fuzz_usable_inputs(void) __attribute__((weak));
 
 static int run_file(const char *path)
 {
@@ -147,5 +152,14 @@ int main(int argc, char **argv)
         }
     }
     printf("replay: %u inputs ran\n", count);
+    if (fuzz_usable_inputs) {
+        unsigned ok = fuzz_usable_inputs();
+        printf("replay: %u of them usable by the target\n", ok);
+        if (count && ok * 2 < count) {
+            fprintf(stderr, "replay: fewer than half of the inputs were usable: the corpus is stale "
+                            "(make fuzz-corpus)\n");
+            rc = 1;
+        }
+    }
     return rc;
 }
