@@ -51,6 +51,7 @@ struct spl_store {
     uint32_t *kwait;
     struct spl_sig_ent *ring;
     uint32_t feed_mask;
+    uint8_t *reg;     /* the fragment registry (src/registry.c) */
     int fd;
     int rdonly;
     spl_backing backing;
@@ -282,7 +283,9 @@ static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t 
     uint64_t f = spl_load_seqcst(&s->sig->followed);
     if (!f)
         return 0;
-    uint64_t g = spl_load_relaxed(&s->watch[idx]);
+    /* bind_all: groups every key pulses (fragments following a prefix or a
+     * glob); set before their host subscribes, so seq_cst like `followed` */
+    uint64_t g = spl_load_relaxed(&s->watch[idx]) | spl_load_seqcst(&s->hdr->bind_all);
     while (labels) {
         g |= spl_load_relaxed(&s->binds[__builtin_ctzll(labels)]);
         labels &= labels - 1;
