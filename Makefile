@@ -14,6 +14,7 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+FRAGDIR ?= $(LIBDIR)/splinter/fragments
 DESTDIR ?=
 
 WITH_EMBEDDINGS ?= 1
@@ -35,8 +36,8 @@ SONAME  := libsplinter.so.0
 CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Isrc \
 	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) -DSPL_WITH_NUMA=$(WITH_NUMA) $(XDEFS) $(SAN)
-CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
-LDLIBS      := -lpthread -lm
+CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden -DSPL_FRAG_DIR='"$(FRAGDIR)"'
+LDLIBS      := -lpthread -lm -ldl
 ifeq ($(WITH_NUMA),1)
 LDLIBS      += -lnuma
 endif
@@ -77,9 +78,9 @@ endif
 
 .PHONY: all lib cli tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
 	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
-	test-model test-model-broken-recheck test-model-broken-dekker
+	test-model test-model-broken-recheck test-model-broken-dekker fragments test-frag bench-dsp
 
-all: lib $(B)/splinter.pc cli
+all: lib $(B)/splinter.pc cli fragments
 
 cli: $(CLI_BIN) $(if $(filter 1,$(WITH_LUA)),$(LUA_MOD))
 
@@ -100,7 +101,7 @@ $(LUA_MOD): $(LUA_SRC) $(wildcard lua/*.h) $(LIB_A)
 
 lib: $(LIB_A) $(LIB_SO)
 
-$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/splinter.h
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
@@ -142,6 +143,55 @@ $(BENCH_BIN): $(BENCH_SRC) $(LIB_A)
 	$(CC) $(CFLAGS_BASE) -Ibench -o $@ $(BENCH_SRC) $(LIB_A) $(LDLIBS) -lm
 
 tests: $(UNIT_BIN) $(MP_BIN) $(FUZZ_REPLAY)
+
+# ---------------------------------------------------------------- fragments
+# Each fragments/NAME/ builds NAME.so from its *.c (test_*.c and bench_*.c
+# are its tests and benchmark, linked with the library instead).  Fragments
+# do not link libsplinter: the host hands them its functions
+# (include/splinter_fragment.h).  Test fragments: tests/frag/frag_*.c.
+FRAG_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard fragments/*/*.c))))
+FRAG_NAMES := $(sort $(FRAG_NAMES))
+FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
+FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))
+FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(wildcard fragments/*/bench_*.c))
+TFRAG_SO   := $(patsubst tests/frag/%.c,$(B)/tests/frag/%.so,$(wildcard tests/frag/frag_*.c))
+TFRAG_BIN  := $(patsubst tests/frag/%.c,$(B)/tests/%,$(wildcard tests/frag/test_*.c))
+FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
+
+fragments: $(FRAG_SO)
+
+.SECONDEXPANSION:
+$(B)/fragments/%.so: $$(filter-out fragments/%/test_% fragments/%/bench_%,$$(wildcard fragments/$$*/*.c)) \
+		include/splinter.h include/splinter_fragment.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FRAG_CFLAGS) -o $@ $(filter %.c,$^) -lm
+
+$(B)/tests/frag/%.so: tests/frag/%.c include/splinter.h include/splinter_fragment.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FRAG_CFLAGS) -o $@ $<
+
+$(B)/tests/%: fragments/%.c $(LIB_A) $(FRAG_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(B)/bench/%: fragments/%.c $(LIB_A) $(FRAG_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(B)/tests/test_frag%: tests/frag/test_frag%.c $(LIB_A) $(TFRAG_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# The fragment group: the ABI and registry in C (refused libraries,
+# duplicate names, cross-process commands, a host killed and restarted
+# catching up, rmmod), the DSP fragment against a reference computation,
+# and the CLI commands (insmod, rmmod, lsmod, frag, host) with bats.
+test-frag: cli $(FRAG_SO) $(TFRAG_SO) $(TFRAG_BIN) $(FRAG_TESTS)
+	tests/run.sh frag $(foreach t,$(TFRAG_BIN) $(FRAG_TESTS),"$(t) $(B)")
+	SPLCTL=$(CURDIR)/$(CLI_BIN) TFRAG=$(CURDIR)/$(B)/tests/frag tests/cli/run.sh frag-cli tests/frag
+
+bench-dsp: $(FRAG_BENCH)
+	$(B)/bench/dsp/bench_dsp $(B)
 
 # ---------------------------------------------------------------- tests
 # tests/run.sh runs a list of commands, each under a timeout, and prints
@@ -253,7 +303,7 @@ test-lua: cli
 	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua
 
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
-	test-kvonly test-neon test-bench test-cli $(if $(filter 1,$(WITH_LUA)),test-lua) fuzz
+	test-kvonly test-neon test-bench test-cli test-frag $(if $(filter 1,$(WITH_LUA)),test-lua) fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)
