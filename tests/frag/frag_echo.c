@@ -1,0 +1,187 @@
+/*
+ * frag_echo.c - a test fragment: mirrors every key under prefix= into
+ * out= + key (deletes too), so a test can check that no change was
+ * missed.  Commands: stats, echo ARGS..., fail, crash (abort: kills its
+ * host), sleep MS (blocks the fragment's thread).  Option slow=MS sleeps in
+ * every batch (a host that lags).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "splinter_fragment.h"
+
+static const spl_frag_api *A;
+
+struct echo {
+    spl_store *s;
+    const char *prefix, *out;
+    size_t out_len;
+    long slow_ms;
+    unsigned long long events, batches, resyncs, mirrored;
+    char key[4200], val[1 << 16];
+};
+
+static void nap(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void mirror(struct echo *e, const char *key)
+{
+    snprintf(e->key, sizeof e->key, "%s%s", e->out, key);
+    size_t len = 0;
+    int rc = A->get_wait(e->s, key, e->val, sizeof e->val, &len, 100000);
+    if (rc == SPL_ENOENT)
+        A->unset_wait(e->s, e->key, 100000);
+    else if (rc == 0 && A->set_wait(e->s, e->key, e->val, len, 100000) == 0)
+        e->mirrored++;
+}
+
+static int echo_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev, size_t n)
+{
+    (void)ctx;
+    struct echo *e = state;
+    e->batches++;
+    for (size_t i = 0; i < n; i++) {
+        e->events++;
+        if (ev[i].kind == SPL_EV_CHANGED || ev[i].kind == SPL_EV_DELETED)
+            mirror(e, ev[i].key);
+    }
+    if (e->slow_ms)
+        nap(e->slow_ms);
+    return 0;
+}
+
+static int scan_one(const spl_entry *en, void *ud)
+{
+    mirror(ud, en->key);
+    return 0;
+}
+
+static int echo_resync(spl_frag_ctx *ctx, void *state, int reason)
+{
+    (void)reason;
+    struct echo *e = state;
+    e->resyncs++;
+    return A->scan(ctx, scan_one, e);
+}
+
+static int echo_start(spl_frag_ctx *ctx, int argc, const char *const *argv, void **state)
+{
+    (void)argc, (void)argv;
+    struct echo *e = calloc(1, sizeof *e);
+    if (!e)
+        return SPL_ENOMEM;
+    e->s = A->store(ctx);
+    e->prefix = A->arg(ctx, "prefix");
+    e->out = A->arg(ctx, "out");
+    e->out_len = strlen(e->out);
+    e->slow_ms = atol(A->arg(ctx, "slow"));
+    if (!*e->prefix || strncmp(e->out, e->prefix, strlen(e->prefix)) == 0) {
+        A->fail(ctx, "prefix must be set and out must not start with it");
+        free(e);
+        return SPL_EINVAL;
+    }
+    spl_frag_follow f = {e->prefix, NULL, 0, 0, 0};
+    int rc = A->follow(ctx, &f);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    *state = e;
+    return 0;
+}
+
+static void echo_stop(spl_frag_ctx *ctx, void *state)
+{
+    (void)ctx;
+    free(state);
+}
+
+static int cmd_stats(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)ctx, (void)argc, (void)argv;
+    struct echo *e = state;
+    return A->reply(r, "{\"events\":%llu,\"batches\":%llu,\"resyncs\":%llu,\"mirrored\":%llu}", e->events,
+                    e->batches, e->resyncs, e->mirrored);
+}
+
+static int cmd_echo(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)ctx, (void)state;
+    A->reply(r, "[");
+    for (int i = 1; i < argc; i++) {
+        if (i > 1)
+            A->reply(r, ",");
+        A->reply_str(r, argv[i], strlen(argv[i]));
+    }
+    return A->reply(r, "]");
+}
+
+static int cmd_fail(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)ctx, (void)state, (void)argc, (void)argv, (void)r;
+    return SPL_EINVAL;
+}
+
+static int cmd_crash(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)ctx, (void)state, (void)argc, (void)argv, (void)r;
+    abort();
+}
+
+static int cmd_sleep(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)ctx, (void)state;
+    nap(argc > 1 ? atol(argv[1]) : 100);
+    return A->reply(r, "{\"slept\":true}");
+}
+
+static int cmd_big(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)ctx, (void)state, (void)argc, (void)argv;
+    A->reply(r, "\"");
+    for (int i = 0; i < 3000; i++)
+        A->reply(r, "x");
+    return A->reply(r, "\"");
+}
+
+static const spl_frag_opt echo_opts[] = {
+    {"prefix", "in.", "keys to mirror"},
+    {"out", "echo.", "prefix of the mirrors"},
+    {"slow", "0", "sleep this many ms in every batch"},
+    {NULL, NULL, NULL},
+};
+
+static const spl_frag_cmd echo_cmds[] = {
+    {"stats", "", "counters", cmd_stats},
+    {"echo", "ARGS...", "the arguments as a JSON array", cmd_echo},
+    {"fail", "", "returns SPL_EINVAL", cmd_fail},
+    {"crash", "", "abort(): kills the host", cmd_crash},
+    {"sleep", "MS", "block the fragment's thread", cmd_sleep},
+    {"big", "", "a reply longer than the mailbox", cmd_big},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const spl_frag_desc echo_desc = {
+    SPL_FRAG_DESC_INIT,
+    .name = "echo",
+    .version = "test",
+    .summary = "mirrors keys (tests)",
+    .opts = echo_opts,
+    .cmds = echo_cmds,
+    .start = echo_start,
+    .events = echo_events,
+    .resync = echo_resync,
+    .stop = echo_stop,
+};
+
+SPL_FRAGMENT_EXPORT const spl_frag_desc *spl_fragment_entry(const spl_frag_api *api)
+{
+    A = api;
+    return &echo_desc;
+}
