@@ -178,7 +178,7 @@ $(B)/bench/%: fragments/%.c $(LIB_A) $(FRAG_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
 
-$(B)/tests/test_frag%: tests/frag/test_frag%.c $(LIB_A) $(TFRAG_SO)
+$(B)/tests/%: tests/frag/%.c $(LIB_A) $(TFRAG_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
 

@@ -176,7 +176,10 @@ typedef struct spl_frag_api {
      * groups include the reserved ones, or an empty prefix or glob. */
     int (*follow)(spl_frag_ctx *ctx, const spl_frag_follow *f);
     /* Visit every key that passes the follow filters (prefix, glob, labels),
-     * values included (SPL_F_VALUES): spl_foreach's contract. */
+     * values included (SPL_F_VALUES): spl_foreach's contract.  A resync
+     * should write only what changed: its own writes enter the feed too
+     * (unless quiet), and a resync writing more than the feed holds would
+     * lap it again. */
     int (*scan)(spl_frag_ctx *ctx, spl_iter_fn fn, void *ud);
     /* Append to a reply: formatted text / a JSON string (quoted, escaped) /
      * a JSON number that is always valid (NaN and infinities become null).
@@ -191,6 +194,12 @@ typedef struct spl_frag_api {
      * spl_frag_region_map.  Errors: SPL_ENOTSUP (MEMFD store), SPL_ENAME,
      * SPL_EGEOMETRY, SPL_EINVAL, -errno. */
     int (*region)(spl_frag_ctx *ctx, const char *name, size_t bytes, void **addr);
+    /* Quiet (on != 0): writes made by this instance's thread from now on do
+     * not pulse SPL_FRAG_GROUP_KEYS, so fragments following a prefix or
+     * glob (itself included) do not see them and the feed is not filled
+     * with its own output; watches and label bindings still pulse.  Only
+     * from its callbacks.  Off by default. */
+    int (*quiet)(spl_frag_ctx *ctx, int on);
 
     /* ---- the store: splinter.h's functions, same contracts (version 1) ---- */
     const char *(*strerror)(int err);

@@ -38,6 +38,8 @@
 
 static _Atomic unsigned spl__stop_gen;
 
+_Thread_local uint64_t spl__quiet __attribute__((tls_model("initial-exec")));
+
 struct spl_frag_reply {
     char buf[SPL_REG_REPLY];
     size_t len;
@@ -177,6 +179,14 @@ static int api_follow(spl_frag_ctx *c, const spl_frag_follow *f)
     return 0;
 }
 
+static int api_quiet(spl_frag_ctx *c, int on)
+{
+    if (!c || !pthread_equal(c->self, pthread_self()))
+        return SPL_EINVAL;
+    spl__quiet = on ? SPL__KEYS_MASK : 0;
+    return 0;
+}
+
 static int api_scan(spl_frag_ctx *c, spl_iter_fn fn, void *ud)
 {
     spl_filter f = {c->prefix, c->glob, c->labels, SPL_F_VALUES | c->fflags};
@@ -278,6 +288,7 @@ static const spl_frag_api spl__api = {
     .reply_str = api_reply_str,
     .reply_num = api_reply_num,
     .region = api_region,
+    .quiet = api_quiet,
     .strerror = spl_strerror,
     .err_name = spl_err_name,
     .info_get = spl_info_get,
@@ -491,7 +502,8 @@ static int spl__passes(struct spl_frag_ctx *c, const spl_event *ev, const char *
 }
 
 /* Read the feed to its end, handing batches over.  Returns 1 if it stopped
- * early because the fragment must stop. */
+ * early (the fragment must stop, or it resynced): the loop looks at the
+ * mailbox and the state, and drains again without sleeping. */
 static int spl__drain(struct spl_frag_ctx *c, spl_frag_event *batch, char *keys, size_t kcap)
 {
     for (;;) {
@@ -503,11 +515,12 @@ static int spl__drain(struct spl_frag_ctx *c, spl_frag_event *batch, char *keys,
             rc = spl_sub_next(c->sub, &ev, key, kcap);
             if (rc == SPL_ENOENT)
                 break;
-            if (rc == SPL_EOVERFLOW) {
+            if (rc == SPL_EOVERFLOW) { /* hand over what it has, rescan, then
+                                          let the loop look at stops and commands */
                 spl__deliver(c, batch, n);
-                n = 0;
                 spl__resync(c, SPL_FRAG_RESYNC_OVERFLOW);
-                continue;
+                spl__heartbeat(c, 0);
+                return 1;
             }
             if (rc != 0) /* a hostile entry (SPL_ECORRUPT): skipped */
                 continue;
@@ -520,9 +533,9 @@ static int spl__drain(struct spl_frag_ctx *c, spl_frag_event *batch, char *keys,
                 if (!(ev.groups & c->follow))
                     continue;
                 spl__deliver(c, batch, n);
-                n = 0;
                 spl__resync(c, SPL_FRAG_RESYNC_UNKNOWN);
-                continue;
+                spl__heartbeat(c, 0);
+                return 1;
             } else if (!spl__passes(c, &ev, key)) {
                 continue;
             }

@@ -489,6 +489,11 @@ static int dsp_start(spl_frag_ctx *ctx, int argc, const char *const *argv, void 
     rc = A->follow(ctx, &f);
     if (rc)
         goto fail;
+    /* its output does not come back to it (nor to other glob followers)
+     * through the keys group, unless announce=1: 8 writes per sample */
+    const char *ann = A->arg(ctx, "announce");
+    if (!ann || strcmp(ann, "1") != 0)
+        A->quiet(ctx, 1);
     A->log(ctx, SPL_FRAG_LOG_INFO, "%s%s -> %s*.{ema,mean,var,min,max,%s,rate}, window %u, alpha %g",
            d->glob ? "glob " : "prefix ", d->glob ? d->glob : d->prefix, d->out, out_name(d, 5), d->window,
            d->alpha);
@@ -590,6 +595,7 @@ static const spl_frag_opt dsp_opts[] = {
     {"cutoff", "1", "filter cutoff in Hz (below rate/2)"},
     {"rate", "10", "sample rate in Hz the filter is designed for"},
     {"q", "0.70710678118654752", "filter quality factor"},
+    {"announce", "0", "1: its writes reach fragments following a glob (to chain fragments)"},
     {NULL, NULL, NULL},
 };
 

@@ -35,9 +35,17 @@ static void mirror(struct echo *e, const char *key)
     snprintf(e->key, sizeof e->key, "%s%s", e->out, key);
     size_t len = 0;
     int rc = A->get_wait(e->s, key, e->val, sizeof e->val, &len, 100000);
-    if (rc == SPL_ENOENT)
+    if (rc == SPL_ENOENT) {
         A->unset_wait(e->s, e->key, 100000);
-    else if (rc == 0 && A->set_wait(e->s, e->key, e->val, len, 100000) == 0)
+        return;
+    }
+    /* only what changed: a resync rewriting every mirror would lap a small
+     * feed with its own writes again and again */
+    static char cur[1 << 16];
+    size_t clen = 0;
+    if (rc == 0 && (A->get_wait(e->s, e->key, cur, sizeof cur, &clen, 100000) != 0 || clen != len ||
+                    memcmp(cur, e->val, len) != 0) &&
+        A->set_wait(e->s, e->key, e->val, len, 100000) == 0)
         e->mirrored++;
 }
 
@@ -150,6 +158,22 @@ static int cmd_big(spl_frag_ctx *ctx, void *state, int argc, const char *const *
     return A->reply(r, "\"");
 }
 
+/* region NAME BYTES: map a region and write bytes i = (i * 7) & 0xff */
+static int cmd_region(spl_frag_ctx *ctx, void *state, int argc, const char *const *argv, spl_frag_reply *r)
+{
+    (void)state;
+    if (argc != 3)
+        return SPL_EINVAL;
+    size_t n = (size_t)atol(argv[2]);
+    unsigned char *p;
+    int rc = A->region(ctx, argv[1], n, (void **)&p);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(i * 7);
+    return A->reply(r, "{\"region\":\"%s\",\"bytes\":%zu}", argv[1], n);
+}
+
 static const spl_frag_opt echo_opts[] = {
     {"prefix", "in.", "keys to mirror"},
     {"out", "echo.", "prefix of the mirrors"},
@@ -164,6 +188,7 @@ static const spl_frag_cmd echo_cmds[] = {
     {"crash", "", "abort(): kills the host", cmd_crash},
     {"sleep", "MS", "block the fragment's thread", cmd_sleep},
     {"big", "", "a reply longer than the mailbox", cmd_big},
+    {"region", "NAME BYTES", "map a region and fill it", cmd_region},
     {NULL, NULL, NULL, NULL},
 };
 
