@@ -161,7 +161,7 @@ FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
 fragments: $(FRAG_SO)
 
 .SECONDEXPANSION:
-$(B)/fragments/%.so: $$(filter-out fragments/%/test_% fragments/%/bench_%,$$(wildcard fragments/$$*/*.c)) \
+$(B)/fragments/%.so: $$(filter-out $$(wildcard fragments/$$*/test_*.c fragments/$$*/bench_*.c),$$(wildcard fragments/$$*/*.c)) \
 		include/splinter.h include/splinter_fragment.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FRAG_CFLAGS) -o $@ $(filter %.c,$^) -lm
