@@ -299,7 +299,7 @@ CLI_GROUP ?= cli
 test-cli: $(CLI_BIN)
 	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) WITH_NUMA=$(WITH_NUMA) tests/cli/run.sh $(CLI_GROUP) tests/cli
 
-test-lua: cli
+test-lua: cli fragments
 	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua
 
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \

@@ -83,6 +83,8 @@ struct spl_frag_ctx {
     _Atomic int done;
     int in_start;     /* follow: only from start */
     pthread_t self;   /* region: only from the callbacks (this thread) */
+    spl_frag_reply reply; /* the command being answered (not in TLS: a
+                             libsplinter loaded with dlopen has little) */
 };
 
 /* ---- log ---------------------------------------------------------------------- */
@@ -597,39 +599,39 @@ static void spl__mailbox(struct spl_frag_ctx *c)
         p += (uint32_t)strlen((const char *)req + p) + 1;
     }
     argv[argc] = NULL;
-    static _Thread_local spl_frag_reply r;
-    r.len = 0;
-    r.full = 0;
+    spl_frag_reply *r = &c->reply;
+    r->len = 0;
+    r->full = 0;
     int rc;
     const spl_frag_cmd *k = c->lib.d.cmds;
     while (argc && k && k->name && strcmp(k->name, argv[0]) != 0)
         k++;
     if (argc && k && k->name && k->fn) {
-        rc = k->fn(c, c->state, argc, argv, &r);
+        rc = k->fn(c, c->state, argc, argv, r);
         if (rc > 0)
             rc = 0;
     } else if (argc && strcmp(argv[0], "help") == 0) {
-        rc = spl__cmd_help(c, &r);
+        rc = spl__cmd_help(c, r);
     } else {
         rc = SPL_EINVAL;
-        api_reply(&r, "{\"error\":\"unknown command\",\"command\":");
-        api_reply_str(&r, argc ? argv[0] : "", argc ? strlen(argv[0]) : 0);
-        api_reply(&r, ",\"hint\":\"try help\"}");
+        api_reply(r, "{\"error\":\"unknown command\",\"command\":");
+        api_reply_str(r, argc ? argv[0] : "", argc ? strlen(argv[0]) : 0);
+        api_reply(r, ",\"hint\":\"try help\"}");
     }
-    if (r.full) {
-        r.len = 0;
-        r.full = 0;
-        api_reply(&r, "{\"error\":\"reply longer than %u bytes\"}", SPL_FRAG_REPLY_MAX);
+    if (r->full) {
+        r->len = 0;
+        r->full = 0;
+        api_reply(r, "{\"error\":\"reply longer than %u bytes\"}", SPL_FRAG_REPLY_MAX);
         rc = SPL_ENOBUFS;
-    } else if (rc < 0 && r.len == 0) {
-        api_reply(&r, "{\"error\":\"%s\",\"message\":", spl_err_name(rc));
-        api_reply_str(&r, spl_strerror(rc), strlen(spl_strerror(rc)));
-        api_reply(&r, "}");
+    } else if (rc < 0 && r->len == 0) {
+        api_reply(r, "{\"error\":\"%s\",\"message\":", spl_err_name(rc));
+        api_reply_str(r, spl_strerror(rc), strlen(spl_strerror(rc)));
+        api_reply(r, "}");
     }
     if (rc < 0)
         c->errors++;
-    spl__copy_in(e->rep, 0, r.buf, spl_round_up(r.len, 8), 1);
-    spl_store32_relaxed(&e->rep_len, (uint32_t)r.len);
+    spl__copy_in(e->rep, 0, r->buf, spl_round_up(r->len, 8), 1);
+    spl_store32_relaxed(&e->rep_len, (uint32_t)r->len);
     spl_store32_relaxed((uint32_t *)&e->rep_rc, (uint32_t)rc);
     spl_store32_release(&e->rep_seq, seq); /* pairs with the caller's acquire */
     spl__reg_futex_wake(&e->rep_seq);
