@@ -330,7 +330,7 @@ deps:
 # ---------------------------------------------------------------- install
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 644 include/splinter.h $(DESTDIR)$(INCDIR)/
+	install -m 644 include/splinter.h include/splinter_fragment.h $(DESTDIR)$(INCDIR)/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libsplinter.so.$(VERSION)
 	ln -sf libsplinter.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -339,13 +339,16 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/splinterctl
 	install -m 644 docs/splinterctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(FRAGDIR)
+	install -m 755 $(FRAG_SO) $(DESTDIR)$(FRAGDIR)/
 ifeq ($(WITH_LUA),1)
 	install -d $(DESTDIR)$(LUA_CMOD)
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LUA_CMOD)/splinter.so
 endif
 
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
+	rm -rf $(DESTDIR)$(FRAGDIR)
+	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(INCDIR)/splinter_fragment.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/splinter.pc $(DESTDIR)$(BINDIR)/splinterctl \
 	      $(DESTDIR)$(MANDIR)/man1/splinterctl.1 $(DESTDIR)$(LUA_CMOD)/splinter.so
 
