@@ -186,9 +186,10 @@ $(B)/tests/%: tests/frag/%.c $(LIB_A) $(TFRAG_SO)
 # duplicate names, cross-process commands, a host killed and restarted
 # catching up, rmmod), the DSP fragment against a reference computation,
 # and the CLI commands (insmod, rmmod, lsmod, frag, host) with bats.
+FRAG_GROUP ?= frag
 test-frag: cli $(FRAG_SO) $(TFRAG_SO) $(TFRAG_BIN) $(FRAG_TESTS)
-	tests/run.sh frag $(foreach t,$(TFRAG_BIN) $(FRAG_TESTS),"$(t) $(B)")
-	SPLCTL=$(CURDIR)/$(CLI_BIN) TFRAG=$(CURDIR)/$(B)/tests/frag tests/cli/run.sh frag-cli tests/frag
+	tests/run.sh $(FRAG_GROUP) $(foreach t,$(TFRAG_BIN) $(FRAG_TESTS),"$(t) $(B)")
+	SPLCTL=$(CURDIR)/$(CLI_BIN) TFRAG=$(CURDIR)/$(B)/tests/frag tests/cli/run.sh $(FRAG_GROUP)-cli tests/frag
 
 bench-dsp: $(FRAG_BENCH)
 	$(B)/bench/dsp/bench_dsp $(B)
@@ -209,11 +210,11 @@ test-mp: $(MP_BIN)
 test-fuzz-replay: $(FUZZ_REPLAY)
 	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
 
-# The suite under ASan+UBSan: unit tests, the multi-process tests and the
-# splinterctl suite (group cli-asan).
+# The suite under ASan+UBSan: unit tests, the multi-process tests, the
+# splinterctl suite (group cli-asan) and the fragment suite (frag-asan).
 test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
+		CLI_GROUP=cli-asan FRAG_GROUP=frag-asan test-unit test-mp test-fuzz-replay test-cli test-frag
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
 # vector protocol (set, clear, get, search) the same way.

@@ -59,22 +59,23 @@ static int open_log(cli_ctx *c, const char *path, int *fd)
     return CLI_OK;
 }
 
-static json_t *args_json(const spl_frag_info *fi)
-{
-    json_t *a = json_array();
-    size_t p = 0;
-    for (uint32_t i = 0; i < fi->argc && p < sizeof fi->args; i++) {
-        json_array_append_new(a, json_string(fi->args + p) ? json_string(fi->args + p) : json_null());
-        p += strlen(fi->args + p) + 1;
-    }
-    return a;
-}
-
 static json_t *str_or_null(const char *s)
 {
     json_t *j = json_string(s);
     return j ? j : json_null();
 }
+
+static json_t *args_json(const spl_frag_info *fi)
+{
+    json_t *a = json_array();
+    size_t p = 0;
+    for (uint32_t i = 0; i < fi->argc && p < sizeof fi->args; i++) {
+        json_array_append_new(a, str_or_null(fi->args + p));
+        p += strlen(fi->args + p) + 1;
+    }
+    return a;
+}
+
 
 static json_t *info_json(const spl_frag_info *fi)
 {
