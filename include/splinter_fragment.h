@@ -105,7 +105,8 @@ typedef struct spl_frag_follow {
 enum spl_frag_resync_reason {
     SPL_FRAG_RESYNC_START = 1,    /* after start: catch up with the store */
     SPL_FRAG_RESYNC_OVERFLOW = 2, /* the feed lapped the host: events were lost */
-    SPL_FRAG_RESYNC_UNKNOWN = 3   /* an event named a slot that has moved on */
+    SPL_FRAG_RESYNC_UNKNOWN = 3,  /* an event named a slot that has moved on */
+    SPL_FRAG_RESYNC_RETRY = 4     /* events or resync returned SPL_EAGAIN */
 };
 
 /* Log levels for api->log. */
@@ -147,7 +148,9 @@ typedef struct spl_frag_desc {
      * say why with api->fail (shown by lsmod).  Required. */
     int (*start)(spl_frag_ctx *ctx, int argc, const char *const *argv, void **state);
     /* events: a batch of n >= 1 changes it follows, in feed order.  Return
-     * 0 or a negative code (counted in errors; the host goes on). */
+     * 0 or a negative code (counted in errors; the host goes on).
+     * SPL_EAGAIN (from events or resync) says it could not finish (a key
+     * stayed busy): the host resyncs it soon (at most every 10 ms). */
     int (*events)(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev, size_t n);
     /* resync: events may have been missed (or this is the start): rescan
      * what it follows (api->scan).  May be NULL. */

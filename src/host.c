@@ -33,6 +33,7 @@
 
 #define SPL__BATCH        64u
 #define SPL__HB_NS        (1000ull * 1000 * 1000)
+#define SPL__RETRY_NS     (10ull * 1000 * 1000)
 #define SPL__REGIONS_MAX  16u
 #define SPL__DESC_V1_SIZE (offsetof(spl_frag_desc, stop) + sizeof(void (*)(void)))
 
@@ -85,6 +86,8 @@ struct spl_frag_ctx {
     pthread_t self;   /* region: only from the callbacks (this thread) */
     spl_frag_reply reply; /* the command being answered (not in TLS: a
                              libsplinter loaded with dlopen has little) */
+    int retry;            /* a callback returned SPL_EAGAIN: resync soon */
+    uint64_t retry_ns;    /* when the last retry resync ran */
 };
 
 /* ---- log ---------------------------------------------------------------------- */
@@ -459,16 +462,25 @@ static void spl__seen(struct spl_frag_ctx *c)
     spl_store_relaxed(&c->e->seen, sum);
 }
 
+/* A callback's result: an error is counted; SPL_EAGAIN (something stayed
+ * busy: the fragment could not finish) also asks for a resync soon. */
+static void spl__result(struct spl_frag_ctx *c, int rc)
+{
+    if (rc >= 0)
+        return;
+    c->errors++;
+    spl_store32_relaxed((uint32_t *)&c->e->last_err, (uint32_t)rc);
+    if (rc == SPL_EAGAIN && c->lib.d.resync)
+        c->retry = 1;
+}
+
 static void spl__resync(struct spl_frag_ctx *c, int reason)
 {
     c->resyncs++;
+    c->retry = 0;
     if (!c->lib.d.resync)
         return;
-    int rc = c->lib.d.resync(c, c->state, reason);
-    if (rc < 0) {
-        c->errors++;
-        spl_store32_relaxed((uint32_t *)&c->e->last_err, (uint32_t)rc);
-    }
+    spl__result(c, c->lib.d.resync(c, c->state, reason));
 }
 
 static void spl__deliver(struct spl_frag_ctx *c, const spl_frag_event *ev, size_t n)
@@ -477,10 +489,7 @@ static void spl__deliver(struct spl_frag_ctx *c, const spl_frag_event *ev, size_
         return;
     int rc = c->lib.d.events(c, c->state, ev, n);
     c->events += n;
-    if (rc < 0) {
-        c->errors++;
-        spl_store32_relaxed((uint32_t *)&c->e->last_err, (uint32_t)rc);
-    }
+    spl__result(c, rc);
 }
 
 /* Does a key event pass the follow filters? */
@@ -726,9 +735,19 @@ static void *spl__frag_thread(void *arg)
         spl__seen(c);
         if (spl__drain(c, batch, keys, kcap))
             continue; /* asked to stop, or a command: look at once */
+        int64_t nap = (int64_t)SPL__HB_NS;
+        if (c->retry) { /* a callback could not finish: rescan, at most every 10 ms */
+            uint64_t now = spl__clock_ns(CLOCK_MONOTONIC);
+            if (now - c->retry_ns >= SPL__RETRY_NS) {
+                c->retry_ns = now;
+                spl__resync(c, SPL_FRAG_RESYNC_RETRY);
+                continue;
+            }
+            nap = (int64_t)(SPL__RETRY_NS - (now - c->retry_ns));
+        }
         spl__heartbeat(c, 0);
         uint64_t fired = 0;
-        if (spl_sub_wait(c->sub, (int64_t)SPL__HB_NS, &fired) == SPL_ETIMEDOUT)
+        if (spl_sub_wait(c->sub, nap, &fired) == SPL_ETIMEDOUT)
             spl__heartbeat(c, 1);
     }
 stop:

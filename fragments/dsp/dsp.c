@@ -51,6 +51,7 @@ struct dsp {
     uint32_t key_max;
     /* counters since start */
     uint64_t samples, skipped, bad, deleted, resyncs, toolong;
+    int busy; /* a key stayed busy during a resync */
     char *kbuf, *vbuf;
     size_t vcap;
 };
@@ -310,8 +311,8 @@ static int dsp_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev, 
             remove_derived(d, ev[i].key);
         else if (ev[i].kind == SPL_EV_CHANGED || ev[i].kind == SPL_EV_BUMPED)
             r = sample_key(d, ev[i].key);
-        if (r && !rc)
-            rc = r;
+        if (r && (!rc || r == SPL_EAGAIN))
+            rc = r; /* SPL_EAGAIN: the host resyncs soon, and this key gets done */
     }
     return rc;
 }
@@ -319,8 +320,9 @@ static int dsp_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev, 
 static int scan_one(const spl_entry *e, void *ud)
 {
     struct dsp *d = ud;
-    if (e->val)
-        process(d, e->key, e->val, e->meta.val_len, e->meta.type, e->meta.epoch, e->meta.mtime_ns);
+    if (e->val && process(d, e->key, e->val, e->meta.val_len, e->meta.type, e->meta.epoch,
+                          e->meta.mtime_ns) == SPL_EAGAIN)
+        d->busy = 1;
     return 0;
 }
 
@@ -368,6 +370,7 @@ static int dsp_resync(spl_frag_ctx *ctx, void *state, int reason)
     d->resyncs++;
     A->log(ctx, SPL_FRAG_LOG_INFO, "resync (%s)",
            reason == SPL_FRAG_RESYNC_START ? "start" : reason == SPL_FRAG_RESYNC_OVERFLOW ? "feed overflow" : "unknown slot");
+    d->busy = 0;
     int rc = A->scan(ctx, scan_one, d);
     struct orphans o = {d, NULL, 0, 0};
     spl_filter f = {d->out, NULL, 0, 0};
@@ -377,7 +380,7 @@ static int dsp_resync(spl_frag_ctx *ctx, void *state, int reason)
         free(o.keys[i]);
     }
     free(o.keys);
-    return rc;
+    return rc ? rc : d->busy ? SPL_EAGAIN : 0;
 }
 
 static void dsp_stop(spl_frag_ctx *ctx, void *state)

@@ -20,6 +20,7 @@ struct echo {
     const char *prefix, *out;
     size_t out_len;
     long slow_ms;
+    int busy;
     unsigned long long events, batches, resyncs, mirrored;
     char key[4200], val[1 << 16];
 };
@@ -30,23 +31,31 @@ static void nap(long ms)
     nanosleep(&ts, NULL);
 }
 
-static void mirror(struct echo *e, const char *key)
+/* 0, or SPL_EAGAIN when a key stayed busy (the host resyncs soon). */
+static int mirror(struct echo *e, const char *key)
 {
     snprintf(e->key, sizeof e->key, "%s%s", e->out, key);
     size_t len = 0;
     int rc = A->get_wait(e->s, key, e->val, sizeof e->val, &len, 100000);
     if (rc == SPL_ENOENT) {
-        A->unset_wait(e->s, e->key, 100000);
-        return;
+        rc = A->unset_wait(e->s, e->key, 100000);
+        return rc == SPL_EAGAIN ? rc : 0;
     }
+    if (rc)
+        return rc;
     /* only what changed: a resync rewriting every mirror would lap a small
      * feed with its own writes again and again */
     static char cur[1 << 16];
     size_t clen = 0;
-    if (rc == 0 && (A->get_wait(e->s, e->key, cur, sizeof cur, &clen, 100000) != 0 || clen != len ||
-                    memcmp(cur, e->val, len) != 0) &&
-        A->set_wait(e->s, e->key, e->val, len, 100000) == 0)
+    rc = A->get_wait(e->s, e->key, cur, sizeof cur, &clen, 100000);
+    if (rc == SPL_EAGAIN)
+        return rc;
+    if (rc == 0 && clen == len && memcmp(cur, e->val, len) == 0)
+        return 0;
+    rc = A->set_wait(e->s, e->key, e->val, len, 100000);
+    if (rc == 0)
         e->mirrored++;
+    return rc;
 }
 
 static int echo_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev, size_t n)
@@ -54,19 +63,32 @@ static int echo_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev,
     (void)ctx;
     struct echo *e = state;
     e->batches++;
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         e->events++;
-        if (ev[i].kind == SPL_EV_CHANGED || ev[i].kind == SPL_EV_DELETED)
-            mirror(e, ev[i].key);
+        if ((ev[i].kind == SPL_EV_CHANGED || ev[i].kind == SPL_EV_DELETED) && mirror(e, ev[i].key))
+            rc = SPL_EAGAIN;
     }
     if (e->slow_ms)
         nap(e->slow_ms);
-    return 0;
+    return rc;
 }
 
 static int scan_one(const spl_entry *en, void *ud)
 {
-    mirror(ud, en->key);
+    struct echo *e = ud;
+    if (mirror(e, en->key))
+        e->busy = 1;
+    return 0;
+}
+
+static int orphan_one(const spl_entry *en, void *ud)
+{
+    struct echo *e = ud;
+    const char *src = en->key + e->out_len;
+    if (A->meta_get(e->s, src, &(spl_meta){0}) == SPL_ENOENT &&
+        A->unset_wait(e->s, en->key, 100000) == SPL_EAGAIN)
+        e->busy = 1;
     return 0;
 }
 
@@ -75,7 +97,12 @@ static int echo_resync(spl_frag_ctx *ctx, void *state, int reason)
     (void)reason;
     struct echo *e = state;
     e->resyncs++;
-    return A->scan(ctx, scan_one, e);
+    e->busy = 0;
+    int rc = A->scan(ctx, scan_one, e);
+    spl_filter f = {e->out, NULL, 0, 0}; /* mirrors whose key went while nobody watched */
+    if (rc == 0)
+        rc = A->foreach(e->s, &f, orphan_one, e);
+    return rc ? rc : e->busy ? SPL_EAGAIN : 0;
 }
 
 static int echo_start(spl_frag_ctx *ctx, int argc, const char *const *argv, void **state)

@@ -109,16 +109,22 @@ static int mirror_fn(const spl_entry *e, void *ud)
     char k[128], v[300];
     size_t n = 0;
     snprintf(k, sizeof k, "%s%s", c->out, e->key);
-    int rc = spl_get_wait(c->s, k, v, sizeof v, &n, 100000);
-    if (rc || n != e->meta.val_len || memcmp(v, e->val, n) != 0)
-        c->diff++;
+    int rc = spl_get_wait(c->s, k, v, sizeof v - 1, &n, 100000);
+    if (rc == 0)
+        v[n] = 0;
+    if (rc || n != e->meta.val_len || memcmp(v, e->val, n) != 0) {
+        if (c->diff++ < 3 && getenv("SPL_TEST_VERBOSE"))
+            fprintf(stderr, "  %s: %s (mirror %s)\n", e->key, (const char *)e->val, rc ? spl_err_name(rc) : v);
+    }
     return 0;
 }
 static int orphan_fn(const spl_entry *e, void *ud)
 {
     struct mctx *c = ud;
-    if (spl_exists(c->s, e->key + strlen(c->out)) == 0)
-        c->diff++;
+    if (spl_exists(c->s, e->key + strlen(c->out)) == 0) {
+        if (c->diff++ < 3 && getenv("SPL_TEST_VERBOSE"))
+            fprintf(stderr, "  orphan %s\n", e->key);
+    }
     return 0;
 }
 static int mirror_diff(spl_store *s, const char *in, const char *out)
@@ -352,7 +358,17 @@ static void test_kill_restart(void)
     CHECK(d == 0, "%d keys differ from their mirrors after 3 kills", d);
     spl_frag_info fi;
     RC(spl_frag_get(s, "echo", &fi), 0);
-    CHECK(fi.restarts == 3 && fi.state == SPL_FRAG_RUNNING, "restarts %llu", (unsigned long long)fi.restarts);
+    if (d) {
+        char rep[256];
+        const char *av[] = {"stats"};
+        spl_frag_call(s, "echo", 1, av, rep, sizeof rep, NULL, 5000000000ll);
+        fprintf(stderr, "  echo %s, events %llu, resyncs %llu, lag %llu: %s\n", spl_frag_state_name(fi.state),
+                (unsigned long long)fi.events, (unsigned long long)fi.resyncs, (unsigned long long)fi.lag, rep);
+        setenv("SPL_TEST_VERBOSE", "1", 1);
+        mirror_diff(s, "in.", "echo.");
+    }
+    CHECK(fi.restarts == 3 && restarts == 3 && fi.state == SPL_FRAG_RUNNING, "restarts %llu",
+          (unsigned long long)fi.restarts);
     RC(spl_frag_unregister(s, "echo", 5000000000ll), 0);
     spl_close(s);
     printf("ok - host killed 3 times while keys change, registered again: every change caught up\n");
@@ -481,6 +497,7 @@ static void lib_path(char *out, const char *b, const char *name)
 int main(int argc, char **argv)
 {
     const char *b = argc > 1 ? argv[1] : "build";
+    setvbuf(stdout, NULL, _IOLBF, 0); /* no buffered line duplicated by a fork */
     lib_path(lib_echo, b, "frag_echo");
     lib_path(lib_badabi, b, "frag_badabi");
     lib_path(lib_nosym, b, "frag_nosym");
