@@ -217,12 +217,13 @@ test-asan:
 		CLI_GROUP=cli-asan FRAG_GROUP=frag-asan test-unit test-mp test-fuzz-replay test-cli test-frag
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
-# vector protocol (set, clear, get, search) the same way.
+# vector protocol (set, clear, get, search) the same way; and the fragment
+# hosts (a host thread per fragment, in-process and spawned).
 test-tsan:
 	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
-		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec
+		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec build/tsan/tests/test_frag
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
-		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec
+		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec "build/tsan/tests/test_frag build/tsan"
 
 # The kill loop must fail against a build whose read path skips the epoch
 # re-check: proves the check can fail.  The no-loss hunt must find a lost
