@@ -144,7 +144,7 @@ const cli_cmd cli_commands[] = {
      "run a fragment host: load registered fragments, feed them changes, answer commands",
      "serves until Ctrl-C or SIGTERM, taking fragments registered later (insmod --attach)\n"
      "-o, --only NAME  host only this fragment\n"
-     "-r, --restart    also take over fragments whose host died, and failed ones\n"
+     "-r, --restart    also take over fragments whose host died, and (once, at start) failed ones\n"
      "-x, --exit-idle  exit when none of its fragments is left\n"
      "-d, --daemonize  run in the background (prints its pid)\n"
      "--log FILE       log to FILE (default: stderr; with --daemonize: none)"},

@@ -853,8 +853,8 @@ int spl_frag_call(spl_store *s, const char *name, int argc, const char *const *a
 enum {
     SPL_HOST_SERVE = 1u << 0,   /* also take fragments registered later; keep
                                    running with none until stopped */
-    SPL_HOST_RESTART = 1u << 1, /* also take over fragments whose host died,
-                                   and failed ones */
+    SPL_HOST_RESTART = 1u << 1, /* also take over fragments whose host died
+                                   (any time), and failed ones (at start) */
 };
 
 typedef struct spl_host_opts {

@@ -792,8 +792,10 @@ out:
 
 /* ---- the host ----------------------------------------------------------------------------------- */
 
-/* Take entry i if this host may: under the lock, host = me, STARTING. */
-static struct spl_frag_ctx *spl__claim(struct spl__host *h, uint32_t i)
+/* Take entry i if this host may: under the lock, host = me, STARTING.
+ * With SPL_HOST_RESTART, dead ones too, and failed ones on the first pass
+ * only (one that fails again is left failed, not retried in a loop). */
+static struct spl_frag_ctx *spl__claim(struct spl__host *h, uint32_t i, int first)
 {
     struct spl_store *s = h->s;
     spl_frag_info fi;
@@ -801,7 +803,7 @@ static struct spl_frag_ctx *spl__claim(struct spl__host *h, uint32_t i)
         return NULL;
     int restart = (h->o.flags & SPL_HOST_RESTART) != 0;
     if (!(fi.state == SPL_FRAG_REGISTERED && !fi.host_id) &&
-        !(restart && (fi.state == SPL_FRAG_DEAD || fi.state == SPL_FRAG_FAILED)))
+        !(restart && (fi.state == SPL_FRAG_DEAD || (first && fi.state == SPL_FRAG_FAILED))))
         return NULL;
     struct spl_frag_ctx *c = calloc(1, sizeof *c);
     if (!c)
@@ -811,7 +813,7 @@ static struct spl_frag_ctx *spl__claim(struct spl__host *h, uint32_t i)
     spl__reg_lock(s);
     int ok = spl__reg_read(s, i, &fi) == 0 && (!h->o.only || strcmp(fi.name, h->o.only) == 0) &&
              ((fi.state == SPL_FRAG_REGISTERED && !fi.host_id) ||
-              (restart && (fi.state == SPL_FRAG_DEAD || fi.state == SPL_FRAG_FAILED)));
+              (restart && (fi.state == SPL_FRAG_DEAD || (first && fi.state == SPL_FRAG_FAILED))));
     if (ok) {
         spl__reg_text_begin(e);
         spl__reg_put_str(e->errmsg, sizeof e->errmsg, NULL);
@@ -889,7 +891,7 @@ SPL_API int spl_host_run(spl_store *s, const spl_host_opts *o)
     if (rc)
         return rc;
     struct spl_frag_ctx *run[SPL_REG_ENTRIES] = {0};
-    int took = 0;
+    int took = 0, first = 1;
     spl__hlog(&h, "-", 2, "host up%s%s%s%s", h.o.only ? " for " : "", h.o.only ? h.o.only : "",
               (h.o.flags & SPL_HOST_SERVE) ? ", serving" : "",
               (h.o.flags & SPL_HOST_RESTART) ? ", restarting dead fragments" : "");
@@ -908,7 +910,7 @@ SPL_API int spl_host_run(spl_store *s, const spl_host_opts *o)
         for (uint32_t i = 0; i < SPL_REG_ENTRIES; i++) {
             if (run[i])
                 continue;
-            struct spl_frag_ctx *c = spl__claim(&h, i);
+            struct spl_frag_ctx *c = spl__claim(&h, i, first);
             if (!c)
                 continue;
             if (pthread_create(&c->thr, NULL, spl__frag_thread, c) != 0) {
@@ -920,6 +922,7 @@ SPL_API int spl_host_run(spl_store *s, const spl_host_opts *o)
             took = 1;
             active++;
         }
+        first = 0;
         if (!active && !(h.o.flags & SPL_HOST_SERVE))
             break;
         spl_sub_wait(ctl, (int64_t)SPL__HB_NS, NULL);

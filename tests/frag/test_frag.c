@@ -444,11 +444,12 @@ static void test_rmmod(void)
 struct thr {
     spl_store *s;
     int rc;
+    uint32_t flags;
 };
 static void *host_thread(void *arg)
 {
     struct thr *t = arg;
-    spl_host_opts ho = {SPL_HOST_OPTS_VERSION, SPL_HOST_SERVE, NULL, -1};
+    spl_host_opts ho = {SPL_HOST_OPTS_VERSION, SPL_HOST_SERVE | t->flags, NULL, -1};
     t->rc = spl_host_run(t->s, &ho);
     return NULL;
 }
@@ -458,7 +459,7 @@ static void *host_thread(void *arg)
 static void test_inproc(void)
 {
     spl_store *s = new_store("inproc", 1024);
-    struct thr t = {s, -1};
+    struct thr t = {s, -1, 0};
     pthread_t th;
     pthread_create(&th, NULL, host_thread, &t);
     const char *args[] = {"prefix=in.", "out=echo."};
@@ -479,9 +480,33 @@ static void test_inproc(void)
     /* nothing to host: returns at once */
     spl_host_opts ho = {SPL_HOST_OPTS_VERSION, 0, "nosuch", -1};
     RC(spl_host_run(s, &ho), SPL_ENOENT);
+    /* a serving host with restart takes a failed fragment once, not in a loop */
+    RC(spl_frag_register(s, lib_fail, NULL, 0, NULL, 0, NULL, 0), 0);
+    struct thr t2 = {s, -1, SPL_HOST_RESTART};
+    pthread_create(&th, NULL, host_thread, &t2);
+    RC(spl_frag_wait(s, "failstart", 1u << SPL_FRAG_FAILED, 10000000000ll, &fi), 0);
+    /* the failure pulses the control group: the host wakes, and must not retry it */
+    nap_ms(300);
+    RC(spl_frag_get(s, "failstart", &fi), 0);
+    CHECK(fi.state == SPL_FRAG_FAILED && fi.restarts == 0, "failstart %s, restarts %llu",
+          spl_frag_state_name(fi.state), (unsigned long long)fi.restarts);
+    spl_host_stop(s);
+    pthread_join(th, NULL);
+    CHECK(t2.rc == 0, "spl_host_run: %s", spl_err_name(t2.rc));
+    /* at a host's start a failed one is retried (once) */
+    struct thr t3 = {s, -1, SPL_HOST_RESTART};
+    pthread_create(&th, NULL, host_thread, &t3);
+    nap_ms(300);
+    spl_host_stop(s);
+    pthread_join(th, NULL);
+    RC(spl_frag_get(s, "failstart", &fi), 0);
+    CHECK(fi.state == SPL_FRAG_FAILED && fi.restarts == 1, "failstart %s, restarts %llu",
+          spl_frag_state_name(fi.state), (unsigned long long)fi.restarts);
+    RC(spl_frag_unregister(s, "failstart", 0), 0);
     RC(spl_frag_unregister(s, "mirror", 0), 0);
     spl_close(s);
-    printf("ok - spl_host_run in a thread; spl_host_stop leaves the fragment registered\n");
+    printf("ok - spl_host_run in a thread; spl_host_stop leaves the fragment registered; a failed one is "
+           "retried once per host start\n");
 }
 
 static void lib_path(char *out, const char *b, const char *name)
