@@ -808,7 +808,9 @@ enum {
  * fragment's own name).  A name already registered is SPL_EEXIST unless its
  * host died or it failed: then it is registered again (restarts + 1), with
  * the new path and arguments.  name_out (may be NULL) gets the name.
- * Errors: SPL_ELOAD (dlopen failed), SPL_ENOSYM, SPL_EABI, SPL_EINVAL (an
+ * Errors: SPL_ELOAD (dlopen failed), SPL_ENOSYM, SPL_EABI, SPL_EACCES (the
+ * library is not owned by this user or root, is writable by others, or lies
+ * in a folder others may change: hosts refuse it too), SPL_EINVAL (an
  * argument not NAME=VALUE of a declared option), SPL_ENAME (bad name),
  * SPL_E2BIG (arguments too long or too many), SPL_EEXIST, SPL_EFULL
  * (SPL_FRAG_MAX registered), SPL_EROFS.  spl_frag_errmsg() has details.

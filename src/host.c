@@ -327,9 +327,42 @@ static const spl_frag_api spl__api = {
 
 /* ---- loading a library ------------------------------------------------------------------ */
 
+/* The registry is writable by every process that may write the store (a
+ * group, for a group-shared store): a host runs only a library that is
+ * owned by its own user or root and writable by nobody else, in a folder
+ * nobody else can change (or a sticky one, like /tmp). */
+static int spl__lib_trusted(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (!real) {
+        spl__frag_msg("%s: %s", path, strerror(errno));
+        return SPL_ELOAD;
+    }
+    struct stat st, dst;
+    int rc = 0;
+    char *slash = strrchr(real, '/');
+    if (stat(real, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0) ||
+        (st.st_mode & 022)) {
+        rc = SPL_EACCES;
+    } else if (slash) {
+        *slash = 0;
+        if (stat(real[0] ? real : "/", &dst) != 0 || (dst.st_uid != geteuid() && dst.st_uid != 0) ||
+            ((dst.st_mode & 022) && !(dst.st_mode & S_ISVTX)))
+            rc = SPL_EACCES;
+    }
+    free(real);
+    if (rc)
+        spl__frag_msg("%s: a fragment library must be owned by this user or root, writable by nobody "
+                      "else, in a folder nobody else may change", path);
+    return rc;
+}
+
 int spl__frag_lib_open(const char *path, struct spl__frag_lib *lib)
 {
     memset(lib, 0, sizeof *lib);
+    int rc = spl__lib_trusted(path);
+    if (rc)
+        return rc;
     dlerror();
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
@@ -346,7 +379,6 @@ int spl__frag_lib_open(const char *path, struct spl__frag_lib *lib)
         return SPL_ENOSYM;
     }
     const spl_frag_desc *d = entry(&spl__api);
-    int rc = 0;
     if (!d) {
         spl__frag_msg("%s: %s returned no descriptor (it may need a newer host: this one has "
                       "fragment ABI %u)", path, SPL_FRAG_ENTRY_SYMBOL, SPL_FRAG_ABI_VERSION);

@@ -160,6 +160,13 @@ static void test_refused(void)
     char nofile[4200];
     snprintf(nofile, sizeof nofile, "%s/nosuch.so", tmpdir);
     RC(spl_frag_register(s, nofile, NULL, 0, NULL, 0, name, sizeof name), SPL_ELOAD);
+    /* a library others may write is not loaded */
+    char loose[300], cmd[5000];
+    snprintf(loose, sizeof loose, "%s/loose.so", tmpdir);
+    snprintf(cmd, sizeof cmd, "cp %s %s && chmod 666 %s", lib_echo, loose, loose);
+    CHECK(system(cmd) == 0, "copy");
+    RC(spl_frag_register(s, loose, NULL, 0, NULL, 0, name, sizeof name), SPL_EACCES);
+    CHECK(strstr(spl_frag_errmsg(), "writable by nobody else") != NULL, "message: %s", spl_frag_errmsg());
     const char *bad[] = {"nosuchopt=1"}, *noeq[] = {"prefix"};
     RC(spl_frag_register(s, lib_echo, NULL, 1, bad, 0, name, sizeof name), SPL_EINVAL);
     CHECK(strstr(spl_frag_errmsg(), "unknown option 'nosuchopt'") != NULL, "message");
