@@ -114,5 +114,7 @@ void bench_multiprocess(void);
 void bench_signals(void);
 /* vec.c */
 void bench_vectors(void);
+/* contend.c */
+void bench_contend(void);
 
 #endif

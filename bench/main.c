@@ -38,6 +38,7 @@ typedef struct sp_ctx {
     uint32_t *idx;       /* nops random indexes in [0, nkeys) */
     size_t nops;
     uint32_t hot[8];     /* the hot-get keys */
+    spl_key *pk;         /* the hit keys prepared (spl_key_prep), or NULL */
     uint64_t eagain;     /* SPL_EAGAIN seen (retried, never counted) */
     unsigned char val[BIG_VAL];
 } sp_ctx;
@@ -158,6 +159,59 @@ static uint64_t loop_bl_hot_get(sp_ctx *c)
     const char *hk[8];
     hot_keys(c, hk);
     BL_GET_LOOP(c, hk[i & 7], "baseline hot get failed");
+}
+
+/* The hot keys prepared once (spl_key_prep): no length scan, no hash. */
+static uint64_t loop_hot_get_k(sp_ctx *c)
+{
+    spl_key hk[8];
+    for (int j = 0; j < 8; j++)
+        if (spl_key_prep(c->s, key_at(&c->hit, c->hot[j]), &hk[j]) != 0)
+            die("spl_key_prep");
+    unsigned char buf[BIG_VAL];
+    uint64_t sum = 0, done = 0;
+    RETRY_LOOP(c, , spl_get_k(c->s, &hk[i & 7], buf, c->val_len, &len), 0, SUM_VALUE(),
+               "spl_get_k (hot)")
+    g_sink += sum;
+    return done;
+}
+
+/* Random gets in batches of 32 prepared keys (spl_get_many). */
+#define SP_BATCH 32
+static uint64_t loop_get_many(sp_ctx *c)
+{
+    if (!c->pk) {
+        c->pk = malloc(c->nkeys * sizeof *c->pk);
+        if (!c->pk)
+            die("out of memory");
+        for (size_t j = 0; j < c->nkeys; j++)
+            if (spl_key_prep(c->s, key_at(&c->hit, j), &c->pk[j]) != 0)
+                die("spl_key_prep");
+    }
+    static unsigned char out[SP_BATCH][64];
+    spl_key batch[SP_BATCH];
+    size_t lens[SP_BATCH];
+    int rcs[SP_BATCH];
+    uint64_t sum = 0, done = 0;
+    for (size_t i = 0; i + SP_BATCH <= c->nops; i += SP_BATCH) {
+        for (int j = 0; j < SP_BATCH; j++)
+            batch[j] = c->pk[c->idx[i + (size_t)j]];
+        int got = spl_get_many(c->s, batch, SP_BATCH, out, sizeof out[0], lens, rcs);
+        for (int j = 0; j < SP_BATCH; j++) {
+            if (rcs[j] == 0) {
+                uint64_t v;
+                memcpy(&v, out[j], 8);
+                sum += v + lens[j];
+            } else if (rcs[j] == SPL_EAGAIN) {
+                note_eagain(c); /* not counted */
+            } else {
+                die_spl("spl_get_many", rcs[j]);
+            }
+        }
+        done += (uint64_t)got;
+    }
+    g_sink += sum;
+    return done;
 }
 
 static uint64_t loop_view(sp_ctx *c)
@@ -422,6 +476,8 @@ static void ctx_free(sp_ctx *c)
     keyset_free(&c->miss);
     free(c->idx);
     free(c->perm);
+    free(c->pk);
+    c->pk = NULL;
 }
 
 static void fig(const char *name, const char *desc, double v, const char *unit)
@@ -462,8 +518,10 @@ static void bench_single_64(void)
     report_section("single process: 100k keys, 64-byte values, 131072 slots; "
                    "median of 4 interleaved rounds");
 
-    enum { INS, SET, GET, HOT, MISS, INSDEL, ADD, VIEW, NL };
+    enum { INS, SET, GET, HOT, MISS, INSDEL, ADD, VIEW, HOTK, MANY, NL };
     static const kv_loop L[NL] = {
+        [HOTK] = {loop_hot_get_k, NULL, loop_bl_hot_get, NULL},
+        [MANY] = {loop_get_many, NULL, loop_bl_get, NULL},
         [INS] = {loop_insert, prep_insert, loop_bl_insert, prep_bl_insert},
         [SET] = {loop_set, NULL, loop_bl_set, NULL},
         [GET] = {loop_get_hit, NULL, loop_bl_get, NULL},
@@ -491,6 +549,10 @@ static void bench_single_64(void)
     fig("add_64", "spl_add +1 on a random INT64 counter (100k counters)", v[ADD], "ns/op");
     fig_b("view_get_64", "spl_view_get + read 8 B in place + spl_view_valid (baseline: get_hit_64)",
           v[VIEW], v[GET], "ns/op", T_NONE, 0);
+    fig_b("hot_get_k_64", "spl_get_k (prepared key) cycling over the same 8 keys", v[HOTK], b[HOTK],
+          "ns/op", T_NONE, 0);
+    fig_b("get_many_64", "spl_get_many, 32 random prepared keys a call (per key)", v[MANY], b[MANY],
+          "ns/op", T_NONE, 0);
     note_retries(c);
 
     report_section("ratios: splinter / seqlock baseline, ns/op (single process, 64-byte values)");
@@ -500,6 +562,8 @@ static void bench_single_64(void)
     fig_t("kv_ratio_get", "get_hit_64 / baseline random get", v[GET] / b[GET], "x", T_LE, 1.2);
     fig_t("kv_ratio_hot_get", "hot_get_64 / baseline hot get", v[HOT] / b[HOT], "x", T_LE, 1.3);
     fig("kv_ratio_miss", "get_miss_64 / baseline miss (no target)", v[MISS] / b[MISS], "x");
+    fig("kv_ratio_hot_get_k", "hot_get_k_64 / baseline hot get (no target)", v[HOTK] / b[HOTK], "x");
+    fig("kv_ratio_get_many", "get_many_64 / baseline random get (no target)", v[MANY] / b[MANY], "x");
     fig_t("ratio_miss_vs_hit", "get_miss_64 / get_hit_64", v[MISS] / v[GET], "x", T_LE, 1.5);
     ctx_free(c);
     free(c);
@@ -562,7 +626,7 @@ static void usage(FILE *o)
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.2 s multi-process runs (CI smoke)\n"
                "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
-               "  --only P   one part: kv, mp, signals or vec\n"
+               "  --only P   one part: kv, mp, signals, vec or contend\n"
                "  --vec-only the same as --only vec\n"
                "  --huge     every store on huge pages (needs free ones: vm.nr_hugepages)\n");
 }
@@ -608,6 +672,8 @@ int main(int argc, char **argv)
         bench_signals();
     if (RUN("vec"))
         bench_vectors();
+    if (RUN("contend"))
+        bench_contend();
     report_end();
     return 0;
 }

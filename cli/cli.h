@@ -170,6 +170,14 @@ int cli_stream_close(FILE *f);
 /* Parse numbers; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
 int cli_parse_i64(const char *s, int64_t *out);
+/* A whole number written as the n bytes of s: an optional sign, then
+ * decimal digits (leading zeros are decimal, never octal), or with
+ * CLI_NUM_HEX also 0x and hex digits.  CLI_NUM_SIGNED: the int64 range,
+ * else the uint64 range (a '-' only before zero).  Returns 0 with *out
+ * (an int64 as its two's complement), -1 if it is not such a number, -2 if
+ * it is out of range. */
+enum { CLI_NUM_SIGNED = 1, CLI_NUM_HEX = 2 };
+int cli_parse_int_text(const char *s, size_t n, int flags, uint64_t *out);
 
 /* Labels: "NAME" (from the labels file), a bit number 0..63, or "0x..." mask.
  * Returns 0 and the mask, or an exit code (reported). */

@@ -245,8 +245,15 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
     size_t cap = 0;
     unsigned long lineno = 0;
     uint64_t n = 0;
-    while (code == CLI_OK && getline(&line, &cap, in) >= 0) {
+    ssize_t len;
+    while (code == CLI_OK && (len = getline(&line, &cap, in)) >= 0) {
         lineno++;
+        /* the string functions below would stop at a NUL: a line holding
+         * one would be cut short or taken for a blank one */
+        if (memchr(line, 0, (size_t)len)) {
+            code = cli_fail(c, CLI_USAGE, "BAD_JSON", "line %lu: contains a NUL byte", lineno);
+            break;
+        }
         if (line[strspn(line, " \t\r\n")] == 0)
             continue;
         json_error_t err;

@@ -53,6 +53,56 @@ static int args(cli_ctx *c, int argc, char **argv, int min, int max, const char 
     return CLI_OK;
 }
 
+/* --type int64 / uint64: the value is a number written as text (decimal or
+ * 0x hex; one trailing newline from stdin or a file is allowed), stored as
+ * its 8 bytes, as math expects.  CLI_OK with *x, or a usage error. */
+static int number_value(cli_ctx *c, const char *v, size_t n, int type, uint64_t *x)
+{
+    if (n && v[n - 1] == '\n')
+        n -= n > 1 && v[n - 2] == '\r' ? 2 : 1;
+    int is_signed = type == SPL_T_INT64;
+    int prc = cli_parse_int_text(v, n, CLI_NUM_HEX | (is_signed ? CLI_NUM_SIGNED : 0), x);
+    if (prc == 0)
+        return CLI_OK;
+    char shown[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 4 < sizeof shown; i++) /* printable, short */
+        shown[k++] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
+    shown[k] = 0;
+    return cli_usage(c, "'%s'%s is %s %s (decimal or 0x hex, %s)", shown, k < n ? "..." : "",
+                     prc == -2 ? "out of range for" : "not", is_signed ? "an int64" : "a uint64",
+                     is_signed ? "-9223372036854775808..9223372036854775807" : "0..18446744073709551615");
+}
+
+/* set without --type of decimal text: a key of type int64/uint64 keeps
+ * holding a number, so the text is stored as its 8 bytes (`set a 5` after
+ * `math inc a`, as in Redis; text left under such a type would read as a
+ * binary number once it is 8 bytes long).  Other keys get the text.  By
+ * spl_cas at the epoch the type was read at (0: only if still absent), so
+ * a concurrent change of type or value is never missed. */
+static int set_decimal_text(cli_ctx *c, const char *key, const char *v, size_t n)
+{
+    cli_retry r;
+    cli_retry_start(c, &r);
+    int rc;
+    do {
+        spl_meta m;
+        rc = spl_meta_get(c->s, key, &m);
+        if (rc == SPL_ENOENT) {
+            m.epoch = 0;
+            m.type = SPL_T_VOID;
+        } else if (rc < 0) {
+            continue;
+        }
+        uint64_t x;
+        int num = (m.type == SPL_T_INT64 || m.type == SPL_T_UINT64) &&
+                  cli_parse_int_text(v, n, m.type == SPL_T_INT64 ? CLI_NUM_SIGNED : 0, &x) == 0;
+        rc = num ? spl_cas(c->s, key, m.epoch, &x, 8) : spl_cas(c->s, key, m.epoch, v, n);
+    } while ((rc == SPL_EAGAIN || rc == SPL_ESTALE || rc == SPL_EEXIST || rc == SPL_ENOENT) &&
+             cli_retry_again(&r));
+    return rc == SPL_ESTALE || rc == SPL_EEXIST || rc == SPL_ENOENT ? SPL_EAGAIN : rc;
+}
+
 /* Write a value: set, append or cas. */
 static int write_value(cli_ctx *c, const char *op, const char *key, const char *src,
                        uint64_t expected, int type)
@@ -62,12 +112,27 @@ static int write_value(cli_ctx *c, const char *op, const char *key, const char *
     int rc = cli_read_value(c, src, cli_val_max(c), &v, &n);
     if (rc != CLI_OK)
         return rc;
-    if (strcmp(op, "set") == 0)
-        CLI_RETRY(c, rc, spl_set(c->s, key, v, n));
+    const void *data = v;
+    uint64_t x;
+    if (type == SPL_T_INT64 || type == SPL_T_UINT64) {
+        rc = number_value(c, v, n, type, &x);
+        if (rc != CLI_OK) {
+            free(v);
+            return rc;
+        }
+        data = &x;
+        n = 8;
+    }
+    uint64_t dummy;
+    if (strcmp(op, "set") == 0 && type < 0 && n <= 24 &&
+        cli_parse_int_text(v, n, CLI_NUM_SIGNED, &dummy) != -1)
+        rc = set_decimal_text(c, key, v, n);
+    else if (strcmp(op, "set") == 0)
+        CLI_RETRY(c, rc, spl_set(c->s, key, data, n));
     else if (strcmp(op, "append") == 0)
-        CLI_RETRY(c, rc, spl_append(c->s, key, v, n));
+        CLI_RETRY(c, rc, spl_append(c->s, key, data, n));
     else
-        CLI_RETRY(c, rc, spl_cas(c->s, key, expected, v, n));
+        CLI_RETRY(c, rc, spl_cas(c->s, key, expected, data, n));
     free(v);
     if (rc == 0 && type >= 0)
         CLI_RETRY(c, rc, spl_type_set(c->s, key, (spl_type)type));
@@ -287,6 +352,80 @@ int cmd_type(cli_ctx *c, int argc, char **argv)
     return CLI_OK;
 }
 
+/* math on a key whose value is a decimal number written as text (`set a 1`
+ * then `math inc a`, as in Redis): make it an 8-byte int64 where it lies,
+ * then the caller runs the op again.  Only library calls, in steps that
+ * each leave a state the next step (in this process or any other running
+ * the same code) recognises, so that concurrent `math` calls all finish
+ * the job or find it done and none loses an update (the op is spl_int):
+ *   a. void or text, 8 bytes of digits: spl_cas a '0' in front (9 bytes),
+ *      so that no text ever sits under type int64 as 8 bytes, where it
+ *      would read as a binary number;
+ *   b. void or text, other lengths: spl_type_set int64;
+ *   c. int64/uint64 whose value is decimal text (not 8 bytes): spl_cas its
+ *      8-byte number at the epoch the text was read at.
+ * Step b is not conditional: a plain set landing between the read and it
+ * gets its value typed int64; the next read sees that (not a number) and
+ * puts the type back.  Returns 0 (run the op again), SPL_ETYPE (not such
+ * text), or another library error. */
+static int text_to_int(cli_ctx *c, const char *key)
+{
+    cli_retry r;
+    cli_retry_start(c, &r);
+    int undo = -1; /* the type step b replaced */
+    for (int steps = 0; steps < 64; steps++) { /* bounded against a flapping peer */
+        char *v;
+        size_t n;
+        spl_meta m;
+        int rc = cli_get_value(c, key, &v, &n, &m);
+        if (rc == SPL_ENOENT)
+            return 0; /* gone: the op creates it */
+        if (rc < 0)
+            return rc;
+        int is_int = m.type == SPL_T_INT64 || m.type == SPL_T_UINT64;
+        int is_text = m.type == SPL_T_VOID || m.type == SPL_T_TEXT;
+        uint64_t x;
+        int dec = n <= 24 &&
+                  cli_parse_int_text(v, n, m.type == SPL_T_UINT64 ? 0 : CLI_NUM_SIGNED, &x) == 0;
+        if (is_int && n == 8) {
+            rc = 0; /* done, here or by a peer */
+        } else if (is_int && !dec) {
+            if (undo >= 0) /* a set landed before step b: not ours to type */
+                (void)spl_type_set(c->s, key, (spl_type)undo);
+            rc = SPL_ETYPE;
+        } else if (!dec || !(is_int || is_text)) {
+            rc = SPL_ETYPE;
+        } else if (is_int) {
+            rc = spl_cas(c->s, key, m.epoch, &x, 8);
+        } else if (n == 8) {
+            char pad[9] = {'0'};
+            memcpy(pad + 1, v, 8);
+            if (v[0] == '-' || v[0] == '+') { /* the sign stays first */
+                pad[0] = v[0];
+                pad[1] = '0';
+            }
+            rc = spl_cas(c->s, key, m.epoch, pad, 9);
+            if (rc == SPL_E2BIG)
+                rc = SPL_ETYPE; /* val_max 8: no room to do it safely */
+            else if (rc == 0)
+                rc = 1; /* go on to step b */
+        } else {
+            undo = m.type;
+            rc = spl_type_set(c->s, key, SPL_T_INT64);
+            if (rc == 0)
+                rc = 1; /* go on to step c */
+        }
+        free(v);
+        if (rc == SPL_ENOENT)
+            return 0;
+        if (rc == 1)
+            continue;
+        if ((rc != SPL_ESTALE && rc != SPL_EAGAIN) || !cli_retry_again(&r))
+            return rc;
+    }
+    return SPL_EAGAIN;
+}
+
 int cmd_math(cli_ctx *c, int argc, char **argv)
 {
     static const struct {
@@ -321,6 +460,16 @@ int cmd_math(cli_ctx *c, int argc, char **argv)
     }
     uint64_t out;
     CLI_RETRY(c, rc, spl_int(c->s, key, ops[i].op, operand, &out));
+    for (int round = 0; rc == SPL_ETYPE && round < 8; round++) {
+        rc = text_to_int(c, key); /* "1" as text: make it an int64 */
+        if (rc == 0)
+            CLI_RETRY(c, rc, spl_int(c->s, key, ops[i].op, operand, &out));
+    }
+    if (rc == SPL_ETYPE)
+        return cli_fail(c, CLI_USAGE, spl_err_name(rc),
+                        "%s: %s (%s); math needs an int64/uint64 value or a decimal number "
+                        "as text: store one with 'splinterctl set %s NUMBER --type int64'",
+                        key, spl_strerror(rc), spl_err_name(rc), key);
     if (rc < 0)
         return cli_fail_spl(c, rc, key);
     spl_meta m = {.type = SPL_T_INT64};

@@ -145,6 +145,13 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
         "version", SPLCTL_VERSION_STRING, "embeddings", SPL_WITH_EMBEDDINGS, "simd",
         spl_vec_simd(), "lua", SPLCTL_WITH_LUA, "numa", SPL_WITH_NUMA, "placement",
         placement_json(&in));
+    if (j) { /* format 3: exact capacity, the index apart, undo records */
+        json_object_set_new(j, "capacity", json_integer((json_int_t)in.capacity));
+        json_object_set_new(j, "free", json_integer((json_int_t)in.free));
+        json_object_set_new(j, "index_words", json_integer((json_int_t)in.index_words));
+        json_object_set_new(j, "probe_max", json_integer((json_int_t)in.probe_max));
+        json_object_set_new(j, "undo_records", json_integer((json_int_t)in.undo_recs));
+    }
     return j;
 }
 
@@ -175,11 +182,14 @@ static void print_store(cli_ctx *c, json_t *j)
                "memory      %" JSON_INTEGER_FORMAT " bytes (%" JSON_INTEGER_FORMAT
                " per slot, %" JSON_INTEGER_FORMAT " per vector cell)\n"
                "vectors     %" JSON_INTEGER_FORMAT " cells used so far (high-water mark)\n"
-               "used        %" JSON_INTEGER_FORMAT " keys, load %.3f\n"
+               "used        %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " keys (%"
+               JSON_INTEGER_FORMAT " slots free), load %.3f\n"
                "epochs      highest %" JSON_INTEGER_FORMAT ", changes %" JSON_INTEGER_FORMAT
                "\n"
                "recoveries  %" JSON_INTEGER_FORMAT "\n"
-               "probes      longest %" JSON_INTEGER_FORMAT ", mean %.2f\n"
+               "probes      longest %" JSON_INTEGER_FORMAT ", mean %.2f (bound %" JSON_INTEGER_FORMAT
+               "; index of %" JSON_INTEGER_FORMAT " words)\n"
+               "undo        %" JSON_INTEGER_FORMAT " records (writers overwriting at once)\n"
                "signals     pulses %s (groups with a subscriber while they pulsed)\n"
                "placement   %s\n"
                "build       splinterctl %s, embeddings %s, simd %s, lua %s, numa %s%s\n",
@@ -194,12 +204,17 @@ static void print_store(cli_ctx *c, json_t *j)
                json_integer_value(json_object_get(j, "cell_bytes")),
                json_integer_value(json_object_get(j, "cells_high")),
                json_integer_value(json_object_get(j, "used")),
+               json_integer_value(json_object_get(j, "capacity")),
+               json_integer_value(json_object_get(j, "free")),
                json_real_value(json_object_get(j, "load")),
                json_integer_value(json_object_get(j, "epoch_max")),
                json_integer_value(json_object_get(j, "changes")),
                json_integer_value(json_object_get(j, "recoveries")),
                json_integer_value(json_object_get(j, "probe_longest")),
-               json_real_value(json_object_get(j, "probe_mean")), plist, place,
+               json_real_value(json_object_get(j, "probe_mean")),
+               json_integer_value(json_object_get(j, "probe_max")),
+               json_integer_value(json_object_get(j, "index_words")),
+               json_integer_value(json_object_get(j, "undo_records")), plist, place,
                SPLCTL_VERSION_STRING, SPL_WITH_EMBEDDINGS ? "on" : "off", spl_vec_simd(),
                SPLCTL_WITH_LUA ? "on" : "off", SPL_WITH_NUMA ? "on" : "off",
                json_is_true(json_object_get(j, "read_only")) ? ", read-only" : "");

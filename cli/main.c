@@ -46,7 +46,8 @@ const cli_cmd cli_commands[] = {
      "unlink a store (processes that have it mapped keep their mapping)", ""},
     {"set", NULL, cmd_set, CLI_NEEDS_STORE, "KEY VALUE|-|@FILE",
      "insert or overwrite a value (from the argument, stdin '-' or a file '@path')",
-     "-t, --type TYPE  also set the type (void int64 uint64 json binary image audio text)"},
+     "-t, --type TYPE  also set the type (void int64 uint64 json binary image audio text);\n"
+     "                 int64/uint64 take a number (decimal or 0x hex), stored as 8 bytes"},
     {"get", NULL, cmd_get, CLI_NEEDS_STORE, "KEY",
      "print a value (control characters escaped; int64/uint64 as numbers)",
      "-r, --raw        write the bytes as they are (no escaping, no newline)\n"
@@ -66,7 +67,8 @@ const cli_cmd cli_commands[] = {
      "print a key's type, or set it (void int64 uint64 json binary image audio text)", ""},
     {"math", NULL, cmd_math, CLI_NEEDS_STORE, "OP KEY [OPERAND]",
      "in-place 64-bit integer op: inc, dec, add N, and N, or N, xor N, not; prints the result",
-     "a missing key starts as int64 0; the value must be 8 bytes of type int64/uint64"},
+     "a missing key starts as int64 0; the value must be 8 bytes of type int64/uint64,\n"
+     "or a decimal number as text (made an int64 first)"},
     {"label", NULL, cmd_label, CLI_NEEDS_STORE, "KEY [set|clear LABEL...]",
      "show a key's labels, or set/clear them by name (labels file), bit (0-63) or 0xMASK",
      "the labels file (--labels FILE, default ~/.splinter/labels) has lines 'NAME BIT'"},
@@ -107,10 +109,10 @@ const cli_cmd cli_commands[] = {
      "load JSON Lines written by export (or by hand) into the store",
      "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number"},
     {"bench", NULL, cmd_bench, CLI_NEEDS_STORE, "",
-     "quick benchmark of this store: set and get, completed operations per second",
+     "quick benchmark on a temporary store like this one (left untouched): set/get ops per second",
      "-n, --ops N      operations per phase (default 100000)\n"
-     "-k, --keys N     distinct keys (default 1000 or a quarter of the slots; removed afterwards)\n"
-     "-z, --size N     value size in bytes (default 64)"},
+     "-k, --keys N     distinct keys (default 1000)\n"
+     "-z, --size N     value size in bytes (default 64, at most this store's value size)"},
     {"top", NULL, cmd_top, CLI_NEEDS_STORE, "",
      "live view every second: changes/s, used, load, recoveries, hottest keys",
      "-c, --count N    stop after N refreshes (default: until Ctrl-C)\n"

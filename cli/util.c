@@ -312,6 +312,48 @@ int cli_parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
+int cli_parse_int_text(const char *s, size_t n, int flags, uint64_t *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (n && (s[0] == '+' || s[0] == '-')) {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    unsigned base = 10;
+    if ((flags & CLI_NUM_HEX) && n - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+        base = 16;
+        i += 2;
+    }
+    if (i == n)
+        return -1;
+    uint64_t v = 0;
+    int over = 0;
+    for (; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        unsigned d = isdigit(ch) ? (unsigned)(ch - '0')
+                     : (base == 16 && isxdigit(ch)) ? (unsigned)(tolower(ch) - 'a' + 10) : 99;
+        if (d >= base)
+            return -1;
+        if (v > (UINT64_MAX - d) / base)
+            over = 1; /* keep going: a bad digit later is "not a number" */
+        else
+            v = v * base + d;
+    }
+    if (over)
+        return -2;
+    if (flags & CLI_NUM_SIGNED) {
+        if (neg ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
+            return -2;
+        *out = neg ? 0 - v : v;
+    } else {
+        if (neg && v)
+            return -2;
+        *out = v;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- labels */
 
 /* The labels file: one "NAME BIT" (or "NAME=BIT") per line, '#' comments.

@@ -14,8 +14,10 @@
  *     empty key is SPL_EKEYLEN; it is never truncated.
  *   - Contention is SPL_EAGAIN and never anything else: a call that meets a
  *     writer inside the slot it needs returns SPL_EAGAIN and changed nothing.
- *     The *_wait variants retry with bounded back-off for callers who want a
- *     result rather than a signal.
+ *     The *_wait variants retry until a timeout for callers who want a
+ *     result rather than a signal: they spin briefly, yield, then sleep on
+ *     the busy slot until its writer commits (no CPU burnt on a preempted,
+ *     stopped or dead writer; a dead writer's slot is recovered).
  *   - A handle (spl_store *) may be used from any number of threads at once;
  *     any number of handles, to the same or different stores, may be open in
  *     one process.
@@ -56,7 +58,7 @@ extern "C" {
     X(SPL_ETIMEDOUT, -110,  "timed out")                                       \
     X(SPL_EOVERFLOW, -75,   "change feed overflowed: events were lost; rescan") \
     X(SPL_EKEYLEN,   -1000, "key empty or longer than the store's key_max")    \
-    X(SPL_EFULL,     -1001, "store full: no free slot near the key's home")    \
+    X(SPL_EFULL,     -1001, "store full: every slot holds a key")              \
     X(SPL_EMAGIC,    -1002, "not a splinter store (bad magic)")                \
     X(SPL_EVERSION,  -1003, "store has another format version")                \
     X(SPL_ELAYOUT,   -1004, "store layout or features differ from this build") \
@@ -77,7 +79,8 @@ extern "C" {
     X(SPL_ERANGE,    -1019, "vector element out of range for the store's format") \
     X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")            \
     X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
-    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs")   \
+    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs") \
+    X(SPL_EUNSEALED, -1022, "store fd is not sealed against shrinking (F_SEAL_SHRINK)") \
     X(SPL_EABI,      -1100, "fragment needs another fragment ABI version")     \
     X(SPL_ENOSYM,    -1101, "library has no spl_fragment_entry symbol")        \
     X(SPL_ELOAD,     -1102, "fragment library could not be loaded")            \
@@ -226,9 +229,18 @@ int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt
 
 /* Attach to a store given by a file descriptor (a memfd received from a
  * parent or over a unix socket).  The fd is duplicated; the caller keeps its
- * own.  flags: SPL_O_RDONLY.  Such a handle reports SPL_BACKING_MEMFD.
- * The owner check is skipped (the sender chose to share); the rest of
- * spl_open's checks apply. */
+ * own.  flags: SPL_O_RDONLY, SPL_O_NOWAIT.  Such a handle reports
+ * SPL_BACKING_MEMFD.  The owner check is skipped (the sender chose to
+ * share); the rest of spl_open's checks apply.
+ * The region must be sealed against shrinking (F_SEAL_SHRINK), so that the
+ * sender cannot cut it under the mapping and kill this process with SIGBUS:
+ * an unsealed fd (an unsealed memfd, a SHM or FILE store's fd, or any fd
+ * where the system has no file seals) is refused with SPL_EUNSEALED, after
+ * the file type, mode and magic checks and before anything is mapped.
+ * Stores made with SPL_BACKING_MEMFD are sealed at creation (F_SEAL_SHRINK,
+ * F_SEAL_GROW, F_SEAL_SEAL).  Open a named store with spl_open instead.
+ * Errors: SPL_EINVAL, SPL_ENOTREG, SPL_EMODE, SPL_EMAGIC, SPL_EUNSEALED,
+ * SPL_EVERSION, SPL_ELAYOUT, SPL_ESIZE, SPL_EINIT, SPL_ENOMEM, -errno. */
 int spl_open_fd(spl_store **out, int fd, uint32_t flags);
 
 /* Unmap and free the handle.  NULL is a no-op.  Not safe concurrently with
@@ -346,13 +358,60 @@ int spl_append(spl_store *s, const char *key, const void *data, size_t len);
 int spl_cas(spl_store *s, const char *key, uint64_t expected,
             const void *val, size_t len);
 
-/* Bounded-retry variants: retry SPL_EAGAIN with back-off for up to
- * timeout_us microseconds, then return SPL_EAGAIN. */
+/* Bounded-retry variants: retry SPL_EAGAIN for up to timeout_us
+ * microseconds (counted from the first SPL_EAGAIN), then return SPL_EAGAIN;
+ * timeout_us 0 tries once.  Between tries: a short spin, a yield, then, if
+ * the same write still holds the slot, a sleep on the slot until its writer
+ * commits (a futex; the writer's commit wakes it) or a few milliseconds
+ * pass, when the writer's liveness is checked again and a dead writer's slot
+ * is recovered.  Concurrency: like the plain call; the sleeper is counted in
+ * the store (a read-only handle cannot be: it backs off and retries). */
 int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len,
                  uint32_t timeout_us);
 int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap,
                  size_t *len_out, uint32_t timeout_us);
 int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us);
+
+/* ------------------------------------------------------------------------
+ * Prepared keys and batches: hash a key once, use it many times
+ * ---------------------------------------------------------------------- */
+
+/* A key measured and hashed for one store.  Fill it with spl_key_prep; it
+ * points at the caller's string, which must stay valid and unchanged while
+ * the prepared key is used (a changed string finds nothing or the wrong
+ * key).  It works only with the store it was prepared for (any handle of
+ * that store): with another, the calls return SPL_EINVAL. */
+typedef struct spl_key {
+    const char *key;
+    uint32_t len;
+    uint32_t home;
+    uint64_t fp;
+    uint64_t seed; /* the store's hash seed */
+} spl_key;
+
+/* Errors: SPL_EINVAL (NULL), SPL_EKEYLEN.  Touches no shared memory. */
+int spl_key_prep(spl_store *s, const char *key, spl_key *out);
+/* spl_get, spl_set, spl_unset, spl_add with a prepared key: the same
+ * results, errors and concurrency contracts, plus SPL_EINVAL for a key
+ * prepared for another store. */
+int spl_get_k(spl_store *s, const spl_key *k, void *buf, size_t cap, size_t *len_out);
+int spl_set_k(spl_store *s, const spl_key *k, const void *val, size_t len);
+int spl_unset_k(spl_store *s, const spl_key *k);
+int spl_add_k(spl_store *s, const spl_key *k, int64_t delta, int64_t *out);
+
+/* n gets at once: value i goes to bufs + i * stride (at most stride bytes),
+ * its length to lens[i] and spl_get_k's result to rcs[i].  The lookups are
+ * overlapped (the index words and slots of the next keys are fetched while
+ * one is read), so a batch of random keys costs much less than n single
+ * gets.  Returns the number of keys found (rcs[i] == 0), or SPL_EINVAL.
+ * Concurrency: n independent reads; no snapshot across keys. */
+int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
+                 size_t *lens, int *rcs);
+/* n sets at once: value i is vals + i * stride, lens[i] bytes; rcs[i] gets
+ * spl_set_k's result.  Returns the number written, or SPL_EINVAL.
+ * Concurrency: n independent writes, each atomic on its own. */
+int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
+                 const size_t *lens, int *rcs);
 
 /* ------------------------------------------------------------------------
  * Metadata

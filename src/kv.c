@@ -74,19 +74,24 @@ static void spl__ix_set_tag(struct spl_store *s, uint32_t p, uint64_t tag)
         ;
 }
 
-/* Count one more key homed here (inc) and widen the probe bound to d. */
+/* Word w with one more key homed there (inc) and its probe bound widened
+ * to d. */
+static inline uint64_t spl__bucket_plus(uint64_t w, uint32_t d, int inc)
+{
+    uint64_t cnt = spl_ix_cnt(w), dist = spl_ix_dist(w);
+    if (inc && cnt < SPL_IX_CNT_MAX)
+        cnt++; /* saturates: a saturated bucket never shrinks (safe) */
+    if (d > dist)
+        dist = d;
+    return (w & ~SPL_IX_BUCKET_MASK) | (cnt << SPL_IX_CNT_SHIFT) | (dist << SPL_IX_DIST_SHIFT);
+}
+
 static void spl__bucket_add(struct spl_store *s, uint32_t home, uint32_t d, int inc)
 {
     uint64_t *p = &s->index[home];
-    uint64_t w = spl_load_relaxed(p), n;
-    do {
-        uint64_t cnt = spl_ix_cnt(w), dist = spl_ix_dist(w);
-        if (inc && cnt < SPL_IX_CNT_MAX)
-            cnt++; /* saturates: a saturated bucket never shrinks (safe) */
-        if (d > dist)
-            dist = d;
-        n = (w & ~SPL_IX_BUCKET_MASK) | (cnt << SPL_IX_CNT_SHIFT) | (dist << SPL_IX_DIST_SHIFT);
-    } while (!spl_cas_seqcst(p, &w, n));
+    uint64_t w = spl_load_relaxed(p);
+    while (!spl_cas_seqcst(p, &w, spl__bucket_plus(w, d, inc)))
+        ;
 }
 
 static void spl__bucket_sub(struct spl_store *s, uint32_t home)
@@ -238,29 +243,170 @@ static void spl__undo_reclaim(struct spl_store *s)
     }
 }
 
-/* Which record a thread tried first last time (any store: it is a hint). */
-static _Thread_local uint32_t spl__undo_hint;
+/* ---- undo records, kept per thread -------------------------------------
+ * Claiming a record is a CAS on its owner: a locked instruction, as dear as
+ * the slot lock itself.  So a thread keeps the record it claimed (for this
+ * process, through one handle) and the next overwrite uses it with plain
+ * loads and stores.  The handle lists what it claimed (ucache, at most
+ * SPL__UCACHE) and which of those no thread holds (ufree); a thread gives
+ * its record back when it writes through another handle or exits, and
+ * spl_close gives all of them back.  Past SPL__UCACHE writer threads, a
+ * write takes a record and gives it back (spl__undo_done).  A forked child
+ * finds the records it inherited owned by its parent, and claims its own.
+ * Handles that kept records are in a registry, so that a thread's exit can
+ * tell whether the handle it wrote through is still open. */
 
-struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+static pthread_mutex_t spl__ureg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct spl_store *spl__ureg; /* linked by unext */
+static uint64_t spl__ugen;
+static pthread_key_t spl__ukey;
+static pthread_once_t spl__uonce = PTHREAD_ONCE_INIT;
+static _Thread_local struct {
+    struct spl_store *s;
+    uint64_t gen;
+    uint32_t slot; /* index into s->ucache */
+} spl__utl;
+
+/* Give the calling thread's kept record back to its handle, if that handle
+ * is still open. */
+static void spl__utl_give_back(void)
 {
-    uint64_t me = spl__owner_id();
-    uint32_t n = s->nundo, r = spl__undo_hint % n;
-    struct spl_undo *u = NULL;
-    for (int pass = 0; pass < 2 && !u; pass++) {
+    struct spl_store *s = spl__utl.s;
+    if (!s)
+        return;
+    pthread_mutex_lock(&spl__ureg_mu);
+    for (struct spl_store *h = spl__ureg; h; h = h->unext)
+        if (h == s && h->ugen == spl__utl.gen) {
+            pthread_mutex_lock(&h->umu);
+            h->ufree |= 1u << spl__utl.slot;
+            pthread_mutex_unlock(&h->umu);
+            break;
+        }
+    pthread_mutex_unlock(&spl__ureg_mu);
+    spl__utl.s = NULL;
+}
+
+static void spl__utl_exit(void *unused)
+{
+    (void)unused;
+    spl__utl_give_back();
+}
+
+/* fork: the child gets the registry lock free and the parent's records
+ * (owned by the parent) out of its handles' caches. */
+static void spl__ureg_prepare(void) { pthread_mutex_lock(&spl__ureg_mu); }
+static void spl__ureg_parent(void) { pthread_mutex_unlock(&spl__ureg_mu); }
+static void spl__ureg_child(void)
+{
+    pthread_mutex_init(&spl__ureg_mu, NULL);
+    for (struct spl_store *h = spl__ureg; h; h = h->unext) {
+        pthread_mutex_init(&h->umu, NULL);
+        h->uheld = h->ufree = 0;
+    }
+    spl__utl.s = NULL;
+}
+
+static void spl__ureg_once(void)
+{
+    pthread_key_create(&spl__ukey, spl__utl_exit);
+    pthread_atfork(spl__ureg_prepare, spl__ureg_parent, spl__ureg_child);
+}
+
+/* Claim a free record: owner 0 -> me.  Index, or nundo if none is free. */
+static uint32_t spl__undo_claim(struct spl_store *s, uint64_t me)
+{
+    static _Thread_local uint32_t hint; /* where the last claim succeeded */
+    uint32_t n = s->nundo, r = hint < n ? hint : 0;
+    for (int pass = 0; pass < 2; pass++) {
         for (uint32_t t = 0; t < n; t++, r = r + 1 < n ? r + 1 : 0) {
             struct spl_undo *c = spl__undo_at(s, r);
             uint64_t exp = 0;
             if (spl_load_relaxed(&c->owner) == 0 && spl_cas_acquire(&c->owner, &exp, me)) {
-                u = c;
-                break;
+                hint = r;
+                return r;
             }
         }
-        if (!u && pass == 0)
+        if (pass == 0)
             spl__undo_reclaim(s);
     }
+    return n;
+}
+
+/* The record the calling thread keeps for s, taking one (kept, or for this
+ * write only) if it has none: NULL if every record is in use. */
+static struct spl_undo *spl__undo_take(struct spl_store *s, uint64_t me)
+{
+    if (spl__utl.s == s && spl__utl.gen == s->ugen) {
+        struct spl_undo *u = spl__undo_at(s, s->ucache[spl__utl.slot]);
+        if (spl_load_relaxed(&u->owner) == me)
+            return u;
+        spl__utl.s = NULL; /* inherited across fork: the parent's */
+    }
+    spl__utl_give_back();
+    pthread_once(&spl__uonce, spl__ureg_once);
+    pthread_mutex_lock(&spl__ureg_mu);
+    if (!s->ugen) { /* first kept record: register the handle */
+        pthread_mutex_init(&s->umu, NULL);
+        s->ugen = ++spl__ugen;
+        s->unext = spl__ureg;
+        spl__ureg = s;
+    }
+    pthread_mutex_unlock(&spl__ureg_mu);
+    pthread_mutex_lock(&s->umu);
+    uint32_t slot = SPL__UCACHE;
+    if (s->ufree)
+        slot = (uint32_t)__builtin_ctz(s->ufree);
+    else if (s->uheld < SPL__UCACHE) {
+        uint32_t r = spl__undo_claim(s, me);
+        if (r < s->nundo) {
+            slot = s->uheld++;
+            s->ucache[slot] = r;
+        }
+    }
+    if (slot < SPL__UCACHE) {
+        s->ufree &= ~(1u << slot);
+        spl__utl.s = s;
+        spl__utl.gen = s->ugen;
+        spl__utl.slot = slot;
+    }
+    pthread_mutex_unlock(&s->umu);
+    if (slot < SPL__UCACHE) {
+        pthread_setspecific(spl__ukey, s); /* so that the thread's exit gives it back */
+        return spl__undo_at(s, s->ucache[slot]);
+    }
+    /* more writer threads than the handle keeps records for: one for this write */
+    uint32_t r = spl__undo_claim(s, me);
+    return r < s->nundo ? spl__undo_at(s, r) : NULL;
+}
+
+void spl__undo_close(struct spl_store *s)
+{
+    if (!s->ugen)
+        return;
+    pthread_mutex_lock(&spl__ureg_mu);
+    for (struct spl_store **p = &spl__ureg; *p; p = &(*p)->unext)
+        if (*p == s) {
+            *p = s->unext;
+            break;
+        }
+    pthread_mutex_unlock(&spl__ureg_mu);
+    uint64_t me = spl__owner_id();
+    for (uint32_t j = 0; j < s->uheld; j++) {
+        struct spl_undo *u = spl__undo_at(s, s->ucache[j]);
+        uint64_t exp = me;
+        spl_store_relaxed(&u->armed, 0);
+        spl_cas_seqcst(&u->owner, &exp, 0); /* ours still (not a parent's) */
+    }
+    pthread_mutex_destroy(&s->umu);
+    if (spl__utl.s == s)
+        spl__utl.s = NULL;
+}
+
+struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+{
+    struct spl_undo *u = spl__undo_take(s, spl__owner_id());
     if (!u)
         return NULL;
-    spl__undo_hint = r;
     uint32_t vl = spl_load32_relaxed(&sl->val_len);
     if (vl > s->val_max) /* corrupt: there is nothing whole to keep */
         what &= ~SPL_UNDO_VAL;
@@ -282,10 +428,12 @@ struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot 
     return u;
 }
 
-void spl__undo_done(struct spl_undo *u)
+void spl__undo_done(struct spl_store *s, struct spl_undo *u)
 {
     spl_store_relaxed(&u->armed, 0);
-    spl_store_release(&u->owner, 0); /* pairs with the CAS in spl__undo_arm */
+    if (spl__utl.s == s && spl__undo_at(s, s->ucache[spl__utl.slot]) == u)
+        return; /* kept by this thread */
+    spl_store_release(&u->owner, 0); /* a record for one write: pairs with the claim's CAS */
 }
 
 /* ---- ownership and recovery --------------------------------------------- */
@@ -580,8 +728,10 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         p = spl__probe_at(s, k->home, d);
         uint64_t w = spl_load_relaxed(&s->index[p]);
         for (int again = 1;; again = 0) {
+            /* at home (d = 0, most inserts) the same CAS counts the key */
             while (spl_ix_state(w) == SPL_IX_FREE &&
-                   !spl_cas_seqcst(&s->index[p], &w, (w & SPL_IX_BUCKET_MASK) | pending))
+                   !spl_cas_seqcst(&s->index[p], &w,
+                                   ((d ? w : spl__bucket_plus(w, 0, 1)) & SPL_IX_BUCKET_MASK) | pending))
                 ;
             if (spl_ix_state(w) == SPL_IX_FREE || spl_ix_state(w) == SPL_IX_LIVE || !again)
                 break;
@@ -598,8 +748,12 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         rc = skipped ? SPL_EAGAIN : SPL_EFULL;
         goto release_slot;
     }
-    spl__bucket_add(s, k->home, d, 1);
-    spl_fence_seqcst(); /* Dekker: our PENDING word and bound before our scan's loads */
+    if (d)
+        spl__bucket_add(s, k->home, d, 1);
+    /* Dekker: our PENDING word and bound are seq_cst RMWs and the scan's
+     * loads are seq_cst, so in the single order of seq_cst operations two
+     * inserters of one key cannot both load before the other's word (no
+     * fence needed; on x86 the locked RMW is the full barrier) */
     uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
     for (uint32_t e = 0; e <= md; e++) {
         uint32_t q = spl__probe_at(s, k->home, e);
@@ -658,13 +812,10 @@ release_slot:
 
 enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 
-static int spl__put(spl_store *s, const char *key, const void *val, size_t len, int mode,
-                    uint64_t expected)
+static int spl__put_k(spl_store *s, struct spl__key k, const void *val, size_t len, int mode,
+                      uint64_t expected)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
+    int rc;
     if (!val && len)
         return SPL_EINVAL;
     if (s->rdonly)
@@ -706,7 +857,7 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
             spl_store_relaxed(&sl->mtime_ns, now);
             spl__write_end(sl, odd);
             if (u)
-                spl__undo_done(u);
+                spl__undo_done(s, u);
             spl__unlock(sl);
             spl__note_send(s, &note);
             return 0;
@@ -721,6 +872,14 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
             return rc;
     }
     return SPL_EAGAIN;
+}
+
+static int spl__put(spl_store *s, const char *key, const void *val, size_t len, int mode,
+                    uint64_t expected)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__put_k(s, k, val, len, mode, expected);
 }
 
 SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
@@ -769,12 +928,9 @@ static __attribute__((noinline)) int spl__get_slow(spl_store *s, const struct sp
     return rc < 0 ? rc : 0;
 }
 
-SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out)
+static inline __attribute__((always_inline)) int spl__get_k(spl_store *s, struct spl__key k, void *buf,
+                                                            size_t cap, size_t *len_out)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
     if (!buf && cap)
         return SPL_EINVAL;
     /* Fast path, the common case: the key's word at its home, no writer
@@ -799,6 +955,13 @@ SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t
         }
     }
     return spl__get_slow(s, &k, buf, cap, len_out);
+}
+
+SPL_API int spl_get(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__get_k(s, k, buf, cap, len_out);
 }
 
 SPL_API int spl_exists(spl_store *s, const char *key)
@@ -905,12 +1068,8 @@ SPL_API int spl_read_with(spl_store *s, const char *key, spl_read_fn fn, void *u
 
 /* ---- unset -------------------------------------------------------------- */
 
-SPL_API int spl_unset(spl_store *s, const char *key)
+static int spl__unset_k(spl_store *s, struct spl__key k)
 {
-    struct spl__key k;
-    int rc = spl__key_prep_w(s, key, &k);
-    if (rc)
-        return rc;
     uint32_t p;
     int i = spl__find_locked(s, &k, &p);
     if (i < 0)
@@ -935,6 +1094,13 @@ SPL_API int spl_unset(spl_store *s, const char *key)
     spl__bucket_sub(s, k.home);
     spl__note_send(s, &note);
     return 0;
+}
+
+SPL_API int spl_unset(spl_store *s, const char *key)
+{
+    struct spl__key k;
+    int rc = spl__key_prep_w(s, key, &k);
+    return rc ? rc : spl__unset_k(s, k);
 }
 
 /* ---- metadata writers --------------------------------------------------- */
@@ -1065,21 +1231,19 @@ static uint64_t spl__apply(spl_int_op op, uint64_t v, uint64_t x)
     }
 }
 
-/* Retried inside until done: contention is never returned.  Only a slot held
+/* Retried inside until done (spinning, then sleeping on the busy slot:
+ * src/wait.c): contention is never returned.  Only a slot held
  * for 10 s by a live process (a stopped or hostile peer) ends it, with
  * SPL_ETIMEDOUT. */
-SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t operand, uint64_t *out)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
+    int rc;
     if ((unsigned)op >= SPL__OP_COUNT)
         return SPL_EINVAL;
     if (s->rdonly)
         return SPL_EROFS;
-    unsigned round = 0;
-    uint64_t start = 0;
+    struct spl__contend cw;
+    spl__contend_init(&cw, SPL__INT_TIMEOUT_NS);
     for (;;) {
         int i = spl__find_locked(s, &k, NULL);
         if (i >= 0) {
@@ -1115,13 +1279,16 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
         } else if (i != SPL_EAGAIN) {
             return i;
         }
-        uint64_t now = spl__clock_ns(CLOCK_MONOTONIC_COARSE);
-        if (!start)
-            start = now;
-        else if (now - start > SPL__INT_TIMEOUT_NS)
+        if (spl__contend_pause(s, k.k, 1, &cw))
             return SPL_ETIMEDOUT;
-        spl__backoff(&round);
     }
+}
+
+SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__int_k(s, k, op, operand, out);
 }
 
 SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
@@ -1135,32 +1302,139 @@ SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
 SPL_API int spl_inc(spl_store *s, const char *key, int64_t *out) { return spl_add(s, key, 1, out); }
 SPL_API int spl_dec(spl_store *s, const char *key, int64_t *out) { return spl_add(s, key, -1, out); }
 
+/* ---- prepared keys and batches ------------------------------------------ */
+
+SPL_API int spl_key_prep(spl_store *s, const char *key, spl_key *out)
+{
+    struct spl__key k;
+    if (!out)
+        return SPL_EINVAL;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    *out = (spl_key){key, (uint32_t)k.len, k.home, k.fp, s->seed};
+    return 0;
+}
+
+/* A prepared key for this store, checked (it is the caller's memory, but
+ * a home out of range would index past the index). */
+static inline int spl__key_of(const spl_store *s, const spl_key *pk, struct spl__key *k)
+{
+    if (!s || !pk || !pk->key || pk->seed != s->seed || pk->len == 0 || pk->len > s->key_max ||
+        pk->home > s->imask || (pk->fp & ~SPL_IX_FP_MASK))
+        return SPL_EINVAL;
+    *k = (struct spl__key){pk->key, pk->len, pk->home, pk->fp};
+    return 0;
+}
+
+SPL_API int spl_get_k(spl_store *s, const spl_key *pk, void *buf, size_t cap, size_t *len_out)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : spl__get_k(s, k, buf, cap, len_out);
+}
+
+SPL_API int spl_set_k(spl_store *s, const spl_key *pk, const void *val, size_t len)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : spl__put_k(s, k, val, len, SPL__PUT_SET, 0);
+}
+
+SPL_API int spl_unset_k(spl_store *s, const spl_key *pk)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : s->rdonly ? SPL_EROFS : spl__unset_k(s, k);
+}
+
+SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *out)
+{
+    struct spl__key k;
+    uint64_t v;
+    int rc = spl__key_of(s, pk, &k);
+    if (rc == 0)
+        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v);
+    if (rc == 0 && out)
+        *out = (int64_t)v;
+    return rc;
+}
+
+/* Batches run this far ahead: the index words of keys i+AHEAD and the
+ * natural slots of keys i+AHEAD/2 are fetched while key i is read. */
+#define SPL__AHEAD 8
+
+#define SPL__BATCH_FETCH(s, keys, n, i, rw)                                                    \
+    do {                                                                                      \
+        if ((i) + SPL__AHEAD < (n) && (keys)[(i) + SPL__AHEAD].home <= (s)->imask)            \
+            __builtin_prefetch(&(s)->index[(keys)[(i) + SPL__AHEAD].home], rw);               \
+        if ((i) + SPL__AHEAD / 2 < (n) && (keys)[(i) + SPL__AHEAD / 2].home <= (s)->imask)    \
+            __builtin_prefetch(spl__slot(s, spl__natural(s, (keys)[(i) + SPL__AHEAD / 2].home)), \
+                               rw);                                                           \
+    } while (0)
+
+SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
+                         size_t *lens, int *rcs)
+{
+    if (!s || (n && (!keys || !bufs || !lens || !rcs)))
+        return SPL_EINVAL;
+    int found = 0;
+    for (size_t i = 0; i < n && i < SPL__AHEAD; i++)
+        if (keys[i].home <= s->imask)
+            __builtin_prefetch(&s->index[keys[i].home]);
+    for (size_t i = 0; i < n; i++) {
+        SPL__BATCH_FETCH(s, keys, n, i, 0);
+        lens[i] = 0;
+        rcs[i] = spl_get_k(s, &keys[i], (uint8_t *)bufs + i * stride, stride, &lens[i]);
+        found += rcs[i] == 0;
+    }
+    return found;
+}
+
+SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
+                         const size_t *lens, int *rcs)
+{
+    if (!s || (n && (!keys || !vals || !lens || !rcs)))
+        return SPL_EINVAL;
+    int done = 0;
+    for (size_t i = 0; i < n && i < SPL__AHEAD; i++)
+        if (keys[i].home <= s->imask)
+            __builtin_prefetch(&s->index[keys[i].home], 1);
+    for (size_t i = 0; i < n; i++) {
+        SPL__BATCH_FETCH(s, keys, n, i, 1);
+        rcs[i] = spl_set_k(s, &keys[i], (const uint8_t *)vals + i * stride, lens[i]);
+        done += rcs[i] == 0;
+    }
+    return done;
+}
+
 /* ---- bounded-retry helpers ---------------------------------------------- */
 
-#define SPL__WAIT(call, timeout_us)                                                   \
+/* Retry SPL_EAGAIN until timeout_us: spin, yield, then sleep on the busy
+ * slot until its writer commits (src/wait.c). */
+#define SPL__WAIT(s, key, write, call, timeout_us)                                    \
     do {                                                                              \
-        unsigned round_ = 0;                                                          \
-        uint64_t end_ = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)(timeout_us)*1000; \
+        struct spl__contend c_;                                                       \
+        spl__contend_init(&c_, (uint64_t)(timeout_us)*1000);                          \
         for (;;) {                                                                    \
             int rc_ = (call);                                                         \
-            if (rc_ != SPL_EAGAIN || spl__clock_ns(CLOCK_MONOTONIC) >= end_)          \
+            if (rc_ != SPL_EAGAIN || spl__contend_pause((s), (key), (write), &c_))    \
                 return rc_;                                                           \
-            spl__backoff(&round_);                                                    \
         }                                                                             \
     } while (0)
 
 SPL_API int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len, uint32_t timeout_us)
 {
-    SPL__WAIT(spl_set(s, key, val, len), timeout_us);
+    SPL__WAIT(s, key, 1, spl_set(s, key, val, len), timeout_us);
 }
 SPL_API int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap, size_t *len_out,
                          uint32_t timeout_us)
 {
-    SPL__WAIT(spl_get(s, key, buf, cap, len_out), timeout_us);
+    SPL__WAIT(s, key, 0, spl_get(s, key, buf, cap, len_out), timeout_us);
 }
 SPL_API int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us)
 {
-    SPL__WAIT(spl_unset(s, key), timeout_us);
+    SPL__WAIT(s, key, 1, spl_unset(s, key), timeout_us);
 }
 
 /* ---- info and iteration ------------------------------------------------- */
@@ -1319,3 +1593,32 @@ int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *c
 void spl__slot_unlock(struct spl_slot *sl) { spl__unlock(sl); }
 
 int spl__slot_busy(struct spl_store *s, uint32_t i) { return spl__contended(s, i); }
+
+/* ==== entry point for src/wait.c (contention sleeps) ==== */
+
+int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    uint64_t w = spl_load_acquire(&s->index[k.home]);
+    uint32_t md = spl__maxdist(s, w);
+    for (uint32_t d = 0;;) {
+        uint64_t tag = w & SPL_IX_KEY_MASK;
+        uint32_t i = spl__ix_slot(s, w);
+        if ((tag == (k.fp | SPL_IX_LIVE) || (write && tag == (k.fp | SPL_IX_PENDING))) && i < s->nslots) {
+            struct spl_slot *sl = spl__slot(s, i);
+            /* seq_cst: a sleeper counted itself in kwait before this look */
+            uint64_t e = spl_load_seqcst(&sl->epoch);
+            if ((e & 1) || (write && spl_load_seqcst(&sl->owner))) {
+                *epoch = e;
+                return spl__contended(s, i) ? SPL_ENOENT : (int)i;
+            }
+        }
+        if (++d > md)
+            break;
+        w = spl_load_acquire(&s->index[spl__probe_at(s, k.home, d)]);
+    }
+    return SPL_ENOENT;
+}

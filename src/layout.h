@@ -365,7 +365,7 @@ struct spl_undo {
 _Static_assert(sizeof(struct spl_undo) == SPL_CACHE_LINE, "undo head is one line");
 #define SPL_UNDO_VAL 1u
 #define SPL_UNDO_VEC 2u
-#define SPL_UNDO_MAX 64u /* records at most (fewer for small stores or huge values) */
+#define SPL_UNDO_MAX 256u /* records (fewer where they would take more than 256 MiB) */
 
 /* Vector cell (docs/VECTORS.md).  One line of head, then the elements. */
 struct spl_vec_head {

@@ -87,11 +87,11 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
     l->kwait_off = spl_round_up(l->sig_off + SPL_SIG_OFF_WATCH + (uint64_t)l->slots * 8, 64);
     l->ring_off = spl_round_up(l->kwait_off + (uint64_t)l->slots * 4, 64);
     l->total = l->ring_off + (uint64_t)feed_len * sizeof(struct spl_sig_ent);
-    /* undo records: one per writer at a time, each a line of head, the
-     * value and (vector stores) a cell; no more than the slots (a writer
-     * holds a slot) and no more than about 256 MiB of them */
+    /* undo records: one per writer thread (kept while it lives), each a
+     * line of head, the value and (vector stores) a cell; no more than
+     * about 256 MiB of them (pages are touched only when used) */
     l->undo_stride = (uint32_t)spl_round_up(sizeof(struct spl_undo) + val_pad + l->cell_stride, SPL_CACHE_LINE);
-    uint64_t recs = SPL_UNDO_MAX < l->slots ? SPL_UNDO_MAX : l->slots;
+    uint64_t recs = SPL_UNDO_MAX;
     while (recs > 4 && recs * l->undo_stride > (256ull << 20))
         recs /= 2;
     l->undo_recs = (uint32_t)recs;
@@ -237,6 +237,27 @@ static int spl__check_file(int fd, uint32_t flags, int check_owner, struct stat 
     return 0;
 }
 
+/* A region received by fd must be sealed against shrinking: else its sender
+ * could truncate it under our mapping and every access past the new end
+ * would raise SIGBUS here.  Growing is harmless (the mapping keeps its
+ * size), and seals can only ever be added, so F_SEAL_SHRINK now is
+ * F_SEAL_SHRINK for the life of the mapping. */
+static int spl__check_sealed(int fd)
+{
+#ifdef F_GET_SEALS
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals >= 0 && (seals & F_SEAL_SHRINK))
+        return 0;
+    if (seals < 0 && errno != EINVAL)
+        return -errno;
+#else
+    (void)fd;
+#endif
+    return SPL_EUNSEALED; /* unsealed, or a file that cannot carry seals */
+}
+
+/* check_owner is 0 on the fd path (spl_open_fd): no owner check, but the
+ * region must be sealed against shrinking. */
 static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_owner)
 {
     struct stat st;
@@ -271,6 +292,8 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
     }
     if ((uint64_t)st.st_size > SPL_MAX_REGION_BYTES)
         return SPL_ESIZE;
+    if (!check_owner && (rc = spl__check_sealed(fd)) != 0)
+        return rc; /* before anything is mapped */
     int prot = (flags & SPL_O_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
     void *m = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
@@ -372,14 +395,23 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, ch
     return 0;
 }
 
-static int spl__memfd(const spl_options *opt)
+/* *sealable: 1 for a memfd that takes seals, 0 for the fallback files. */
+static int spl__memfd(const spl_options *opt, int *sealable)
 {
-    if (opt->huge_pages)
-        return spl__memfd_huge(opt); /* no fallback: huge pages or an error */
+    *sealable = 0;
+    if (opt->huge_pages) { /* no fallback: huge pages or an error */
+        int fd = spl__memfd_huge(opt);
+#ifdef MFD_ALLOW_SEALING
+        *sealable = fd >= 0;
+#endif
+        return fd;
+    }
 #ifdef MFD_ALLOW_SEALING
     int fd = memfd_create("splinter", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd >= 0 || errno != ENOSYS)
+    if (fd >= 0 || errno != ENOSYS) {
+        *sealable = fd >= 0;
         return fd >= 0 ? fd : -errno;
+    }
 #endif
     /* Fallback where memfd does not exist: an unnamed tmpfs file. */
     int t = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -451,6 +483,7 @@ SPL_API void spl_close(spl_store *s)
 {
     if (!s)
         return;
+    spl__undo_close(s);
     if (s->base)
         munmap(s->base, s->map_bytes);
     if (s->fd >= 0)
@@ -492,9 +525,9 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         return SPL_EMODE; /* never world access; group only when asked */
     spl_backing b = spl__backing_of(name, opt);
     char path[PATH_MAX], tmpname[PATH_MAX];
-    int fd;
+    int fd, sealable = 0;
     if (b == SPL_BACKING_MEMFD) {
-        fd = spl__memfd(opt);
+        fd = spl__memfd(opt, &sealable);
         tmpname[0] = 0;
     } else {
         rc = spl__resolve(name, b, path, sizeof path, 1);
@@ -518,8 +551,15 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         goto fail;
     if (b == SPL_BACKING_MEMFD) {
 #ifdef F_ADD_SEALS
-        /* No peer may shrink it under a mapping (SIGBUS) or grow it. */
-        (void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+        /* No peer may shrink it under a mapping (SIGBUS) or grow it, and
+         * spl_open_fd refuses a region without F_SEAL_SHRINK.  The fallback
+         * files (no memfd) take no seals: shared by fork only. */
+        if (sealable && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+            rc = -errno;
+            goto fail;
+        }
+#else
+        (void)sealable;
 #endif
     } else {
         rc = spl__publish(fd, tmpname, path);

@@ -510,7 +510,7 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
         spl_store_relaxed(&sl->mtime_ns, now);
     }
     spl__write_end(sl, odd);
-    spl__undo_done(u);
+    spl__undo_done(s, u);
     spl__slot_unlock(sl);
     if (cl)
         spl__note_send(s, &note);

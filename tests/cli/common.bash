@@ -24,6 +24,16 @@ teardown() {
     rm -rf "$TMP"
 }
 
+# need_embeddings: skip the calling test (or, from setup, every test of the
+# file) where $SPLCTL was built without embeddings (WITH_EMBEDDINGS=0: no
+# vector storage); bats shows it as "# skip" with the reason and
+# tests/cli/run.sh counts it apart.  A build with embeddings runs it.
+need_embeddings() {
+    if "$SPLCTL" --version | grep -q 'embeddings off'; then
+        skip "this build has no embeddings (WITH_EMBEDDINGS=0)"
+    fi
+}
+
 ctl() {
     "$SPLCTL" "$@"
 }

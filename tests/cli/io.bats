@@ -73,6 +73,24 @@ line2" --type text
     run -2 --separate-stderr ctl import "$TMP/nonexistent"
 }
 
+@test "import: a line with a NUL byte stops the import with 2 and its line number" {
+    # a NUL after a complete object: once read as the object alone
+    printf '{"key":"ok1","value":"v"}\n{"key":"a","value":"x"}\0junk\n{"key":"b","value":"y"}\n' > "$TMP/nul"
+    run -2 --separate-stderr ctl import "$TMP/nul" --json
+    [ "$(j .error)" = BAD_JSON ]
+    [ "$(j .message)" = "line 2: contains a NUL byte" ]
+    [ "$(ctl get ok1)" = v ]      # lines before the bad one are in
+    run -1 --separate-stderr ctl exists a
+    run -1 --separate-stderr ctl exists b
+    # a NUL inside a value, and a line that is only a NUL (once taken as blank)
+    run -2 --separate-stderr bash -c 'printf "{\"key\":\"a\",\"value\":\"x\0y\"}\n" | "$SPLCTL" import'
+    [[ "$stderr" == *"line 1: contains a NUL byte"* ]]
+    run -2 --separate-stderr bash -c 'printf "\n\0\n{\"key\":\"b\",\"value\":\"y\"}\n" | "$SPLCTL" import'
+    [[ "$stderr" == *"line 2: contains a NUL byte"* ]]
+    run -1 --separate-stderr ctl exists a
+    run -1 --separate-stderr ctl exists b
+}
+
 @test "import: too-long key and oversized value keep their library errors (2)" {
     run -2 --separate-stderr bash -c 'echo "{\"key\":\"0123456789abcdefXY\",\"value\":\"v\"}" | "$SPLCTL" import --json'
     [ "$(j .error)" = SPL_EKEYLEN ]

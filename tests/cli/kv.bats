@@ -159,6 +159,101 @@ load common
     run -2 --separate-stderr ctl math inc n 5
 }
 
+@test "set --type int64/uint64 stores the number's 8 bytes; not a number is 2" {
+    ctl set n 5 --type int64
+    run -0 --separate-stderr ctl get n --json
+    [ "$(j .len)" = 8 ]
+    [ "$(j .type)" = int64 ]
+    [ "$(ctl math inc n)" = 6 ]
+    ctl set n 0x10 --type int64
+    [ "$(ctl get n)" = 16 ]
+    ctl set n 010 --type int64             # decimal, never octal
+    [ "$(ctl get n)" = 10 ]
+    ctl set -t int64 -- n -9223372036854775808
+    [ "$(ctl get n)" = -9223372036854775808 ]
+    [ "$(ctl math dec n)" = 9223372036854775807 ]    # int64 wraps, as spl_int does
+    echo 42 | ctl set n - --type int64     # one trailing newline from stdin
+    [ "$(ctl get n)" = 42 ]
+    ctl set u 18446744073709551615 --type uint64
+    [ "$(ctl get u)" = 18446744073709551615 ]
+    [ "$(ctl type u)" = uint64 ]
+    ctl set u 0xFF -t uint64
+    [ "$(ctl math and u 0x0f)" = 15 ]
+    # not a number, or out of range: 2, and nothing is written
+    for bad in abc 5x 1.5 " 5" "" 0x -- 9223372036854775808 0x8000000000000000; do
+        run -2 --separate-stderr ctl set -t int64 -- n "$bad"
+    done
+    printf '5\n\n' > "$TMP/two-newlines"
+    run -2 --separate-stderr ctl set -t int64 n "@$TMP/two-newlines"
+    [[ "$stderr" == *"is not an int64"* ]]
+    run -2 --separate-stderr ctl set n 9223372036854775808 --type int64
+    [[ "$stderr" == *"out of range for an int64"* ]]
+    run -2 --separate-stderr ctl set -t uint64 -- u -1
+    [[ "$stderr" == *"out of range for a uint64"* ]]
+    run -2 --separate-stderr ctl set u 18446744073709551616 --type uint64 --json
+    [ "$(j .error)" = USAGE ]
+    [ "$(ctl get n)" = 42 ]
+    [ "$(ctl math inc u)" = 16 ]
+    ctl set j 5 --type json                # not a numeric type: text as it is
+    run -0 --separate-stderr ctl get j --json
+    [ "$(j .len)" = 1 ]
+}
+
+@test "math on a decimal number stored as text converts it to int64 (Redis habit)" {
+    ctl set a 1
+    [ "$(ctl math inc a)" = 2 ]
+    [ "$(ctl type a)" = int64 ]
+    run -0 --separate-stderr ctl get a --json
+    [ "$(j .len)" = 8 ]
+    ctl set -- b -17
+    [ "$(ctl math add b 20)" = 3 ]
+    ctl set c 12345678                     # 8 digits: never mistaken for 8 binary bytes
+    [ "$(ctl math dec c)" = 12345677 ]
+    ctl set -t text d +0041
+    [ "$(ctl math inc d)" = 42 ]
+    [ "$(ctl type d)" = int64 ]
+    ctl set a 7                            # a number over an int64 key stays a number
+    run -0 --separate-stderr ctl get a --json
+    [ "$(j .len)" = 8 ]
+    [ "$(ctl math add a 3)" = 10 ]
+    ctl set a 12345678                     # 8 digits: the number, not 8 text bytes
+    [ "$(ctl math inc a)" = 12345679 ]
+    ctl set a hello                        # other text is text (the type stays)
+    run -2 --separate-stderr ctl math inc a
+    ctl set g 5                            # text under type int64 (a peer's spl_set)
+    ctl type g int64
+    [ "$(ctl math inc g)" = 6 ]
+    # not decimal text, too big, or another type: 2 with what to do
+    for v in abc 1.5 " 1" 0x10 9223372036854775808; do
+        ctl set e "$v"
+        run -2 --separate-stderr ctl math inc e --json
+        [ "$(j .error)" = SPL_ETYPE ]
+        [[ "$(j .message)" == *"splinterctl set e NUMBER --type int64"* ]]
+        [ "$(ctl get e)" = "$v" ]
+        [ "$(ctl type e)" = void ]
+    done
+    ctl set -t json f 5
+    run -2 --separate-stderr ctl math inc f
+    [ "$(ctl get f)" = 5 ]
+    [ "$(ctl type f)" = json ]
+}
+
+@test "math on text: concurrent converters lose no increment" {
+    for round in 1 2 3 4 5 6; do
+        ctl unset k || true                # text again, not a number over an int64 key
+        if [ $((round % 2)) = 0 ]; then ctl set k 10000000; start=10000000; else ctl set k 5; start=5; fi
+        [ "$(ctl type k)" = void ]
+        pids=()
+        for p in 1 2 3 4; do
+            ( for i in 1 2 3; do "$SPLCTL" math inc k > /dev/null || exit 1; done ) &
+            pids+=($!)
+        done
+        for p in "${pids[@]}"; do wait "$p"; done
+        [ "$(ctl get k)" = $((start + 12)) ]
+        [ "$(ctl type k)" = int64 ]
+    done
+}
+
 @test "label: set/clear by bit, 0xMASK and by name from the labels file" {
     printf '# names\nwaiting 0\ndone = 1\nhot 63\n' > "$TMP/labels"
     ctl set k v

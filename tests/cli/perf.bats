@@ -1,7 +1,7 @@
 # splinterctl bench and top.
 load common
 
-@test "bench: completed set/get operations per second, keys removed afterwards" {
+@test "bench: completed set/get operations per second, the store untouched" {
     ctl set keep me
     run -0 --separate-stderr ctl bench --ops 5000 --keys 10 --size 32 --json
     [ "$(j .set.done)" = 5000 ]
@@ -13,6 +13,27 @@ load common
     [[ "$output" == *"set "*" ops/s"* ]]
     run -2 --separate-stderr ctl bench --size 65
     run -2 --separate-stderr ctl bench --ops 0
+}
+
+@test "bench on a full store: runs on a temporary store, the user's store is untouched" {
+    i=0
+    while ctl set "full$i" v 2> /dev/null; do i=$((i + 1)); done
+    run -4 --separate-stderr ctl set one-more v --json
+    [ "$(j .error)" = SPL_EFULL ]
+    ctl list --json | sort > "$TMP/before"
+    [ "$(wc -l < "$TMP/before")" -gt 32 ]
+    changes=$(ctl info --json | jq .changes)
+    run -0 --separate-stderr ctl bench --ops 3000 --json
+    [ "$(j .set.done)" = 3000 ]
+    [ "$(j .get.done)" = 3000 ]
+    [ "$(j .keys)" = 1000 ]
+    run -0 --separate-stderr ctl bench --ops 2000 --keys 5000 --size 64 --json
+    [ "$(j .keys)" = 5000 ]
+    ctl list --json | sort > "$TMP/after"
+    cmp "$TMP/before" "$TMP/after"       # same keys, values' epochs, times
+    [ "$(ctl info --json | jq .changes)" = "$changes" ]
+    # bench needs no free slot and leaves no memfd or SHM file behind
+    [ "$(ls -A "$SPLINTER_SHM_DIR")" = t ]
 }
 
 @test "top --once --json: changes per second and the hottest key of a writer" {

@@ -61,8 +61,25 @@ load common
     j '.build.version' > /dev/null
     j '.build | has("lua")'
     run -0 --separate-stderr ctl info
-    [[ "$output" == *"used        2 keys, load 0.031"* ]]
+    [[ "$output" == *"used        2 of 64 keys (62 slots free), load 0.031"* ]]
     run -2 --separate-stderr ctl info extra
+}
+
+@test "capacity is exact: --slots 1000 holds 1000 imported keys, the 1001st is SPL_EFULL (4)" {
+    ctl init cap --slots 1000 --vec-dim 0 -q
+    for i in $(seq 1 1000); do printf '{"key":"k%d","value":"v%d"}\n' "$i" "$i"; done > "$TMP/keys.jsonl"
+    run -0 --separate-stderr ctl --store cap import "$TMP/keys.jsonl"
+    run -0 --separate-stderr ctl --store cap info --json
+    [ "$(j .capacity)" = 1000 ]
+    [ "$(j .used)" = 1000 ]
+    [ "$(j .free)" = 0 ]
+    run -4 --separate-stderr ctl --store cap set k1001 x
+    [[ "$stderr" == *SPL_EFULL* ]]
+    run -0 --separate-stderr ctl --store cap set k500 again   # an overwrite needs no slot
+    run -0 --separate-stderr ctl --store cap unset k7
+    run -0 --separate-stderr ctl --store cap set k1001 x
+    run -0 --separate-stderr ctl --store cap info
+    [[ "$output" == *"used        1000 of 1000 keys (0 slots free)"* ]]
 }
 
 @test "use/open: checks a store opens; missing is a store error (4)" {

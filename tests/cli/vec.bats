@@ -5,6 +5,7 @@ load common
 # the current store is "v", with 3-dimension vectors ("t" has none)
 setup() {
     common_setup
+    need_embeddings
     export SPLINTER_STORE=v
     "$SPLCTL" init v --slots 64 --key-max 16 --value-size 64 --vec-dim 3 -q
 }

@@ -42,6 +42,7 @@
  * test-fuzz-replay` (with tests/fuzz/replay_main.c, gcc, normal or ASan).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,7 +571,7 @@ static void write_all(fz *f, spl_store *s)
 
 static int make_memfd(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz_region", MFD_CLOEXEC);
+    int fd = memfd_create("fuzz_region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -1;
     if (fchmod(fd, 0600) != 0) { /* memfds are born 0777; stores must not be */
@@ -587,6 +588,11 @@ static int make_memfd(const uint8_t *data, size_t size)
             return -1;
         }
         done += (size_t)w;
+    }
+    /* spl_open_fd refuses a region its sender could shrink (SIGBUS) */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+        close(fd);
+        return -1;
     }
     return fd;
 }

@@ -63,7 +63,17 @@ setup_file() {
     [[ "$output" == "moved 0 item(s)"* ]]
 }
 
+@test "lua: signal functions (splinterctl lua and lua5.4), a store without vectors" {
+    ctl init s0 --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
+    run -0 --separate-stderr ctl --store s0 lua "$BATS_TEST_DIRNAME/test_signal.lua"
+    [[ "$output" == "lua signals: "*" checks passed; vectors skipped: the store has none" ]]
+    ctl init s1 --slots 64 --key-max 16 --value-size 64 --vec-dim 0 -q
+    run -0 --separate-stderr lua5.4 "$BATS_TEST_DIRNAME/test_signal.lua" s1
+    [[ "$output" == "lua signals: "*" checks passed; vectors skipped: the store has none" ]]
+}
+
 @test "lua: signal and vector functions (splinterctl lua and lua5.4)" {
+    need_embeddings
     ctl init v --slots 64 --key-max 16 --value-size 64 --vec-dim 3 -q
     run -0 --separate-stderr ctl --store v lua "$BATS_TEST_DIRNAME/test_signal.lua"
     [[ "$output" == "lua signals+vectors: "*" checks passed" ]]

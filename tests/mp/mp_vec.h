@@ -26,6 +26,20 @@ static inline int mpv_valid(float score)
     return 0;
 }
 
+/* The vector tests in a build without embeddings (WITH_EMBEDDINGS=0, no
+ * vector storage): say so and exit MP_SKIP, which tests/run.sh shows as
+ * skipped.  A build with embeddings always runs them. */
+static inline void mpv_need_embeddings(const char *prog)
+{
+#if !SPL_WITH_EMBEDDINGS
+    printf("%s: skipped: this build has no embeddings (WITH_EMBEDDINGS=0)\n", prog);
+    fflush(stdout);
+    exit(MP_SKIP);
+#else
+    (void)prog;
+#endif
+}
+
 static inline void mpv_fill(float *v, uint32_t t)
 {
     for (uint32_t i = 0; i < MPV_DIM; i++)

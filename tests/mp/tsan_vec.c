@@ -75,6 +75,7 @@ static void *tv_getter(void *arg)
 int main(int argc, char **argv)
 {
     static tv_ctx c;
+    mpv_need_embeddings("tsan_vec");
     c.ops = 60000;
     c.seed = mp_time_seed();
     for (int i = 1; i < argc; i++) {

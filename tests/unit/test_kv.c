@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1118,6 +1119,183 @@ static void test_capacity_exact(void **state)
     fill_exact(131072, 42, 1);
 }
 
+/* Prepared keys behave like the string calls and are tied to their store;
+ * batches return each key's own result. */
+static void test_prepared_keys_and_batches(void **state)
+{
+    (void)state;
+    spl_store *s = mk(600, KEY_MAX, 16), *other = mk(600, KEY_MAX, 16);
+    spl_key k, ko;
+    CHECK_RC(spl_key_prep(s, "", &k), SPL_EKEYLEN);
+    CHECK_RC(spl_key_prep(s, "0123456789abcdefX", &k), SPL_EKEYLEN); /* 17 > key_max */
+    CHECK_RC(spl_key_prep(s, "pk", NULL), SPL_EINVAL);
+    CHECK_RC(spl_key_prep(s, "pk", &k), 0);
+    CHECK_RC(spl_key_prep(other, "pk", &ko), 0);
+    char buf[16];
+    size_t len = 0;
+    CHECK_RC(spl_get_k(s, &k, buf, sizeof buf, &len), SPL_ENOENT);
+    CHECK_RC(spl_set_k(s, &k, "one", 3), 0);
+    check_value(s, "pk", "one", 3);                    /* the string calls see it */
+    CHECK_RC(spl_get_k(s, &k, buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "one", 3);
+    CHECK_RC(spl_get_k(s, &k, buf, 2, &len), SPL_ENOBUFS);
+    CHECK_RC(spl_get_k(s, &ko, buf, sizeof buf, &len), SPL_EINVAL); /* another store's */
+    CHECK_RC(spl_set_k(s, &ko, "x", 1), SPL_EINVAL);
+    CHECK_RC(spl_get_k(other, &ko, buf, sizeof buf, &len), SPL_ENOENT);
+    spl_key bad = k;
+    bad.home = 0xffffffffu;
+    CHECK_RC(spl_get_k(s, &bad, buf, sizeof buf, &len), SPL_EINVAL);
+    bad = k;
+    bad.len = KEY_MAX + 1;
+    CHECK_RC(spl_set_k(s, &bad, "x", 1), SPL_EINVAL);
+    CHECK_RC(spl_unset_k(s, &k), 0);
+    CHECK_RC(spl_exists(s, "pk"), 0);
+    CHECK_RC(spl_unset_k(s, &k), SPL_ENOENT);
+    int64_t v = 0;
+    CHECK_RC(spl_add_k(s, &k, 5, &v), 0);
+    CHECK_RC(spl_add_k(s, &k, -2, &v), 0);
+    assert_int_equal(v, 3);
+    CHECK_RC(spl_set_k(s, &k, "str", 3), 0);
+    CHECK_RC(spl_add_k(s, &k, 1, &v), SPL_ETYPE);
+
+    /* batches: 512 keys, the odd ones set through spl_set_many */
+    enum { N = 512 };
+    static char names[N][KEY_MAX + 1];
+    static spl_key keys[N], odd[N / 2];
+    static uint64_t vals[N / 2];
+    static size_t lens[N];
+    static int rcs[N];
+    static uint8_t out[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "b%d", i);
+        CHECK_RC(spl_key_prep(s, names[i], &keys[i]), 0);
+        if (i & 1) {
+            odd[i / 2] = keys[i];
+            vals[i / 2] = (uint64_t)i * 7919u;
+            lens[i / 2] = 8;
+        }
+    }
+    assert_int_equal(spl_set_many(s, odd, N / 2, vals, sizeof vals[0], lens, rcs), N / 2);
+    for (int i = 0; i < N / 2; i++)
+        CHECK_RC(rcs[i], 0);
+    memset(rcs, 0x55, sizeof rcs);
+    assert_int_equal(spl_get_many(s, keys, N, out, sizeof out[0], lens, rcs), N / 2);
+    for (int i = 0; i < N; i++) {
+        if (i & 1) {
+            CHECK_RC(rcs[i], 0);
+            uint64_t want = (uint64_t)i * 7919u;
+            assert_int_equal(lens[i], 8);
+            assert_memory_equal(out[i], &want, 8);
+            check_value(s, names[i], &want, 8);
+        } else {
+            CHECK_RC(rcs[i], SPL_ENOENT);
+        }
+    }
+    /* a stride too small for a value: that key's ENOBUFS, its length given */
+    CHECK_RC(spl_set(s, names[0], "0123456789", 10), 0);
+    assert_int_equal(spl_get_many(s, keys, 2, out, 4, lens, rcs), 0);
+    CHECK_RC(rcs[0], SPL_ENOBUFS);
+    assert_int_equal(lens[0], 10);
+    CHECK_RC(rcs[1], SPL_ENOBUFS);
+    CHECK_RC(spl_get_many(s, NULL, 3, out, 4, lens, rcs), SPL_EINVAL);
+    assert_int_equal(spl_get_many(s, keys, 0, NULL, 0, NULL, NULL), 0);
+    spl_close(other);
+    spl_close(s);
+}
+
+/* Undo records owned by anyone, and by the given owner, in a raw map. */
+static void undo_owned(const void *map, uint64_t me, uint32_t *any, uint32_t *mine)
+{
+    const struct spl_header *h = map;
+    *any = *mine = 0;
+    for (uint32_t r = 0; r < h->undo_recs; r++) {
+        const struct spl_undo *u =
+            (const void *)((const char *)map + h->undo_off + (size_t)r * h->undo_stride);
+        uint64_t o = __atomic_load_n(&u->owner, __ATOMIC_SEQ_CST);
+        *any += o != 0;
+        *mine += o == me;
+    }
+}
+
+static void *one_overwrite(void *arg)
+{
+    spl_store *s = arg;
+    int rc = spl_set(s, "shared", "from a thread", 13);
+    return (void *)(intptr_t)rc;
+}
+
+/* A thread keeps the undo record it claimed, and gives it back when it
+ * exits; a handle keeps no more than it needs; spl_close gives all back;
+ * a forked child claims its own. */
+static void test_undo_records_kept_and_given_back(void **state)
+{
+    (void)state;
+    spl_store *s = mk(64, KEY_MAX, 32);
+    CHECK_RC(spl_set(s, "shared", "v", 1), 0);
+    spl_info inf;
+    CHECK_RC(spl_info_get(s, &inf), 0);
+    void *map = mmap(NULL, (size_t)inf.region_bytes, PROT_READ, MAP_SHARED, spl_fd(s), 0);
+    assert_true(map != MAP_FAILED);
+    uint32_t any, mine, mine1;
+    CHECK_RC(spl_set(s, "shared", "w", 1), 0); /* an overwrite: this thread keeps a record */
+    uint64_t me = 0;
+    {
+        const struct spl_header *h = map;
+        for (uint32_t r = 0; r < h->undo_recs && !me; r++)
+            me = __atomic_load_n(&((const struct spl_undo *)(const void *)((const char *)map + h->undo_off +
+                                                                           (size_t)r * h->undo_stride))->owner,
+                                 __ATOMIC_SEQ_CST);
+    }
+    assert_true(me != 0);
+    undo_owned(map, me, &any, &mine1);
+    assert_int_equal(mine1, 1);
+    CHECK_RC(spl_set(s, "shared", "x", 1), 0);
+    undo_owned(map, me, &any, &mine);
+    assert_int_equal(mine, 1); /* the same record again, no new claim */
+    /* 200 threads one after the other: each exit gives its record back */
+    for (int t = 0; t < 200; t++) {
+        pthread_t th;
+        void *rc;
+        assert_int_equal(pthread_create(&th, NULL, one_overwrite, s), 0);
+        assert_int_equal(pthread_join(th, &rc), 0);
+        CHECK_RC((int)(intptr_t)rc, 0);
+    }
+    undo_owned(map, me, &any, &mine);
+    assert_int_equal(mine, 2); /* ours, and one the exited threads passed on */
+    /* 40 threads at once: all write; the handle keeps at most 16 */
+    pthread_t th[40];
+    for (int t = 0; t < 40; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, one_overwrite, s), 0);
+    for (int t = 0; t < 40; t++) {
+        void *rc;
+        assert_int_equal(pthread_join(th[t], &rc), 0);
+        CHECK_RC((int)(intptr_t)rc, 0);
+    }
+    undo_owned(map, me, &any, &mine);
+    assert_true(mine >= 2 && mine <= 16);
+    assert_int_equal(any, mine);
+    /* a forked child overwrites with records of its own */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(spl_set(s, "shared", "child", 5) == 0 && spl_set(s, "shared", "child2", 6) == 0 ? 0 : 1);
+    int st = 0;
+    assert_int_equal(waitpid(child, &st, 0), child);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    check_value(s, "shared", "child2", 6);
+    uint32_t any2, mine2;
+    undo_owned(map, me, &any2, &mine2);
+    assert_int_equal(mine2, mine);     /* the child took none of ours */
+    assert_int_equal(any2, mine + 1); /* it kept one (its owner is dead now) */
+    int fd = dup(spl_fd(s));
+    spl_close(s);
+    undo_owned(map, me, &any, &mine);
+    assert_int_equal(mine, 0); /* spl_close gave every kept record back */
+    munmap(map, (size_t)inf.region_bytes);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1144,6 +1322,8 @@ int main(void)
         cmocka_unit_test(test_exact_slot_counts),
         cmocka_unit_test(test_probe_bound_after_churn),
         cmocka_unit_test(test_capacity_exact),
+        cmocka_unit_test(test_prepared_keys_and_batches),
+        cmocka_unit_test(test_undo_records_kept_and_given_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -403,6 +404,101 @@ static void test_memfd_and_open_fd(void **state)
     spl_close(b);
 }
 
+/* A copy of a's region in a new memfd, mode 0600; sealing allowed or not,
+ * no seal set yet. */
+static int copy_to_memfd(spl_store *a, unsigned mfd_flags)
+{
+    spl_info inf;
+    CHECK_RC(spl_info_get(a, &inf), 0);
+    int fd = memfd_create("ut-copy", MFD_CLOEXEC | mfd_flags);
+    assert_true(fd >= 0);
+    assert_int_equal(fchmod(fd, 0600), 0); /* memfds are born 0777 */
+    char *buf = malloc(inf.region_bytes);
+    assert_non_null(buf);
+    assert_int_equal(pread(spl_fd(a), buf, inf.region_bytes, 0), (ssize_t)inf.region_bytes);
+    assert_int_equal(pwrite(fd, buf, inf.region_bytes, 0), (ssize_t)inf.region_bytes);
+    free(buf);
+    return fd;
+}
+
+/* A region that its sender could shrink under our mapping (SIGBUS) is
+ * refused; the same region sealed against shrinking opens. */
+static void test_open_fd_requires_shrink_seal(void **state)
+{
+    (void)state;
+    spl_store *a = unit_create(SPL_BACKING_MEMFD, NULL, 16, 16, 16), *b = NULL;
+    CHECK_RC(spl_set(a, "k", "v", 1), 0);
+
+    int fd = copy_to_memfd(a, MFD_ALLOW_SEALING);
+    assert_int_equal(fcntl(fd, F_GET_SEALS), 0);
+    CHECK_RC(spl_open_fd(&b, fd, 0), SPL_EUNSEALED);
+    assert_null(b);
+    CHECK_RC(spl_open_fd(&b, fd, SPL_O_RDONLY), SPL_EUNSEALED);
+    /* growing alone is not enough */
+    assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+    CHECK_RC(spl_open_fd(&b, fd, 0), SPL_EUNSEALED);
+    assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+    CHECK_RC(spl_open_fd(&b, fd, 0), 0);
+    check_value(b, "k", "v");
+    spl_close(b);
+    close(fd);
+
+    /* A memfd that cannot take seals at all. */
+    fd = copy_to_memfd(a, 0);
+    CHECK_RC(spl_open_fd(&b, fd, 0), SPL_EUNSEALED);
+    close(fd);
+
+    /* A named store's fd: a tmpfs or disk file takes no seals; open it by
+     * name with spl_open instead. */
+    char name[64], path[128];
+    shm_name(name, sizeof name);
+    file_path(path, sizeof path, "unsealed");
+    spl_options o = unit_opts(SPL_BACKING_SHM, 16, 16, 16);
+    spl_store *n = NULL;
+    CHECK_RC(spl_create(&n, name, &o), 0);
+    CHECK_RC(spl_open_fd(&b, spl_fd(n), 0), SPL_EUNSEALED);
+    spl_close(n);
+    CHECK_RC(spl_destroy(name, NULL), 0);
+    o = unit_opts(SPL_BACKING_FILE, 16, 16, 16);
+    CHECK_RC(spl_create(&n, path, &o), 0);
+    CHECK_RC(spl_open_fd(&b, spl_fd(n), 0), SPL_EUNSEALED);
+    spl_close(n);
+    CHECK_RC(spl_destroy(path, NULL), 0);
+    spl_close(a);
+}
+
+/* The library's own memfd stores are sealed at creation: nobody holding
+ * the fd can shrink (or grow) the region under a peer's mapping. */
+static void test_memfd_store_is_sealed(void **state)
+{
+    (void)state;
+    spl_store *a = unit_create(SPL_BACKING_MEMFD, NULL, 16, 16, 16);
+    CHECK_RC(spl_set(a, "k", "v", 1), 0);
+    spl_info inf;
+    CHECK_RC(spl_info_get(a, &inf), 0);
+    int seals = fcntl(spl_fd(a), F_GET_SEALS);
+    assert_true(seals >= 0);
+    assert_true(seals & F_SEAL_SHRINK);
+    assert_true(seals & F_SEAL_GROW);
+    assert_true(seals & F_SEAL_SEAL);
+    errno = 0;
+    assert_int_equal(ftruncate(spl_fd(a), 4096), -1);
+    assert_int_equal(errno, EPERM);
+    errno = 0;
+    assert_int_equal(ftruncate(spl_fd(a), 0), -1);
+    assert_int_equal(errno, EPERM);
+    errno = 0;
+    assert_int_equal(ftruncate(spl_fd(a), (off_t)inf.region_bytes * 2), -1);
+    assert_int_equal(errno, EPERM);
+    /* and the seal cannot be lifted: F_SEAL_SEAL */
+    assert_int_equal(fcntl(spl_fd(a), F_ADD_SEALS, F_SEAL_WRITE), -1);
+    struct stat st;
+    assert_int_equal(fstat(spl_fd(a), &st), 0);
+    assert_int_equal((uint64_t)st.st_size, inf.region_bytes);
+    check_value(a, "k", "v");
+    spl_close(a);
+}
+
 static void test_memfd_label_name(void **state)
 {
     (void)state;
@@ -765,6 +861,8 @@ int main(void)
         cmocka_unit_test(test_memfd_and_open_fd),
         cmocka_unit_test(test_memfd_label_name),
         cmocka_unit_test(test_open_fd_rdonly),
+        cmocka_unit_test(test_open_fd_requires_shrink_seal),
+        cmocka_unit_test(test_memfd_store_is_sealed),
         cmocka_unit_test(test_fd_recv_in_process),
         cmocka_unit_test(test_several_stores_one_process),
         cmocka_unit_test(test_info_geometry_and_usage),
