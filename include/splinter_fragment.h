@@ -236,6 +236,15 @@ typedef struct spl_frag_api {
     int (*vec_clear)(spl_store *s, const char *key);
     int (*vec_search)(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
     void (*vec_result_free)(spl_vec_result *r);
+    int (*key_prep)(spl_store *s, const char *key, spl_key *out);
+    int (*get_k)(spl_store *s, const spl_key *k, void *buf, size_t cap, size_t *len_out);
+    int (*set_k)(spl_store *s, const spl_key *k, const void *val, size_t len);
+    int (*unset_k)(spl_store *s, const spl_key *k);
+    int (*add_k)(spl_store *s, const spl_key *k, int64_t delta, int64_t *out);
+    int (*get_many)(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride, size_t *lens,
+                    int *rcs);
+    int (*set_many)(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
+                    const size_t *lens, int *rcs);
     /* version 2 and later: appended here */
 } spl_frag_api;
 

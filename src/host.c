@@ -323,6 +323,13 @@ static const spl_frag_api spl__api = {
     .vec_clear = spl_vec_clear,
     .vec_search = spl_vec_search,
     .vec_result_free = spl_vec_result_free,
+    .key_prep = spl_key_prep,
+    .get_k = spl_get_k,
+    .set_k = spl_set_k,
+    .unset_k = spl_unset_k,
+    .add_k = spl_add_k,
+    .get_many = spl_get_many,
+    .set_many = spl_set_many,
 };
 
 /* ---- loading a library ------------------------------------------------------------------ */

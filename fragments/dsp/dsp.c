@@ -624,7 +624,7 @@ static const spl_frag_desc dsp_desc = {
 
 SPL_FRAGMENT_EXPORT const spl_frag_desc *spl_fragment_entry(const spl_frag_api *api)
 {
-    if (!api || api->abi < 1 || !SPL_FRAG_API_HAS(api, vec_result_free))
+    if (!api || api->abi < 1 || !SPL_FRAG_API_HAS(api, set_many))
         return NULL;
     A = api;
     return &dsp_desc;
