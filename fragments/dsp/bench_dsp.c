@@ -129,13 +129,14 @@ int main(int argc, char **argv)
             return 2;
     }
     const char *args[] = {"glob=sensor.*", "window=16"};
+    int ret = 1;
     int rc = spl_frag_register(s, lib, NULL, 2, args, 0, NULL, 0);
     spl_host_opts ho = {SPL_HOST_OPTS_VERSION, 0, "dsp", -1};
     spl_frag_info fi;
     if (rc || spl_host_spawn(s, &ho) < 0 ||
         spl_frag_wait(s, "dsp", 1u << SPL_FRAG_RUNNING, 10000000000ll, &fi) != 0) {
         fprintf(stderr, "dsp did not start: %s\n", spl_frag_errmsg());
-        return 1;
+        goto out;
     }
     /* paced: one sample to each key, then wait until the last key's state
      * moved (the host works in feed order): every sample is processed */
@@ -149,12 +150,12 @@ int main(int argc, char **argv)
         uint64_t e0 = spl_meta_get(s, last, &m) == 0 ? m.epoch : 0, e1;
         for (int k = 0; k < keys; k++, v++)
             if (spl_set_wait(s, names[k], &v, 8, 1000000) != 0)
-                return 1;
+                goto out;
         if (e0 == 0) {
             while (spl_meta_get(s, last, &m) == SPL_ENOENT)
                 usleep(100);
         } else if (spl_key_wait(s, last, e0, 5000000000ll, &e1) != 0) {
-            return 1;
+            goto out;
         }
         rounds++;
     }
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
     double dt = (double)(t1 - t0) / 1e9;
     uint64_t *lag_ema = calloc((size_t)nlag, 8), *lag_state = calloc((size_t)nlag, 8);
     if (lag_run(s, "ema", nlag, lag_ema) != 0 || lag_run(s, "state", nlag, lag_state) != 0)
-        return 1;
+        goto out;
 #define PCT(a, q) ((double)(a)[1 + (size_t)((double)(nlag - 2) * (q))] / 1000.0)
     double paced = (double)(p1 - p0) / pdt, flood_w = (double)written / dt, flood_p = (double)(s1 - s0) / dt;
     if (json) {
@@ -210,11 +211,13 @@ int main(int argc, char **argv)
         printf("  lag write -> .state (us)  p50 %7.1f  p99 %7.1f  max %8.1f\n", PCT(lag_state, 0.5),
                PCT(lag_state, 0.99), (double)lag_state[nlag - 1] / 1000.0);
     }
+    ret = 0;
+out: /* the host goes whatever happened */
     spl_frag_unregister(s, "dsp", 5000000000ll);
     spl_close(s);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
         return 1;
-    return 0;
+    return ret;
 }

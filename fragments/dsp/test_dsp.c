@@ -100,6 +100,28 @@ static void reference(const struct inst *in, const struct series *h, struct ref_
 
 /* ---- the store side ------------------------------------------------------------- */
 
+/* Hosts this test started: killed at exit, whatever happened (a failed
+ * check must not leave daemons behind). */
+static int hosts[64], nhosts;
+static int track(int pid)
+{
+    if (pid > 0 && nhosts < 64)
+        hosts[nhosts++] = pid;
+    return pid;
+}
+static void kill_hosts(void)
+{
+    for (int i = 0; i < nhosts; i++) { /* still a host (not a reused pid)? */
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", hosts[i]);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f) && strncmp(comm, "splinter-host", 13) == 0)
+            kill(hosts[i], SIGKILL);
+        if (f)
+            fclose(f);
+    }
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -231,7 +253,7 @@ static int start(spl_store *s, const char *lib, const struct inst *in)
         return rc;
     }
     spl_host_opts ho = {SPL_HOST_OPTS_VERSION, 0, in->name, -1};
-    int pid = spl_host_spawn(s, &ho);
+    int pid = track(spl_host_spawn(s, &ho));
     spl_frag_info fi;
     rc = spl_frag_wait(s, in->name, 1u << SPL_FRAG_RUNNING | 1u << SPL_FRAG_FAILED, 20000000000ll, &fi);
     if (rc || fi.state != SPL_FRAG_RUNNING) {
@@ -262,6 +284,7 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/spl-dsp-XXXXXX";
     if (!mkdtemp(dir))
         return 2;
+    atexit(kill_hosts);
     setenv("SPLINTER_SHM_DIR", dir, 1);
     spl_options o;
     spl_options_init(&o);

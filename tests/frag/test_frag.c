@@ -42,6 +42,28 @@ static char lib_echo[4096], lib_badabi[4096], lib_nosym[4096], lib_unres[4096], 
         CHECK(rc_ == (want), "%s = %s, want %s", #expr, spl_err_name(rc_), spl_err_name(want));  \
     } while (0)
 
+/* Hosts this test started: killed at exit, whatever happened (a failed
+ * check must not leave daemons behind). */
+static int hosts[64], nhosts;
+static int track(int pid)
+{
+    if (pid > 0 && nhosts < 64)
+        hosts[nhosts++] = pid;
+    return pid;
+}
+static void kill_hosts(void)
+{
+    for (int i = 0; i < nhosts; i++) { /* still a host (not a reused pid)? */
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof path, "/proc/%d/comm", hosts[i]);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f) && strncmp(comm, "splinter-host", 13) == 0)
+            kill(hosts[i], SIGKILL);
+        if (f)
+            fclose(f);
+    }
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -80,7 +102,7 @@ static int start_echo(spl_store *s, const char *as, int argc, const char *const 
     if (rc)
         return rc;
     spl_host_opts ho = {SPL_HOST_OPTS_VERSION, 0, name, -1};
-    int pid = spl_host_spawn(s, &ho);
+    int pid = track(spl_host_spawn(s, &ho));
     if (pid < 0)
         return pid;
     spl_frag_info fi;
@@ -193,7 +215,7 @@ static void test_refused(void)
     RC(spl_frag_unregister(s, "e7", 0), 0);
     RC(spl_frag_register(s, lib_fail, NULL, 0, NULL, 0, name, sizeof name), 0);
     spl_host_opts ho = {SPL_HOST_OPTS_VERSION, 0, "failstart", -1};
-    CHECK(spl_host_spawn(s, &ho) > 0, "spawn");
+    CHECK(track(spl_host_spawn(s, &ho)) > 0, "spawn");
     spl_frag_info f1;
     RC(spl_frag_wait(s, "failstart", 1u << SPL_FRAG_FAILED, 10000000000ll, &f1), 0);
     CHECK(strcmp(f1.errmsg, "this fragment never starts") == 0 && f1.err == SPL_EINVAL, "failed: %s",
@@ -538,6 +560,7 @@ int main(int argc, char **argv)
     snprintf(tmpdir, sizeof tmpdir, "/tmp/spl-frag-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 2;
+    atexit(kill_hosts);
     setenv("SPLINTER_SHM_DIR", tmpdir, 1);
     test_refused();
     test_commands();
