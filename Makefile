@@ -14,6 +14,7 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+FRAGDIR ?= $(LIBDIR)/splinter/fragments
 DESTDIR ?=
 
 WITH_EMBEDDINGS ?= 1
@@ -35,8 +36,8 @@ SONAME  := libsplinter.so.0
 CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Isrc \
 	-DSPL_WITH_EMBEDDINGS=$(WITH_EMBEDDINGS) -DSPL_WITH_NUMA=$(WITH_NUMA) $(XDEFS) $(SAN)
-CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden
-LDLIBS      := -lpthread -lm
+CFLAGS_LIB  := $(CFLAGS_BASE) -fPIC -fvisibility=hidden -DSPL_FRAG_DIR='"$(FRAGDIR)"'
+LDLIBS      := -lpthread -lm -ldl
 ifeq ($(WITH_NUMA),1)
 LDLIBS      += -lnuma
 endif
@@ -77,9 +78,9 @@ endif
 
 .PHONY: all lib cli tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
 	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
-	test-model test-model-broken-recheck test-model-broken-dekker
+	test-model test-model-broken-recheck test-model-broken-dekker fragments test-frag bench-dsp
 
-all: lib $(B)/splinter.pc cli
+all: lib $(B)/splinter.pc cli fragments
 
 cli: $(CLI_BIN) $(if $(filter 1,$(WITH_LUA)),$(LUA_MOD))
 
@@ -109,7 +110,7 @@ $(B)/.emb-%:
 
 $(LIB_OBJ): $(B)/.emb-$(WITH_EMBEDDINGS)
 
-$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/splinter.h
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) $(wildcard include/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_LIB) -c $< -o $@
 
@@ -152,6 +153,56 @@ $(BENCH_BIN): $(BENCH_SRC) $(LIB_A)
 
 tests: $(UNIT_BIN) $(MP_BIN) $(FUZZ_REPLAY)
 
+# ---------------------------------------------------------------- fragments
+# Each fragments/NAME/ builds NAME.so from its *.c (test_*.c and bench_*.c
+# are its tests and benchmark, linked with the library instead).  Fragments
+# do not link libsplinter: the host hands them its functions
+# (include/splinter_fragment.h).  Test fragments: tests/frag/frag_*.c.
+FRAG_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard fragments/*/*.c))))
+FRAG_NAMES := $(sort $(FRAG_NAMES))
+FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
+FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))
+FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(wildcard fragments/*/bench_*.c))
+TFRAG_SO   := $(patsubst tests/frag/%.c,$(B)/tests/frag/%.so,$(wildcard tests/frag/frag_*.c))
+TFRAG_BIN  := $(patsubst tests/frag/%.c,$(B)/tests/%,$(wildcard tests/frag/test_*.c))
+FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
+
+fragments: $(FRAG_SO)
+
+.SECONDEXPANSION:
+$(B)/fragments/%.so: $$(filter-out $$(wildcard fragments/$$*/test_*.c fragments/$$*/bench_*.c),$$(wildcard fragments/$$*/*.c)) \
+		include/splinter.h include/splinter_fragment.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FRAG_CFLAGS) -o $@ $(filter %.c,$^) -lm
+
+$(B)/tests/frag/%.so: tests/frag/%.c include/splinter.h include/splinter_fragment.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FRAG_CFLAGS) -o $@ $<
+
+$(B)/tests/%: fragments/%.c $(LIB_A) $(FRAG_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itests/common -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(B)/bench/%: fragments/%.c $(LIB_A) $(FRAG_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+$(B)/tests/%: tests/frag/%.c $(LIB_A) $(TFRAG_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# The fragment group: the ABI and registry in C (refused libraries,
+# duplicate names, cross-process commands, a host killed and restarted
+# catching up, rmmod), the DSP fragment against a reference computation,
+# and the CLI commands (insmod, rmmod, lsmod, frag, host) with bats.
+FRAG_GROUP ?= frag
+test-frag: cli $(FRAG_SO) $(TFRAG_SO) $(TFRAG_BIN) $(FRAG_TESTS)
+	tests/run.sh $(FRAG_GROUP) $(foreach t,$(TFRAG_BIN) $(FRAG_TESTS),"$(t) $(B)")
+	SPLCTL=$(CURDIR)/$(CLI_BIN) TFRAG=$(CURDIR)/$(B)/tests/frag tests/cli/run.sh $(FRAG_GROUP)-cli tests/frag
+
+bench-dsp: $(FRAG_BENCH)
+	$(B)/bench/dsp/bench_dsp $(B)
+
 # ---------------------------------------------------------------- tests
 # tests/run.sh runs a list of commands, each under a timeout, and prints
 # "N passed, N failed".  VALGRIND wraps the unit tests when asked.
@@ -168,20 +219,23 @@ test-mp: $(MP_BIN)
 test-fuzz-replay: $(FUZZ_REPLAY)
 	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
 
-# The suite under ASan+UBSan: unit tests, the multi-process tests and the
-# splinterctl suite (group cli-asan).
+# The suite under ASan+UBSan: unit tests, the multi-process tests, the
+# splinterctl suite (group cli-asan) and the fragment suite (frag-asan).
 test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
+		CLI_GROUP=cli-asan FRAG_GROUP=frag-asan test-unit test-mp test-fuzz-replay test-cli test-frag
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
 # vector protocol (set, clear, get, search) and the *_wait calls'
-# contention sleeps the same way.
+# contention sleeps the same way; and the fragment hosts (a host thread per
+# fragment, in-process and spawned).
 test-tsan:
 	$(MAKE) B=build/tsan WITH_VALGRIND=0 CC=clang OPT=-O1 SAN="-fsanitize=thread" build/tsan/tests/tsan_stress \
-		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend
+		build/tsan/tests/tsan_signal build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend \
+		build/tsan/tests/test_frag
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh tsan build/tsan/tests/tsan_stress \
-		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend
+		"build/tsan/tests/tsan_signal --ops 5000" build/tsan/tests/tsan_vec build/tsan/tests/tsan_contend \
+		"build/tsan/tests/test_frag build/tsan"
 
 # The kill loop and the vector check must fail against a build whose read
 # path skips the epoch re-check, the no-loss hunt against one that frees
@@ -271,11 +325,11 @@ CLI_GROUP ?= cli
 test-cli: $(CLI_BIN)
 	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) WITH_NUMA=$(WITH_NUMA) tests/cli/run.sh $(CLI_GROUP) tests/cli
 
-test-lua: cli
+test-lua: cli fragments
 	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua
 
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
-	test-kvonly test-neon test-bench test-cli $(if $(filter 1,$(WITH_LUA)),test-lua) fuzz
+	test-kvonly test-neon test-bench test-cli test-frag $(if $(filter 1,$(WITH_LUA)),test-lua) fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)
@@ -302,7 +356,7 @@ deps:
 # ---------------------------------------------------------------- install
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig
-	install -m 644 include/splinter.h $(DESTDIR)$(INCDIR)/
+	install -m 644 include/splinter.h include/splinter_fragment.h $(DESTDIR)$(INCDIR)/
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libsplinter.so.$(VERSION)
 	ln -sf libsplinter.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -311,13 +365,16 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/splinterctl
 	install -m 644 docs/splinterctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(FRAGDIR)
+	install -m 755 $(FRAG_SO) $(DESTDIR)$(FRAGDIR)/
 ifeq ($(WITH_LUA),1)
 	install -d $(DESTDIR)$(LUA_CMOD)
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LUA_CMOD)/splinter.so
 endif
 
 uninstall:
-	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
+	rm -rf $(DESTDIR)$(FRAGDIR)
+	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(INCDIR)/splinter_fragment.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/splinter.pc $(DESTDIR)$(BINDIR)/splinterctl \
 	      $(DESTDIR)$(MANDIR)/man1/splinterctl.1 $(DESTDIR)$(LUA_CMOD)/splinter.so
 

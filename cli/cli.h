@@ -88,6 +88,12 @@ int cmd_vector(cli_ctx *c, int argc, char **argv);
 /* cmd_perf.c */
 int cmd_bench(cli_ctx *c, int argc, char **argv);
 int cmd_top(cli_ctx *c, int argc, char **argv);
+/* cmd_frag.c */
+int cmd_insmod(cli_ctx *c, int argc, char **argv);
+int cmd_rmmod(cli_ctx *c, int argc, char **argv);
+int cmd_lsmod(cli_ctx *c, int argc, char **argv);
+int cmd_frag(cli_ctx *c, int argc, char **argv);
+int cmd_host(cli_ctx *c, int argc, char **argv);
 /* main.c */
 int cmd_help(cli_ctx *c, int argc, char **argv);
 /* cmd_lua.c (WITH_LUA=1) */

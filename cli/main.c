@@ -119,6 +119,37 @@ const cli_cmd cli_commands[] = {
      "-1, --once       one sample (two reads, one interval apart)\n"
      "-i, --interval MS  refresh interval (default 1000)\n"
      "-k, --keys N     hottest keys shown (default 10)"},
+    {"insmod", NULL, cmd_insmod, CLI_NEEDS_STORE, "PATH|NAME [ARGS...]",
+     "register a fragment (a loadable module) and start a host process for it",
+     "NAME is looked up as NAME.so in $SPLINTER_FRAG_PATH, then beside splinterctl\n"
+     "                 (fragments/), then the install directory; ARGS are NAME=VALUE options\n"
+     "-a, --attach     only register it: a running 'host' (serving) takes it\n"
+     "-n, --name NAME  instance name (default: the fragment's own; run several instances)\n"
+     "--log FILE       the host's log ('-': this stderr; default: none)\n"
+     "-w, --wait MS    how long to wait for it to run (default 10000)\n"
+     "a fragment registered with no live host (its host stopped) is started again;\n"
+     "one whose host died is registered again and catches up by resync;\n"
+     "a library that does not load, has no entry point or needs another ABI: exit 2;\n"
+     "the same name twice, or a full registry: exit 4"},
+    {"rmmod", NULL, cmd_rmmod, CLI_NEEDS_STORE, "NAME...",
+     "stop a fragment (its host finishes the batch in hand) and remove it from the registry",
+     "-p, --purge      also remove its regions (shared memory beside the store)\n"
+     "-w, --wait MS    how long to wait for it to stop (default 10000)"},
+    {"lsmod", NULL, cmd_lsmod, CLI_NEEDS_STORE, "[NAME]",
+     "list fragments: state (dead when the host died), host pid, events, events/s, lag",
+     "-l, --long       also version, ABI, restarts and the description\n"
+     "--json: one object per fragment (every field)"},
+    {"frag", NULL, cmd_frag, CLI_NEEDS_STORE, "NAME COMMAND [ARGS...]",
+     "call a fragment's command (in its host process) and print its JSON reply",
+     "'frag NAME help' lists its commands; --timeout MS (default 5000)"},
+    {"host", NULL, cmd_host, CLI_NEEDS_STORE, "",
+     "run a fragment host: load registered fragments, feed them changes, answer commands",
+     "serves until Ctrl-C or SIGTERM, taking fragments registered later (insmod --attach)\n"
+     "-o, --only NAME  host only this fragment\n"
+     "-r, --restart    also take over fragments whose host died, and (once, at start) failed ones\n"
+     "-x, --exit-idle  exit when none of its fragments is left\n"
+     "-d, --daemonize  run in the background (prints its pid)\n"
+     "--log FILE       log to FILE (default: stderr; with --daemonize: none)"},
 #if SPLCTL_WITH_LUA
     {"lua", NULL, cmd_lua, 0, "SCRIPT [ARGS]",
      "run a Lua 5.4 script with the 'splinter' module bound to the current store",

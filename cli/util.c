@@ -25,6 +25,7 @@ int cli_exit_of(int rc)
     case SPL_EKEYLEN: case SPL_E2BIG: case SPL_ETYPE: case SPL_EINVAL:
     case SPL_ENAME: case SPL_EFORMAT: case SPL_ENOBUFS: case SPL_EDIM: case SPL_ENAN:
     case SPL_ERANGE: case SPL_ENOTSUP: case SPL_ENODE: return CLI_USAGE;
+    case SPL_EABI: case SPL_ENOSYM: case SPL_ELOAD: return CLI_USAGE; /* not a usable fragment */
     case SPL_ENOVEC: return CLI_NOTFOUND;
     default: return CLI_STORE;
     }

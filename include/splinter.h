@@ -80,7 +80,11 @@ extern "C" {
     X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")            \
     X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
     X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs") \
-    X(SPL_EUNSEALED, -1022, "store fd is not sealed against shrinking (F_SEAL_SHRINK)")
+    X(SPL_EUNSEALED, -1022, "store fd is not sealed against shrinking (F_SEAL_SHRINK)") \
+    X(SPL_EABI,      -1100, "fragment needs another fragment ABI version")     \
+    X(SPL_ENOSYM,    -1101, "library has no spl_fragment_entry symbol")        \
+    X(SPL_ELOAD,     -1102, "fragment library could not be loaded")            \
+    X(SPL_ENOHOST,   -1103, "fragment is not running: no live host")
 
 typedef enum spl_errno {
 #define SPL__ERR_ENUM(name, val, text) name = (val),
@@ -776,6 +780,186 @@ int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32
                        uint32_t dim, uint32_t timeout_us);
 /* Vector of member i (spl_vec_get semantics). */
 int spl_tandem_vec_get(spl_store *s, const char *base, uint32_t i, float *out, uint32_t dim);
+
+/* ------------------------------------------------------------------------
+ * Fragments: loadable modules driven by the change feed (docs/FRAGMENTS.md).
+ * Writing one: include/splinter_fragment.h (the fragment ABI).  This part is
+ * for programs that manage them: register (insmod), list (lsmod), remove
+ * (rmmod), call their commands, and host them.
+ *
+ * The store's registry (SPL_FRAG_MAX entries) records each fragment
+ * instance: name, library path, arguments, state, the host process (owner
+ * id: pid + start time, as for slot writers), a heartbeat, counters and a
+ * command mailbox.  Any process can read it; a host that died is seen as
+ * dead (SPL_FRAG_DEAD) like a dead writer.  Hosts follow two reserved
+ * signal groups: SPL_FRAG_GROUP_CTL (wake-ups for commands, stops and new
+ * registrations) and SPL_FRAG_GROUP_KEYS (every key while a fragment
+ * follows a prefix or glob; the label bits fragments follow).
+ * ---------------------------------------------------------------------- */
+
+#define SPL_FRAG_MAX        8u    /* fragment instances per store */
+#define SPL_FRAG_NAME_MAX   31u   /* [a-z0-9_-], starting with a letter */
+#define SPL_FRAG_PATH_MAX   511u
+#define SPL_FRAG_ARGS_MAX   511u  /* bytes of all arguments, NUL-separated */
+#define SPL_FRAG_ARGC_MAX   32u
+#define SPL_FRAG_REQ_MAX    511u  /* bytes of a command and its arguments */
+#define SPL_FRAG_REPLY_MAX  2047u /* bytes of a command's reply */
+#define SPL_FRAG_GROUP_CTL  60u
+#define SPL_FRAG_GROUP_KEYS 61u
+
+typedef enum spl_frag_state {
+    SPL_FRAG_FREE = 0,       /* (an unused entry; never reported) */
+    SPL_FRAG_REGISTERED = 1, /* registered, waiting for a host */
+    SPL_FRAG_STARTING = 2,   /* a host is loading and starting it */
+    SPL_FRAG_RUNNING = 3,
+    SPL_FRAG_STOPPING = 4,   /* rmmod asked; its host finishes the batch in hand */
+    SPL_FRAG_FAILED = 5,     /* did not load or start: see err and errmsg */
+    SPL_FRAG_DEAD = 6        /* reported only: its host process died */
+} spl_frag_state;
+
+const char *spl_frag_state_name(int state); /* "running", ...; "?" if unknown */
+
+typedef struct spl_frag_info {
+    char name[SPL_FRAG_NAME_MAX + 1];
+    char version[32];         /* the fragment's own version */
+    char summary[96];         /* its one-line description */
+    char errmsg[96];          /* why it failed, or "" */
+    char path[SPL_FRAG_PATH_MAX + 1];
+    char args[SPL_FRAG_ARGS_MAX + 1]; /* argc arguments, each NUL-terminated */
+    uint32_t argc;
+    uint32_t abi;             /* fragment ABI version it asked for */
+    int32_t state;            /* spl_frag_state; DEAD when the host died */
+    int32_t err;              /* last error code (0 none) */
+    int32_t host_pid;         /* 0: no host */
+    uint32_t index;           /* registry entry */
+    uint64_t host_id;         /* owner id of the host (pid << 32 | start stamp) */
+    uint64_t registered_ns;   /* CLOCK_REALTIME */
+    uint64_t started_ns;      /* CLOCK_REALTIME of the last start, 0 never */
+    uint64_t heartbeat_age_ns;/* since the host's last sign of life (UINT64_MAX: none) */
+    uint64_t events;          /* events handed to the fragment */
+    uint64_t errors;          /* callbacks that returned an error */
+    uint64_t resyncs;         /* rescans: at start and after feed overflow */
+    uint64_t restarts;
+    uint64_t lag;             /* pulses of its groups its host has not consumed yet */
+    uint64_t groups;          /* groups its host follows for it */
+    uint64_t labels;          /* label bits bound to SPL_FRAG_GROUP_KEYS for it */
+    double events_per_s;      /* over the host's last interval (about 1 s) */
+} spl_frag_info;
+
+/* A fragment library by name: NAME (no '/') is looked up as NAME.so in
+ * $SPLINTER_FRAG_PATH (colon-separated), then `dir` (may be NULL; the CLI
+ * passes its own directory's fragments/), then the install directory
+ * (LIBDIR/splinter/fragments).  A path (with '/') is taken as it is.  The
+ * absolute path goes to out.  Errors: SPL_ENOENT, SPL_ENAME (too long). */
+int spl_frag_find(const char *name_or_path, const char *dir, char *out, size_t cap);
+
+/* The detail of this thread's last failed spl_frag_* or spl_host_* call
+ * (dlerror's text, the fragment's message, ...), or "".  Never NULL. */
+const char *spl_frag_errmsg(void);
+
+enum {
+    SPL_FRAG_F_NOPROBE = 1u << 0 /* register without loading the library here */
+};
+
+/* Register a fragment: load the library here (dlopen), check its entry
+ * point, ABI version and options, then add it to the registry as
+ * REGISTERED and wake running hosts.  `as` names the instance (NULL: the
+ * fragment's own name).  A name already registered is SPL_EEXIST unless its
+ * host died or it failed: then it is registered again (restarts + 1), with
+ * the new path and arguments.  name_out (may be NULL) gets the name.
+ * Errors: SPL_ELOAD (dlopen failed), SPL_ENOSYM, SPL_EABI, SPL_EACCES (the
+ * library is not owned by this user or root, is writable by others, or lies
+ * in a folder others may change: hosts refuse it too), SPL_EINVAL (an
+ * argument not NAME=VALUE of a declared option), SPL_ENAME (bad name),
+ * SPL_E2BIG (arguments too long or too many), SPL_EEXIST, SPL_EFULL
+ * (SPL_FRAG_MAX registered), SPL_EROFS.  spl_frag_errmsg() has details.
+ * Concurrency: safe from any process; registrations are serialised by the
+ * registry lock (taken over from a holder that died). */
+int spl_frag_register(spl_store *s, const char *path, const char *as, int argc,
+                      const char *const *argv, uint32_t flags, char *name_out, size_t cap);
+
+/* Stop and remove a fragment.  A running one is asked to stop (its host
+ * finishes the batch in hand, calls stop and frees the entry) and waited
+ * for up to timeout_ns (< 0: for ever); one with no live host is removed at
+ * once.  Errors: SPL_ENOENT, SPL_ETIMEDOUT (asked, not stopped yet),
+ * SPL_EROFS. */
+int spl_frag_unregister(spl_store *s, const char *name, int64_t timeout_ns);
+
+/* Up to cap entries (registry order); returns how many are registered
+ * (may exceed cap).  Safe from any process, read-only handles included. */
+int spl_frag_list(spl_store *s, spl_frag_info *out, uint32_t cap);
+/* One by name.  Errors: SPL_ENOENT. */
+int spl_frag_get(spl_store *s, const char *name, spl_frag_info *out);
+
+/* Wait until the fragment's state is in `states` (a mask of 1u << state;
+ * DEAD counts as its own state) or it is removed (SPL_ENOENT).  *out (may
+ * be NULL) gets its info.  Errors: SPL_ENOENT, SPL_ETIMEDOUT, SPL_EROFS. */
+int spl_frag_wait(spl_store *s, const char *name, uint32_t states, int64_t timeout_ns,
+                  spl_frag_info *out);
+
+/* Call a fragment's command across processes: argv[0] is the command.
+ * The reply (JSON text, NUL-terminated) goes to reply[cap]; *len_out (may
+ * be NULL) gets its length.  Returns the command's result: 0, or its
+ * negative code (the reply then says why).  Errors: SPL_ENOENT (no such
+ * fragment), SPL_ENOHOST (not running, or its host died meanwhile),
+ * SPL_E2BIG (request over SPL_FRAG_REQ_MAX), SPL_ENOBUFS (reply longer
+ * than cap; *len_out has its length), SPL_ETIMEDOUT, SPL_EROFS, or what
+ * the command returned.  Concurrency: one command at a time per fragment
+ * (others wait for the mailbox, within the timeout). */
+int spl_frag_call(spl_store *s, const char *name, int argc, const char *const *argv, char *reply,
+                  size_t cap, size_t *len_out, int64_t timeout_ns);
+
+/* ---- hosting: a process that loads fragments (dlopen) and feeds them ---- */
+
+enum {
+    SPL_HOST_SERVE = 1u << 0,   /* also take fragments registered later; keep
+                                   running with none until stopped */
+    SPL_HOST_RESTART = 1u << 1, /* also take over fragments whose host died
+                                   (any time), and failed ones (at start) */
+};
+
+typedef struct spl_host_opts {
+    uint32_t version; /* SPL_HOST_OPTS_VERSION */
+    uint32_t flags;   /* SPL_HOST_* */
+    const char *only; /* host only this fragment (NULL: every one it may take) */
+    int log_fd;       /* log lines go here (-1: nowhere) */
+} spl_host_opts;
+#define SPL_HOST_OPTS_VERSION 1u
+
+/* Run a host in the calling thread: claim registered fragments (CAS on the
+ * entry's host id), load each, run it on a thread of its own, fed from the
+ * change feed through a subscription (futex wake-ups; no polling), with a
+ * resync after a feed overflow.  Returns when spl_host_stop is called, or,
+ * without SPL_HOST_SERVE, when none of its fragments is left (returns 0),
+ * or SPL_ENOENT if it found none to take.  Fragments still running are
+ * stopped and left REGISTERED for the next host.  A fragment that crashes
+ * takes its host process with it (run one per process to isolate them).
+ * Errors: SPL_EROFS, SPL_EINVAL, SPL_ENOMEM. */
+int spl_host_run(spl_store *s, const spl_host_opts *o);
+
+/* Ask every spl_host_run of this process on s to return (async-signal-safe:
+ * a flag and a wake-up).  Returns 0. */
+int spl_host_stop(spl_store *s);
+
+/* Start a host in a new background process (fork twice, setsid; the
+ * grandchild keeps only the store's descriptor and o->log_fd, with /dev/null
+ * as stdin/stdout and the log, or /dev/null, as stderr) running
+ * spl_host_run(s, o).  Returns the host's pid.  Call it from a
+ * single-threaded process (the host runs without exec).  Errors: -errno. */
+int spl_host_spawn(spl_store *s, const spl_host_opts *o);
+
+/* ---- regions: shared memory a fragment keeps beside the store ----------
+ * A fragment asks its host for named regions (splinter_fragment.h); each
+ * is a file beside the store (STORE.frag.FRAGMENT.REGION, same directory,
+ * the store's mode), stamped with the store's identity so a region of an
+ * earlier store of the same name is never taken for this one's.  Other
+ * processes map them read-only here.  Not for MEMFD stores (SPL_ENOTSUP). */
+int spl_frag_region_map(spl_store *s, const char *frag, const char *region, const void **addr,
+                        size_t *len);
+void spl_frag_region_unmap(const void *addr, size_t len);
+/* Remove a fragment's regions (region NULL: all of them).  Returns how
+ * many were removed.  Errors: SPL_ENOTSUP, SPL_ENAME. */
+int spl_frag_region_unlink(spl_store *s, const char *frag, const char *region);
 
 #ifdef __cplusplus
 }

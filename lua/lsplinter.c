@@ -144,6 +144,10 @@ static spl_store *store_arg(lua_State *L)
     return s;
 }
 
+/* For the fragment functions (lua/lfrag.c). */
+spl_store *lsplinter_store_arg(lua_State *L) { return store_arg(L); }
+int lsplinter_raise(lua_State *L, int rc, const char *what) { return raise(L, rc, what); }
+
 /* The store (see store_arg) and the key argument after it. */
 static const char *key_arg(lua_State *L, spl_store **s)
 {
@@ -995,6 +999,7 @@ int luaopen_splinter(lua_State *L)
     }
     lua_pop(L, 1);
     luaL_newlib(L, funcs);
+    lsplinter_frag_open(L); /* insmod, lsmod, rmmod, frag (lua/lfrag.c) */
     if (luaL_newmetatable(L, STORE_MT)) {
         lua_pushvalue(L, -2); /* methods: the module's functions */
         lua_setfield(L, -2, "__index");

@@ -22,4 +22,10 @@ void lsplinter_bind(lua_State *L, spl_store *s, const char *name);
  * otherwise 0. */
 int lsplinter_error_code(lua_State *L, int idx, int *store_code);
 
+/* lua/lfrag.c: add insmod, lsmod, rmmod and frag to the module table on
+ * top of the stack.  It uses the store and error helpers of lsplinter.c. */
+void lsplinter_frag_open(lua_State *L);
+spl_store *lsplinter_store_arg(lua_State *L);
+int lsplinter_raise(lua_State *L, int rc, const char *what);
+
 #endif

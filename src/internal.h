@@ -64,6 +64,7 @@ struct spl_store {
     uint32_t *kwait;
     struct spl_sig_ent *ring;
     uint32_t feed_mask;
+    uint8_t *reg;     /* the fragment registry (src/registry.c) */
     int fd;
     int rdonly;
     spl_backing backing;
@@ -309,17 +310,23 @@ struct spl__note {
  * `followed` before it counts itself and snapshots, so a mutation that reads
  * its bit clear (under the slot lock, before writing) started before the
  * subscription and is not owed to it. */
+/* Groups this thread's writes do not pulse (src/host.c: a fragment that
+ * asked to be quiet does not feed its own writes back through the keys
+ * group).  initial-exec: one %fs load, no call. */
+extern _Thread_local uint64_t spl__quiet __attribute__((tls_model("initial-exec")));
 static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t idx, uint64_t labels)
 {
     uint64_t f = spl_load_seqcst(&s->sig->followed);
     if (!f)
         return 0;
-    uint64_t g = spl_load_relaxed(&s->watch[idx]);
+    /* bind_all: groups every key pulses (fragments following a prefix or a
+     * glob); set before their host subscribes, so seq_cst like `followed` */
+    uint64_t g = spl_load_relaxed(&s->watch[idx]) | spl_load_seqcst(&s->hdr->bind_all);
     while (labels) {
         g |= spl_load_relaxed(&s->binds[__builtin_ctzll(labels)]);
         labels &= labels - 1;
     }
-    return g & f;
+    return g & f & ~spl__quiet;
 }
 void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint64_t fp, struct spl__note *n);
 void spl__note_send(struct spl_store *s, const struct spl__note *n);

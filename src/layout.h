@@ -8,10 +8,10 @@
  *
  * Region (byte offsets):
  *
- *   0        4096                      slots_off          sig_off   undo_off  cells_off  total
- *   +--------+-------------------------+------------------+---------+---------+----------+
- *   | header | index: index_words x u64| slots x stride   | signals | undo    | cells    |
- *   +--------+-------------------------+------------------+---------+---------+----------+
+ *   0        4096                      slots_off          sig_off   undo_off  cells_off  reg_off    total
+ *   +--------+-------------------------+------------------+---------+---------+----------+----------+
+ *   | header | index: index_words x u64| slots x stride   | signals | undo    | cells    | registry |
+ *   +--------+-------------------------+------------------+---------+---------+----------+----------+
  *
  * The index is a hash table apart from the slots: index_words (a power of
  * two, at least twice the slot count, so it stays at most half full) words,
@@ -72,6 +72,12 @@
  *
  * Line 10 of the header: index_words u32 (640), undo_recs u32 (644),
  * undo_off u64 (648), undo_stride u32 (656); checked at open.
+ *
+ * Line 11: reg_off u64 (704), reg_entries u32 (712), reg_stride u32 (716),
+ * checked at open; bind_all u64 (720): groups every key pulses.  Line 12:
+ * reg_lock u64 (768, owner id), reg_gen u64 (776).  The fragment registry
+ * (SPL_REG_ENTRIES x SPL_REG_STRIDE, page-aligned) is the last part of the
+ * region, after the cells (or the undo records); docs/FRAGMENTS.md.
  *
  * Signal region (sig_off = slots_off + slots * stride, 64-byte sections):
  *   +0      head     256 B: line 0 bell u32, kbell u32 (futex words)
@@ -184,7 +190,19 @@ struct spl_header {
     uint32_t undo_stride;
     uint32_t spare10;
     uint64_t pad_geo[5];
-    uint8_t reserved[SPL_HEADER_BYTES - 704];
+    /* line 11: fragment registry geometry (checked at open) and the
+     * all-keys binding (read by writers while anything is followed) */
+    uint64_t reg_off;     /* offset of the registry entries */
+    uint32_t reg_entries; /* SPL_REG_ENTRIES */
+    uint32_t reg_stride;  /* SPL_REG_STRIDE */
+    uint64_t bind_all;    /* groups every key pulses (fragments following a
+                             prefix or glob): like a label every key has */
+    uint64_t pad_reg[5];
+    /* line 12: registry lock and generation */
+    uint64_t reg_lock;    /* owner id of the process changing the registry */
+    uint64_t reg_gen;     /* raised by every registration and removal */
+    uint64_t pad_reg2[6];
+    uint8_t reserved[SPL_HEADER_BYTES - 832];
 };
 
 struct spl_slot {
@@ -221,6 +239,9 @@ _Static_assert(offsetof(struct spl_header, cell_hint) == 576, "cell hints on lin
 _Static_assert(offsetof(struct spl_header, cell_high) == 584, "cell high offset");
 _Static_assert(offsetof(struct spl_header, index_words) == 640, "index geometry on line 10");
 _Static_assert(offsetof(struct spl_header, undo_off) == 648, "undo offset");
+_Static_assert(offsetof(struct spl_header, reg_off) == 704, "registry geometry on line 11");
+_Static_assert(offsetof(struct spl_header, bind_all) == 720, "all-keys binding offset");
+_Static_assert(offsetof(struct spl_header, reg_lock) == 768, "registry lock on line 12");
 _Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
 _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
 _Static_assert(offsetof(struct spl_slot, key_len) == 16, "key_len offset");
@@ -368,6 +389,74 @@ _Static_assert(offsetof(struct spl_cell, head) == 16, "cell vector head offset")
 #define SPL_CELL_CLAIM     (1ull << 32)  /* link: one claim */
 #define SPL_VOPT_FORMAT    0 /* vec_opts[0]: spl_vec_format */
 #define SPL_VOPT_TANDEM    1 /* vec_opts[1]: tandem separator byte */
+
+/* ---- fragment registry (src/registry.c, docs/FRAGMENTS.md) ----
+ * One entry per registered fragment instance.  Line 0 is changed under the
+ * registry lock (and by the entry's host with CAS); line 1 only by the
+ * host; line 2 is the command mailbox; the text is rewritten only under the
+ * lock, with `gen` odd meanwhile (readers retry).  All of it is untrusted:
+ * states, lengths and counts are bounded on every read, strings are read
+ * up to their array's end. */
+#define SPL_REG_ENTRIES  8u
+#define SPL_REG_STRIDE   4096u
+#define SPL_REG_NAME     32u
+#define SPL_REG_VERSION  32u
+#define SPL_REG_SUMMARY  96u
+#define SPL_REG_ERRMSG   96u
+#define SPL_REG_PATH     512u
+#define SPL_REG_ARGS     512u
+#define SPL_REG_REQ      512u
+#define SPL_REG_REPLY    2048u
+
+struct spl_reg_ent {
+    /* line 0: identity and state */
+    uint32_t state;     /* spl_frag_state (FREE .. FAILED) */
+    uint32_t abi;       /* fragment ABI version the library asked for */
+    uint64_t gen;       /* odd while the text below is rewritten */
+    uint64_t host;      /* owner id of the process hosting it, 0 none */
+    uint64_t reg_ns;    /* registration, CLOCK_REALTIME */
+    uint64_t start_ns;  /* last start by a host, CLOCK_REALTIME */
+    uint32_t argc;      /* arguments in args (NUL-separated) */
+    int32_t last_err;   /* last error code (0 none) */
+    uint64_t restarts;  /* registrations of a fragment that had died or failed */
+    uint64_t follow;    /* groups its host follows for it (not the control group) */
+    /* line 1: counters, written by its host */
+    uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of the host's last sign of life */
+    uint64_t events;    /* events handed to the fragment */
+    uint64_t errors;    /* callbacks that returned an error */
+    uint64_t resyncs;   /* rescans (start, feed overflow) */
+    uint64_t seen;      /* pulses of `follow` the host has consumed (lag) */
+    uint64_t rate_milli;/* events per second x 1000, last interval */
+    uint64_t labels;    /* label bits the host bound to the keys group */
+    uint32_t flags;     /* SPL_REG_F_* */
+    uint32_t spare1;
+    /* line 2: command mailbox */
+    uint64_t mb_owner;  /* owner id of the caller holding it, 0 free */
+    uint32_t req_seq;   /* raised by the caller when a request is in */
+    uint32_t rep_seq;   /* set to req_seq by the host when its reply is in (futex) */
+    uint32_t req_len;
+    uint32_t rep_len;
+    int32_t rep_rc;
+    uint32_t spare2;
+    uint64_t pad2[4];
+    uint64_t pad3[8];   /* line 3 */
+    /* 256: text */
+    char name[SPL_REG_NAME];
+    char version[SPL_REG_VERSION];
+    char summary[SPL_REG_SUMMARY];
+    char errmsg[SPL_REG_ERRMSG];
+    char path[SPL_REG_PATH];
+    char args[SPL_REG_ARGS];
+    uint8_t req[SPL_REG_REQ];  /* command and arguments, NUL-separated */
+    uint8_t rep[SPL_REG_REPLY]; /* the reply (JSON text) */
+};
+_Static_assert(sizeof(struct spl_reg_ent) == SPL_REG_STRIDE, "registry entry is a page");
+_Static_assert(offsetof(struct spl_reg_ent, heartbeat_ns) == 64, "counters on line 1");
+_Static_assert(offsetof(struct spl_reg_ent, mb_owner) == 128, "mailbox on line 2");
+_Static_assert(offsetof(struct spl_reg_ent, name) == 256, "text at 256");
+_Static_assert(offsetof(struct spl_reg_ent, req) == 1536, "request at 1536");
+_Static_assert(offsetof(struct spl_reg_ent, rep) == 2048, "reply at 2048");
+#define SPL_REG_F_ALLKEYS 1u /* follows a prefix or glob: needs bind_all */
 
 static inline uint64_t spl_round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

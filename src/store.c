@@ -44,7 +44,7 @@ struct spl__layout {
     uint32_t vec_fmt, vec_esize; /* vector format and its element size */
     uint32_t cells, cell_stride; /* the cell arena: 0, 0 without vectors */
     uint32_t index_words, undo_recs, undo_stride;
-    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, undo_off, cells_off, total;
+    uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, undo_off, cells_off, reg_off, total;
 };
 
 /* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
@@ -102,6 +102,9 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
         l->cells_off = spl_round_up(l->total, 4096);
         l->total = l->cells_off + (uint64_t)l->cells * l->cell_stride;
     }
+    /* the fragment registry, last (docs/FRAGMENTS.md) */
+    l->reg_off = spl_round_up(l->total, 4096);
+    l->total = l->reg_off + (uint64_t)SPL_REG_ENTRIES * SPL_REG_STRIDE;
     if (l->total > SPL_MAX_REGION_BYTES)
         return SPL_EFORMAT;
     return 0;
@@ -140,6 +143,7 @@ static void spl__fill_handle(struct spl_store *s, const struct spl__layout *l, u
     s->watch = (uint64_t *)(void *)(sig + SPL_SIG_OFF_WATCH);
     s->kwait = (uint32_t *)(void *)(s->base + l->kwait_off);
     s->ring = (struct spl_sig_ent *)(void *)(s->base + l->ring_off);
+    s->reg = s->base + l->reg_off;
     s->feed_mask = l->feed_len - 1;
 #if SPL_WITH_EMBEDDINGS
     if (l->vec_dim)
@@ -319,7 +323,9 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
             l.slots_off != h->slots_off || l.total != h->total_bytes ||
             l.cells_off != h->cells_off || l.cells != h->cells || l.cell_stride != h->cell_stride ||
             l.index_words != h->index_words || l.undo_recs != h->undo_recs ||
-            l.undo_off != h->undo_off || l.undo_stride != h->undo_stride)
+            l.undo_off != h->undo_off || l.undo_stride != h->undo_stride ||
+            l.reg_off != h->reg_off || h->reg_entries != SPL_REG_ENTRIES ||
+            h->reg_stride != SPL_REG_STRIDE)
             rc = SPL_ELAYOUT;
         else if (spl__region_bytes(fd, l.total) != (uint64_t)st.st_size)
             rc = SPL_ESIZE; /* on hugetlbfs: rounded up to whole huge pages */
@@ -376,6 +382,9 @@ static int spl__init_region(int fd, const struct spl__layout *l, mode_t mode, ch
     h->undo_recs = l->undo_recs;
     h->undo_off = l->undo_off;
     h->undo_stride = l->undo_stride;
+    h->reg_off = l->reg_off;
+    h->reg_entries = SPL_REG_ENTRIES;
+    h->reg_stride = SPL_REG_STRIDE;
     h->creator_pid = (uint32_t)getpid();
     h->created_ns = spl__clock_ns(CLOCK_REALTIME);
     h->vec_opts[SPL_VOPT_FORMAT] = l->vec_fmt;

@@ -334,8 +334,35 @@ static void read_vectors(fz *f, spl_store *s)
     search_check(f, s, &q);
 }
 
+/* The fragment registry: every field untrusted (bounded strings and
+ * counts, states in range); a call to a "running" entry returns. */
+static void registry_check(fz *f, spl_store *s, int rw)
+{
+    spl_frag_info fi[SPL_FRAG_MAX + 1];
+    int n = spl_frag_list(s, fi, SPL_FRAG_MAX + 1);
+    CHECK(n >= 0 && n <= (int)SPL_FRAG_MAX);
+    for (int i = 0; i < n && i <= (int)SPL_FRAG_MAX; i++) {
+        CHECK(memchr(fi[i].name, 0, sizeof fi[i].name) && memchr(fi[i].path, 0, sizeof fi[i].path));
+        CHECK(memchr(fi[i].errmsg, 0, sizeof fi[i].errmsg) && memchr(fi[i].args, 0, sizeof fi[i].args));
+        CHECK(fi[i].state >= SPL_FRAG_REGISTERED && fi[i].state <= SPL_FRAG_DEAD);
+        CHECK(fi[i].argc <= SPL_FRAG_ARGC_MAX && fi[i].index < SPL_FRAG_MAX);
+        f->sink += fi[i].events + fi[i].lag + (uint64_t)strlen(spl_frag_state_name(fi[i].state));
+        spl_frag_info g;
+        int rc = spl_frag_get(s, fi[i].name, &g);
+        CHECK(rc == 0 || rc == SPL_ENOENT);
+        if (rw && fi[i].name[0]) {
+            char rep[64];
+            size_t len = 0;
+            const char *av[] = {"help"};
+            rc = spl_frag_call(s, fi[i].name, 1, av, rep, sizeof rep, &len, 1000000);
+            CHECK(rc <= 0 && len <= SPL_FRAG_REPLY_MAX);
+        }
+    }
+}
+
 static void read_all(fz *f, spl_store *s, int expect_ro)
 {
+    registry_check(f, s, !expect_ro);
     spl_info in;
     int rc = spl_info_get(s, &in);
     CHECK(rc == 0);

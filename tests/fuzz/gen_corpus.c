@@ -481,6 +481,38 @@ static void c_vs_garbage(image *im)
             slot(im, i)->vec_state = v[j++ % 5];
 }
 
+/* The fragment registry: entries in every state with dead hosts, strings
+ * without terminators, counts and lengths out of range, random bytes. */
+static void c_reg_garbage(image *im)
+{
+    struct spl_header *h = hdr(im);
+    if (h->reg_off + (uint64_t)SPL_REG_ENTRIES * SPL_REG_STRIDE > im->n)
+        return;
+    for (uint32_t i = 0; i < SPL_REG_ENTRIES; i++) {
+        struct spl_reg_ent *e = (struct spl_reg_ent *)(void *)(im->b + h->reg_off + (size_t)i * SPL_REG_STRIDE);
+        if (i >= 6) {
+            for (size_t k = 0; k < sizeof *e; k += 8) {
+                uint64_t r = rnd();
+                memcpy((uint8_t *)e + k, &r, 8);
+            }
+            continue;
+        }
+        memset(e, 0, sizeof *e);
+        e->state = i == 5 ? 77 : i; /* FREE .. FAILED, then out of range */
+        e->host = (0x7ffffff3ull << 32) | (i + 1); /* dead */
+        e->argc = i == 1 ? 1000 : 2;
+        e->follow = ~0ull;
+        e->seen = i == 2 ? ~0ull : 0;
+        e->rep_len = 0xffffffffu;
+        e->req_len = 0xffffffffu;
+        e->req_seq = 5;
+        memset(e->name, 'a' + (int)i, sizeof e->name); /* no NUL */
+        memset(e->path, '/', sizeof e->path);
+        memset(e->args, 'x', sizeof e->args);
+        memset(e->errmsg, 'e', sizeof e->errmsg);
+    }
+}
+
 /* core: applied to every store with variants; the rest only to "all". */
 static const struct {
     const char *name;
@@ -496,7 +528,7 @@ static const struct {
     {"types", c_types, 1},                   {"keys-odd", c_keys_odd, 0},
     {"slots-random", c_slots_random, 1},     {"dup-keys", c_dup_keys, 0},
     {"cells-garbage", c_cells_garbage, 1},   {"cells-orphan", c_cells_orphan, 1},
-    {"vs-garbage", c_vs_garbage, 1},
+    {"vs-garbage", c_vs_garbage, 1},         {"reg-garbage", c_reg_garbage, 1},
 };
 
 enum { V_NONE, V_CORE, V_ALL };
