@@ -282,7 +282,8 @@ static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t 
     uint64_t f = spl_load_seqcst(&s->sig->followed);
     if (!f)
         return 0;
-    uint64_t g = spl_load_relaxed(&s->watch[idx]);
+    /* bind_all shares followed's line: no extra miss for writers */
+    uint64_t g = spl_load_relaxed(&s->watch[idx]) | spl_load_relaxed(&s->sig->bind_all);
     while (labels) {
         g |= spl_load_relaxed(&s->binds[__builtin_ctzll(labels)]);
         labels &= labels - 1;

@@ -77,7 +77,8 @@
  *   +0      head     256 B: line 0 bell u32, kbell u32 (futex words)
  *                           line 1 ring_head u64
  *                           line 2 followed u64 (groups with a subscriber),
- *                                  sub_lock u64; line 3 spare
+ *                                  sub_lock u64, bind_all u64 (groups every
+ *                                  key pulses: spl_bind(SPL_BIND_ALL)); line 3 spare
  *   +256    stripes  16 x 64 B: changes u64 (store-wide change counter,
  *                           striped by writer thread id; the sum is the counter)
  *   +1280   groups   64 x 64 B: pulses u64, subs u32, waiters u32
@@ -240,7 +241,9 @@ struct spl_sig_head {
     uint64_t pad1[7];
     uint64_t followed;  /* groups with a subscription (changed under sub_lock) */
     uint64_t sub_lock;  /* owner id of the process changing `followed` */
-    uint64_t pad2[14];
+    uint64_t bind_all;  /* groups every key pulses, labelled or not (zero in
+                           stores made before it existed: same format) */
+    uint64_t pad2[13];
 };
 
 struct spl_sig_stripe {
