@@ -11,11 +11,19 @@
  *
  * Per key the mirror keeps what the bucket has delivered (the "view": the
  * newest revision the watcher has passed, its content hash, origin) and
- * which local state that delivered history accounts for ("seen": PRESENT at
- * seen_epoch, or ABSENT).  A local state the bucket does not account for is
- * a local change: the publisher puts it, and the applier does not write
- * over it (the put will land after the entry being applied, so it is the
- * one the bucket orders last).  Everything else the applier writes.
+ * which local state the bucket has ordered, and where ("acc": PRESENT at
+ * acc_epoch or ABSENT, ordered at revision acc_rev: the entry the applier
+ * wrote or found equal, or the sequence the server acknowledged for our
+ * put).  Ordering comes from those revisions, never from seeing our own
+ * puts come back: a bucket keeps one revision per key, so the watch skips
+ * revisions that were superseded before it got to them.
+ *   - A local state not accounted for is a local change: the publisher puts
+ *     it; the applier does not write over it (the put comes after the
+ *     entry being applied, so it is the one the bucket orders last).
+ *   - A local state in flight (put, not acknowledged yet): the applier
+ *     waits for the acknowledgement, which says which one is later.
+ *   - An accounted local state is written over by a later entry, and kept
+ *     against an earlier one.
  */
 #include "splinter_mirror.h"
 
@@ -39,15 +47,16 @@
 
 #define SPLM_LOG_FIRST 20 /* skips of one kind logged before going quiet */
 
-enum { SEEN_UNKNOWN = 0, SEEN_PRESENT = 1, SEEN_ABSENT = 2 };
+enum { ACC_UNKNOWN = 0, ACC_PRESENT = 1, ACC_ABSENT = 2 };
 enum { VOP_NONE = 0, VOP_PUT = 1, VOP_DEL = 2 };
 
 struct mrec {
-    uint64_t seen_epoch; /* with SEEN_PRESENT: local state delivered back */
-    uint64_t out_epoch;  /* local epoch put last (not to be put twice) */
+    uint64_t acc_epoch;  /* with ACC_PRESENT: the local state the bucket ordered */
+    uint64_t acc_rev;    /* ... at this revision (0: before any) */
+    uint64_t out_epoch;  /* local epoch being put (not acknowledged yet) */
     uint64_t v_rev, v_kvh, v_vech, v_origin, v_epoch, v_labels; /* the view */
     uint64_t ap_origin, ap_epoch; /* last entry applied (idempotency) */
-    uint8_t seen, dirty, fly_del, v_op, v_carried, v_here;
+    uint8_t acc, dirty, fly_del, v_op, v_carried, v_here; /* fly_del: a delete being put */
     uint32_t klen;
     char key[]; /* NUL-terminated */
 };
@@ -90,7 +99,8 @@ struct spl_mirror {
     struct dq dq;
     uint64_t rev;     /* last revision applied (under mu) */
     int view_ready;   /* first snapshot in (under mu) */
-    int pub_waiting;  /* the publisher waits for view_ready */
+    pthread_cond_t ack_cv; /* an acknowledgement came, or the close (with mu) */
+    int closed;            /* libnats made its last callback (under mu) */
 
     natsOptions *nopts;
     natsConnection *nc;
@@ -139,6 +149,32 @@ static int log_kind(spl_mirror *m, int k)
     if (n == SPLM_LOG_FIRST && !m->o.verbose)
         mlog(m, "(further skips of this kind are counted, not logged; --verbose logs them)");
     return n < SPLM_LOG_FIRST || m->o.verbose;
+}
+
+/* SPLINTER_MIRROR_TRACE=FILE: every decision, one line each (debugging). */
+static FILE *g_trace;
+static pthread_once_t g_trace_once = PTHREAD_ONCE_INIT;
+static void trace_open(void)
+{
+    const char *p = getenv("SPLINTER_MIRROR_TRACE");
+    if (p && *p)
+        g_trace = fopen(p, "a");
+}
+static void tr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tr(const char *fmt, ...)
+{
+    pthread_once(&g_trace_once, trace_open);
+    if (!g_trace)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(g_trace);
+    fprintf(g_trace, "%llu ", (unsigned long long)(now_ns() / 1000));
+    vfprintf(g_trace, fmt, ap);
+    fputc('\n', g_trace);
+    funlockfile(g_trace);
+    fflush(g_trace);
+    va_end(ap);
 }
 
 static void set_err(spl_mirror *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -369,31 +405,36 @@ static int selected(spl_mirror *m, const struct mrec *r, const struct lst *l)
     return l->present ? !!(l->meta.labels & bit) : !!(r->v_labels & bit);
 }
 
-/* A local state the bucket's delivered history does not account for. */
-static int local_change(const struct mrec *r, const struct lst *l)
+/* Is local state l the one the bucket has ordered (nothing to put)?  An
+ * absent key the mirror never saw present has nothing to put either. */
+static int accounted(const struct mrec *r, const struct lst *l)
 {
     if (l->present)
-        return r->seen != SEEN_PRESENT || l->meta.epoch > r->seen_epoch;
-    return r->seen == SEEN_PRESENT;
+        return r->acc == ACC_PRESENT && l->meta.epoch <= r->acc_epoch;
+    return r->acc != ACC_PRESENT;
 }
 
-static void seen_local(struct mrec *r, const struct lst *l)
+/* Is local state l being put right now (sent, no acknowledgement yet)? */
+static int in_flight(const struct mrec *r, const struct lst *l)
 {
-    if (l->present) {
-        r->seen = SEEN_PRESENT;
-        r->seen_epoch = l->meta.epoch;
-    } else {
-        r->seen = SEEN_ABSENT;
-    }
+    return l->present ? r->out_epoch && r->out_epoch == l->meta.epoch : r->fly_del;
 }
 
-static void seen_present(struct mrec *r, uint64_t epoch)
+/* The bucket ordered local state l at revision rev. */
+static void acc_local(struct mrec *r, const struct lst *l, uint64_t rev)
 {
-    if (r->seen != SEEN_PRESENT) {
-        r->seen = SEEN_PRESENT;
-        r->seen_epoch = epoch;
-    } else if (epoch > r->seen_epoch) {
-        r->seen_epoch = epoch;
+    r->acc = l->present ? ACC_PRESENT : ACC_ABSENT;
+    r->acc_epoch = l->present ? l->meta.epoch : 0;
+    r->acc_rev = rev;
+}
+
+/* The bucket ordered our put of local epoch `epoch` at revision rev. */
+static void acc_put(struct mrec *r, uint64_t epoch, uint64_t rev)
+{
+    if (r->acc != ACC_PRESENT || epoch >= r->acc_epoch) {
+        r->acc = ACC_PRESENT;
+        r->acc_epoch = epoch;
+        r->acc_rev = rev;
     }
 }
 
@@ -525,8 +566,10 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
     struct went *w = &b->w;
     int rc = 0;
 
-    if (splm_key_decode(bkey, b->key, sizeof b->key, &klen) || key_reserved(b->key))
-        bad = "key is not a store key in the mirror's spelling";
+    if (splm_key_decode(bkey, b->key, sizeof b->key, &klen))
+        bad = "the bucket key is no store key's spelling (mirror/README.md)";
+    else if (key_reserved(b->key))
+        bad = "keys under " SPLM_RESERVED " belong to the mirror";
     else if (op != kvOp_Put && op != kvOp_Delete && op != kvOp_Purge)
         bad = "unknown operation";
     else if (op == kvOp_Put && splm_entry_decode(kvEntry_Value(ke), (size_t)kvEntry_ValueLen(ke), &w->e))
@@ -581,84 +624,140 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
             r->v_origin = w->e.origin;
             r->v_epoch = w->e.epoch;
             r->v_labels = w->e.labels;
-        } else {
-            r->fly_del = 0; /* a delete has been delivered: ours, or one before it */
         }
     }
+    int fresh = apply && rev > m->rev; /* not processed before */
     struct lst *l = &b->l;
-    rc = read_local(m, key, l, put && (w->e.flags & SPLM_VEC_CARRIED));
-    if (rc)
-        goto out;
-    int same = put ? holds(m, l, w) : !l->present;
-    /* what the delivered history accounts for */
+    int same, waited = 0;
+    uint64_t deadline = 0;
+    for (;;) {
+        rc = read_local(m, key, l, put && (w->e.flags & SPLM_VEC_CARRIED));
+        if (rc) {
+            pthread_mutex_unlock(&m->mu);
+            goto fail;
+        }
+        same = put ? holds(m, l, w) : !l->present;
+        /* Our put (or delete) of this very state is on its way: its
+         * acknowledgement says whether it lands before or after this entry. */
+        if (!fresh || same || initial || !selected(m, r, l) || !in_flight(r, l) || m->stopping)
+            break;
+        uint64_t t = now_ns();
+        if (!deadline)
+            deadline = t + 7000000000ull; /* the put's own time-out is 5 s */
+        if (t >= deadline)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&m->ack_cv, &m->mu, &ts);
+        waited = 1;
+    }
+    const char *what = "?";
+    uint8_t acc0 = r->acc;
+    uint64_t acc0_epoch = r->acc_epoch, acc0_rev = r->acc_rev;
     if (same)
-        seen_local(r, l);
+        acc_local(r, l, rev);
     else if (own)
-        seen_present(r, w->e.epoch); /* our put came back: that state is in */
+        acc_put(r, w->e.epoch, rev); /* our put, met again: ordered here */
 
-    if (!apply || rev <= m->rev) {
+    if (!fresh) {
         /* only looking (publisher only), or a revision processed before a
          * restart: the store was brought to it then; what differs now is
-         * a change made here since (put by the publisher), except where
-         * the entry could not be applied here at all */
-        if (apply && !same && !own && *geo == 0 && put && !l->present)
-            r->seen = SEEN_PRESENT, r->seen_epoch = 0; /* deleted here since */
-        if (apply && !same && *geo)
-            seen_local(r, l);
+         * a change made here since (to be put), except where the entry
+         * could not be applied here at all */
+        what = "view";
+        if (apply && !same && r->acc == ACC_UNKNOWN) {
+            if (put && *geo)
+                acc_local(r, l, rev); /* never here: nothing to put over it */
+            else if (put && !l->present && !own)
+                r->acc = ACC_PRESENT, r->acc_epoch = 0, r->acc_rev = rev; /* deleted here since */
+        }
         if (!same)
             dirty(m, r);
         goto out;
     }
 
+    int local;
+    if (same)
+        local = 0;
+    else if (initial) /* history unknown: only our own put tells */
+        local = own && (!l->present || l->meta.epoch > w->e.epoch);
+    else if (!selected(m, r, l))
+        local = 0;
+    else if (accounted(r, l))
+        local = r->acc_rev >= rev; /* ours was ordered after this entry */
+    else
+        local = 1; /* a change made here, to be put after this entry (or in
+                      flight past the wait: its failure puts it again) */
+
     if (same) {
+        what = "same";
         ST_INC(m, same);
-    } else if (initial ? own && (!l->present || l->meta.epoch > w->e.epoch)
-                       : selected(m, r, l) && local_change(r, l)) {
-        /* a change made here that the bucket has not ordered yet: it will
-         * be put after this entry, so it is the one that ends up last */
+    } else if (local) {
+        /* the local state is the later one: it stays, and is put */
+        what = waited ? "local-wins-after-ack" : "local-wins";
         dirty(m, r);
     } else if (put && *geo) {
+        what = "geometry";
         ST_INC(m, skip_geometry);
         if (log_kind(m, 1))
             mlog(m, "skip revision %llu (key '%s'): %s", (unsigned long long)rev, key, geo);
-        seen_local(r, l); /* what is here stays; not to be put over it */
-    } else if (put && r->fly_del) {
-        dirty(m, r); /* our delete is on its way, after this */
-    } else if (put && w->e.origin && r->ap_origin == w->e.origin && r->ap_epoch == w->e.epoch) {
+        acc_local(r, l, rev); /* what is here stays; not to be put over it */
+    } else if (put && w->e.origin && r->ap_origin == w->e.origin && r->ap_epoch == w->e.epoch &&
+               l->present && r->acc == ACC_PRESENT && l->meta.epoch == r->acc_epoch) {
+        what = "dup"; /* applied before, and nothing changed here since */
         ST_INC(m, dup);
+        r->acc_rev = rev;
     } else if (put) {
+        what = "apply";
         rc = write_entry(m, key, l, w);
         if (rc == SPL_EFULL || rc == SPL_ERANGE || rc == SPL_ENAN || rc == SPL_EDIM || rc == SPL_E2BIG) {
+            what = "geometry-store";
             ST_INC(m, skip_geometry);
             if (log_kind(m, 1))
                 mlog(m, "skip revision %llu (key '%s'): %s", (unsigned long long)rev, key, spl_strerror(rc));
             rc = 0;
-            seen_local(r, l);
+            acc_local(r, l, rev);
         } else if (rc == 0) {
             r->ap_origin = w->e.origin;
             r->ap_epoch = w->e.epoch;
             ST_INC(m, applied);
             rc = read_local(m, key, &b->rb, (w->e.flags & SPLM_VEC_CARRIED) != 0);
             if (rc == 0 && holds(m, &b->rb, w)) {
-                seen_local(r, &b->rb);
+                acc_local(r, &b->rb, rev);
             } else if (rc == 0) {
+                what = "apply-interfered";
                 ST_INC(m, interfered); /* a local write came in between: it is put */
                 dirty(m, r);
             }
         }
     } else if (l->present) {
+        what = "delete";
         RETRY(rc, spl_unset(m->s, key));
         if (rc == SPL_ENOENT)
             rc = 0;
         if (!rc) {
             ST_INC(m, applied_del);
-            r->seen = SEEN_ABSENT;
+            r->acc = ACC_ABSENT;
+            r->acc_rev = rev;
         }
     }
     if (!rc)
         save_rev(m, rev);
 out:
+    tr("%s A %s rev=%llu %s own=%d origin=%llx oep=%llu L=%d/%llu/%zu acc=%d/%llu@%llu->%d/%llu@%llu "
+       "fly=%llu/%d %s",
+       m->bucket, key, (unsigned long long)rev, put ? "PUT" : "DEL", own,
+       (unsigned long long)(put ? w->e.origin : 0), (unsigned long long)(put ? w->e.epoch : 0), l->present,
+       (unsigned long long)(l->present ? l->meta.epoch : 0), l->present ? l->len : 0, acc0,
+       (unsigned long long)acc0_epoch, (unsigned long long)acc0_rev, r->acc, (unsigned long long)r->acc_epoch,
+       (unsigned long long)r->acc_rev, (unsigned long long)r->out_epoch, r->fly_del, what);
     pthread_mutex_unlock(&m->mu);
+fail:
     if (rc && log_kind(m, 2))
         mlog(m, "revision %llu (key '%s'): store error %s (%s)", (unsigned long long)rev, key,
              spl_err_name(rc), spl_strerror(rc));
@@ -801,7 +900,11 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
         pthread_mutex_unlock(&m->mu);
         return rc;
     }
-    if (!selected(m, r, l) || !local_change(r, l)) {
+    tr("%s P %s L=%d/%llu/%zu acc=%d/%llu@%llu out=%llu fly=%d view=%d/%llu sel=%d", m->bucket, r->key,
+       l->present, (unsigned long long)(l->present ? l->meta.epoch : 0), l->present ? l->len : 0, r->acc,
+       (unsigned long long)r->acc_epoch, (unsigned long long)r->acc_rev, (unsigned long long)r->out_epoch,
+       r->fly_del, r->v_op, (unsigned long long)r->v_rev, selected(m, r, l));
+    if (!selected(m, r, l) || accounted(r, l) || in_flight(r, l)) {
         pthread_mutex_unlock(&m->mu);
         return 0;
     }
@@ -811,12 +914,9 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
         uint64_t e = l->meta.epoch;
         uint64_t kvh = splm_kv_hash(l->meta.type, l->meta.user_flags, l->meta.labels, l->val, (uint32_t)l->len);
         uint64_t vech = l->has_vec ? splm_vec_hash(l->vec, m->vec_dim) : 0;
-        if (e == r->out_epoch) { /* put already, not back yet */
-            pthread_mutex_unlock(&m->mu);
-            return 0;
-        }
         if (r->v_op == VOP_PUT && r->v_kvh == kvh && (!m->o.vectors || (r->v_carried && r->v_vech == vech))) {
-            seen_local(r, l); /* the bucket holds it already */
+            tr("%s P %s view-equal", m->bucket, r->key);
+            acc_local(r, l, r->v_rev); /* the bucket holds it already */
             pthread_mutex_unlock(&m->mu);
             return 0;
         }
@@ -844,12 +944,8 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
         splm_entry_encode(&en, p->enc);
         r->out_epoch = e;
     } else {
-        if (r->fly_del) {
-            pthread_mutex_unlock(&m->mu);
-            return 0;
-        }
         if (r->v_op != VOP_PUT) {
-            r->seen = SEEN_ABSENT; /* the bucket has no value either */
+            acc_local(r, l, r->v_rev); /* the bucket has no value either */
             pthread_mutex_unlock(&m->mu);
             return 0;
         }
@@ -857,6 +953,7 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
         del = 1;
     }
     uint64_t epoch = l->present ? l->meta.epoch : 0;
+    tr("%s P %s publish %s epoch=%llu", m->bucket, r->key, del ? "DEL" : "PUT", (unsigned long long)epoch);
     pthread_mutex_unlock(&m->mu);
 
     rc = publish_msg(m, p, r->key, r->klen, del ? NULL : p->enc, len, del);
@@ -873,7 +970,7 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
             if (log_kind(m, 4))
                 mlog(m, "cannot put key '%s': %s", r->key, nats_text(s));
             if (!del)
-                seen_present(r, epoch);
+                acc_put(r, epoch, 0); /* ordered before anything: a later entry wins */
         } else {
             ST_INC(m, retries);
             dirty(m, r);
@@ -904,12 +1001,26 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     }
     pthread_mutex_lock(&m->mu);
     struct mrec *r = kmap_find(&m->map, key, klen);
+    tr("%s K %s %s epoch=%llu seq=%llu err=%d/%d", m->bucket, key, del ? "DEL" : "PUT",
+       (unsigned long long)(del ? 0 : e.epoch), (unsigned long long)(pa ? pa->Sequence : 0),
+       pae ? (int)pae->Err : 0, pae ? (int)pae->ErrCode : 0);
     if (pa && !pae) {
         if (del)
             ST_INC(m, published_del);
         else
             ST_INC(m, published);
         m->backoff_ms = 0;
+        if (r && del) {
+            r->fly_del = 0;
+            if (r->acc != ACC_ABSENT || r->acc_rev < pa->Sequence) {
+                r->acc = ACC_ABSENT;
+                r->acc_rev = pa->Sequence;
+            }
+        } else if (r) {
+            if (r->out_epoch == e.epoch)
+                r->out_epoch = 0;
+            acc_put(r, e.epoch, pa->Sequence);
+        }
     } else if (r) {
         if (del)
             r->fly_del = 0;
@@ -921,16 +1032,19 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
             if (log_kind(m, 4))
                 mlog(m, "server refused key '%s': %s (JetStream error %d)", key,
                      pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err), (int)pae->ErrCode);
-            if (del)
-                r->seen = SEEN_ABSENT;
-            else
-                seen_present(r, e.epoch);
+            if (del) {
+                r->acc = ACC_ABSENT;
+                r->acc_rev = 0;
+            } else {
+                acc_put(r, e.epoch, 0);
+            }
         } else {
             ST_INC(m, retries);
             dirty(m, r);
             backoff_more(m);
         }
     }
+    pthread_cond_broadcast(&m->ack_cv); /* an applier may wait for this one */
     pthread_mutex_unlock(&m->mu);
     if (pae && !pae->ErrCode)
         wake(m);
@@ -975,7 +1089,7 @@ static int rescan(spl_mirror *m)
         dirty(m, rec_get(m, c.keys[i], strlen(c.keys[i])));
     for (size_t i = 0; i < m->map.cap; i++) {
         struct mrec *r = m->map.t[i];
-        if (r && (r->v_op == VOP_PUT || r->seen == SEEN_PRESENT) && prefix_ok(m, r->key))
+        if (r && (r->v_op == VOP_PUT || r->acc == ACC_PRESENT) && prefix_ok(m, r->key))
             dirty(m, r);
     }
     pthread_mutex_unlock(&m->mu);
@@ -1111,6 +1225,17 @@ static void on_disconnected(natsConnection *nc, void *closure)
         mlog(m, "disconnected from the server; reconnecting");
 }
 
+/* The last callback libnats makes for a connection: after it, m may go. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    spl_mirror *m = closure;
+    pthread_mutex_lock(&m->mu);
+    m->closed = 1;
+    pthread_cond_broadcast(&m->ack_cv);
+    pthread_mutex_unlock(&m->mu);
+}
+
 static void on_reconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
@@ -1207,6 +1332,8 @@ static int make_nats_options(spl_mirror *m)
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(o, on_reconnected, m);
     if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(o, on_closed, m);
+    if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(o, on_async_error, m);
     if (s == NATS_OK && m->creds)
         s = natsOptions_SetUserCredentialsFromFiles(o, m->creds, NULL);
@@ -1283,6 +1410,8 @@ static int connect_bucket(spl_mirror *m)
         if (m->o.max_value > 0)
             kc.MaxValueSize = (int32_t)m->o.max_value;
         s = js_CreateKeyValue(&m->kv, m->js, &kc);
+        if (s != NATS_OK) /* another mirror made it meanwhile? */
+            s = js_KeyValue(&m->kv, m->js, m->bucket);
     }
     if (s != NATS_OK) {
         m->kv = NULL;
@@ -1353,6 +1482,7 @@ int spl_mirror_new(spl_mirror **out, spl_store *s, const spl_mirror_opts *o)
         return SPL_ENOMEM;
     m->stop_fd = m->wake_fd = -1;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->ack_cv, NULL);
     m->s = s;
     m->o = *o;
     int oom = 0, rc = SPL_MIRROR_ECONFIG;
@@ -1546,8 +1676,22 @@ void spl_mirror_free(spl_mirror *m)
         kvStore_Destroy(m->kv);
     if (m->js)
         jsCtx_Destroy(m->js);
+    m->stopping = 1;
     if (m->nc) {
         natsConnection_Close(m->nc);
+        /* callbacks run on libnats' threads: wait for the last one */
+        pthread_mutex_lock(&m->mu);
+        for (int i = 0; i < 100 && !m->closed; i++) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&m->ack_cv, &m->mu, &ts);
+        }
+        pthread_mutex_unlock(&m->mu);
         natsConnection_Destroy(m->nc);
     }
     if (m->nopts)
@@ -1568,6 +1712,7 @@ void spl_mirror_free(spl_mirror *m)
     free(m->tls_ca);
     free(m->tls_cert);
     free(m->tls_key);
+    pthread_cond_destroy(&m->ack_cv);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
