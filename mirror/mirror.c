@@ -110,7 +110,6 @@ struct spl_mirror {
     int stop_fd, wake_fd;
     volatile int stopping;
     int fatal;
-    unsigned reconn_gen;
     uint64_t backoff_ms, backoff_until_ns; /* publisher retry back-off (under mu) */
     uint32_t logged[8];
 
@@ -315,6 +314,14 @@ static void dirty(spl_mirror *m, struct mrec *r)
     }
     m->dq.q[(m->dq.head + m->dq.n++) % m->dq.cap] = r;
     r->dirty = 1;
+}
+
+static int queue_empty(spl_mirror *m)
+{
+    pthread_mutex_lock(&m->mu);
+    int e = m->dq.n == 0;
+    pthread_mutex_unlock(&m->mu);
+    return e;
 }
 
 static struct mrec *undirty(spl_mirror *m)
@@ -756,13 +763,14 @@ out:
        (unsigned long long)(l->present ? l->meta.epoch : 0), l->present ? l->len : 0, acc0,
        (unsigned long long)acc0_epoch, (unsigned long long)acc0_rev, r->acc, (unsigned long long)r->acc_epoch,
        (unsigned long long)r->acc_rev, (unsigned long long)r->out_epoch, r->fly_del, what);
+    int queued = m->dq.n != 0;
     pthread_mutex_unlock(&m->mu);
+    if (queued)
+        wake(m);
 fail:
     if (rc && log_kind(m, 2))
         mlog(m, "revision %llu (key '%s'): store error %s (%s)", (unsigned long long)rev, key,
              spl_err_name(rc), spl_strerror(rc));
-    if (m->dq.n)
-        wake(m);
     return rc;
 }
 
@@ -773,7 +781,6 @@ static void *watch_main(void *arg)
     spl_mirror *m = arg;
     struct wbuf *b = calloc(1, sizeof *b);
     kvWatcher *w = NULL;
-    unsigned gen = 0;
     int first = 1, snap = 0;
     uint64_t back = 0;
     if (!b || lst_alloc(m, &b->l) || lst_alloc(m, &b->rb)) {
@@ -782,15 +789,13 @@ static void *watch_main(void *arg)
         spl_mirror_stop(m);
         goto done;
     }
+    /* After a reconnection libnats resumes the watch itself (its ordered
+     * consumer starts again after the last revision delivered); destroying
+     * the watcher meanwhile races with that inside libnats 3.4.1 (a use
+     * after free seen under ASan), so a watch is made again only when it
+     * ends with an error: from a fresh snapshot, where no revision can fall
+     * between the two (up to m->rev they are known, later ones applied). */
     while (!m->stopping) {
-        unsigned g = __atomic_load_n(&m->reconn_gen, __ATOMIC_ACQUIRE);
-        if (w && g != gen) {
-            /* after a reconnection, watch again from a fresh snapshot: no
-             * revision can fall between the two (revisions up to m->rev
-             * are known, later ones are applied) */
-            kvWatcher_Destroy(w);
-            w = NULL;
-        }
         if (!w) {
             natsStatus s = kvStore_WatchAll(&w, m->kv, NULL);
             if (s != NATS_OK) {
@@ -803,7 +808,6 @@ static void *watch_main(void *arg)
                 continue;
             }
             back = 0;
-            gen = g;
             snap = 1;
             ST_INC(m, watch_restarts);
         }
@@ -972,9 +976,13 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
             if (!del)
                 acc_put(r, epoch, 0); /* ordered before anything: a later entry wins */
         } else {
+            /* most often flow control (4096 puts in flight): a short pause */
             ST_INC(m, retries);
             dirty(m, r);
-            backoff_more(m);
+            if (!m->backoff_ms)
+                m->backoff_until_ns = now_ns() + m->o.backoff_min_ms * 1000000ull / 4;
+            else
+                backoff_more(m);
         }
         pthread_mutex_unlock(&m->mu);
     }
@@ -1144,7 +1152,7 @@ static int pub_loop(spl_mirror *m)
                 set_err(m, "rescan: %s", spl_strerror(rc));
                 break;
             }
-            if (!m->st.ready && !m->dq.n)
+            if (!__atomic_load_n(&m->st.ready, __ATOMIC_RELAXED) && queue_empty(m))
                 ST_SET(m, ready, 1);
         }
         int timeout = -1;
@@ -1201,7 +1209,7 @@ static int pub_loop(spl_mirror *m)
                 goto out;
             }
         }
-        if (!m->st.ready && !m->dq.n)
+        if (!__atomic_load_n(&m->st.ready, __ATOMIC_RELAXED) && queue_empty(m))
             ST_SET(m, ready, 1);
     }
     rc = 0;
@@ -1242,7 +1250,6 @@ static void on_reconnected(natsConnection *nc, void *closure)
     spl_mirror *m = closure;
     ST_SET(m, connected, 1);
     ST_INC(m, reconnects);
-    __atomic_fetch_add(&m->reconn_gen, 1, __ATOMIC_RELEASE);
     mlog(m, "reconnected");
     wake(m);
 }
@@ -1623,7 +1630,10 @@ int spl_mirror_run(spl_mirror *m)
             poll(pw, 2, 1000);
             if (pw[1].revents & POLLIN)
                 drain_fd(m->wake_fd);
-            if (!m->st.ready && m->view_ready)
+            pthread_mutex_lock(&m->mu);
+            int vr = m->view_ready;
+            pthread_mutex_unlock(&m->mu);
+            if (vr)
                 ST_SET(m, ready, 1);
         }
     }

@@ -19,7 +19,7 @@ cleanup() {
     for n in "${!MPID[@]}"; do kill -9 "${MPID[$n]}" 2>/dev/null; done
     [ -n "$NS_PID" ] && kill -9 "$NS_PID" 2>/dev/null
     wait 2>/dev/null
-    rm -rf "$WORK"
+    if [ -n "${SPLM_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
