@@ -88,7 +88,8 @@ typedef struct spl_mirror_stats {
     uint64_t rescans;          /* full rescans of the store */
     uint64_t overflows;        /* change feed overflows */
     uint64_t reconnects;       /* reconnections to the server */
-    uint64_t watch_restarts;   /* bucket watches started (1 + after reconnects) */
+    uint64_t watch_restarts;   /* bucket watches started (1, + 1 per watch ended
+                                  by an error) */
     uint64_t rev;              /* last bucket revision applied */
     uint64_t store_id;         /* this store's id (the origin it publishes) */
     uint32_t connected;        /* 1 while connected */
