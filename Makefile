@@ -3,7 +3,12 @@
 # CLI's `lua` command and the loadable Lua module), WITH_NUMA=1 (NUMA
 # placement of stores with libnuma: src/numa.c, -lnuma; without it the
 # library has no libnuma and a NUMA policy is SPL_ENOTSUP), WITH_LLAMA=1
-# (wired by a later module and accepted here without effect).
+# (wired by a later module and accepted here without effect), WITH_NATS=1
+# (mirror/: build/splinter-mirror and build/libsplinter-mirror.a, which
+# mirror a store to and from a NATS JetStream bucket; needs libnats-dev).
+# `make test` builds and tests the mirror whatever WITH_NATS says (the
+# switch decides only what `make` and `make install` build), so CI's
+# `make deps test` covers it: deps installs libnats-dev and nats-server.
 #
 # Variants build into their own folder: build/ (default), build/asan,
 # build/tsan, build/broken (the kill-loop check's deliberately broken read
@@ -22,6 +27,7 @@ WITH_VALGRIND   ?= 0
 WITH_NUMA       ?= 0
 WITH_LUA        ?= 0
 WITH_LLAMA      ?= 0
+WITH_NATS       ?= 0
 
 CC      ?= cc
 export SPL_SUMMARY
@@ -76,11 +82,11 @@ CLI_CFLAGS += $(LUA_CFLAGS)
 CLI_LIBS   += $(LUA_LIBS)
 endif
 
-.PHONY: all lib cli tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
+.PHONY: all lib cli mirror test-mirror tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
 	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
 	test-model test-model-broken-recheck test-model-broken-dekker fragments test-frag bench-dsp
 
-all: lib $(B)/splinter.pc cli fragments
+all: lib $(B)/splinter.pc cli fragments $(if $(filter 1,$(WITH_NATS)),mirror)
 
 cli: $(CLI_BIN) $(if $(filter 1,$(WITH_LUA)),$(LUA_MOD))
 
@@ -202,6 +208,38 @@ test-frag: cli $(FRAG_SO) $(TFRAG_SO) $(TFRAG_BIN) $(FRAG_TESTS)
 
 bench-dsp: $(FRAG_BENCH)
 	$(B)/bench/dsp/bench_dsp $(B)
+
+# ---------------------------------------------------------------- mirror
+# mirror/ (WITH_NATS=1): the NATS JetStream mirror, a library of its own
+# (libsplinter-mirror.a, header mirror/splinter_mirror.h) over the core and
+# libnats, and the program splinter-mirror.  The core never links libnats.
+NATS_CFLAGS  := $(shell pkg-config --cflags libnats 2>/dev/null)
+NATS_LIBS    := $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
+MIRROR_LSRC  := mirror/mirror.c mirror/entry.c
+MIRROR_OBJ   := $(patsubst mirror/%.c,$(B)/obj/mirror/%.o,$(MIRROR_LSRC))
+MIRROR_A     := $(B)/libsplinter-mirror.a
+MIRROR_BIN   := $(B)/splinter-mirror
+MIRROR_TESTS := $(B)/tests/mirror_tool $(B)/tests/test_mirror_entry
+
+mirror: $(MIRROR_BIN) $(MIRROR_A)
+
+$(B)/obj/mirror/%.o: mirror/%.c $(wildcard mirror/*.h) include/splinter.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(NATS_CFLAGS) -Imirror -c $< -o $@
+
+$(MIRROR_A): $(MIRROR_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(MIRROR_BIN): mirror/main.c $(MIRROR_A) $(LIB_A)
+	$(CC) $(CFLAGS_BASE) $(NATS_CFLAGS) -Imirror -o $@ $< $(MIRROR_A) $(LIB_A) $(NATS_LIBS) $(LDLIBS)
+
+$(B)/tests/mirror_tool: tests/mirror/mirror_tool.c $(MIRROR_A) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(NATS_CFLAGS) -Imirror -o $@ $< $(MIRROR_A) $(LIB_A) $(NATS_LIBS) $(LDLIBS)
+
+$(B)/tests/test_mirror_entry: tests/mirror/test_mirror_entry.c $(MIRROR_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Imirror -o $@ $< $(MIRROR_A) $(CMOCKA_LIBS)
 
 # ---------------------------------------------------------------- tests
 # tests/run.sh runs a list of commands, each under a timeout, and prints
@@ -325,11 +363,19 @@ CLI_GROUP ?= cli
 test-cli: $(CLI_BIN)
 	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) WITH_NUMA=$(WITH_NUMA) tests/cli/run.sh $(CLI_GROUP) tests/cli
 
+# The mirror against a real nats-server (tests/mirror: each script starts
+# its own on 127.0.0.1, a free port and a temporary directory, and stops it).
+MIRROR_CASES := roundtrip kill server-restart overflow badinput security bench
+test-mirror:
+	$(MAKE) WITH_NATS=1 mirror $(MIRROR_TESTS)
+	B=$(B) tests/run.sh mirror $(B)/tests/test_mirror_entry \
+		$(foreach c,$(MIRROR_CASES),"tests/mirror/$(c).sh")
+
 test-lua: cli fragments
 	SPLCTL=$(CURDIR)/$(CLI_BIN) LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD)) tests/cli/run.sh lua tests/lua
 
 test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asan test-tsan \
-	test-kvonly test-neon test-bench test-cli test-frag $(if $(filter 1,$(WITH_LUA)),test-lua) fuzz
+	test-kvonly test-neon test-bench test-cli test-frag $(if $(filter 1,$(WITH_LUA)),test-lua) test-mirror fuzz
 
 # Regenerate the seed corpus (small valid stores plus hand-made corruptions).
 fuzz-corpus: $(LIB_A)
@@ -367,6 +413,11 @@ install: all
 	install -m 644 docs/splinterctl.1 $(DESTDIR)$(MANDIR)/man1/
 	install -d $(DESTDIR)$(FRAGDIR)
 	install -m 755 $(FRAG_SO) $(DESTDIR)$(FRAGDIR)/
+ifeq ($(WITH_NATS),1)
+	install -m 755 $(MIRROR_BIN) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(MIRROR_A) $(DESTDIR)$(LIBDIR)/
+	install -m 644 mirror/splinter_mirror.h $(DESTDIR)$(INCDIR)/
+endif
 ifeq ($(WITH_LUA),1)
 	install -d $(DESTDIR)$(LUA_CMOD)
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LUA_CMOD)/splinter.so
@@ -376,7 +427,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(FRAGDIR)
 	rm -f $(DESTDIR)$(INCDIR)/splinter.h $(DESTDIR)$(INCDIR)/splinter_fragment.h $(DESTDIR)$(LIBDIR)/libsplinter.* \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/splinter.pc $(DESTDIR)$(BINDIR)/splinterctl \
-	      $(DESTDIR)$(MANDIR)/man1/splinterctl.1 $(DESTDIR)$(LUA_CMOD)/splinter.so
+	      $(DESTDIR)$(MANDIR)/man1/splinterctl.1 $(DESTDIR)$(LUA_CMOD)/splinter.so \
+	      $(DESTDIR)$(BINDIR)/splinter-mirror $(DESTDIR)$(INCDIR)/splinter_mirror.h \
+	      $(DESTDIR)$(LIBDIR)/libsplinter-mirror.a
 
 clean:
 	rm -rf build

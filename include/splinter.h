@@ -299,6 +299,10 @@ typedef struct spl_info {
     uint32_t numa_absent;   /* of those, pages with no memory yet (never
                                written: stores are sparse) or swapped out */
     uint32_t numa_pages[SPL_NUMA_NODES_MAX]; /* of those, pages on node n */
+    /* Fields below were added with mirrors (mirror/README.md). */
+    uint64_t store_id;      /* names this store: a hash of its random hash
+                               seed and creation time, fixed at creation
+                               (never 0; a byte copy of the file keeps it) */
 } spl_info;
 
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
@@ -542,9 +546,12 @@ int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud);
 int spl_watch(spl_store *s, const char *key, uint64_t groups);
 int spl_unwatch(spl_store *s, const char *key, uint64_t groups);
 
-/* Label routing: a key carrying label bit `bit` (0..63) pulses `groups`.
+/* Label routing: a key carrying label bit `bit` (0..63) pulses `groups`;
+ * bit SPL_BIND_ALL routes every key, labelled or not (a follower of a whole
+ * store or of a key prefix: a new key is heard at its first write).
  * Bindings are store-wide and take effect on the next mutation.
- * Errors: SPL_EINVAL (bit > 63), SPL_EROFS. */
+ * Errors: SPL_EINVAL (bit > SPL_BIND_ALL), SPL_EROFS. */
+#define SPL_BIND_ALL 64u
 int spl_bind(spl_store *s, unsigned bit, uint64_t groups);
 int spl_unbind(spl_store *s, unsigned bit, uint64_t groups);
 int spl_bind_get(spl_store *s, unsigned bit, uint64_t *groups);

@@ -15,9 +15,14 @@
 #   libnuma-dev, numactl              : WITH_NUMA=1 (src/numa.c: mbind, get_mempolicy and
 #                                       move_pages for NUMA placement of stores); numactl -H
 #                                       lists the nodes for the tests
+#   libnats-dev                       : WITH_NATS=1 (mirror/: splinter-mirror, the NATS
+#                                       JetStream KV mirror; nats.c with its KeyValue API)
+#   nats-server                       : the mirror's tests (make test-mirror) run a real
+#                                       JetStream server on loopback, and the mirror bench
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
-      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl"
+      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl
+      libnats-dev nats-server"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -319,9 +319,10 @@ static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t 
     uint64_t f = spl_load_seqcst(&s->sig->followed);
     if (!f)
         return 0;
-    /* bind_all: groups every key pulses (fragments following a prefix or a
-     * glob); set before their host subscribes, so seq_cst like `followed` */
-    uint64_t g = spl_load_relaxed(&s->watch[idx]) | spl_load_seqcst(&s->hdr->bind_all);
+    /* bind_all (spl_bind(SPL_BIND_ALL); fragments that follow a prefix or
+     * glob set their group there too) shares followed's line: no extra
+     * miss for writers */
+    uint64_t g = spl_load_relaxed(&s->watch[idx]) | spl_load_relaxed(&s->sig->bind_all);
     while (labels) {
         g |= spl_load_relaxed(&s->binds[__builtin_ctzll(labels)]);
         labels &= labels - 1;

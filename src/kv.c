@@ -1478,6 +1478,13 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     uint64_t high = spl_load_relaxed(&s->hdr->cell_high);
     out->cells_high = (uint32_t)(high < s->ncells ? high : s->ncells); /* untrusted */
     spl__place_info(s->fd, s->base, s->map_bytes, out); /* pages, NUMA nodes */
+    /* splitmix64 finaliser over seed and creation time: both fixed at create */
+    uint64_t z = spl_load_relaxed(&s->hdr->hash_seed) ^
+                 (spl_load_relaxed(&s->hdr->created_ns) * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    out->store_id = z ? z : 1;
     return 0;
 }
 

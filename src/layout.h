@@ -74,7 +74,7 @@
  * undo_off u64 (648), undo_stride u32 (656); checked at open.
  *
  * Line 11: reg_off u64 (704), reg_entries u32 (712), reg_stride u32 (716),
- * checked at open; bind_all u64 (720): groups every key pulses.  Line 12:
+ * checked at open; spare u64 (720).  Line 12:
  * reg_lock u64 (768, owner id), reg_gen u64 (776).  The fragment registry
  * (SPL_REG_ENTRIES x SPL_REG_STRIDE, page-aligned) is the last part of the
  * region, after the cells (or the undo records); docs/FRAGMENTS.md.
@@ -83,7 +83,8 @@
  *   +0      head     256 B: line 0 bell u32, kbell u32 (futex words)
  *                           line 1 ring_head u64
  *                           line 2 followed u64 (groups with a subscriber),
- *                                  sub_lock u64; line 3 spare
+ *                                  sub_lock u64, bind_all u64 (groups every
+ *                                  key pulses: spl_bind(SPL_BIND_ALL)); line 3 spare
  *   +256    stripes  16 x 64 B: changes u64 (store-wide change counter,
  *                           striped by writer thread id; the sum is the counter)
  *   +1280   groups   64 x 64 B: pulses u64, subs u32, waiters u32
@@ -195,8 +196,8 @@ struct spl_header {
     uint64_t reg_off;     /* offset of the registry entries */
     uint32_t reg_entries; /* SPL_REG_ENTRIES */
     uint32_t reg_stride;  /* SPL_REG_STRIDE */
-    uint64_t bind_all;    /* groups every key pulses (fragments following a
-                             prefix or glob): like a label every key has */
+    uint64_t spare_all;   /* zero: the all-keys binding is the signal head's
+                             bind_all (beside `followed`) */
     uint64_t pad_reg[5];
     /* line 12: registry lock and generation */
     uint64_t reg_lock;    /* owner id of the process changing the registry */
@@ -240,7 +241,7 @@ _Static_assert(offsetof(struct spl_header, cell_high) == 584, "cell high offset"
 _Static_assert(offsetof(struct spl_header, index_words) == 640, "index geometry on line 10");
 _Static_assert(offsetof(struct spl_header, undo_off) == 648, "undo offset");
 _Static_assert(offsetof(struct spl_header, reg_off) == 704, "registry geometry on line 11");
-_Static_assert(offsetof(struct spl_header, bind_all) == 720, "all-keys binding offset");
+_Static_assert(offsetof(struct spl_header, spare_all) == 720, "line 11 spare offset");
 _Static_assert(offsetof(struct spl_header, reg_lock) == 768, "registry lock on line 12");
 _Static_assert(sizeof(struct spl_slot) == SPL_SLOT_META, "slot meta is one line");
 _Static_assert(offsetof(struct spl_slot, owner) == 8, "owner offset");
@@ -261,7 +262,9 @@ struct spl_sig_head {
     uint64_t pad1[7];
     uint64_t followed;  /* groups with a subscription (changed under sub_lock) */
     uint64_t sub_lock;  /* owner id of the process changing `followed` */
-    uint64_t pad2[14];
+    uint64_t bind_all;  /* groups every key pulses, labelled or not (zero in
+                           stores made before it existed: same format) */
+    uint64_t pad2[13];
 };
 
 struct spl_sig_stripe {

@@ -134,7 +134,7 @@ uint64_t spl__fingerprint(void)
         (uint64_t)offsetof(struct spl_header, cell_hint),
         (uint64_t)offsetof(struct spl_header, vec_opts), SPL_VOPT_TANDEM,
         /* fragment registry: header lines 11-12, entry layout */
-        (uint64_t)offsetof(struct spl_header, reg_off), (uint64_t)offsetof(struct spl_header, bind_all),
+        (uint64_t)offsetof(struct spl_header, reg_off), (uint64_t)offsetof(struct spl_header, spare_all),
         (uint64_t)offsetof(struct spl_header, reg_lock), SPL_REG_ENTRIES, SPL_REG_STRIDE,
         (uint64_t)offsetof(struct spl_reg_ent, mb_owner), (uint64_t)offsetof(struct spl_reg_ent, name),
         (uint64_t)offsetof(struct spl_reg_ent, rep), SPL_REG_REPLY,

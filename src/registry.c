@@ -140,8 +140,12 @@ void spl__reg_bindings(struct spl_store *s)
         labels |= spl_load_relaxed(&e->labels);
     }
     /* seq_cst: a host sets these before it subscribes (internal.h,
-     * spl__groups_followed) */
-    atomic_store_explicit(SPL__A64(&s->hdr->bind_all), all, memory_order_seq_cst);
+     * spl__groups_followed).  The fragments' group in the all-keys word
+     * (spl_bind(SPL_BIND_ALL)), leaving other users' groups there alone. */
+    if (all)
+        atomic_fetch_or_explicit(SPL__A64(&s->sig->bind_all), all, memory_order_seq_cst);
+    else
+        atomic_fetch_and_explicit(SPL__A64(&s->sig->bind_all), ~SPL__KEYS_MASK, memory_order_seq_cst);
     for (unsigned b = 0; b < 64; b++) {
         uint64_t g = spl_load_relaxed(&s->binds[b]);
         if (labels & (1ull << b)) {

@@ -345,31 +345,37 @@ SPL_API int spl_signal(spl_store *s, uint64_t groups)
     return 0;
 }
 
+/* Bit SPL_BIND_ALL (64) is the word every key pulses, labelled or not. */
+static uint64_t *spl__bind_word(struct spl_store *s, unsigned bit)
+{
+    return bit == SPL_BIND_ALL ? &s->sig->bind_all : &s->binds[bit];
+}
+
 SPL_API int spl_bind(spl_store *s, unsigned bit, uint64_t groups)
 {
-    if (!s || bit >= 64)
+    if (!s || bit > SPL_BIND_ALL)
         return SPL_EINVAL;
     if (s->rdonly)
         return SPL_EROFS;
-    atomic_fetch_or_explicit(SPL__A64(&s->binds[bit]), groups, memory_order_relaxed);
+    atomic_fetch_or_explicit(SPL__A64(spl__bind_word(s, bit)), groups, memory_order_relaxed);
     return 0;
 }
 
 SPL_API int spl_unbind(spl_store *s, unsigned bit, uint64_t groups)
 {
-    if (!s || bit >= 64)
+    if (!s || bit > SPL_BIND_ALL)
         return SPL_EINVAL;
     if (s->rdonly)
         return SPL_EROFS;
-    atomic_fetch_and_explicit(SPL__A64(&s->binds[bit]), ~groups, memory_order_relaxed);
+    atomic_fetch_and_explicit(SPL__A64(spl__bind_word(s, bit)), ~groups, memory_order_relaxed);
     return 0;
 }
 
 SPL_API int spl_bind_get(spl_store *s, unsigned bit, uint64_t *groups)
 {
-    if (!s || bit >= 64 || !groups)
+    if (!s || bit > SPL_BIND_ALL || !groups)
         return SPL_EINVAL;
-    *groups = spl_load_relaxed(&s->binds[bit]);
+    *groups = spl_load_relaxed(spl__bind_word(s, bit));
     return 0;
 }
 

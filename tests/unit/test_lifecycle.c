@@ -387,6 +387,14 @@ static void test_memfd_and_open_fd(void **state)
     assert_int_equal(ib.geom.val_max, ia.geom.val_max);
     assert_int_equal(ib.region_bytes, ia.region_bytes);
     assert_int_equal(ib.read_only, 0);
+    /* one store, one id, whichever handle asks; another store, another id */
+    assert_true(ia.store_id != 0);
+    assert_true(ib.store_id == ia.store_id);
+    spl_store *c = unit_create(SPL_BACKING_MEMFD, NULL, 64, 16, 64);
+    spl_info ic;
+    CHECK_RC(spl_info_get(c, &ic), 0);
+    assert_true(ic.store_id != ia.store_id);
+    spl_close(c);
     check_value(b, "from-a", "AAA");
     CHECK_RC(spl_set(b, "from-b", "BB", 2), 0);
     check_value(a, "from-b", "BB");

@@ -83,9 +83,9 @@ static void test_bad_input(void **state)
     spl_store *s = *state;
     uint64_t g = 0;
     spl_sub *u = NULL;
-    CHECK_RC(spl_bind(s, 64, 1), SPL_EINVAL);
+    CHECK_RC(spl_bind(s, 65, 1), SPL_EINVAL);
     CHECK_RC(spl_unbind(s, 99, 1), SPL_EINVAL);
-    CHECK_RC(spl_bind_get(s, 64, &g), SPL_EINVAL);
+    CHECK_RC(spl_bind_get(s, 65, &g), SPL_EINVAL);
     CHECK_RC(spl_bind_get(s, 0, NULL), SPL_EINVAL);
     CHECK_RC(spl_pulses(s, 64, &g), SPL_EINVAL);
     CHECK_RC(spl_watch(s, "absent", 1), SPL_ENOENT);
@@ -226,6 +226,37 @@ static void test_label_routing(void **state)
     CHECK_RC(spl_unbind(s, 2, 1ull << 11), 0);
     set_str(s, "b", "3");
     assert_int_equal(pulses(s, 11), b0 + 2);
+    spl_sub_close(u);
+}
+
+/* SPL_BIND_ALL routes every key, labelled or not, from its first write;
+ * the feed names it; unbinding stops it. */
+static void test_bind_all(void **state)
+{
+    spl_store *s = *state;
+    uint64_t g = 0;
+    CHECK_RC(spl_bind(s, SPL_BIND_ALL, 1ull << 40), 0);
+    CHECK_RC(spl_bind_get(s, SPL_BIND_ALL, &g), 0);
+    assert_int_equal(g, 1ull << 40);
+    spl_sub *u = NULL;
+    CHECK_RC(spl_sub_open(s, 1ull << 40, &u), 0);
+    uint64_t p0 = pulses(s, 40);
+    set_str(s, "fresh", "1"); /* a new key: no watch, no label */
+    assert_int_equal(pulses(s, 40), p0 + 1);
+    spl_event ev;
+    char key[64];
+    CHECK_RC(spl_sub_next(u, &ev, key, sizeof key), 0);
+    assert_int_equal(ev.kind, SPL_EV_CHANGED);
+    assert_string_equal(key, "fresh");
+    CHECK_RC(spl_unset(s, "fresh"), 0);
+    assert_int_equal(pulses(s, 40), p0 + 2);
+    CHECK_RC(spl_sub_next(u, &ev, key, sizeof key), 0);
+    assert_int_equal(ev.kind, SPL_EV_DELETED);
+    assert_string_equal(key, "fresh");
+    CHECK_RC(spl_unbind(s, SPL_BIND_ALL, 1ull << 40), 0);
+    set_str(s, "fresh", "2");
+    assert_int_equal(pulses(s, 40), p0 + 2);
+    CHECK_RC(spl_sub_next(u, &ev, key, sizeof key), SPL_ENOENT);
     spl_sub_close(u);
 }
 
@@ -666,6 +697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_and_bind, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_every_mutation_pulses, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_label_routing, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_bind_all, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_feed_names_keys, setup_store, teardown_store),
         cmocka_unit_test(test_feed_overflow),
         cmocka_unit_test_setup_teardown(test_timeouts, setup_store, teardown_store),

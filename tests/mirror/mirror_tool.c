@@ -1,0 +1,567 @@
+/*
+ * mirror_tool.c - helpers for the mirror's tests (the scripts in tests/mirror).
+ *
+ *   mirror_tool create PATH [--slots N] [--val N] [--vec N] [--feed N]
+ *   mirror_tool work PATH --ms MS --seed S [--rate OPS/s] [--keys N] [--counters N]
+ *                    [--prefix P] [--label L] [--vec]
+ *       random sets, deletes, integer adds, label and type changes
+ *   mirror_tool converge URL BUCKET PATH... [--timeout S] [--prefix P] [--label L]
+ *                    [--vec] [--token-file F]
+ *       wait until every store holds the same keys and values as the others
+ *       and as the bucket's last revisions; print the differences if not
+ *   mirror_tool inject URL BUCKET KEY KIND [ARG]     KIND: raw TEXT | entry VALUE |
+ *       big N | dim N | nan | badtype   (puts one entry as it is into the bucket)
+ *   mirror_tool bucket URL BUCKET [--max-value N]   (create it)
+ *   mirror_tool set PATH KEY VALUE | get PATH KEY | mode PATH
+ *
+ * Exit 0 on success, 1 on a failed check, 2 on bad usage or setup errors.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "entry.h"
+#include "splinter.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *opt(int argc, char **argv, const char *name, const char *def)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return def;
+}
+
+static int flag(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static spl_store *open_store(const char *path)
+{
+    spl_store *s = NULL;
+    int rc = spl_open(&s, path, NULL);
+    if (rc) {
+        fprintf(stderr, "mirror_tool: open %s: %s\n", path, spl_strerror(rc));
+        exit(2);
+    }
+    return s;
+}
+
+/* ------------------------------------------------------------ create, set, get */
+
+static int cmd_create(int argc, char **argv)
+{
+    spl_options o;
+    spl_options_init(&o);
+    o.backing = SPL_BACKING_FILE;
+    o.geom.slots = (uint32_t)atoi(opt(argc, argv, "--slots", "4096"));
+    o.geom.val_max = (uint32_t)atoi(opt(argc, argv, "--val", "256"));
+    o.geom.vec_dim = (uint32_t)atoi(opt(argc, argv, "--vec", "0"));
+    o.feed_len = (uint32_t)atoi(opt(argc, argv, "--feed", "0"));
+    spl_store *s = NULL;
+    int rc = spl_create(&s, argv[2], &o);
+    if (rc) {
+        fprintf(stderr, "mirror_tool: create %s: %s\n", argv[2], spl_strerror(rc));
+        return 2;
+    }
+    spl_close(s);
+    return 0;
+}
+
+static int cmd_set(int argc, char **argv)
+{
+    if (argc < 5)
+        return 2;
+    spl_store *s = open_store(argv[2]);
+    int rc = spl_set_wait(s, argv[3], argv[4], strlen(argv[4]), 1000000);
+    spl_close(s);
+    return rc ? 1 : 0;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+    if (argc < 4)
+        return 2;
+    spl_store *s = open_store(argv[2]);
+    char buf[65536];
+    size_t len = 0;
+    int rc = spl_get_wait(s, argv[3], buf, sizeof buf - 1, &len, 1000000);
+    spl_close(s);
+    if (rc == SPL_ENOENT) {
+        printf("(absent)\n");
+        return 0;
+    }
+    if (rc)
+        return 1;
+    buf[len] = 0;
+    printf("%s\n", buf);
+    return 0;
+}
+
+static int cmd_mode(int argc, char **argv)
+{
+    struct stat sb;
+    if (argc < 3 || stat(argv[2], &sb))
+        return 2;
+    printf("%04o\n", (unsigned)(sb.st_mode & 07777));
+    return 0;
+}
+
+/* ------------------------------------------------------------ work */
+
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static int cmd_work(int argc, char **argv)
+{
+    spl_store *s = open_store(argv[2]);
+    double ms = atof(opt(argc, argv, "--ms", "2000"));
+    rng = (uint64_t)atoll(opt(argc, argv, "--seed", "1")) * 0x9e3779b97f4a7c15ull + 1;
+    double rate = atof(opt(argc, argv, "--rate", "5000"));
+    int keys = atoi(opt(argc, argv, "--keys", "200")), counters = atoi(opt(argc, argv, "--counters", "10"));
+    const char *prefix = opt(argc, argv, "--prefix", "");
+    int label = atoi(opt(argc, argv, "--label", "-1"));
+    int vec = flag(argc, argv, "--vec");
+    spl_info inf;
+    spl_info_get(s, &inf);
+    float *v = vec ? calloc(inf.geom.vec_dim, sizeof(float)) : NULL;
+    double t0 = now_s();
+    long ops = 0;
+    char key[128], val[64];
+    while (now_s() - t0 < ms / 1000) {
+        double due = t0 + (double)ops / rate;
+        while (now_s() < due) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+        }
+        int r = (int)(rnd() % 100);
+        if (r < 85 && r >= 60)
+            snprintf(key, sizeof key, "%sc%d", prefix, (int)(rnd() % (uint64_t)counters));
+        else
+            snprintf(key, sizeof key, "%sk%d", prefix, (int)(rnd() % (uint64_t)keys));
+        if (r < 45) {
+            int n = 1 + (int)(rnd() % 48);
+            for (int i = 0; i < n; i++)
+                val[i] = (char)('a' + rnd() % 26);
+            if (spl_set_wait(s, key, val, (size_t)n, 100000) == 0 && label >= 0)
+                spl_labels_set(s, key, 1ull << label);
+        } else if (r < 60) {
+            spl_unset(s, key);
+        } else if (r < 85) {
+            int64_t out;
+            if (spl_add(s, key, (int64_t)(rnd() % 11) - 5, &out) == 0 && label >= 0)
+                spl_labels_set(s, key, 1ull << label);
+        } else if (r < 92) {
+            spl_labels_set(s, key, 1ull << (rnd() % 8));
+        } else if (r < 96) {
+            spl_type_set(s, key, rnd() % 2 ? SPL_T_TEXT : SPL_T_BINARY);
+        } else if (vec && inf.geom.vec_dim) {
+            for (uint32_t i = 0; i < inf.geom.vec_dim; i++)
+                v[i] = (float)(rnd() % 1000) / 100.0f;
+            spl_vec_set(s, key, v, inf.geom.vec_dim);
+        } else {
+            spl_flags_set(s, key, (uint8_t)(rnd() % 4));
+        }
+        ops++;
+    }
+    printf("work %s: %ld ops in %.2f s\n", argv[2], ops, now_s() - t0);
+    free(v);
+    spl_close(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------ converge */
+
+struct item {
+    char *key;
+    uint8_t type, flags, has_vec;
+    uint64_t labels;
+    uint32_t len, dim;
+    uint8_t *val;
+    float *vec;
+};
+
+struct set {
+    struct item *it;
+    size_t n, cap;
+    const char *prefix;
+    int label;
+    int vec;
+    spl_store *s;
+};
+
+static void set_free(struct set *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->it[i].key);
+        free(t->it[i].val);
+        free(t->it[i].vec);
+    }
+    free(t->it);
+    t->it = NULL;
+    t->n = t->cap = 0;
+}
+
+static struct item *set_add(struct set *t)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->it = realloc(t->it, t->cap * sizeof *t->it);
+    }
+    struct item *x = &t->it[t->n++];
+    memset(x, 0, sizeof *x);
+    return x;
+}
+
+static int keep(struct set *t, const char *key, uint64_t labels)
+{
+    if (strncmp(key, SPLM_RESERVED, sizeof SPLM_RESERVED - 1) == 0)
+        return 0;
+    if (t->prefix && strncmp(key, t->prefix, strlen(t->prefix)) != 0)
+        return 0;
+    if (t->label >= 0 && !(labels & (1ull << t->label)))
+        return 0;
+    return 1;
+}
+
+static int store_cb(const spl_entry *e, void *ud)
+{
+    struct set *t = ud;
+    if (!keep(t, e->key, e->meta.labels))
+        return 0;
+    struct item *x = set_add(t);
+    x->key = strdup(e->key);
+    x->type = e->meta.type;
+    x->flags = e->meta.user_flags;
+    x->labels = e->meta.labels;
+    x->len = e->meta.val_len;
+    x->val = malloc(x->len + 1);
+    memcpy(x->val, e->val, x->len);
+    if (t->vec) {
+        spl_info inf;
+        spl_info_get(t->s, &inf);
+        x->vec = calloc(inf.geom.vec_dim + 1, sizeof(float));
+        x->dim = inf.geom.vec_dim;
+        x->has_vec = spl_vec_get(t->s, e->key, x->vec, inf.geom.vec_dim, NULL) == 0;
+    }
+    return 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct item *)a)->key, ((const struct item *)b)->key);
+}
+
+static int read_store(struct set *t)
+{
+    spl_filter f = {0};
+    f.flags = SPL_F_VALUES;
+    int rc = spl_foreach(t->s, &f, store_cb, t);
+    qsort(t->it, t->n, sizeof *t->it, cmp_item);
+    return rc;
+}
+
+static int read_bucket(kvStore *kv, struct set *t)
+{
+    kvWatcher *w = NULL;
+    kvEntry *e;
+    natsStatus s = kvStore_WatchAll(&w, kv, NULL);
+    if (s != NATS_OK)
+        return -1;
+    while ((s = kvWatcher_Next(&e, w, 5000)) == NATS_OK && e) {
+        splm_entry d;
+        char key[4097];
+        size_t kl;
+        if (kvEntry_Operation(e) == kvOp_Put && splm_key_decode(kvEntry_Key(e), key, sizeof key, &kl) == 0 &&
+            splm_entry_decode(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &d) == 0 &&
+            keep(t, key, d.labels)) {
+            struct item *x = set_add(t);
+            x->key = strdup(key);
+            x->type = d.type;
+            x->flags = d.uflags;
+            x->labels = d.labels;
+            x->len = d.val_len;
+            x->val = malloc(d.val_len + 1);
+            memcpy(x->val, d.val, d.val_len);
+            if (d.flags & SPLM_VEC_CARRIED) {
+                x->has_vec = (d.flags & SPLM_VEC_PRESENT) != 0;
+                x->dim = d.vec_dim;
+                x->vec = calloc(d.vec_dim + 1, sizeof(float));
+                for (uint32_t i = 0; i < d.vec_dim; i++)
+                    x->vec[i] = splm_entry_vec(&d, i);
+            } else {
+                x->has_vec = 2; /* not carried */
+            }
+        }
+        kvEntry_Destroy(e);
+    }
+    kvWatcher_Destroy(w);
+    qsort(t->it, t->n, sizeof *t->it, cmp_item);
+    return s == NATS_OK ? 0 : -1;
+}
+
+static int same_item(const struct item *a, const struct item *b, int vec)
+{
+    if (a->type != b->type || a->flags != b->flags || a->labels != b->labels || a->len != b->len ||
+        memcmp(a->val, b->val, a->len) != 0)
+        return 0;
+    if (!vec || a->has_vec == 2 || b->has_vec == 2)
+        return 1;
+    if (a->has_vec != b->has_vec)
+        return 0;
+    if (a->has_vec && a->dim == b->dim)
+        for (uint32_t i = 0; i < a->dim; i++)
+            if (fabsf(a->vec[i] - b->vec[i]) > 1e-3f * (1 + fabsf(a->vec[i])))
+                return 0;
+    return 1;
+}
+
+/* Differences between two sorted sets; print up to `show` of them. */
+static int diff(const char *an, struct set *a, const char *bn, struct set *b, int vec, int show)
+{
+    size_t i = 0, j = 0;
+    int n = 0;
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->it[i].key, b->it[j].key);
+        if (c < 0) {
+            if (n++ < show)
+                printf("  %s has '%s', %s does not\n", an, a->it[i].key, bn);
+            i++;
+        } else if (c > 0) {
+            if (n++ < show)
+                printf("  %s has '%s', %s does not\n", bn, b->it[j].key, an);
+            j++;
+        } else {
+            int d = !same_item(&a->it[i], &b->it[j], vec);
+            if (d && n++ < show)
+                printf("  '%s' differs: %s: type %u labels %llx len %u '%.*s' / %s: type %u labels %llx len %u "
+                       "'%.*s'\n",
+                       a->it[i].key, an, a->it[i].type, (unsigned long long)a->it[i].labels, a->it[i].len,
+                       (int)(a->it[i].len > 40 ? 40 : a->it[i].len), (const char *)a->it[i].val, bn,
+                       b->it[j].type, (unsigned long long)b->it[j].labels, b->it[j].len,
+                       (int)(b->it[j].len > 40 ? 40 : b->it[j].len), (const char *)b->it[j].val);
+            i++, j++;
+        }
+    }
+    return n;
+}
+
+static kvStore *connect_kv(const char *url, const char *bucket, const char *token_file, natsConnection **ncp,
+                           jsCtx **jsp)
+{
+    natsOptions *o = NULL;
+    natsOptions_Create(&o);
+    natsOptions_SetURL(o, url);
+    if (token_file) {
+        char tok[512] = {0};
+        FILE *f = fopen(token_file, "r");
+        if (f) {
+            if (!fgets(tok, sizeof tok, f))
+                tok[0] = 0;
+            fclose(f);
+        }
+        tok[strcspn(tok, "\r\n")] = 0;
+        natsOptions_SetToken(o, tok);
+    }
+    natsStatus s = natsConnection_Connect(ncp, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK) {
+        fprintf(stderr, "mirror_tool: connect %s: %s\n", url, natsStatus_GetText(s));
+        exit(2);
+    }
+    natsConnection_JetStream(jsp, *ncp, NULL);
+    kvStore *kv = NULL;
+    if (bucket && (s = js_KeyValue(&kv, *jsp, bucket)) != NATS_OK) {
+        fprintf(stderr, "mirror_tool: bucket %s: %s\n", bucket, natsStatus_GetText(s));
+        exit(2);
+    }
+    return kv;
+}
+
+static int cmd_converge(int argc, char **argv)
+{
+    int nst = 0;
+    while (4 + nst < argc && strncmp(argv[4 + nst], "--", 2) != 0)
+        nst++;
+    if (nst < 1)
+        return 2;
+    double timeout = atof(opt(argc, argv, "--timeout", "30"));
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv = connect_kv(argv[2], argv[3], opt(argc, argv, "--token-file", NULL), &nc, &js);
+    struct set bk = {0}, st[8] = {{0}};
+    if (nst > 8)
+        return 2;
+    for (int k = 0; k < nst; k++) {
+        st[k].s = open_store(argv[4 + k]);
+        st[k].prefix = opt(argc, argv, "--prefix", NULL);
+        st[k].label = atoi(opt(argc, argv, "--label", "-1"));
+        st[k].vec = flag(argc, argv, "--vec");
+    }
+    bk.prefix = st[0].prefix;
+    bk.label = st[0].label;
+    double t0 = now_s();
+    int bad = 0, rounds = 0;
+    for (;;) {
+        rounds++;
+        bad = 0;
+        set_free(&bk);
+        if (read_bucket(kv, &bk)) {
+            bad = 1;
+        } else {
+            for (int k = 0; k < nst; k++) {
+                set_free(&st[k]);
+                read_store(&st[k]);
+                bad += diff(argv[4 + k], &st[k], "bucket", &bk, st[k].vec, 0);
+            }
+        }
+        if (!bad || now_s() - t0 > timeout)
+            break;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (bad) {
+        printf("not converged after %.1f s (%d differences):\n", now_s() - t0, bad);
+        for (int k = 0; k < nst; k++)
+            diff(argv[4 + k], &st[k], "bucket", &bk, st[k].vec, 10);
+        if (nst > 1)
+            diff(argv[4], &st[0], argv[5], &st[1], st[0].vec, 10);
+    } else {
+        printf("converged in %.2f s: %zu keys in the bucket and in each of %d stores, all equal\n",
+               now_s() - t0, bk.n, nst);
+    }
+    set_free(&bk);
+    for (int k = 0; k < nst; k++) {
+        set_free(&st[k]);
+        spl_close(st[k].s);
+    }
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return bad ? 1 : 0;
+}
+
+/* ------------------------------------------------------------ inject */
+
+static int cmd_inject(int argc, char **argv)
+{
+    if (argc < 6)
+        return 2;
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv = connect_kv(argv[2], argv[3], opt(argc, argv, "--token-file", NULL), &nc, &js);
+    const char *key = argv[4], *kind = argv[5], *arg = argc > 6 ? argv[6] : "";
+    char bkey[3 * 4096 + 1];
+    splm_key_encode(key, strlen(key), bkey);
+    static uint8_t buf[1 << 20];
+    static float vec[4096];
+    splm_entry e = {0};
+    e.origin = 0x7e57; /* some other store */
+    e.epoch = (uint64_t)time(NULL) * 2;
+    e.type = SPL_T_TEXT;
+    const char *v = arg;
+    e.val = v;
+    e.val_len = (uint32_t)strlen(v);
+    natsStatus s;
+    if (strcmp(kind, "raw") == 0) { /* not an entry at all, under a key as given */
+        s = kvStore_PutString(NULL, kv, key, arg);
+        goto done;
+    }
+    if (strcmp(kind, "big") == 0) {
+        e.val_len = (uint32_t)atoi(arg);
+        memset(buf + 1024, 'x', e.val_len);
+        e.val = buf + 1024;
+    } else if (strcmp(kind, "dim") == 0 || strcmp(kind, "nan") == 0) {
+        e.flags = SPLM_VEC_CARRIED | SPLM_VEC_PRESENT;
+        e.vec_dim = strcmp(kind, "dim") == 0 ? (uint32_t)atoi(arg) : (uint32_t)atoi(opt(argc, argv, "--dim", "4"));
+        for (uint32_t i = 0; i < e.vec_dim; i++)
+            vec[i] = 1.0f;
+        if (strcmp(kind, "nan") == 0)
+            vec[0] = NAN;
+        e.vec = vec;
+        e.val = "v";
+        e.val_len = 1;
+    } else if (strcmp(kind, "badtype") == 0) {
+        e.type = 200;
+    } else if (strcmp(kind, "entry") != 0) {
+        fprintf(stderr, "mirror_tool: inject: unknown kind %s\n", kind);
+        return 2;
+    }
+    size_t n = splm_entry_size(e.val_len, e.vec_dim);
+    uint8_t *out = malloc(n);
+    splm_entry_encode(&e, out);
+    s = kvStore_Put(NULL, kv, bkey, out, (int)n);
+    free(out);
+done:
+    if (s != NATS_OK)
+        fprintf(stderr, "mirror_tool: inject %s: %s\n", kind, natsStatus_GetText(s));
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return s == NATS_OK ? 0 : 1;
+}
+
+static int cmd_bucket(int argc, char **argv)
+{
+    natsConnection *nc;
+    jsCtx *js;
+    connect_kv(argv[2], NULL, opt(argc, argv, "--token-file", NULL), &nc, &js);
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = argv[3];
+    kc.History = 1;
+    kc.MaxValueSize = atoi(opt(argc, argv, "--max-value", "0"));
+    if (!kc.MaxValueSize)
+        kc.MaxValueSize = -1;
+    kvStore *kv = NULL;
+    natsStatus s = js_CreateKeyValue(&kv, js, &kc);
+    if (s != NATS_OK)
+        fprintf(stderr, "mirror_tool: bucket: %s\n", natsStatus_GetText(s));
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return s == NATS_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: see tests/mirror/mirror_tool.c\n");
+        return 2;
+    }
+    const char *c = argv[1];
+    int rc = strcmp(c, "create") == 0     ? cmd_create(argc, argv)
+             : strcmp(c, "work") == 0     ? cmd_work(argc, argv)
+             : strcmp(c, "converge") == 0 ? (argc < 5 ? 2 : cmd_converge(argc, argv))
+             : strcmp(c, "inject") == 0   ? cmd_inject(argc, argv)
+             : strcmp(c, "bucket") == 0   ? (argc < 4 ? 2 : cmd_bucket(argc, argv))
+             : strcmp(c, "set") == 0      ? cmd_set(argc, argv)
+             : strcmp(c, "get") == 0      ? cmd_get(argc, argv)
+             : strcmp(c, "mode") == 0     ? cmd_mode(argc, argv)
+                                          : 2;
+    nats_Close();
+    return rc;
+}
