@@ -255,3 +255,58 @@ def test_version_and_misc():
     assert splinter.type_name(1) == "int64"
     assert splinter.strerror(-11).startswith("contention")
     assert splinter.err_name(-1000) == "SPL_EKEYLEN"
+
+
+def test_a_stopped_writer_makes_real_contention(name):
+    """A writer stopped (SIGSTOP) inside a write holds its slot for real:
+    wait=False raises WouldBlock at once, a waiting call after its timeout;
+    once the writer is killed, the default call gets the value (the library
+    recovers a dead writer's slot)."""
+    import os
+    import signal
+    import time
+    st = splinter.create(name, slots=16, val_max=1 << 20, vec_dim=0)
+    st["k"] = b"start"
+    big = b"U" * (1 << 20)
+    caught = False
+    try:
+        for _ in range(50):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child writes until killed
+                try:
+                    while True:
+                        try:
+                            st.set("k", big)
+                        except splinter.SplinterError:
+                            pass
+                finally:
+                    os._exit(0)
+            time.sleep(0.003)
+            os.kill(pid, signal.SIGSTOP)
+            os.waitpid(pid, os.WUNTRACED)
+            try:
+                try:
+                    st.get("k", wait=False)
+                except errors.WouldBlock:
+                    caught = True
+                    with pytest.raises(errors.WouldBlock):
+                        st.set("k", b"x", wait=False)
+                    with pytest.raises(errors.WouldBlock):
+                        st.exists("k", wait=False)
+                    st.timeout = 0.05
+                    t0 = time.monotonic()
+                    with pytest.raises(errors.WouldBlock):
+                        st["k"]                      # spl_get_wait gave up
+                    with pytest.raises(errors.WouldBlock):
+                        st.meta("k")                 # the binding's retry loop gave up
+                    assert time.monotonic() - t0 >= 0.09
+                    st.timeout = 1.0
+            finally:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            if caught:
+                assert st["k"] in (big, b"start")    # recovered
+                break
+        assert caught, "never caught the child inside a write"
+    finally:
+        st.close()
