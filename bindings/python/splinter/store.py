@@ -183,7 +183,7 @@ def _key(key: Key) -> bytes:
         kb = bytes(key)
     else:
         raise TypeError(f"key must be str or bytes, not {type(key).__name__}")
-    if b"\0" in kb:
+    if 0 in kb:
         raise InvalidArgument(-22, "key holds a NUL byte")
     return kb
 
@@ -489,13 +489,37 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             return default
 
     def __getitem__(self, key: Key) -> bytes:
-        return self._get(key, None)
+        # The hottest path, written out (no call to _get): a plain utf-8
+        # encode (surrogates fall back in _key), one unpack of the pooled
+        # entry, the C call without argtypes (see _lib.fast).
+        try:
+            kb = key.encode()  # type: ignore[union-attr]
+        except (AttributeError, UnicodeEncodeError):
+            kb = _key(key)
+        if 0 in kb:
+            kb = _key(kb)
+        sv = self._sv
+        if sv is None:
+            self._h()
+        pool = self._pool
+        try:
+            ent = pool.pop()
+        except IndexError:
+            ent = _pool_entry()
+        _ba, cbuf, mv, ln, pln, cap = ent
+        rc = _fget(sv, kb, cbuf, cap, pln)
+        if rc == 0:
+            r = mv[:ln.value].tobytes()
+            pool.append(ent)
+            return r
+        pool.append(ent)
+        return self._get_rc(rc, kb, ln.value, None)
 
     def _get(self, key: Key, wait: Optional[bool]) -> bytes:
         # The hot path: ~0.7 us.  No argtypes (see _lib.fast), a pooled buffer
         # (pop/append are atomic under the GIL, so threads never share one).
         kb = key.encode("utf-8", "surrogateescape") if type(key) is str else _key(key)
-        if b"\0" in kb:
+        if 0 in kb:
             kb = _key(kb)
         sv = self._sv
         if sv is None:
@@ -510,8 +534,11 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             r = bytes(ent[2][:ent[3].value])
             pool.append(ent)
             return r
-        n = ent[3].value
         pool.append(ent)
+        return self._get_rc(rc, kb, ent[3].value, wait)
+
+    def _get_rc(self, rc: int, kb: bytes, n: int, wait: Optional[bool]) -> bytes:
+        """A get whose first try did not succeed: wait, grow, or raise."""
         if rc == _ENOBUFS or (rc == _EAGAIN and (self.default_wait if wait is None else wait)):
             return self._get_slow(self._h(), kb, n if rc == _ENOBUFS else _POOL_BUF)
         raise error_for(rc, f"get {_skey(kb)!r}")
@@ -531,7 +558,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def set(self, key: Key, value: BytesLike, *, wait: Optional[bool] = None) -> None:
         """Insert or overwrite (an overwrite keeps type, flags and labels)."""
         kb = key.encode("utf-8", "surrogateescape") if type(key) is str else _key(key)
-        if b"\0" in kb:
+        if 0 in kb:
             kb = _key(kb)
         v = value if type(value) is bytes else _bytes(value)
         sv = self._sv
