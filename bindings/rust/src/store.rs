@@ -364,13 +364,97 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Anything usable as a key: `str`, `String`, `[u8]`, `Vec<u8>`, byte
+/// arrays (copied to a NUL-terminated buffer on the stack for each call), and
+/// `CStr`, `CString` or a prepared [`Key`] (passed as they are: no copy, the
+/// fastest way to use a key many times).  A NUL inside a key is
+/// [`Error::Invalid`] (it would cut the key short).
+pub trait AsKey {
+    /// Call f with the key as a NUL-terminated C string.
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R>;
+}
+
+impl<T: AsKey + ?Sized> AsKey for &T {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        (**self).with_c_key(f)
+    }
+}
+
+impl AsKey for [u8] {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        with_key(self, f)
+    }
+}
+
+impl<const N: usize> AsKey for [u8; N] {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        with_key(self, f)
+    }
+}
+
+impl AsKey for Vec<u8> {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        with_key(self, f)
+    }
+}
+
+impl AsKey for str {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        with_key(self.as_bytes(), f)
+    }
+}
+
+impl AsKey for String {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        with_key(self.as_bytes(), f)
+    }
+}
+
+impl AsKey for CStr {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        Ok(f(self.as_ptr()))
+    }
+}
+
+impl AsKey for std::ffi::CString {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        Ok(f(self.as_ptr()))
+    }
+}
+
+/// A key checked and NUL-terminated once, for keys used many times.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key(std::ffi::CString);
+
+impl Key {
+    /// [`Error::Invalid`] if the bytes hold a NUL.
+    pub fn new(key: impl AsRef<[u8]>) -> Result<Key> {
+        std::ffi::CString::new(key.as_ref()).map(Key).map_err(|_| Error::Invalid)
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl AsKey for Key {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        Ok(f(self.0.as_ptr()))
+    }
+}
+
 /// Run f with key as a NUL-terminated C string (on the stack when short).
 #[inline(always)]
-pub(crate) fn with_key<R>(key: &[u8], f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+fn with_key<R>(key: &[u8], f: impl FnOnce(*const c_char) -> R) -> Result<R> {
     const N: usize = 120;
-    if key.contains(&0) {
-        return Err(Error::Invalid); // a NUL would cut the key short
-    }
     if key.len() < N {
         let mut buf = MaybeUninit::<[u8; N]>::uninit();
         let p = buf.as_mut_ptr() as *mut u8;
@@ -379,8 +463,14 @@ pub(crate) fn with_key<R>(key: &[u8], f: impl FnOnce(*const c_char) -> R) -> Res
             ptr::copy_nonoverlapping(key.as_ptr(), p, key.len());
             *p.add(key.len()) = 0;
         }
+        if key.iter().any(|&b| b == 0) {
+            return Err(Error::Invalid); // a NUL would cut the key short
+        }
         Ok(f(p as *const c_char))
     } else {
+        if key.contains(&0) {
+            return Err(Error::Invalid);
+        }
         let mut v = Vec::with_capacity(key.len() + 1);
         v.extend_from_slice(key);
         v.push(0);
@@ -594,14 +684,17 @@ impl Store {
     /// Copy the value into `buf`: `Ok(Some(len))`, `Ok(None)` if the key is
     /// absent, [`Error::NoBufs`] if `buf` is too small (see [`Store::meta`]).
     #[inline]
-    pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
+    pub fn get_into(&self, key: impl AsKey, buf: &mut [u8]) -> Result<Option<usize>> {
         let mut len = 0usize;
-        let rc = with_key(key.as_ref(), |k| unsafe {
-            // SAFETY: buf is writable for buf.len() bytes; key NUL-terminated.
-            match self.wait {
-                Wait::No => sys::spl_get(self.p(), k, buf.as_mut_ptr() as *mut c_void, buf.len(), &mut len),
-                w => sys::spl_get_wait(self.p(), k, buf.as_mut_ptr() as *mut c_void, buf.len(), &mut len,
-                                       w.micros()),
+        let (bp, cap) = (buf.as_mut_ptr() as *mut c_void, buf.len());
+        // One try with spl_get, then spl_get_wait under the policy: the same
+        // as calling spl_get_wait, without its clock read on the fast path.
+        let rc = key.with_c_key(|k| unsafe {
+            // SAFETY: buf is writable for cap bytes; key NUL-terminated.
+            let rc = sys::spl_get(self.p(), k, bp, cap, &mut len);
+            match (rc, self.wait) {
+                (EAGAIN, Wait::For(_)) => sys::spl_get_wait(self.p(), k, bp, cap, &mut len, self.wait.micros()),
+                _ => rc,
             }
         })?;
         match rc {
@@ -612,18 +705,18 @@ impl Store {
     }
 
     /// The value, or `None` if the key is absent.
-    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        let key = key.as_ref();
+    pub fn get(&self, key: impl AsKey) -> Result<Option<Vec<u8>>> {
         let mut cap = 256.min(self.inner.val_max as usize);
         loop {
             let mut v: Vec<u8> = Vec::with_capacity(cap);
             let mut len = 0usize;
-            let rc = with_key(key, |k| unsafe {
+            let vp = v.as_mut_ptr() as *mut c_void;
+            let rc = key.with_c_key(|k| unsafe {
                 // SAFETY: v has cap writable bytes; len is set to what was written.
-                match self.wait {
-                    Wait::No => sys::spl_get(self.p(), k, v.as_mut_ptr() as *mut c_void, cap, &mut len),
-                    w => sys::spl_get_wait(self.p(), k, v.as_mut_ptr() as *mut c_void, cap, &mut len,
-                                           w.micros()),
+                let rc = sys::spl_get(self.p(), k, vp, cap, &mut len);
+                match (rc, self.wait) {
+                    (EAGAIN, Wait::For(_)) => sys::spl_get_wait(self.p(), k, vp, cap, &mut len, self.wait.micros()),
+                    _ => rc,
                 }
             })?;
             match rc {
@@ -641,24 +734,27 @@ impl Store {
 
     /// Insert or overwrite (an overwrite keeps type, flags and labels).
     #[inline]
-    pub fn set(&self, key: impl AsRef<[u8]>, val: impl AsRef<[u8]>) -> Result<()> {
+    pub fn set(&self, key: impl AsKey, val: impl AsRef<[u8]>) -> Result<()> {
         let val = val.as_ref();
-        let rc = with_key(key.as_ref(), |k| unsafe {
-            // SAFETY: val readable for val.len() bytes.
-            match self.wait {
-                Wait::No => sys::spl_set(self.p(), k, val.as_ptr() as *const c_void, val.len()),
-                w => sys::spl_set_wait(self.p(), k, val.as_ptr() as *const c_void, val.len(), w.micros()),
+        let (vp, n) = (val.as_ptr() as *const c_void, val.len());
+        let rc = key.with_c_key(|k| unsafe {
+            // SAFETY: val readable for n bytes.  One try, then spl_set_wait.
+            let rc = sys::spl_set(self.p(), k, vp, n);
+            match (rc, self.wait) {
+                (EAGAIN, Wait::For(_)) => sys::spl_set_wait(self.p(), k, vp, n, self.wait.micros()),
+                _ => rc,
             }
         })?;
         check(rc).map(|_| ())
     }
 
     /// Delete: `Ok(true)` if the key was there, `Ok(false)` if absent.
-    pub fn unset(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        let rc = with_key(key.as_ref(), |k| unsafe {
-            match self.wait {
-                Wait::No => sys::spl_unset(self.p(), k),
-                w => sys::spl_unset_wait(self.p(), k, w.micros()),
+    pub fn unset(&self, key: impl AsKey) -> Result<bool> {
+        let rc = key.with_c_key(|k| unsafe {
+            let rc = sys::spl_unset(self.p(), k);
+            match (rc, self.wait) {
+                (EAGAIN, Wait::For(_)) => sys::spl_unset_wait(self.p(), k, self.wait.micros()),
+                _ => rc,
             }
         })?;
         match rc {
@@ -667,15 +763,15 @@ impl Store {
         }
     }
 
-    pub fn exists(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        let rc = with_key(key.as_ref(), |k| self.retry(|| unsafe { sys::spl_exists(self.p(), k) }))?;
+    pub fn exists(&self, key: impl AsKey) -> Result<bool> {
+        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_exists(self.p(), k) }))?;
         check(rc).map(|r| r == 1)
     }
 
     /// Append (creating the key if absent); [`Error::TooBig`] past val_max.
-    pub fn append(&self, key: impl AsRef<[u8]>, data: impl AsRef<[u8]>) -> Result<()> {
+    pub fn append(&self, key: impl AsKey, data: impl AsRef<[u8]>) -> Result<()> {
         let d = data.as_ref();
-        let rc = with_key(key.as_ref(), |k| {
+        let rc = key.with_c_key(|k| {
             self.retry(|| unsafe { sys::spl_append(self.p(), k, d.as_ptr() as *const c_void, d.len()) })
         })?;
         check(rc).map(|_| ())
@@ -683,9 +779,9 @@ impl Store {
 
     /// Write only if the key's epoch is still `expected` (0: create only if
     /// absent).  [`Error::Stale`], [`Error::Exists`], [`Error::NotFound`].
-    pub fn cas(&self, key: impl AsRef<[u8]>, expected: u64, val: impl AsRef<[u8]>) -> Result<()> {
+    pub fn cas(&self, key: impl AsKey, expected: u64, val: impl AsRef<[u8]>) -> Result<()> {
         let v = val.as_ref();
-        let rc = with_key(key.as_ref(), |k| {
+        let rc = key.with_c_key(|k| {
             self.retry(|| unsafe { sys::spl_cas(self.p(), k, expected, v.as_ptr() as *const c_void, v.len()) })
         })?;
         check(rc).map(|_| ())
@@ -695,7 +791,7 @@ impl Store {
 
     /// An 8-byte little-endian integer value, or `None` if absent;
     /// [`Error::Type`] if the value is not 8 bytes.
-    pub fn get_int(&self, key: impl AsRef<[u8]>) -> Result<Option<i64>> {
+    pub fn get_int(&self, key: impl AsKey) -> Result<Option<i64>> {
         let mut b = [0u8; 8];
         match self.get_into(key, &mut b) {
             Ok(Some(8)) => Ok(Some(i64::from_le_bytes(b))),
@@ -707,17 +803,16 @@ impl Store {
 
     /// Store an int64 and type it INT64 (so [`Store::add`] works on it).  A new
     /// key is typed by a second call right after the write.
-    pub fn set_int(&self, key: impl AsRef<[u8]>, v: i64) -> Result<()> {
-        let key = key.as_ref();
-        self.set(key, v.to_le_bytes())?;
-        if self.meta(key)?.map(|m| m.value_type) != Some(Type::Int64) {
-            self.set_type(key, Type::Int64)?;
+    pub fn set_int(&self, key: impl AsKey, v: i64) -> Result<()> {
+        self.set(&key, v.to_le_bytes())?;
+        if self.meta(&key)?.map(|m| m.value_type) != Some(Type::Int64) {
+            self.set_type(&key, Type::Int64)?;
         }
         Ok(())
     }
 
     /// The value as UTF-8 text ([`Error::Type`] if it is not).
-    pub fn get_str(&self, key: impl AsRef<[u8]>) -> Result<Option<String>> {
+    pub fn get_str(&self, key: impl AsKey) -> Result<Option<String>> {
         match self.get(key)? {
             None => Ok(None),
             Some(v) => String::from_utf8(v).map(Some).map_err(|_| Error::Type),
@@ -725,87 +820,86 @@ impl Store {
     }
 
     /// Store text and type it TEXT (a second call, as for set_int).
-    pub fn set_str(&self, key: impl AsRef<[u8]>, v: &str) -> Result<()> {
-        let key = key.as_ref();
-        self.set(key, v)?;
-        if self.meta(key)?.map(|m| m.value_type) != Some(Type::Text) {
-            self.set_type(key, Type::Text)?;
+    pub fn set_str(&self, key: impl AsKey, v: &str) -> Result<()> {
+        self.set(&key, v)?;
+        if self.meta(&key)?.map(|m| m.value_type) != Some(Type::Text) {
+            self.set_type(&key, Type::Text)?;
         }
         Ok(())
     }
 
     /// Apply op in place on an 8-byte INT64/UINT64 value (a missing key is
     /// created as INT64 0); the new value.  Never loses an update.
-    pub fn int_op(&self, key: impl AsRef<[u8]>, op: IntOp, operand: u64) -> Result<u64> {
+    pub fn int_op(&self, key: impl AsKey, op: IntOp, operand: u64) -> Result<u64> {
         let mut out = 0u64;
-        let rc = with_key(key.as_ref(), |k| unsafe { sys::spl_int(self.p(), k, op as u32, operand, &mut out) })?;
+        let rc = key.with_c_key(|k| unsafe { sys::spl_int(self.p(), k, op as u32, operand, &mut out) })?;
         check(rc).map(|_| out)
     }
 
-    pub fn add(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64> {
+    pub fn add(&self, key: impl AsKey, delta: i64) -> Result<i64> {
         let mut out = 0i64;
-        let rc = with_key(key.as_ref(), |k| unsafe { sys::spl_add(self.p(), k, delta, &mut out) })?;
+        let rc = key.with_c_key(|k| unsafe { sys::spl_add(self.p(), k, delta, &mut out) })?;
         check(rc).map(|_| out)
     }
 
-    pub fn inc(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+    pub fn inc(&self, key: impl AsKey) -> Result<i64> {
         let mut out = 0i64;
-        let rc = with_key(key.as_ref(), |k| unsafe { sys::spl_inc(self.p(), k, &mut out) })?;
+        let rc = key.with_c_key(|k| unsafe { sys::spl_inc(self.p(), k, &mut out) })?;
         check(rc).map(|_| out)
     }
 
-    pub fn dec(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+    pub fn dec(&self, key: impl AsKey) -> Result<i64> {
         let mut out = 0i64;
-        let rc = with_key(key.as_ref(), |k| unsafe { sys::spl_dec(self.p(), k, &mut out) })?;
+        let rc = key.with_c_key(|k| unsafe { sys::spl_dec(self.p(), k, &mut out) })?;
         check(rc).map(|_| out)
     }
 
     // ------------------------------------------------------------ metadata
 
     /// The key's metadata, or `None` if absent.
-    pub fn meta(&self, key: impl AsRef<[u8]>) -> Result<Option<Meta>> {
+    pub fn meta(&self, key: impl AsKey) -> Result<Option<Meta>> {
         let mut m = sys::spl_meta::default();
-        let rc = with_key(key.as_ref(), |k| self.retry(|| unsafe { sys::spl_meta_get(self.p(), k, &mut m) }))?;
+        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_meta_get(self.p(), k, &mut m) }))?;
         match rc {
             ENOENT => Ok(None),
             rc => check(rc).map(|_| Some(Meta::from(&m))),
         }
     }
 
-    fn write_op(&self, key: &[u8], f: impl Fn(*const c_char) -> c_int) -> Result<()> {
-        let rc = with_key(key, |k| self.retry(|| f(k)))?;
+    fn write_op(&self, key: &impl AsKey, f: impl Fn(*const c_char) -> c_int) -> Result<()> {
+        let rc = key.with_c_key(|k| self.retry(|| f(k)))?;
         check(rc).map(|_| ())
     }
 
-    pub fn set_type(&self, key: impl AsRef<[u8]>, t: Type) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_type_set(self.p(), k, t.to_u8() as u32) })
+    pub fn set_type(&self, key: impl AsKey, t: Type) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_type_set(self.p(), k, t.to_u8() as u32) })
     }
 
-    pub fn set_flags(&self, key: impl AsRef<[u8]>, flags: u8) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_flags_set(self.p(), k, flags) })
+    pub fn set_flags(&self, key: impl AsKey, flags: u8) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_flags_set(self.p(), k, flags) })
     }
 
     /// OR label bits in.
-    pub fn set_labels(&self, key: impl AsRef<[u8]>, mask: u64) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_labels_set(self.p(), k, mask) })
+    pub fn set_labels(&self, key: impl AsKey, mask: u64) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_labels_set(self.p(), k, mask) })
     }
 
     /// AND label bits out.
-    pub fn clear_labels(&self, key: impl AsRef<[u8]>, mask: u64) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_labels_clear(self.p(), k, mask) })
+    pub fn clear_labels(&self, key: impl AsKey, mask: u64) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_labels_clear(self.p(), k, mask) })
     }
 
     /// atime = now.
-    pub fn touch(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_touch(self.p(), k) })
+    pub fn touch(&self, key: impl AsKey) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_touch(self.p(), k) })
     }
 
     // ------------------------------------------------------------ views
 
     /// A zero-copy [`View`] of the value where it lies, or `None` if absent.
-    pub fn view(&self, key: impl AsRef<[u8]>) -> Result<Option<View<'_>>> {
+    pub fn view(&self, key: impl AsKey) -> Result<Option<View<'_>>> {
         let mut v = MaybeUninit::<sys::spl_view>::zeroed();
-        let rc = with_key(key.as_ref(), |k| self.retry(|| unsafe { sys::spl_view_get(self.p(), k, v.as_mut_ptr()) }))?;
+        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_view_get(self.p(), k, v.as_mut_ptr()) }))?;
         match rc {
             ENOENT => Ok(None),
             // SAFETY: filled on success.
@@ -822,7 +916,7 @@ impl Store {
     /// assumes a `&[u8]` does not change, so `f` must not rely on two reads
     /// agreeing (no index computed from one byte and checked against
     /// another).  `f` must be short and must not panic.
-    pub unsafe fn read_with<R>(&self, key: impl AsRef<[u8]>, mut f: impl FnMut(&[u8]) -> R) -> Result<Option<R>> {
+    pub unsafe fn read_with<R>(&self, key: impl AsKey, mut f: impl FnMut(&[u8]) -> R) -> Result<Option<R>> {
         struct Ud<'f, R> {
             f: &'f mut dyn FnMut(&[u8]) -> R,
             out: Option<R>,
@@ -835,7 +929,7 @@ impl Store {
         }
         let mut ud = Ud { f: &mut f, out: None };
         let udp = &mut ud as *mut Ud<'_, R> as *mut c_void;
-        let rc = with_key(key.as_ref(), |k| self.retry(|| sys::spl_read_with(self.p(), k, Some(tramp::<R>), udp)))?;
+        let rc = key.with_c_key(|k| self.retry(|| sys::spl_read_with(self.p(), k, Some(tramp::<R>), udp)))?;
         match rc {
             ENOENT => Ok(None),
             rc => check(rc).map(|_| ud.out),
@@ -915,9 +1009,9 @@ impl Store {
     // ------------------------------------------------------------ tandem keys
 
     /// Member i's key name (base, base.1, ...).
-    pub fn tandem_key(&self, base: impl AsRef<[u8]>, i: u32) -> Result<Vec<u8>> {
+    pub fn tandem_key(&self, base: impl AsKey, i: u32) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; self.inner.key_max as usize + 1];
-        let rc = with_key(base.as_ref(), |k| unsafe {
+        let rc = base.with_c_key(|k| unsafe {
             sys::spl_tandem_key(self.p(), k, i, buf.as_mut_ptr() as *mut c_char, buf.len())
         })?;
         let n = check(rc)? as usize;
@@ -926,26 +1020,25 @@ impl Store {
     }
 
     /// Write values as the group base, base.1, ... (not atomic as a group).
-    pub fn tandem_set<V: AsRef<[u8]>>(&self, base: impl AsRef<[u8]>, values: &[V]) -> Result<()> {
+    pub fn tandem_set<V: AsRef<[u8]>>(&self, base: impl AsKey, values: &[V]) -> Result<()> {
         let ptrs: Vec<*const c_void> = values.iter().map(|v| v.as_ref().as_ptr() as *const c_void).collect();
         let lens: Vec<usize> = values.iter().map(|v| v.as_ref().len()).collect();
-        let rc = with_key(base.as_ref(), |k| unsafe {
+        let rc = base.with_c_key(|k| unsafe {
             sys::spl_tandem_set(self.p(), k, ptrs.as_ptr(), lens.as_ptr(), values.len() as u32, self.wait.micros())
         })?;
         check(rc).map(|_| ())
     }
 
     /// Member i's value, or `None`.
-    pub fn tandem_get(&self, base: impl AsRef<[u8]>, i: u32) -> Result<Option<Vec<u8>>> {
-        let base = base.as_ref();
+    pub fn tandem_get(&self, base: impl AsKey, i: u32) -> Result<Option<Vec<u8>>> {
         let mut len = 0usize;
-        let rc = with_key(base, |k| unsafe { sys::spl_tandem_get(self.p(), k, i, ptr::null_mut(), 0, &mut len) })?;
+        let rc = base.with_c_key(|k| unsafe { sys::spl_tandem_get(self.p(), k, i, ptr::null_mut(), 0, &mut len) })?;
         if rc == ENOENT {
             return Ok(None);
         }
         check(rc)?;
         let mut v = vec![0u8; len];
-        let rc = with_key(base, |k| unsafe {
+        let rc = base.with_c_key(|k| unsafe {
             sys::spl_tandem_get(self.p(), k, i, v.as_mut_ptr() as *mut c_void, v.len(), &mut len)
         })?;
         match rc {
@@ -957,34 +1050,34 @@ impl Store {
         }
     }
 
-    pub fn tandem_count(&self, base: impl AsRef<[u8]>) -> Result<u32> {
-        let rc = with_key(base.as_ref(), |k| self.retry(|| unsafe { sys::spl_tandem_count(self.p(), k) }))?;
+    pub fn tandem_count(&self, base: impl AsKey) -> Result<u32> {
+        let rc = base.with_c_key(|k| self.retry(|| unsafe { sys::spl_tandem_count(self.p(), k) }))?;
         check(rc).map(|n| n as u32)
     }
 
     /// Delete every member; how many were deleted.
-    pub fn tandem_unset(&self, base: impl AsRef<[u8]>) -> Result<u32> {
-        let rc = with_key(base.as_ref(), |k| unsafe { sys::spl_tandem_unset(self.p(), k, self.wait.micros()) })?;
+    pub fn tandem_unset(&self, base: impl AsKey) -> Result<u32> {
+        let rc = base.with_c_key(|k| unsafe { sys::spl_tandem_unset(self.p(), k, self.wait.micros()) })?;
         check(rc).map(|n| n as u32)
     }
 
     /// Vectors as a group: member i gets vecs[i] (each vec_dim floats).
-    pub fn tandem_vec_set<V: AsRef<[f32]>>(&self, base: impl AsRef<[u8]>, vecs: &[V]) -> Result<()> {
+    pub fn tandem_vec_set<V: AsRef<[f32]>>(&self, base: impl AsKey, vecs: &[V]) -> Result<()> {
         let dim = vecs.first().map_or(0, |v| v.as_ref().len());
         if vecs.iter().any(|v| v.as_ref().len() != dim) {
             return Err(Error::Dim);
         }
         let flat: Vec<f32> = vecs.iter().flat_map(|v| v.as_ref().iter().copied()).collect();
-        let rc = with_key(base.as_ref(), |k| unsafe {
+        let rc = base.with_c_key(|k| unsafe {
             sys::spl_tandem_vec_set(self.p(), k, flat.as_ptr(), vecs.len() as u32, dim as u32, self.wait.micros())
         })?;
         check(rc).map(|_| ())
     }
 
     /// Member i's vector, or `None` (member absent or without a vector).
-    pub fn tandem_vec_get(&self, base: impl AsRef<[u8]>, i: u32) -> Result<Option<Vec<f32>>> {
+    pub fn tandem_vec_get(&self, base: impl AsKey, i: u32) -> Result<Option<Vec<f32>>> {
         let mut v = vec![0f32; self.inner.vec_dim as usize];
-        let rc = with_key(base.as_ref(), |k| unsafe {
+        let rc = base.with_c_key(|k| unsafe {
             sys::spl_tandem_vec_get(self.p(), k, i, v.as_mut_ptr(), v.len() as u32)
         })?;
         match rc {
@@ -996,13 +1089,13 @@ impl Store {
     // ------------------------------------------------------------ signals
 
     /// OR groups into the key's watch mask.
-    pub fn watch(&self, key: impl AsRef<[u8]>, groups: u64) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_watch(self.p(), k, groups) })
+    pub fn watch(&self, key: impl AsKey, groups: u64) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_watch(self.p(), k, groups) })
     }
 
     /// AND groups out of the key's watch mask.
-    pub fn unwatch(&self, key: impl AsRef<[u8]>, groups: u64) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_unwatch(self.p(), k, groups) })
+    pub fn unwatch(&self, key: impl AsKey, groups: u64) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_unwatch(self.p(), k, groups) })
     }
 
     /// Keys carrying label `bit` pulse `groups`.
@@ -1021,8 +1114,8 @@ impl Store {
     }
 
     /// Pulse the key's groups without writing it.
-    pub fn bump(&self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_bump(self.p(), k) })
+    pub fn bump(&self, key: impl AsKey) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_bump(self.p(), k) })
     }
 
     /// Pulse groups directly (an event with no key).
@@ -1044,9 +1137,9 @@ impl Store {
     /// Block until the key's epoch moves past `epoch`: `Ok(Some(new))`,
     /// `Ok(None)` on timeout (`None` timeout: wait for ever),
     /// [`Error::NotFound`] if the key is absent or gets deleted.
-    pub fn key_wait(&self, key: impl AsRef<[u8]>, epoch: u64, timeout: Option<Duration>) -> Result<Option<u64>> {
+    pub fn key_wait(&self, key: impl AsKey, epoch: u64, timeout: Option<Duration>) -> Result<Option<u64>> {
         let mut out = 0u64;
-        let rc = with_key(key.as_ref(), |k| unsafe { sys::spl_key_wait(self.p(), k, epoch, ns(timeout), &mut out) })?;
+        let rc = key.with_c_key(|k| unsafe { sys::spl_key_wait(self.p(), k, epoch, ns(timeout), &mut out) })?;
         match rc {
             ETIMEDOUT => Ok(None),
             rc => check(rc).map(|_| Some(out)),
@@ -1061,7 +1154,7 @@ impl Store {
     /// Subscribe to `group` and add it to each key's watch mask: the
     /// subscription then sees every change of these keys (the masks stay
     /// after it closes: they belong to the keys).
-    pub fn watch_keys<K: AsRef<[u8]>>(&self, keys: &[K], group: u32) -> Result<crate::Subscription> {
+    pub fn watch_keys<K: AsKey>(&self, keys: &[K], group: u32) -> Result<crate::Subscription> {
         if group >= sys::SPL_GROUPS {
             return Err(Error::Invalid);
         }
@@ -1075,16 +1168,16 @@ impl Store {
     // ------------------------------------------------------------ vectors
 
     /// Store a vector (vec_dim floats), creating the key if absent.
-    pub fn vec_set(&self, key: impl AsRef<[u8]>, vec: &[f32]) -> Result<()> {
-        self.write_op(key.as_ref(), |k| unsafe { sys::spl_vec_set(self.p(), k, vec.as_ptr(), vec.len() as u32) })
+    pub fn vec_set(&self, key: impl AsKey, vec: &[f32]) -> Result<()> {
+        self.write_op(&key, |k| unsafe { sys::spl_vec_set(self.p(), k, vec.as_ptr(), vec.len() as u32) })
     }
 
     /// The key's vector and the epoch it belongs to; `None` if the key is
     /// absent or holds no vector.
-    pub fn vec_get(&self, key: impl AsRef<[u8]>) -> Result<Option<(Vec<f32>, u64)>> {
+    pub fn vec_get(&self, key: impl AsKey) -> Result<Option<(Vec<f32>, u64)>> {
         let mut v = vec![0f32; self.inner.vec_dim as usize];
         let mut ep = 0u64;
-        let rc = with_key(key.as_ref(), |k| {
+        let rc = key.with_c_key(|k| {
             self.retry(|| unsafe { sys::spl_vec_get(self.p(), k, v.as_mut_ptr(), v.len() as u32, &mut ep) })
         })?;
         match rc {
@@ -1094,8 +1187,8 @@ impl Store {
     }
 
     /// Remove the key's vector: `Ok(false)` if it had none (or is absent).
-    pub fn vec_clear(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        let rc = with_key(key.as_ref(), |k| self.retry(|| unsafe { sys::spl_vec_clear(self.p(), k) }))?;
+    pub fn vec_clear(&self, key: impl AsKey) -> Result<bool> {
+        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_vec_clear(self.p(), k) }))?;
         match rc {
             ENOENT | ENOVEC => Ok(false),
             rc => check(rc).map(|_| true),

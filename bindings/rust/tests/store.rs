@@ -540,3 +540,24 @@ fn version_follows_the_library() {
     assert!(h.contains(&format!("#define SPL_VERSION_MINOR {SPL_VERSION_MINOR}")));
     assert!(h.contains(&format!("#define SPL_VERSION_PATCH {SPL_VERSION_PATCH}")));
 }
+
+#[test]
+fn prepared_and_c_string_keys() {
+    use splinter::Key;
+    use std::ffi::CString;
+    let st = mem(0);
+    let k = Key::new("prepared").unwrap();
+    st.set(&k, b"1").unwrap();
+    assert_eq!(st.get("prepared").unwrap().unwrap(), b"1");
+    let c = CString::new("prepared").unwrap();
+    assert_eq!(st.get(c.as_c_str()).unwrap().unwrap(), b"1");
+    assert_eq!(st.get(&c).unwrap().unwrap(), b"1");
+    assert_eq!(st.get(b"prepared").unwrap().unwrap(), b"1");
+    assert_eq!(st.get(String::from("prepared")).unwrap().unwrap(), b"1");
+    assert_eq!(st.get(b"prepared".to_vec()).unwrap().unwrap(), b"1");
+    assert_eq!(Key::new("a\0b"), Err(Error::Invalid));
+    assert_eq!(k.as_bytes(), b"prepared");
+    let long = "x".repeat(200); // past the stack buffer: the heap path
+    assert_eq!(st.set(&long, b"v"), Err(Error::KeyLen));
+    assert_eq!(st.get(format!("{long}\0")), Err(Error::Invalid));
+}
