@@ -561,3 +561,22 @@ fn prepared_and_c_string_keys() {
     assert_eq!(st.set(&long, b"v"), Err(Error::KeyLen));
     assert_eq!(st.get(format!("{long}\0")), Err(Error::Invalid));
 }
+
+#[test]
+fn keys_of_every_short_length_and_a_nul_anywhere() {
+    let st = Store::memfd(&Options::new().slots(256).key_max(128).val_max(64).vec_dim(0)).unwrap();
+    for n in 1..=127usize {
+        let k: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        st.set(&k, n.to_le_bytes()).unwrap();
+        let c = std::ffi::CString::new(k.clone()).unwrap();
+        assert_eq!(st.get(c.as_c_str()).unwrap().unwrap(), n.to_le_bytes(), "length {n}");
+        for at in 0..n {
+            let mut bad = k.clone();
+            bad[at] = 0;
+            assert_eq!(st.get(&bad), Err(Error::Invalid), "NUL at {at} of {n}");
+        }
+        // high bytes (0x80..) are not mistaken for NULs
+        let hi: Vec<u8> = (0..n).map(|i| 0x80 | (i as u8)).collect();
+        assert_eq!(st.get(&hi).unwrap(), None);
+    }
+}
