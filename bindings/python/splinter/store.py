@@ -13,12 +13,12 @@ import time
 from collections.abc import MutableMapping
 from ctypes import byref, c_float, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import (Any, AsyncIterator, Iterable, Iterator, List, Optional, Sequence, Tuple,
+from typing import (Any, AsyncIterator, Iterator, List, Optional, Sequence, Tuple,
                     Union, overload)
 
 from . import _lib
 from .errors import (FeedOverflow, InvalidArgument, NotFound, SplinterError, Stale, Timeout,
-                     WouldBlock, error_for)
+                     error_for)
 
 Key = Union[str, bytes]
 BytesLike = Union[bytes, bytearray, memoryview]

@@ -6,8 +6,9 @@
 //!   binding's runs so both see the same machine;
 //! - "rust": the safe API with prepared keys (`splinter::Key`), and with
 //!   `&str` keys (copied to a NUL-terminated stack buffer per call);
-//! - the C program bench/bindings/c_kv.c (`--c PATH`, its CPU-clock figures), run first, as a
-//!   cross-check of the in-process C figures.
+//! - the C program bench/bindings/c_kv.c (`--c PATH`, its CPU-clock
+//!   figures), run first, as a cross-check of the in-process C figures.
+//!
 //! Best of --reps runs each, by this thread's CPU clock (which leaves out
 //! time other processes took from it on a busy machine; the wall-clock
 //! figures are in the JSON too); prints a table and one JSON line.
@@ -26,7 +27,7 @@ fn arg(args: &[String], name: &str, def: &str) -> String {
 fn json_num(s: &str, key: &str) -> Option<f64> {
     let pat = format!("\"{key}\":");
     let i = s.find(&pat)? + pat.len();
-    s[i..].split(|c| c == ',' || c == '}').next()?.trim().parse().ok()
+    s[i..].split([',', '}']).next()?.trim().parse().ok()
 }
 
 #[repr(C)]
