@@ -88,3 +88,17 @@ def test_ctypes_structs_match_the_c_layout(c_layout):
         for f, (off, size) in fields[st].items():
             d = getattr(cls, f)
             assert (d.offset, d.size) == (off, size), f"{st}.{f}"
+
+
+def test_versions_follow_the_library():
+    import splinter
+    text = header_text()
+    hv = ".".join(re.search(r"#define SPL_VERSION_%s (\d+)" % p, text).group(1)
+                  for p in ("MAJOR", "MINOR", "PATCH"))
+    with open(os.path.join(REPO, "Makefile")) as f:
+        mk = re.search(r"^VERSION\s*:=\s*(\S+)", f.read(), re.M).group(1)
+    with open(os.path.join(REPO, "bindings", "python", "pyproject.toml")) as f:
+        py = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+    with open(os.path.join(REPO, "bindings", "rust", "Cargo.toml")) as f:
+        rs = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+    assert hv == mk == py == rs == splinter.__version__ == splinter.version()
