@@ -298,7 +298,8 @@ clean:
 # $$SPL_SUMMARY, so `make test` counts them.  bindings/covers.py checks that
 # every binding lists every function of the header (bindings/*/COVERS).
 PYTHON ?= /usr/bin/python3
-CARGO  ?= cargo
+# cargo from PATH, else rustup's usual place (a shell without ~/.cargo/bin on PATH)
+CARGO  ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)
 CARGO_ENV := SPLINTER_LIB_DIR=$(CURDIR)/$(B) CARGO_TARGET_DIR=$(CURDIR)/$(B)/rust
 BIND_C_BENCH := $(B)/bench/bindings-c-kv
 
