@@ -433,3 +433,72 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# ---------------------------------------------------------------- bindings: python, rust
+# bindings/python (ctypes over $(LIB_SO)) and bindings/rust (links
+# $(LIB_A) statically; cargo's output goes to $(B)/rust).  Each test target
+# prints its runner's closing line and adds "passed failed" to
+# $$SPL_SUMMARY, so `make test` counts them.  bindings/covers.py checks that
+# every binding lists every function of the header (bindings/*/COVERS).
+PYTHON ?= /usr/bin/python3
+# cargo from PATH, else rustup's usual place (a shell without ~/.cargo/bin on PATH)
+CARGO  ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)
+CARGO_ENV := SPLINTER_LIB_DIR=$(CURDIR)/$(B) CARGO_TARGET_DIR=$(CURDIR)/$(B)/rust
+BIND_C_BENCH := $(B)/bench/bindings-c-kv
+
+.PHONY: test-python test-rust test-covers bench-python bench-rust bench-bindings install-python
+
+test-all: test-covers test-python test-rust
+
+test-python: lib
+	@rcf=$$(mktemp) && log=$$(mktemp) && \
+	{ SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests; \
+	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
+	rc=$$(cat $$rcf); last=$$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' $$log | tail -n 1); rm -f $$rcf $$log; \
+	p=$$(echo "$$last" | grep -oE '[0-9]+ passed' | awk '{s+=$$1} END {print s+0}'); \
+	f=$$(echo "$$last" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s+=$$1} END {print s+0}'); \
+	[ "$$rc" -eq 0 ] || [ "$$f" -gt 0 ] || f=1; \
+	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f" >> "$$SPL_SUMMARY"; \
+	exit $$rc
+
+test-rust: lib
+	@rcf=$$(mktemp) && log=$$(mktemp) && \
+	{ $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
+	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
+	rc=$$(cat $$rcf); \
+	p=$$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' $$log | awk '{s+=$$4} END {print s+0}'); \
+	f=$$(grep -oE '[0-9]+ failed;' $$log | awk '{s+=$$1} END {print s+0}'); rm -f $$rcf $$log; \
+	[ "$$rc" -eq 0 ] || [ "$$f" -gt 0 ] || f=1; \
+	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f" >> "$$SPL_SUMMARY"; \
+	exit $$rc
+
+test-covers:
+	@rcf=$$(mktemp) && log=$$(mktemp) && \
+	{ $(PYTHON) bindings/covers.py; echo $$? > $$rcf; } | tee $$log; \
+	rc=$$(cat $$rcf); last=$$(tail -n 1 $$log); rm -f $$rcf $$log; \
+	if [ -n "$$SPL_SUMMARY" ]; then \
+	  case "$$last" in "covers: "*) echo "$$last" | awk '{print $$2, $$4}';; *) echo "0 1";; esac >> "$$SPL_SUMMARY"; \
+	fi; \
+	exit $$rc
+
+$(BIND_C_BENCH): bench/bindings/c_kv.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# Get/set latency of 64-byte values (hot and random keys) against C in the
+# same run (and, for Python, a redis-server on loopback); a table and a
+# JSON line each.  bench/bindings/README.md.
+bench-python: lib $(BIND_C_BENCH)
+	SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) bindings/python/bench.py --c $(BIND_C_BENCH)
+
+bench-rust: lib $(BIND_C_BENCH)
+	$(CARGO_ENV) $(CARGO) run --offline --release --manifest-path bindings/rust/Cargo.toml \
+		--example bench -- --c $(CURDIR)/$(BIND_C_BENCH)
+
+bench-bindings: bench-python bench-rust
+
+# The Python package where Debian's python3 looks (/usr/local/lib/python3.X/
+# dist-packages; under $(DESTDIR) if set).  Offline: setuptools from Debian.
+install-python:
+	$(PYTHON) -m pip install --no-index --no-build-isolation --break-system-packages \
+		$(if $(DESTDIR),--root $(DESTDIR)) ./bindings/python

@@ -23,6 +23,15 @@ set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
       libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl
       libnats-dev nats-server"
+# Python binding (bindings/python; make test-python, bench-python, install-python):
+#   python3-pytest                    : its test suite (run with Debian's /usr/bin/python3)
+#   python3-numpy                     : the optional numpy path of its vector calls, tested
+#   python3-setuptools, python3-pip   : pip install ./bindings/python offline (no PyPI),
+#                                       tested by the suite and used by make install-python
+#   python3-redis, redis-server       : make bench-python compares with a redis-server on loopback
+# The Rust binding (bindings/rust) needs cargo and rustc >= 1.77, which the
+# machine's toolchain provides (Debian 12's rustc is older); it has no crates.
+pkgs="$pkgs python3-pytest python3-numpy python3-setuptools python3-pip python3-redis redis-server"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,81 @@
+//! Every struct of `sys` has the C header's size and field offsets: the C
+//! side is printed by bindings/layout.c, compiled here with `cc`.
+use std::collections::BTreeMap;
+use std::mem::{offset_of, size_of};
+use std::path::PathBuf;
+use std::process::Command;
+
+use splinter::sys::*;
+
+fn c_layout() -> BTreeMap<String, (usize, usize)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("splinter-layout");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let st = Command::new(cc)
+        .args(["-std=c11", "-I"])
+        .arg(root.join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(root.join("bindings/layout.c"))
+        .status()
+        .expect("run cc");
+    assert!(st.success(), "cc failed");
+    let out = Command::new(&exe).output().expect("run layout");
+    let mut m = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let p: Vec<&str> = line.split_whitespace().collect();
+        let a: usize = p[1].parse().unwrap();
+        let b: usize = p.get(2).map_or(0, |x| x.parse().unwrap());
+        m.insert(p[0].to_string(), (a, b));
+    }
+    m
+}
+
+macro_rules! rust_layout {
+    ($m:ident; $($t:ident { $($f:ident $(as $cf:ident)?),* })*) => {{
+        $(
+            $m.insert(stringify!($t).to_string(), (size_of::<$t>(), 0));
+            $(
+                let cname = rust_layout!(@name $f $($cf)?);
+                let size = {
+                    fn sz<T>(_: *const T) -> usize { size_of::<T>() }
+                    let u = std::mem::MaybeUninit::<$t>::uninit();
+                    // SAFETY: only the field's address is taken.
+                    sz(unsafe { std::ptr::addr_of!((*u.as_ptr()).$f) })
+                };
+                $m.insert(format!("{}.{}", stringify!($t), cname), (offset_of!($t, $f), size));
+            )*
+        )*
+    }};
+    (@name $f:ident) => { stringify!($f) };
+    (@name $f:ident $cf:ident) => { stringify!($cf) };
+}
+
+#[test]
+fn structs_match_the_header() {
+    let c = c_layout();
+    let mut r = BTreeMap::new();
+    rust_layout!(r;
+        spl_geometry { slots, key_max, val_max, vec_dim }
+        spl_options { version, backing, flags, mode, geom, feed_len, vec_format, tandem_sep }
+        spl_info { geom, backing, probe_max, slot_stride, region_bytes, used, load, recoveries, changes,
+                   probe_longest, probe_mean, features, read_only, cell_stride, cells_high, capacity, free,
+                   index_words, undo_recs }
+        spl_meta { epoch, labels, ctime_ns, mtime_ns, atime_ns, val_len, slot, type_ as type, user_flags, watch }
+        spl_view { data, len, epoch, slot, type_ as type }
+        spl_entry { key, key_len, val, meta }
+        spl_filter { prefix, glob, labels, flags }
+        spl_event { seq, epoch, groups, slot, kind, key_len }
+        spl_vec_query { vec, key, dim, k, metric, flags, labels, prefix, threads }
+        spl_vec_hit { key, key_len, score, slot, epoch }
+        spl_vec_result { n, scanned, skipped, hits }
+    );
+    // Both sides list the same structs and fields (layout.c lists every
+    // field of the header; the Python suite checks that), with equal numbers.
+    let ck: Vec<&String> = c.keys().collect();
+    let rk: Vec<&String> = r.keys().collect();
+    assert_eq!(ck, rk, "structs or fields differ between bindings/layout.c and sys.rs");
+    for (k, v) in &c {
+        assert_eq!(r[k], *v, "{k}: Rust (offset/size) {:?} != C {:?}", r[k], v);
+    }
+}
