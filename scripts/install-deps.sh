@@ -12,9 +12,14 @@
 #                                       and the stock interpreter its tests load the module in
 #   bats, jq, tmux                    : the splinterctl test suite (tests/cli, tests/lua): the
 #                                       runner, JSON checks, the REPL through a pseudo-terminal
+#   golang-go                         : the Go binding (bindings/go, cgo; make test-go)
+#   python3                           : node-gyp, which builds the Node.js addon (bindings/node)
+#   nodejs, npm (only if no node)     : the Node.js binding (make test-node); the machines come
+#                                       with Node.js 20, which a Debian nodejs would downgrade
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
-      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux"
+      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux golang-go python3"
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
