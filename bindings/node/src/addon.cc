@@ -49,6 +49,7 @@ struct Handle {
     int refs = 1;        // memory holders (see above)
     int busy = 1;        // mapping users (see above)
     bool closed = false; // close() called: no more calls
+    std::atomic<bool> closing{false}; // the same, for pool threads (waitKey ends)
     char *pool = nullptr; // the JS side's current value pool (get)
     size_t pool_len = 0;
     uint32_t key_max = 0, val_max = 0, vec_dim = 0;
@@ -717,6 +718,7 @@ Napi::Value Store::Close(const Napi::CallbackInfo &info)
     if (!h || h->closed || dropped)
         return info.Env().Undefined();
     h->closed = true;
+    h->closing.store(true, std::memory_order_release);
     Napi::Env env = info.Env();
     // Views: detach (zero-length from now on) and drop their counts.
     for (ViewRec *r : h->views) {
@@ -1498,6 +1500,11 @@ public:
         for (;;) {
             if (cancel && __atomic_load_n(cancel, __ATOMIC_ACQUIRE)) {
                 rc = SPL_ECANCELED_JS;
+                return;
+            }
+            if (h->closing.load(std::memory_order_acquire)) {
+                rc = SPL_EINVAL; // the store was closed under the wait
+                op = "waitKey (store closed)";
                 return;
             }
             uint64_t now = mono_ns();

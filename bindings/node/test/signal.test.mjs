@@ -179,3 +179,11 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
   const v = s.get('k');
   assert.ok(v.length === 1 << 20 || v.toString() === 'x', `recovered (${v.length} bytes)`);
 });
+
+test('closing the store ends a pending waitKey', async () => {
+  const s = memStore();
+  s.set('k', 'v');
+  const p = s.waitKey('k', s.meta('k').epoch);
+  setTimeout(() => s.close(), 20);
+  await assert.rejects(p, { code: 'SPL_EINVAL' });
+});
