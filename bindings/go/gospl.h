@@ -19,17 +19,28 @@
 // A key longer than SPL_KEY_MAX_LIMIT keeps SPL_KEY_MAX_LIMIT + 1 bytes:
 // still too long, so the library refuses it (SPL_EKEYLEN); a key is never
 // truncated into another key.  A NUL byte inside a key is SPL_EINVAL.
+// The copy is a variable-length array of the key's own size (a fixed
+// 4 KiB buffer would cost a page of stack per call), checked for NUL bytes
+// as it is copied.
+static inline int gospl_key_copy(char *dst, const char *src, size_t n)
+{
+	int bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		bad |= c == 0;
+		dst[i] = c;
+	}
+	dst[n] = 0;
+	return bad;
+}
+
+static inline size_t gospl_key_len(size_t n) { return n > SPL_KEY_MAX_LIMIT + 1 ? SPL_KEY_MAX_LIMIT + 1 : n; }
+
 #define GOSPL_KEY(name, gs)                                                    \
-	char name[SPL_KEY_MAX_LIMIT + 2];                                          \
-	do {                                                                       \
-		size_t n_ = _GoStringLen(gs);                                          \
-		if (n_ > SPL_KEY_MAX_LIMIT + 1)                                        \
-			n_ = SPL_KEY_MAX_LIMIT + 1;                                        \
-		memcpy(name, _GoStringPtr(gs), n_);                                    \
-		name[n_] = 0;                                                          \
-		if (memchr(name, 0, n_))                                               \
-			return SPL_EINVAL;                                                 \
-	} while (0)
+	size_t name##_n_ = gospl_key_len(_GoStringLen(gs));                        \
+	char name[name##_n_ + 1];                                                  \
+	if (gospl_key_copy(name, _GoStringPtr(gs), name##_n_))                     \
+		return SPL_EINVAL;
 
 typedef struct { int rc; size_t n; } gospl_res;
 
@@ -81,13 +92,19 @@ static inline int gospl_get(spl_store *s, _GoString_ key, void *buf, size_t cap,
 	return rc;
 }
 
-static inline gospl_res gospl_get_r(spl_store *s, _GoString_ key, void *buf, size_t cap, uint32_t retry_us)
+// The hot calls take the store as a uintptr_t: the Go side then passes a
+// plain integer (a pointer to the incomplete spl_store type would be boxed
+// for cgo's pointer check, an allocation per call).
+#define GOSPL_S(h) ((spl_store *)(uintptr_t)(h))
+
+static inline gospl_res gospl_get_r(uintptr_t h, _GoString_ key, void *buf, size_t cap, uint32_t retry_us)
 {
 	gospl_res r = {0, 0};
-	r.rc = gospl_get(s, key, buf, cap, retry_us, &r.n);
+	r.rc = gospl_get(GOSPL_S(h), key, buf, cap, retry_us, &r.n);
 	return r;
 }
 
+static inline int gospl_set_h(uintptr_t h, _GoString_ key, const void *val, size_t len, uint32_t retry_us);
 static inline int gospl_set(spl_store *s, _GoString_ key, const void *val, size_t len, uint32_t retry_us)
 {
 	GOSPL_KEY(k, key);
@@ -95,6 +112,11 @@ static inline int gospl_set(spl_store *s, _GoString_ key, const void *val, size_
 	if (rc == SPL_EAGAIN && retry_us)
 		rc = spl_set_wait(s, k, val, len, retry_us);
 	return rc;
+}
+
+static inline int gospl_set_h(uintptr_t h, _GoString_ key, const void *val, size_t len, uint32_t retry_us)
+{
+	return gospl_set(GOSPL_S(h), key, val, len, retry_us);
 }
 
 static inline int gospl_unset(spl_store *s, _GoString_ key, uint32_t retry_us)
@@ -106,12 +128,22 @@ static inline int gospl_unset(spl_store *s, _GoString_ key, uint32_t retry_us)
 	return rc;
 }
 
+static inline int gospl_unset_h(uintptr_t h, _GoString_ key, uint32_t retry_us)
+{
+	return gospl_unset(GOSPL_S(h), key, retry_us);
+}
+
 static inline int gospl_exists(spl_store *s, _GoString_ key, uint32_t retry_us)
 {
 	GOSPL_KEY(k, key);
 	int rc;
 	GOSPL_RETRY(rc, retry_us, spl_exists(s, k));
 	return rc;
+}
+
+static inline int gospl_exists_h(uintptr_t h, _GoString_ key, uint32_t retry_us)
+{
+	return gospl_exists(GOSPL_S(h), key, retry_us);
 }
 
 static inline int gospl_append(spl_store *s, _GoString_ key, const void *val, size_t len, uint32_t retry_us)
@@ -136,13 +168,9 @@ typedef struct { int rc; uint64_t v; } gospl_u64;
 static inline gospl_u64 gospl_int(spl_store *s, _GoString_ key, int op, uint64_t operand)
 {
 	gospl_u64 r = {0, 0};
-	char k[SPL_KEY_MAX_LIMIT + 2];
-	size_t n = _GoStringLen(key);
-	if (n > SPL_KEY_MAX_LIMIT + 1)
-		n = SPL_KEY_MAX_LIMIT + 1;
-	memcpy(k, _GoStringPtr(key), n);
-	k[n] = 0;
-	if (memchr(k, 0, n)) {
+	size_t n = gospl_key_len(_GoStringLen(key));
+	char k[n + 1];
+	if (gospl_key_copy(k, _GoStringPtr(key), n)) {
 		r.rc = SPL_EINVAL;
 		return r;
 	}

@@ -90,6 +90,7 @@ const DefaultVecDim = C.SPL_VEC_DIM_DEFAULT
 // Store is an open store.
 type Store struct {
 	s       *C.spl_store
+	h       C.uintptr_t // s as an integer, for the hot calls (see gospl.h)
 	keyMax  uint32
 	valMax  uint32
 	vecDim  uint32
@@ -147,7 +148,7 @@ func attach(mode int, op, name string, fd int, o *Options) (*Store, error) {
 	if rc := C.gospl_attach(C.int(mode), cname, C.int(fd), &co, &s); rc < 0 {
 		return nil, mkerr(op, name, rc)
 	}
-	st := &Store{s: s, subs: map[*Subscription]struct{}{}}
+	st := &Store{s: s, h: C.uintptr_t(uintptr(unsafe.Pointer(s))), subs: map[*Subscription]struct{}{}}
 	var in C.spl_info
 	C.spl_info_get(s, &in)
 	st.keyMax = uint32(in.geom.key_max)
@@ -212,6 +213,7 @@ func (s *Store) Close() error {
 	}
 	C.spl_close(s.s)
 	s.s = nil
+	s.h = 0
 	return nil
 }
 
@@ -318,7 +320,7 @@ func (s *Store) Get(key string) ([]byte, error) {
 	}
 	buf := make([]byte, hint)
 	for {
-		r := C.gospl_get_r(s.s, key, bytesPtr(buf), C.size_t(len(buf)), s.retry())
+		r := C.gospl_get_r(s.h, key, bytesPtr(buf), C.size_t(len(buf)), s.retry())
 		if r.rc == 0 {
 			n := int(r.n)
 			if uint32(n) != hint && n > 0 {
@@ -345,7 +347,7 @@ func (s *Store) GetInto(key string, buf []byte) (int, error) {
 	if s.s == nil {
 		return 0, s.closed("get", key)
 	}
-	r := C.gospl_get_r(s.s, key, bytesPtr(buf), C.size_t(len(buf)), s.retry())
+	r := C.gospl_get_r(s.h, key, bytesPtr(buf), C.size_t(len(buf)), s.retry())
 	if r.rc < 0 {
 		return int(r.n), mkerr("get", key, r.rc)
 	}
@@ -357,7 +359,7 @@ func (s *Store) Set(key string, val []byte) error {
 	if s.s == nil {
 		return s.closed("set", key)
 	}
-	return mkerr("set", key, C.gospl_set(s.s, key, bytesPtr(val), C.size_t(len(val)), s.retry()))
+	return mkerr("set", key, C.gospl_set_h(s.h, key, bytesPtr(val), C.size_t(len(val)), s.retry()))
 }
 
 // SetString is Set with a string value.
@@ -368,7 +370,7 @@ func (s *Store) Unset(key string) error {
 	if s.s == nil {
 		return s.closed("unset", key)
 	}
-	return mkerr("unset", key, C.gospl_unset(s.s, key, s.retry()))
+	return mkerr("unset", key, C.gospl_unset_h(s.h, key, s.retry()))
 }
 
 // Exists reports whether the key is present.
@@ -376,7 +378,7 @@ func (s *Store) Exists(key string) (bool, error) {
 	if s.s == nil {
 		return false, s.closed("exists", key)
 	}
-	rc := C.gospl_exists(s.s, key, s.retry())
+	rc := C.gospl_exists_h(s.h, key, s.retry())
 	if rc < 0 {
 		return false, mkerr("exists", key, rc)
 	}

@@ -39,6 +39,8 @@ static uint64_t c_loop(void *store, char **keys, const uint32_t *order, size_t n
 	uint64_t t1 = now_ns();
 	return bad < 0 ? 0 : t1 - t0;
 }
+
+static int c_noop(int x) { return x; }
 */
 import "C"
 
@@ -173,6 +175,19 @@ func main() {
 		}
 		return m
 	}
+	// The floor of any cgo binding: one empty cgo call, timed the same way.
+	noop := func() float64 {
+		t0 := time.Now()
+		for i := 0; i < *ops; i++ {
+			C.c_noop(C.int(i))
+		}
+		return float64(time.Since(t0).Nanoseconds()) / float64(*ops)
+	}
+	var ns []float64
+	for r := 0; r < *rounds; r++ {
+		ns = append(ns, noop())
+	}
+	cgoCall := round1(min(ns))
 	var results []result
 	for _, op := range []string{"get", "getInto", "set"} {
 		for _, pattern := range []string{"hot", "random"} {
@@ -194,12 +209,13 @@ func main() {
 	}
 	if *asJSON {
 		out := map[string]any{"lang": "go", "go": runtime.Version(), "keys": *nkeys, "ops": *ops, "rounds": *rounds,
-			"value_bytes": 64, "target_overhead_ns": target, "results": results}
+			"value_bytes": 64, "target_overhead_ns": target, "cgo_call_ns": cgoCall, "results": results}
 		json.NewEncoder(os.Stdout).Encode(out)
 		return
 	}
 	fmt.Printf("%s: %d keys, 64-byte values, %d rounds of %d ops (fastest round; median in brackets)\n",
 		runtime.Version(), *nkeys, *rounds, *ops)
+	fmt.Printf("an empty cgo call: %.1f ns (the floor of any cgo binding's overhead)\n", cgoCall)
 	for _, r := range results {
 		note := ""
 		if !r.TargetMetNs {
