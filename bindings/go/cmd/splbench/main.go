@@ -195,6 +195,7 @@ func main() {
 			co := corder(order)
 			goLoop(op, order) // warm up
 			cLoop(op, co)
+			runtime.GC() // no collection left running from the case before
 			var cs, gs []float64
 			for r := 0; r < *rounds; r++ {
 				cs = append(cs, cLoop(op, co))
