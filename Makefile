@@ -502,3 +502,54 @@ bench-bindings: bench-python bench-rust
 install-python:
 	$(PYTHON) -m pip install --no-index --no-build-isolation --break-system-packages \
 		$(if $(DESTDIR),--root $(DESTDIR)) ./bindings/python
+
+# ---------------------------------------------------------------- bindings: Node.js, Go
+# bindings/node: a Node-API addon (node-gyp and node-addon-api from npm,
+# pinned in its package-lock.json) linked with $(LIB_A); bindings/go: a cgo
+# package linked with build/libsplinter.a, standard library only, offline.
+# test-node / test-go print "node: N passed, N failed" / "go: ..." and add
+# the counts to $$SPL_SUMMARY like a tests/run.sh group.
+.PHONY: test-node test-go bench-node bench-go
+test-all: test-node test-go
+NODE_DIR   := bindings/node
+NODE_ADDON := $(NODE_DIR)/build/Release/splinter.node
+NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
+GO_DIR     := bindings/go
+GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 \
+	GOCACHE=$(CURDIR)/build/go-cache GOPATH=$(CURDIR)/build/gopath
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+$(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_DIR)/src/*.cc)
+	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) node scripts/gyp.cjs rebuild
+
+# The closing "# pass N" / "# fail N" lines of the TAP log are the counts.
+test-node: $(NODE_ADDON)
+	@log=$$(mktemp); rc=0; \
+	( cd $(NODE_DIR) && node --expose-gc --test --test-reporter=spec --test-reporter-destination=stdout \
+	  --test-reporter=tap --test-reporter-destination=$$log test/*.test.mjs ) || rc=$$?; \
+	p=$$(awk '/^# pass /{print $$3}' $$log); f=$$(awk '/^# (fail|cancelled) /{n+=$$3} END{print n+0}' $$log); \
+	rm -f $$log; [ -n "$$p" ] || p=0; [ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
+	echo "node: $$p passed, $$f failed"; \
+	if [ -n "$$SPL_SUMMARY" ]; then echo "$$p $$f" >> "$$SPL_SUMMARY"; fi; \
+	exit $$rc
+
+# Top-level tests and examples count ("--- PASS" / "--- FAIL" at column 0).
+test-go: $(LIB_A)
+	@log=$$(mktemp); rc=0; \
+	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
+	grep -E '^(--- |ok|FAIL|PASS|panic)' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
+	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); rm -f $$log; \
+	[ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
+	echo "go: $$p passed, $$f failed"; \
+	if [ -n "$$SPL_SUMMARY" ]; then echo "$$p $$f" >> "$$SPL_SUMMARY"; fi; \
+	exit $$rc
+
+# get/set of 64-byte values against the same loop in C; BENCH_ARGS=--json
+bench-node: $(NODE_ADDON)
+	cd $(NODE_DIR) && node bench/bench.mjs $(BENCH_ARGS)
+
+bench-go: $(LIB_A)
+	cd $(GO_DIR) && $(GO_ENV) go run ./cmd/splbench $(subst --,-,$(BENCH_ARGS))

@@ -1,0 +1,3 @@
+module splinter.local/splinter
+
+go 1.19

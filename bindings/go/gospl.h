@@ -1,0 +1,442 @@
+/*
+ * gospl.h - the C side of the Go binding: small helpers around
+ * include/splinter.h, included by the preamble of every Go file of the
+ * package (so everything here is static inline).  Keys cross as Go strings
+ * (_GoString_) and are copied to a NUL-terminated buffer on the C stack:
+ * no call allocates for its key; results come back as small structs.
+ */
+#ifndef GOSPL_H
+#define GOSPL_H
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "splinter.h"
+
+// A key longer than SPL_KEY_MAX_LIMIT keeps SPL_KEY_MAX_LIMIT + 1 bytes:
+// still too long, so the library refuses it (SPL_EKEYLEN); a key is never
+// truncated into another key.  A NUL byte inside a key is SPL_EINVAL.
+// The copy is a variable-length array of the key's own size (a fixed
+// 4 KiB buffer would cost a page of stack per call), checked for NUL bytes
+// as it is copied.
+static inline int gospl_key_copy(char *dst, const char *src, size_t n)
+{
+	int bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+		bad |= c == 0;
+		dst[i] = c;
+	}
+	dst[n] = 0;
+	return bad;
+}
+
+static inline size_t gospl_key_len(size_t n) { return n > SPL_KEY_MAX_LIMIT + 1 ? SPL_KEY_MAX_LIMIT + 1 : n; }
+
+#define GOSPL_KEY(name, gs)                                                    \
+	size_t name##_n_ = gospl_key_len(_GoStringLen(gs));                        \
+	char name[name##_n_ + 1];                                                  \
+	if (gospl_key_copy(name, _GoStringPtr(gs), name##_n_))                     \
+		return SPL_EINVAL;
+
+typedef struct { int rc; size_t n; } gospl_res;
+
+
+static inline uint64_t gospl_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+// The library's back-off shape: spin, then yield, then short sleeps.
+static inline void gospl_backoff(unsigned *round)
+{
+	unsigned r = *round;
+	if (r < 20)
+		(*round)++;
+	if (r < 8) {
+		for (unsigned i = 0; i < (8u << r); i++)
+			__asm__ __volatile__("" ::: "memory");
+	} else if (r < 16) {
+		sched_yield();
+	} else {
+		struct timespec ts = {0, (long)(1000u << (r - 16))};
+		nanosleep(&ts, NULL);
+	}
+}
+
+// Retry CALL while it returns SPL_EAGAIN, for up to retry_us.
+#define GOSPL_RETRY(rc, retry_us, CALL)                                        \
+	do {                                                                       \
+		rc = (CALL);                                                           \
+		if (rc == SPL_EAGAIN && retry_us) {                                    \
+			unsigned round_ = 0;                                               \
+			uint64_t end_ = gospl_now() + (uint64_t)(retry_us) * 1000;         \
+			do {                                                               \
+				gospl_backoff(&round_);                                        \
+				rc = (CALL);                                                   \
+			} while (rc == SPL_EAGAIN && gospl_now() < end_);                  \
+		}                                                                      \
+	} while (0)
+
+static inline int gospl_get(spl_store *s, _GoString_ key, void *buf, size_t cap, uint32_t retry_us, size_t *n)
+{
+	GOSPL_KEY(k, key);
+	int rc = spl_get(s, k, buf, cap, n);
+	if (rc == SPL_EAGAIN && retry_us)
+		rc = spl_get_wait(s, k, buf, cap, n, retry_us);
+	return rc;
+}
+
+// The hot calls take the store as a uintptr_t: the Go side then passes a
+// plain integer (a pointer to the incomplete spl_store type would be boxed
+// for cgo's pointer check, an allocation per call).
+#define GOSPL_S(h) ((spl_store *)(uintptr_t)(h))
+
+static inline gospl_res gospl_get_r(uintptr_t h, _GoString_ key, void *buf, size_t cap, uint32_t retry_us)
+{
+	gospl_res r = {0, 0};
+	r.rc = gospl_get(GOSPL_S(h), key, buf, cap, retry_us, &r.n);
+	return r;
+}
+
+static inline int gospl_set_h(uintptr_t h, _GoString_ key, const void *val, size_t len, uint32_t retry_us);
+static inline int gospl_set(spl_store *s, _GoString_ key, const void *val, size_t len, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc = spl_set(s, k, val, len);
+	if (rc == SPL_EAGAIN && retry_us)
+		rc = spl_set_wait(s, k, val, len, retry_us);
+	return rc;
+}
+
+static inline int gospl_set_h(uintptr_t h, _GoString_ key, const void *val, size_t len, uint32_t retry_us)
+{
+	return gospl_set(GOSPL_S(h), key, val, len, retry_us);
+}
+
+static inline int gospl_unset(spl_store *s, _GoString_ key, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc = spl_unset(s, k);
+	if (rc == SPL_EAGAIN && retry_us)
+		rc = spl_unset_wait(s, k, retry_us);
+	return rc;
+}
+
+static inline int gospl_unset_h(uintptr_t h, _GoString_ key, uint32_t retry_us)
+{
+	return gospl_unset(GOSPL_S(h), key, retry_us);
+}
+
+static inline int gospl_exists(spl_store *s, _GoString_ key, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_exists(s, k));
+	return rc;
+}
+
+static inline int gospl_exists_h(uintptr_t h, _GoString_ key, uint32_t retry_us)
+{
+	return gospl_exists(GOSPL_S(h), key, retry_us);
+}
+
+static inline int gospl_append(spl_store *s, _GoString_ key, const void *val, size_t len, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_append(s, k, val, len));
+	return rc;
+}
+
+static inline int gospl_cas(spl_store *s, _GoString_ key, uint64_t expected, const void *val, size_t len,
+                     uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_cas(s, k, expected, val, len));
+	return rc;
+}
+
+typedef struct { int rc; uint64_t v; } gospl_u64;
+
+static inline gospl_u64 gospl_int(spl_store *s, _GoString_ key, int op, uint64_t operand)
+{
+	gospl_u64 r = {0, 0};
+	size_t n = gospl_key_len(_GoStringLen(key));
+	char k[n + 1];
+	if (gospl_key_copy(k, _GoStringPtr(key), n)) {
+		r.rc = SPL_EINVAL;
+		return r;
+	}
+	if (op == 100) {
+		int64_t out;
+		r.rc = spl_add(s, k, (int64_t)operand, &out);
+		r.v = (uint64_t)out;
+	} else if (op == 101 || op == 102) {
+		int64_t out;
+		r.rc = op == 101 ? spl_inc(s, k, &out) : spl_dec(s, k, &out);
+		r.v = (uint64_t)out;
+	} else {
+		r.rc = spl_int(s, k, (spl_int_op)op, operand, &r.v);
+	}
+	return r;
+}
+
+static inline int gospl_meta(spl_store *s, _GoString_ key, spl_meta *m, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_meta_get(s, k, m));
+	return rc;
+}
+
+// what: 0 type, 1 flags, 2 labels set, 3 labels clear, 4 touch, 5 watch,
+// 6 unwatch, 7 bump, 8 vec clear
+static inline int gospl_keyop(spl_store *s, _GoString_ key, int what, uint64_t arg, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	switch (what) {
+	case 0: GOSPL_RETRY(rc, retry_us, spl_type_set(s, k, (spl_type)arg)); break;
+	case 1: GOSPL_RETRY(rc, retry_us, spl_flags_set(s, k, (uint8_t)arg)); break;
+	case 2: GOSPL_RETRY(rc, retry_us, spl_labels_set(s, k, arg)); break;
+	case 3: GOSPL_RETRY(rc, retry_us, spl_labels_clear(s, k, arg)); break;
+	case 4: GOSPL_RETRY(rc, retry_us, spl_touch(s, k)); break;
+	case 5: GOSPL_RETRY(rc, retry_us, spl_watch(s, k, arg)); break;
+	case 6: GOSPL_RETRY(rc, retry_us, spl_unwatch(s, k, arg)); break;
+	case 7: GOSPL_RETRY(rc, retry_us, spl_bump(s, k)); break;
+	case 8: GOSPL_RETRY(rc, retry_us, spl_vec_clear(s, k)); break;
+	default: rc = SPL_EINVAL;
+	}
+	return rc;
+}
+
+static inline int gospl_view(spl_store *s, _GoString_ key, spl_view *v, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_view_get(s, k, v));
+	return rc;
+}
+
+static inline int gospl_view_valid(spl_store *s, uint64_t epoch, uint32_t slot)
+{
+	spl_view v;
+	memset(&v, 0, sizeof v);
+	v.epoch = epoch;
+	v.slot = slot;
+	return spl_view_valid(s, &v);
+}
+
+// ---- iteration: spl_foreach into two growing arrays (entries, bytes)
+
+typedef struct {
+	spl_meta meta;
+	size_t key_off, key_len, val_off;
+	int has_val;
+} gospl_ent;
+
+typedef struct {
+	gospl_ent *ents;
+	size_t n, cap;
+	char *bytes;
+	size_t blen, bcap;
+	int nomem;
+} gospl_acc;
+
+static inline int gospl_grow(void **p, size_t *cap, size_t need, size_t unit)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *q = realloc(*p, c * unit);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static inline int gospl_iter_cb(const spl_entry *e, void *ud)
+{
+	gospl_acc *a = ud;
+	size_t vlen = e->val ? e->meta.val_len : 0;
+	if (gospl_grow((void **)&a->ents, &a->cap, a->n + 1, sizeof(gospl_ent)) ||
+	    gospl_grow((void **)&a->bytes, &a->bcap, a->blen + e->key_len + vlen, 1)) {
+		a->nomem = 1;
+		return 1;
+	}
+	gospl_ent *g = &a->ents[a->n++];
+	g->meta = e->meta;
+	g->key_off = a->blen;
+	g->key_len = e->key_len;
+	memcpy(a->bytes + a->blen, e->key, e->key_len);
+	a->blen += e->key_len;
+	g->val_off = a->blen;
+	g->has_val = e->val != NULL;
+	if (vlen) {
+		memcpy(a->bytes + a->blen, e->val, vlen);
+		a->blen += vlen;
+	}
+	return 0;
+}
+
+static inline int gospl_foreach(spl_store *s, const spl_filter *f, gospl_acc *a)
+{
+	memset(a, 0, sizeof *a);
+	int rc = spl_foreach(s, f, gospl_iter_cb, a);
+	if (a->nomem)
+		rc = SPL_ENOMEM;
+	return rc;
+}
+
+static inline void gospl_acc_free(gospl_acc *a)
+{
+	free(a->ents);
+	free(a->bytes);
+}
+
+static inline gospl_ent *gospl_ent_at(gospl_acc *a, size_t i) { return &a->ents[i]; }
+
+// ---- vectors
+
+static inline int gospl_vec_set(spl_store *s, _GoString_ key, const float *v, uint32_t dim, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_vec_set(s, k, v, dim));
+	return rc;
+}
+
+static inline int gospl_vec_get(spl_store *s, _GoString_ key, float *out, uint32_t dim, uint32_t retry_us)
+{
+	GOSPL_KEY(k, key);
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_vec_get(s, k, out, dim, NULL));
+	return rc;
+}
+
+// vec is passed on its own: a Go struct holding a Go pointer cannot cross.
+static inline int gospl_vec_search(spl_store *s, spl_vec_query *q, const float *vec, _GoString_ key,
+                                   _GoString_ prefix, int has_prefix, spl_vec_result **out,
+                                   uint32_t retry_us)
+{
+	char k[SPL_KEY_MAX_LIMIT + 2], *pfx = NULL;
+	q->vec = vec;
+	if (!q->vec) {
+		size_t n = _GoStringLen(key);
+		if (n > SPL_KEY_MAX_LIMIT + 1)
+			n = SPL_KEY_MAX_LIMIT + 1;
+		memcpy(k, _GoStringPtr(key), n);
+		k[n] = 0;
+		q->key = k;
+	}
+	if (has_prefix) {
+		size_t n = _GoStringLen(prefix);
+		pfx = malloc(n + 1);
+		if (!pfx)
+			return SPL_ENOMEM;
+		memcpy(pfx, _GoStringPtr(prefix), n);
+		pfx[n] = 0;
+		q->prefix = pfx;
+	}
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_vec_search(s, q, out));
+	free(pfx);
+	q->vec = NULL;
+	q->key = NULL;
+	q->prefix = NULL;
+	return rc;
+}
+
+static inline spl_vec_hit *gospl_hit(spl_vec_result *r, uint32_t i) { return &r->hits[i]; }
+
+// ---- signals
+
+static inline int gospl_key_wait(spl_store *s, _GoString_ key, uint64_t epoch, int64_t timeout_ns, uint64_t *out)
+{
+	GOSPL_KEY(k, key);
+	return spl_key_wait(s, k, epoch, timeout_ns, out);
+}
+
+static inline int gospl_sub_next(spl_sub *u, spl_event *ev, char *key, size_t cap)
+{
+	return spl_sub_next(u, ev, key, cap);
+}
+
+// ---- tandem keys
+
+static inline gospl_res gospl_tandem_key(spl_store *s, _GoString_ base, uint32_t i, char *out, size_t cap)
+{
+	gospl_res r = {0, 0};
+	char k[SPL_KEY_MAX_LIMIT + 2];
+	size_t n = _GoStringLen(base);
+	if (n > SPL_KEY_MAX_LIMIT + 1)
+		n = SPL_KEY_MAX_LIMIT + 1;
+	memcpy(k, _GoStringPtr(base), n);
+	k[n] = 0;
+	r.rc = spl_tandem_key(s, k, i, out, cap);
+	if (r.rc >= 0) {
+		r.n = (size_t)r.rc;
+		r.rc = 0;
+	}
+	return r;
+}
+
+static inline int gospl_tandem(spl_store *s, _GoString_ base, int what, uint32_t i, void *buf, size_t cap,
+                        size_t *n, uint32_t retry_us)
+{
+	GOSPL_KEY(k, base);
+	int rc;
+	switch (what) {
+	case 0: GOSPL_RETRY(rc, retry_us, spl_tandem_get(s, k, i, buf, cap, n)); break;
+	case 1: GOSPL_RETRY(rc, retry_us, spl_tandem_count(s, k)); break;
+	case 2: rc = spl_tandem_unset(s, k, retry_us); break;
+	case 3: GOSPL_RETRY(rc, retry_us, spl_tandem_vec_get(s, k, i, buf, (uint32_t)cap)); break;
+	default: rc = SPL_EINVAL;
+	}
+	return rc;
+}
+
+static inline int gospl_tandem_set(spl_store *s, _GoString_ base, char *arena, const size_t *offs,
+                            const size_t *lens, uint32_t n, uint32_t retry_us)
+{
+	GOSPL_KEY(k, base);
+	const void **vals = malloc((n ? n : 1) * sizeof *vals);
+	if (!vals)
+		return SPL_ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		vals[i] = arena + offs[i];
+	int rc = spl_tandem_set(s, k, vals, lens, n, retry_us);
+	free(vals);
+	return rc;
+}
+
+static inline int gospl_tandem_vec_set(spl_store *s, _GoString_ base, const float *v, uint32_t n, uint32_t dim,
+                                uint32_t retry_us)
+{
+	GOSPL_KEY(k, base);
+	return spl_tandem_vec_set(s, k, v, n, dim, retry_us);
+}
+
+// ---- lifecycle helpers
+
+static inline int gospl_attach(int mode, const char *name, int fd, spl_options *o, spl_store **out)
+{
+	switch (mode) {
+	case 0: return spl_create(out, name, o);
+	case 1: return spl_open(out, name, o);
+	case 2: return spl_open_or_create(out, name, o);
+	default: return spl_open_fd(out, fd, o->flags & SPL_O_RDONLY);
+	}
+}
+
+#endif
