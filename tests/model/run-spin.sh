@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/model/run-spin.sh [CHECK...]  - model-check docs/model/slot.pml and
+# tests/model/run-spin.sh [CHECK...]  - model-check docs/model/slot.pml,
+# docs/model/undo.pml (the checks named undo-* and found-undo-*) and
 # docs/model/cells.pml (the checks named cells-*) with spin.
 #
 # Each check runs `spin -a` with its switches, compiles pan and runs it, all
@@ -48,6 +49,7 @@ safety-2crash|-DMAXCRASH=2 -DNO_RD|$SAFE|-m10000 -w24|pass|two deaths among W1, 
 safety-2crash-init|-DMAXCRASH=2 -DNO_RD -DINIT_K|$SAFE|-m10000 -w24|pass|two deaths among W1, W2, DEL from K LIVE
 safety-2crash-reader|-DMAXCRASH=2 -DKILL_READER -DNO_DEL|$SAFE|-m10000 -w24|pass|two deaths among W1, W2 and the reader (no DEL)
 safety-2crash-reader-init|-DMAXCRASH=2 -DKILL_READER -DNO_W2 -DINIT_K|$SAFE|-m10000 -w24|pass|two deaths among W1, DEL and the reader from K LIVE (no W2)
+undo-2|-DNUNDO=2 -DMAXCRASH=2 -DNO_RD -DINIT_K|$SAFE|-m10000 -w24|pass|two undo records, two deaths, from K LIVE (no reader)
 garbage|-DGARBAGE_INIT -DMAXCRASH=2 -DNO_RD|$SAFE|-m10000 -w24|pass|a planted PENDING word naming a free settled slot: inserts scrub it; two deaths
 found-epoch-reuse|-DCHECK_EPOCH_REUSE|$SAFE|-m10000 -w24|fail:assertion violated \(\(i_odd\+1\)>kmax\)|FOUND in src/kv.c: the insert loads the epoch floor before its word is visible, so K re-shows an epoch (README.md)
 broken-lossy|-DBROKEN_LOSSY|$SAFE|-m10000 -w24|fail:assertion violated .*va\[i\]==g_who\[i\]|recovery frees every odd slot (format 2's policy): a dead overwriter's key is lost (6)
@@ -71,6 +73,14 @@ probe-10|-DPROBE=10|$SAFE|-m10000 -w24|fail:assertion violated|reachable: recove
 probe-11|-DPROBE=11|$SAFE|-m10000 -w24|fail:assertion violated|reachable: K commits with a word whose number is not its slot's
 probe-12|-DPROBE=12 -DGARBAGE_INIT|$SAFE|-m10000 -w24|fail:assertion violated|reachable: the scrub frees a PENDING word of a settled slot
 probe-13|-DPROBE=13 -DINIT_K|$SAFE|-m10000 -w24|fail:assertion violated|reachable: a writer takes back a dead writer's undo record
+undo-1crash|-DMAXCRASH=1|$SAFE|-m10000 -w22|pass|undo records, two keys: (6) and end state; WX, WX2 or WY dies at any step
+undo-fixed|-DFIX_SETTLE_CAS|$SAFE|-m10000 -w22|pass|undo records with settle disarming by CAS (the fix README.md proposes): two deaths
+undo-fixed-2|-DFIX_SETTLE_CAS -DNUNDO=2 -DMAXCRASH=3|$SAFE|-m10000 -w22|pass|the same with two records and three deaths
+found-undo-race|-DMAXCRASH=2|$SAFE|-m10000 -w22|fail:assertion violated .*va\[i\]==g_who\[i\]|FOUND in src/kv.c: a recovery's disarm wipes a record a reclaim re-armed for another slot: torn value (README.md)
+undo-probe-1|-DPROBE=1|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: recovery restores a value
+undo-probe-2|-DPROBE=2|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: a recovery at an even epoch disarms a leftover record
+undo-probe-3|-DPROBE=3|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: a reclaim nudges the slot of a record still needed
+undo-probe-4|-DPROBE=4|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: a reclaim takes back an armed record
 slow-safety-2crash|-DMAXCRASH=2 -DKILL_READER|$SAFE|-m10000 -w25|pass|(slow: ~100 s, 1.7 GB) two deaths among all four, the reader too
 slow-garbage|-DGARBAGE_INIT|$SAFE|-m10000 -w24|pass|(slow: ~40 s) the planted PENDING word with all processes, one death
 slow-undo-2|-DNUNDO=2|$SAFE|-m10000 -w24|pass|(slow: ~30 s) two undo records with all processes, one death
@@ -107,7 +117,7 @@ if ! command -v "$SPIN" >/dev/null 2>&1; then
     echo "FAIL spin not found (Debian package spin: make deps)"
     fail=1; finish
 fi
-for m in slot cells; do
+for m in slot undo cells; do
     if [ ! -f "$models/$m.pml" ]; then
         echo "FAIL no model at $models/$m.pml"
         fail=1; finish
@@ -176,7 +186,7 @@ run_check() {
     local name=$1 sflags=$2 cflags=$3 pflags=$4 expect=$5
     local d="$root/$name" res="$root/$name.res" t0 t1 t2 rc pml=slot.pml
     local limit=$tmo
-    case $name in cells-*) pml=cells.pml ;; esac
+    case $name in cells-*) pml=cells.pml ;; undo-*|found-undo-*) pml=undo.pml ;; esac
     case $name in slow-*) limit=$((tmo * 3)) ;; esac
     mkdir -p "$d" && cp "$models/$pml" "$d/$pml"
     (
@@ -239,7 +249,7 @@ run_check() {
 }
 
 n=$(wc -l <<<"$selected")
-echo "model: $n checks of docs/model/slot.pml and cells.pml, $jobs at a time ($("$SPIN" -V 2>/dev/null | head -1))"
+echo "model: $n checks of docs/model/slot.pml, undo.pml and cells.pml, $jobs at a time ($("$SPIN" -V 2>/dev/null | head -1))"
 running=0
 while IFS='|' read -r name sflags cflags pflags expect what; do
     grep -qx -- "$name" <<<"$selected" || continue
