@@ -700,11 +700,12 @@ inline INSERT(v, rc) {
 	:: rc != R_OK -> skip
 	:: else ->
 #ifndef FIX_FLOOR_LATE
-		/* a new key's first epoch is above the floor: load it, raise
-		 * the slot's epoch to it (merged with write_begin: both are the
-		 * holder's stores of its epoch, and the raised even value is
-		 * one no reader can take for a committed key: no LIVE word
-		 * names the slot) */
+		/* a new key's first epoch is above the floor: load it (here,
+		 * before the word CAS and the Dekker scan, as src/kv.c does:
+		 * found-epoch-reuse), raise the slot's epoch to it (merged with
+		 * write_begin: both are the holder's stores of its epoch; a
+		 * reader that reaches the slot by a stale word finds no key at
+		 * the raised even epoch, and nothing at the odd one) */
 		STEP(i_f = efloor & 254);
 		STEP(if :: i_f > epoch[i_i] -> SET_EPOCH(i_i, i_f) :: else -> skip fi;
 		     i_f = 0;
