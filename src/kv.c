@@ -213,7 +213,11 @@ static void spl__undo_settle(struct spl_store *s, uint32_t j, struct spl_slot *s
             if (what & SPL_UNDO_VEC)
                 spl__vec_undo_restore(s, j, sl, u);
         }
-        spl_store_relaxed(&u->armed, 0);
+        /* a CAS, not a store: a writer that took this record back from its
+         * dead owner since our load may have armed it for its own slot
+         * (spin found the store wiping that arming: docs/model) */
+        uint64_t a = (uint64_t)j + 1;
+        spl_cas_seqcst(&u->armed, &a, 0);
     }
 }
 
@@ -790,6 +794,18 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
             rc = SPL__RETRY;
             goto drop_word;
         }
+    }
+    /* The floor again, now that our word is visible and the scan is done:
+     * a delete of k that committed meanwhile (its word FREE, which our
+     * scan or our claim saw) raised the floor before that, so k's new
+     * incarnation starts above every epoch the old one showed (the spin
+     * model found the floor read only at the slot claim too early:
+     * docs/model/README.md).  Still odd: nobody reads the slot now. */
+    uint64_t fl = spl_load_seqcst(&s->hdr->epoch_floor);
+    if ((fl | 1) > odd) {
+        odd = fl | 1;
+        spl_store_relaxed(&sl->epoch, odd);
+        note.epoch = odd + 1;
     }
     spl__ix_set_tag(s, p, spl_ix_tag(k->fp, i, SPL_IX_LIVE)); /* the commit */
     spl__write_end(sl, odd);

@@ -116,10 +116,12 @@
  *                      holding no key (a dead inserter's leftover that its
  *                      key did not lead recovery to, or a peer's garbage):
  *                      inserts must scrub it
- *   FIX_FLOOR_LATE     the insert loads the epoch floor after its Dekker
- *                      scan and raises its (odd) epoch past it before the
- *                      LIVE tag (a fix for what CHECK_EPOCH_REUSE finds in
- *                      src/kv.c: README.md, "Found")
+ *   BROKEN_FLOOR_EARLY the insert loads the epoch floor only at its slot
+ *                      claim, before its word CAS and Dekker scan (the
+ *                      first format-3 src/kv.c, which this model found
+ *                      wrong: README.md, "Found"); src/kv.c now loads it
+ *                      again after the scan and raises its odd epoch past
+ *                      it: with CHECK_EPOCH_REUSE spin must find (5)
  *   BROKEN_LOSSY       recovery frees the slot whenever the epoch is odd
  *                      (format 2's policy; C build -DSPL_BROKEN_LOSSY):
  *                      (6) must fail
@@ -127,8 +129,8 @@
  *   BROKEN_ARM_LATE    the overwrite arms its record after write_begin (the
  *                      record then holds the odd epoch): (6) must fail
  *   BROKEN_FREE_BEFORE_FLOOR  spl_unset tags the word FREE before raising
- *                      the epoch floor: with CHECK_EPOCH_REUSE and
- *                      FIX_FLOOR_LATE spin must find (5) violated
+ *                      the epoch floor: with CHECK_EPOCH_REUSE spin must
+ *                      find (5) violated
  *   BROKEN_NO_RECHECK  the reader skips the epoch re-check (like the C build
  *                      -DSPL_BROKEN_NO_RECHECK): spin must find a torn read
  *   BROKEN_NO_DEKKER   the insert skips the fence + scan after its PENDING
@@ -699,10 +701,10 @@ inline INSERT(v, rc) {
 	if
 	:: rc != R_OK -> skip
 	:: else ->
-#ifndef FIX_FLOOR_LATE
+#ifdef BROKEN_FLOOR_EARLY
 		/* a new key's first epoch is above the floor: load it (here,
-		 * before the word CAS and the Dekker scan, as src/kv.c does:
-		 * found-epoch-reuse), raise the slot's epoch to it (merged with
+		 * before the word CAS and the Dekker scan, as the first
+		 * format-3 src/kv.c did: broken-floor-early), raise the slot's epoch to it (merged with
 		 * write_begin: both are the holder's stores of its epoch; a
 		 * reader that reaches the slot by a stale word finds no key at
 		 * the raised even epoch, and nothing at the odd one) */
@@ -793,7 +795,7 @@ inline INSERT(v, rc) {
 		od;
 		atomic { i_w = 0; i_x = 0; i_e = 0; i_md = 0 };
 #endif
-#ifdef FIX_FLOOR_LATE
+#ifndef BROKEN_FLOOR_EARLY
 		/* the floor, loaded after the scan; the odd epoch moves past it */
 		STEP(i_f = efloor & 254);
 		STEP(if :: i_f > i_odd -> i_odd = i_f + 1; SET_EPOCH(i_i, i_odd) :: else -> skip fi; i_f = 0);

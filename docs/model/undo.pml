@@ -34,9 +34,10 @@
  * Switches (spin -DNAME):
  *   MAXCRASH=n         how many writers may die (default 2)
  *   NUNDO=n            undo records (default 1)
- *   FIX_SETTLE_CAS     spl__undo_settle disarms a record with a CAS from
- *                      "armed for this slot" to 0 instead of a plain store
- *                      (a fix for what undo-race finds: README.md, "Found")
+ *   BROKEN_SETTLE_STORE spl__undo_settle disarms a record with a plain store
+ *                      of 0 (the first format-3 src/kv.c, which this model
+ *                      found wrong: README.md, "Found"); src/kv.c now uses a
+ *                      CAS from "armed for this slot" to 0: (6) must fail
  *   PROBE=n            reachability probe n becomes assert(false)
  *   NO_WX2             leave WX2 out
  */
@@ -108,7 +109,7 @@ inline UNDO_SETTLE(j, even) {
 				STEP(vb[j] = uval[u_r])
 			:: else -> skip
 			fi;
-#ifndef FIX_SETTLE_CAS
+#ifdef BROKEN_SETTLE_STORE
 			STEP(uarm[u_r] = 0; u_m = 0)
 #else
 			STEP(if :: uarm[u_r] == j + 1 -> uarm[u_r] = 0 :: else -> skip fi; u_m = 0)

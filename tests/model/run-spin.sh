@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # tests/model/run-spin.sh [CHECK...]  - model-check docs/model/slot.pml,
-# docs/model/undo.pml (the checks named undo-* and found-undo-*) and
+# docs/model/undo.pml (the checks named undo-*) and
 # docs/model/cells.pml (the checks named cells-*) with spin.
 #
 # Each check runs `spin -a` with its switches, compiles pan and runs it, all
 # in a temporary directory (nothing is written to the repository).  A check
 # either must PASS (no error, search complete) or must FAIL with a given
 # violation (a broken variant, a known issue, or a reachability probe).
-# Checks named found-* must fail too: each shows a problem spin found in
+# Checks named found-* (none at present) must fail too: each shows a problem spin found in
 # src/kv.c that is not fixed yet (docs/model/README.md, "Found"); flip it to
 # pass once the code is fixed.  Checks named slow-* (a minute or more each)
 # run only when named or with MODEL_SLOW=1.
@@ -44,14 +44,14 @@ cat <<EOF
 safety|-DMAXCRASH=1|$SAFE|-m10000 -w24|pass|properties 1-4 and 6: asserts + end state; empty start, W1, W2 or DEL dies at any step
 safety-init|-DINIT_K|$SAFE|-m10000 -w24|pass|the same from K LIVE in slot 1 (word 0): both writers may overwrite, one record to share
 liveness|-DLTL_RECOVERY|$LIVE|-a -f -m20000 -w24|pass|property 4 as LTL [] (stuck -> <> !stuck), weak fairness
-epoch-reuse-fixed|-DCHECK_EPOCH_REUSE -DFIX_FLOOR_LATE|$SAFE|-m10000 -w24|pass|property 5 with the insert's floor loaded after its Dekker scan (the fix README.md proposes)
+epoch-reuse|-DCHECK_EPOCH_REUSE|$SAFE|-m10000 -w24|pass|property 5: no (key, epoch) reuse across delete and re-insert (the insert loads the floor again after its Dekker scan)
 safety-2crash|-DMAXCRASH=2 -DNO_RD|$SAFE|-m10000 -w24|pass|two deaths among W1, W2, DEL (no reader)
 safety-2crash-init|-DMAXCRASH=2 -DNO_RD -DINIT_K|$SAFE|-m10000 -w24|pass|two deaths among W1, W2, DEL from K LIVE
 safety-2crash-reader|-DMAXCRASH=2 -DKILL_READER -DNO_DEL|$SAFE|-m10000 -w24|pass|two deaths among W1, W2 and the reader (no DEL)
 safety-2crash-reader-init|-DMAXCRASH=2 -DKILL_READER -DNO_W2 -DINIT_K|$SAFE|-m10000 -w24|pass|two deaths among W1, DEL and the reader from K LIVE (no W2)
 undo-2|-DNUNDO=2 -DMAXCRASH=2 -DNO_RD -DINIT_K|$SAFE|-m10000 -w24|pass|two undo records, two deaths, from K LIVE (no reader)
 garbage|-DGARBAGE_INIT -DMAXCRASH=2 -DNO_RD|$SAFE|-m10000 -w24|pass|a planted PENDING word naming a free settled slot: inserts scrub it; two deaths
-found-epoch-reuse|-DCHECK_EPOCH_REUSE|$SAFE|-m10000 -w24|fail:assertion violated \(\(i_odd\+1\)>kmax\)|FOUND in src/kv.c: the insert loads the epoch floor before its word is visible, so K re-shows an epoch (README.md)
+broken-floor-early|-DCHECK_EPOCH_REUSE -DBROKEN_FLOOR_EARLY|$SAFE|-m10000 -w24|fail:assertion violated \(\(i_odd\+1\)>kmax\)|the floor loaded only at the slot claim (the first format-3 src/kv.c; spin found it): K re-shows an epoch
 broken-lossy|-DBROKEN_LOSSY|$SAFE|-m10000 -w24|fail:assertion violated .*va\[i\]==g_who\[i\]|recovery frees every odd slot (format 2's policy): a dead overwriter's key is lost (6)
 broken-no-undo|-DBROKEN_NO_UNDO|$SAFE|-m10000 -w24|fail:assertion violated .*va\[i\]==g_who\[i\]|overwrite without an undo record: torn value after recovery (6)
 broken-arm-late|-DBROKEN_ARM_LATE|$SAFE|-m10000 -w24|fail:assertion violated .*va\[i\]==g_who\[i\]|undo record armed after write_begin (it holds the odd epoch): torn value after recovery (6)
@@ -59,7 +59,7 @@ broken-recheck|-DBROKEN_NO_RECHECK|$SAFE|-m10000 -w24|fail:assertion violated \(
 broken-dekker|-DBROKEN_NO_DEKKER|$SAFE|-m10000 -w24|fail:assertion violated .*\(wst\[3\]==2\)\)<=1\)|insert without the Dekker scan: duplicate key
 broken-recovery|-DBROKEN_NO_RECOVERY|$SAFE|-m10000 -w24|fail:assertion violated \(\(owner\[0\]==0\)|liveness check always "alive": dead writer's slot stays owned (end state)
 broken-recovery-ltl|-DLTL_RECOVERY -DBROKEN_NO_RECOVERY|$LIVE|-a -f -m20000 -w24|fail:acceptance cycle|the same, as an LTL counterexample
-broken-epoch-order|-DCHECK_EPOCH_REUSE -DFIX_FLOOR_LATE -DBROKEN_FREE_BEFORE_FLOOR|$SAFE|-m10000 -w24|fail:assertion violated \(\(i_odd\+1\)>kmax\)|unset tags FREE before raising the floor (the order spin caught in format 2): a key re-shows an old epoch
+broken-epoch-order|-DCHECK_EPOCH_REUSE -DBROKEN_FREE_BEFORE_FLOOR|$SAFE|-m10000 -w24|fail:assertion violated \(\(i_odd\+1\)>kmax\)|unset tags FREE before raising the floor (the order spin caught in format 2): a key re-shows an old epoch
 probe-1|-DPROBE=1|$SAFE|-m10000 -w24|fail:assertion violated|reachable: the reader returns a value
 probe-2|-DPROBE=2|$SAFE|-m10000 -w24|fail:assertion violated|reachable: the reader's re-check catches a changed epoch
 probe-3|-DPROBE=3|$SAFE|-m10000 -w24|fail:assertion violated|reachable: the Dekker scan meets another PENDING K
@@ -74,9 +74,9 @@ probe-11|-DPROBE=11|$SAFE|-m10000 -w24|fail:assertion violated|reachable: K comm
 probe-12|-DPROBE=12 -DGARBAGE_INIT|$SAFE|-m10000 -w24|fail:assertion violated|reachable: the scrub frees a PENDING word of a settled slot
 probe-13|-DPROBE=13 -DINIT_K|$SAFE|-m10000 -w24|fail:assertion violated|reachable: a writer takes back a dead writer's undo record
 undo-1crash|-DMAXCRASH=1|$SAFE|-m10000 -w22|pass|undo records, two keys: (6) and end state; WX, WX2 or WY dies at any step
-undo-fixed|-DFIX_SETTLE_CAS|$SAFE|-m10000 -w22|pass|undo records with settle disarming by CAS (the fix README.md proposes): two deaths
-undo-fixed-2|-DFIX_SETTLE_CAS -DNUNDO=2 -DMAXCRASH=3|$SAFE|-m10000 -w22|pass|the same with two records and three deaths
-found-undo-race|-DMAXCRASH=2|$SAFE|-m10000 -w22|fail:assertion violated .*va\[i\]==g_who\[i\]|FOUND in src/kv.c: a recovery's disarm wipes a record a reclaim re-armed for another slot: torn value (README.md)
+undo-2crash|-DMAXCRASH=2|$SAFE|-m10000 -w22|pass|undo records, settle disarming by CAS: two deaths
+undo-2rec-3crash|-DNUNDO=2 -DMAXCRASH=3|$SAFE|-m10000 -w22|pass|the same with two records and three deaths
+undo-broken-settle-store|-DMAXCRASH=2 -DBROKEN_SETTLE_STORE|$SAFE|-m10000 -w22|fail:assertion violated .*va\[i\]==g_who\[i\]|settle disarming with a plain store (the first format-3 src/kv.c; spin found it): a recovery wipes a record a reclaim re-armed: torn value
 undo-probe-1|-DPROBE=1|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: recovery restores a value
 undo-probe-2|-DPROBE=2|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: a recovery at an even epoch disarms a leftover record
 undo-probe-3|-DPROBE=3|$SAFE|-m10000 -w22|fail:assertion violated|undo, reachable: a reclaim nudges the slot of a record still needed
@@ -186,7 +186,7 @@ run_check() {
     local name=$1 sflags=$2 cflags=$3 pflags=$4 expect=$5
     local d="$root/$name" res="$root/$name.res" t0 t1 t2 rc pml=slot.pml
     local limit=$tmo
-    case $name in cells-*) pml=cells.pml ;; undo-*|found-undo-*) pml=undo.pml ;; esac
+    case $name in cells-*) pml=cells.pml ;; undo-*) pml=undo.pml ;; esac
     case $name in slow-*) limit=$((tmo * 3)) ;; esac
     mkdir -p "$d" && cp "$models/$pml" "$d/$pml"
     (
