@@ -181,7 +181,10 @@ typedef enum spl_numa_mode {
 #define SPL_FEED_MAX     (1u << 20)
 #define SPL_FEED_DEFAULT 1024u
 
-#define SPL_OPTIONS_VERSION 1u
+/* spl_options.version: 1 = the fields up to tandem_sep (a caller built
+ * then: the later fields are taken as zero, never read); 2 = with the
+ * placement fields.  spl_options_init sets the newest. */
+#define SPL_OPTIONS_VERSION 2u
 #define SPL_DEFAULT_SLOTS   1024u
 #define SPL_DEFAULT_KEY_MAX 64u
 #define SPL_DEFAULT_VAL_MAX 4096u

@@ -502,8 +502,14 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
         spl_options_init(&def);
         opt = &def;
     }
-    if (opt->version != SPL_OPTIONS_VERSION || (opt->flags & SPL_O_RDONLY))
+    if (opt->version < 1 || opt->version > SPL_OPTIONS_VERSION || (opt->flags & SPL_O_RDONLY))
         return SPL_EINVAL;
+    spl_options v1;
+    if (opt->version < 2) { /* built before placement: its struct ends at tandem_sep */
+        memset(&v1, 0, sizeof v1);
+        memcpy(&v1, opt, offsetof(spl_options, numa_mode));
+        opt = &v1;
+    }
     spl_geometry g = opt->geom;
     if (!g.slots)
         g.slots = SPL_DEFAULT_SLOTS;

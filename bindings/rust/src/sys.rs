@@ -20,7 +20,7 @@ pub const SPL_O_RDONLY: u32 = 1 << 0;
 pub const SPL_O_GROUP: u32 = 1 << 1;
 pub const SPL_O_NOWAIT: u32 = 1 << 2;
 
-pub const SPL_OPTIONS_VERSION: u32 = 1;
+pub const SPL_OPTIONS_VERSION: u32 = 2;
 pub const SPL_FEAT_EMBEDDINGS: u64 = 1 << 0;
 pub const SPL_F_VALUES: u32 = 1 << 0;
 pub const SPL_F_LABELS_ANY: u32 = 1 << 1;
@@ -76,6 +76,9 @@ pub struct spl_options {
     pub feed_len: u32,
     pub vec_format: u32,
     pub tandem_sep: u32,
+    pub numa_mode: u32,
+    pub huge_pages: u32,
+    pub numa_nodes: u64,
 }
 
 #[repr(C)]
@@ -100,6 +103,13 @@ pub struct spl_info {
     pub free: u64,
     pub index_words: u32,
     pub undo_recs: u32,
+    pub page_bytes: u64,
+    pub numa_nodes: u64,
+    pub numa_mode: i32,
+    pub numa_sampled: u32,
+    pub numa_absent: u32,
+    pub numa_pages: [u32; 64],
+    pub store_id: u64,
 }
 
 #[repr(C)]
