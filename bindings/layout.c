@@ -68,5 +68,21 @@ int main(void)
     S(spl_vec_result);
     F(spl_vec_result, n); F(spl_vec_result, scanned); F(spl_vec_result, skipped);
     F(spl_vec_result, hits);
+    S(spl_key);
+    F(spl_key, key); F(spl_key, len); F(spl_key, home); F(spl_key, fp); F(spl_key, seed);
+
+    S(spl_frag_info);
+    F(spl_frag_info, name); F(spl_frag_info, version); F(spl_frag_info, summary);
+    F(spl_frag_info, errmsg); F(spl_frag_info, path); F(spl_frag_info, args);
+    F(spl_frag_info, argc); F(spl_frag_info, abi); F(spl_frag_info, state); F(spl_frag_info, err);
+    F(spl_frag_info, host_pid); F(spl_frag_info, index); F(spl_frag_info, host_id);
+    F(spl_frag_info, registered_ns); F(spl_frag_info, started_ns);
+    F(spl_frag_info, heartbeat_age_ns); F(spl_frag_info, events); F(spl_frag_info, errors);
+    F(spl_frag_info, resyncs); F(spl_frag_info, restarts); F(spl_frag_info, lag);
+    F(spl_frag_info, groups); F(spl_frag_info, labels); F(spl_frag_info, events_per_s);
+
+    S(spl_host_opts);
+    F(spl_host_opts, version); F(spl_host_opts, flags); F(spl_host_opts, only);
+    F(spl_host_opts, log_fd);
     return 0;
 }

@@ -13,7 +13,8 @@ from ._lib import path as library_path
 from .errors import *  # noqa: F401,F403 - the exception classes
 from .errors import SplinterError, error_class, error_for
 from .store import (F_LABELS_ANY, F_VALUES, GROUPS, O_GROUP, O_NOWAIT, O_RDONLY, VQ_SKIP_SELF,
-                    Backing, Entry, Event, EventKind, Hit, Hits, Info, IntOp, Meta, Metric,
+                    Backing, Entry, Event, EventKind, FragInfo, Hit, Hits, PreparedKey,
+                    FRAG_STATES, frag_errmsg, frag_find, frag_state_name, Info, IntOp, Meta, Metric,
                     Store, Subscription, Type, VecFormat, View, Watch, create, destroy,
                     err_name, open, open_or_create, options, recv_fd, send_fd, strerror,
                     type_name, vec_simd, vec_simd_force)
@@ -26,7 +27,8 @@ __all__ = ["Store", "View", "Subscription", "Watch", "Meta", "Info", "Entry", "H
            "type_name", "vec_simd", "vec_simd_force", "strerror", "err_name", "errors",
            "SplinterError", "error_for", "error_class", "library_path", "version",
            "F_VALUES", "F_LABELS_ANY", "VQ_SKIP_SELF", "O_RDONLY", "O_GROUP", "O_NOWAIT",
-           "GROUPS"] + list(errors.__all__)
+           "GROUPS", "PreparedKey", "FragInfo", "FRAG_STATES", "frag_errmsg", "frag_find",
+           "frag_state_name"] + list(errors.__all__)
 
 
 def version() -> str:

@@ -26,7 +26,8 @@ from ctypes import (POINTER, Structure, c_char_p, c_double, c_float, c_int, c_in
 
 __all__ = ["pl", "cl", "fast", "INT_SIZE_OK", "path", "spl_options", "spl_geometry", "spl_info", "spl_meta",
            "spl_view", "spl_entry", "spl_filter", "spl_event", "spl_vec_query",
-           "spl_vec_hit", "spl_vec_result", "ITER_FN", "STRUCTS"]
+           "spl_vec_hit", "spl_vec_result", "spl_key", "spl_frag_info", "spl_host_opts",
+           "ITER_FN", "STRUCTS"]
 
 
 def _find() -> str:
@@ -132,10 +133,33 @@ class spl_vec_result(Structure):
                 ("hits", POINTER(spl_vec_hit))]
 
 
+class spl_key(Structure):
+    _fields_ = [("key", c_char_p), ("len", c_uint32), ("home", c_uint32), ("fp", c_uint64),
+                ("seed", c_uint64)]
+
+
+class spl_frag_info(Structure):
+    _fields_ = [("name", ctypes.c_char * 32), ("version", ctypes.c_char * 32),
+                ("summary", ctypes.c_char * 96), ("errmsg", ctypes.c_char * 96),
+                ("path", ctypes.c_char * 512), ("args", ctypes.c_char * 512),
+                ("argc", c_uint32), ("abi", c_uint32), ("state", ctypes.c_int32),
+                ("err", ctypes.c_int32), ("host_pid", ctypes.c_int32), ("index", c_uint32),
+                ("host_id", c_uint64), ("registered_ns", c_uint64), ("started_ns", c_uint64),
+                ("heartbeat_age_ns", c_uint64), ("events", c_uint64), ("errors", c_uint64),
+                ("resyncs", c_uint64), ("restarts", c_uint64), ("lag", c_uint64),
+                ("groups", c_uint64), ("labels", c_uint64), ("events_per_s", c_double)]
+
+
+class spl_host_opts(Structure):
+    # mirrored for the layout check only: spl_host_* are not bound (see COVERS)
+    _fields_ = [("version", c_uint32), ("flags", c_uint32), ("only", c_char_p), ("log_fd", c_int)]
+
+
 STRUCTS = {"spl_geometry": spl_geometry, "spl_options": spl_options, "spl_info": spl_info,
            "spl_meta": spl_meta, "spl_view": spl_view, "spl_entry": spl_entry,
            "spl_filter": spl_filter, "spl_event": spl_event, "spl_vec_query": spl_vec_query,
-           "spl_vec_hit": spl_vec_hit, "spl_vec_result": spl_vec_result}
+           "spl_vec_hit": spl_vec_hit, "spl_vec_result": spl_vec_result,
+           "spl_key": spl_key, "spl_frag_info": spl_frag_info, "spl_host_opts": spl_host_opts}
 
 ITER_FN = ctypes.CFUNCTYPE(c_int, POINTER(spl_entry), c_void_p)
 
@@ -218,6 +242,24 @@ _PROTOS = {
     "spl_tandem_unset": (c_int, [_S, c_char_p, c_uint32]),
     "spl_tandem_vec_set": (c_int, [_S, c_char_p, _PF, c_uint32, c_uint32, c_uint32]),
     "spl_tandem_vec_get": (c_int, [_S, c_char_p, c_uint32, _PF, c_uint32]),
+    "spl_key_prep": (c_int, [_S, c_char_p, POINTER(spl_key)]),
+    "spl_get_k": (c_int, [_S, POINTER(spl_key), _P, c_size_t, _PSZ]),
+    "spl_set_k": (c_int, [_S, POINTER(spl_key), _P, c_size_t]),
+    "spl_unset_k": (c_int, [_S, POINTER(spl_key)]),
+    "spl_add_k": (c_int, [_S, POINTER(spl_key), c_int64, _PI64]),
+    "spl_get_many": (c_int, [_S, POINTER(spl_key), c_size_t, _P, c_size_t, _PSZ, POINTER(c_int)]),
+    "spl_set_many": (c_int, [_S, POINTER(spl_key), c_size_t, _P, c_size_t, _PSZ, POINTER(c_int)]),
+    "spl_frag_state_name": (c_char_p, [c_int]),
+    "spl_frag_find": (c_int, [c_char_p, c_char_p, _P, c_size_t]),
+    "spl_frag_errmsg": (c_char_p, []),
+    "spl_frag_register": (c_int, [_S, c_char_p, c_char_p, c_int, POINTER(c_char_p), c_uint32, _P,
+                                  c_size_t]),
+    "spl_frag_unregister": (c_int, [_S, c_char_p, c_int64]),
+    "spl_frag_list": (c_int, [_S, POINTER(spl_frag_info), c_uint32]),
+    "spl_frag_get": (c_int, [_S, c_char_p, POINTER(spl_frag_info)]),
+    "spl_frag_wait": (c_int, [_S, c_char_p, c_uint32, c_int64, POINTER(spl_frag_info)]),
+    "spl_frag_call": (c_int, [_S, c_char_p, c_int, POINTER(c_char_p), _P, c_size_t, _PSZ,
+                              c_int64]),
 }
 
 for _name, (_res, _args) in _PROTOS.items():

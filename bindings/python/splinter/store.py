@@ -906,6 +906,158 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         self._ck(_pl.spl_tandem_vec_get(self._h(), kb, i, buf, self.vec_dim), "tandem_vec_get", kb)
         return a
 
+    # ------------------------------------------------------------ prepared keys, batches
+    def prepare(self, key: Key) -> "PreparedKey":
+        """Hash a key once for this store (spl_key_prep); use it many times."""
+        return PreparedKey(self, key)
+
+    def _kvec(self, keys: Sequence[Union[Key, "PreparedKey"]]) -> Tuple[Any, List[Any]]:
+        """An spl_key array for keys (prepared or not) and what keeps them alive."""
+        arr = (_lib.spl_key * max(len(keys), 1))()
+        keep: List[Any] = []
+        s = self._h()
+        for i, k in enumerate(keys):
+            if isinstance(k, PreparedKey):
+                arr[i] = k._k
+                keep.append(k)
+            else:
+                kb = _key(k)
+                keep.append(kb)
+                self._ck(_pl.spl_key_prep(s, kb, byref(arr[i])), "key_prep", kb)
+        return arr, keep
+
+    def get_many(self, keys: Sequence[Union[Key, "PreparedKey"]], default: Any = None, *,
+                 max_len: int = _POOL_BUF) -> List[Any]:
+        """The values of keys in one spl_get_many (the lookups overlapped):
+        a list in the order of keys, ``default`` for an absent key.  Values
+        longer than max_len, and keys busy under a writer, are fetched again
+        one by one.  A key prepared for another store raises InvalidArgument."""
+        keys = list(keys)
+        n = len(keys)
+        if n == 0:
+            return []
+        arr, keep = self._kvec(keys)
+        stride = max(int(max_len), 1)
+        bufs = ctypes.create_string_buffer(n * stride)
+        lens = (c_size_t * n)()
+        rcs = (c_int * n)()
+        s = self._h()
+        self._ck(_pl.spl_get_many(s, arr, n, bufs, stride, lens, rcs), "get_many")
+        raw = bufs.raw
+        out: List[Any] = []
+        for i in range(n):
+            rc = rcs[i]
+            if rc == 0:
+                out.append(raw[i * stride:i * stride + lens[i]])
+            elif rc == _ENOENT:
+                out.append(default)
+            elif rc in (_ENOBUFS, _EAGAIN):
+                pk = keys[i] if isinstance(keys[i], PreparedKey) else PreparedKey(self, keys[i])
+                out.append(pk.get(default))
+            else:
+                raise error_for(rc, f"get_many {_skey(arr[i].key)!r}")
+        del keep
+        return out
+
+    def set_many(self, items: Any, *, wait: Optional[bool] = None) -> None:
+        """Write (key, value) pairs (or a mapping) in one spl_set_many; each
+        write is atomic on its own.  Keys busy under a writer are retried one
+        by one (when waiting); the first other failure raises."""
+        pairs = list(items.items()) if hasattr(items, "items") else list(items)
+        n = len(pairs)
+        if n == 0:
+            return
+        arr, keep = self._kvec([k for k, _ in pairs])
+        vals = [_bytes(v) for _, v in pairs]
+        stride = max(max(len(v) for v in vals), 1)
+        buf = ctypes.create_string_buffer(b"".join(v.ljust(stride, b"\0") for v in vals), n * stride)
+        lens = (c_size_t * n)(*[len(v) for v in vals])
+        rcs = (c_int * n)()
+        s = self._h()
+        self._ck(_pl.spl_set_many(s, arr, n, buf, stride, lens, rcs), "set_many")
+        for i in range(n):
+            rc = rcs[i]
+            if rc == _EAGAIN and self._waiting(wait):
+                keys_i = pairs[i][0]
+                pk = keys_i if isinstance(keys_i, PreparedKey) else PreparedKey(self, keys_i)
+                pk.set(vals[i], wait=True)
+            elif rc < 0:
+                raise error_for(rc, f"set_many {_skey(arr[i].key)!r}")
+        del keep
+
+    # ------------------------------------------------------------ fragments
+    def frag_register(self, library: str, args: Sequence[str] = (), *, name: Optional[str] = None,
+                      probe: bool = True, dir: Optional[str] = None) -> str:  # noqa: A002
+        """Register a fragment (splinterctl insmod without starting a host):
+        library is a NAME (looked up by frag_find) or a path; args are
+        NAME=VALUE options.  Returns the instance name.  A host (splinterctl
+        host, or insmod) runs it."""
+        path = os.path.abspath(library) if "/" in library else frag_find(library, dir)
+        ab = [a.encode() for a in args]
+        av = (ctypes.c_char_p * max(len(ab), 1))(*ab)
+        out = ctypes.create_string_buffer(64)
+        pb = path.encode()
+        nb = None if name is None else name.encode()
+        rc = _cl.spl_frag_register(self._h(), pb, nb, len(ab), av, 0 if probe else 1, out, 64)
+        if rc < 0:
+            raise _frag_error(rc, f"frag_register {library!r}")
+        return out.value.decode()
+
+    def frag_unregister(self, name: str, timeout: Optional[float] = 10.0) -> None:
+        """Stop and remove a fragment (rmmod), waiting up to timeout (None: for ever)."""
+        rc = _cl.spl_frag_unregister(self._h(), name.encode(), _ns(timeout))
+        if rc < 0:
+            raise _frag_error(rc, f"frag_unregister {name!r}")
+
+    def frag_list(self) -> List["FragInfo"]:
+        """Every registered fragment (lsmod)."""
+        arr = (_lib.spl_frag_info * 8)()
+        n = self._ck(_cl.spl_frag_list(self._h(), arr, 8), "frag_list")
+        return [FragInfo._of(arr[i]) for i in range(min(n, 8))]
+
+    def frag_get(self, name: str) -> "FragInfo":
+        """One fragment by name; NotFound if it is not registered."""
+        fi = _lib.spl_frag_info()
+        rc = _cl.spl_frag_get(self._h(), name.encode(), byref(fi))
+        if rc < 0:
+            raise _frag_error(rc, f"frag_get {name!r}")
+        return FragInfo._of(fi)
+
+    def frag_wait(self, name: str, states: Union[int, str, Sequence[Union[int, str]]],
+                  timeout: Optional[float] = 10.0) -> "FragInfo":
+        """Wait until the fragment's state is one of states (names such as
+        "running" or numbers); Timeout, or NotFound when it is removed."""
+        if isinstance(states, (int, str)):
+            states = [states]
+        mask = 0
+        for st in states:
+            mask |= 1 << (FRAG_STATES.index(st) if isinstance(st, str) else int(st))
+        fi = _lib.spl_frag_info()
+        rc = _cl.spl_frag_wait(self._h(), name.encode(), mask, _ns(timeout), byref(fi))
+        if rc < 0:
+            raise _frag_error(rc, f"frag_wait {name!r}")
+        return FragInfo._of(fi)
+
+    def frag_call(self, name: str, command: str, *args: str, timeout: Optional[float] = 5.0) -> str:
+        """Run a fragment's command in its host; the reply (JSON text).  A
+        command that fails raises, its reply in the message."""
+        ab = [a.encode() for a in (command, *args)]  # kept alive for the call
+        av = (ctypes.c_char_p * len(ab))(*ab)
+        nb = name.encode()
+        cap = 2048
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            ln = c_size_t()
+            rc = _cl.spl_frag_call(self._h(), nb, len(ab), av, buf, cap, byref(ln),
+                                   _ns(timeout))
+            if rc == _ENOBUFS and ln.value >= cap:
+                cap = ln.value + 1
+                continue
+            reply = buf.value.decode("utf-8", "replace")
+            if rc < 0:
+                raise _frag_error(rc, f"frag_call {name!r} {command!r}", reply)
+            return reply
+
     # ------------------------------------------------------------ signals
     def add_watch(self, key: Key, groups: int, *, wait: Optional[bool] = None) -> None:
         """OR groups into the key's watch mask (spl_watch)."""
@@ -1020,6 +1172,133 @@ class Store(MutableMapping):  # type: ignore[type-arg]
                     raise Timeout(_ETIMEDOUT, f"wait {_skey(kb)!r}")
                 await _readable(fd, left)
                 _drain_fd(fd)
+
+
+class PreparedKey:
+    """A key hashed once for one store (spl_key_prep): get, set, unset and
+    add with it skip the hashing.  It keeps its encoded key alive; it works
+    only with the store it was prepared for (another store's calls refuse it
+    with InvalidArgument).  ``Store.prepare(key)`` makes one."""
+
+    __slots__ = ("store", "_kb", "_k")
+
+    def __init__(self, store: "Store", key: Key) -> None:
+        self.store = store
+        self._kb = _key(key)  # the C struct points into these bytes
+        self._k = _lib.spl_key()
+        Store._ck(_pl.spl_key_prep(store._h(), self._kb, byref(self._k)), "key_prep", self._kb)
+
+    @property
+    def key(self) -> str:
+        return _skey(self._kb)
+
+    def __repr__(self) -> str:
+        return f"PreparedKey({self.key!r})"
+
+    def _retry(self, fn: Any, args: Tuple[Any, ...], wait: Optional[bool], op: str) -> int:
+        return self.store._retry(fn, args, wait, op, self._kb)
+
+    def get(self, default: Any = None, *, wait: Optional[bool] = None) -> Any:
+        """The value (bytes), or default if absent (spl_get_k)."""
+        s = self.store._h()
+        cap = _POOL_BUF
+        ln = c_size_t()
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            try:
+                self._retry(_pl.spl_get_k, (s, byref(self._k), buf, cap, byref(ln)), wait, "get")
+            except NotFound:
+                return default
+            except SplinterError as e:
+                if e.code != _ENOBUFS:
+                    raise
+                cap = ln.value
+                continue
+            return buf.raw[:ln.value]
+
+    def set(self, value: Any, *, wait: Optional[bool] = None) -> None:
+        """Insert or overwrite (spl_set_k)."""
+        v = _bytes(value)
+        self._retry(_pl.spl_set_k, (self.store._h(), byref(self._k), v, len(v)), wait, "set")
+
+    def unset(self, *, wait: Optional[bool] = None) -> bool:
+        """Delete (spl_unset_k); True if the key was there."""
+        try:
+            self._retry(_pl.spl_unset_k, (self.store._h(), byref(self._k)), wait, "unset")
+        except NotFound:
+            return False
+        return True
+
+    def add(self, delta: int) -> int:
+        """Add delta (created as 0 if absent); the new value (spl_add_k)."""
+        out = c_int64()
+        Store._ck(_cl.spl_add_k(self.store._h(), byref(self._k), delta, byref(out)), "add", self._kb)
+        return out.value
+
+
+FRAG_STATES = ["free", "registered", "starting", "running", "stopping", "failed", "dead"]
+
+
+@dataclass(frozen=True)
+class FragInfo:
+    """A fragment's registry entry (spl_frag_info)."""
+    name: str
+    version: str
+    summary: str
+    errmsg: str
+    path: str
+    args: List[str]
+    abi: int
+    state: str
+    err: int
+    host_pid: int
+    index: int
+    host_id: int
+    registered_ns: int
+    started_ns: int
+    heartbeat_age_ns: int
+    events: int
+    errors: int
+    resyncs: int
+    restarts: int
+    lag: int
+    groups: int
+    labels: int
+    events_per_s: float
+
+    @classmethod
+    def _of(cls, f: _lib.spl_frag_info) -> "FragInfo":
+        d = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+        args = [d(a) for a in bytes(f.args).split(b"\0")[:f.argc]]
+        return cls(d(f.name), d(f.version), d(f.summary), d(f.errmsg), d(f.path), args, f.abi,
+                   frag_state_name(f.state), f.err, f.host_pid, f.index, f.host_id,
+                   f.registered_ns, f.started_ns, f.heartbeat_age_ns, f.events, f.errors,
+                   f.resyncs, f.restarts, f.lag, f.groups, f.labels, f.events_per_s)
+
+
+def _frag_error(rc: int, op: str, detail: Optional[str] = None) -> SplinterError:
+    msg = detail or frag_errmsg()
+    return error_for(rc, f"{op}: {msg}" if msg else op)
+
+
+def frag_state_name(state: int) -> str:
+    """ "running", "failed", ... (spl_frag_state_name)."""
+    return _pl.spl_frag_state_name(state).decode()
+
+
+def frag_errmsg() -> str:
+    """Detail of this thread's last failed fragment call (spl_frag_errmsg)."""
+    return _pl.spl_frag_errmsg().decode("utf-8", "replace")
+
+
+def frag_find(name: str, dir: Optional[str] = None) -> str:  # noqa: A002
+    """The absolute path of a fragment library by name (spl_frag_find):
+    $SPLINTER_FRAG_PATH, then dir, then the install directory."""
+    buf = ctypes.create_string_buffer(4096)
+    rc = _pl.spl_frag_find(name.encode(), None if dir is None else dir.encode(), buf, 4096)
+    if rc < 0:
+        raise error_for(rc, f"frag_find {name!r}")
+    return buf.value.decode()
 
 
 def _drain_fd(fd: int) -> None:
