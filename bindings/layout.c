@@ -27,7 +27,8 @@ int main(void)
     S(spl_options);
     F(spl_options, version); F(spl_options, backing); F(spl_options, flags);
     F(spl_options, mode); F(spl_options, geom); F(spl_options, feed_len);
-    F(spl_options, vec_format); F(spl_options, tandem_sep);
+    F(spl_options, vec_format); F(spl_options, tandem_sep); F(spl_options, numa_mode);
+    F(spl_options, huge_pages); F(spl_options, numa_nodes);
 
     S(spl_info);
     F(spl_info, geom); F(spl_info, backing); F(spl_info, probe_max); F(spl_info, slot_stride);
@@ -35,7 +36,9 @@ int main(void)
     F(spl_info, changes); F(spl_info, probe_longest); F(spl_info, probe_mean);
     F(spl_info, features); F(spl_info, read_only); F(spl_info, cell_stride);
     F(spl_info, cells_high); F(spl_info, capacity); F(spl_info, free);
-    F(spl_info, index_words); F(spl_info, undo_recs);
+    F(spl_info, index_words); F(spl_info, undo_recs); F(spl_info, page_bytes);
+    F(spl_info, numa_nodes); F(spl_info, numa_mode); F(spl_info, numa_sampled);
+    F(spl_info, numa_absent); F(spl_info, numa_pages); F(spl_info, store_id);
 
     S(spl_meta);
     F(spl_meta, epoch); F(spl_meta, labels); F(spl_meta, ctime_ns); F(spl_meta, mtime_ns);

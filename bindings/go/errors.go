@@ -51,6 +51,13 @@ const (
 	ErrNoVector Errno = C.SPL_ENOVEC    // key holds no vector
 	ErrRange    Errno = C.SPL_ERANGE    // vector element out of range for the format
 	ErrNotSup   Errno = C.SPL_ENOTSUP   // not supported by this build or CPU
+	ErrNoNode   Errno = C.SPL_ENODE     // NUMA node does not exist or is not allowed here
+	ErrNoHuge   Errno = C.SPL_ENOHUGE   // no huge pages: none free, or not on hugetlbfs
+	ErrUnsealed Errno = C.SPL_EUNSEALED // store fd is not sealed against shrinking
+	ErrFragABI  Errno = C.SPL_EABI      // fragment needs another fragment ABI version
+	ErrNoSym    Errno = C.SPL_ENOSYM    // library has no spl_fragment_entry symbol
+	ErrLoad     Errno = C.SPL_ELOAD     // fragment library could not be loaded
+	ErrNoHost   Errno = C.SPL_ENOHOST   // fragment is not running: no live host
 	ErrClosed   Errno = -1_000_000      // the Store (or Subscription) was closed (this package's own)
 )
 

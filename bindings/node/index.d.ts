@@ -9,7 +9,8 @@ export type SplErrorName =
   | 'SPL_EKEYLEN' | 'SPL_EFULL' | 'SPL_EMAGIC' | 'SPL_EVERSION' | 'SPL_ELAYOUT' | 'SPL_ESIZE'
   | 'SPL_EGEOMETRY' | 'SPL_EINIT' | 'SPL_ECORRUPT' | 'SPL_ETYPE' | 'SPL_ESTALE' | 'SPL_EOWNER'
   | 'SPL_EMODE' | 'SPL_ENOTREG' | 'SPL_ENAME' | 'SPL_EFORMAT' | 'SPL_ENAN' | 'SPL_EDIM'
-  | 'SPL_ENOVEC' | 'SPL_ERANGE' | 'SPL_ENOTSUP';
+  | 'SPL_ENOVEC' | 'SPL_ERANGE' | 'SPL_ENOTSUP' | 'SPL_ENODE' | 'SPL_ENOHUGE' | 'SPL_EUNSEALED'
+  | 'SPL_EABI' | 'SPL_ENOSYM' | 'SPL_ELOAD' | 'SPL_ENOHOST';
 
 /**
  * Every failure of the library is thrown as a SplinterError.  `code` is the

@@ -81,6 +81,13 @@ _TABLE: Tuple[Tuple[str, int, str, Type[BaseException]], ...] = (
     ("SPL_ENOVEC", -1018, "NoVector", KeyError),
     ("SPL_ERANGE", -1019, "OutOfRange", ValueError),
     ("SPL_ENOTSUP", -95, "NotSupported", NotImplementedError),
+    ("SPL_ENODE", -1020, "NoSuchNode", ValueError),
+    ("SPL_ENOHUGE", -1021, "NoHugePages", OSError),
+    ("SPL_EUNSEALED", -1022, "NotSealed", OSError),
+    ("SPL_EABI", -1100, "FragmentABI", OSError),
+    ("SPL_ENOSYM", -1101, "FragmentNoEntry", OSError),
+    ("SPL_ELOAD", -1102, "FragmentLoad", OSError),
+    ("SPL_ENOHOST", -1103, "FragmentNoHost", OSError),
 )
 
 _BY_CODE: Dict[int, Type[SplinterError]] = {}
@@ -145,5 +152,12 @@ DimensionMismatch: Type[SplinterError] = _BY_NAME["SPL_EDIM"]
 NoVector: Type[SplinterError] = _BY_NAME["SPL_ENOVEC"]
 OutOfRange: Type[SplinterError] = _BY_NAME["SPL_ERANGE"]
 NotSupported: Type[SplinterError] = _BY_NAME["SPL_ENOTSUP"]
+NoSuchNode: Type[SplinterError] = _BY_NAME["SPL_ENODE"]
+NoHugePages: Type[SplinterError] = _BY_NAME["SPL_ENOHUGE"]
+NotSealed: Type[SplinterError] = _BY_NAME["SPL_EUNSEALED"]
+FragmentABI: Type[SplinterError] = _BY_NAME["SPL_EABI"]
+FragmentNoEntry: Type[SplinterError] = _BY_NAME["SPL_ENOSYM"]
+FragmentLoad: Type[SplinterError] = _BY_NAME["SPL_ELOAD"]
+FragmentNoHost: Type[SplinterError] = _BY_NAME["SPL_ENOHOST"]
 
 __all__ = ["SplinterError", "error_for", "error_class"] + [c for _, _, c, _ in _TABLE]

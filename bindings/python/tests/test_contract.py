@@ -46,7 +46,7 @@ def _header_structs():
         for decl in body.split(";"):
             decl = decl.strip()
             if decl:
-                fields.append(re.findall(r"(\w+)\s*(?:\[\w*\])?$", decl)[0])
+                fields.append(re.findall(r"(\w+)\s*(?:\[[^\]]*\])?$", decl)[0])
         out[name] = fields
     return out
 

@@ -83,6 +83,13 @@ errors! {
     NoVec = -1018, "SPL_ENOVEC";
     Range = -1019, "SPL_ERANGE";
     NotSup = -95, "SPL_ENOTSUP";
+    NoNode = -1020, "SPL_ENODE";
+    NoHuge = -1021, "SPL_ENOHUGE";
+    Unsealed = -1022, "SPL_EUNSEALED";
+    FragAbi = -1100, "SPL_EABI";
+    FragNoSym = -1101, "SPL_ENOSYM";
+    FragLoad = -1102, "SPL_ELOAD";
+    FragNoHost = -1103, "SPL_ENOHOST";
 }
 
 impl Error {

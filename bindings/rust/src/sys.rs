@@ -82,7 +82,7 @@ pub struct spl_options {
 }
 
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct spl_info {
     pub geom: spl_geometry,
     pub backing: u32,
@@ -110,6 +110,13 @@ pub struct spl_info {
     pub numa_absent: u32,
     pub numa_pages: [u32; 64],
     pub store_id: u64,
+}
+
+impl Default for spl_info {
+    fn default() -> Self {
+        // all zero: plain integers and floats (derive(Default) stops at 32-element arrays)
+        unsafe { std::mem::zeroed() }
+    }
 }
 
 #[repr(C)]

@@ -57,10 +57,12 @@ fn structs_match_the_header() {
     let mut r = BTreeMap::new();
     rust_layout!(r;
         spl_geometry { slots, key_max, val_max, vec_dim }
-        spl_options { version, backing, flags, mode, geom, feed_len, vec_format, tandem_sep }
+        spl_options { version, backing, flags, mode, geom, feed_len, vec_format, tandem_sep,
+                      numa_mode, huge_pages, numa_nodes }
         spl_info { geom, backing, probe_max, slot_stride, region_bytes, used, load, recoveries, changes,
                    probe_longest, probe_mean, features, read_only, cell_stride, cells_high, capacity, free,
-                   index_words, undo_recs }
+                   index_words, undo_recs, page_bytes, numa_nodes, numa_mode, numa_sampled, numa_absent,
+                   numa_pages, store_id }
         spl_meta { epoch, labels, ctime_ns, mtime_ns, atime_ns, val_len, slot, type_ as type, user_flags, watch }
         spl_view { data, len, epoch, slot, type_ as type }
         spl_entry { key, key_len, val, meta }
@@ -72,6 +74,13 @@ fn structs_match_the_header() {
     );
     // Both sides list the same structs and fields (layout.c lists every
     // field of the header; the Python suite checks that), with equal numbers.
+    // Structs of calls this binding leaves out (its COVERS says why) are not
+    // mirrored: the fragment management and host structs.
+    const NOT_MIRRORED: [&str; 3] = ["spl_frag_info", "spl_host_opts", "spl_key"];
+    let c: BTreeMap<String, (usize, usize)> = c
+        .into_iter()
+        .filter(|(k, _)| !NOT_MIRRORED.iter().any(|n| k == n || k.starts_with(&format!("{n}."))))
+        .collect();
     let ck: Vec<&String> = c.keys().collect();
     let rk: Vec<&String> = r.keys().collect();
     assert_eq!(ck, rk, "structs or fields differ between bindings/layout.c and sys.rs");
