@@ -74,7 +74,9 @@ class spl_geometry(Structure):
 class spl_options(Structure):
     _fields_ = [("version", c_uint32), ("backing", c_uint32), ("flags", c_uint32),
                 ("mode", c_uint32), ("geom", spl_geometry), ("feed_len", c_uint32),
-                ("vec_format", c_uint32), ("tandem_sep", c_uint32)]
+                ("vec_format", c_uint32), ("tandem_sep", c_uint32),
+                # placement (docs/PLACEMENT.md): spl_options_init writes them too
+                ("numa_mode", c_uint32), ("huge_pages", c_uint32), ("numa_nodes", c_uint64)]
 
 
 class spl_info(Structure):
@@ -84,7 +86,11 @@ class spl_info(Structure):
                 ("probe_longest", c_uint32), ("probe_mean", c_double), ("features", c_uint64),
                 ("read_only", c_int), ("cell_stride", c_uint32), ("cells_high", c_uint32),
                 ("capacity", c_uint64), ("free", c_uint64), ("index_words", c_uint32),
-                ("undo_recs", c_uint32)]
+                ("undo_recs", c_uint32),
+                # placement and mirrors: spl_info_get fills the whole struct
+                ("page_bytes", c_uint64), ("numa_nodes", c_uint64), ("numa_mode", ctypes.c_int32),
+                ("numa_sampled", c_uint32), ("numa_absent", c_uint32),
+                ("numa_pages", c_uint32 * 64), ("store_id", c_uint64)]
 
 
 class spl_meta(Structure):

@@ -76,10 +76,14 @@ pub struct spl_options {
     pub feed_len: u32,
     pub vec_format: u32,
     pub tandem_sep: u32,
+    // placement (docs/PLACEMENT.md): spl_options_init writes them too
+    pub numa_mode: u32,
+    pub huge_pages: u32,
+    pub numa_nodes: u64,
 }
 
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct spl_info {
     pub geom: spl_geometry,
     pub backing: u32,
@@ -100,6 +104,21 @@ pub struct spl_info {
     pub free: u64,
     pub index_words: u32,
     pub undo_recs: u32,
+    // placement and mirrors: spl_info_get fills the whole struct
+    pub page_bytes: u64,
+    pub numa_nodes: u64,
+    pub numa_mode: i32,
+    pub numa_sampled: u32,
+    pub numa_absent: u32,
+    pub numa_pages: [u32; 64],
+    pub store_id: u64,
+}
+
+impl Default for spl_info {
+    fn default() -> Self {
+        // SAFETY: plain integers and floats: all-zero is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
 }
 
 #[repr(C)]
