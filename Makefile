@@ -555,3 +555,27 @@ bench-node: $(NODE_ADDON)
 
 bench-go: $(LIB_A)
 	cd $(GO_DIR) && $(GO_ENV) go run ./cmd/splbench $(subst --,-,$(BENCH_ARGS))
+
+# ---------------------------------------------------------------- bindings: interop
+# One store, worker processes in C, Python, Node.js, Rust and Go at the same
+# time (tests/interop/README.md): a shared counter, each other's keys byte
+# for byte, a vector search across languages, watchers across languages, and
+# SIGKILLs mid-write.  tests/interop/run.py prints "interop: N passed, N
+# failed" and adds the counts to $$SPL_SUMMARY.
+.PHONY: test-interop
+test-all: test-interop
+INTEROP_C    := $(B)/interop/c-worker
+INTEROP_GO   := $(B)/interop/go-worker
+INTEROP_RUST := $(B)/rust/debug/examples/interop
+
+$(INTEROP_C): tests/interop/worker.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+test-interop: lib $(INTEROP_C) $(NODE_ADDON)
+	@{ $(CARGO_ENV) $(CARGO) build --offline --example interop --manifest-path bindings/rust/Cargo.toml && \
+	  ( cd $(GO_DIR) && $(GO_ENV) go build -o $(CURDIR)/$(INTEROP_GO) ./cmd/interop ); } || \
+	{ echo "interop: 0 passed, 1 failed (workers did not build)"; \
+	  [ -z "$$SPL_SUMMARY" ] || echo "0 1" >> "$$SPL_SUMMARY"; exit 1; }
+	SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) tests/interop/run.py --python $(PYTHON) \
+		--c $(INTEROP_C) --rust $(INTEROP_RUST) --go $(INTEROP_GO)

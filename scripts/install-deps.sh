@@ -20,13 +20,14 @@
 #   nats-server                       : the mirror's tests (make test-mirror) run a real
 #                                       JetStream server on loopback, and the mirror bench
 #   golang-go                         : the Go binding (bindings/go, cgo; make test-go)
+#   gnuplot-nox                       : bench/bindings/plot.sh, the bindings' latency plot (PNG)
 #   python3                           : node-gyp, which builds the Node.js addon (bindings/node)
 #   nodejs, npm (only if no node)     : the Node.js binding (make test-node); the machines come
 #                                       with Node.js 20, which a Debian nodejs would downgrade
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
       libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl
-      libnats-dev nats-server golang-go python3"
+      libnats-dev nats-server golang-go gnuplot-nox python3"
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 # Python binding (bindings/python; make test-python, bench-python, install-python):
 #   python3-pytest                    : its test suite (run with Debian's /usr/bin/python3)
