@@ -467,18 +467,18 @@ int spl_mirror_main(int argc, char **argv)
         spl_close(s);
         return rc == SPL_MIRROR_ECONFIG ? 1 : 2;
     }
-    struct sigaction sa, old_int, old_term, old_pipe;
+    struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, &old_pipe);
+    signal(SIGPIPE, SIG_IGN); /* left so: TLS may write to a closed socket even in nats_Close */
     struct stats_thr stt = {stats, 0};
     pthread_t sth;
     if (stats)
         pthread_create(&sth, NULL, stats_main, &stt);
+    spl_mirror *m = g_m;
     rc = spl_mirror_run(g_m);
     if (stats) {
         stt.quit = 1;
@@ -497,12 +497,11 @@ int spl_mirror_main(int argc, char **argv)
         status = rc == SPL_MIRROR_ECONFIG ? 1 : rc <= SPL_MIRROR_ENATS && rc >= SPL_MIRROR_ECONFIG ? 3 : 4;
     }
     fprintf(stderr, "splinter-mirror: stopped: %s\n", buf);
-    /* the caller (splinterctl's REPL) may go on: its handlers back first */
+    /* the caller (splinterctl's REPL) may go on: its handlers back */
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGPIPE, &old_pipe, NULL);
-    spl_mirror_free(g_m);
     g_m = NULL;
+    spl_mirror_free(m);
     g_done = 0;
     spl_close(s);
     nats_Close();
