@@ -71,6 +71,23 @@ CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c)))
 CLI_BIN  := $(B)/splinterctl
 CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -DSPLCTL_WITH_LUA=$(WITH_LUA)
 CLI_LIBS := $(shell pkg-config --libs jansson libedit 2>/dev/null || echo -ljansson -ledit)
+# (the mirror's variables: see the mirror section below)
+NATS_CFLAGS  := $(shell pkg-config --cflags libnats 2>/dev/null)
+NATS_LIBS    := $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
+MIRROR_LSRC  := mirror/mirror.c mirror/entry.c mirror/cli.c
+MIRROR_OBJ   := $(patsubst mirror/%.c,$(B)/obj/mirror/%.o,$(MIRROR_LSRC))
+MIRROR_A     := $(B)/libsplinter-mirror.a
+MIRROR_BIN   := $(B)/splinter-mirror
+MIRROR_TESTS := $(B)/tests/mirror_tool $(B)/tests/test_mirror_entry
+MIRROR_FRAG  := $(B)/fragments/mirror.so
+# WITH_NATS=1: `splinterctl mirror` runs the mirror in the CLI (libnats
+# linked); otherwise it runs the splinter-mirror found beside splinterctl.
+CLI_CFLAGS += -DSPLCTL_WITH_NATS=$(WITH_NATS)
+ifeq ($(WITH_NATS),1)
+CLI_CFLAGS += $(NATS_CFLAGS) -Imirror
+CLI_MIRROR := $(MIRROR_A)
+CLI_LIBS   += $(NATS_LIBS)
+endif
 LUA_SRC  := $(sort $(wildcard lua/*.c))
 LUA_MOD  := $(B)/lua/splinter.so
 LUA_CMOD ?= $(shell pkg-config --variable=INSTALL_CMOD lua5.4 2>/dev/null || echo /usr/local/lib/lua/5.4)
@@ -94,9 +111,14 @@ cli: $(CLI_BIN) $(if $(filter 1,$(WITH_LUA)),$(LUA_MOD))
 $(B)/.cli-lua-%:
 	@mkdir -p $(dir $@) && rm -f $(B)/.cli-lua-* && touch $@
 
-$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h) $(LIB_A) $(B)/.cli-lua-$(WITH_LUA)
+# ... and when WITH_NATS changes.
+$(B)/.cli-nats-%:
+	@mkdir -p $(dir $@) && rm -f $(B)/.cli-nats-* && touch $@
+
+$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h) $(LIB_A) $(CLI_MIRROR) $(B)/.cli-lua-$(WITH_LUA) \
+		$(B)/.cli-nats-$(WITH_NATS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_MIRROR) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
 
 # The loadable module: the same binding, linked with the PIC static library
 # (no dependency on an installed libsplinter.so); Lua's symbols come from
@@ -166,6 +188,11 @@ tests: $(UNIT_BIN) $(MP_BIN) $(FUZZ_REPLAY)
 # (include/splinter_fragment.h).  Test fragments: tests/frag/frag_*.c.
 FRAG_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard fragments/*/*.c))))
 FRAG_NAMES := $(sort $(FRAG_NAMES))
+# fragments/mirror needs libnats and the mirror library: WITH_NATS=1 only
+# (its own rule, in the mirror section)
+ifneq ($(WITH_NATS),1)
+FRAG_NAMES := $(filter-out mirror,$(FRAG_NAMES))
+endif
 FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
 FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))
 FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(wildcard fragments/*/bench_*.c))
@@ -213,19 +240,22 @@ bench-dsp: $(FRAG_BENCH)
 # mirror/ (WITH_NATS=1): the NATS JetStream mirror, a library of its own
 # (libsplinter-mirror.a, header mirror/splinter_mirror.h) over the core and
 # libnats, and the program splinter-mirror.  The core never links libnats.
-NATS_CFLAGS  := $(shell pkg-config --cflags libnats 2>/dev/null)
-NATS_LIBS    := $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
-MIRROR_LSRC  := mirror/mirror.c mirror/entry.c
-MIRROR_OBJ   := $(patsubst mirror/%.c,$(B)/obj/mirror/%.o,$(MIRROR_LSRC))
-MIRROR_A     := $(B)/libsplinter-mirror.a
-MIRROR_BIN   := $(B)/splinter-mirror
-MIRROR_TESTS := $(B)/tests/mirror_tool $(B)/tests/test_mirror_entry
 
-mirror: $(MIRROR_BIN) $(MIRROR_A)
+mirror: $(MIRROR_BIN) $(MIRROR_A) $(MIRROR_FRAG)
+
+# The mirror as a fragment: the mirror library and the core (both PIC,
+# static) inside the .so, their symbols hidden (only spl_fragment_entry is
+# exported); kept loaded once loaded (-z nodelete: libnats and the core
+# leave thread-exit and fork handlers behind).
+$(MIRROR_FRAG): fragments/mirror/mirror_frag.c $(MIRROR_A) $(LIB_A) include/splinter_fragment.h \
+		mirror/splinter_mirror.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FRAG_CFLAGS) $(NATS_CFLAGS) -Imirror -o $@ $< $(MIRROR_A) $(LIB_A) \
+		-Wl,--exclude-libs,ALL -Wl,-z,nodelete $(NATS_LIBS) $(LDLIBS)
 
 $(B)/obj/mirror/%.o: mirror/%.c $(wildcard mirror/*.h) include/splinter.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(NATS_CFLAGS) -Imirror -c $< -o $@
+	$(CC) $(CFLAGS_BASE) -fPIC $(NATS_CFLAGS) -Imirror -c $< -o $@
 
 $(MIRROR_A): $(MIRROR_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -367,9 +397,9 @@ test-cli: $(CLI_BIN)
 
 # The mirror against a real nats-server (tests/mirror: each script starts
 # its own on 127.0.0.1, a free port and a temporary directory, and stops it).
-MIRROR_CASES := roundtrip kill server-restart overflow badinput security bench
+MIRROR_CASES := roundtrip kill server-restart overflow badinput security fragment cli bench
 test-mirror:
-	$(MAKE) WITH_NATS=1 mirror $(MIRROR_TESTS)
+	$(MAKE) WITH_NATS=1 mirror cli $(MIRROR_TESTS)
 	B=$(B) tests/run.sh mirror $(B)/tests/test_mirror_entry \
 		$(foreach c,$(MIRROR_CASES),"tests/mirror/$(c).sh")
 

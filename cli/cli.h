@@ -94,6 +94,8 @@ int cmd_rmmod(cli_ctx *c, int argc, char **argv);
 int cmd_lsmod(cli_ctx *c, int argc, char **argv);
 int cmd_frag(cli_ctx *c, int argc, char **argv);
 int cmd_host(cli_ctx *c, int argc, char **argv);
+/* cmd_mirror.c */
+int cmd_mirror(cli_ctx *c, int argc, char **argv);
 /* main.c */
 int cmd_help(cli_ctx *c, int argc, char **argv);
 /* cmd_lua.c (WITH_LUA=1) */

@@ -150,6 +150,14 @@ const cli_cmd cli_commands[] = {
      "-x, --exit-idle  exit when none of its fragments is left\n"
      "-d, --daemonize  run in the background (prints its pid)\n"
      "--log FILE       log to FILE (default: stderr; with --daemonize: none)"},
+    {"mirror", NULL, cmd_mirror, 0, "[STORE] --bucket B (--to URL | --from URL | both) [OPTIONS]",
+     "mirror a store to and from a NATS JetStream bucket: splinter-mirror's arguments",
+     "--to URL         publish the store's changes to nats://HOST:PORT\n"
+     "--from URL       apply the bucket's changes to the store (both: join machines)\n"
+     "--bucket B       the bucket (created if absent); 'splinter-mirror --help' for the rest\n"
+     "STORE left out: the current store (--store).  Runs until Ctrl-C or SIGTERM.\n"
+     "A build without WITH_NATS=1 runs the splinter-mirror beside splinterctl, else exit 2;\n"
+     "exit 0 stopped, 1 bad mirror option, 2 store, 3 server refused, 4 store error"},
 #if SPLCTL_WITH_LUA
     {"lua", NULL, cmd_lua, 0, "SCRIPT [ARGS]",
      "run a Lua 5.4 script with the 'splinter' module bound to the current store",

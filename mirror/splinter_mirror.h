@@ -125,6 +125,15 @@ const char *spl_mirror_errmsg(spl_mirror *m);
 /* After spl_mirror_run returned (or was never called). */
 void spl_mirror_free(spl_mirror *m);
 
+/* The command line of splinter-mirror (its usage with --help): parse argv
+ * (argv[0] is the program or command name), open the store, run until
+ * SIGINT or SIGTERM (its handlers are installed for the run, the caller's
+ * put back after; SIGPIPE is left ignored) and return the program's exit status (0 stopped, 1 bad
+ * usage, 2 store, 3 server refused, 4 store error while running).  Used by
+ * splinter-mirror and `splinterctl mirror`.  May call exit(1) on a bad
+ * number. */
+int spl_mirror_main(int argc, char **argv);
+
 #ifdef __cplusplus
 }
 #endif
