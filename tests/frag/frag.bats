@@ -68,14 +68,14 @@ gone() {
     [ "$(j .state)" = running ]
     [ "$(j .host_pid)" -gt 0 ]
     [ "$(j '.args | join(" ")')" = "prefix=in. out=echo." ]
-    [ "$(j .abi)" = 1 ]
+    [ "$(j .abi)" = 2 ]
     [ "$(j .version)" = test ]
     [ "$(j '.groups | join(",")')" = 61 ]
     for f in events events_per_s lag errors resyncs restarts heartbeat_age_ms path summary error message; do
         jq -e "has(\"$f\")" <<< "$output" > /dev/null
     done
     run -0 --separate-stderr ctl lsmod mirror -l
-    [[ "$output" == *"version test, abi 1, restarts 0: mirrors keys (tests)"* ]]
+    [[ "$output" == *"version test, abi 2, restarts 0: mirrors keys (tests)"* ]]
     run -1 --separate-stderr ctl lsmod nosuch
     ctl rmmod mirror
 }

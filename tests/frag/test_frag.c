@@ -209,7 +209,7 @@ static void test_refused(void)
     RC(spl_frag_register(s, lib_echo, "e8", 0, NULL, 0, NULL, 0), SPL_EFULL);
     spl_frag_info fi[10];
     RC(spl_frag_list(s, fi, 10), 8);
-    CHECK(fi[0].state == SPL_FRAG_REGISTERED && fi[0].host_pid == 0 && fi[0].abi == 1, "lsmod state");
+    CHECK(fi[0].state == SPL_FRAG_REGISTERED && fi[0].host_pid == 0 && fi[0].abi == SPL_FRAG_ABI_VERSION, "lsmod state");
     CHECK(strcmp(fi[0].version, "test") == 0 && strcmp(fi[0].path, lib_echo) == 0, "lsmod text");
     /* a start that fails: FAILED with the fragment's message */
     RC(spl_frag_unregister(s, "e7", 0), 0);
