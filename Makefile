@@ -67,9 +67,9 @@ TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 # splinterctl (cli/): libedit for the REPL, jansson for JSON; with
 # WITH_LUA=1 also the Lua binding (lua/), which is built a second time as
 # the loadable module splinter.so for the stock lua5.4 interpreter.
-CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c)))
+CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c))) fragments/embed/embedder.c
 CLI_BIN  := $(B)/splinterctl
-CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -DSPLCTL_WITH_LUA=$(WITH_LUA)
+CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -Ifragments/embed -DSPLCTL_WITH_LUA=$(WITH_LUA)
 CLI_LIBS := $(shell pkg-config --libs jansson libedit 2>/dev/null || echo -ljansson -ledit)
 LUA_SRC  := $(sort $(wildcard lua/*.c))
 LUA_MOD  := $(B)/lua/splinter.so
@@ -94,7 +94,7 @@ cli: $(CLI_BIN) $(if $(filter 1,$(WITH_LUA)),$(LUA_MOD))
 $(B)/.cli-lua-%:
 	@mkdir -p $(dir $@) && rm -f $(B)/.cli-lua-* && touch $@
 
-$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h) $(LIB_A) $(B)/.cli-lua-$(WITH_LUA)
+$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h fragments/embed/*.h) $(LIB_A) $(B)/.cli-lua-$(WITH_LUA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
 
