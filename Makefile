@@ -390,8 +390,13 @@ bench: $(BENCH_BIN)
 	$(BENCH_BIN)
 
 # ---------------------------------------------------------------- demo
-demo: $(B)/examples/demo
+demo: $(B)/examples/demo $(B)/examples/demo_embed $(B)/fragments/embed.so
 	$(B)/examples/demo
+	$(B)/examples/demo_embed $(B)
+
+$(B)/examples/demo_embed: examples/demo_embed.c fragments/embed/embedder.c fragments/embed/embedder.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Ifragments/embed -o $@ examples/demo_embed.c fragments/embed/embedder.c $(LIB_A) $(LDLIBS)
 
 $(B)/examples/demo: examples/demo.c $(LIB_A)
 	@mkdir -p $(dir $@)
