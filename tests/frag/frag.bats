@@ -82,7 +82,7 @@ gone() {
 
 @test "refused: newer ABI, no entry point, does not load, not found (exit 2 or 1)" {
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_badabi.so"
-    [[ "$stderr" == *"needs fragment ABI 2; this host has 1"*SPL_EABI* ]]
+    [[ "$stderr" == *"needs fragment ABI 3; this host has 2"*SPL_EABI* ]]
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_nosym.so"
     [[ "$stderr" == *"no symbol spl_fragment_entry"*SPL_ENOSYM* ]]
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_unresolved.so"
