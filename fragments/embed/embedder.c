@@ -2,9 +2,10 @@
  * embedder.c - the embedders (embedder.h): the default "hash" embedder.
  *
  * Features of a text: every word (a run of ASCII letters and digits, or
- * bytes >= 0x80, lower-cased), weight 1, and every character 3-gram of the
+ * bytes >= 0x80, lower-cased), weight 1 (0.1 for a short list of English
+ * function words, which get no n-grams), and every character 3-gram of the
  * word padded with a space on each side (" cat " -> " ca", "cat", "at "),
- * weight 1/sqrt(n-grams of the word), so a long word does not outweigh a
+ * weight 1.5/sqrt(n-grams of the word), so a long word does not outweigh a
  * short one.  Each feature is hashed (FNV-1a 64, one seed per feature
  * kind) to a bucket h % dim and a sign from a second hash (splitmix64 of
  * h, top bit).  The sum is L2-normalised.  Texts sharing words and word
@@ -50,6 +51,22 @@ static int is_word(unsigned char c)
 
 #define WORD_MAX 64 /* longer words are cut (their n-grams too) */
 
+/* Common English function words: weight 0.1 and no n-grams, so that "the"
+ * and "my" do not decide what is near what. */
+static const char *const STOP[] = {
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
+    "i", "in", "is", "it", "its", "my", "of", "on", "or", "our", "so", "that", "the", "their",
+    "this", "to", "was", "we", "were", "what", "with", "you", "your", NULL,
+};
+
+static int is_stop(const unsigned char *w, size_t n)
+{
+    for (int i = 0; STOP[i]; i++)
+        if (strlen(STOP[i]) == n && memcmp(STOP[i], w, n) == 0)
+            return 1;
+    return 0;
+}
+
 /* Features of one piece of text; returns the words used. */
 static uint32_t feed(float *out, uint32_t dim, const char *text, size_t len, uint32_t max_words,
                      uint32_t used)
@@ -71,12 +88,16 @@ static uint32_t feed(float *out, uint32_t dim, const char *text, size_t len, uin
                 w[n++] = c;
         }
         w[n++] = ' ';
+        used++;
+        if (is_stop(w + 1, n - 2)) {
+            add(out, dim, fnv(0x77, w + 1, n - 2), 0.1f);
+            continue;
+        }
         add(out, dim, fnv(0x77, w + 1, n - 2), 1.0f); /* the word */
         size_t grams = n - 2;                         /* n-3+1 3-grams */
-        float gw = 1.0f / sqrtf((float)grams);
+        float gw = 1.5f / sqrtf((float)grams);
         for (size_t k = 0; k + 3 <= n; k++)
             add(out, dim, fnv(0x33, w + k, 3), gw);
-        used++;
     }
     return used;
 }

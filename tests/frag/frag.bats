@@ -12,7 +12,7 @@ setup() {
 
 # Every host this test started goes, whatever happened.
 teardown() {
-    for st in t d; do
+    for st in t d e; do
         for pid in $("$SPLCTL" --store $st lsmod --json 2> /dev/null | jq -r '.host_pid // empty'); do
             kill -9 "$pid" 2> /dev/null || true
         done
@@ -218,4 +218,32 @@ gone() {
     run -2 --separate-stderr ctl insmod dsp 'glob=x*'          # 64-byte values: no room for the state
     [[ "$stderr" == *"needs 232-byte values"* ]]
     ctl --store d rmmod dsp
+}
+
+@test "embed by name: texts get vectors, search --text finds by meaning, re-embed, stats; refused without vectors" {
+    ctl init e --slots 256 --value-size 512 --vec-dim 64 -q
+    run -0 --separate-stderr ctl --store e insmod embed prefix=doc.
+    [[ "$output" == "embed: running"* ]]
+    ctl --store e set doc.a "The quick brown fox jumps over the lazy dog"
+    ctl --store e set doc.b "How do I reset my password?"
+    ctl --store e set doc.c "The central bank raised interest rates"
+    wait_for 'test "$(ctl --store e frag embed stats | jq -r .embedded)" = 3'
+    run -0 --separate-stderr ctl --store e search --text "reset the password" -k 1
+    [[ "$output" == *"	doc.b" ]]
+    run -0 --separate-stderr ctl --store e --json search --text "a lazy dog and a fox" -k 1
+    [ "$(j .key)" = doc.a ]
+    ctl --store e set doc.a "bananas are rich in potassium"
+    wait_for 'test "$(ctl --store e frag embed stats | jq -r .embedded)" = 4'
+    run -0 --separate-stderr ctl --store e --json search --text "potassium in bananas" -k 1
+    [ "$(j .key)" = doc.a ]
+    run -0 --separate-stderr ctl --store e frag embed query "interest rates" 1
+    [ "$(j '.hits[0].key')" = doc.c ]
+    [ "$(j .embedder)" = hash ]
+    run -2 --separate-stderr ctl --store e search --text "   "
+    ctl --store e rmmod embed
+    ctl init e0 --slots 64 --vec-dim 0 -q
+    run -2 --separate-stderr ctl --store e0 insmod embed prefix=doc.
+    [[ "$stderr" == *"vec_dim 0"* ]]
+    run -2 --separate-stderr ctl --store e insmod --name emb2 embed embedder=llama
+    [[ "$stderr" == *"llama"* ]]
 }
