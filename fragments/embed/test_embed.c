@@ -113,6 +113,10 @@ static const char *const DOCS[][2] = {
 int main(int argc, char **argv)
 {
     const char *b = argc > 1 ? argv[1] : "build";
+    if (strcmp(spl_vec_simd(), "none") == 0) {
+        printf("SKIP test_embed: no vectors in this build (WITH_EMBEDDINGS=0)\n");
+        return 77;
+    }
     char p[4096], lib[4096], err[128];
     snprintf(p, sizeof p, "%s/fragments/embed.so", b);
     if (spl_frag_find(p, NULL, lib, sizeof lib) != 0) {
