@@ -67,9 +67,9 @@ TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 # splinterctl (cli/): libedit for the REPL, jansson for JSON; with
 # WITH_LUA=1 also the Lua binding (lua/), which is built a second time as
 # the loadable module splinter.so for the stock lua5.4 interpreter.
-CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c)))
+CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c))) fragments/embed/embedder.c
 CLI_BIN  := $(B)/splinterctl
-CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -DSPLCTL_WITH_LUA=$(WITH_LUA)
+CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -Ifragments/embed -DSPLCTL_WITH_LUA=$(WITH_LUA)
 CLI_LIBS := $(shell pkg-config --libs jansson libedit 2>/dev/null || echo -ljansson -ledit)
 # (the mirror's variables: see the mirror section below)
 NATS_CFLAGS  := $(shell pkg-config --cflags libnats 2>/dev/null)
@@ -115,8 +115,8 @@ $(B)/.cli-lua-%:
 $(B)/.cli-nats-%:
 	@mkdir -p $(dir $@) && rm -f $(B)/.cli-nats-* && touch $@
 
-$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h) $(LIB_A) $(CLI_MIRROR) $(B)/.cli-lua-$(WITH_LUA) \
-		$(B)/.cli-nats-$(WITH_NATS)
+$(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h fragments/embed/*.h) $(LIB_A) $(CLI_MIRROR) \
+		$(B)/.cli-lua-$(WITH_LUA) $(B)/.cli-nats-$(WITH_NATS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_MIRROR) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
 
@@ -420,8 +420,13 @@ bench: $(BENCH_BIN)
 	$(BENCH_BIN)
 
 # ---------------------------------------------------------------- demo
-demo: $(B)/examples/demo
+demo: $(B)/examples/demo $(B)/examples/demo_embed $(B)/fragments/embed.so
 	$(B)/examples/demo
+	$(B)/examples/demo_embed $(B)
+
+$(B)/examples/demo_embed: examples/demo_embed.c fragments/embed/embedder.c fragments/embed/embedder.h $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Ifragments/embed -o $@ examples/demo_embed.c fragments/embed/embedder.c $(LIB_A) $(LDLIBS)
 
 $(B)/examples/demo: examples/demo.c $(LIB_A)
 	@mkdir -p $(dir $@)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "embedder.h"
 
 static int bad_opt(cli_ctx *c, char **argv)
 {
@@ -28,19 +29,60 @@ static int need_vectors(cli_ctx *c, uint32_t *dim)
 
 /* ---------------------------------------------------------------- search */
 
+/* The value of NAME=VALUE among a registered fragment's arguments. */
+static const char *frag_arg(const spl_frag_info *fi, const char *name)
+{
+    const char *a = fi->args;
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < fi->argc && a < fi->args + sizeof fi->args; i++, a += strlen(a) + 1)
+        if (strncmp(a, name, n) == 0 && a[n] == '=')
+            return a + n + 1;
+    return NULL;
+}
+
+/* Embed text as a query with the embedder and settings of fragment `frag`
+ * (registered in the store; absent: the default embedder, no prefix). */
+static int embed_query(cli_ctx *c, const char *frag, const char *text, uint32_t dim, float **out)
+{
+    spl_frag_info fi;
+    int have = spl_frag_get(c->s, frag, &fi) == 0;
+    const char *kind = have ? frag_arg(&fi, "embedder") : NULL;
+    const char *mt = have ? frag_arg(&fi, "max_tokens") : NULL;
+    const char *qp = have ? frag_arg(&fi, "query_prefix") : NULL;
+    emb_embedder *e;
+    char err[160];
+    if (emb_open(kind, have ? frag_arg(&fi, "model") : NULL, mt ? (uint32_t)strtoul(mt, NULL, 10) : 0,
+                 &e, err, sizeof err) != 0)
+        return cli_fail(c, CLI_USAGE, "SPL_ENOTSUP", "%s", err);
+    if (emb_check_dim(e, dim, err, sizeof err) != 0) {
+        emb_close(e);
+        return cli_fail(c, CLI_USAGE, "SPL_EDIM", "%s", err);
+    }
+    float *v = malloc(dim * sizeof *v);
+    int n = v ? e->embed(e, qp ? qp : e->query_prefix, text, strlen(text), v, dim) : -12;
+    emb_close(e);
+    if (n <= 0) {
+        free(v);
+        return cli_fail(c, CLI_USAGE, "SPL_EINVAL", "nothing to embed in the query text");
+    }
+    *out = v;
+    return CLI_OK;
+}
+
 int cmd_search(cli_ctx *c, int argc, char **argv)
 {
     static const struct option lo[] = {
         {"key", required_argument, 0, 'K'},    {"vector", required_argument, 0, 'v'},
         {"k", required_argument, 0, 'k'},      {"metric", required_argument, 0, 'm'},
         {"label", required_argument, 0, 'l'},  {"any", no_argument, 0, 'a'},          {"prefix", required_argument, 0, 'p'},
-        {"threads", required_argument, 0, 't'}, {0, 0, 0, 0}};
+        {"threads", required_argument, 0, 't'}, {"text", required_argument, 0, 'T'},
+        {"frag", required_argument, 0, 'F'},    {0, 0, 0, 0}};
     static const char *const metrics[] = {"cosine", "dot", "l2"};
     spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
-    const char *vec_arg = NULL;
+    const char *vec_arg = NULL, *text = NULL, *frag = "embed";
     uint64_t v, mask;
     int ch, rc;
-    while ((ch = getopt_long(argc, argv, "K:v:k:m:l:ap:t:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "K:v:k:m:l:ap:t:T:F:", lo, NULL)) != -1) {
         switch (ch) {
         case 'K': q.key = optarg; break;
         case 'v': vec_arg = optarg; break;
@@ -62,6 +104,8 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
             break;
         case 'a': q.flags |= SPL_F_LABELS_ANY; break;
         case 'p': q.prefix = optarg; break;
+        case 'T': text = optarg; break;
+        case 'F': frag = optarg; break;
         case 't':
             if (cli_parse_u64(optarg, &v) != 0 || v > 64)
                 return cli_usage(c, "bad --threads '%s' (0..64)", optarg);
@@ -70,14 +114,19 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
         default: return bad_opt(c, argv);
         }
     }
-    if (optind != argc || !q.key == !vec_arg)
-        return cli_usage(c, "search --key KEY | --vector JSON|-|@FILE");
+    if (optind != argc || (q.key != NULL) + (vec_arg != NULL) + (text != NULL) != 1)
+        return cli_usage(c, "search --key KEY | --vector JSON|-|@FILE | --text TEXT");
     uint32_t dim;
     if ((rc = need_vectors(c, &dim)) != CLI_OK)
         return rc;
     float *qv = NULL;
     if (vec_arg) {
         if ((rc = cli_vec_parse(c, vec_arg, dim, &qv)) != CLI_OK)
+            return rc;
+        q.vec = qv;
+        q.dim = dim;
+    } else if (text) {
+        if ((rc = embed_query(c, frag, text, dim, &qv)) != CLI_OK)
             return rc;
         q.vec = qv;
         q.dim = dim;

@@ -88,10 +88,13 @@ const cli_cmd cli_commands[] = {
     {"bump", NULL, cmd_bump, CLI_NEEDS_STORE, "KEY... | --group G...",
      "pulse a key's signal groups without writing it, or pulse groups directly",
      "-g, --group G    pulse group G (0-63; repeatable)"},
-    {"search", NULL, cmd_search, CLI_NEEDS_STORE, "--key KEY | --vector JSON|-|@FILE",
-     "exact top-k vector search: by a stored key's vector, or a vector given as JSON",
+    {"search", NULL, cmd_search, CLI_NEEDS_STORE, "--key KEY | --vector JSON|-|@FILE | --text TEXT",
+     "exact top-k vector search: by a stored key's vector, a vector given as JSON, or a text",
      "-K, --key KEY    query with KEY's vector (KEY itself is left out)\n"
      "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
+     "-T, --text TEXT  query by meaning: TEXT embedded with the embedder and settings\n"
+     "                 of the embed fragment registered in the store (--frag NAME,\n"
+     "                 default embed; none: the default hash embedder)\n"
      "-k, --k N        results wanted (default 10)\n"
      "-m, --metric M   cosine (default), dot, or l2 (lower first)\n"
      "-l, --label L    keys carrying label L (repeatable: all of them)\n"

@@ -679,6 +679,20 @@ typedef enum spl_metric {
  * never a mix. */
 int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);
 
+/* Epoch-conditioned spl_vec_set: write vec only if key's epoch is still
+ * `epoch` (compared under the slot's lock), e.g. the epoch at which the
+ * text that vec embeds was read.  Any write to the slot since then counts
+ * as a change (value, metadata, labels, and vector writes too: the vector
+ * write itself moves the epoch), so a caller refused with SPL_ESTALE
+ * re-reads the value and its epoch and decides again (its text may be
+ * unchanged).  On success the key's epoch is exactly epoch + 2, which lets
+ * a follower of the key tell its own vector write from a change.  Unlike
+ * spl_vec_set it never creates the key.  Errors: SPL_ESTALE (the epoch
+ * moved; nothing written), SPL_ENOENT (no such key), SPL_EINVAL (odd epoch),
+ * and spl_vec_set's.  Concurrency: a writer like spl_vec_set (same undo
+ * record: a writer that dies inside is rolled back). */
+int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const float *vec, uint32_t dim);
+
 /* Copy key's vector out as float32 (F16/I8 are converted back).  out holds
  * dim floats, dim == vec_dim.  epoch_out (may be NULL) gets the slot epoch
  * the copy belongs to.  Errors: SPL_ENOENT, SPL_ENOVEC, SPL_EDIM,

@@ -60,8 +60,8 @@
 extern "C" {
 #endif
 
-/* 1: the first version. */
-#define SPL_FRAG_ABI_VERSION 1u
+/* 1: the first version.  2: vec_set_if appended to spl_frag_api. */
+#define SPL_FRAG_ABI_VERSION 2u
 
 #define SPL_FRAG_ENTRY_SYMBOL "spl_fragment_entry"
 #define SPL_FRAGMENT_EXPORT __attribute__((visibility("default")))
@@ -245,7 +245,9 @@ typedef struct spl_frag_api {
                     int *rcs);
     int (*set_many)(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
                     const size_t *lens, int *rcs);
-    /* version 2 and later: appended here */
+    /* ---- version 2 ---- */
+    int (*vec_set_if)(spl_store *s, const char *key, uint64_t epoch, const float *vec, uint32_t dim);
+    /* version 3 and later: appended here */
 } spl_frag_api;
 
 /* Whether the host's table has `member` (it was added in a version the

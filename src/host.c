@@ -330,6 +330,7 @@ static const spl_frag_api spl__api = {
     .add_k = spl_add_k,
     .get_many = spl_get_many,
     .set_many = spl_set_many,
+    .vec_set_if = spl_vec_set_if,
 };
 
 /* ---- loading a library ------------------------------------------------------------------ */

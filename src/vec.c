@@ -460,7 +460,11 @@ void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl,
 
 /* ---- set, clear --------------------------------------------------------- */
 
-SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
+/* spl_vec_set (cond 0) and spl_vec_set_if (cond 1: only while the slot's
+ * epoch is still `epoch`, compared under the slot's lock, before anything
+ * is written or armed). */
+static int spl__vec_write(spl_store *s, const char *key, const float *vec, uint32_t dim, int cond,
+                          uint64_t epoch)
 {
     int rc = spl__vec_usable(s);
     if (rc)
@@ -478,12 +482,17 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
     if (rc)
         return rc;
     uint64_t fp;
-    int i = spl__key_lock(s, key, 1, &fp);
+    int i = spl__key_lock(s, key, !cond, &fp);
     if (i < 0) {
         free(tmp);
         return i;
     }
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    if (cond && spl_load_relaxed(&sl->epoch) != epoch) { /* we hold it: the epoch is still */
+        spl__slot_unlock(sl);
+        free(tmp);
+        return SPL_ESTALE;
+    }
     /* The vector is rewritten in place (or a cell is claimed for it): the
      * undo record keeps the old one until the write is done. */
     struct spl_undo *u = spl__undo_arm(s, (uint32_t)i, sl, SPL_UNDO_VEC);
@@ -516,6 +525,19 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
         spl__note_send(s, &note);
     free(tmp);
     return rc;
+}
+
+SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
+{
+    return spl__vec_write(s, key, vec, dim, 0, 0);
+}
+
+SPL_API int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const float *vec,
+                           uint32_t dim)
+{
+    if (epoch & 1)
+        return SPL_EINVAL;
+    return spl__vec_write(s, key, vec, dim, 1, epoch);
 }
 
 SPL_API int spl_vec_clear(spl_store *s, const char *key)
@@ -1120,6 +1142,12 @@ void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl,
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
 {
     (void)s, (void)key, (void)vec, (void)dim;
+    return SPL_ENOTSUP;
+}
+SPL_API int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const float *vec,
+                           uint32_t dim)
+{
+    (void)s, (void)key, (void)epoch, (void)vec, (void)dim;
     return SPL_ENOTSUP;
 }
 SPL_API int spl_vec_get(spl_store *s, const char *key, float *out, uint32_t dim,

@@ -12,7 +12,7 @@ setup() {
 
 # Every host this test started goes, whatever happened.
 teardown() {
-    for st in t d; do
+    for st in t d e; do
         for pid in $("$SPLCTL" --store $st lsmod --json 2> /dev/null | jq -r '.host_pid // empty'); do
             kill -9 "$pid" 2> /dev/null || true
         done
@@ -68,21 +68,21 @@ gone() {
     [ "$(j .state)" = running ]
     [ "$(j .host_pid)" -gt 0 ]
     [ "$(j '.args | join(" ")')" = "prefix=in. out=echo." ]
-    [ "$(j .abi)" = 1 ]
+    [ "$(j .abi)" = 2 ]
     [ "$(j .version)" = test ]
     [ "$(j '.groups | join(",")')" = 61 ]
     for f in events events_per_s lag errors resyncs restarts heartbeat_age_ms path summary error message; do
         jq -e "has(\"$f\")" <<< "$output" > /dev/null
     done
     run -0 --separate-stderr ctl lsmod mirror -l
-    [[ "$output" == *"version test, abi 1, restarts 0: mirrors keys (tests)"* ]]
+    [[ "$output" == *"version test, abi 2, restarts 0: mirrors keys (tests)"* ]]
     run -1 --separate-stderr ctl lsmod nosuch
     ctl rmmod mirror
 }
 
 @test "refused: newer ABI, no entry point, does not load, not found (exit 2 or 1)" {
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_badabi.so"
-    [[ "$stderr" == *"needs fragment ABI 2; this host has 1"*SPL_EABI* ]]
+    [[ "$stderr" == *"needs fragment ABI 3; this host has 2"*SPL_EABI* ]]
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_nosym.so"
     [[ "$stderr" == *"no symbol spl_fragment_entry"*SPL_ENOSYM* ]]
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_unresolved.so"
@@ -218,4 +218,32 @@ gone() {
     run -2 --separate-stderr ctl insmod dsp 'glob=x*'          # 64-byte values: no room for the state
     [[ "$stderr" == *"needs 232-byte values"* ]]
     ctl --store d rmmod dsp
+}
+
+@test "embed by name: texts get vectors, search --text finds by meaning, re-embed, stats; refused without vectors" {
+    ctl init e --slots 256 --value-size 512 --vec-dim 64 -q
+    run -0 --separate-stderr ctl --store e insmod embed prefix=doc.
+    [[ "$output" == "embed: running"* ]]
+    ctl --store e set doc.a "The quick brown fox jumps over the lazy dog"
+    ctl --store e set doc.b "How do I reset my password?"
+    ctl --store e set doc.c "The central bank raised interest rates"
+    wait_for 'test "$(ctl --store e frag embed stats | jq -r .embedded)" = 3'
+    run -0 --separate-stderr ctl --store e search --text "reset the password" -k 1
+    [[ "$output" == *"	doc.b" ]]
+    run -0 --separate-stderr ctl --store e --json search --text "a lazy dog and a fox" -k 1
+    [ "$(j .key)" = doc.a ]
+    ctl --store e set doc.a "bananas are rich in potassium"
+    wait_for 'test "$(ctl --store e frag embed stats | jq -r .embedded)" = 4'
+    run -0 --separate-stderr ctl --store e --json search --text "potassium in bananas" -k 1
+    [ "$(j .key)" = doc.a ]
+    run -0 --separate-stderr ctl --store e frag embed query "interest rates" 1
+    [ "$(j '.hits[0].key')" = doc.c ]
+    [ "$(j .embedder)" = hash ]
+    run -2 --separate-stderr ctl --store e search --text "   "
+    ctl --store e rmmod embed
+    ctl init e0 --slots 64 --vec-dim 0 -q
+    run -2 --separate-stderr ctl --store e0 insmod embed prefix=doc.
+    [[ "$stderr" == *"vec_dim 0"* ]]
+    run -2 --separate-stderr ctl --store e insmod --name emb2 embed embedder=llama
+    [[ "$stderr" == *"llama"* ]]
 }

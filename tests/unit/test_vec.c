@@ -89,6 +89,50 @@ static const char *const paths[] = {"scalar", "sse", "avx2", "avx512", "neon"};
 
 /* ---- set / get / clear -------------------------------------------------- */
 
+/* spl_vec_set_if: refused (SPL_ESTALE, nothing written) once the key's
+ * epoch has moved, whether by a value, a label or a vector write; accepted
+ * at the current epoch, which it moves by exactly 2. */
+static void test_set_if(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    spl_store *s = mkv(64, dim, SPL_VEC_F32, 0);
+    float v[8], w[8];
+    for (uint32_t i = 0; i < dim; i++)
+        v[i] = (float)i + 1, w[i] = -(float)i - 1;
+    CHECK_RC(spl_vec_set_if(s, "t", 2, v, dim), SPL_ENOENT); /* never creates */
+    CHECK_RC(spl_exists(s, "t"), 0);
+    CHECK_RC(spl_set(s, "t", "old text", 8), 0);
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, "t", &m), 0);
+    uint64_t e_old = m.epoch;
+    CHECK_RC(spl_set(s, "t", "new text", 8), 0);
+    CHECK_RC(spl_meta_get(s, "t", &m), 0);
+    uint64_t e_new = m.epoch;
+    CHECK_RC(spl_vec_set_if(s, "t", e_old, v, dim), SPL_ESTALE); /* the text moved on */
+    float out[8];
+    CHECK_RC(spl_vec_get(s, "t", out, dim, NULL), SPL_ENOVEC);
+    CHECK_RC(spl_vec_set_if(s, "t", e_new | 1, v, dim), SPL_EINVAL);
+    CHECK_RC(spl_vec_set_if(s, "t", e_new, v, dim), 0); /* current: accepted */
+    CHECK_RC(spl_meta_get(s, "t", &m), 0);
+    assert_int_equal(m.epoch, e_new + 2);
+    CHECK_RC(spl_vec_get(s, "t", out, dim, NULL), 0);
+    assert_memory_equal(out, v, sizeof v);
+    /* a vector write moves the epoch too: the older epoch is refused */
+    CHECK_RC(spl_vec_set_if(s, "t", e_new, w, dim), SPL_ESTALE);
+    CHECK_RC(spl_vec_get(s, "t", out, dim, NULL), 0);
+    assert_memory_equal(out, v, sizeof v);
+    /* so does a label change */
+    CHECK_RC(spl_labels_set(s, "t", 1), 0);
+    CHECK_RC(spl_vec_set_if(s, "t", e_new + 2, w, dim), SPL_ESTALE);
+    CHECK_RC(spl_meta_get(s, "t", &m), 0);
+    CHECK_RC(spl_vec_set_if(s, "t", m.epoch, w, dim), 0);
+    CHECK_RC(spl_vec_get(s, "t", out, dim, NULL), 0);
+    assert_memory_equal(out, w, sizeof w);
+    CHECK_RC(spl_vec_set_if(s, "t", m.epoch + 2, v, dim - 1), SPL_EDIM);
+    spl_close(s);
+}
+
 static void test_set_get_clear(void **state)
 {
     (void)state;
@@ -740,6 +784,7 @@ static void test_kvonly_notsup(void **state)
     CHECK_RC(spl_vec_clear(s, "a"), SPL_ENOTSUP);
     CHECK_RC(spl_vec_search(s, &vq, &r), SPL_ENOTSUP);
     assert_null(r);
+    CHECK_RC(spl_vec_set_if(s, "a", 2, v, 4), SPL_ENOTSUP);
     CHECK_RC(spl_tandem_vec_set(s, "a", v, 1, 4, 0), SPL_ENOTSUP);
     CHECK_RC(spl_tandem_vec_get(s, "a", 0, v, 4), SPL_ENOTSUP);
     CHECK_RC(spl_vec_simd_force("scalar"), SPL_ENOTSUP);
@@ -758,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_tandem_values),
 #if SPL_WITH_EMBEDDINGS
         cmocka_unit_test(test_set_get_clear),
+        cmocka_unit_test(test_set_if),
         cmocka_unit_test(test_formats_and_layout),
         cmocka_unit_test(test_topk_f32),
         cmocka_unit_test(test_topk_f16),

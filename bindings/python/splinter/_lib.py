@@ -228,6 +228,7 @@ _PROTOS = {
     "spl_sub_fd": (c_int, [_U]),
     "spl_signal_repair": (c_int, [_S]),
     "spl_vec_set": (c_int, [_S, c_char_p, _PF, c_uint32]),
+    "spl_vec_set_if": (c_int, [_S, c_char_p, c_uint64, _PF, c_uint32]),
     "spl_vec_get": (c_int, [_S, c_char_p, _PF, c_uint32, _PU64]),
     "spl_vec_clear": (c_int, [_S, c_char_p]),
     "spl_vec_search": (c_int, [_S, POINTER(spl_vec_query), POINTER(POINTER(spl_vec_result))]),

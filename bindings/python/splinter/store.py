@@ -811,6 +811,14 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         buf, n = _floats(vec)
         self._retry(_pl.spl_vec_set, (self._h(), kb, buf, n), wait, "vec_set", kb)
 
+    def vec_set_if(self, key: Key, epoch: int, vec: Any, *, wait: Optional[bool] = None) -> None:
+        """Store a vector only if the key still has `epoch` (its value was
+        not written since: an embedder pairing a text with its vector).
+        Raises Stale (SPL_ESTALE) otherwise; never creates the key."""
+        kb = _key(key)
+        buf, n = _floats(vec)
+        self._retry(_pl.spl_vec_set_if, (self._h(), kb, epoch, buf, n), wait, "vec_set_if", kb)
+
     def vec_clear(self, key: Key, *, wait: Optional[bool] = None) -> bool:
         """Remove the key's vector; False if it had none."""
         kb = _key(key)

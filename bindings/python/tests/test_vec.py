@@ -79,3 +79,18 @@ def test_kv_only_store_rejects_vectors():
     with splinter.Store.create(None, backing="memfd", slots=16, vec_dim=0) as st:
         with pytest.raises(splinter.SplinterError):
             st.vec_set("a", [1.0])
+
+
+def test_vec_set_if(store):
+    store["t"] = b"some text"
+    e = store.meta("t").epoch
+    v = [0.5, 0.5, 0.5, 0.5]
+    store.vec_set_if("t", e, v)            # the text is unchanged: written
+    with pytest.raises(errors.Stale):
+        store.vec_set_if("t", e, v)        # the vector write moved the epoch
+    e2 = store.meta("t").epoch
+    store["t"] = b"other text"
+    with pytest.raises(errors.Stale):
+        store.vec_set_if("t", e2, v)       # the text changed since e2
+    with pytest.raises(KeyError):
+        store.vec_set_if("missing", 2, v)  # never creates the key

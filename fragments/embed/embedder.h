@@ -1,0 +1,53 @@
+/*
+ * embedder.h - text to vector, for the embed fragment and splinterctl.
+ *
+ * An embedder is a small table of functions (emb_embedder) behind one
+ * constructor, emb_open(kind, ...).  Kinds:
+ *   "hash"   the default: deterministic and model-free (feature hashing of
+ *            lower-cased words and character 3-grams into `dim` buckets,
+ *            each signed by a second hash, L2-normalised).  Adapts to any
+ *            dimension; no prefixes by default.
+ *   "llama"  reserved for the llama.cpp-backed embedder (not built yet:
+ *            emb_open says so).  It will have a fixed dimension (the
+ *            model's), checked against the store's vec_dim, and default
+ *            prefixes "search_document: " / "search_query: ".
+ * The same kind and settings must embed documents and queries: the
+ * fragment records its arguments in the store's registry, and splinterctl
+ * search --text reads them from there.
+ */
+#ifndef SPL_EMBEDDER_H
+#define SPL_EMBEDDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMB_DEFAULT_KIND "hash"
+
+typedef struct emb_embedder emb_embedder;
+struct emb_embedder {
+    const char *kind;       /* "hash", ... */
+    uint32_t dim;           /* the dimension it produces; 0: any (adapts) */
+    uint32_t max_tokens;    /* words taken from a text (0: no limit) */
+    const char *doc_prefix; /* default prefixes of this kind ("" none) */
+    const char *query_prefix;
+    /* Embed text[len] (prefix first, may be NULL) into out[dim], L2-
+     * normalised.  Returns the number of tokens used (0: nothing to embed,
+     * out is all zeros), or a negative error (-22: dim not producible). */
+    int (*embed)(emb_embedder *e, const char *prefix, const char *text, size_t len, float *out,
+                 uint32_t dim);
+    void (*close)(emb_embedder *e);
+    void *impl;
+};
+
+/* Open an embedder of `kind` (NULL: EMB_DEFAULT_KIND); model: a model path
+ * for model-backed kinds (NULL for "hash").  Returns 0, or -1 with a reason
+ * in err[cap]. */
+int emb_open(const char *kind, const char *model, uint32_t max_tokens, emb_embedder **out,
+             char *err, size_t cap);
+void emb_close(emb_embedder *e);
+/* 0 if e can produce vectors of `dim` elements, else -1 with a reason. */
+int emb_check_dim(const emb_embedder *e, uint32_t dim, char *err, size_t cap);
+/* Cosine of two vectors (0 if either norm is 0). */
+float emb_cosine(const float *a, const float *b, uint32_t dim);
+
+#endif
