@@ -133,6 +133,63 @@ static inline int gospl_unset_h(uintptr_t h, _GoString_ key, uint32_t retry_us)
 	return gospl_unset(GOSPL_S(h), key, retry_us);
 }
 
+// ---- prepared keys: the spl_key and its string live in C memory (Go's Key
+// owns them), so the calls take plain C pointers.
+
+// One block: the spl_key, then the key's bytes and a NUL.  NULL on no
+// memory; *rc the spl_key_prep result (the block is freed on failure).
+static inline spl_key *gospl_key_new(uintptr_t h, _GoString_ key, int *rc)
+{
+	size_t n = gospl_key_len(_GoStringLen(key));
+	spl_key *k = (spl_key *)malloc(sizeof(spl_key) + n + 1);
+	if (!k) {
+		*rc = SPL_ENOMEM;
+		return NULL;
+	}
+	char *p = (char *)(k + 1);
+	if (gospl_key_copy(p, _GoStringPtr(key), n)) {
+		free(k);
+		*rc = SPL_EINVAL;
+		return NULL;
+	}
+	*rc = spl_key_prep(GOSPL_S(h), p, k);
+	if (*rc < 0) {
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+static inline gospl_res gospl_get_k(uintptr_t h, const spl_key *k, void *buf, size_t cap, uint32_t retry_us)
+{
+	gospl_res r = {0, 0};
+	GOSPL_RETRY(r.rc, retry_us, spl_get_k(GOSPL_S(h), k, buf, cap, &r.n));
+	return r;
+}
+
+static inline int gospl_set_k(uintptr_t h, const spl_key *k, const void *val, size_t len, uint32_t retry_us)
+{
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_set_k(GOSPL_S(h), k, val, len));
+	return rc;
+}
+
+static inline int gospl_unset_k(uintptr_t h, const spl_key *k, uint32_t retry_us)
+{
+	int rc;
+	GOSPL_RETRY(rc, retry_us, spl_unset_k(GOSPL_S(h), k));
+	return rc;
+}
+
+typedef struct { int rc; int64_t v; } gospl_add_res;
+static inline gospl_add_res gospl_add_k(uintptr_t h, const spl_key *k, int64_t delta)
+{
+	gospl_add_res r = {0, 0};
+	r.rc = spl_add_k(GOSPL_S(h), k, delta, &r.v);
+	return r;
+}
+
+
 static inline int gospl_exists(spl_store *s, _GoString_ key, uint32_t retry_us)
 {
 	GOSPL_KEY(k, key);

@@ -403,10 +403,41 @@ export class Store {
   /** Vectors as a group: one Float32Array of n * vecDim floats, or n vectors. */
   tandemVecSet(base: Key, vectors: Float32Array | Array<Float32Array | number[]>): void;
   tandemVecGet(base: Key, i: number): Float32Array | undefined;
+
+  // ---- prepared keys, batches
+  /** Measure and hash key once for this store (spl_key_prep); SPL_EKEYLEN past keyMax. */
+  prepare(key: Key): PreparedKey;
+  /**
+   * The values of keys in one spl_get_many (the lookups overlapped), in
+   * order; undefined for an absent key.  Plain keys are prepared first.
+   * Throws the first failure: SPL_EINVAL for a key prepared for another store.
+   */
+  getMany(keys: Iterable<PreparedKey | Key>): (Buffer | undefined)[];
+  /** Write [key, value] pairs (or a Map) in one spl_set_many; each write is atomic on its own. */
+  setMany(entries: Iterable<readonly [PreparedKey | Key, Value]>): this;
+}
+
+/**
+ * A key measured and hashed once for one store (Store.prepare): its calls
+ * skip the hashing.  It holds its own copy of the key's bytes and works only
+ * with its store (after store.close() its calls throw SPL_EINVAL); another
+ * store's getMany/setMany refuse it with SPL_EINVAL.
+ */
+export class PreparedKey {
+  readonly key: Key;
+  readonly store: Store;
+  get(): Buffer | undefined;
+  getString(): string | undefined;
+  set(value: Value): this;
+  /** true if the key was there. */
+  unset(): boolean;
+  /** Add to an int64 value (a missing key starts at 0); the new value. */
+  add(delta?: bigint | number): bigint;
 }
 
 declare const splinter: {
   Store: typeof Store;
+  PreparedKey: typeof PreparedKey;
   Subscription: typeof Subscription;
   View: typeof View;
   SplinterError: typeof SplinterError;

@@ -204,6 +204,43 @@ class Subscription {
   }
 }
 
+/**
+ * A key measured and hashed once for one store (Store.prepare): its calls
+ * skip the hashing.  It holds its own copy of the key's bytes and works only
+ * with its store; another store's getMany/setMany refuse it (SPL_EINVAL).
+ */
+class PreparedKey {
+  constructor(store, n, key) {
+    this._store = store;
+    this._n = n;
+    this.key = key;
+  }
+  /** The store it was prepared for. */
+  get store() {
+    return this._store;
+  }
+  /** The value (a Buffer), or undefined if absent. */
+  get() {
+    return this._n.get();
+  }
+  getString() {
+    const b = this._n.get();
+    return b === undefined ? undefined : b.toString('utf8');
+  }
+  set(value) {
+    this._n.set(value);
+    return this;
+  }
+  /** true if the key was there. */
+  unset() {
+    return this._n.unset();
+  }
+  /** Add delta to an int64 value (a missing key starts at 0); the new value. */
+  add(delta = 1n) {
+    return this._n.add(delta);
+  }
+}
+
 class Store {
   constructor(n, fast, opts) {
     this._n = n;
@@ -518,6 +555,31 @@ class Store {
     return this._n.tandemVecGet(base, i);
   }
 
+  // ---- prepared keys, batches
+  /** Hash key once for this store (spl_key_prep): a PreparedKey. */
+  prepare(key) {
+    return new PreparedKey(this, this._n.prepare(key), key);
+  }
+  _prep(k) {
+    return k instanceof PreparedKey ? k._n : this._n.prepare(k);
+  }
+  /** The values of keys (PreparedKeys or plain keys) in one spl_get_many:
+   * Buffers, undefined for an absent key. */
+  getMany(keys) {
+    return this._n.getMany(Array.from(keys, (k) => this._prep(k)));
+  }
+  /** Write [key, value] pairs (or a Map) in one spl_set_many; throws the first failure. */
+  setMany(entries) {
+    const ks = [];
+    const vs = [];
+    for (const [k, v] of entries) {
+      ks.push(this._prep(k));
+      vs.push(v);
+    }
+    this._n.setMany(ks, vs);
+    return this;
+  }
+
   /** @internal the benchmark's C loop */
   _benchC(op, keys, order, value) {
     return this._n.benchC(op, keys, order, value);
@@ -528,6 +590,7 @@ const errors = native.errors;
 
 module.exports = {
   Store,
+  PreparedKey,
   Subscription,
   View,
   SplinterError,

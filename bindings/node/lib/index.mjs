@@ -6,6 +6,7 @@ const splinter = require('./index.cjs');
 
 export const {
   Store,
+  PreparedKey,
   Subscription,
   View,
   SplinterError,

@@ -95,6 +95,7 @@ struct AddonData {
     Napi::FunctionReference error_class;
     Napi::FunctionReference store_ctor;
     Napi::FunctionReference sub_ctor;
+    Napi::FunctionReference prep_ctor;
 };
 
 // ---------------------------------------------------------------- errors
@@ -571,6 +572,125 @@ napi_value fast_object(napi_env env, Handle *h)
 
 // ---------------------------------------------------------------- Store
 
+// ---------------------------------------------------------------- PreparedKey
+
+// A key measured and hashed once for one store (spl_key_prep).  It owns the
+// key's bytes (spl_key points at them) and holds the Handle's memory (not
+// the mapping: after close() its calls throw "store is closed").
+class Prep : public Napi::ObjectWrap<Prep> {
+public:
+    static Napi::Function Init(Napi::Env env)
+    {
+        return DefineClass(env, "NativePreparedKey",
+                           {
+                               InstanceMethod("get", &Prep::Get),
+                               InstanceMethod("set", &Prep::Set),
+                               InstanceMethod("unset", &Prep::Unset),
+                               InstanceMethod("add", &Prep::Add),
+                           });
+    }
+    explicit Prep(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Prep>(info) {}
+    ~Prep() override
+    {
+        if (h)
+            handle_unref(h);
+    }
+
+    Handle *h = nullptr;
+    std::string key; // the bytes k.key points at (never changed)
+    spl_key k{};
+
+    spl_store *live(Napi::Env env)
+    {
+        if (!h || h->closed || !h->s) {
+            throw_spl(env, SPL_EINVAL, "store is closed");
+            return nullptr;
+        }
+        return h->s;
+    }
+
+    // spl_get_k into an exact-size Buffer (undefined if absent); rc out.
+    static Napi::Value get_k(Napi::Env env, Handle *h, spl_store *s, const spl_key *k, int *rc_out)
+    {
+        size_t n = 0;
+        char *buf = h->scratch.data();
+        size_t cap = h->scratch.size();
+        int rc = retry(h->retry_us, [&] { return spl_get_k(s, k, buf, cap, &n); });
+        while (rc == SPL_ENOBUFS) {
+            Napi::Buffer<char> out = Napi::Buffer<char>::New(env, n);
+            size_t need = 0;
+            rc = retry(h->retry_us, [&] { return spl_get_k(s, k, out.Data(), out.Length(), &need); });
+            if (rc == 0) {
+                *rc_out = 0;
+                return need == out.Length() ? Napi::Value(out) : Napi::Value(Napi::Buffer<char>::Copy(env, out.Data(), need));
+            }
+            n = need;
+        }
+        *rc_out = rc == SPL_ENOENT ? 0 : rc;
+        if (rc == 0)
+            return Napi::Buffer<char>::Copy(env, buf, n);
+        return env.Undefined();
+    }
+
+private:
+    Napi::Value Get(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        spl_store *s = live(env);
+        if (!s)
+            return env.Undefined();
+        int rc = 0;
+        Napi::Value v = get_k(env, h, s, &k, &rc);
+        if (rc < 0)
+            throw_spl(env, rc, "get", key.c_str());
+        return v;
+    }
+
+    Napi::Value Set(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        spl_store *s = live(env);
+        if (!s)
+            return env.Undefined();
+        const void *d;
+        size_t n;
+        if (!value_bytes(env, h, info[0], &d, &n))
+            return env.Undefined();
+        int rc = retry(h->retry_us, [&] { return spl_set_k(s, &k, d, n); });
+        if (rc < 0)
+            throw_spl(env, rc, "set", key.c_str());
+        return env.Undefined();
+    }
+
+    Napi::Value Unset(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        spl_store *s = live(env);
+        if (!s)
+            return env.Undefined();
+        int rc = retry(h->retry_us, [&] { return spl_unset_k(s, &k); });
+        if (rc == 0 || rc == SPL_ENOENT)
+            return Napi::Boolean::New(env, rc == 0);
+        throw_spl(env, rc, "unset", key.c_str());
+        return env.Undefined();
+    }
+
+    Napi::Value Add(const Napi::CallbackInfo &info)
+    {
+        Napi::Env env = info.Env();
+        spl_store *s = live(env);
+        if (!s)
+            return env.Undefined();
+        int64_t out = 0;
+        int rc = spl_add_k(s, &k, to_i64(info[0]), &out);
+        if (rc < 0) {
+            throw_spl(env, rc, "add", key.c_str());
+            return env.Undefined();
+        }
+        return Napi::BigInt::New(env, out);
+    }
+};
+
 class Store : public Napi::ObjectWrap<Store> {
 public:
     static Napi::Function Init(Napi::Env env);
@@ -646,6 +766,9 @@ private:
     Napi::Value TandemUnset(const Napi::CallbackInfo &info);
     Napi::Value TandemVecSet(const Napi::CallbackInfo &info);
     Napi::Value TandemVecGet(const Napi::CallbackInfo &info);
+    Napi::Value Prepare(const Napi::CallbackInfo &info);
+    Napi::Value GetMany(const Napi::CallbackInfo &info);
+    Napi::Value SetMany(const Napi::CallbackInfo &info);
 };
 
 // Geometry / options from a plain object (fields as in index.d.ts).
@@ -1736,6 +1859,147 @@ Napi::Value Store::TandemVecGet(const Napi::CallbackInfo &info)
     return env.Undefined();
 }
 
+// prepare(key) -> NativePreparedKey
+Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
+{
+    ARGS_KEY(0);
+    auto *d = env.GetInstanceData<AddonData>();
+    Napi::Object o = d->prep_ctor.New({});
+    if (env.IsExceptionPending())
+        return env.Undefined();
+    Prep *p = Prep::Unwrap(o);
+    p->key.assign(k.p, k.len);
+    int rc = spl_key_prep(s, p->key.c_str(), &p->k);
+    if (rc < 0) {
+        throw_spl(env, rc, "prepare", k.p);
+        return env.Undefined();
+    }
+    p->h = h;
+    h->refs++;
+    return o;
+}
+
+// The spl_key array of an array of NativePreparedKey (throws a TypeError).
+static bool prep_array(Napi::Env env, Napi::Value v, std::vector<spl_key> &out, std::vector<Prep *> &preps)
+{
+    if (!v.IsArray()) {
+        throw_type(env, "keys must be an array of PreparedKey");
+        return false;
+    }
+    Napi::Array a = v.As<Napi::Array>();
+    auto *d = env.GetInstanceData<AddonData>();
+    uint32_t n = a.Length();
+    out.resize(n);
+    preps.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+        Napi::Value e = a.Get(i);
+        if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(d->prep_ctor.Value())) {
+            throw_type(env, "keys must be PreparedKey objects");
+            return false;
+        }
+        preps[i] = Prep::Unwrap(e.As<Napi::Object>());
+        out[i] = preps[i]->k;
+    }
+    return true;
+}
+
+// getMany([NativePreparedKey]) -> [Buffer | undefined]; throws the first
+// failure (SPL_EINVAL for a key prepared for another store).
+Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    spl_store *s = live(env);
+    if (!s)
+        return env.Undefined();
+    std::vector<spl_key> keys;
+    std::vector<Prep *> preps;
+    if (!prep_array(env, info[0], keys, preps))
+        return env.Undefined();
+    size_t n = keys.size();
+    size_t stride = h->val_max < 256 ? (h->val_max ? h->val_max : 1) : 256;
+    std::vector<char> bufs(n * stride + 1);
+    std::vector<size_t> lens(n);
+    std::vector<int> rcs(n);
+    int rc = spl_get_many(s, keys.data(), n, bufs.data(), stride, lens.data(), rcs.data());
+    if (rc < 0) {
+        throw_spl(env, rc, "getMany");
+        return env.Undefined();
+    }
+    Napi::Array out = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+        int r = rcs[i];
+        if (r == 0) {
+            out.Set((uint32_t)i, Napi::Buffer<char>::Copy(env, bufs.data() + i * stride, lens[i]));
+        } else if (r == SPL_ENOENT) {
+            out.Set((uint32_t)i, env.Undefined());
+        } else if (r == SPL_ENOBUFS || r == SPL_EAGAIN) {
+            int rc2 = 0;
+            Napi::Value v = Prep::get_k(env, h, s, &keys[i], &rc2);
+            if (rc2 < 0) {
+                throw_spl(env, rc2, "getMany", preps[i]->key.c_str());
+                return env.Undefined();
+            }
+            out.Set((uint32_t)i, v);
+        } else {
+            throw_spl(env, r, "getMany", preps[i]->key.c_str());
+            return env.Undefined();
+        }
+    }
+    return out;
+}
+
+// setMany([NativePreparedKey], [value]); throws the first failure.
+Napi::Value Store::SetMany(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    spl_store *s = live(env);
+    if (!s)
+        return env.Undefined();
+    std::vector<spl_key> keys;
+    std::vector<Prep *> preps;
+    if (!prep_array(env, info[0], keys, preps))
+        return env.Undefined();
+    size_t n = keys.size();
+    if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != n) {
+        throw_type(env, "setMany: one value per key");
+        return env.Undefined();
+    }
+    Napi::Array va = info[1].As<Napi::Array>();
+    std::vector<std::string> vals(n);
+    size_t stride = 1;
+    for (size_t i = 0; i < n; i++) {
+        const void *d;
+        size_t len;
+        if (!value_bytes(env, h, va.Get((uint32_t)i), &d, &len))
+            return env.Undefined();
+        vals[i].assign((const char *)d, len);
+        if (len > stride)
+            stride = len;
+    }
+    std::vector<char> buf(n * stride + 1);
+    std::vector<size_t> lens(n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf.data() + i * stride, vals[i].data(), vals[i].size());
+        lens[i] = vals[i].size();
+    }
+    std::vector<int> rcs(n);
+    int rc = spl_set_many(s, keys.data(), n, buf.data(), stride, lens.data(), rcs.data());
+    if (rc < 0) {
+        throw_spl(env, rc, "setMany");
+        return env.Undefined();
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = rcs[i];
+        if (r == SPL_EAGAIN)
+            r = retry(h->retry_us, [&] { return spl_set_k(s, &keys[i], vals[i].data(), vals[i].size()); });
+        if (r < 0) {
+            throw_spl(env, r, "setMany", preps[i]->key.c_str());
+            return env.Undefined();
+        }
+    }
+    return env.Undefined();
+}
+
 Napi::Function Store::Init(Napi::Env env)
 {
     return DefineClass(env, "NativeStore",
@@ -1788,6 +2052,9 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("tandemUnset", &Store::TandemUnset),
                            InstanceMethod("tandemVecSet", &Store::TandemVecSet),
                            InstanceMethod("tandemVecGet", &Store::TandemVecGet),
+                           InstanceMethod("prepare", &Store::Prepare),
+                           InstanceMethod("getMany", &Store::GetMany),
+                           InstanceMethod("setMany", &Store::SetMany),
                        });
 }
 
@@ -2047,6 +2314,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
     Napi::Function sub = Sub::Init(env);
     d->store_ctor = Napi::Persistent(store);
     d->sub_ctor = Napi::Persistent(sub);
+    Napi::Function prep = Prep::Init(env);
+    d->prep_ctor = Napi::Persistent(prep);
     exports.Set("NativeStore", store);
     exports.Set("NativeSubscription", sub);
     exports.Set("destroy", Napi::Function::New(env, Destroy));

@@ -1,5 +1,5 @@
 // Compiled (never run) by entry.test.mjs: every call of index.d.ts, typed.
-import { Store, SplinterError, View, Subscription, errors, errorName, simd, version, GROUPS } from 'splinter';
+import { Store, PreparedKey, SplinterError, View, Subscription, errors, errorName, simd, version, GROUPS } from 'splinter';
 import type { SplEvent, SearchResult, Meta, Entry, StoreInfo, SplErrorName } from 'splinter';
 
 async function use(): Promise<void> {
@@ -64,6 +64,15 @@ async function use(): Promise<void> {
   Store.openOrCreate('x', { slots: 8 }).close();
   Store.openFd(fd, { readOnly: true }).close();
   console.log(errors.SPL_ENOENT, errorName(-2), simd(), version, b, str, n, has, gone, ok, i, gi, sum, es, ks, vec, cleared, r, ra, bg, p, seen, e2, info, d);
+  const pk: PreparedKey = s.prepare('pk');
+  pk.set('v').set(new Uint8Array([1]));
+  const pv: Buffer | undefined = pk.get();
+  const ps: string | undefined = pk.getString();
+  const pu: boolean = pk.unset();
+  const pa: bigint = pk.add(2) + pk.add(1n) + pk.add();
+  const many: (Buffer | undefined)[] = s.setMany([[pk, 'a'], ['plain', Buffer.from('b')]]).getMany([pk, 'plain']);
+  s.setMany(new Map<PreparedKey | string, string>([[pk, 'x']]));
+  console.log(pk.key, pk.store, pv, ps, pu, pa, many);
   {
     using scoped = Store.create(null, { backing: 'memfd' });
     scoped.set('a', 'b');

@@ -34,7 +34,7 @@ pub use error::{Error, Result};
 pub use signal::{Event, EventKind, Events, Subscription};
 pub use store::{
     fd_recv, fd_send, vec_simd, vec_simd_force, AsKey, Backing, Entry, EntryRef, Filter, Info, IntOp, Key, Meta, Options,
-    Store, Type, VecFormat, View, Wait,
+    Prepared, Store, Type, VecFormat, View, Wait,
 };
 pub use vec::{Hit, Metric, Query, SearchResult};
 

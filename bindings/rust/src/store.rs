@@ -457,6 +457,110 @@ impl AsKey for Key {
     }
 }
 
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl Key {
+    /// Measure and hash this key for `store` ([`Store::prepare`]; the key is
+    /// copied into the [`Prepared`]).
+    pub fn prepare<'s>(&self, store: &'s Store) -> Result<Prepared<'s>> {
+        store.prepare_key(self.clone())
+    }
+}
+
+/// A key measured and hashed once for one store (spl_key_prep): its calls
+/// skip the hashing.  It owns the key's bytes and borrows the store; it
+/// works only with that store (any handle of it), and [`Store::get_many`] /
+/// [`Store::set_many`] of another store refuse it with [`Error::Invalid`].
+/// It is also an [`AsKey`] (its plain key) for any store's other calls.
+pub struct Prepared<'s> {
+    store: &'s Store,
+    key: Key,
+    k: sys::spl_key,
+}
+
+// SAFETY: k.key points into `key`'s heap buffer, owned and never changed.
+unsafe impl Send for Prepared<'_> {}
+unsafe impl Sync for Prepared<'_> {}
+
+impl std::fmt::Debug for Prepared<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("key", &self.key).field("home", &self.k.home).finish()
+    }
+}
+
+impl AsKey for Prepared<'_> {
+    #[inline(always)]
+    fn with_c_key<R>(&self, f: impl FnOnce(*const c_char) -> R) -> Result<R> {
+        Ok(f(self.k.key))
+    }
+}
+
+impl<'s> Prepared<'s> {
+    /// The key.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// The store it was prepared for.
+    pub fn store(&self) -> &'s Store {
+        self.store
+    }
+
+    fn raw(&self) -> *const sys::spl_key {
+        &self.k
+    }
+
+    /// Like [`Store::get_into`] (spl_get_k).
+    pub fn get_into(&self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let st = self.store;
+        let mut len = 0usize;
+        let (bp, cap) = (buf.as_mut_ptr() as *mut c_void, buf.len());
+        // SAFETY: buf writable for cap bytes; k valid while self lives.
+        let rc = st.retry(|| unsafe { sys::spl_get_k(st.p(), self.raw(), bp, cap, &mut len) });
+        match rc {
+            0 => Ok(Some(len)),
+            ENOENT => Ok(None),
+            rc => Err(Error::from_code(rc)),
+        }
+    }
+
+    /// Like [`Store::get`] (spl_get_k).
+    pub fn get(&self) -> Result<Option<Vec<u8>>> {
+        self.store.get_k(&self.k)
+    }
+
+    /// Like [`Store::set`] (spl_set_k).
+    pub fn set(&self, val: impl AsRef<[u8]>) -> Result<()> {
+        let st = self.store;
+        let v = val.as_ref();
+        // SAFETY: v readable for its length.
+        let rc = st.retry(|| unsafe { sys::spl_set_k(st.p(), self.raw(), v.as_ptr() as *const c_void, v.len()) });
+        check(rc).map(|_| ())
+    }
+
+    /// Like [`Store::unset`] (spl_unset_k): `Ok(false)` if absent.
+    pub fn unset(&self) -> Result<bool> {
+        let st = self.store;
+        let rc = st.retry(|| unsafe { sys::spl_unset_k(st.p(), self.raw()) });
+        match rc {
+            ENOENT => Ok(false),
+            rc => check(rc).map(|_| true),
+        }
+    }
+
+    /// Like [`Store::add`] (spl_add_k): the new value.
+    pub fn add(&self, delta: i64) -> Result<i64> {
+        let st = self.store;
+        let mut out = 0i64;
+        let rc = unsafe { sys::spl_add_k(st.p(), self.raw(), delta, &mut out) };
+        check(rc).map(|_| out)
+    }
+}
+
 /// Run f with key as a NUL-terminated C string (on the stack when short).
 #[inline(always)]
 fn with_key<R>(key: &[u8], f: impl FnOnce(*const c_char) -> R) -> Result<R> {
@@ -792,6 +896,118 @@ impl Store {
             self.retry(|| unsafe { sys::spl_cas(self.p(), k, expected, v.as_ptr() as *const c_void, v.len()) })
         })?;
         check(rc).map(|_| ())
+    }
+
+    // ------------------------------------------------------------ prepared keys, batches
+
+    /// Measure and hash `key` once for this store (spl_key_prep); see
+    /// [`Prepared`].  [`Error::Invalid`] for a NUL in the key,
+    /// [`Error::KeyLen`] past key_max.
+    pub fn prepare(&self, key: impl AsRef<[u8]>) -> Result<Prepared<'_>> {
+        self.prepare_key(Key::new(key)?)
+    }
+
+    /// spl_get_k into a Vec grown to fit, EAGAIN retried under the policy.
+    fn get_k(&self, k: &sys::spl_key) -> Result<Option<Vec<u8>>> {
+        let mut cap = 256.min(self.inner.val_max as usize);
+        loop {
+            let mut v: Vec<u8> = Vec::with_capacity(cap);
+            let mut len = 0usize;
+            let vp = v.as_mut_ptr() as *mut c_void;
+            // SAFETY: v has cap writable bytes; k's string is alive (the caller's).
+            let rc = self.retry(|| unsafe { sys::spl_get_k(self.p(), k, vp, cap, &mut len) });
+            match rc {
+                0 => {
+                    // SAFETY: the library wrote len <= cap bytes.
+                    unsafe { v.set_len(len.min(cap)) };
+                    return Ok(Some(v));
+                }
+                ENOENT => return Ok(None),
+                ENOBUFS => cap = len.max(cap + 1),
+                rc => return Err(Error::from_code(rc)),
+            }
+        }
+    }
+
+    fn prepare_key(&self, key: Key) -> Result<Prepared<'_>> {
+        let mut k = MaybeUninit::<sys::spl_key>::zeroed();
+        // SAFETY: key's C string lives in the Prepared, its heap buffer unmoved.
+        check(unsafe { sys::spl_key_prep(self.p(), key.0.as_ptr(), k.as_mut_ptr()) })?;
+        // SAFETY: filled by spl_key_prep (and zeroed before).
+        Ok(Prepared { store: self, key, k: unsafe { k.assume_init() } })
+    }
+
+    /// The values of `keys` in one spl_get_many (the lookups overlapped), in
+    /// order: `Ok(None)` for an absent key, `Err(Error::Invalid)` for a key
+    /// prepared for another store.  Values longer than 256 bytes and keys
+    /// busy under a writer are fetched again one by one.
+    pub fn get_many(&self, keys: &[&Prepared<'_>]) -> Vec<Result<Option<Vec<u8>>>> {
+        let n = keys.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let stride = 256.min(self.inner.val_max as usize).max(1);
+        let arr: Vec<sys::spl_key> = keys.iter().map(|k| k.k).collect();
+        let mut bufs = vec![0u8; n * stride];
+        let mut lens = vec![0usize; n];
+        let mut rcs = vec![0 as c_int; n];
+        // SAFETY: arr's keys point into `keys` (alive); the buffers hold n entries.
+        let rc = unsafe {
+            sys::spl_get_many(self.p(), arr.as_ptr(), n, bufs.as_mut_ptr() as *mut c_void, stride,
+                              lens.as_mut_ptr(), rcs.as_mut_ptr())
+        };
+        if rc < 0 {
+            return (0..n).map(|_| Err(Error::from_code(rc))).collect();
+        }
+        (0..n)
+            .map(|i| match rcs[i] {
+                0 => Ok(Some(bufs[i * stride..i * stride + lens[i].min(stride)].to_vec())),
+                ENOENT => Ok(None),
+                ENOBUFS | EAGAIN => self.get_k(&arr[i]),
+                rc => Err(Error::from_code(rc)),
+            })
+            .collect()
+    }
+
+    /// Write `(key, value)` pairs in one spl_set_many (each write atomic on
+    /// its own); one result per pair, in order.  Keys busy under a writer
+    /// are retried one by one under this handle's [`Wait`] policy.
+    pub fn set_many<V: AsRef<[u8]>>(&self, items: &[(&Prepared<'_>, V)]) -> Vec<Result<()>> {
+        let n = items.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let stride = items.iter().map(|(_, v)| v.as_ref().len()).max().unwrap_or(0).max(1);
+        let arr: Vec<sys::spl_key> = items.iter().map(|(k, _)| k.k).collect();
+        let mut vals = vec![0u8; n * stride];
+        let mut lens = vec![0usize; n];
+        for (i, (_, v)) in items.iter().enumerate() {
+            let v = v.as_ref();
+            vals[i * stride..i * stride + v.len()].copy_from_slice(v);
+            lens[i] = v.len();
+        }
+        let mut rcs = vec![0 as c_int; n];
+        // SAFETY: as in get_many; vals holds n values of stride bytes.
+        let rc = unsafe {
+            sys::spl_set_many(self.p(), arr.as_ptr(), n, vals.as_ptr() as *const c_void, stride,
+                              lens.as_ptr(), rcs.as_mut_ptr())
+        };
+        if rc < 0 {
+            return (0..n).map(|_| Err(Error::from_code(rc))).collect();
+        }
+        (0..n)
+            .map(|i| match rcs[i] {
+                EAGAIN => {
+                    let v = &vals[i * stride..i * stride + lens[i]];
+                    // SAFETY: arr[i]'s string lives in items.
+                    check(self.retry(|| unsafe {
+                        sys::spl_set_k(self.p(), &arr[i], v.as_ptr() as *const c_void, v.len())
+                    }))
+                    .map(|_| ())
+                }
+                rc => check(rc).map(|_| ()),
+            })
+            .collect()
     }
 
     // ------------------------------------------------------------ typed helpers

@@ -144,6 +144,18 @@ pub struct spl_view {
     pub type_: u8,
 }
 
+/// A key measured and hashed for one store (spl_key_prep); `key` points at
+/// a string that must stay valid and unchanged while the key is used.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct spl_key {
+    pub key: *const c_char,
+    pub len: u32,
+    pub home: u32,
+    pub fp: u64,
+    pub seed: u64,
+}
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct spl_entry {
@@ -244,6 +256,17 @@ extern "C" {
     pub fn spl_get_wait(s: *mut spl_store, key: *const c_char, buf: *mut c_void, cap: usize,
                         len_out: *mut usize, timeout_us: u32) -> c_int;
     pub fn spl_unset_wait(s: *mut spl_store, key: *const c_char, timeout_us: u32) -> c_int;
+
+    pub fn spl_key_prep(s: *mut spl_store, key: *const c_char, out: *mut spl_key) -> c_int;
+    pub fn spl_get_k(s: *mut spl_store, k: *const spl_key, buf: *mut c_void, cap: usize,
+                     len_out: *mut usize) -> c_int;
+    pub fn spl_set_k(s: *mut spl_store, k: *const spl_key, val: *const c_void, len: usize) -> c_int;
+    pub fn spl_unset_k(s: *mut spl_store, k: *const spl_key) -> c_int;
+    pub fn spl_add_k(s: *mut spl_store, k: *const spl_key, delta: i64, out: *mut i64) -> c_int;
+    pub fn spl_get_many(s: *mut spl_store, keys: *const spl_key, n: usize, bufs: *mut c_void,
+                        stride: usize, lens: *mut usize, rcs: *mut c_int) -> c_int;
+    pub fn spl_set_many(s: *mut spl_store, keys: *const spl_key, n: usize, vals: *const c_void,
+                        stride: usize, lens: *const usize, rcs: *mut c_int) -> c_int;
 
     pub fn spl_meta_get(s: *mut spl_store, key: *const c_char, out: *mut spl_meta) -> c_int;
     pub fn spl_type_set(s: *mut spl_store, key: *const c_char, t: c_uint) -> c_int;

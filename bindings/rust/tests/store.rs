@@ -580,3 +580,60 @@ fn keys_of_every_short_length_and_a_nul_anywhere() {
         assert_eq!(st.get(&hi).unwrap(), None);
     }
 }
+
+#[test]
+fn prepared_key_round_trip() {
+    let st = mem(0);
+    let k = st.prepare("temp").unwrap();
+    assert_eq!(k.key().as_bytes(), b"temp");
+    assert_eq!(k.get().unwrap(), None);
+    k.set(b"hot").unwrap();
+    assert_eq!(k.get().unwrap().as_deref(), Some(&b"hot"[..]));
+    assert_eq!(st.get("temp").unwrap().as_deref(), Some(&b"hot"[..]));
+    assert_eq!(st.get(&k).unwrap().as_deref(), Some(&b"hot"[..])); // a Prepared is an AsKey
+    let mut buf = [0u8; 8];
+    assert_eq!(k.get_into(&mut buf).unwrap(), Some(3));
+    st.set("temp", [9u8; 600]).unwrap();
+    assert_eq!(k.get().unwrap().unwrap(), vec![9u8; 600]);
+    assert!(k.unset().unwrap());
+    assert!(!k.unset().unwrap());
+    let c = splinter::Key::new("count").unwrap().prepare(&st).unwrap();
+    assert_eq!(c.add(5).unwrap(), 5);
+    assert_eq!(c.add(-2).unwrap(), 3);
+    assert!(matches!(st.prepare("a\0b"), Err(Error::Invalid)));
+    assert!(matches!(st.prepare("k".repeat(200)), Err(Error::KeyLen)));
+}
+
+#[test]
+fn key_prepared_for_another_store_is_refused() {
+    let a = mem(0);
+    let b = mem(0);
+    let k = a.prepare("a").unwrap();
+    k.set(b"1").unwrap();
+    let got = b.get_many(&[&k]);
+    assert!(matches!(got[0], Err(Error::Invalid)), "{got:?}");
+    let set = b.set_many(&[(&k, b"2")]);
+    assert!(matches!(set[0], Err(Error::Invalid)), "{set:?}");
+    assert_eq!(k.get().unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(b.get("a").unwrap(), None);
+}
+
+#[test]
+fn batches_give_results_per_key() {
+    let st = mem(0);
+    let (a, b, c, big, missing) = (
+        st.prepare("a").unwrap(),
+        st.prepare("b").unwrap(),
+        st.prepare("c").unwrap(),
+        st.prepare("big").unwrap(),
+        st.prepare("missing").unwrap(),
+    );
+    let r = st.set_many(&[(&a, &b"1"[..]), (&b, &b"22"[..]), (&c, &b"333"[..]), (&big, &[7u8; 1000][..])]);
+    assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
+    let got = st.get_many(&[&a, &b, &missing, &c, &big]);
+    let got: Vec<Option<Vec<u8>>> = got.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(got, vec![Some(b"1".to_vec()), Some(b"22".to_vec()), None, Some(b"333".to_vec()), Some(vec![7u8; 1000])]);
+    assert!(st.get_many(&[]).is_empty());
+    assert!(st.set_many::<&[u8]>(&[]).is_empty());
+    assert_eq!(st.get("c").unwrap().as_deref(), Some(&b"333"[..]));
+}
