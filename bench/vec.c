@@ -116,15 +116,22 @@ typedef struct vb_layout {
     uint32_t count;
 } vb_layout;
 
-/* The baseline: the library's dot kernel over private memory, keeping the
- * best score (no heap, no seqlock, no slot metadata). */
+/* The baseline: the library's kernel over private memory (one query,
+ * SPL__GX vectors per call, like a search), keeping the best score (no
+ * heap, no seqlock, no slot metadata). */
 static float vb_plain_scan(const vb_layout *L, const float *q)
 {
     const struct spl__vk *vk = spl__vk_get();
-    float best = -1e30f;
-    for (uint32_t i = 0; i < L->count; i++) {
-        float d = vk->dot_f32(q, (const float *)(const void *)(L->base + i * L->stride), VB_DIM);
-        best = d > best ? d : best;
+    static float qp[VB_DIM] __attribute__((aligned(64))), zero[VB_DIM];
+    memcpy(qp, q, sizeof qp); /* packed like a search's query (VB_DIM is a multiple of SPL__QPAD) */
+    float best = -1e30f, d[SPL__GX];
+    const void *xs[SPL__GX];
+    for (uint32_t i = 0; i < L->count; i += SPL__GX) {
+        for (uint32_t c = 0; c < SPL__GX; c++)
+            xs[c] = i + c < L->count ? (const void *)(L->base + (size_t)(i + c) * L->stride) : zero;
+        vk->dots_f32(qp, VB_DIM, 1, xs, VB_DIM, d);
+        for (uint32_t c = 0; c < SPL__GX; c++)
+            best = d[c] > best ? d[c] : best;
     }
     return best;
 }

@@ -593,7 +593,8 @@ typedef enum spl_metric {
     SPL__METRIC_COUNT
 } spl_metric;
 
-#define SPL_VEC_K_LIMIT 4096u /* largest k a search accepts */
+#define SPL_VEC_K_LIMIT     4096u /* largest k a search accepts */
+#define SPL_VEC_BATCH_LIMIT 4096u /* most queries one spl_vec_search_many takes */
 
 /* Store vec (dim floats, dim == the store's vec_dim) under key, creating the
  * key with an empty value (type VOID) if absent; the value, type, labels
@@ -640,7 +641,11 @@ typedef struct spl_vec_hit {
     const char *key;   /* NUL-terminated, inside the result block */
     size_t key_len;
     float score;       /* cosine, dot, or L2 distance (see spl_metric) */
-    uint32_t slot;
+    uint32_t slot;     /* the key's slot: a stable numeric id for the key
+                          while it lives (spl_unset frees it; a key set
+                          again may get another slot, and the slot another
+                          key).  Pair it with epoch to know it still holds
+                          the vector that was scored. */
     uint64_t epoch;    /* the slot epoch the scored vector belongs to */
 } spl_vec_hit;
 
@@ -656,15 +661,34 @@ typedef struct spl_vec_result {
  * that keeps changing is retried a few times, then skipped and counted.
  * A key appears at most once: one deleted and set again during the scan
  * (so in another slot) is reported with its newest vector, and the result
- * may then hold fewer than k hits.  *out is one block; free it with spl_vec_result_free.  Errors: SPL_EINVAL
- * (k 0 or > SPL_VEC_K_LIMIT, bad metric, no vec and no key, threads > 64),
- * SPL_EDIM, SPL_ENAN (query), and, for a query by key, spl_vec_get's;
- * SPL_ENOMEM, SPL_ENOTSUP (no vectors in this store or build).
+ * may then hold fewer than k hits.  *out is one block; free it with
+ * spl_vec_result_free.  threads is an upper bound: a search too small to
+ * gain from splitting runs on fewer (docs/VECTORS.md, "Threads"); the
+ * threads are the handle's pool, started on first use and joined by
+ * spl_close.  In an SPL_VEC_I8 store the query is quantized to int8 like
+ * the stored vectors (symmetric, max|q|/127) and scores are int8 x int8
+ * dot products, scaled.  Errors: SPL_EINVAL (k 0 or > SPL_VEC_K_LIMIT, bad
+ * metric, no vec and no key, threads > 64), SPL_EDIM, SPL_ENAN (query),
+ * and, for a query by key, spl_vec_get's; SPL_ENOMEM, SPL_ENOTSUP (no
+ * vectors in this store or build).
  * Concurrency: a reader; never blocks writers and never writes. */
 int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
+
+/* Many queries in one pass: nq queries (1..SPL_VEC_BATCH_LIMIT) that share
+ * k, metric, flags, labels, prefix and threads (each has its own vec, or
+ * key) are scored together while each vector is in cache, so a batch costs
+ * far less than nq searches.  out[j] gets query j's result, exactly what
+ * spl_vec_search(&qs[j]) would return on the same data (same scores to the
+ * bit, same ties, same consistency); free each with spl_vec_result_free.
+ * Errors: spl_vec_search's, and SPL_EINVAL for nq 0 or too large or
+ * queries that differ in a shared field; on error every out[j] is NULL.
+ * Concurrency: as spl_vec_search. */
+int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t nq,
+                        spl_vec_result **out);
 void spl_vec_result_free(spl_vec_result *r);
 
-/* The SIMD path in use ("avx512", "avx2", "sse", "neon" or "scalar"),
+/* The SIMD path in use ("avx512vnni", "avx512", "avxvnni", "avx2", "sse",
+ * "neon" or "scalar"),
  * chosen once per process by CPU detection at the first open or create
  * ($SPLINTER_SIMD, if set to one of the names the CPU can run, overrides).
  * Never NULL ("none" in a WITH_EMBEDDINGS=0 build). */

@@ -442,6 +442,7 @@ SPL_API void spl_close(spl_store *s)
 {
     if (!s)
         return;
+    spl__pool_free(s); /* the scan threads: joined before the unmap */
     if (s->base)
         munmap(s->base, s->map_bytes);
     if (s->fd >= 0)

@@ -143,6 +143,8 @@ static int vt_after_kills(spl_store *s, uint64_t killed)
 int main(int argc, char **argv)
 {
     uint64_t writers = 2, ms = 1500, seed = mp_time_seed(), expect = 0, kills = 0;
+    /* split every search over its threads (the pool), however small */
+    setenv("SPLINTER_SPLIT_BYTES", "0", 1);
     for (int i = 1; i < argc; i++) {
         if (mp_arg_u64(argc, argv, &i, "--writers", &writers) ||
             mp_arg_u64(argc, argv, &i, "--ms", &ms) || mp_arg_u64(argc, argv, &i, "--seed", &seed) ||

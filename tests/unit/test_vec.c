@@ -8,6 +8,10 @@
 #include "unit_common.h"
 #include "layout.h"
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <string.h>
@@ -85,7 +89,7 @@ static uint64_t rnd(uint64_t *s)
 }
 static float rndf(uint64_t *s) { return (float)((double)(rnd(s) >> 11) / 9007199254740992.0 * 2 - 1); }
 
-static const char *const paths[] = {"scalar", "sse", "avx2", "avx512", "neon"};
+static const char *const paths[] = {"scalar", "sse", "avx2", "avxvnni", "avx512", "avx512vnni", "neon"};
 
 /* ---- set / get / clear -------------------------------------------------- */
 
@@ -246,40 +250,55 @@ static int ref_cmp(const void *a, const void *b)
     return gx > gy ? -1 : gx < gy ? 1 : (x->id > y->id) - (x->id < y->id);
 }
 
-static double ref_score(int metric, const float *q, const float *x, uint32_t dim)
+/* The reference score of x for query q, in double.  qd is the query the
+ * dot product uses: q itself, or for an int8 store q quantized the way the
+ * library documents (symmetric, max|q|/127, round to nearest); norms are
+ * those of q and of the stored (decoded) x. */
+static double ref_score(int metric, const float *q, const float *qd, const float *x, uint32_t dim)
 {
-    double dot = 0, nq = 0, nx = 0, l2 = 0;
+    double dot = 0, nq = 0, nx = 0;
     for (uint32_t i = 0; i < dim; i++) {
-        dot += (double)q[i] * x[i];
+        dot += (double)qd[i] * x[i];
         nq += (double)q[i] * q[i];
         nx += (double)x[i] * x[i];
-        l2 += ((double)q[i] - x[i]) * ((double)q[i] - x[i]);
     }
     if (metric == SPL_METRIC_DOT)
         return dot;
     if (metric == SPL_METRIC_L2)
-        return sqrt(l2);
+        return sqrt(fmax(0, nq + nx - 2 * dot));
     return nq > 0 && nx > 0 ? dot / sqrt(nq * nx) : 0;
 }
 
-/* Search s (n vectors "v%05u", stored decoded in vecs) and compare with the
- * reference: n hits = min(k, n), ordered, each hit's reference score within
- * tol of the reference's score at that rank (so only near-ties may swap). */
-static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim,
-                       const float *q, int metric, uint32_t k, uint32_t threads, const char *path)
+/* q as an int8 store's search sees it for the dot product (decoded). */
+static void quantized(const float *q, uint32_t dim, float *out)
+{
+    double m = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        m = fmax(m, fabs((double)q[i]));
+    float sc = m > 0 ? (float)(m / 127.0) : 1.0f;
+    for (uint32_t i = 0; i < dim; i++) {
+        long r = lrintf(q[i] / sc);
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        out[i] = (float)((double)r * sc);
+    }
+}
+
+/* Check a result for query q over s's n vectors "v%05u" (stored decoded in
+ * vecs) against the reference: min(k, n) hits, ordered, each hit's
+ * reference score within tol of the reference's score at that rank (so
+ * only near-ties may swap). */
+static void check_result(const spl_vec_result *res, const float *vecs, uint32_t n, uint32_t dim,
+                         const float *q, const float *qd, int metric, uint32_t k, const char *path)
 {
     struct ref *r = malloc((n + 1) * sizeof *r);
     assert_non_null(r);
     double scale = 0;
     for (uint32_t i = 0; i < n; i++) {
-        r[i] = (struct ref){ref_score(metric, q, vecs + (size_t)i * dim, dim), i};
+        r[i] = (struct ref){ref_score(metric, q, qd, vecs + (size_t)i * dim, dim), i};
         scale = fmax(scale, fabs(r[i].score));
     }
     metric_g = metric;
     qsort(r, n, sizeof *r, ref_cmp);
-    spl_vec_query vq = {.vec = q, .dim = dim, .k = k, .metric = metric, .threads = threads};
-    spl_vec_result *res = NULL;
-    CHECK_RC(spl_vec_search(s, &vq, &res), 0);
     uint32_t want = k < n ? k : n;
     if (res->n != want)
         fail_msg("%s dim %u metric %d k %u: %u hits, want %u", path, dim, metric, k, res->n, want);
@@ -290,7 +309,7 @@ static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim
         unsigned id;
         assert_int_equal(sscanf(res->hits[j].key, "v%05u", &id), 1);
         assert_true(id < n);
-        double mine = ref_score(metric, q, vecs + (size_t)id * dim, dim);
+        double mine = ref_score(metric, q, qd, vecs + (size_t)id * dim, dim);
         if (fabs(mine - r[j].score) > tol || fabs(res->hits[j].score - mine) > tol)
             fail_msg("%s dim %u metric %d k %u rank %u: got v%05u (ref %.6g, lib %.6g), "
                      "reference v%05u %.6g",
@@ -302,20 +321,77 @@ static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim
             assert_true(metric == SPL_METRIC_L2 ? a <= b : a >= b);
         }
     }
-    spl_vec_result_free(res);
     free(r);
+}
+
+static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim,
+                       const float *q, const float *qd, int metric, uint32_t k, uint32_t threads,
+                       const char *path)
+{
+    spl_vec_query vq = {.vec = q, .dim = dim, .k = k, .metric = metric, .threads = threads};
+    spl_vec_result *res = NULL;
+    CHECK_RC(spl_vec_search(s, &vq, &res), 0);
+    check_result(res, vecs, n, dim, q, qd, metric, k, path);
+    spl_vec_result_free(res);
+}
+
+/* Two results are the same to the bit: keys, scores, slots, epochs, counts. */
+static void same_result(const spl_vec_result *a, const spl_vec_result *b, const char *what)
+{
+    if (a->n != b->n || a->scanned != b->scanned || a->skipped != b->skipped)
+        fail_msg("%s: n %u/%u scanned %lu/%lu skipped %lu/%lu", what, a->n, b->n,
+                 (unsigned long)a->scanned, (unsigned long)b->scanned, (unsigned long)a->skipped,
+                 (unsigned long)b->skipped);
+    for (uint32_t j = 0; j < a->n; j++) {
+        const spl_vec_hit *x = &a->hits[j], *y = &b->hits[j];
+        if (strcmp(x->key, y->key) != 0 || memcmp(&x->score, &y->score, sizeof x->score) != 0 ||
+            x->slot != y->slot || x->epoch != y->epoch || x->key_len != y->key_len)
+            fail_msg("%s: hit %u: %s %.9g slot %u vs %s %.9g slot %u", what, j, x->key,
+                     (double)x->score, x->slot, y->key, (double)y->score, y->slot);
+    }
+}
+
+/* A batch of nq queries (template t, vectors qv[j], or keys[j] where given)
+ * gives, for each query, exactly what a search for it alone gives. */
+static void check_batch_same(spl_store *s, const spl_vec_query *t, const float *qv, uint32_t dim,
+                             const char *const *keys, uint32_t nq, const char *what)
+{
+    spl_vec_query *qs = calloc(nq, sizeof *qs);
+    spl_vec_result **rs = calloc(nq, sizeof *rs);
+    assert_non_null(qs);
+    assert_non_null(rs);
+    for (uint32_t j = 0; j < nq; j++) {
+        qs[j] = *t;
+        qs[j].vec = keys && keys[j] ? NULL : qv + (size_t)j * dim;
+        qs[j].key = keys ? keys[j] : NULL;
+        qs[j].dim = dim;
+    }
+    CHECK_RC(spl_vec_search_many(s, qs, nq, rs), 0);
+    for (uint32_t j = 0; j < nq; j++) {
+        spl_vec_result *one = NULL;
+        CHECK_RC(spl_vec_search(s, &qs[j], &one), 0);
+        char w[96];
+        snprintf(w, sizeof w, "%s query %u of %u", what, j, nq);
+        same_result(rs[j], one, w);
+        spl_vec_result_free(one);
+        spl_vec_result_free(rs[j]);
+    }
+    free(qs);
+    free(rs);
 }
 
 static void topk_store(uint32_t fmt)
 {
     static const uint32_t dims[] = {1, 3, 17, 64, 100, 768};
-    const uint32_t n = 120;
+    const uint32_t n = 120, nq = 13; /* 13: blocks of 6 queries and a remainder */
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
         uint32_t dim = dims[d];
         spl_store *s = mkv(256, dim, fmt, 0);
-        float *vecs = malloc((size_t)n * dim * sizeof *vecs), *q = malloc(dim * sizeof *q);
+        float *vecs = malloc((size_t)n * dim * sizeof *vecs);
+        float *q = malloc((size_t)nq * dim * sizeof *q), *qd = malloc((size_t)nq * dim * sizeof *qd);
         assert_non_null(vecs);
         assert_non_null(q);
+        assert_non_null(qd);
         uint64_t seed = 1000 + dim;
         char key[16];
         for (uint32_t i = 0; i < n; i++) {
@@ -326,20 +402,47 @@ static void topk_store(uint32_t fmt)
             /* compare against what is stored (F16/I8 are lossy) */
             CHECK_RC(spl_vec_get(s, key, vecs + (size_t)i * dim, dim, NULL), 0);
         }
-        for (uint32_t j = 0; j < dim; j++)
+        for (uint32_t j = 0; j < nq * dim; j++)
             q[j] = rndf(&seed);
+        for (uint32_t j = 0; j < nq; j++) {
+            if (fmt == SPL_VEC_I8)
+                quantized(q + (size_t)j * dim, dim, qd + (size_t)j * dim);
+            else
+                memcpy(qd + (size_t)j * dim, q + (size_t)j * dim, dim * sizeof *q);
+        }
+        const char *keys[13] = {NULL, "v00007", NULL, NULL, "v00100"};
         for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
             if (spl_vec_simd_force(paths[p]) != 0)
                 continue; /* this CPU does not run it */
             for (int metric = 0; metric < 3; metric++) {
-                check_topk(s, vecs, n, dim, q, metric, 1, 1, paths[p]);
-                check_topk(s, vecs, n, dim, q, metric, 10, 1, paths[p]);
-                check_topk(s, vecs, n, dim, q, metric, n + 5, 1, paths[p]);
+                check_topk(s, vecs, n, dim, q, qd, metric, 1, 1, paths[p]);
+                check_topk(s, vecs, n, dim, q, qd, metric, 10, 1, paths[p]);
+                check_topk(s, vecs, n, dim, q, qd, metric, n + 5, 1, paths[p]);
+                /* the batch: each query against the reference, and the
+                 * same bits as that query alone */
+                spl_vec_query vq[13];
+                spl_vec_result *rs[13];
+                for (uint32_t j = 0; j < nq; j++)
+                    vq[j] = (spl_vec_query){.vec = q + (size_t)j * dim, .dim = dim, .k = 10,
+                                            .metric = metric};
+                CHECK_RC(spl_vec_search_many(s, vq, nq, rs), 0);
+                for (uint32_t j = 0; j < nq; j++) {
+                    check_result(rs[j], vecs, n, dim, q + (size_t)j * dim, qd + (size_t)j * dim,
+                                 metric, 10, paths[p]);
+                    spl_vec_result_free(rs[j]);
+                }
+                check_batch_same(s, &vq[0], q, dim, NULL, nq, paths[p]);
+                check_batch_same(s, &vq[0], q, dim, keys, nq, paths[p]);
+                spl_vec_query t = vq[0];
+                t.threads = 3;
+                t.k = 1;
+                check_batch_same(s, &t, q, dim, NULL, 7, paths[p]);
             }
         }
         spl_close(s);
         free(vecs);
         free(q);
+        free(qd);
     }
     CHECK_RC(spl_vec_simd_force("scalar"), 0);
 }
@@ -726,6 +829,170 @@ static void test_cells_hostile(void **state)
     spl_close(s);
 }
 
+
+/* ---- the thread pool ----------------------------------------------------- */
+
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 2; /* . and .. */
+}
+
+static spl_store *pool_store(uint32_t n, uint32_t dim, float *vecs)
+{
+    spl_store *s = mkv(n + 16, dim, SPL_VEC_F32, 0);
+    uint64_t seed = 77;
+    char key[16];
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            vecs[(size_t)i * dim + j] = rndf(&seed);
+        snprintf(key, sizeof key, "v%05u", i);
+        CHECK_RC(spl_vec_set(s, key, vecs + (size_t)i * dim, dim), 0);
+    }
+    return s;
+}
+
+/* Searches split over the pool give the reference's top-k; the workers are
+ * started once (not per search) and joined by spl_close. */
+static void test_pool_reuse_close(void **state)
+{
+    (void)state;
+    const uint32_t n = 500, dim = 32;
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), q[32];
+    assert_non_null(vecs);
+    int base = task_count();
+    spl_store *s = pool_store(n, dim, vecs);
+    uint64_t seed = 5;
+    for (uint32_t j = 0; j < dim; j++)
+        q[j] = rndf(&seed);
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_COSINE, 10, 4, "pool");
+    assert_int_equal(task_count(), base + 3); /* three workers beside the caller */
+    for (int r = 0; r < 50; r++)
+        check_topk(s, vecs, n, dim, q, q, SPL_METRIC_L2, 7, 4, "pool");
+    assert_int_equal(task_count(), base + 3); /* the same three */
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 7, 6, "pool");
+    assert_int_equal(task_count(), base + 5); /* grown to five */
+    spl_close(s);
+    assert_int_equal(task_count(), base); /* joined */
+    /* a handle that never split starts no thread */
+    s = pool_store(n, dim, vecs);
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 7, 1, "no pool");
+    assert_int_equal(task_count(), base);
+    spl_close(s);
+    free(vecs);
+}
+
+/* A forked child has none of its parent's workers: its searches still
+ * split (a fresh pool), and spl_close in it does not wait for threads
+ * that do not exist.  The parent's pool is unharmed. */
+static void test_pool_fork(void **state)
+{
+    (void)state;
+    const uint32_t n = 400, dim = 16;
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), q[16];
+    assert_non_null(vecs);
+    spl_store *s = pool_store(n, dim, vecs);
+    uint64_t seed = 9;
+    for (uint32_t j = 0; j < dim; j++)
+        q[j] = rndf(&seed);
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 5, 3, "parent");
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(20);
+            spl_vec_query vq = {.vec = q, .dim = dim, .k = 5, .metric = SPL_METRIC_DOT, .threads = 3};
+            spl_vec_result *r = NULL, *r1 = NULL;
+            int ok = spl_vec_search(s, &vq, &r) == 0 && r->n == 5;
+            vq.threads = 1;
+            ok &= spl_vec_search(s, &vq, &r1) == 0 && r1->n == 5 &&
+                  strcmp(r->hits[0].key, r1->hits[0].key) == 0;
+            spl_vec_result_free(r);
+            spl_vec_result_free(r1);
+            if (round == 1) {
+                /* a grandchild too: two generations of copies */
+                pid_t g = fork();
+                if (g == 0) {
+                    vq.threads = 4;
+                    int ok2 = spl_vec_search(s, &vq, &r) == 0 && r->n == 5;
+                    spl_vec_result_free(r);
+                    spl_close(s);
+                    _exit(ok2 ? 0 : 1);
+                }
+                int st;
+                ok &= g > 0 && waitpid(g, &st, 0) == g && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            }
+            spl_close(s); /* joins the child's own workers only */
+            _exit(ok ? 0 : 1);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 5, 3, "parent after fork");
+    }
+    spl_close(s);
+    free(vecs);
+}
+
+struct conc {
+    spl_store *s;
+    const float *vecs, *q;
+    uint32_t n, dim;
+    int fails;
+};
+
+static void *conc_thread(void *arg)
+{
+    struct conc *c = arg;
+    spl_vec_query vq = {.vec = c->q, .dim = c->dim, .k = 3, .metric = SPL_METRIC_DOT, .threads = 3};
+    spl_vec_result *ref = NULL;
+    vq.threads = 1;
+    if (spl_vec_search(c->s, &vq, &ref) != 0)
+        c->fails++;
+    vq.threads = 3;
+    for (int i = 0; i < 200 && ref; i++) {
+        spl_vec_result *r = NULL;
+        if (spl_vec_search(c->s, &vq, &r) != 0 || r->n != ref->n ||
+            strcmp(r->hits[0].key, ref->hits[0].key) != 0 || r->hits[0].score != ref->hits[0].score)
+            c->fails++;
+        spl_vec_result_free(r);
+    }
+    spl_vec_result_free(ref);
+    return NULL;
+}
+
+/* Searches from several threads on one handle share its pool (jobs queue;
+ * each caller does the tasks no worker has taken). */
+static void test_pool_concurrent(void **state)
+{
+    (void)state;
+    const uint32_t n = 300, dim = 8;
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), q[4][8];
+    assert_non_null(vecs);
+    spl_store *s = pool_store(n, dim, vecs);
+    uint64_t seed = 3;
+    struct conc c[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            q[i][j] = rndf(&seed);
+        c[i] = (struct conc){s, vecs, q[i], n, dim, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, conc_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].fails, 0);
+    }
+    spl_close(s);
+    free(vecs);
+}
+
 #else /* pure key-value build */
 
 static void test_kvonly_notsup(void **state)
@@ -754,6 +1021,9 @@ static void test_kvonly_notsup(void **state)
 
 int main(void)
 {
+    /* split every search over the threads it asks for, however small, so
+     * that the pool's paths run here (the threshold is a speed choice) */
+    setenv("SPLINTER_SPLIT_BYTES", "0", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tandem_values),
 #if SPL_WITH_EMBEDDINGS
@@ -768,6 +1038,9 @@ int main(void)
         cmocka_unit_test(test_cells_dense),
         cmocka_unit_test(test_cells_orphans_swept),
         cmocka_unit_test(test_cells_hostile),
+        cmocka_unit_test(test_pool_reuse_close),
+        cmocka_unit_test(test_pool_fork),
+        cmocka_unit_test(test_pool_concurrent),
 #else
         cmocka_unit_test(test_kvonly_notsup),
 #endif
