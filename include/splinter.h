@@ -681,7 +681,8 @@ int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
  * spl_vec_search(&qs[j]) would return on the same data (same scores to the
  * bit, same ties, same consistency); free each with spl_vec_result_free.
  * Errors: spl_vec_search's, and SPL_EINVAL for nq 0 or too large or
- * queries that differ in a shared field; on error every out[j] is NULL.
+ * queries that differ in a shared field; on error every out[j] is NULL
+ * (except for a bad nq: then out is left alone).
  * Concurrency: as spl_vec_search. */
 int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t nq,
                         spl_vec_result **out);

@@ -218,18 +218,29 @@ static int spl__vec_encode(const struct spl_store *s, const float *v, struct spl
             ss += (double)v[i] * v[i];
         *enc = v;
     } else if (s->vec_fmt == SPL_VEC_F16) {
+        /* F16C where the CPU has it (the same bits as the software
+         * rounding: test_paths_agree); the norm from the decoded halves */
+        const struct spl__vk *vk = spl__vk_get();
         uint16_t *o = malloc((size_t)n * 2 + 8);
-        if (!o)
+        float *d = malloc((size_t)n * 4 + 8);
+        if (!o || !d) {
+            free(o);
+            free(d);
             return SPL_ENOMEM;
-        for (uint32_t i = 0; i < n; i++) {
-            o[i] = spl__f32_to_f16(v[i]);
-            if ((o[i] & 0x7c00u) == 0x7c00u) {
-                free(o);
-                return SPL_ERANGE;
-            }
-            double d = spl__f16_to_f32(o[i]);
-            ss += d * d;
         }
+        vk->enc_f16(v, o, n);
+        uint16_t inf = 0;
+        for (uint32_t i = 0; i < n; i++)
+            inf |= (uint16_t)((o[i] & 0x7c00u) == 0x7c00u);
+        if (inf) {
+            free(o);
+            free(d);
+            return SPL_ERANGE;
+        }
+        vk->dec_f16(o, d, n);
+        for (uint32_t i = 0; i < n; i++)
+            ss += (double)d[i] * d[i];
+        free(d);
         *enc = *tmp = o;
     } else {
         int8_t *o = malloc((size_t)n + 8);
@@ -586,9 +597,7 @@ static int spl__vec_decode(const struct spl_store *s, const struct spl__vget *c,
     if (s->vec_fmt == SPL_VEC_F32) {
         memcpy(out, c->raw, (size_t)n * 4);
     } else if (s->vec_fmt == SPL_VEC_F16) {
-        const uint16_t *x = c->raw;
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = spl__f16_to_f32(x[i]);
+        spl__vk_get()->dec_f16(c->raw, out, n);
     } else {
         const int8_t *x = c->raw;
         float scale = spl__f32_of(c->head.scale_bits);
@@ -1292,12 +1301,14 @@ static void spl__query_pack(struct spl_store *s, const struct spl__vk *vk, const
 
 static int spl__search(spl_store *s, const spl_vec_query *qs, uint32_t nq, spl_vec_result **out)
 {
+    if (nq == 0 || nq > SPL_VEC_BATCH_LIMIT)
+        return SPL_EINVAL; /* out[] is not ours to touch */
     for (uint32_t j = 0; out && j < nq; j++)
         out[j] = NULL;
     int rc = spl__vec_usable(s);
     if (rc)
         return rc;
-    if (!qs || !out || nq == 0 || nq > SPL_VEC_BATCH_LIMIT)
+    if (!qs || !out)
         return SPL_EINVAL;
     for (uint32_t j = 0; j < nq; j++)
         if ((rc = spl__query_ok(s, &qs[j], &qs[0])) != 0)
@@ -1505,7 +1516,7 @@ SPL_API int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t 
                                 spl_vec_result **out)
 {
     (void)s, (void)qs;
-    for (uint32_t j = 0; out && j < nq && j < SPL_VEC_BATCH_LIMIT; j++)
+    for (uint32_t j = 0; out && j < nq && nq <= SPL_VEC_BATCH_LIMIT; j++)
         out[j] = NULL;
     return SPL_ENOTSUP;
 }

@@ -612,6 +612,218 @@ static void test_ties_zero_threads(void **state)
     spl_close(s);
 }
 
+/* The batch with filters and ties: each query's result is the one it gets
+ * alone (bits, slots, epochs, counts), and the expected keys. */
+static void test_batch_filters_ties(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    spl_store *s = mkv(512, dim, SPL_VEC_F32, 0);
+    float v[8] = {0}, qv[9][8] = {{0}};
+    char key[16];
+    /* 1..6 by dot on axis 0; labels bit i%3 and 8; prefixes a:/b: */
+    for (int i = 1; i <= 6; i++) {
+        memset(v, 0, sizeof v);
+        v[0] = (float)i;
+        snprintf(key, sizeof key, "%s:%d", i % 2 ? "a" : "b", i);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+        CHECK_RC(spl_labels_set(s, key, 1ull << (i % 3) | 8), 0);
+    }
+    /* 200 identical vectors on axis 1: ties broken by key bytes */
+    for (int i = 199; i >= 0; i--) {
+        memset(v, 0, sizeof v);
+        v[1] = 2;
+        snprintf(key, sizeof key, "t%03d", i);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+    }
+    for (int j = 0; j < 9; j++) /* axis 0, axis 1, both, and a zero query */
+        qv[j][j % 3 == 2 ? 0 : j % 3] = j == 8 ? 0 : 1, qv[j][1] += j % 3 == 2 ? 1 : 0;
+    const char *keys[9] = {NULL, NULL, NULL, "a:3", NULL, "t005", NULL, NULL, NULL};
+    static const uint64_t labels[] = {0, 1ull << 0 | 8, 1ull << 0 | 1ull << 1};
+    static const char *const prefixes[] = {NULL, "a:", "t0", "zz"};
+    for (int metric = 0; metric < 3; metric++)
+        for (size_t l = 0; l < 3; l++)
+            for (size_t p = 0; p < 4; p++)
+                for (uint32_t flags = 0; flags <= SPL_VQ_SKIP_SELF; flags += SPL_VQ_SKIP_SELF) {
+                    spl_vec_query t = {.k = 5, .metric = metric, .labels = labels[l],
+                                       .prefix = prefixes[p], .flags = flags | (l == 2 ? SPL_F_LABELS_ANY : 0)};
+                    char what[64];
+                    snprintf(what, sizeof what, "metric %d labels %zu prefix %zu flags %u", metric, l, p, flags);
+                    check_batch_same(s, &t, &qv[0][0], dim, keys, 9, what);
+                    t.threads = 3;
+                    check_batch_same(s, &t, &qv[0][0], dim, keys, 9, what);
+                }
+    /* the expected keys of a few */
+    spl_vec_query qs[3];
+    spl_vec_result *rs[3];
+    for (int j = 0; j < 3; j++)
+        qs[j] = (spl_vec_query){.vec = qv[j], .dim = dim, .k = 3, .metric = SPL_METRIC_DOT,
+                                .labels = 8};
+    CHECK_RC(spl_vec_search_many(s, qs, 3, rs), 0);
+    assert_string_equal(rs[0]->hits[0].key, "b:6"); /* axis 0, label 8: the numbered six */
+    assert_string_equal(rs[0]->hits[2].key, "b:4");
+    assert_int_equal(rs[1]->n, 3);                  /* axis 1: none has label 8 but ... */
+    assert_true(rs[1]->hits[0].score == 0.0f);       /* ... the numbered six, all 0: key order */
+    assert_string_equal(rs[1]->hits[0].key, "a:1");
+    assert_int_equal(rs[0]->scanned, 6);            /* filtered cells are not scanned */
+    for (int j = 0; j < 3; j++)
+        spl_vec_result_free(rs[j]);
+    for (int j = 0; j < 3; j++)
+        qs[j].labels = 0;
+    CHECK_RC(spl_vec_search_many(s, qs, 3, rs), 0);
+    for (uint32_t h = 0; h < 3; h++) { /* 200 ties at 2 on axis 1: t000, t001, t002 */
+        snprintf(key, sizeof key, "t%03u", h);
+        assert_string_equal(rs[1]->hits[h].key, key);
+        assert_true(rs[1]->hits[h].score == 2.0f);
+    }
+    assert_int_equal(rs[1]->scanned, 206);
+    for (int j = 0; j < 3; j++)
+        spl_vec_result_free(rs[j]);
+    spl_close(s);
+}
+
+/* Bad batches: nothing is returned and every out[j] is NULL. */
+static void test_batch_errors(void **state)
+{
+    (void)state;
+    const uint32_t dim = 4;
+    spl_store *s = mkv(16, dim, SPL_VEC_F32, 0);
+    float q[4] = {1, 2, 3, 4}, bad[4] = {1, NAN, 0, 0};
+    CHECK_RC(spl_vec_set(s, "x", q, dim), 0);
+    CHECK_RC(spl_set(s, "novec", "1", 1), 0);
+    spl_vec_query qs[3];
+    spl_vec_result *rs[3];
+    for (int j = 0; j < 3; j++)
+        qs[j] = (spl_vec_query){.vec = q, .dim = dim, .k = 2, .metric = SPL_METRIC_L2};
+#define EXPECT_BATCH(nq, want)                                     \
+    do {                                                           \
+        rs[0] = rs[1] = rs[2] = (spl_vec_result *)(void *)1;       \
+        CHECK_RC(spl_vec_search_many(s, qs, nq, rs), want);        \
+        for (int j_ = 0; j_ < (int)(nq) && j_ < 3; j_++)           \
+            assert_null(rs[j_]);                                   \
+    } while (0)
+    EXPECT_BATCH(0, SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, qs, SPL_VEC_BATCH_LIMIT + 1, rs), SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, NULL, 3, rs), SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, qs, 3, NULL), SPL_EINVAL);
+    qs[2].k = 3; /* shared fields must agree */
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[2].k = 2;
+    qs[1].metric = SPL_METRIC_DOT;
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[1].metric = SPL_METRIC_L2;
+    qs[1].prefix = "x";
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[0].prefix = qs[2].prefix = "x"; /* equal strings: fine */
+    char pfx[2] = "x";
+    qs[1].prefix = pfx;
+    EXPECT_BATCH(0, SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, qs, 3, rs), 0);
+    for (int j = 0; j < 3; j++) {
+        assert_int_equal(rs[j]->n, 1);
+        spl_vec_result_free(rs[j]);
+    }
+    qs[0].prefix = qs[1].prefix = qs[2].prefix = NULL;
+    qs[2].threads = 2;
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[2].threads = 0;
+    qs[1].labels = 1;
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[1].labels = 0;
+    qs[2].dim = dim + 1;
+    EXPECT_BATCH(3, SPL_EDIM);
+    qs[2].dim = dim;
+    qs[1].vec = bad;
+    EXPECT_BATCH(3, SPL_ENAN);
+    qs[1].vec = NULL;
+    qs[1].key = "novec";
+    EXPECT_BATCH(3, SPL_ENOVEC);
+    qs[1].key = "absent";
+    EXPECT_BATCH(3, SPL_ENOENT);
+    qs[1].key = NULL;
+    EXPECT_BATCH(3, SPL_EINVAL);
+#undef EXPECT_BATCH
+    spl_close(s);
+}
+
+/* int8 scores are exact integer dot products, scaled: the same bits on
+ * every path (VNNI with its bias, the sign trick, pmaddwd, scalar); and
+ * float16 encodes to the same bits on every path (F16C or software). */
+static void test_paths_agree(void **state)
+{
+    (void)state;
+    const uint32_t dim = 1000, n = 40; /* a tail on every path's chunk */
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), *out = malloc(dim * sizeof *out),
+          *ref = malloc((size_t)n * dim * sizeof *ref);
+    assert_non_null(vecs);
+    assert_non_null(out);
+    assert_non_null(ref);
+    uint64_t seed = 11;
+    for (size_t i = 0; i < (size_t)n * dim; i++) {
+        /* every magnitude float16 has: subnormals, halfway cases, near 65504 */
+        uint64_t r = rnd(&seed);
+        float m = ldexpf(1.0f + (float)(r & 0xffff) / 65536.0f, (int)((r >> 16) % 42) - 26);
+        if ((r >> 24) % 7 == 0)
+            m = 65504.0f - (float)((r >> 32) % 16); /* the top of the range */
+        if ((r >> 24) % 11 == 0)
+            m = ldexpf((float)((r >> 40) % 2048) + 0.5f, -24); /* halfway between subnormals */
+        vecs[i] = (r >> 63) ? -m : m;
+    }
+    /* float16: every path writes the scalar path's bits */
+    spl_store *s = mkv(64, dim, SPL_VEC_F16, 0);
+    char key[16];
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (spl_vec_simd_force(paths[p]) != 0)
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "v%05u", i);
+            CHECK_RC(spl_vec_set(s, key, vecs + (size_t)i * dim, dim), 0);
+            CHECK_RC(spl_vec_get(s, key, out, dim, NULL), 0);
+            if (p == 0)
+                memcpy(ref + (size_t)i * dim, out, dim * sizeof *out);
+            else if (memcmp(ref + (size_t)i * dim, out, dim * sizeof *out) != 0)
+                fail_msg("float16 encoding differs on %s", paths[p]);
+        }
+    }
+    spl_close(s);
+    /* int8: every path gives the scalar path's result, to the bit */
+    CHECK_RC(spl_vec_simd_force("scalar"), 0);
+    s = mkv(64, dim, SPL_VEC_I8, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "v%05u", i);
+        CHECK_RC(spl_vec_set(s, key, vecs + (size_t)i * dim, dim), 0);
+    }
+    for (int metric = 0; metric < 3; metric++) {
+        spl_vec_query vq[3];
+        for (int j = 0; j < 3; j++)
+            vq[j] = (spl_vec_query){.vec = vecs + (size_t)(j + 1) * dim, .dim = dim, .k = n,
+                                    .metric = metric};
+        spl_vec_result *first[3] = {NULL, NULL, NULL}, *r[3];
+        for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+            if (spl_vec_simd_force(paths[p]) != 0)
+                continue;
+            CHECK_RC(spl_vec_search_many(s, vq, 3, r), 0);
+            for (int j = 0; j < 3; j++) {
+                if (!first[j]) {
+                    first[j] = r[j];
+                    continue;
+                }
+                char w[64];
+                snprintf(w, sizeof w, "int8 metric %d on %s", metric, paths[p]);
+                same_result(first[j], r[j], w);
+                spl_vec_result_free(r[j]);
+            }
+        }
+        for (int j = 0; j < 3; j++)
+            spl_vec_result_free(first[j]);
+    }
+    spl_close(s);
+    CHECK_RC(spl_vec_simd_force("scalar"), 0);
+    free(vecs);
+    free(out);
+    free(ref);
+}
+
 static void test_tandem_vectors(void **state)
 {
     (void)state;
@@ -1034,6 +1246,9 @@ int main(void)
         cmocka_unit_test(test_topk_i8),
         cmocka_unit_test(test_search_filters),
         cmocka_unit_test(test_ties_zero_threads),
+        cmocka_unit_test(test_batch_filters_ties),
+        cmocka_unit_test(test_batch_errors),
+        cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_tandem_vectors),
         cmocka_unit_test(test_cells_dense),
         cmocka_unit_test(test_cells_orphans_swept),
