@@ -2,8 +2,12 @@
  * vec.c - vector search figures: exact top-10 over 10k and 100k vectors of
  * 768 float32, in one process and in two processes at once, against a plain
  * SIMD dot-product scan over a private array of the same vectors (the
- * memory-bandwidth limit); per-query latency at 10k; float16 and int8 lanes
- * with their recall@10 against float32 on the same data.
+ * memory-bandwidth limit); per-query latency at 10k; batches of 100 queries
+ * in one call (spl_vec_search_many) against single queries and against
+ * FAISS's exact IndexFlatIP / IndexFlatL2 on the same data (bench/faiss.cpp,
+ * when built with FAISS); one search over 2 threads against 1, at several
+ * sizes; float16 and int8 lanes with their recall@10 against float32 on the
+ * same data, and int8 against float16.
  *
  * Data: clustered like text embeddings (256 random centres, each vector a
  * centre plus noise), queries are perturbed stored vectors.  Rates count
@@ -11,7 +15,8 @@
  * (dim x element size), the same for the baseline.
  */
 #include "bench.h"
-#include "internal.h" /* spl__vk_get: the baseline uses the library's own kernel */
+#include "internal.h" /* spl__vk_get: the baseline uses the library's own kernel;
+                          spl__vec_split_set: the split threshold sweep */
 
 #include <math.h>
 #include <sched.h>
@@ -27,6 +32,14 @@
 #define VB_K       10u
 #define VB_CENTRES 256u
 #define VB_QUERIES 16u
+#define VB_BATCH   100u /* queries per spl_vec_search_many call */
+
+#if BENCH_WITH_FAISS
+void *bench_faiss_new(int l2, int d, const float *xb, size_t n);
+int bench_faiss_search(void *ix, const float *xq, size_t nq, int k, float *D, int64_t *I);
+void bench_faiss_free(void *ix);
+void bench_faiss_threads(int n);
+#endif
 
 static float gauss(uint64_t *s)
 {
@@ -79,12 +92,12 @@ static spl_store *vb_store(const float *v, uint32_t n, uint32_t slots, uint32_t 
     return s;
 }
 
-static float *vb_queries(const float *v, uint32_t n, uint64_t seed)
+static float *vb_queries(const float *v, uint32_t n, uint32_t nq, uint64_t seed)
 {
-    float *q = malloc((size_t)VB_QUERIES * VB_DIM * sizeof *q);
+    float *q = malloc((size_t)nq * VB_DIM * sizeof *q);
     if (!q)
         die("out of memory");
-    for (uint32_t i = 0; i < VB_QUERIES; i++) {
+    for (uint32_t i = 0; i < nq; i++) {
         const float *src = v + (size_t)(rng_next(&seed) % n) * VB_DIM;
         for (uint32_t j = 0; j < VB_DIM; j++)
             q[(size_t)i * VB_DIM + j] = src[j] + 0.3f * gauss(&seed);
@@ -255,13 +268,201 @@ static double vb_recall(spl_store *f32, spl_store *other, const float *qs)
     return total ? (double)hit / total : 0;
 }
 
+/* ns per search with 1 thread and with 2, interleaved round by round (best
+ * of each), nq searches a round. */
+static void vb_time_threads(spl_store *s, const float *qs, uint32_t nq, double *ns1, double *ns2)
+{
+    double b[3] = {1e300, 1e300, 1e300};
+    for (int rep = 0; rep < 2 * VB_REPEATS; rep++)
+        for (uint32_t t = 1; t <= 2; t++) {
+            uint64_t t0 = now_ns();
+            for (uint32_t i = 0; i < nq; i++)
+                vb_search(s, qs + (size_t)(i % VB_QUERIES) * VB_DIM, t, NULL);
+            double ns = (double)(now_ns() - t0) / nq;
+            b[t] = ns < b[t] ? ns : b[t];
+        }
+    *ns1 = b[1];
+    *ns2 = b[2];
+}
+
+/* One spl_vec_search_many of nq queries (top-10, metric, 1 thread): ns per
+ * query.  ids (nq x VB_K), if given, gets the hits' numbers (doc:NNNNNNN). */
+static double vb_batch_ns(spl_store *s, const float *qs, uint32_t nq, spl_metric metric,
+                          int64_t *ids)
+{
+    spl_vec_query *q = calloc(nq, sizeof *q);
+    spl_vec_result **r = calloc(nq, sizeof *r);
+    if (!q || !r)
+        die("out of memory");
+    for (uint32_t j = 0; j < nq; j++)
+        q[j] = (spl_vec_query){.vec = qs + (size_t)j * VB_DIM, .dim = VB_DIM, .k = VB_K,
+                               .metric = metric, .threads = 1};
+    uint64_t t0 = now_ns();
+    int rc = spl_vec_search_many(s, q, nq, r);
+    double ns = (double)(now_ns() - t0) / nq;
+    if (rc != 0)
+        die_spl("spl_vec_search_many", rc);
+    for (uint32_t j = 0; j < nq; j++) {
+        g_sink += r[j]->n ? (uint64_t)(r[j]->hits[0].score * 1e6f) : 0;
+        for (uint32_t x = 0; ids && x < VB_K; x++) {
+            unsigned id = 0;
+            ids[(size_t)j * VB_K + x] = x < r[j]->n && sscanf(r[j]->hits[x].key, "doc:%u", &id) == 1 ? (int64_t)id : -1;
+        }
+        spl_vec_result_free(r[j]);
+    }
+    free(q);
+    free(r);
+    return ns;
+}
+
+#if BENCH_WITH_FAISS
+static double vb_faiss_ns(void *ix, const float *qs, uint32_t nq, int64_t *ids)
+{
+    float *D = malloc((size_t)nq * VB_K * sizeof *D);
+    int64_t *I = malloc((size_t)nq * VB_K * sizeof *I);
+    if (!D || !I)
+        die("out of memory");
+    uint64_t t0 = now_ns();
+    if (bench_faiss_search(ix, qs, nq, VB_K, D, I) != 0)
+        die("faiss search failed");
+    double ns = (double)(now_ns() - t0) / nq;
+    g_sink += (uint64_t)I[0];
+    if (ids)
+        memcpy(ids, I, (size_t)nq * VB_K * sizeof *I);
+    free(D);
+    free(I);
+    return ns;
+}
+
+/* rows of x (n x VB_DIM) scaled to unit length, into a new array */
+static float *vb_normalized(const float *x, uint32_t n)
+{
+    float *o = malloc((size_t)n * VB_DIM * sizeof *o);
+    if (!o)
+        die("out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        double ss = 0;
+        for (uint32_t j = 0; j < VB_DIM; j++)
+            ss += (double)x[(size_t)i * VB_DIM + j] * x[(size_t)i * VB_DIM + j];
+        float inv = ss > 0 ? (float)(1 / sqrt(ss)) : 0;
+        for (uint32_t j = 0; j < VB_DIM; j++)
+            o[(size_t)i * VB_DIM + j] = x[(size_t)i * VB_DIM + j] * inv;
+    }
+    return o;
+}
+#endif
+
+/* Many queries per call: spl_vec_search_many with VB_BATCH queries against
+ * the same queries one by one (single_ns per query, measured above), and
+ * against FAISS (1 thread each; FAISS's IndexFlatIP over unit-length copies
+ * of the vectors and queries is cosine; IndexFlatL2 over the same data as
+ * ours).  Interleaved round by round, best of each. */
+static void vb_batch(spl_store *s, const float *v, uint32_t n, const char *tag, double single_ns,
+                     int judged)
+{
+    char name[64], desc[160];
+    uint32_t nq = g_opt.quick ? 20 : VB_BATCH;
+    float *qs = vb_queries(v, n, nq, 0xb7 + n);
+    double cos_ns = 1e300, l2_ns = 1e300;
+    int64_t *mine = malloc((size_t)nq * VB_K * sizeof *mine);
+    if (!mine)
+        die("out of memory");
+#if BENCH_WITH_FAISS
+    bench_faiss_threads(1);
+    float *vn = vb_normalized(v, n), *qn = vb_normalized(qs, nq);
+    void *ip = bench_faiss_new(0, VB_DIM, vn, n), *l2 = bench_faiss_new(1, VB_DIM, v, n);
+    int64_t *theirs = malloc((size_t)nq * VB_K * sizeof *theirs);
+    if (!ip || !l2 || !theirs)
+        die("faiss index");
+    double fip_ns = 1e300, fl2_ns = 1e300;
+#endif
+    for (int rep = 0; rep < VB_REPEATS; rep++) {
+        double ns = vb_batch_ns(s, qs, nq, SPL_METRIC_COSINE, rep == 0 ? mine : NULL);
+        cos_ns = ns < cos_ns ? ns : cos_ns;
+        ns = vb_batch_ns(s, qs, nq, SPL_METRIC_L2, NULL);
+        l2_ns = ns < l2_ns ? ns : l2_ns;
+#if BENCH_WITH_FAISS
+        ns = vb_faiss_ns(ip, qn, nq, rep == 0 ? theirs : NULL);
+        fip_ns = ns < fip_ns ? ns : fip_ns;
+        ns = vb_faiss_ns(l2, qs, nq, NULL);
+        fl2_ns = ns < fl2_ns ? ns : fl2_ns;
+#endif
+    }
+    snprintf(name, sizeof name, "vec_batch%u_%s", nq, tag);
+    snprintf(desc, sizeof desc, "spl_vec_search_many, %u queries a call, top-10 cosine, 1 thread, queries/s (baseline: one by one)", nq);
+    fig_v(name, desc, 1e9 / cos_ns, "q/s", 1, 1e9 / single_ns, T_NONE, 0);
+    snprintf(name, sizeof name, "ratio_batch_single_%s", tag);
+    fig_v(name, "vec_batch / the same queries one spl_vec_search each", single_ns / cos_ns, "x", 0,
+          0, judged ? T_GE : T_NONE, 5);
+    snprintf(name, sizeof name, "vec_batch%u_l2_%s", nq, tag);
+    fig_v(name, "the same batch under L2, queries/s", 1e9 / l2_ns, "q/s", 0, 0, T_NONE, 0);
+#if BENCH_WITH_FAISS
+    snprintf(name, sizeof name, "faiss_ip_batch%u_%s", nq, tag);
+    fig_v(name, "FAISS IndexFlatIP (unit vectors: cosine) search of the batch, 1 thread, queries/s",
+          1e9 / fip_ns, "q/s", 0, 0, T_NONE, 0);
+    snprintf(name, sizeof name, "faiss_l2_batch%u_%s", nq, tag);
+    fig_v(name, "FAISS IndexFlatL2 search of the batch, 1 thread, queries/s", 1e9 / fl2_ns, "q/s",
+          0, 0, T_NONE, 0);
+    snprintf(name, sizeof name, "ratio_batch_faiss_ip_%s", tag);
+    fig_v(name, "vec_batch (cosine) / faiss_ip_batch, same data and run", fip_ns / cos_ns, "x", 0,
+          0, judged ? T_GE : T_NONE, 1);
+    snprintf(name, sizeof name, "ratio_batch_faiss_l2_%s", tag);
+    fig_v(name, "vec_batch_l2 / faiss_l2_batch, same data and run", fl2_ns / l2_ns, "x", 0, 0,
+          judged ? T_GE : T_NONE, 1);
+    uint32_t agree = 0;
+    for (uint32_t j = 0; j < nq; j++)
+        for (uint32_t x = 0; x < VB_K; x++)
+            for (uint32_t y = 0; y < VB_K; y++)
+                agree += theirs[(size_t)j * VB_K + x] == mine[(size_t)j * VB_K + y];
+    snprintf(name, sizeof name, "vec_batch_faiss_agree_%s", tag);
+    fig_v(name, "share of FAISS's top-10 (IP on unit vectors) in ours (cosine): exact both, so 1 but near-ties",
+          (double)agree / (nq * VB_K), "ratio", 0, 0, T_NONE, 0);
+    bench_faiss_free(ip);
+    bench_faiss_free(l2);
+    free(vn);
+    free(qn);
+    free(theirs);
+#else
+    report_note("FAISS comparison skipped: built without FAISS (libfaiss-dev; WITH_FAISS=1)");
+#endif
+    free(mine);
+    free(qs);
+}
+
+/* Small searches: 2 threads asked against 1 (the library splits only when
+ * it pays, so these should be equal), and a forced split against 1 (where
+ * splitting would pay: the threshold SPL__SPLIT_BYTES). */
+static void vb_split_sweep(const float *v, uint32_t nmax)
+{
+    static const uint32_t sizes[] = {256, 1024, 4096, 16384};
+    char name[64], desc[160];
+    float *qs = vb_queries(v, nmax, VB_QUERIES, 0x51);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && sizes[i] <= nmax; i++) {
+        uint32_t n = sizes[i], nq = (uint32_t)(4000000 / n);
+        spl_store *s = vb_store(v, n, n + n / 3, SPL_VEC_F32);
+        double ns1, ns2, f1, f2;
+        vb_time_threads(s, qs, g_opt.quick ? nq / 4 : nq, &ns1, &ns2);
+        spl__vec_split_set(0);
+        vb_time_threads(s, qs, g_opt.quick ? nq / 4 : nq, &f1, &f2);
+        spl__vec_split_set(UINT64_MAX); /* the default again */
+        snprintf(name, sizeof name, "ratio_2thr_%u", n);
+        snprintf(desc, sizeof desc, "%u vectors: threads=2 / threads=1 speed (splits only when it pays: 1.0 within noise)", n);
+        fig_v(name, desc, ns1 / ns2, "x", 0, 0, T_GE, 0.95);
+        snprintf(name, sizeof name, "split_gain_%u", n);
+        snprintf(desc, sizeof desc, "%u vectors: a forced split over 2 threads / 1 thread (%.0f / %.0f us)", n, f2 / 1e3, f1 / 1e3);
+        fig_v(name, desc, f1 / f2, "x", 0, 0, T_NONE, 0);
+        spl_close(s);
+    }
+    free(qs);
+}
+
 static void vb_size(uint32_t n, const char *tag)
 {
     char name[64], desc[160];
     uint32_t nq = g_opt.quick ? 8 : (n <= 20000 ? 64 : 8);
     uint64_t run_ms = g_opt.quick ? 200 : 1000;
     float *v = vb_data(n, 0x7ec + n);
-    float *qs = vb_queries(v, n, 0x9e + n);
+    float *qs = vb_queries(v, n, VB_QUERIES, 0x9e + n);
     spl_store *s = vb_store(v, n, n + n / 3, SPL_VEC_F32);
     const double bytes = (double)VB_DIM * 4;
     const vb_layout flat = {(const uint8_t *)v, (size_t)VB_DIM * 4, n};
@@ -300,10 +501,15 @@ static void vb_size(uint32_t n, const char *tag)
               sparse_plain_ns / sparse_ns, "x", 0, 0, T_NONE, 0);
         spl_close(sp);
     }
-    double t2_ns = vb_time(s, qs, nq, 2, NULL, NULL);
+    vb_batch(s, v, n, tag, search_ns, n >= 100000);
+    double t1_ns, t2_ns;
+    vb_time_threads(s, qs, nq, &t1_ns, &t2_ns);
     snprintf(name, sizeof name, "vec_scan_2thr_%s", tag);
-    fig_v(name, "one search split over 2 threads, vectors/s", n * 1e9 / t2_ns, "vec/s", 1, rate,
-          T_NONE, 0);
+    fig_v(name, "one search split over 2 threads (the handle's pool), vectors/s (baseline: 1 thread)",
+          n * 1e9 / t2_ns, "vec/s", 1, n * 1e9 / t1_ns, T_NONE, 0);
+    snprintf(name, sizeof name, "ratio_2thr_%s", tag);
+    fig_v(name, "vec_scan_2thr / the same with 1 thread, interleaved", t1_ns / t2_ns, "x", 0, 0,
+          T_GE, n >= 100000 ? 1.7 : 1.0);
     if (g_opt.procs >= 2) {
         double r2 = vb_procs(s, NULL, n, qs, 2, run_ms);
         double b2 = vb_procs(s, &flat, n, qs, 2, run_ms);
@@ -316,9 +522,10 @@ static void vb_size(uint32_t n, const char *tag)
     }
     /* the lossy formats: speed and recall@10 against float32 */
     static const char *const fname[] = {"f32", "f16", "i8"};
+    double fmt_ns[3] = {search_ns, 0, 0};
     for (uint32_t fmt = SPL_VEC_F16; fmt <= SPL_VEC_I8; fmt++) {
         spl_store *o = vb_store(v, n, n + n / 3, fmt);
-        double ns = vb_time(o, qs, nq, 1, NULL, NULL);
+        double ns = fmt_ns[fmt] = vb_time(o, qs, nq, 1, NULL, NULL);
         snprintf(name, sizeof name, "vec_scan_%s_%s", fname[fmt], tag);
         snprintf(desc, sizeof desc, "spl_vec_search top-10 over %s lanes, vectors/s (baseline: f32)",
                  fname[fmt]);
@@ -328,6 +535,11 @@ static void vb_size(uint32_t n, const char *tag)
               "ratio", 0, 0, T_NONE, 0);
         spl_close(o);
     }
+    snprintf(name, sizeof name, "ratio_i8_f16_%s", tag);
+    fig_v(name, "vec_scan_i8 / vec_scan_f16 (queries/s, 1 thread; int8 x int8 dots, VNNI where present)",
+          fmt_ns[SPL_VEC_F16] / fmt_ns[SPL_VEC_I8], "x", 0, 0, n >= 100000 ? T_GE : T_NONE, 1.8);
+    if (n >= 100000 || g_opt.quick)
+        vb_split_sweep(v, n);
     spl_close(s);
     free(v);
     free(qs);

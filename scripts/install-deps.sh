@@ -15,9 +15,16 @@
 #   libnuma-dev, numactl              : WITH_NUMA=1 (src/numa.c: mbind, get_mempolicy and
 #                                       move_pages for NUMA placement of stores); numactl -H
 #                                       lists the nodes for the tests
+#   libfaiss-dev, libopenblas-openmp-dev : make bench compares batched vector search with
+#                                       FAISS's exact IndexFlatIP/L2 (bench/faiss.cpp, built
+#                                       when the headers are there: WITH_FAISS); FAISS batches
+#                                       go through BLAS sgemm, and libfaiss-dev alone pulls in
+#                                       the reference BLAS, so OpenBLAS (the OpenMP build, one
+#                                       thread pool with FAISS's) is installed to provide it
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
-      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl"
+      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl
+      libfaiss-dev libopenblas-openmp-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -21,6 +21,13 @@
 
 #include "internal.h"
 
+/* Scores must be the same bits for a query alone or in a batch (scalar and
+ * SSE2 code compute them): no fused multiply-adds where C has two roundings
+ * (GCC in ISO C mode does not contract; Clang does unless told). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* Under ThreadSanitizer a search copies each cell out with relaxed atomic
  * loads before scoring it (instead of SIMD loads in place), so that TSan
  * sees the seqlock's deliberate race as atomics and checks the rest of the
@@ -648,10 +655,11 @@ SPL_API int spl_vec_get(spl_store *s, const char *key, float *out, uint32_t dim,
 #define SPL__VTRIES      4  /* a vector that moves this many times is skipped */
 #define SPL__THREADS_MAX 64
 /* A search is split over threads only when each gets at least this much
- * work, in bytes of cells plus 4 x (queries x dim) per cell (the kernel's
- * share).  Below it a wake-up of the pool's workers costs more than it
- * saves (measured: bench vec_split_*; docs/VECTORS.md, "Threads"). */
-#define SPL__SPLIT_BYTES (768u << 10)
+ * work: bytes of cells, plus queries x dim / 4 per cell for the kernel's
+ * arithmetic (/ 16 for int8), about what scanning that many bytes costs.
+ * Below it the wake-up of a worker and the merge cost more than the split
+ * saves (bench: split_gain_*, docs/VECTORS.md, "Threads"). */
+#define SPL__SPLIT_BYTES (4u << 20)
 
 /* The split threshold in use: SPL__SPLIT_BYTES, or $SPLINTER_SPLIT_BYTES
  * (tests force splits of small searches with 0), or spl__vec_split_set's. */
@@ -716,6 +724,8 @@ struct spl__search {
     size_t prefix_len;
     int filtered;           /* labels or a prefix: every scored cell's slot is read */
     struct spl__scan *sc;   /* nthr */
+    uint32_t ncell, chunk;  /* cells to scan, in chunks of this many */
+    _Atomic uint32_t next;  /* the next chunk to take */
 };
 
 /* One scanning thread.  Each lives on its own cache lines (the counters
@@ -936,6 +946,25 @@ static void spl__goods(const struct spl__search *se, float norm, float scale, co
 #endif
 }
 
+/* The goodness of a lone query (nq 1): the same arithmetic as a lane of
+ * spl__goods, without its loops. */
+static inline float spl__good1(const struct spl__search *se, float norm, float scale,
+                               const void *dots)
+{
+    float d = se->s->vec_fmt == SPL_VEC_I8 ? (float)*(const int32_t *)dots * se->qscale[0] * scale
+                                           : *(const float *)dots;
+    switch (se->q->metric) {
+    case SPL_METRIC_COSINE:
+        return (norm > 0 && se->qnorm[0] > 0) ? d / (norm * se->qnorm[0]) : 0.0f;
+    case SPL_METRIC_DOT:
+        return d;
+    default: {
+        float d2 = (se->qnorm2[0] + norm * norm) - 2.0f * d;
+        return d2 < 0 ? -0.0f : -d2;
+    }
+    }
+}
+
 /* Whether any query's goodness may enter its heap (g >= thr; padding has
  * thr +inf), and whether any is NaN. */
 static inline void spl__any_enter(const float *g, const float *thr, uint32_t nqp, int *enter,
@@ -974,7 +1003,11 @@ static int spl__cell_eval(struct spl__scan *sc, uint32_t c, struct spl_cell *cl,
     float *g = sc->good;
     const float *thr = sc->thr;
     int enter = 0, nan = 0;
-    if (valid) {
+    if (valid && nq == 1) {
+        g[0] = spl__good1(se, norm, scale, dots);
+        enter = g[0] >= thr[0];
+        nan = g[0] != g[0];
+    } else if (valid) {
         spl__goods(se, norm, scale, dots, g);
         spl__any_enter(g, thr, (uint32_t)spl_round_up(nq, SPL__LANES), &enter, &nan);
     }
@@ -1098,6 +1131,10 @@ static void spl__scan_range(struct spl__scan *sc)
         }
         if (!m)
             continue;
+        /* the next group's head lines (its seqs and links come first,
+         * ahead of the streams the hardware prefetcher follows) */
+        for (uint32_t c = end; c < end + SPL__GX && c < sc->hi; c++)
+            __builtin_prefetch(spl__cell(s, c), 0, 3);
         for (uint32_t i = m; i < SPL__GX; i++)
             xs[i] = se->zeros;
         spl__kernel(se, xs, sc->dots);
@@ -1120,14 +1157,27 @@ static void spl__scan_range(struct spl__scan *sc)
         for (uint32_t i = 0; i < na; i++)
             spl__scan_one(sc, again[i], 1, &scanned, &skipped);
     }
-    sc->scanned = scanned;
-    sc->skipped = skipped;
+    sc->scanned += scanned;
+    sc->skipped += skipped;
 }
 
+/* Thread t of a split search: chunks of cells, taken one at a time until
+ * none is left, so a thread that starts late or is preempted leaves its
+ * share to the others (a split search is never much slower than one
+ * thread, even on a busy machine). */
 static void spl__scan_task(void *arg, uint32_t t)
 {
-    const struct spl__search *se = arg;
-    spl__scan_range(&se->sc[t]);
+    struct spl__search *se = arg;
+    struct spl__scan *sc = &se->sc[t];
+    for (;;) {
+        uint32_t c = atomic_fetch_add_explicit(&se->next, 1, memory_order_relaxed);
+        uint64_t lo = (uint64_t)c * se->chunk;
+        if (lo >= se->ncell)
+            return;
+        sc->lo = (uint32_t)lo;
+        sc->hi = (uint32_t)(lo + se->chunk < se->ncell ? lo + se->chunk : se->ncell);
+        spl__scan_range(sc);
+    }
 }
 
 /* Carve n pieces out of one block: sizes rounded up to 64 bytes. */
@@ -1364,7 +1414,7 @@ static int spl__search(spl_store *s, const spl_vec_query *qs, uint32_t nq, spl_v
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
     uint32_t ncell = high < s->ncells ? (uint32_t)high : s->ncells; /* untrusted */
     /* threads: as asked, but only as many as have enough work each */
-    uint64_t work = (uint64_t)ncell * (s->cell_stride + 4ull * nq * n / (esz == 1 ? 4 : 1));
+    uint64_t work = (uint64_t)ncell * (s->cell_stride + (uint64_t)nq * n / (esz == 1 ? 16 : 4));
     uint64_t split = spl__split_get();
     uint64_t afford = split ? work / split : UINT64_MAX;
     uint32_t nthr = q->threads ? q->threads : 1;
@@ -1382,10 +1432,12 @@ static int spl__search(spl_store *s, const spl_vec_query *qs, uint32_t nq, spl_v
     memset(sc, 0, nthr * sizeof *sc);
     se.sc = sc;
     se.nthr = nthr;
+    /* eight chunks per thread (a whole number of groups), one if alone */
+    se.ncell = ncell;
+    se.chunk = nthr > 1 ? (uint32_t)spl_round_up(ncell / (8 * nthr) + 1, SPL__GX) : ncell + 1;
+    atomic_init(&se.next, 0);
     for (uint32_t t = 0; t < nthr; t++, nalloc++) {
         sc[t].se = &se;
-        sc[t].lo = (uint32_t)((uint64_t)ncell * t / nthr);
-        sc[t].hi = (uint32_t)((uint64_t)ncell * (t + 1) / nthr);
         if ((rc = spl__scan_init(&sc[t], &se)) != 0)
             goto done;
     }
