@@ -24,6 +24,8 @@
     "--key-max N      longest key in bytes (default 64)\n"                                    \
     "--value-size N   value lane in bytes (default 4096)\n"                                   \
     "--vec-dim N      vector dimension (floats per slot; default 768, 0 = none)\n"            \
+    "--cells N        vector cells, 1..slots (default: one per slot); when every cell\n"      \
+    "                 holds a vector, a new vector is SPL_ENOCELL (exit 4)\n"                 \
     "--mode MODE      0600 (default) or 0660 (group-shared; FILE backing)\n"                 \
     "--backing B      shm (a name, in the per-user SHM directory) or file (a path);\n"        \
     "                 default: file if the name contains '/', else shm\n"                     \
@@ -40,8 +42,8 @@ const cli_cmd cli_commands[] = {
     {"use", "open", cmd_use, 0, "NAME|PATH",
      "open a store and make it the current one (REPL); one-shot: check that it opens", ""},
     {"info", NULL, cmd_info, CLI_NEEDS_STORE, "",
-     "geometry, usage, load, epochs, recoveries, changes, placement (pages, NUMA nodes) and "
-     "build features", ""},
+     "geometry, memory (mapped, resident, per vector), usage, load, epochs, recoveries, changes, "
+     "probe lengths, placement (pages, NUMA nodes) and build features", ""},
     {"destroy", NULL, cmd_destroy, 0, "[NAME|PATH]",
      "unlink a store (processes that have it mapped keep their mapping)", ""},
     {"set", NULL, cmd_set, CLI_NEEDS_STORE, "KEY VALUE|-|@FILE",

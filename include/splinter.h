@@ -77,7 +77,8 @@ extern "C" {
     X(SPL_ERANGE,    -1019, "vector element out of range for the store's format") \
     X(SPL_ENOTSUP,   -95,   "not supported by this build or CPU")            \
     X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
-    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs")
+    X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs")  \
+    X(SPL_ENOCELL,   -1022, "no free vector cell: every cell of the store holds a vector")
 
 typedef enum spl_errno {
 #define SPL__ERR_ENUM(name, val, text) name = (val),
@@ -147,6 +148,16 @@ typedef struct spl_options {
     uint64_t numa_nodes; /* create: nodes for BIND and INTERLEAVE (one or
                             more) and PREFERRED (exactly one): bit n = node n;
                             0 for DEFAULT and LOCAL */
+    /* Added with sized cell arenas (docs/VECTORS.md, "Sizing"). */
+    uint32_t vec_cells;  /* create: vector cells, 1..geom.slots; 0 = one per
+                            slot.  A store whose keys do not all hold vectors
+                            can have fewer cells than slots: each cell is
+                            cell_stride bytes (3136 for 768 x f32).  Once
+                            every cell holds a vector, a vector set on a key
+                            that has none is SPL_ENOCELL (rewriting a key's
+                            vector needs no spare cell).  Open and
+                            open_or_create: 0 = whatever the store has,
+                            another count is SPL_EGEOMETRY. */
 } spl_options;
 
 /* NUMA placement of a new store's memory (spl_options.numa_mode): a memory
@@ -283,11 +294,21 @@ typedef struct spl_info {
     uint32_t numa_absent;   /* of those, pages with no memory yet (never
                                written: stores are sparse) or swapped out */
     uint32_t numa_pages[SPL_NUMA_NODES_MAX]; /* of those, pages on node n */
+    /* Fields below were added with sized cell arenas. */
+    uint32_t cells;         /* vector cells of the store (0: no vectors) */
+    uint32_t cells_used;    /* of those, cells holding a vector now */
+    uint64_t resident_bytes; /* bytes of the region in memory (mincore:
+                               pages any process has touched; a new store is
+                               sparse), against region_bytes mapped; taken
+                               before this call reads the index and slots
+                               (which brings their pages in) */
 } spl_info;
 
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
 
-/* Geometry, usage and placement.  Safe from any process at any time.  For
+/* Geometry, usage, memory and placement.  Safe from any process at any
+ * time.  It reads every index word and slot (O(slots); never the cells),
+ * and asks mincore(2) about every page of the region for resident_bytes.  For
  * the placement fields it asks move_pages(2) where the sampled pages are;
  * a sampled page that is in memory but not yet in this process's page
  * tables is read once first (mincore(2) says which: nothing is allocated). */
@@ -602,7 +623,11 @@ typedef enum spl_metric {
  * I8, scale) is computed and stored with it.  Pulses the slot's signal
  * groups.  Errors: SPL_EDIM, SPL_ENAN (NaN, infinity, or a norm that
  * overflows float), SPL_ERANGE (F16: element beyond +-65504), SPL_EKEYLEN,
- * SPL_EFULL, SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
+ * SPL_EFULL (no slot for a new key), SPL_ENOCELL (the key holds no vector
+ * and every cell holds one: a store created with fewer cells than slots;
+ * a key that did not exist is then not created, unless another writer
+ * took the last cell in the meantime, which leaves it with an empty
+ * value), SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
  * Concurrency: a writer like spl_set; readers see the old or the new vector,
  * never a mix. */
 int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);

@@ -313,6 +313,8 @@ int spl__slot_busy(struct spl_store *s, uint32_t i);
 /* The caller holds slot i: drop its vector, freeing its cell (vec.c; in a
  * pure-KV build it only clears vec_state). */
 void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl);
+/* spl_info_get's cell counts (vec.c). */
+void spl__vec_info(struct spl_store *s, spl_info *out);
 
 /* ---- undo records (kv.c; docs/PROTOCOL.md, "A writer's death loses
  * nothing").  spl__undo_arm: the caller holds slot i at an even epoch and is

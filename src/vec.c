@@ -357,10 +357,11 @@ static int spl__cell_orphan(struct spl_store *s, uint32_t c, uint32_t x)
 }
 
 /* Free every orphaned cell below the high-water mark.  Runs when a claim
- * for slot self finds no free cell (there are as many cells as slots, so
- * only orphans can fill the arena).  The caller holds self, which names no
- * cell of its own (else it would not claim): a cell linking self is an
- * orphan, though self's odd epoch would hide that from spl__cell_orphan. */
+ * for slot self finds no free cell: with a cell per slot only orphans can
+ * fill the arena; with fewer cells (spl_options.vec_cells) it may just be
+ * full.  The caller holds self, which names no cell of its own (else it
+ * would not claim): a cell linking self is an orphan, though self's odd
+ * epoch would hide that from spl__cell_orphan. */
 static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
 {
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
@@ -372,9 +373,27 @@ static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
         int o = !x1 ? 0 : (x1 > s->nslots || x1 - 1 == self) ? 1 : spl__cell_orphan(s, c, x1 - 1);
         if (o > 0)
             spl__cell_free(s, c, cl, w);
-        busy += o < 0;
+        /* a slot being written that (at a glance, without its seqlock)
+         * names the cell is taken for its owner: a full arena of vectors
+         * being rewritten is SPL_ENOCELL, not endless SPL_EAGAIN */
+        busy += o < 0 && spl_load32_relaxed(&spl__slot(s, x1 - 1)->vec_state) != c + 1;
     }
     return busy; /* cells whose slot was being written: maybe orphans */
+}
+
+/* Is some cell free (a glance at the links, from the hint on)?  For a new
+ * key, before it is created: a store whose cells are all taken refuses the
+ * vector without leaving an empty key behind. */
+static int spl__cell_any_free(struct spl_store *s)
+{
+    uint64_t h = spl_load_relaxed(&s->hdr->cell_hint);
+    uint32_t from = h < s->ncells ? (uint32_t)h : 0; /* untrusted */
+    for (uint32_t k = 0; k < s->ncells; k++) {
+        uint32_t c = from + k < s->ncells ? from + k : from + k - s->ncells;
+        if (!spl__link_slot1(spl_load_relaxed(&spl__cell(s, c)->link)))
+            return 1;
+    }
+    return 0;
 }
 
 /* Claim the first free cell in [from, to) for slot i.  The slot names the
@@ -404,9 +423,9 @@ static int64_t spl__cell_take(struct spl_store *s, uint32_t i, uint32_t from, ui
 /* Claim the lowest free cell (from the hint on) for slot i, whose holder
  * is inside i's write section; i's vec_state names it then.  If even a
  * sweep frees none: SPL_EAGAIN when the sweep met cells whose slot another
- * writer was writing (an orphan of such a slot can be freed once that
- * writer is done), else SPL_EFULL (only corruption can fill the arena: it
- * has a cell per slot). */
+ * writer was writing and which may be orphans (they can be freed once that
+ * writer is done), else SPL_ENOCELL (every cell holds a vector: a store
+ * with fewer cells than slots, or a corrupt one). */
 static int spl__cell_claim(struct spl_store *s, uint32_t i, uint32_t *c_out)
 {
     uint32_t busy = 0;
@@ -430,7 +449,7 @@ static int spl__cell_claim(struct spl_store *s, uint32_t i, uint32_t *c_out)
             busy = spl__cell_sweep(s, i);
     }
     spl_store32_relaxed(&spl__slot(s, i)->vec_state, 0);
-    return busy ? SPL_EAGAIN : SPL_EFULL;
+    return busy ? SPL_EAGAIN : SPL_ENOCELL;
 }
 
 /* The cell goes first: a holder that dies between the two steps leaves a
@@ -476,6 +495,18 @@ void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl,
     spl_store_release(&cl->seq, q + 1);
 }
 
+/* spl_info_get's vector fields: the arena's size and the cells holding a
+ * vector now, counted as the slots that name one (a glance at each slot;
+ * the cells themselves are not read: a page of the arena nobody wrote
+ * stays out of memory, and resident_bytes honest). */
+void spl__vec_info(struct spl_store *s, spl_info *out)
+{
+    out->cells = s->ncells;
+    out->cells_used = 0;
+    for (uint32_t i = 0; i < s->nslots; i++)
+        out->cells_used += spl_load32_relaxed(&spl__slot(s, i)->vec_state) != 0;
+}
+
 /* ---- set, clear --------------------------------------------------------- */
 
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
@@ -496,7 +527,10 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
     if (rc)
         return rc;
     uint64_t fp;
-    int i = spl__key_lock(s, key, 1, &fp);
+    int i = spl__key_lock(s, key, 0, &fp);
+    if (i == SPL_ENOENT) { /* a new key: made only if a cell looks free */
+        i = spl__cell_any_free(s) ? spl__key_lock(s, key, 1, &fp) : SPL_ENOCELL;
+    }
     if (i < 0) {
         free(tmp);
         return i;
@@ -1525,6 +1559,12 @@ SPL_API int spl_tandem_vec_get(spl_store *s, const char *base, uint32_t i, float
 }
 
 #else /* !SPL_WITH_EMBEDDINGS: the vector API exists and says so */
+
+void spl__vec_info(struct spl_store *s, spl_info *out)
+{
+    (void)s;
+    out->cells = out->cells_used = 0;
+}
 
 void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl)
 {

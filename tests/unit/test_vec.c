@@ -959,6 +959,141 @@ static spl_store *store_abc(uint32_t slots)
  * a cell before claiming it.  Searches do not count it, and a claim that
  * finds no free cell sweeps it back, also when the orphan links the very
  * slot that claims (whose odd epoch would otherwise make it look busy). */
+/* A store with fewer cells than slots (spl_options.vec_cells): the arena
+ * is that big, a vector for a key without one needs a free cell (else
+ * SPL_ENOCELL, and a new key is not created), a rewrite needs none, a
+ * freed cell is taken again. */
+static void test_cells_option(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[8];
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 16, 32, 64);
+    o.geom.vec_dim = dim;
+    spl_store *s = NULL, *full = NULL;
+    CHECK_RC(spl_create(&full, NULL, &o), 0);
+    o.vec_cells = 3;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_info a, b;
+    CHECK_RC(spl_info_get(full, &a), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(a.cells, 16);
+    assert_int_equal(b.cells, 3);
+    assert_int_equal(b.cells_used, 0);
+    assert_int_equal(a.region_bytes - b.region_bytes, 13ull * b.cell_stride);
+    spl_close(full);
+    CHECK_RC(spl_vec_set(s, "a", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "c", v, dim), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(b.cells_used, 3);
+    assert_int_equal(b.cells_high, 3);
+    /* the boundary: no fourth vector; the new key is not left behind */
+    CHECK_RC(spl_vec_set(s, "d", v, dim), SPL_ENOCELL);
+    CHECK_RC(spl_exists(s, "d"), 0);
+    /* a key with a value but no vector: refused, value kept */
+    CHECK_RC(spl_set(s, "e", "val", 3), 0);
+    CHECK_RC(spl_vec_set(s, "e", v, dim), SPL_ENOCELL);
+    size_t len;
+    char buf[8];
+    CHECK_RC(spl_get(s, "e", buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 3);
+    CHECK_RC(spl_vec_get(s, "e", w, dim, NULL), SPL_ENOVEC);
+    /* a rewrite in place needs no spare cell */
+    v[0] = 42;
+    CHECK_RC(spl_vec_set(s, "a", v, dim), 0);
+    CHECK_RC(spl_vec_get(s, "a", w, dim, NULL), 0);
+    assert_true(w[0] == 42);
+    /* clearing or deleting frees a cell for the next one */
+    CHECK_RC(spl_vec_clear(s, "b"), 0);
+    CHECK_RC(spl_vec_set(s, "d", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", v, dim), SPL_ENOCELL);
+    CHECK_RC(spl_unset(s, "c"), 0);
+    CHECK_RC(spl_vec_set(s, "e", v, dim), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(b.cells_used, 3);
+    assert_int_equal(b.cells_high, 3);
+    spl_vec_query q = {.vec = v, .dim = dim, .k = 10, .metric = SPL_METRIC_DOT};
+    spl_vec_result *r = NULL;
+    CHECK_RC(spl_vec_search(s, &q, &r), 0);
+    assert_int_equal(r->n, 3); /* a, d, e */
+    assert_int_equal(r->scanned, 3);
+    spl_vec_result_free(r);
+    spl_close(s);
+
+    /* bounds: 1..slots, and only with vectors */
+    o.vec_cells = 17;
+    CHECK_RC(spl_create(&s, NULL, &o), SPL_EFORMAT);
+    o.vec_cells = 16;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_close(s);
+    o.vec_cells = 1;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    CHECK_RC(spl_vec_set(s, "one", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "two", v, dim), SPL_ENOCELL);
+    spl_close(s);
+    o.geom.vec_dim = 0;
+    o.vec_cells = 2;
+    CHECK_RC(spl_create(&s, NULL, &o), SPL_EFORMAT);
+
+    /* kept in the header: reopened as it was; open_or_create checks it */
+    char dir[64], path[96];
+    assert_int_equal(unit_mkdtemp(dir, sizeof dir, "cells"), 0);
+    snprintf(path, sizeof path, "%s/store", dir);
+    o = unit_opts(SPL_BACKING_FILE, 16, 32, 64);
+    o.geom.vec_dim = dim;
+    o.vec_cells = 5;
+    CHECK_RC(spl_create(&s, path, &o), 0);
+    spl_close(s);
+    CHECK_RC(spl_open(&s, path, NULL), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(b.cells, 5);
+    spl_close(s);
+    o.vec_cells = 6;
+    CHECK_RC(spl_open_or_create(&s, path, &o), SPL_EGEOMETRY);
+    o.vec_cells = 0;
+    CHECK_RC(spl_open_or_create(&s, path, &o), 0);
+    spl_close(s);
+    o.vec_cells = 5;
+    CHECK_RC(spl_open_or_create(&s, path, &o), 0);
+    spl_close(s);
+    assert_int_equal(unit_rm_rf(dir), 0);
+}
+
+/* resident_bytes counts the pages in memory, not the mapping: a new store
+ * is sparse, and grows by about a cell per vector written. */
+static void test_info_resident(void **state)
+{
+    (void)state;
+    const uint32_t dim = 768, n = 1000;
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 4096, 32, 8);
+    o.geom.vec_dim = dim;
+    spl_store *s = NULL;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_info a, b;
+    CHECK_RC(spl_info_get(s, &a), 0);
+    assert_true(a.resident_bytes > 0); /* the header */
+    assert_true(a.resident_bytes < a.region_bytes / 64);
+    CHECK_RC(spl_info_get(s, &a), 0); /* now with the index and slots the first one read */
+    assert_true(a.resident_bytes < a.region_bytes / 4);
+    float *v = calloc(dim, sizeof *v);
+    assert_non_null(v);
+    char key[16];
+    for (uint32_t i = 0; i < n; i++) {
+        v[i % dim] = 1;
+        snprintf(key, sizeof key, "k%u", i);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+    }
+    CHECK_RC(spl_info_get(s, &b), 0);
+    uint64_t grew = b.resident_bytes - a.resident_bytes;
+    assert_true(grew >= (uint64_t)n * b.cell_stride);
+    assert_true(grew <= (uint64_t)n * (b.cell_stride + b.slot_stride) + 64 * 4096);
+    assert_true(b.resident_bytes <= b.region_bytes);
+    assert_int_equal(b.cells_used, n);
+    free(v);
+    spl_close(s);
+}
+
 static void test_cells_orphans_swept(void **state)
 {
     (void)state;
@@ -1251,6 +1386,8 @@ int main(void)
         cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_tandem_vectors),
         cmocka_unit_test(test_cells_dense),
+        cmocka_unit_test(test_cells_option),
+        cmocka_unit_test(test_info_resident),
         cmocka_unit_test(test_cells_orphans_swept),
         cmocka_unit_test(test_cells_hostile),
         cmocka_unit_test(test_pool_reuse_close),
