@@ -88,16 +88,22 @@ const cli_cmd cli_commands[] = {
     {"bump", NULL, cmd_bump, CLI_NEEDS_STORE, "KEY... | --group G...",
      "pulse a key's signal groups without writing it, or pulse groups directly",
      "-g, --group G    pulse group G (0-63; repeatable)"},
-    {"search", NULL, cmd_search, CLI_NEEDS_STORE, "--key KEY | --vector JSON|-|@FILE",
-     "exact top-k vector search: by a stored key's vector, or a vector given as JSON",
+    {"search", NULL, cmd_search, CLI_NEEDS_STORE,
+     "--key KEY | --vector JSON|-|@FILE | --queries FILE|-",
+     "exact top-k vector search: by a stored key's vector, a vector given as JSON, or many "
+     "queries in one pass",
      "-K, --key KEY    query with KEY's vector (KEY itself is left out)\n"
      "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
+     "--queries F      JSON Lines of queries ('-': stdin), each an array, {\"vector\":[..]}\n"
+     "                 or {\"key\":K}; searched together (256 a pass); each hit line is\n"
+     "                 prefixed by its query's number (0, 1, ...; --json: \"query\")\n"
      "-k, --k N        results wanted (default 10)\n"
      "-m, --metric M   cosine (default), dot, or l2 (lower first)\n"
      "-l, --label L    keys carrying label L (repeatable: all of them)\n"
      "-a, --any        with several --label: any of them\n"
      "-p, --prefix P   keys starting with P\n"
-     "-t, --threads N  scan with N threads (default 1)"},
+     "-t, --threads N  scan with up to N threads (default 1; fewer for a small store)\n"
+     "--json hits carry \"slot\": the key's stable numeric id while it lives"},
     {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
      "read, write or remove a key's vector (a JSON array of vec_dim numbers)",
      "set creates the key (empty value) if absent; get prints the array"},
@@ -105,9 +111,16 @@ const cli_cmd cli_commands[] = {
      "write the store as JSON Lines (key, value or base64, type, labels, flags)",
      "-p, --prefix P   only keys starting with P\n"
      "the first line is a header with the geometry; '-' or no FILE: stdout"},
-    {"import", NULL, cmd_import, CLI_NEEDS_STORE, "[FILE]",
-     "load JSON Lines written by export (or by hand) into the store",
-     "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number"},
+    {"import", NULL, cmd_import, CLI_NEEDS_STORE,
+     "[FILE] | --vectors [FILE] | --raw FILE --keys FILE",
+     "load JSON Lines written by export (or by hand), or vectors in bulk, into the store",
+     "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number\n"
+     "--vectors        JSON Lines {\"key\":K,\"vector\":[..]}: only the vectors (other fields\n"
+     "                 ignored; a new key gets an empty value, a key's value is kept)\n"
+     "--raw FILE       little-endian float32 vectors, vec_dim each, back to back ...\n"
+     "--keys FILE      ... and their keys, one per line, as many as vectors\n"
+     "--batch N        vectors per spl_vec_set_many call (default 1024)\n"
+     "on a terminal a progress bar goes to stderr"},
     {"bench", NULL, cmd_bench, CLI_NEEDS_STORE, "",
      "quick benchmark of this store: set and get, completed operations per second",
      "-n, --ops N      operations per phase (default 100000)\n"

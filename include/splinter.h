@@ -632,6 +632,17 @@ typedef enum spl_metric {
  * never a mix. */
 int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);
 
+/* Bulk load: n vectors (vecs is n x dim floats, row i for keys[i]), each
+ * stored as by spl_vec_set, in order; a key that meets SPL_EAGAIN is
+ * retried with back-off for up to timeout_us.  Stops at the first error:
+ * *done (may be NULL) gets the number stored before it (n on success).
+ * Cheaper than n calls: one scratch buffer for the encoding.  Errors:
+ * spl_vec_set's (of vector *done); SPL_EINVAL (a NULL key or array).
+ * Concurrency: n writers one after the other; each vector is atomic, the
+ * batch is not. */
+int spl_vec_set_many(spl_store *s, const char *const *keys, const float *vecs, uint32_t n,
+                     uint32_t dim, uint32_t timeout_us, uint32_t *done);
+
 /* Copy key's vector out as float32 (F16/I8 are converted back).  out holds
  * dim floats, dim == vec_dim.  epoch_out (may be NULL) gets the slot epoch
  * the copy belongs to.  Errors: SPL_ENOENT, SPL_ENOVEC, SPL_EDIM,
@@ -701,7 +712,7 @@ int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
 
 /* Many queries in one pass: nq queries (1..SPL_VEC_BATCH_LIMIT) that share
  * k, metric, flags, labels, prefix and threads (each has its own vec, or
- * key) are scored together while each vector is in cache, so a batch costs
+ * key, and SPL_VQ_SKIP_SELF is each query's own) are scored together while each vector is in cache, so a batch costs
  * far less than nq searches.  out[j] gets query j's result, exactly what
  * spl_vec_search(&qs[j]) would return on the same data (same scores to the
  * bit, same ties, same consistency); free each with spl_vec_result_free.

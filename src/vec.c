@@ -205,54 +205,60 @@ static inline size_t spl__vec_bytes(const struct spl_store *s)
     return (size_t)s->vec_dim * s->vec_esize;
 }
 
+/* Bytes of scratch spl__vec_encode needs: the encoded elements (aligned)
+ * and, for F16, the decoded halves. */
+static inline size_t spl__scratch_bytes(const struct spl_store *s)
+{
+    return s->vec_fmt == SPL_VEC_F32 ? 0 : spl_round_up((size_t)s->vec_dim * 2, 64) + (size_t)s->vec_dim * 4 + 64;
+}
+
 /* Check v and encode it in the store's format: *enc points at the bytes to
- * store (v itself for F32, else *tmp, malloc'ed, which the caller frees). */
+ * store (v itself for F32, else inside scratch: spl__scratch_bytes). */
 static int spl__vec_encode(const struct spl_store *s, const float *v, struct spl_vec_head *h,
-                           const void **enc, void **tmp)
+                           void *scratch, const void **enc)
 {
     uint32_t n = s->vec_dim;
-    double ss = 0, maxabs = 0;
-    *tmp = NULL;
+    double ss = 0, maxabs;
+    /* NaN or infinity, and the largest magnitude, from the bits: |x| as an
+     * integer orders finite floats (one pass, no branches) */
+    uint32_t bad = 0, maxbits = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (!isfinite(v[i]))
-            return SPL_ENAN;
-        double a = fabs((double)v[i]);
-        maxabs = a > maxabs ? a : maxabs;
+        uint32_t b = spl__bits_of(v[i]) & 0x7fffffffu;
+        bad |= b >= 0x7f800000u;
+        maxbits = b > maxbits ? b : maxbits;
     }
+    if (bad)
+        return SPL_ENAN;
+    maxabs = spl__f32_of(maxbits);
     float scale = 1;
     if (s->vec_fmt == SPL_VEC_F32) {
-        for (uint32_t i = 0; i < n; i++)
-            ss += (double)v[i] * v[i];
+        double s4[4] = {0, 0, 0, 0}; /* four chains, summed at the end */
+        uint32_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (uint32_t l = 0; l < 4; l++)
+                s4[l] += (double)v[i + l] * v[i + l];
+        for (; i < n; i++)
+            s4[0] += (double)v[i] * v[i];
+        ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
         *enc = v;
     } else if (s->vec_fmt == SPL_VEC_F16) {
         /* F16C where the CPU has it (the same bits as the software
          * rounding: test_paths_agree); the norm from the decoded halves */
         const struct spl__vk *vk = spl__vk_get();
-        uint16_t *o = malloc((size_t)n * 2 + 8);
-        float *d = malloc((size_t)n * 4 + 8);
-        if (!o || !d) {
-            free(o);
-            free(d);
-            return SPL_ENOMEM;
-        }
+        uint16_t *o = scratch;
+        float *d = (float *)(void *)((uint8_t *)scratch + spl_round_up((size_t)n * 2, 64));
         vk->enc_f16(v, o, n);
         uint16_t inf = 0;
         for (uint32_t i = 0; i < n; i++)
             inf |= (uint16_t)((o[i] & 0x7c00u) == 0x7c00u);
-        if (inf) {
-            free(o);
-            free(d);
+        if (inf)
             return SPL_ERANGE;
-        }
         vk->dec_f16(o, d, n);
         for (uint32_t i = 0; i < n; i++)
             ss += (double)d[i] * d[i];
-        free(d);
-        *enc = *tmp = o;
+        *enc = o;
     } else {
-        int8_t *o = malloc((size_t)n + 8);
-        if (!o)
-            return SPL_ENOMEM;
+        int8_t *o = scratch;
         scale = maxabs > 0 ? (float)(maxabs / 127.0) : 1.0f;
         for (uint32_t i = 0; i < n; i++) {
             long r = lrintf(v[i] / scale);
@@ -260,14 +266,11 @@ static int spl__vec_encode(const struct spl_store *s, const float *v, struct spl
             double d = (double)o[i] * scale;
             ss += d * d;
         }
-        *enc = *tmp = o;
+        *enc = o;
     }
     float norm = (float)sqrt(ss);
-    if (!isfinite(norm) || !isfinite(scale)) {
-        free(*tmp);
-        *tmp = NULL;
+    if (!isfinite(norm) || !isfinite(scale))
         return SPL_ENAN; /* the norm overflows float */
-    }
     h->norm_bits = spl__bits_of(norm);
     h->scale_bits = spl__bits_of(scale);
     h->dim = n;
@@ -509,39 +512,26 @@ void spl__vec_info(struct spl_store *s, spl_info *out)
 
 /* ---- set, clear --------------------------------------------------------- */
 
-SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
+/* Write an encoded vector (head h, elements enc) as key's: the slot
+ * protocol around the cell (claimed, or rewritten in place under an undo
+ * record). */
+static int spl__vec_put(spl_store *s, const char *key, const struct spl_vec_head *h,
+                        const void *enc)
 {
-    int rc = spl__vec_usable(s);
-    if (rc)
-        return rc;
-    if (!vec || !key)
-        return SPL_EINVAL;
-    if (dim != s->vec_dim)
-        return SPL_EDIM;
-    if (s->rdonly)
-        return SPL_EROFS;
-    struct spl_vec_head h;
-    const void *enc;
-    void *tmp;
-    rc = spl__vec_encode(s, vec, &h, &enc, &tmp);
-    if (rc)
-        return rc;
+    int rc = 0;
     uint64_t fp;
     int i = spl__key_lock(s, key, 0, &fp);
     if (i == SPL_ENOENT) { /* a new key: made only if a cell looks free */
         i = spl__cell_any_free(s) ? spl__key_lock(s, key, 1, &fp) : SPL_ENOCELL;
     }
-    if (i < 0) {
-        free(tmp);
+    if (i < 0)
         return i;
-    }
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
     /* The vector is rewritten in place (or a cell is claimed for it): the
      * undo record keeps the old one until the write is done. */
     struct spl_undo *u = spl__undo_arm(s, (uint32_t)i, sl, SPL_UNDO_VEC);
     if (!u) {
         spl__slot_unlock(sl);
-        free(tmp);
         return SPL_EAGAIN;
     }
     uint64_t now = spl__clock_ns(CLOCK_REALTIME_COARSE);
@@ -556,7 +546,7 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
         uint64_t q = spl_load_relaxed(&cl->seq) | 1; /* the cell's write section */
         spl_store_relaxed(&cl->seq, q);
         spl_fence_release();
-        spl__copy_in((uint8_t *)&cl->head, 0, &h, sizeof h, 0);
+        spl__copy_in((uint8_t *)&cl->head, 0, h, sizeof *h, 0);
         spl__copy_in(spl__cell_elems(cl), 0, enc, spl__vec_bytes(s), 1);
         spl_store_release(&cl->seq, q + 1);
         spl_store_relaxed(&sl->mtime_ns, now);
@@ -566,7 +556,80 @@ SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_
     spl__slot_unlock(sl);
     if (cl)
         spl__note_send(s, &note);
-    free(tmp);
+    return rc;
+}
+
+static int spl__vec_set_check(spl_store *s, const void *vec, uint32_t dim)
+{
+    int rc = spl__vec_usable(s);
+    if (rc)
+        return rc;
+    if (!vec)
+        return SPL_EINVAL;
+    if (dim != s->vec_dim)
+        return SPL_EDIM;
+    return s->rdonly ? SPL_EROFS : 0;
+}
+
+SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
+{
+    int rc = spl__vec_set_check(s, vec, dim);
+    if (rc)
+        return rc;
+    if (!key)
+        return SPL_EINVAL;
+    struct spl_vec_head h;
+    const void *enc;
+    void *scratch = NULL;
+    size_t sb = spl__scratch_bytes(s);
+    if (sb && posix_memalign(&scratch, 64, sb) != 0)
+        return SPL_ENOMEM;
+    rc = spl__vec_encode(s, vec, &h, scratch, &enc);
+    if (rc == 0)
+        rc = spl__vec_put(s, key, &h, enc);
+    free(scratch);
+    return rc;
+}
+
+SPL_API int spl_vec_set_many(spl_store *s, const char *const *keys, const float *vecs, uint32_t n,
+                             uint32_t dim, uint32_t timeout_us, uint32_t *done)
+{
+    if (done)
+        *done = 0;
+    int rc = spl__vec_set_check(s, vecs, dim);
+    if (rc)
+        return rc;
+    if (!keys && n)
+        return SPL_EINVAL;
+    void *scratch = NULL;
+    size_t sb = spl__scratch_bytes(s);
+    if (sb && posix_memalign(&scratch, 64, sb) != 0)
+        return SPL_ENOMEM;
+    uint32_t i = 0;
+    for (; i < n && rc == 0; i++) {
+        struct spl_vec_head h;
+        const void *enc;
+        if (!keys[i]) {
+            rc = SPL_EINVAL;
+            break;
+        }
+        if ((rc = spl__vec_encode(s, vecs + (size_t)i * dim, &h, scratch, &enc)) != 0)
+            break;
+        rc = spl__vec_put(s, keys[i], &h, enc);
+        if (rc == SPL_EAGAIN) { /* contention on this key: back off, up to timeout_us */
+            unsigned round = 0;
+            uint64_t end = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_us * 1000;
+            while (rc == SPL_EAGAIN && spl__clock_ns(CLOCK_MONOTONIC) < end) {
+                spl__backoff(&round);
+                rc = spl__vec_put(s, keys[i], &h, enc);
+            }
+        }
+        if (rc)
+            break;
+    }
+    if (done)
+        *done = i;
+    free(scratch);
     return rc;
 }
 
@@ -1341,7 +1404,8 @@ static int spl__query_ok(const spl_store *s, const spl_vec_query *q, const spl_v
     if (q->k == 0 || q->k > SPL_VEC_K_LIMIT || (unsigned)q->metric >= SPL__METRIC_COUNT ||
         (!q->vec && !q->key) || q->threads > SPL__THREADS_MAX)
         return SPL_EINVAL;
-    if (q != q0 && (q->k != q0->k || q->metric != q0->metric || q->flags != q0->flags ||
+    if (q != q0 && (q->k != q0->k || q->metric != q0->metric ||
+                    (q->flags & ~(uint32_t)SPL_VQ_SKIP_SELF) != (q0->flags & ~(uint32_t)SPL_VQ_SKIP_SELF) ||
                     q->labels != q0->labels || q->threads != q0->threads ||
                     !spl__str_eq(q->prefix, q0->prefix)))
         return SPL_EINVAL;
@@ -1429,7 +1493,7 @@ static int spl__search(spl_store *s, const spl_vec_query *qs, uint32_t nq, spl_v
                 goto done;
             }
         spl__query_pack(s, vk, qv, qpack, se.qstride, j, norms, norms + nq, norms + 2 * nq);
-        if ((q->flags & SPL_VQ_SKIP_SELF) && !qs[j].vec) {
+        if ((qs[j].flags & SPL_VQ_SKIP_SELF) && !qs[j].vec) { /* each query's own */
             self[j] = qs[j].key;
             self_len[j] = strlen(qs[j].key);
         }
@@ -1584,6 +1648,14 @@ void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl,
 SPL_API int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim)
 {
     (void)s, (void)key, (void)vec, (void)dim;
+    return SPL_ENOTSUP;
+}
+SPL_API int spl_vec_set_many(spl_store *s, const char *const *keys, const float *vecs, uint32_t n,
+                             uint32_t dim, uint32_t timeout_us, uint32_t *done)
+{
+    (void)s, (void)keys, (void)vecs, (void)n, (void)dim, (void)timeout_us;
+    if (done)
+        *done = 0;
     return SPL_ENOTSUP;
 }
 SPL_API int spl_vec_get(spl_store *s, const char *key, float *out, uint32_t dim,

@@ -824,6 +824,107 @@ static void test_paths_agree(void **state)
     free(ref);
 }
 
+/* spl_vec_set_many: the same stored vectors as one spl_vec_set each; stops
+ * at the first error with *done counting what went in before it. */
+static void test_set_many(void **state)
+{
+    (void)state;
+    const uint32_t dim = 20, n = 100;
+    float *v = malloc((size_t)n * dim * sizeof *v), w[20], x[20];
+    char *keys[100], kb[100][16];
+    assert_non_null(v);
+    uint64_t seed = 21;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            v[(size_t)i * dim + j] = rndf(&seed);
+        snprintf(kb[i], sizeof kb[i], "m%03u", i);
+        keys[i] = kb[i];
+    }
+    for (uint32_t fmt = 0; fmt < 3; fmt++) {
+        spl_store *a = mkv(256, dim, fmt, 0), *b = mkv(256, dim, fmt, 0);
+        uint32_t done = 99;
+        CHECK_RC(spl_vec_set(b, "m000", v, dim), 0); /* a rewrite among new keys */
+        CHECK_RC(spl_set(a, "m001", "keep", 4), 0);   /* a key with a value keeps it */
+        CHECK_RC(spl_vec_set_many(a, (const char *const *)keys, v, n, dim, 1000, &done), 0);
+        assert_int_equal(done, n);
+        for (uint32_t i = 0; i < n; i++)
+            CHECK_RC(spl_vec_set(b, keys[i], v + (size_t)i * dim, dim), 0);
+        for (uint32_t i = 0; i < n; i++) {
+            CHECK_RC(spl_vec_get(a, keys[i], w, dim, NULL), 0);
+            CHECK_RC(spl_vec_get(b, keys[i], x, dim, NULL), 0);
+            assert_memory_equal(w, x, sizeof w);
+        }
+        char buf[8];
+        size_t len;
+        CHECK_RC(spl_get(a, "m001", buf, sizeof buf, &len), 0);
+        assert_int_equal(len, 4);
+        spl_close(a);
+        spl_close(b);
+    }
+    /* errors: the first bad vector stops it, those before are in */
+    spl_store *s = mkv(256, dim, SPL_VEC_F32, 0);
+    uint32_t done = 99;
+    v[5 * dim + 3] = NAN;
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim, 1000, &done), SPL_ENAN);
+    assert_int_equal(done, 5);
+    CHECK_RC(spl_exists(s, "m004"), 1);
+    CHECK_RC(spl_exists(s, "m005"), 0);
+    v[5 * dim + 3] = 0;
+    keys[7] = NULL;
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim, 1000, &done), SPL_EINVAL);
+    assert_int_equal(done, 7);
+    keys[7] = kb[7];
+    keys[9] = "";
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim, 1000, &done), SPL_EKEYLEN);
+    assert_int_equal(done, 9);
+    keys[9] = kb[9];
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim + 1, 1000, &done), SPL_EDIM);
+    assert_int_equal(done, 0);
+    CHECK_RC(spl_vec_set_many(s, NULL, v, n, dim, 1000, &done), SPL_EINVAL);
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, NULL, n, dim, 1000, &done), SPL_EINVAL);
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, 0, dim, 1000, &done), 0);
+    assert_int_equal(done, 0);
+    spl_close(s);
+    /* the cells run out in the middle: SPL_ENOCELL at the 11th new key,
+     * which is not created */
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 64, 32, 64);
+    o.geom.vec_dim = dim;
+    o.vec_cells = 10;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, 15, dim, 1000, &done), SPL_ENOCELL);
+    assert_int_equal(done, 10);
+    CHECK_RC(spl_exists(s, keys[10]), 0);
+    /* rewriting the ten needs no spare cell */
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys + 0, v + dim, 10, dim, 1000, &done), 0);
+    assert_int_equal(done, 10);
+    spl_close(s);
+    free(v);
+}
+
+/* SPL_VQ_SKIP_SELF is each query's own in a batch: key queries leave their
+ * key out, vector queries beside them do not care. */
+static void test_batch_skip_self(void **state)
+{
+    (void)state;
+    const uint32_t dim = 3;
+    spl_store *s = mkv(16, dim, SPL_VEC_F32, 0);
+    float a[3] = {1, 0, 0}, b[3] = {0.9f, 0.1f, 0};
+    CHECK_RC(spl_vec_set(s, "a", a, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", b, dim), 0);
+    spl_vec_query qs[3] = {
+        {.key = "a", .k = 1, .metric = SPL_METRIC_COSINE, .flags = SPL_VQ_SKIP_SELF},
+        {.vec = a, .dim = dim, .k = 1, .metric = SPL_METRIC_COSINE},
+        {.key = "a", .k = 1, .metric = SPL_METRIC_COSINE}};
+    spl_vec_result *r[3];
+    CHECK_RC(spl_vec_search_many(s, qs, 3, r), 0);
+    assert_string_equal(r[0]->hits[0].key, "b");
+    assert_string_equal(r[1]->hits[0].key, "a");
+    assert_string_equal(r[2]->hits[0].key, "a");
+    for (int j = 0; j < 3; j++)
+        spl_vec_result_free(r[j]);
+    spl_close(s);
+}
+
 static void test_tandem_vectors(void **state)
 {
     (void)state;
@@ -1384,6 +1485,8 @@ int main(void)
         cmocka_unit_test(test_batch_filters_ties),
         cmocka_unit_test(test_batch_errors),
         cmocka_unit_test(test_paths_agree),
+        cmocka_unit_test(test_set_many),
+        cmocka_unit_test(test_batch_skip_self),
         cmocka_unit_test(test_tandem_vectors),
         cmocka_unit_test(test_cells_dense),
         cmocka_unit_test(test_cells_option),
