@@ -24,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -545,6 +548,172 @@ static void vb_size(uint32_t n, const char *tag)
     free(qs);
 }
 
+/* ---- bulk load ----------------------------------------------------------
+ * n vectors into a fresh SHM store (in a private directory, as splinterctl
+ * would use): a C loop of spl_vec_set, one spl_vec_set_many, and
+ * splinterctl import --raw FILE --keys FILE (the process included: start,
+ * open, reading the files), and import --vectors of the same as JSON Lines
+ * (at the smaller size only: the text is 9 x larger).  Stores are made
+ * empty before each (untimed), so each pays the same page faults. */
+
+static spl_store *vb_shm_store(const char *name, uint32_t n)
+{
+    spl_options o;
+    spl_options_init(&o);
+    o.backing = SPL_BACKING_SHM;
+    o.geom.slots = n + n / 3;
+    o.geom.key_max = BENCH_KEY_MAX;
+    o.geom.val_max = 8;
+    o.geom.vec_dim = VB_DIM;
+    spl_destroy(name, &o);
+    spl_store *s = NULL;
+    int rc = spl_create(&s, name, &o);
+    if (rc != 0)
+        die_spl("spl_create (load)", rc);
+    return s;
+}
+
+/* seconds splinterctl takes for argv (NULL-terminated), or -1 */
+static double vb_run(char *const argv[])
+{
+    uint64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    double secs = (double)(now_ns() - t0) / 1e9;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? secs : -1;
+}
+
+static void vb_load(uint32_t n, const char *tag, int with_jsonl)
+{
+    char name[64], desc[200], dir[] = "/dev/shm/splinter-bench-load-XXXXXX", ctl[PATH_MAX];
+    char rawp[PATH_MAX], keyp[PATH_MAX], jsonp[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", ctl, sizeof ctl - 32);
+    if (len <= 0) {
+        report_note("bulk load: cannot find splinterctl; skipped");
+        return;
+    }
+    ctl[len] = 0;
+    char *slash = strrchr(ctl, '/');
+    strcpy(slash ? slash : ctl, "/../splinterctl"); /* build/bench/.. */
+    if (access(ctl, X_OK) != 0) {
+        report_note("bulk load: %s not built (make cli); skipped", ctl);
+        return;
+    }
+    if (!mkdtemp(dir))
+        die("mkdtemp");
+    setenv("SPLINTER_SHM_DIR", dir, 1);
+    float *v = vb_data(n, 0x10ad + n);
+    char (*keys)[16] = malloc((size_t)n * sizeof *keys);
+    const char **kp = malloc((size_t)n * sizeof *kp);
+    if (!keys || !kp)
+        die("out of memory");
+    snprintf(rawp, sizeof rawp, "%s/vectors.f32", dir);
+    snprintf(keyp, sizeof keyp, "%s/keys.txt", dir);
+    snprintf(jsonp, sizeof jsonp, "%s/vectors.jsonl", dir);
+    FILE *fr = fopen(rawp, "wb"), *fk = fopen(keyp, "w");
+    if (!fr || !fk)
+        die("bulk load files");
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "doc:%07u", i);
+        kp[i] = keys[i];
+        fprintf(fk, "%s\n", keys[i]);
+    }
+    if (fwrite(v, (size_t)VB_DIM * 4, n, fr) != n)
+        die("write %s", rawp);
+    fclose(fr);
+    fclose(fk);
+    if (with_jsonl) {
+        FILE *fj = fopen(jsonp, "w");
+        if (!fj)
+            die("bulk load files");
+        for (uint32_t i = 0; i < n; i++) {
+            fprintf(fj, "{\"key\":\"%s\",\"vector\":[", keys[i]);
+            for (uint32_t j = 0; j < VB_DIM; j++)
+                fprintf(fj, "%s%.9g", j ? "," : "", (double)v[(size_t)i * VB_DIM + j]);
+            fputs("]}\n", fj);
+        }
+        fclose(fj);
+    }
+    double loop = 1e300, many = 1e300, cli = 1e300, jsonl = 1e300;
+    int reps = g_opt.quick ? 1 : 2;
+    for (int rep = 0; rep < reps; rep++) {
+        spl_store *s = vb_shm_store("load", n);
+        uint64_t t0 = now_ns();
+        for (uint32_t i = 0; i < n; i++) {
+            int rc = spl_vec_set(s, keys[i], v + (size_t)i * VB_DIM, VB_DIM);
+            if (rc != 0)
+                die_spl("spl_vec_set (load)", rc);
+        }
+        double t = (double)(now_ns() - t0) / 1e9;
+        loop = t < loop ? t : loop;
+        spl_close(s);
+        s = vb_shm_store("load", n);
+        uint32_t done;
+        t0 = now_ns();
+        int rc = spl_vec_set_many(s, kp, v, n, VB_DIM, 1000000, &done);
+        if (rc != 0)
+            die_spl("spl_vec_set_many (load)", rc);
+        t = (double)(now_ns() - t0) / 1e9;
+        many = t < many ? t : many;
+        spl_close(s);
+        spl_close(vb_shm_store("load", n));
+        char *argv[] = {ctl, "--store", "load", "import", "--raw", rawp, "--keys", keyp, NULL};
+        t = vb_run(argv);
+        if (t < 0)
+            die("splinterctl import --raw failed");
+        cli = t < cli ? t : cli;
+        if (with_jsonl) {
+            spl_close(vb_shm_store("load", n));
+            char *argj[] = {ctl, "--store", "load", "import", "--vectors", jsonp, NULL};
+            t = vb_run(argj);
+            if (t < 0)
+                die("splinterctl import --vectors failed");
+            jsonl = t < jsonl ? t : jsonl;
+        }
+    }
+    spl_destroy("load", NULL);
+    snprintf(name, sizeof name, "vec_load_loop_%s", tag);
+    snprintf(desc, sizeof desc, "%u x 768 f32 into a new SHM store: a C loop of spl_vec_set, vectors/s", n);
+    fig_v(name, desc, n / loop, "vec/s", 0, 0, T_NONE, 0);
+    snprintf(name, sizeof name, "vec_load_many_%s", tag);
+    fig_v(name, "the same with one spl_vec_set_many, vectors/s (baseline: the loop)", n / many,
+          "vec/s", 1, n / loop, T_NONE, 0);
+    snprintf(name, sizeof name, "vec_load_cli_raw_%s", tag);
+    fig_v(name, "splinterctl import --raw --keys (the whole process), vectors/s (baseline: the loop)",
+          n / cli, "vec/s", 1, n / loop, T_NONE, 0);
+    snprintf(name, sizeof name, "ratio_load_cli_loop_%s", tag);
+    fig_v(name, "time of splinterctl import --raw / time of the C loop", cli / loop, "x", 0, 0,
+          n >= 100000 ? T_LE : T_NONE, 2.0);
+    if (with_jsonl) {
+        snprintf(name, sizeof name, "vec_load_cli_jsonl_%s", tag);
+        fig_v(name, "splinterctl import --vectors of JSON Lines (%.9g numbers), vectors/s (baseline: the loop)",
+              n / jsonl, "vec/s", 1, n / loop, T_NONE, 0);
+        snprintf(name, sizeof name, "ratio_load_jsonl_loop_%s", tag);
+        fig_v(name, "time of splinterctl import --vectors / time of the C loop (no target)",
+              jsonl / loop, "x", 0, 0, T_NONE, 0);
+    }
+    unlink(rawp);
+    unlink(keyp);
+    unlink(jsonp);
+    rmdir(dir);
+    unsetenv("SPLINTER_SHM_DIR");
+    free(v);
+    free(keys);
+    free(kp);
+}
+
 void bench_vectors(void)
 {
     if (strcmp(spl_vec_simd(), "none") == 0)
@@ -554,4 +723,6 @@ void bench_vectors(void)
     report_section(title);
     vb_size(g_opt.quick ? 2000 : 10000, g_opt.quick ? "2k" : "10k");
     vb_size(g_opt.quick ? 10000 : 100000, g_opt.quick ? "10k" : "100k");
+    vb_load(g_opt.quick ? 2000 : 10000, g_opt.quick ? "2k" : "10k", 1);
+    vb_load(g_opt.quick ? 10000 : 100000, g_opt.quick ? "10k" : "100k", 0);
 }

@@ -381,7 +381,9 @@ static int scan_number(const char **pp, float *out)
             else
                 e10++; /* dropped digit: too many for the fast path anyway */
     }
+    int real = 0; /* a fraction or an exponent: jansson's real, else its integer */
     if (*p == '.') {
+        real = 1;
         p++;
         if (*p < '0' || *p > '9')
             return -1;
@@ -398,6 +400,7 @@ static int scan_number(const char **pp, float *out)
         }
     }
     if (*p == 'e' || *p == 'E') {
+        real = 1;
         p++;
         int eneg = *p == '-', ev = 0;
         p += *p == '-' || *p == '+';
@@ -407,8 +410,7 @@ static int scan_number(const char **pp, float *out)
             ev = ev < 10000 ? ev * 10 + (*p - '0') : ev;
         e10 += eneg ? -ev : ev;
     }
-    if (!memchr(start, '.', (size_t)(p - start)) && !memchr(start, 'e', (size_t)(p - start)) &&
-        !memchr(start, 'E', (size_t)(p - start)) && m == 0)
+    if (!real && m == 0)
         neg = 0; /* an integer zero: jansson's json_integer has no sign */
     double d;
     if (digits <= 19 && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
@@ -429,6 +431,13 @@ static int scan_number(const char **pp, float *out)
     return 0;
 }
 
+static inline const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    return p;
+}
+
 /* The array of numbers at *pp ('[' ... ']') into out[dim].  0, or -1 (bad
  * syntax), -2 (not dim elements: *count says how many), -3 (element
  * *count is not a finite float32). */
@@ -438,7 +447,7 @@ static int scan_vector(const char **pp, uint32_t dim, float *out, uint32_t *coun
     uint32_t n = 0;
     if (*p++ != '[')
         return -1;
-    p += strspn(p, " \t\r\n");
+    p = skip_ws(p);
     if (*p == ']') {
         *count = 0;
         *pp = p + 1;
@@ -446,7 +455,7 @@ static int scan_vector(const char **pp, uint32_t dim, float *out, uint32_t *coun
     }
     for (;;) {
         float f;
-        p += strspn(p, " \t\r\n");
+        p = skip_ws(p);
         if (scan_number(&p, &f) != 0)
             return -1;
         if (n < dim) {
@@ -457,7 +466,7 @@ static int scan_vector(const char **pp, uint32_t dim, float *out, uint32_t *coun
             out[n] = f;
         }
         n++;
-        p += strspn(p, " \t\r\n");
+        p = skip_ws(p);
         if (*p == ']')
             break;
         if (*p++ != ',')
