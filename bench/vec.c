@@ -523,20 +523,25 @@ static void vb_size(uint32_t n, const char *tag)
         fig_v(name, "the same in GB/s (baseline: 2 plain scans at once)", r2 * bytes / 1e9,
               "GB/s", 1, b2 * bytes / 1e9, T_NONE, 0);
     }
-    /* the lossy formats: speed and recall@10 against float32 */
+    /* the lossy formats: speed and recall@10 against float32; the two
+     * timed interleaved round by round, best of twice the usual rounds */
     static const char *const fname[] = {"f32", "f16", "i8"};
-    double fmt_ns[3] = {search_ns, 0, 0};
+    spl_store *lossy[3] = {s, vb_store(v, n, n + n / 3, SPL_VEC_F16), vb_store(v, n, n + n / 3, SPL_VEC_I8)};
+    double fmt_ns[3] = {search_ns, 1e300, 1e300};
+    for (int rep = 0; rep < 2; rep++)
+        for (uint32_t fmt = SPL_VEC_F16; fmt <= SPL_VEC_I8; fmt++) {
+            double ns = vb_time(lossy[fmt], qs, nq, 1, NULL, NULL);
+            fmt_ns[fmt] = ns < fmt_ns[fmt] ? ns : fmt_ns[fmt];
+        }
     for (uint32_t fmt = SPL_VEC_F16; fmt <= SPL_VEC_I8; fmt++) {
-        spl_store *o = vb_store(v, n, n + n / 3, fmt);
-        double ns = fmt_ns[fmt] = vb_time(o, qs, nq, 1, NULL, NULL);
         snprintf(name, sizeof name, "vec_scan_%s_%s", fname[fmt], tag);
         snprintf(desc, sizeof desc, "spl_vec_search top-10 over %s lanes, vectors/s (baseline: f32)",
                  fname[fmt]);
-        fig_v(name, desc, n * 1e9 / ns, "vec/s", 1, rate, T_NONE, 0);
+        fig_v(name, desc, n * 1e9 / fmt_ns[fmt], "vec/s", 1, rate, T_NONE, 0);
         snprintf(name, sizeof name, "vec_recall10_%s_%s", fname[fmt], tag);
-        fig_v(name, "recall@10 against f32 on the same data and queries", vb_recall(s, o, qs),
+        fig_v(name, "recall@10 against f32 on the same data and queries", vb_recall(s, lossy[fmt], qs),
               "ratio", 0, 0, T_NONE, 0);
-        spl_close(o);
+        spl_close(lossy[fmt]);
     }
     snprintf(name, sizeof name, "ratio_i8_f16_%s", tag);
     fig_v(name, "vec_scan_i8 / vec_scan_f16 (queries/s, 1 thread; int8 x int8 dots, VNNI where present)",

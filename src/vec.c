@@ -837,7 +837,8 @@ struct spl__scan {
     float *good;            /* nq, padded to SPL__LANES */
     uint32_t *nan;          /* nq: cells whose score was NaN for that query */
     char *kbuf;             /* key_max + 8: the key of the cell at hand */
-    uint8_t *tsan_elems;    /* SPL__TSAN builds: SPL__GX private cell copies */
+    uint8_t *tsan_elems;    /* SPL__TSAN builds: SPL__GX + 1 private cell copies (the
+                               group's, and spl__scan_one's) */
     void *mem;              /* the block all of the above live in */
     uint64_t scanned, skipped;
 } __attribute__((aligned(64)));
@@ -1174,7 +1175,8 @@ static void spl__scan_one(struct spl__scan *sc, uint32_t c, int t, uint64_t *sca
         }
         float norm, scale;
         int valid = spl__head_ok(s, cl, &norm, &scale);
-        xs[0] = spl__elems_for(sc, cl, 0);
+        /* a copy of its own (SPL__TSAN): a group being collected holds 0.. */
+        xs[0] = spl__elems_for(sc, cl, SPL__GX);
         spl__kernel(se, xs, sc->dots);
         if (spl__seq_retry(&cl->seq, q))
             continue; /* torn: nothing of it is used */
@@ -1293,7 +1295,7 @@ static int spl__scan_init(struct spl__scan *sc, const struct spl__search *se)
     size_t vb = spl__vec_bytes(s) + 64;
     size_t bytes = 64 * 10 + nq * sizeof(struct spl__heap) + (size_t)nq * k * sizeof(struct spl__cand) +
                    (size_t)nq * k * kb + nqp * 4 * (size_t)(SPL__GX + 3) + kb +
-                   (SPL__TSAN ? SPL__GX * vb : 0);
+                   (SPL__TSAN ? (SPL__GX + 1) * vb : 0);
     uint8_t *p = NULL;
     if (posix_memalign((void **)&p, 64, bytes) != 0)
         return SPL_ENOMEM;
@@ -1306,7 +1308,7 @@ static int spl__scan_init(struct spl__scan *sc, const struct spl__search *se)
     sc->good = spl__carve(&p, nqp * 4);
     sc->nan = spl__carve(&p, nq * 4);
     sc->kbuf = spl__carve(&p, kb);
-    sc->tsan_elems = SPL__TSAN ? spl__carve(&p, SPL__GX * vb) : NULL;
+    sc->tsan_elems = SPL__TSAN ? spl__carve(&p, (SPL__GX + 1) * vb) : NULL;
     for (uint32_t j = 0; j < nq; j++) {
         sc->heap[j] = (struct spl__heap){cands + (size_t)j * k, 0};
         for (uint32_t i = 0; i < k; i++)
