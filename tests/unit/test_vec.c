@@ -1370,12 +1370,14 @@ static void test_pool_fork(void **state)
                     int ok2 = spl_vec_search(s, &vq, &r) == 0 && r->n == 5;
                     spl_vec_result_free(r);
                     spl_close(s);
+                    free(vecs); /* valgrind checks children for leaks too */
                     _exit(ok2 ? 0 : 1);
                 }
                 int st;
                 ok &= g > 0 && waitpid(g, &st, 0) == g && WIFEXITED(st) && WEXITSTATUS(st) == 0;
             }
             spl_close(s); /* joins the child's own workers only */
+            free(vecs);
             _exit(ok ? 0 : 1);
         }
         int st;
