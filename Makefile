@@ -175,9 +175,31 @@ $(B)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -o $@ $< tests/fuzz/replay_main.c $(LIB_A) $(LDLIBS)
 
-$(BENCH_BIN): $(BENCH_SRC) $(LIB_A)
+# The vector bench compares batched search with FAISS (bench/faiss.cpp) when
+# Debian's libfaiss-dev is installed: WITH_FAISS=1 by default then, 0 skips
+# it.  libfaiss.a is static and C++; it needs BLAS/LAPACK (OpenBLAS through
+# Debian's alternatives), OpenMP and the C++ runtime.
+WITH_FAISS ?= $(if $(wildcard /usr/include/faiss/IndexFlat.h),1,0)
+CXX     ?= c++
+ifeq ($(WITH_FAISS),1)
+BENCH_FAISS_OBJ := $(B)/bench/faiss.o
+BENCH_LIBS := -lfaiss -llapack -lblas -fopenmp -lstdc++
+else
+BENCH_FAISS_OBJ :=
+BENCH_LIBS :=
+endif
+
+$(B)/bench/faiss.o: bench/faiss.cpp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Ibench -o $@ $(BENCH_SRC) $(LIB_A) $(LDLIBS) -lm
+	$(CXX) -O2 -g -fopenmp -Wall -Wextra -c $< -o $@
+
+$(B)/.faiss-%:
+	@mkdir -p $(dir $@) && rm -f $(B)/.faiss-* && touch $@
+
+$(BENCH_BIN): $(BENCH_SRC) $(LIB_A) $(BENCH_FAISS_OBJ) $(B)/.faiss-$(WITH_FAISS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -DBENCH_WITH_FAISS=$(WITH_FAISS) -Ibench -o $@ $(BENCH_SRC) \
+		$(BENCH_FAISS_OBJ) $(LIB_A) $(BENCH_LIBS) $(LDLIBS) -lm
 
 tests: $(UNIT_BIN) $(MP_BIN) $(FUZZ_REPLAY)
 

@@ -28,7 +28,7 @@ int main(void)
     F(spl_options, version); F(spl_options, backing); F(spl_options, flags);
     F(spl_options, mode); F(spl_options, geom); F(spl_options, feed_len);
     F(spl_options, vec_format); F(spl_options, tandem_sep); F(spl_options, numa_mode);
-    F(spl_options, huge_pages); F(spl_options, numa_nodes);
+    F(spl_options, huge_pages); F(spl_options, numa_nodes); F(spl_options, vec_cells);
 
     S(spl_info);
     F(spl_info, geom); F(spl_info, backing); F(spl_info, probe_max); F(spl_info, slot_stride);
@@ -39,6 +39,7 @@ int main(void)
     F(spl_info, index_words); F(spl_info, undo_recs); F(spl_info, page_bytes);
     F(spl_info, numa_nodes); F(spl_info, numa_mode); F(spl_info, numa_sampled);
     F(spl_info, numa_absent); F(spl_info, numa_pages); F(spl_info, store_id);
+    F(spl_info, cells); F(spl_info, cells_used); F(spl_info, resident_bytes);
 
     S(spl_meta);
     F(spl_meta, epoch); F(spl_meta, labels); F(spl_meta, ctime_ns); F(spl_meta, mtime_ns);

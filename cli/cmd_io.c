@@ -10,12 +10,26 @@
  * "vector": [numbers] (each float32 as the shortest decimal that reads back
  * as itself, so a float32 store's vectors round-trip exactly); importing a
  * line without "vector" into a store with vectors clears the key's vector.
+ *
+ * Bulk vector loads (import --vectors, import --raw): only vectors, written
+ * in batches with spl_vec_set_many; the key is created with an empty value
+ * if absent, an existing key keeps its value.  --vectors reads JSON Lines
+ * {"key":K,"vector":[...]} (other fields are ignored); the numbers of the
+ * array are parsed without building JSON values (cli_vec_scan), the rest of
+ * the line by jansson.  --raw FILE --keys FILE reads little-endian float32
+ * vectors, vec_dim each, one key per line of the key list.  On a terminal a
+ * progress bar goes to stderr.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -229,18 +243,519 @@ out:
     return code;
 }
 
+/* ---------------------------------------------------------------- bulk vectors */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A progress bar on stderr, redrawn at most every 100 ms, only on a
+ * terminal (and not with --quiet or --json).  total: the whole in units
+ * (0: unknown, then bytes/bytes_total give the share). */
+struct progress {
+    int on;
+    uint64_t t0, last, done, total, bytes, bytes_total;
+};
+
+static void progress_start(cli_ctx *c, struct progress *p, uint64_t total, uint64_t bytes_total)
+{
+    memset(p, 0, sizeof *p);
+    p->on = isatty(STDERR_FILENO) && !c->quiet && !c->json;
+    p->t0 = p->last = mono_ns();
+    p->total = total;
+    p->bytes_total = bytes_total;
+}
+
+static void progress_draw(struct progress *p, int final)
+{
+    uint64_t now = mono_ns();
+    if (!p->on || (!final && now - p->last < 100000000ull))
+        return;
+    p->last = now;
+    double share = p->total ? (double)p->done / (double)p->total
+                 : p->bytes_total ? (double)p->bytes / (double)p->bytes_total : -1;
+    double secs = (double)(now - p->t0) / 1e9;
+    char bar[32];
+    int fill = share >= 0 ? (int)(share * 30 + 0.5) : 0;
+    for (int i = 0; i < 30; i++)
+        bar[i] = share < 0 ? '?' : i < fill ? '#' : '.';
+    bar[30] = 0;
+    fprintf(stderr, "\rimport [%s] %" PRIu64 " vectors", bar, p->done);
+    if (p->total)
+        fprintf(stderr, " of %" PRIu64, p->total);
+    if (share >= 0)
+        fprintf(stderr, " %3.0f%%", share * 100);
+    fprintf(stderr, "  %.0f/s   ", secs > 0 ? (double)p->done / secs : 0.0);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* A batch of vectors on its way to spl_vec_set_many. */
+struct vbatch {
+    cli_ctx *c;
+    uint32_t dim, cap, n;
+    float *vecs;          /* cap x dim */
+    char **keys;          /* cap, malloc'd */
+    unsigned long *where; /* cap: line (JSON Lines) or vector number (raw), for messages */
+    const char *unit;     /* "line" or "vector" */
+    uint64_t stored;
+    struct progress prog;
+};
+
+static int vbatch_init(cli_ctx *c, struct vbatch *b, uint32_t dim, uint32_t cap, const char *unit)
+{
+    memset(b, 0, sizeof *b);
+    b->c = c;
+    b->dim = dim;
+    b->cap = cap;
+    b->unit = unit;
+    b->vecs = malloc((size_t)cap * dim * sizeof *b->vecs);
+    b->keys = calloc(cap, sizeof *b->keys);
+    b->where = calloc(cap, sizeof *b->where);
+    if (!b->vecs || !b->keys || !b->where)
+        return cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+    return CLI_OK;
+}
+
+static void vbatch_free(struct vbatch *b)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        free(b->keys[i]);
+    free(b->vecs);
+    free(b->keys);
+    free(b->where);
+}
+
+/* Store the batch.  CLI_OK, or the exit code of the first vector that
+ * failed (reported with its line or number; those before it are in). */
+static int vbatch_flush(struct vbatch *b)
+{
+    if (!b->n)
+        return CLI_OK;
+    uint32_t done = 0;
+    int rc = spl_vec_set_many(b->c->s, (const char *const *)b->keys, b->vecs, b->n, b->dim,
+                              b->c->timeout_ms * 1000u, &done);
+    b->stored += done;
+    b->prog.done = b->stored;
+    int code = CLI_OK;
+    if (rc < 0) {
+        char what[96];
+        snprintf(what, sizeof what, "%s %lu (key %.40s)", b->unit, b->where[done], b->keys[done]);
+        code = cli_fail_spl(b->c, rc, what);
+    }
+    for (uint32_t i = 0; i < b->n; i++)
+        free(b->keys[i]);
+    b->n = 0;
+    progress_draw(&b->prog, 0);
+    return code;
+}
+
+/* A JSON number at *pp (the JSON grammar: no '+', no leading zeros, no
+ * nan/inf) as float, the way jansson reads it (to double, then float), so
+ * that --vectors and the JSON Lines import agree to the bit.  Digits that
+ * fit 2^53 with a power of ten within 1e22 take Clinger's exact path (one
+ * correctly rounded operation on exact operands); anything else goes to
+ * strtod.  Returns 0 and advances *pp, or -1. */
+static int scan_number(const char **pp, float *out)
+{
+    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = *pp, *start = p;
+    int neg = *p == '-';
+    p += neg;
+    if (*p < '0' || *p > '9')
+        return -1;
+    uint64_t m = 0;
+    int digits = 0, e10 = 0;
+    if (*p == '0') {
+        p++;
+    } else {
+        for (; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 19)
+                m = m * 10 + (uint64_t)(*p - '0');
+            else
+                e10++; /* dropped digit: too many for the fast path anyway */
+    }
+    int real = 0; /* a fraction or an exponent: jansson's real, else its integer */
+    if (*p == '.') {
+        real = 1;
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (m == 0 && *p == '0') {
+                e10--; /* leading zeros of a fraction cost no digit */
+                continue;
+            }
+            if (digits < 19) {
+                m = m * 10 + (uint64_t)(*p - '0');
+                e10--;
+            }
+            digits++;
+        }
+    }
+    if (*p == 'e' || *p == 'E') {
+        real = 1;
+        p++;
+        int eneg = *p == '-', ev = 0;
+        p += *p == '-' || *p == '+';
+        if (*p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9'; p++)
+            ev = ev < 10000 ? ev * 10 + (*p - '0') : ev;
+        e10 += eneg ? -ev : ev;
+    }
+    if (!real && m == 0)
+        neg = 0; /* an integer zero: jansson's json_integer has no sign */
+    double d;
+    if (digits <= 19 && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
+        d = (double)m;
+        d = e10 >= 0 ? d * p10[e10] : d / p10[-e10];
+    } else {
+        char buf[400];
+        size_t len = (size_t)(p - start);
+        if (len >= sizeof buf)
+            return -1;
+        memcpy(buf, start, len);
+        buf[len] = 0;
+        d = strtod(buf, NULL);
+        neg = 0; /* strtod read the sign */
+    }
+    *out = (float)(neg ? -d : d);
+    *pp = p;
+    return 0;
+}
+
+static inline const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    return p;
+}
+
+/* The array of numbers at *pp ('[' ... ']') into out[dim].  0, or -1 (bad
+ * syntax), -2 (not dim elements: *count says how many), -3 (element
+ * *count is not a finite float32). */
+static int scan_vector(const char **pp, uint32_t dim, float *out, uint32_t *count)
+{
+    const char *p = *pp;
+    uint32_t n = 0;
+    if (*p++ != '[')
+        return -1;
+    p = skip_ws(p);
+    if (*p == ']') {
+        *count = 0;
+        *pp = p + 1;
+        return dim ? -2 : 0;
+    }
+    for (;;) {
+        float f;
+        p = skip_ws(p);
+        if (scan_number(&p, &f) != 0)
+            return -1;
+        if (n < dim) {
+            if (!isfinite(f)) {
+                *count = n;
+                return -3;
+            }
+            out[n] = f;
+        }
+        n++;
+        p = skip_ws(p);
+        if (*p == ']')
+            break;
+        if (*p++ != ',')
+            return -1;
+    }
+    *count = n;
+    *pp = p + 1;
+    return n == dim ? 0 : -2;
+}
+
+/* Where the value of the top-level member "vector" of the JSON object in
+ * line starts (its '['), and NULL if there is none: a scan that knows
+ * strings and nesting, so "vector" inside a string or a deeper object is
+ * not taken for it. */
+static const char *find_vector(const char *line)
+{
+    int depth = 0;
+    for (const char *p = line; *p; p++) {
+        if (*p == '"') {
+            const char *q = p + 1;
+            while (*q && *q != '"')
+                q += *q == '\\' && q[1] ? 2 : 1;
+            if (!*q)
+                return NULL;
+            if (depth == 1 && q - p == 7 && memcmp(p + 1, "vector", 6) == 0) {
+                const char *r = q + 1 + strspn(q + 1, " \t\r\n");
+                if (*r == ':') {
+                    r += 1 + strspn(r + 1, " \t\r\n");
+                    if (*r == '[')
+                        return r;
+                }
+            }
+            p = q;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        }
+    }
+    return NULL;
+}
+
+/* A bad line of import --vectors: the lines before it are stored first
+ * (as by import; if that fails, its error is the first and is the one
+ * reported), then the line's own error. */
+static int bad_line(struct vbatch *b, int code, const char *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int bad_line(struct vbatch *b, int code, const char *err, const char *fmt, ...)
+{
+    int fc = vbatch_flush(b);
+    if (fc != CLI_OK)
+        return fc;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cli_fail(b->c, code, err, "%s", msg);
+}
+
+/* One line of import --vectors into the batch (stored when it is full).
+ * CLI_OK or an exit code. */
+static int vectors_line_parse(struct vbatch *b, char *line, unsigned long lineno);
+static int vectors_line(struct vbatch *b, char *line, unsigned long lineno)
+{
+    int code = vectors_line_parse(b, line, lineno);
+    if (code == CLI_OK && b->n == b->cap)
+        return vbatch_flush(b);
+    return code;
+}
+
+static int vectors_line_parse(struct vbatch *b, char *line, unsigned long lineno)
+{
+    const char *v = find_vector(line);
+    float *dst = b->vecs + (size_t)b->n * b->dim;
+    uint32_t count = 0;
+    if (!v && lineno == 1 && strstr(line, "\"splinter_export\""))
+        return CLI_OK; /* an export's header line */
+    if (!v)
+        return bad_line(b, CLI_USAGE, "BAD_INPUT", "line %lu: no \"vector\" array", lineno);
+    const char *end = v;
+    int r = scan_vector(&end, b->dim, dst, &count);
+    if (r == -1)
+        return bad_line(b, CLI_USAGE, "BAD_JSON", "line %lu: the vector must be an array of numbers", lineno);
+    if (r == -2)
+        return bad_line(b, CLI_USAGE, "SPL_EDIM",
+                        "line %lu: the vector has %u elements, the store's vec_dim is %u (SPL_EDIM)",
+                        lineno, count, b->dim);
+    if (r == -3)
+        return bad_line(b, CLI_USAGE, "SPL_ENAN",
+                        "line %lu: the vector: element %u is not a finite float32 (SPL_ENAN)", lineno, count);
+    /* the rest of the line, with the array replaced by null, for jansson */
+    size_t pre = (size_t)(v - line), len = strlen(line);
+    char *rest = malloc(len + 8);
+    if (!rest)
+        return bad_line(b, CLI_STORE, "SPL_ENOMEM", "out of memory");
+    memcpy(rest, line, pre);
+    memcpy(rest + pre, "null", 4);
+    strcpy(rest + pre + 4, end);
+    json_error_t err;
+    json_t *o = json_loads(rest, JSON_REJECT_DUPLICATES, &err);
+    free(rest);
+    char *key = NULL;
+    size_t klen = 0;
+    int code = CLI_OK;
+    if (!json_is_object(o))
+        code = bad_line(b, CLI_USAGE, "BAD_JSON", "line %lu: %s", lineno, o ? "not a JSON object" : err.text);
+    else if (field_bytes(o, "key", "key_base64", &key, &klen) != 0 || strlen(key) != klen)
+        code = bad_line(b, CLI_USAGE, "BAD_INPUT", "line %lu: missing or bad key", lineno);
+    json_decref(o);
+    if (code != CLI_OK) {
+        free(key);
+        return code;
+    }
+    b->keys[b->n] = key;
+    b->where[b->n] = lineno;
+    b->n++;
+    return CLI_OK;
+}
+
+static int import_vectors_jsonl(cli_ctx *c, FILE *in, uint32_t dim, uint32_t batch)
+{
+    struct vbatch b;
+    int code = vbatch_init(c, &b, dim, batch, "line");
+    struct stat st;
+    progress_start(c, &b.prog, 0, fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    unsigned long lineno = 0;
+    while (code == CLI_OK && (got = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        b.prog.bytes += (uint64_t)got;
+        if (line[strspn(line, " \t\r\n")] == 0)
+            continue;
+        code = vectors_line(&b, line, lineno);
+    }
+    free(line);
+    if (code == CLI_OK)
+        code = vbatch_flush(&b);
+    progress_draw(&b.prog, 1);
+    uint64_t n = b.stored;
+    vbatch_free(&b);
+    if (code != CLI_OK)
+        return code;
+    if (c->json)
+        cli_json_out(c, json_pack("{s:b, s:I}", "ok", 1, "imported", (json_int_t)n));
+    else
+        cli_printf(c, "imported %" PRIu64 " vectors\n", n);
+    return CLI_OK;
+}
+
+/* --raw FILE --keys FILE: the key list first (its count is the vector
+ * count), then the vectors in batches straight into the batch buffer. */
+static int import_vectors_raw(cli_ctx *c, const char *raw_path, const char *keys_path, uint32_t dim,
+                              uint32_t batch)
+{
+    FILE *kf, *rf;
+    int code = cli_stream_open(c, keys_path, 0, &kf);
+    if (code != CLI_OK)
+        return code;
+    char **keys = NULL, *line = NULL;
+    size_t kcap = 0, lcap = 0, nkeys = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lcap, kf)) >= 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = 0;
+        if (nkeys == kcap) {
+            kcap = kcap ? 2 * kcap : 4096;
+            char **k2 = realloc(keys, kcap * sizeof *keys);
+            if (!k2) {
+                code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+                break;
+            }
+            keys = k2;
+        }
+        if (got == 0 || strlen(line) != (size_t)got) {
+            code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "%s line %zu: an empty key or a NUL in it",
+                            keys_path, nkeys + 1);
+            break;
+        }
+        if (!(keys[nkeys++] = strdup(line))) {
+            nkeys--;
+            code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+            break;
+        }
+    }
+    free(line);
+    cli_stream_close(kf);
+    rf = NULL;
+    if (code == CLI_OK)
+        code = cli_stream_open(c, raw_path, 0, &rf);
+    struct stat st;
+    size_t vbytes = (size_t)dim * sizeof(float);
+    if (code == CLI_OK && fstat(fileno(rf), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)st.st_size != (uint64_t)nkeys * vbytes)
+        code = cli_fail(c, CLI_USAGE, "BAD_INPUT",
+                        "%s holds %" PRIu64 " bytes: %zu keys x %u floats x 4 would be %" PRIu64,
+                        raw_path, (uint64_t)st.st_size, nkeys, dim, (uint64_t)nkeys * vbytes);
+    struct vbatch b;
+    if (code == CLI_OK)
+        code = vbatch_init(c, &b, dim, batch, "vector");
+    else
+        memset(&b, 0, sizeof b);
+    progress_start(c, &b.prog, nkeys, 0);
+    size_t next = 0;
+    while (code == CLI_OK && next < nkeys) {
+        uint32_t want = nkeys - next < batch ? (uint32_t)(nkeys - next) : batch;
+        size_t rd = fread(b.vecs, vbytes, want, rf);
+        int short_read = rd != want, err = ferror(rf) ? errno : 0;
+        want = (uint32_t)rd; /* what was read goes in, then the shortfall is reported */
+        for (uint32_t i = 0; i < want; i++) {
+            b.keys[i] = keys[next + i];
+            keys[next + i] = NULL; /* the batch frees it */
+            b.where[i] = next + i + 1;
+        }
+        b.n = want;
+        next += want;
+        code = vbatch_flush(&b);
+        if (code == CLI_OK && short_read)
+            code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "%s: %s after %zu vectors (%zu keys)", raw_path,
+                            err ? strerror(err) : "ends", next, nkeys);
+    }
+    char extra;
+    if (code == CLI_OK && rf && fread(&extra, 1, 1, rf) == 1)
+        code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "%s holds more than %zu vectors (one per key)",
+                        raw_path, nkeys);
+    if (b.vecs)
+        progress_draw(&b.prog, 1);
+    uint64_t n = b.stored;
+    vbatch_free(&b);
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(keys);
+    if (rf)
+        cli_stream_close(rf);
+    if (code != CLI_OK)
+        return code;
+    if (c->json)
+        cli_json_out(c, json_pack("{s:b, s:I}", "ok", 1, "imported", (json_int_t)n));
+    else
+        cli_printf(c, "imported %" PRIu64 " vectors\n", n);
+    return CLI_OK;
+}
+
 int cmd_import(cli_ctx *c, int argc, char **argv)
 {
-    static const struct option lo[] = {{0, 0, 0, 0}};
-    if (getopt_long(argc, argv, "", lo, NULL) != -1)
-        return cli_usage(c, "unknown option '%s'", argv[optind - 1]);
-    if (argc - optind > 1)
-        return cli_usage(c, "import [FILE]");
+    static const struct option lo[] = {{"vectors", no_argument, 0, 'v'},
+                                       {"raw", required_argument, 0, 'r'},
+                                       {"keys", required_argument, 0, 'k'},
+                                       {"batch", required_argument, 0, 'b'},
+                                       {0, 0, 0, 0}};
+    const char *raw = NULL, *keys = NULL;
+    int vectors = 0, ch;
+    uint64_t batch = 1024;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'v': vectors = 1; break;
+        case 'r': raw = optarg; break;
+        case 'k': keys = optarg; break;
+        case 'b':
+            if (cli_parse_u64(optarg, &batch) != 0 || batch == 0 || batch > 1000000)
+                return cli_usage(c, "bad --batch '%s' (1..1000000)", optarg);
+            break;
+        default: return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!raw != !keys)
+        return cli_usage(c, "import --raw FILE --keys FILE (both)");
+    if ((raw && (vectors || optind < argc)) || argc - optind > 1)
+        return cli_usage(c, "import [FILE] | import --vectors [FILE] | import --raw FILE --keys FILE");
+    if (vectors || raw) {
+        uint32_t dim = cli_vec_dim(c);
+        if (!dim)
+            return cli_fail(c, CLI_USAGE, "SPL_ENOTSUP",
+                            "this store holds no vectors (vec_dim 0) (SPL_ENOTSUP)");
+        if (raw)
+            return import_vectors_raw(c, raw, keys, dim, (uint32_t)batch);
+    }
     const char *path = optind < argc ? argv[optind] : "-";
     FILE *in;
     int code = cli_stream_open(c, path, 0, &in);
     if (code != CLI_OK)
         return code;
+    if (vectors) {
+        code = import_vectors_jsonl(c, in, cli_vec_dim(c), (uint32_t)batch);
+        cli_stream_close(in);
+        return code;
+    }
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;

@@ -131,7 +131,7 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
     }
     json_t *j = json_pack(
         "{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:f,"
-        " s:b, s:{s:I, s:o}, s:{s:b}, s:{s:s, s:b, s:s, s:b, s:b}, s:o}",
+        " s:b, s:{s:I, s:o}, s:{s:b}, s:{s:s, s:b, s:s, s:b, s:b}, s:o, s:I, s:I, s:I, s:I}",
         "store", c->store, "backing", backing_name(in.backing), "geometry", "slots",
         (json_int_t)in.geom.slots, "key_max", (json_int_t)in.geom.key_max, "value_size",
         (json_int_t)in.geom.val_max, "vec_dim", (json_int_t)in.geom.vec_dim, "slot_bytes",
@@ -144,12 +144,12 @@ static json_t *store_json(cli_ctx *c, int *rc_out)
         "store_features", "embeddings", (in.features & SPL_FEAT_EMBEDDINGS) != 0, "build",
         "version", SPLCTL_VERSION_STRING, "embeddings", SPL_WITH_EMBEDDINGS, "simd",
         spl_vec_simd(), "lua", SPLCTL_WITH_LUA, "numa", SPL_WITH_NUMA, "placement",
-        placement_json(&in));
+        placement_json(&in), "probe_max", (json_int_t)in.probe_max, "cells", (json_int_t)in.cells,
+        "cells_used", (json_int_t)in.cells_used, "resident_bytes", (json_int_t)in.resident_bytes);
     if (j) { /* format 3: exact capacity, the index apart, undo records */
         json_object_set_new(j, "capacity", json_integer((json_int_t)in.capacity));
         json_object_set_new(j, "free", json_integer((json_int_t)in.free));
         json_object_set_new(j, "index_words", json_integer((json_int_t)in.index_words));
-        json_object_set_new(j, "probe_max", json_integer((json_int_t)in.probe_max));
         json_object_set_new(j, "undo_records", json_integer((json_int_t)in.undo_recs));
     }
     return j;
@@ -165,6 +165,13 @@ static void print_store(cli_ctx *c, json_t *j)
     json_t *pulses = json_object_get(json_object_get(j, "signals"), "pulses");
     char plist[1024] = "none", place[1024];
     placement_text(json_object_get(j, "placement"), place, sizeof place);
+    /* resident bytes per vector: the whole store's memory in use over its
+     * vectors, what a vector really costs here */
+    char per_vec[96] = "";
+    json_int_t nvec = json_integer_value(json_object_get(j, "cells_used"));
+    if (nvec > 0)
+        snprintf(per_vec, sizeof per_vec, ", %.0f resident bytes per vector",
+                 (double)json_integer_value(json_object_get(j, "resident_bytes")) / (double)nvec);
     size_t o = 0;
     const char *gname;
     json_t *n;
@@ -179,16 +186,18 @@ static void print_store(cli_ctx *c, json_t *j)
                "store       %s (%s)\n"
                "geometry    %" JSON_INTEGER_FORMAT " slots, key_max %" JSON_INTEGER_FORMAT
                ", value_size %" JSON_INTEGER_FORMAT ", vec_dim %" JSON_INTEGER_FORMAT "\n"
-               "memory      %" JSON_INTEGER_FORMAT " bytes (%" JSON_INTEGER_FORMAT
-               " per slot, %" JSON_INTEGER_FORMAT " per vector cell)\n"
-               "vectors     %" JSON_INTEGER_FORMAT " cells used so far (high-water mark)\n"
+               "memory      %" JSON_INTEGER_FORMAT " bytes mapped, %" JSON_INTEGER_FORMAT
+               " resident (%" JSON_INTEGER_FORMAT " per slot, %" JSON_INTEGER_FORMAT
+               " per vector cell)\n"
+               "vectors     %" JSON_INTEGER_FORMAT " cells, %" JSON_INTEGER_FORMAT
+               " holding a vector, %" JSON_INTEGER_FORMAT " used so far (high-water mark)%s\n"
                "used        %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " keys (%"
                JSON_INTEGER_FORMAT " slots free), load %.3f\n"
                "epochs      highest %" JSON_INTEGER_FORMAT ", changes %" JSON_INTEGER_FORMAT
                "\n"
                "recoveries  %" JSON_INTEGER_FORMAT "\n"
-               "probes      longest %" JSON_INTEGER_FORMAT ", mean %.2f (bound %" JSON_INTEGER_FORMAT
-               "; index of %" JSON_INTEGER_FORMAT " words)\n"
+               "probes      longest %" JSON_INTEGER_FORMAT " of at most %" JSON_INTEGER_FORMAT
+               " (index words past the home), mean %.2f; index of %" JSON_INTEGER_FORMAT " words\n"
                "undo        %" JSON_INTEGER_FORMAT " records (writers overwriting at once)\n"
                "signals     pulses %s (groups with a subscriber while they pulsed)\n"
                "placement   %s\n"
@@ -200,9 +209,12 @@ static void print_store(cli_ctx *c, json_t *j)
                json_integer_value(json_object_get(g, "value_size")),
                json_integer_value(json_object_get(g, "vec_dim")),
                json_integer_value(json_object_get(j, "region_bytes")),
+               json_integer_value(json_object_get(j, "resident_bytes")),
                json_integer_value(json_object_get(j, "slot_bytes")),
                json_integer_value(json_object_get(j, "cell_bytes")),
-               json_integer_value(json_object_get(j, "cells_high")),
+               json_integer_value(json_object_get(j, "cells")),
+               json_integer_value(json_object_get(j, "cells_used")),
+               json_integer_value(json_object_get(j, "cells_high")), per_vec,
                json_integer_value(json_object_get(j, "used")),
                json_integer_value(json_object_get(j, "capacity")),
                json_integer_value(json_object_get(j, "free")),
@@ -211,8 +223,8 @@ static void print_store(cli_ctx *c, json_t *j)
                json_integer_value(json_object_get(j, "changes")),
                json_integer_value(json_object_get(j, "recoveries")),
                json_integer_value(json_object_get(j, "probe_longest")),
-               json_real_value(json_object_get(j, "probe_mean")),
                json_integer_value(json_object_get(j, "probe_max")),
+               json_real_value(json_object_get(j, "probe_mean")),
                json_integer_value(json_object_get(j, "index_words")),
                json_integer_value(json_object_get(j, "undo_records")), plist, place,
                SPLCTL_VERSION_STRING, SPL_WITH_EMBEDDINGS ? "on" : "off", spl_vec_simd(),
@@ -315,7 +327,8 @@ int cmd_init(cli_ctx *c, int argc, char **argv)
         {"value-size", required_argument, 0, 'V'}, {"vec-dim", required_argument, 0, 'D'},
         {"mode", required_argument, 0, 'M'},       {"backing", required_argument, 0, 'B'},
         {"if-missing", no_argument, 0, 'I'},       {"numa", required_argument, 0, 'N'},
-        {"huge", optional_argument, 0, 'H'},       {0, 0, 0, 0}};
+        {"huge", optional_argument, 0, 'H'},       {"cells", required_argument, 0, 'C'},
+        {0, 0, 0, 0}};
     spl_options o;
     spl_options_init(&o);
     int ch, rc, if_missing = 0;
@@ -326,6 +339,7 @@ int cmd_init(cli_ctx *c, int argc, char **argv)
         case 'K': if ((rc = parse_u32(c, "--key-max", optarg, &o.geom.key_max))) return rc; break;
         case 'V': if ((rc = parse_u32(c, "--value-size", optarg, &o.geom.val_max))) return rc; break;
         case 'D': if ((rc = parse_u32(c, "--vec-dim", optarg, &o.geom.vec_dim))) return rc; break;
+        case 'C': if ((rc = parse_u32(c, "--cells", optarg, &o.vec_cells))) return rc; break;
         case 'M':
             if ((rc = parse_u32(c, "--mode", optarg, &mode)))
                 return rc;

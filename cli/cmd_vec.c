@@ -1,6 +1,7 @@
 /*
  * cmd_vec.c - vector commands: search (exact top-k by a stored key or a
- * vector given as JSON) and vector get/set/clear.  docs/VECTORS.md.
+ * vector given as JSON, or many queries from JSON Lines in one pass of the
+ * store: spl_vec_search_many) and vector get/set/clear.  docs/VECTORS.md.
  * Vectors travel as JSON arrays of numbers; output gives each element as
  * the shortest decimal that reads back as the same float32.
  */
@@ -69,6 +70,134 @@ static int embed_query(cli_ctx *c, const char *frag, const char *text, uint32_t 
     return CLI_OK;
 }
 
+#define QUERY_BATCH 256u /* queries per spl_vec_search_many call */
+
+/* The hits of one result: text "SCORE<TAB>KEY" (prefixed by "QUERY<TAB>"
+ * for --queries), or a JSON line per hit with rank, score, epoch and slot
+ * (the key's stable numeric id while it lives) and "query" for --queries. */
+static void print_hits(cli_ctx *c, const spl_vec_result *r, long query)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        const spl_vec_hit *h = &r->hits[i];
+        if (c->json) {
+            json_t *score = cli_vec_json(&h->score, 1);
+            json_t *o = json_pack("{s:i, s:O, s:I, s:I}", "rank", i + 1, "score",
+                                  json_array_get(score, 0), "epoch", (json_int_t)h->epoch, "slot",
+                                  (json_int_t)h->slot);
+            if (query >= 0)
+                json_object_set_new(o, "query", json_integer(query));
+            cli_json_out(c, cli_json_key(h->key, o));
+            json_decref(score);
+        } else if (!c->quiet) {
+            if (query >= 0)
+                printf("%ld\t", query);
+            printf("%.6f\t", (double)h->score);
+            cli_put_escaped(stdout, h->key, h->key_len);
+            putchar('\n');
+        }
+    }
+}
+
+/* One batch of --queries: searched together; on an error, one by one to
+ * name the query (its line) that failed. */
+static int run_queries(cli_ctx *c, spl_vec_query *qs, uint32_t n, const unsigned long *lines,
+                       long first)
+{
+    spl_vec_result *rs[QUERY_BATCH];
+    int rc;
+    CLI_RETRY(c, rc, spl_vec_search_many(c->s, qs, n, rs));
+    if (rc == 0) {
+        for (uint32_t j = 0; j < n; j++) {
+            print_hits(c, rs[j], first + (long)j);
+            spl_vec_result_free(rs[j]);
+        }
+        return CLI_OK;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        spl_vec_result *r;
+        CLI_RETRY(c, rc, spl_vec_search(c->s, &qs[j], &r));
+        if (rc < 0) {
+            char what[64];
+            snprintf(what, sizeof what, "query on line %lu", lines[j]);
+            return cli_fail_spl(c, rc, what);
+        }
+        spl_vec_result_free(r);
+    }
+    return cli_fail_spl(c, rc, "search");
+}
+
+/* search --queries FILE|-: JSON Lines, each a vector (an array), or an
+ * object with "vector" or "key" (a stored vector: the key itself is left
+ * out of its hits, as with --key).  Every query shares the options. */
+static int search_queries(cli_ctx *c, const spl_vec_query *t, const char *path, uint32_t dim)
+{
+    FILE *in;
+    int code = cli_stream_open(c, path, 0, &in);
+    if (code != CLI_OK)
+        return code;
+    spl_vec_query qs[QUERY_BATCH];
+    unsigned long lines[QUERY_BATCH];
+    float *vecs = malloc((size_t)QUERY_BATCH * dim * sizeof *vecs);
+    char *keys[QUERY_BATCH] = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned long lineno = 0;
+    long done = 0;
+    uint32_t n = 0;
+    if (!vecs)
+        code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+    while (code == CLI_OK && getline(&line, &cap, in) >= 0) {
+        lineno++;
+        if (line[strspn(line, " \t\r\n")] == 0)
+            continue;
+        json_error_t err;
+        json_t *o = json_loads(line, JSON_DECODE_ANY, &err), *v = NULL, *k = NULL;
+        char what[64];
+        snprintf(what, sizeof what, "line %lu: the vector", lineno);
+        qs[n] = *t;
+        lines[n] = lineno;
+        if (!o)
+            code = cli_fail(c, CLI_USAGE, "BAD_JSON", "line %lu: %s", lineno, err.text);
+        else if (json_is_array(o))
+            v = o;
+        else if (json_is_object(o) && (v = json_object_get(o, "vector")) == NULL &&
+                 !json_is_string(k = json_object_get(o, "key")))
+            code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "line %lu: a query is an array, or an "
+                            "object with \"vector\" or \"key\"", lineno);
+        else if (!json_is_object(o))
+            code = cli_fail(c, CLI_USAGE, "BAD_INPUT", "line %lu: not a query", lineno);
+        if (code == CLI_OK && v) {
+            code = cli_vec_from_json(c, v, dim, vecs + (size_t)n * dim, what);
+            qs[n].vec = vecs + (size_t)n * dim;
+            qs[n].dim = dim;
+        } else if (code == CLI_OK) {
+            keys[n] = strdup(json_string_value(k));
+            qs[n].key = keys[n];
+            qs[n].flags |= SPL_VQ_SKIP_SELF;
+            if (!keys[n])
+                code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+        }
+        json_decref(o);
+        if (code == CLI_OK && ++n == QUERY_BATCH) {
+            code = run_queries(c, qs, n, lines, done);
+            done += n;
+            for (uint32_t j = 0; j < n; j++) {
+                free(keys[j]);
+                keys[j] = NULL;
+            }
+            n = 0;
+        }
+    }
+    if (code == CLI_OK && n)
+        code = run_queries(c, qs, n, lines, done);
+    for (uint32_t j = 0; j < QUERY_BATCH; j++)
+        free(keys[j]);
+    free(vecs);
+    free(line);
+    cli_stream_close(in);
+    return code;
+}
+
 int cmd_search(cli_ctx *c, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -76,14 +205,16 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
         {"k", required_argument, 0, 'k'},      {"metric", required_argument, 0, 'm'},
         {"label", required_argument, 0, 'l'},  {"any", no_argument, 0, 'a'},          {"prefix", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {"text", required_argument, 0, 'T'},
-        {"frag", required_argument, 0, 'F'},    {0, 0, 0, 0}};
+        {"frag", required_argument, 0, 'F'},    {"queries", required_argument, 0, 'Q'},
+        {0, 0, 0, 0}};
     static const char *const metrics[] = {"cosine", "dot", "l2"};
     spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
-    const char *vec_arg = NULL, *text = NULL, *frag = "embed";
+    const char *vec_arg = NULL, *text = NULL, *frag = "embed", *queries = NULL;
     uint64_t v, mask;
     int ch, rc;
-    while ((ch = getopt_long(argc, argv, "K:v:k:m:l:ap:t:T:F:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "K:v:k:m:l:ap:t:T:F:Q:", lo, NULL)) != -1) {
         switch (ch) {
+        case 'Q': queries = optarg; break;
         case 'K': q.key = optarg; break;
         case 'v': vec_arg = optarg; break;
         case 'k':
@@ -114,11 +245,13 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
         default: return bad_opt(c, argv);
         }
     }
-    if (optind != argc || (q.key != NULL) + (vec_arg != NULL) + (text != NULL) != 1)
-        return cli_usage(c, "search --key KEY | --vector JSON|-|@FILE | --text TEXT");
+    if (optind != argc || (q.key != NULL) + (vec_arg != NULL) + (text != NULL) + (queries != NULL) != 1)
+        return cli_usage(c, "search --key KEY | --vector JSON|-|@FILE | --text TEXT | --queries FILE|-");
     uint32_t dim;
     if ((rc = need_vectors(c, &dim)) != CLI_OK)
         return rc;
+    if (queries)
+        return search_queries(c, &q, queries, dim);
     float *qv = NULL;
     if (vec_arg) {
         if ((rc = cli_vec_parse(c, vec_arg, dim, &qv)) != CLI_OK)
@@ -138,20 +271,7 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
     free(qv);
     if (rc < 0)
         return cli_fail_spl(c, rc, q.key ? q.key : "search");
-    for (uint32_t i = 0; i < r->n; i++) {
-        const spl_vec_hit *h = &r->hits[i];
-        if (c->json) {
-            json_t *score = cli_vec_json(&h->score, 1);
-            cli_json_out(c, cli_json_key(h->key, json_pack("{s:i, s:O, s:I}", "rank", i + 1,
-                                                           "score", json_array_get(score, 0),
-                                                           "epoch", (json_int_t)h->epoch)));
-            json_decref(score);
-        } else if (!c->quiet) {
-            printf("%.6f\t", (double)h->score);
-            cli_put_escaped(stdout, h->key, h->key_len);
-            putchar('\n');
-        }
-    }
+    print_hits(c, r, -1);
     spl_vec_result_free(r);
     return CLI_OK;
 }

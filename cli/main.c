@@ -24,6 +24,8 @@
     "--key-max N      longest key in bytes (default 64)\n"                                    \
     "--value-size N   value lane in bytes (default 4096)\n"                                   \
     "--vec-dim N      vector dimension (floats per slot; default 768, 0 = none)\n"            \
+    "--cells N        vector cells, 1..slots (default: one per slot); when every cell\n"      \
+    "                 holds a vector, a new vector is SPL_ENOCELL (exit 4)\n"                 \
     "--mode MODE      0600 (default) or 0660 (group-shared; FILE backing)\n"                 \
     "--backing B      shm (a name, in the per-user SHM directory) or file (a path);\n"        \
     "                 default: file if the name contains '/', else shm\n"                     \
@@ -40,8 +42,8 @@ const cli_cmd cli_commands[] = {
     {"use", "open", cmd_use, 0, "NAME|PATH",
      "open a store and make it the current one (REPL); one-shot: check that it opens", ""},
     {"info", NULL, cmd_info, CLI_NEEDS_STORE, "",
-     "geometry, usage, load, epochs, recoveries, changes, placement (pages, NUMA nodes) and "
-     "build features", ""},
+     "geometry, memory (mapped, resident, per vector), usage, load, epochs, recoveries, changes, "
+     "probe lengths, placement (pages, NUMA nodes) and build features", ""},
     {"destroy", NULL, cmd_destroy, 0, "[NAME|PATH]",
      "unlink a store (processes that have it mapped keep their mapping)", ""},
     {"set", NULL, cmd_set, CLI_NEEDS_STORE, "KEY VALUE|-|@FILE",
@@ -88,19 +90,25 @@ const cli_cmd cli_commands[] = {
     {"bump", NULL, cmd_bump, CLI_NEEDS_STORE, "KEY... | --group G...",
      "pulse a key's signal groups without writing it, or pulse groups directly",
      "-g, --group G    pulse group G (0-63; repeatable)"},
-    {"search", NULL, cmd_search, CLI_NEEDS_STORE, "--key KEY | --vector JSON|-|@FILE | --text TEXT",
-     "exact top-k vector search: by a stored key's vector, a vector given as JSON, or a text",
+    {"search", NULL, cmd_search, CLI_NEEDS_STORE,
+     "--key KEY | --vector JSON|-|@FILE | --text TEXT | --queries FILE|-",
+     "exact top-k vector search: by a stored key's vector, a vector given as JSON, a text, or "
+     "many queries in one pass",
      "-K, --key KEY    query with KEY's vector (KEY itself is left out)\n"
      "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
      "-T, --text TEXT  query by meaning: TEXT embedded with the embedder and settings\n"
      "                 of the embed fragment registered in the store (--frag NAME,\n"
      "                 default embed; none: the default hash embedder)\n"
+     "--queries F      JSON Lines of queries ('-': stdin), each an array, {\"vector\":[..]}\n"
+     "                 or {\"key\":K}; searched together (256 a pass); each hit line is\n"
+     "                 prefixed by its query's number (0, 1, ...; --json: \"query\")\n"
      "-k, --k N        results wanted (default 10)\n"
      "-m, --metric M   cosine (default), dot, or l2 (lower first)\n"
      "-l, --label L    keys carrying label L (repeatable: all of them)\n"
      "-a, --any        with several --label: any of them\n"
      "-p, --prefix P   keys starting with P\n"
-     "-t, --threads N  scan with N threads (default 1)"},
+     "-t, --threads N  scan with up to N threads (default 1; fewer for a small store)\n"
+     "--json hits carry \"slot\": the key's stable numeric id while it lives"},
     {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
      "read, write or remove a key's vector (a JSON array of vec_dim numbers)",
      "set creates the key (empty value) if absent; get prints the array"},
@@ -108,9 +116,16 @@ const cli_cmd cli_commands[] = {
      "write the store as JSON Lines (key, value or base64, type, labels, flags)",
      "-p, --prefix P   only keys starting with P\n"
      "the first line is a header with the geometry; '-' or no FILE: stdout"},
-    {"import", NULL, cmd_import, CLI_NEEDS_STORE, "[FILE]",
-     "load JSON Lines written by export (or by hand) into the store",
-     "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number"},
+    {"import", NULL, cmd_import, CLI_NEEDS_STORE,
+     "[FILE] | --vectors [FILE] | --raw FILE --keys FILE",
+     "load JSON Lines written by export (or by hand), or vectors in bulk, into the store",
+     "'-' or no FILE: stdin; a bad line stops the import with exit 2 and its line number\n"
+     "--vectors        JSON Lines {\"key\":K,\"vector\":[..]}: only the vectors (other fields\n"
+     "                 ignored; a new key gets an empty value, a key's value is kept)\n"
+     "--raw FILE       little-endian float32 vectors, vec_dim each, back to back ...\n"
+     "--keys FILE      ... and their keys, one per line, as many as vectors\n"
+     "--batch N        vectors per spl_vec_set_many call (default 1024)\n"
+     "on a terminal a progress bar goes to stderr"},
     {"bench", NULL, cmd_bench, CLI_NEEDS_STORE, "",
      "quick benchmark on a temporary store like this one (left untouched): set/get ops per second",
      "-n, --ops N      operations per phase (default 100000)\n"

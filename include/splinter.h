@@ -81,6 +81,7 @@ extern "C" {
     X(SPL_ENODE,     -1020, "NUMA node does not exist or is not allowed here") \
     X(SPL_ENOHUGE,   -1021, "no huge pages: none free, or not on hugetlbfs") \
     X(SPL_EUNSEALED, -1022, "store fd is not sealed against shrinking (F_SEAL_SHRINK)") \
+    X(SPL_ENOCELL,   -1023, "no free vector cell: every cell of the store holds a vector") \
     X(SPL_EABI,      -1100, "fragment needs another fragment ABI version")     \
     X(SPL_ENOSYM,    -1101, "library has no spl_fragment_entry symbol")        \
     X(SPL_ELOAD,     -1102, "fragment library could not be loaded")            \
@@ -154,6 +155,16 @@ typedef struct spl_options {
     uint64_t numa_nodes; /* create: nodes for BIND and INTERLEAVE (one or
                             more) and PREFERRED (exactly one): bit n = node n;
                             0 for DEFAULT and LOCAL */
+    /* Added with sized cell arenas (docs/VECTORS.md, "Sizing"). */
+    uint32_t vec_cells;  /* create: vector cells, 1..geom.slots; 0 = one per
+                            slot.  A store whose keys do not all hold vectors
+                            can have fewer cells than slots: each cell is
+                            cell_stride bytes (3136 for 768 x f32).  Once
+                            every cell holds a vector, a vector set on a key
+                            that has none is SPL_ENOCELL (rewriting a key's
+                            vector needs no spare cell).  Open and
+                            open_or_create: 0 = whatever the store has,
+                            another count is SPL_EGEOMETRY. */
 } spl_options;
 
 /* NUMA placement of a new store's memory (spl_options.numa_mode): a memory
@@ -183,8 +194,8 @@ typedef enum spl_numa_mode {
 
 /* spl_options.version: 1 = the fields up to tandem_sep (a caller built
  * then: the later fields are taken as zero, never read); 2 = with the
- * placement fields.  spl_options_init sets the newest. */
-#define SPL_OPTIONS_VERSION 2u
+ * placement fields; 3 = with vec_cells.  spl_options_init sets the newest. */
+#define SPL_OPTIONS_VERSION 3u
 #define SPL_DEFAULT_SLOTS   1024u
 #define SPL_DEFAULT_KEY_MAX 64u
 #define SPL_DEFAULT_VAL_MAX 4096u
@@ -306,11 +317,21 @@ typedef struct spl_info {
     uint64_t store_id;      /* names this store: a hash of its random hash
                                seed and creation time, fixed at creation
                                (never 0; a byte copy of the file keeps it) */
+    /* Fields below were added with sized cell arenas. */
+    uint32_t cells;         /* vector cells of the store (0: no vectors) */
+    uint32_t cells_used;    /* of those, cells holding a vector now */
+    uint64_t resident_bytes; /* bytes of the region in memory (mincore:
+                               pages any process has touched; a new store is
+                               sparse), against region_bytes mapped; taken
+                               before this call reads the index and slots
+                               (which brings their pages in) */
 } spl_info;
 
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
 
-/* Geometry, usage and placement.  Safe from any process at any time.  For
+/* Geometry, usage, memory and placement.  Safe from any process at any
+ * time.  It reads every index word and slot (O(slots); never the cells),
+ * and asks mincore(2) about every page of the region for resident_bytes.  For
  * the placement fields it asks move_pages(2) where the sampled pages are;
  * a sampled page that is in memory but not yet in this process's page
  * tables is read once first (mincore(2) says which: nothing is allocated). */
@@ -666,7 +687,8 @@ typedef enum spl_metric {
     SPL__METRIC_COUNT
 } spl_metric;
 
-#define SPL_VEC_K_LIMIT 4096u /* largest k a search accepts */
+#define SPL_VEC_K_LIMIT     4096u /* largest k a search accepts */
+#define SPL_VEC_BATCH_LIMIT 4096u /* most queries one spl_vec_search_many takes */
 
 /* Store vec (dim floats, dim == the store's vec_dim) under key, creating the
  * key with an empty value (type VOID) if absent; the value, type, labels
@@ -674,7 +696,11 @@ typedef enum spl_metric {
  * I8, scale) is computed and stored with it.  Pulses the slot's signal
  * groups.  Errors: SPL_EDIM, SPL_ENAN (NaN, infinity, or a norm that
  * overflows float), SPL_ERANGE (F16: element beyond +-65504), SPL_EKEYLEN,
- * SPL_EFULL, SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
+ * SPL_EFULL (no slot for a new key), SPL_ENOCELL (the key holds no vector
+ * and every cell holds one: a store created with fewer cells than slots;
+ * a key that did not exist is then not created, unless another writer
+ * took the last cell in the meantime, which leaves it with an empty
+ * value), SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
  * Concurrency: a writer like spl_set; readers see the old or the new vector,
  * never a mix. */
 int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);
@@ -692,6 +718,16 @@ int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);
  * and spl_vec_set's.  Concurrency: a writer like spl_vec_set (same undo
  * record: a writer that dies inside is rolled back). */
 int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const float *vec, uint32_t dim);
+/* Bulk load: n vectors (vecs is n x dim floats, row i for keys[i]), each
+ * stored as by spl_vec_set, in order; a key that meets SPL_EAGAIN is
+ * retried with back-off for up to timeout_us.  Stops at the first error:
+ * *done (may be NULL) gets the number stored before it (n on success).
+ * Cheaper than n calls: one scratch buffer for the encoding.  Errors:
+ * spl_vec_set's (of vector *done); SPL_EINVAL (a NULL key or array).
+ * Concurrency: n writers one after the other; each vector is atomic, the
+ * batch is not. */
+int spl_vec_set_many(spl_store *s, const char *const *keys, const float *vecs, uint32_t n,
+                     uint32_t dim, uint32_t timeout_us, uint32_t *done);
 
 /* Copy key's vector out as float32 (F16/I8 are converted back).  out holds
  * dim floats, dim == vec_dim.  epoch_out (may be NULL) gets the slot epoch
@@ -727,7 +763,11 @@ typedef struct spl_vec_hit {
     const char *key;   /* NUL-terminated, inside the result block */
     size_t key_len;
     float score;       /* cosine, dot, or L2 distance (see spl_metric) */
-    uint32_t slot;
+    uint32_t slot;     /* the key's slot: a stable numeric id for the key
+                          while it lives (spl_unset frees it; a key set
+                          again may get another slot, and the slot another
+                          key).  Pair it with epoch to know it still holds
+                          the vector that was scored. */
     uint64_t epoch;    /* the slot epoch the scored vector belongs to */
 } spl_vec_hit;
 
@@ -743,15 +783,35 @@ typedef struct spl_vec_result {
  * that keeps changing is retried a few times, then skipped and counted.
  * A key appears at most once: one deleted and set again during the scan
  * (so in another slot) is reported with its newest vector, and the result
- * may then hold fewer than k hits.  *out is one block; free it with spl_vec_result_free.  Errors: SPL_EINVAL
- * (k 0 or > SPL_VEC_K_LIMIT, bad metric, no vec and no key, threads > 64),
- * SPL_EDIM, SPL_ENAN (query), and, for a query by key, spl_vec_get's;
- * SPL_ENOMEM, SPL_ENOTSUP (no vectors in this store or build).
+ * may then hold fewer than k hits.  *out is one block; free it with
+ * spl_vec_result_free.  threads is an upper bound: a search too small to
+ * gain from splitting runs on fewer (docs/VECTORS.md, "Threads"); the
+ * threads are the handle's pool, started on first use and joined by
+ * spl_close.  In an SPL_VEC_I8 store the query is quantized to int8 like
+ * the stored vectors (symmetric, max|q|/127) and scores are int8 x int8
+ * dot products, scaled.  Errors: SPL_EINVAL (k 0 or > SPL_VEC_K_LIMIT, bad
+ * metric, no vec and no key, threads > 64), SPL_EDIM, SPL_ENAN (query),
+ * and, for a query by key, spl_vec_get's; SPL_ENOMEM, SPL_ENOTSUP (no
+ * vectors in this store or build).
  * Concurrency: a reader; never blocks writers and never writes. */
 int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
+
+/* Many queries in one pass: nq queries (1..SPL_VEC_BATCH_LIMIT) that share
+ * k, metric, flags, labels, prefix and threads (each has its own vec, or
+ * key, and SPL_VQ_SKIP_SELF is each query's own) are scored together while each vector is in cache, so a batch costs
+ * far less than nq searches.  out[j] gets query j's result, exactly what
+ * spl_vec_search(&qs[j]) would return on the same data (same scores to the
+ * bit, same ties, same consistency); free each with spl_vec_result_free.
+ * Errors: spl_vec_search's, and SPL_EINVAL for nq 0 or too large or
+ * queries that differ in a shared field; on error every out[j] is NULL
+ * (except for a bad nq: then out is left alone).
+ * Concurrency: as spl_vec_search. */
+int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t nq,
+                        spl_vec_result **out);
 void spl_vec_result_free(spl_vec_result *r);
 
-/* The SIMD path in use ("avx512", "avx2", "sse", "neon" or "scalar"),
+/* The SIMD path in use ("avx512vnni", "avx512", "avxvnni", "avx2", "sse",
+ * "neon" or "scalar"),
  * chosen once per process by CPU detection at the first open or create
  * ($SPLINTER_SIMD, if set to one of the names the CPU can run, overrides).
  * Never NULL ("none" in a WITH_EMBEDDINGS=0 build). */

@@ -12,6 +12,7 @@
 #include "splinter.h"
 #include "layout.h"
 #include "atomic.h"
+#include "vec_kernels.h"
 
 #define SPL_API __attribute__((visibility("default")))
 
@@ -73,6 +74,7 @@ struct spl_store {
     uint32_t vec_fmt;    /* spl_vec_format */
     uint32_t vec_esize;  /* bytes per element: 4, 2 or 1 */
     char tandem_sep;
+    struct spl__pool *_Atomic pool; /* scan threads (src/pool.c), or NULL */
 };
 
 /* A key's home: the low bits of its hash pick an index word.  Its natural
@@ -389,6 +391,8 @@ int spl__slot_busy(struct spl_store *s, uint32_t i);
 /* The caller holds slot i: drop its vector, freeing its cell (vec.c; in a
  * pure-KV build it only clears vec_state). */
 void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl);
+/* spl_info_get's cell counts (vec.c). */
+void spl__vec_info(struct spl_store *s, spl_info *out);
 
 /* ---- undo records (kv.c; docs/PROTOCOL.md, "A writer's death loses
  * nothing").  spl__undo_arm: the caller holds slot i at an even epoch and is
@@ -410,17 +414,22 @@ static inline uint8_t *spl__undo_cell(const struct spl_store *s, struct spl_undo
 void spl__vec_undo_save(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u);
 void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl, struct spl_undo *u);
 
-/* src/vec_simd.c: the kernels of one SIMD path.  Each returns sum q[i]*x[i]
- * over n elements (I8: without the scale).  x may be any alignment. */
-struct spl__vk {
-    const char *name;
-    float (*dot_f32)(const float *q, const float *x, uint32_t n);
-    float (*dot_f16)(const float *q, const uint16_t *x, uint32_t n);
-    float (*dot_i8)(const float *q, const int8_t *x, uint32_t n);
-};
+/* src/vec_simd.c: the kernels of one SIMD path (src/vec_kernels.h). */
 const struct spl__vk *spl__vk_get(void);  /* the path in use (chosen once) */
-float spl__f16_to_f32(uint16_t h);
-uint16_t spl__f32_to_f16(float f);        /* round to nearest even */
+/* src/vec.c: the least work (bytes, see SPL__SPLIT_BYTES) a search gives
+ * each thread it splits over; 0 splits as asked (tests, benchmarks). */
+void spl__vec_split_set(uint64_t bytes);
+
+/* ---- the scan thread pool (src/pool.c) ----------------------------------
+ * One per handle, started on the first search that splits, joined by
+ * spl_close.  spl__pool_run runs fn(arg, t) for t in 0..n-1: the caller runs
+ * t = 0 and whatever no worker has taken, so it never waits on a worker that
+ * has not started; returns once all n are done.  After a fork the child's
+ * copy of the pool has no threads: the first use in the child leaves it
+ * (never touching its locks) and starts a fresh one. */
+typedef void (*spl__task_fn)(void *arg, uint32_t t);
+void spl__pool_run(struct spl_store *s, spl__task_fn fn, void *arg, uint32_t n);
+void spl__pool_free(struct spl_store *s);
 
 uint64_t spl__owner_id(void);
 int spl__owner_alive(uint64_t id);

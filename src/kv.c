@@ -1460,6 +1460,9 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     if (!s || !out)
         return SPL_EINVAL;
     memset(out, 0, sizeof *out);
+    /* first: what is in memory before the scans below touch every page of
+     * the index and the slots */
+    spl__place_info(s->fd, s->base, s->map_bytes, out); /* pages, resident bytes, NUMA nodes */
     out->geom = (spl_geometry){s->nslots, s->key_max, s->val_max, s->vec_dim};
     out->backing = s->backing;
     out->probe_max = s->probe_max;
@@ -1493,7 +1496,6 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     out->cell_stride = s->cell_stride;
     uint64_t high = spl_load_relaxed(&s->hdr->cell_high);
     out->cells_high = (uint32_t)(high < s->ncells ? high : s->ncells); /* untrusted */
-    spl__place_info(s->fd, s->base, s->map_bytes, out); /* pages, NUMA nodes */
     /* splitmix64 finaliser over seed and creation time: both fixed at create */
     uint64_t z = spl_load_relaxed(&s->hdr->hash_seed) ^
                  (spl_load_relaxed(&s->hdr->created_ns) * 0x9e3779b97f4a7c15ull);
@@ -1501,6 +1503,7 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     z ^= z >> 31;
     out->store_id = z ? z : 1;
+    spl__vec_info(s, out); /* cells, cells in use */
     return 0;
 }
 

@@ -22,8 +22,9 @@
  *
  * The cell arena (vector builds with vec_dim > 0 only; else cells_off = 0 and
  * the region ends after the undo records) holds one vector per cell, as many
- * cells as slots, taken lowest-free-first so that the vectors lie densely
- * and a search streams through them.
+ * cells as slots unless created with fewer (spl_options.vec_cells,
+ * 1..slots), taken lowest-free-first so that the vectors lie densely and a
+ * search streams through them.
  *
  * Header (one page):
  *   0    magic        u64   "SPLINTR1" (little-endian u64 SPL_MAGIC)
@@ -55,7 +56,7 @@
  *   384  vec_opts     u64[8] (line 6: vector options)
  *   448  sig_opts     u64[8] (line 7: [0] feed_len, [1] sig_off)
  *   512  cells_off    u64    (line 8: cell arena geometry, checked at open)
- *   520  cell_stride  u32, 524 cells u32 (= slots, or 0 without vectors)
+ *   520  cell_stride  u32, 524 cells u32 (1..slots; 0 without vectors)
  *   576  cell_hint    u64    (line 9, advisory, untrusted: lowest cell that
  *                           may be free; claims start there)
  *   584  cell_high    u64    (advisory, untrusted: 1 + highest cell ever

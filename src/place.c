@@ -120,11 +120,35 @@ int spl__map_new(int fd, size_t len, const spl_options *o, void **out)
     return 0;
 }
 
+/* Bytes of [base, base + len) in memory: mincore(2) over the mapping, in
+ * pieces of base pages (its unit, huge pages or not; for a MAP_SHARED
+ * mapping it reports the file's pages, whoever touched them).  0 if
+ * mincore fails. */
+static uint64_t spl__resident(void *base, size_t len, uint64_t page)
+{
+    enum { PIECE = 16384 };
+    unsigned char v[PIECE];
+    uint64_t pages = (len + page - 1) / page, in = 0;
+    for (uint64_t p0 = 0; p0 < pages; p0 += PIECE) {
+        uint64_t n = pages - p0 < PIECE ? pages - p0 : PIECE;
+        uint64_t bytes = n * page;
+        if ((p0 + n) * page > len)
+            bytes = len - p0 * page;
+        if (mincore((uint8_t *)base + p0 * page, bytes, v) != 0)
+            return 0;
+        for (uint64_t i = 0; i < n; i++)
+            in += v[i] & 1;
+    }
+    in *= page;
+    return in < len ? in : len;
+}
+
 void spl__place_info(int fd, void *base, size_t len, spl_info *out)
 {
     uint64_t p = spl__hugetlb_page(fd);
     long sys = sysconf(_SC_PAGESIZE);
     out->page_bytes = p ? p : (uint64_t)(sys > 0 ? sys : 4096);
+    out->resident_bytes = spl__resident(base, len, (uint64_t)(sys > 0 ? sys : 4096));
     out->numa_mode = -1;
     spl__numa_info(base, len, out);
 }

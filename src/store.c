@@ -47,10 +47,14 @@ struct spl__layout {
     uint64_t index_off, slots_off, sig_off, kwait_off, ring_off, undo_off, cells_off, reg_off, total;
 };
 
-/* Compute the layout of a geometry; SPL_EFORMAT if out of range.  Used both
- * at create and to re-derive (and so check) what an opened header claims. */
-static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed_len, struct spl__layout *l)
+/* Compute the layout of a geometry (cells: vector cells, 0 = one per
+ * slot); SPL_EFORMAT if out of range.  Used both at create and to re-derive
+ * (and so check) what an opened header claims. */
+static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed_len, uint32_t cells,
+                          struct spl__layout *l)
 {
+    if (g->vec_dim ? cells > g->slots : cells != 0)
+        return SPL_EFORMAT; /* more cells than slots (each holds at most one), or cells without vectors */
     if (feed_len < SPL_FEED_MIN || feed_len > SPL_FEED_MAX || (feed_len & (feed_len - 1)) ||
         g->slots < 2 || g->slots > SPL_SLOTS_LIMIT || g->key_max < 1 ||
         g->key_max > SPL_KEY_MAX_LIMIT || g->val_max < 8 || g->val_max > SPL_VAL_MAX_LIMIT ||
@@ -69,7 +73,7 @@ static int spl__layout_of(const spl_geometry *g, uint32_t vec_fmt, uint32_t feed
     uint64_t stride = spl_round_up(SPL_SLOT_META + key_pad + val_pad, SPL_CACHE_LINE);
     l->stride = (uint32_t)stride;
     l->val_off = (uint32_t)(SPL_SLOT_META + key_pad);
-    l->cells = g->vec_dim ? l->slots : 0;
+    l->cells = g->vec_dim ? (cells ? cells : l->slots) : 0;
     l->cell_stride = g->vec_dim ? (uint32_t)(SPL_CELL_HEAD + spl_round_up((uint64_t)g->vec_dim *
                                                                            l->vec_esize, SPL_CACHE_LINE))
                                 : 0;
@@ -317,7 +321,7 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
         uint64_t feed = h->sig_opts[0];
         sep = h->vec_opts[SPL_VOPT_TANDEM];
         if (fmt >= SPL__VEC_FORMAT_COUNT || sep < 0x21 || sep > 0x7e || feed > SPL_FEED_MAX ||
-            spl__layout_of(&g, (uint32_t)fmt, (uint32_t)feed, &l) != 0 || l.sig_off != h->sig_opts[1] ||
+            spl__layout_of(&g, (uint32_t)fmt, (uint32_t)feed, h->cells, &l) != 0 || l.sig_off != h->sig_opts[1] ||
             l.slots != h->slots || l.stride != h->slot_stride ||
             l.probe_max != h->probe_max || l.index_off != h->index_off ||
             l.slots_off != h->slots_off || l.total != h->total_bytes ||
@@ -484,12 +488,28 @@ SPL_API void spl_close(spl_store *s)
     if (!s)
         return;
     spl__undo_close(s);
+    spl__pool_free(s); /* the scan threads: joined before the unmap */
     if (s->base)
         munmap(s->base, s->map_bytes);
     if (s->fd >= 0)
         close(s->fd);
     free(s->path);
     free(s);
+}
+
+/* The caller's options as far as its version has fields (spl_options grew
+ * by appending; a caller built earlier has a shorter struct, whose later
+ * fields are taken as zero and never read). */
+static const spl_options *spl__opts_known(const spl_options *opt, spl_options *buf)
+{
+    size_t n = opt->version >= 3 ? sizeof *opt
+               : opt->version == 2 ? offsetof(spl_options, vec_cells)
+                                   : offsetof(spl_options, numa_mode);
+    if (n == sizeof *opt)
+        return opt;
+    memset(buf, 0, sizeof *buf);
+    memcpy(buf, opt, n);
+    return buf;
 }
 
 SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt)
@@ -504,12 +524,8 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     }
     if (opt->version < 1 || opt->version > SPL_OPTIONS_VERSION || (opt->flags & SPL_O_RDONLY))
         return SPL_EINVAL;
-    spl_options v1;
-    if (opt->version < 2) { /* built before placement: its struct ends at tandem_sep */
-        memset(&v1, 0, sizeof v1);
-        memcpy(&v1, opt, offsetof(spl_options, numa_mode));
-        opt = &v1;
-    }
+    spl_options known;
+    opt = spl__opts_known(opt, &known);
     spl_geometry g = opt->geom;
     if (!g.slots)
         g.slots = SPL_DEFAULT_SLOTS;
@@ -518,7 +534,8 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     if (!g.val_max)
         g.val_max = SPL_DEFAULT_VAL_MAX;
     struct spl__layout l;
-    int rc = spl__layout_of(&g, opt->vec_format, opt->feed_len ? opt->feed_len : SPL_FEED_DEFAULT, &l);
+    int rc = spl__layout_of(&g, opt->vec_format, opt->feed_len ? opt->feed_len : SPL_FEED_DEFAULT,
+                            opt->vec_cells, &l);
     if (rc)
         return rc;
     uint32_t sep = opt->tandem_sep ? opt->tandem_sep : '.';
@@ -669,7 +686,7 @@ static int spl__geom_matches(const spl_store *s, const spl_geometry *g)
 {
     struct spl__layout l;
     spl_geometry want = *g;
-    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, 0, SPL_FEED_DEFAULT, &l) != 0 ||
+    if (want.slots && (spl__layout_of(&(spl_geometry){want.slots, 1, 8, 0}, 0, SPL_FEED_DEFAULT, 0, &l) != 0 ||
                        l.slots != s->nslots))
         return 0;
     if (want.key_max && want.key_max != s->key_max)
@@ -681,11 +698,14 @@ static int spl__geom_matches(const spl_store *s, const spl_geometry *g)
 
 SPL_API int spl_open_or_create(spl_store **out, const char *name, const spl_options *opt)
 {
-    spl_options def;
+    spl_options def, known;
     if (!opt) {
         spl_options_init(&def);
         opt = &def;
     }
+    if (opt->version < 1 || opt->version > SPL_OPTIONS_VERSION)
+        return SPL_EINVAL;
+    opt = spl__opts_known(opt, &known);
     for (int attempt = 0; attempt < 8; attempt++) {
         int rc = spl_open(out, name, opt);
         if (rc == SPL_ENOENT)
@@ -695,6 +715,7 @@ SPL_API int spl_open_or_create(spl_store **out, const char *name, const spl_opti
         /* vector options, like geometry: zero means "whatever it has" */
         if (rc == 0 && (!spl__geom_matches(*out, &opt->geom) ||
                         (opt->vec_format && opt->vec_format != (*out)->vec_fmt) ||
+                        (opt->vec_cells && opt->vec_cells != (*out)->ncells) ||
                         (opt->tandem_sep && opt->tandem_sep != (uint8_t)(*out)->tandem_sep))) {
             spl_close(*out);
             *out = NULL;

@@ -21,6 +21,13 @@
 
 #include "internal.h"
 
+/* Scores must be the same bits for a query alone or in a batch (scalar and
+ * SSE2 code compute them): no fused multiply-adds where C has two roundings
+ * (GCC in ISO C mode does not contract; Clang does unless told). */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* Under ThreadSanitizer a search copies each cell out with relaxed atomic
  * loads before scoring it (instead of SIMD loads in place), so that TSan
  * sees the seqlock's deliberate race as atomics and checks the rest of the
@@ -198,43 +205,60 @@ static inline size_t spl__vec_bytes(const struct spl_store *s)
     return (size_t)s->vec_dim * s->vec_esize;
 }
 
+/* Bytes of scratch spl__vec_encode needs: the encoded elements (aligned)
+ * and, for F16, the decoded halves. */
+static inline size_t spl__scratch_bytes(const struct spl_store *s)
+{
+    return s->vec_fmt == SPL_VEC_F32 ? 0 : spl_round_up((size_t)s->vec_dim * 2, 64) + (size_t)s->vec_dim * 4 + 64;
+}
+
 /* Check v and encode it in the store's format: *enc points at the bytes to
- * store (v itself for F32, else *tmp, malloc'ed, which the caller frees). */
+ * store (v itself for F32, else inside scratch: spl__scratch_bytes). */
 static int spl__vec_encode(const struct spl_store *s, const float *v, struct spl_vec_head *h,
-                           const void **enc, void **tmp)
+                           void *scratch, const void **enc)
 {
     uint32_t n = s->vec_dim;
-    double ss = 0, maxabs = 0;
-    *tmp = NULL;
+    double ss = 0, maxabs;
+    /* NaN or infinity, and the largest magnitude, from the bits: |x| as an
+     * integer orders finite floats (one pass, no branches) */
+    uint32_t bad = 0, maxbits = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (!isfinite(v[i]))
-            return SPL_ENAN;
-        double a = fabs((double)v[i]);
-        maxabs = a > maxabs ? a : maxabs;
+        uint32_t b = spl__bits_of(v[i]) & 0x7fffffffu;
+        bad |= b >= 0x7f800000u;
+        maxbits = b > maxbits ? b : maxbits;
     }
+    if (bad)
+        return SPL_ENAN;
+    maxabs = spl__f32_of(maxbits);
     float scale = 1;
     if (s->vec_fmt == SPL_VEC_F32) {
-        for (uint32_t i = 0; i < n; i++)
-            ss += (double)v[i] * v[i];
+        double s4[4] = {0, 0, 0, 0}; /* four chains, summed at the end */
+        uint32_t i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (uint32_t l = 0; l < 4; l++)
+                s4[l] += (double)v[i + l] * v[i + l];
+        for (; i < n; i++)
+            s4[0] += (double)v[i] * v[i];
+        ss = (s4[0] + s4[1]) + (s4[2] + s4[3]);
         *enc = v;
     } else if (s->vec_fmt == SPL_VEC_F16) {
-        uint16_t *o = malloc((size_t)n * 2 + 8);
-        if (!o)
-            return SPL_ENOMEM;
-        for (uint32_t i = 0; i < n; i++) {
-            o[i] = spl__f32_to_f16(v[i]);
-            if ((o[i] & 0x7c00u) == 0x7c00u) {
-                free(o);
-                return SPL_ERANGE;
-            }
-            double d = spl__f16_to_f32(o[i]);
-            ss += d * d;
-        }
-        *enc = *tmp = o;
+        /* F16C where the CPU has it (the same bits as the software
+         * rounding: test_paths_agree); the norm from the decoded halves */
+        const struct spl__vk *vk = spl__vk_get();
+        uint16_t *o = scratch;
+        float *d = (float *)(void *)((uint8_t *)scratch + spl_round_up((size_t)n * 2, 64));
+        vk->enc_f16(v, o, n);
+        uint16_t inf = 0;
+        for (uint32_t i = 0; i < n; i++)
+            inf |= (uint16_t)((o[i] & 0x7c00u) == 0x7c00u);
+        if (inf)
+            return SPL_ERANGE;
+        vk->dec_f16(o, d, n);
+        for (uint32_t i = 0; i < n; i++)
+            ss += (double)d[i] * d[i];
+        *enc = o;
     } else {
-        int8_t *o = malloc((size_t)n + 8);
-        if (!o)
-            return SPL_ENOMEM;
+        int8_t *o = scratch;
         scale = maxabs > 0 ? (float)(maxabs / 127.0) : 1.0f;
         for (uint32_t i = 0; i < n; i++) {
             long r = lrintf(v[i] / scale);
@@ -242,14 +266,11 @@ static int spl__vec_encode(const struct spl_store *s, const float *v, struct spl
             double d = (double)o[i] * scale;
             ss += d * d;
         }
-        *enc = *tmp = o;
+        *enc = o;
     }
     float norm = (float)sqrt(ss);
-    if (!isfinite(norm) || !isfinite(scale)) {
-        free(*tmp);
-        *tmp = NULL;
+    if (!isfinite(norm) || !isfinite(scale))
         return SPL_ENAN; /* the norm overflows float */
-    }
     h->norm_bits = spl__bits_of(norm);
     h->scale_bits = spl__bits_of(scale);
     h->dim = n;
@@ -339,10 +360,11 @@ static int spl__cell_orphan(struct spl_store *s, uint32_t c, uint32_t x)
 }
 
 /* Free every orphaned cell below the high-water mark.  Runs when a claim
- * for slot self finds no free cell (there are as many cells as slots, so
- * only orphans can fill the arena).  The caller holds self, which names no
- * cell of its own (else it would not claim): a cell linking self is an
- * orphan, though self's odd epoch would hide that from spl__cell_orphan. */
+ * for slot self finds no free cell: with a cell per slot only orphans can
+ * fill the arena; with fewer cells (spl_options.vec_cells) it may just be
+ * full.  The caller holds self, which names no cell of its own (else it
+ * would not claim): a cell linking self is an orphan, though self's odd
+ * epoch would hide that from spl__cell_orphan. */
 static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
 {
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
@@ -354,9 +376,27 @@ static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
         int o = !x1 ? 0 : (x1 > s->nslots || x1 - 1 == self) ? 1 : spl__cell_orphan(s, c, x1 - 1);
         if (o > 0)
             spl__cell_free(s, c, cl, w);
-        busy += o < 0;
+        /* a slot being written that (at a glance, without its seqlock)
+         * names the cell is taken for its owner: a full arena of vectors
+         * being rewritten is SPL_ENOCELL, not endless SPL_EAGAIN */
+        busy += o < 0 && spl_load32_relaxed(&spl__slot(s, x1 - 1)->vec_state) != c + 1;
     }
     return busy; /* cells whose slot was being written: maybe orphans */
+}
+
+/* Is some cell free (a glance at the links, from the hint on)?  For a new
+ * key, before it is created: a store whose cells are all taken refuses the
+ * vector without leaving an empty key behind. */
+static int spl__cell_any_free(struct spl_store *s)
+{
+    uint64_t h = spl_load_relaxed(&s->hdr->cell_hint);
+    uint32_t from = h < s->ncells ? (uint32_t)h : 0; /* untrusted */
+    for (uint32_t k = 0; k < s->ncells; k++) {
+        uint32_t c = from + k < s->ncells ? from + k : from + k - s->ncells;
+        if (!spl__link_slot1(spl_load_relaxed(&spl__cell(s, c)->link)))
+            return 1;
+    }
+    return 0;
 }
 
 /* Claim the first free cell in [from, to) for slot i.  The slot names the
@@ -386,9 +426,9 @@ static int64_t spl__cell_take(struct spl_store *s, uint32_t i, uint32_t from, ui
 /* Claim the lowest free cell (from the hint on) for slot i, whose holder
  * is inside i's write section; i's vec_state names it then.  If even a
  * sweep frees none: SPL_EAGAIN when the sweep met cells whose slot another
- * writer was writing (an orphan of such a slot can be freed once that
- * writer is done), else SPL_EFULL (only corruption can fill the arena: it
- * has a cell per slot). */
+ * writer was writing and which may be orphans (they can be freed once that
+ * writer is done), else SPL_ENOCELL (every cell holds a vector: a store
+ * with fewer cells than slots, or a corrupt one). */
 static int spl__cell_claim(struct spl_store *s, uint32_t i, uint32_t *c_out)
 {
     uint32_t busy = 0;
@@ -412,7 +452,7 @@ static int spl__cell_claim(struct spl_store *s, uint32_t i, uint32_t *c_out)
             busy = spl__cell_sweep(s, i);
     }
     spl_store32_relaxed(&spl__slot(s, i)->vec_state, 0);
-    return busy ? SPL_EAGAIN : SPL_EFULL;
+    return busy ? SPL_EAGAIN : SPL_ENOCELL;
 }
 
 /* The cell goes first: a holder that dies between the two steps leaves a
@@ -458,39 +498,39 @@ void spl__vec_undo_restore(struct spl_store *s, uint32_t i, struct spl_slot *sl,
     spl_store_release(&cl->seq, q + 1);
 }
 
+/* spl_info_get's vector fields: the arena's size and the cells holding a
+ * vector now, counted as the slots that name one (a glance at each slot;
+ * the cells themselves are not read: a page of the arena nobody wrote
+ * stays out of memory, and resident_bytes honest). */
+void spl__vec_info(struct spl_store *s, spl_info *out)
+{
+    out->cells = s->ncells;
+    out->cells_used = 0;
+    for (uint32_t i = 0; i < s->nslots; i++)
+        out->cells_used += spl_load32_relaxed(&spl__slot(s, i)->vec_state) != 0;
+}
+
 /* ---- set, clear --------------------------------------------------------- */
 
-/* spl_vec_set (cond 0) and spl_vec_set_if (cond 1: only while the slot's
- * epoch is still `epoch`, compared under the slot's lock, before anything
- * is written or armed). */
-static int spl__vec_write(spl_store *s, const char *key, const float *vec, uint32_t dim, int cond,
-                          uint64_t epoch)
+/* Write an encoded vector (head h, elements enc) as key's: the slot
+ * protocol around the cell (claimed, or rewritten in place under an undo
+ * record).  cond 1 (spl_vec_set_if): only while the slot's epoch is still
+ * `epoch`, compared under the slot's lock, before anything is written or
+ * armed; the key is then never created. */
+static int spl__vec_put(spl_store *s, const char *key, const struct spl_vec_head *h,
+                        const void *enc, int cond, uint64_t epoch)
 {
-    int rc = spl__vec_usable(s);
-    if (rc)
-        return rc;
-    if (!vec || !key)
-        return SPL_EINVAL;
-    if (dim != s->vec_dim)
-        return SPL_EDIM;
-    if (s->rdonly)
-        return SPL_EROFS;
-    struct spl_vec_head h;
-    const void *enc;
-    void *tmp;
-    rc = spl__vec_encode(s, vec, &h, &enc, &tmp);
-    if (rc)
-        return rc;
+    int rc = 0;
     uint64_t fp;
-    int i = spl__key_lock(s, key, !cond, &fp);
-    if (i < 0) {
-        free(tmp);
-        return i;
+    int i = spl__key_lock(s, key, 0, &fp);
+    if (i == SPL_ENOENT && !cond) { /* a new key: made only if a cell looks free */
+        i = spl__cell_any_free(s) ? spl__key_lock(s, key, 1, &fp) : SPL_ENOCELL;
     }
+    if (i < 0)
+        return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
     if (cond && spl_load_relaxed(&sl->epoch) != epoch) { /* we hold it: the epoch is still */
         spl__slot_unlock(sl);
-        free(tmp);
         return SPL_ESTALE;
     }
     /* The vector is rewritten in place (or a cell is claimed for it): the
@@ -498,7 +538,6 @@ static int spl__vec_write(spl_store *s, const char *key, const float *vec, uint3
     struct spl_undo *u = spl__undo_arm(s, (uint32_t)i, sl, SPL_UNDO_VEC);
     if (!u) {
         spl__slot_unlock(sl);
-        free(tmp);
         return SPL_EAGAIN;
     }
     uint64_t now = spl__clock_ns(CLOCK_REALTIME_COARSE);
@@ -513,7 +552,7 @@ static int spl__vec_write(spl_store *s, const char *key, const float *vec, uint3
         uint64_t q = spl_load_relaxed(&cl->seq) | 1; /* the cell's write section */
         spl_store_relaxed(&cl->seq, q);
         spl_fence_release();
-        spl__copy_in((uint8_t *)&cl->head, 0, &h, sizeof h, 0);
+        spl__copy_in((uint8_t *)&cl->head, 0, h, sizeof *h, 0);
         spl__copy_in(spl__cell_elems(cl), 0, enc, spl__vec_bytes(s), 1);
         spl_store_release(&cl->seq, q + 1);
         spl_store_relaxed(&sl->mtime_ns, now);
@@ -523,7 +562,40 @@ static int spl__vec_write(spl_store *s, const char *key, const float *vec, uint3
     spl__slot_unlock(sl);
     if (cl)
         spl__note_send(s, &note);
-    free(tmp);
+    return rc;
+}
+
+static int spl__vec_set_check(spl_store *s, const void *vec, uint32_t dim)
+{
+    int rc = spl__vec_usable(s);
+    if (rc)
+        return rc;
+    if (!vec)
+        return SPL_EINVAL;
+    if (dim != s->vec_dim)
+        return SPL_EDIM;
+    return s->rdonly ? SPL_EROFS : 0;
+}
+
+/* spl_vec_set (cond 0) and spl_vec_set_if (cond 1) */
+static int spl__vec_write(spl_store *s, const char *key, const float *vec, uint32_t dim, int cond,
+                          uint64_t epoch)
+{
+    int rc = spl__vec_set_check(s, vec, dim);
+    if (rc)
+        return rc;
+    if (!key)
+        return SPL_EINVAL;
+    struct spl_vec_head h;
+    const void *enc;
+    void *scratch = NULL;
+    size_t sb = spl__scratch_bytes(s);
+    if (sb && posix_memalign(&scratch, 64, sb) != 0)
+        return SPL_ENOMEM;
+    rc = spl__vec_encode(s, vec, &h, scratch, &enc);
+    if (rc == 0)
+        rc = spl__vec_put(s, key, &h, enc, cond, epoch);
+    free(scratch);
     return rc;
 }
 
@@ -538,6 +610,48 @@ SPL_API int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const 
     if (epoch & 1)
         return SPL_EINVAL;
     return spl__vec_write(s, key, vec, dim, 1, epoch);
+}
+
+SPL_API int spl_vec_set_many(spl_store *s, const char *const *keys, const float *vecs, uint32_t n,
+                             uint32_t dim, uint32_t timeout_us, uint32_t *done)
+{
+    if (done)
+        *done = 0;
+    int rc = spl__vec_set_check(s, vecs, dim);
+    if (rc)
+        return rc;
+    if (!keys && n)
+        return SPL_EINVAL;
+    void *scratch = NULL;
+    size_t sb = spl__scratch_bytes(s);
+    if (sb && posix_memalign(&scratch, 64, sb) != 0)
+        return SPL_ENOMEM;
+    uint32_t i = 0;
+    for (; i < n && rc == 0; i++) {
+        struct spl_vec_head h;
+        const void *enc;
+        if (!keys[i]) {
+            rc = SPL_EINVAL;
+            break;
+        }
+        if ((rc = spl__vec_encode(s, vecs + (size_t)i * dim, &h, scratch, &enc)) != 0)
+            break;
+        rc = spl__vec_put(s, keys[i], &h, enc, 0, 0);
+        if (rc == SPL_EAGAIN) { /* contention on this key: back off, up to timeout_us */
+            unsigned round = 0;
+            uint64_t end = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_us * 1000;
+            while (rc == SPL_EAGAIN && spl__clock_ns(CLOCK_MONOTONIC) < end) {
+                spl__backoff(&round);
+                rc = spl__vec_put(s, keys[i], &h, enc, 0, 0);
+            }
+        }
+        if (rc)
+            break;
+    }
+    if (done)
+        *done = i;
+    free(scratch);
+    return rc;
 }
 
 SPL_API int spl_vec_clear(spl_store *s, const char *key)
@@ -608,9 +722,7 @@ static int spl__vec_decode(const struct spl_store *s, const struct spl__vget *c,
     if (s->vec_fmt == SPL_VEC_F32) {
         memcpy(out, c->raw, (size_t)n * 4);
     } else if (s->vec_fmt == SPL_VEC_F16) {
-        const uint16_t *x = c->raw;
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = spl__f16_to_f32(x[i]);
+        spl__vk_get()->dec_f16(c->raw, out, n);
     } else {
         const int8_t *x = c->raw;
         float scale = spl__f32_of(c->head.scale_bits);
@@ -650,17 +762,51 @@ SPL_API int spl_vec_get(spl_store *s, const char *key, float *out, uint32_t dim,
     return spl__vec_read(s, key, out, epoch_out);
 }
 
-/* ---- search ------------------------------------------------------------- */
+/* ---- search -------------------------------------------------------------
+ * One scan serves a batch of queries: cells are read in groups of SPL__GX,
+ * each group under its cells' seqlocks, and a kernel scores every query of
+ * the batch against the group while it is in cache.  spl_vec_search is the
+ * batch of one.  Each query keeps its own heap per scanning thread; the
+ * filters (shared by the batch) and the one look at a cell's slot are done
+ * once per cell for all queries. */
 
-#define SPL__VTRIES     4  /* a vector that moves this many times is skipped */
+#define SPL__VTRIES      4  /* a vector that moves this many times is skipped */
 #define SPL__THREADS_MAX 64
+/* A search is split over threads only when each gets at least this much
+ * work: bytes of cells, plus queries x dim / 4 per cell for the kernel's
+ * arithmetic (/ 16 for int8), about what scanning that many bytes costs.
+ * Below it the wake-up of a worker and the merge cost more than the split
+ * saves (bench: split_gain_*, docs/VECTORS.md, "Threads"). */
+#define SPL__SPLIT_BYTES (4u << 20)
+
+/* The split threshold in use: SPL__SPLIT_BYTES, or $SPLINTER_SPLIT_BYTES
+ * (tests force splits of small searches with 0), or spl__vec_split_set's. */
+static _Atomic uint64_t spl__split_bytes = UINT64_MAX; /* UINT64_MAX: not read yet */
+
+void spl__vec_split_set(uint64_t bytes)
+{
+    atomic_store_explicit(&spl__split_bytes, bytes, memory_order_relaxed);
+}
+
+static uint64_t spl__split_get(void)
+{
+    uint64_t b = atomic_load_explicit(&spl__split_bytes, memory_order_relaxed);
+    if (b == UINT64_MAX) {
+        const char *e = getenv("SPLINTER_SPLIT_BYTES");
+        char *end;
+        unsigned long long v = e && *e ? strtoull(e, &end, 10) : 0;
+        b = e && *e && !*end ? (uint64_t)v : SPL__SPLIT_BYTES;
+        atomic_store_explicit(&spl__split_bytes, b, memory_order_relaxed);
+    }
+    return b;
+}
 
 struct spl__cand {
     float good;  /* larger is better: the score, or -distance^2 for L2 */
     float score;
     uint32_t slot, key_len;
     uint64_t epoch;
-    char *key;   /* in the scan's key arena */
+    char *key;   /* in the heap's key arena */
 };
 
 /* a better than b: larger good, then smaller key bytes (then shorter). */
@@ -673,24 +819,50 @@ static inline int spl__better(const struct spl__cand *a, const struct spl__cand 
     return c ? c < 0 : a->key_len < b->key_len;
 }
 
-/* Everything one scanning thread needs; its heap keeps the k best seen,
- * the worst at the top. */
-struct spl__scan {
+/* The k best seen by one thread for one query, the worst at the top. */
+struct spl__heap {
+    struct spl__cand *c;
+    uint32_t n;
+};
+
+struct spl__scan;
+
+/* What the scanning threads share; read-only while they run. */
+struct spl__search {
     struct spl_store *s;
     const struct spl__vk *vk;
-    const spl_vec_query *q;
-    const float *qv;
-    float qnorm, qnorm2;
-    const char *self;   /* SPL_VQ_SKIP_SELF: the query's key */
-    size_t self_len, prefix_len;
-    int filtered;       /* labels or a prefix: every scored cell's slot is read */
-    uint32_t lo, hi, k, n;
-    struct spl__cand *heap;
-    char *arena;        /* (k + 1) keys of key_max + 8 bytes */
-    void *tsan_elems;   /* SPL__TSAN builds: a private copy of the cell's elements */
-    uint64_t scanned, skipped;
-    int rc;
+    const spl_vec_query *q; /* k, metric, flags, labels, prefix: the batch's */
+    uint32_t nq, k, nthr;
+    size_t qstride;         /* elements from one packed query to the next */
+    const void *qpack;      /* the queries: float, or int8 in an I8 store */
+    const void *zeros;      /* a cell's worth of zeros: unused kernel inputs */
+    const float *qnorm, *qnorm2, *qscale; /* per query (qscale: I8 stores) */
+    const char *const *self; /* per query: SPL_VQ_SKIP_SELF's key, or NULL */
+    const size_t *self_len;
+    size_t prefix_len;
+    int filtered;           /* labels or a prefix: every scored cell's slot is read */
+    struct spl__scan *sc;   /* nthr */
+    uint32_t ncell, chunk;  /* cells to scan, in chunks of this many */
+    _Atomic uint32_t next;  /* the next chunk to take */
 };
+
+/* One scanning thread.  Each lives on its own cache lines (the counters
+ * move with every cell). */
+struct spl__scan {
+    const struct spl__search *se;
+    uint32_t lo, hi;
+    struct spl__heap *heap; /* nq */
+    float *thr;             /* nq: the heap's worst once full, else -inf
+                               (padded to SPL__LANES with +inf) */
+    void *dots;             /* SPL__GX x nq kernel results (float; int32 for I8) */
+    float *good;            /* nq, padded to SPL__LANES */
+    uint32_t *nan;          /* nq: cells whose score was NaN for that query */
+    char *kbuf;             /* key_max + 8: the key of the cell at hand */
+    uint8_t *tsan_elems;    /* SPL__TSAN builds: SPL__GX + 1 private cell copies (the
+                               group's, and spl__scan_one's) */
+    void *mem;              /* the block all of the above live in */
+    uint64_t scanned, skipped;
+} __attribute__((aligned(64)));
 
 static void spl__heap_down(struct spl__cand *h, uint32_t n, uint32_t i)
 {
@@ -709,11 +881,11 @@ static void spl__heap_down(struct spl__cand *h, uint32_t n, uint32_t i)
     }
 }
 
-static void spl__heap_push(struct spl__scan *sc, const struct spl__cand *c)
+static void spl__heap_push(struct spl__heap *hp, uint32_t k, const struct spl__cand *c)
 {
-    struct spl__cand *h = sc->heap;
-    if (sc->n < sc->k) { /* sift up */
-        uint32_t i = sc->n++;
+    struct spl__cand *h = hp->c;
+    if (hp->n < k) { /* sift up */
+        uint32_t i = hp->n++;
         char *mine = h[i].key;
         h[i] = *c;
         memcpy(mine, c->key, c->key_len);
@@ -730,76 +902,27 @@ static void spl__heap_push(struct spl__scan *sc, const struct spl__cand *c)
     h[0] = *c;
     memcpy(mine, c->key, c->key_len);
     h[0].key = mine;
-    spl__heap_down(h, sc->n, 0);
+    spl__heap_down(h, hp->n, 0);
 }
 
-/* Would a candidate of this goodness enter the heap (before its key is
- * known)?  Equal goodness needs the key: say yes and let the caller check. */
-static inline int spl__may_enter(const struct spl__scan *sc, float good)
+static int spl__filters_pass(const struct spl__search *se, struct spl_slot *sl)
 {
-    return sc->n < sc->k || good >= sc->heap[0].good;
-}
-
-static int spl__filters_pass(const struct spl__scan *sc, struct spl_slot *sl)
-{
-    const spl_vec_query *q = sc->q;
+    const spl_vec_query *q = se->q;
     if (q->labels) {
         uint64_t l = spl_load_relaxed(&sl->labels);
         if ((q->flags & SPL_F_LABELS_ANY) ? !(l & q->labels) : (l & q->labels) != q->labels)
             return 0;
     }
-    if (sc->prefix_len) {
+    if (se->prefix_len) {
         uint32_t kl = spl_load32_relaxed(&sl->key_len);
-        if (kl < sc->prefix_len || kl > sc->s->key_max)
+        if (kl < se->prefix_len || kl > se->s->key_max)
             return 0;
         char buf[SPL_KEY_MAX_LIMIT + 8];
-        spl__copy_out(buf, spl__slot_key(sl), sc->prefix_len);
-        if (memcmp(buf, q->prefix, sc->prefix_len) != 0)
+        spl__copy_out(buf, spl__slot_key(sl), se->prefix_len);
+        if (memcmp(buf, q->prefix, se->prefix_len) != 0)
             return 0;
     }
     return 1;
-}
-
-/* Score one cell in place.  0 and *good, *score on success; -1 if the cell
- * is not scorable (bad head or a NaN result: torn or corrupt). */
-static inline int spl__score_cell(const struct spl__scan *sc, struct spl_cell *cl, float *good,
-                                  float *score)
-{
-    const struct spl_store *s = sc->s;
-    float norm = spl__f32_of(spl_load32_relaxed(&cl->head.norm_bits));
-    float scale = spl__f32_of(spl_load32_relaxed(&cl->head.scale_bits));
-    if (spl_load32_relaxed(&cl->head.dim) != s->vec_dim || !(norm >= 0) || !isfinite(norm) ||
-        !isfinite(scale))
-        return -1;
-    const void *x = spl__cell_elems(cl);
-    if (SPL__TSAN) {
-        spl__copy_out(sc->tsan_elems, spl__cell_elems(cl), spl__vec_bytes(s));
-        x = sc->tsan_elems;
-    }
-    float dot;
-    if (s->vec_fmt == SPL_VEC_F32)
-        dot = sc->vk->dot_f32(sc->qv, x, s->vec_dim);
-    else if (s->vec_fmt == SPL_VEC_F16)
-        dot = sc->vk->dot_f16(sc->qv, x, s->vec_dim);
-    else
-        dot = sc->vk->dot_i8(sc->qv, x, s->vec_dim) * scale;
-    switch (sc->q->metric) {
-    case SPL_METRIC_COSINE:
-        *score = (norm > 0 && sc->qnorm > 0) ? dot / (norm * sc->qnorm) : 0.0f;
-        *good = *score;
-        break;
-    case SPL_METRIC_DOT:
-        *score = *good = dot;
-        break;
-    default: {
-        float d2 = sc->qnorm2 + norm * norm - 2.0f * dot;
-        if (d2 < 0)
-            d2 = 0; /* rounding of the expansion near 0 */
-        *good = -d2;
-        *score = sqrtf(d2);
-    }
-    }
-    return isnan(*good) ? -1 : 0;
 }
 
 enum { SPL__CK_HIT = 1, SPL__CK_NOT = 0, SPL__CK_MOVED = -1, SPL__CK_BAD = -2 };
@@ -809,10 +932,10 @@ enum { SPL__CK_HIT = 1, SPL__CK_NOT = 0, SPL__CK_MOVED = -1, SPL__CK_BAD = -2 };
  * cell's seq inside it: HIT (key copied into cand, epoch set), NOT (not
  * that slot's vector now, or filtered out), MOVED (the cell was rewritten:
  * score again), BAD (corrupt, or the slot stayed busy). */
-static int spl__cell_check(struct spl__scan *sc, uint32_t c, struct spl_cell *cl, uint64_t q,
-                           uint32_t x, struct spl__cand *cand, int copy_key)
+static int spl__cell_check(const struct spl__search *se, uint32_t c, struct spl_cell *cl,
+                           uint64_t q, uint32_t x, struct spl__cand *cand, int copy_key)
 {
-    struct spl_store *s = sc->s;
+    struct spl_store *s = se->s;
     struct spl_slot *sl = spl__slot(s, x);
     for (int t = 0; t < SPL__VTRIES; t++) {
         uint64_t e1 = spl__read_begin(sl);
@@ -823,7 +946,7 @@ static int spl__cell_check(struct spl__scan *sc, uint32_t c, struct spl_cell *cl
         }
         /* a key in a settled slot is a committed one */
         uint32_t kl = spl_load32_relaxed(&sl->key_len);
-        int ok = kl != 0 && spl_load32_relaxed(&sl->vec_state) == c + 1 && spl__filters_pass(sc, sl);
+        int ok = kl != 0 && spl_load32_relaxed(&sl->vec_state) == c + 1 && spl__filters_pass(se, sl);
         int kl_ok = kl > 0 && kl <= s->key_max;
         if (ok && kl_ok && copy_key)
             spl__copy_out(cand->key, spl__slot_key(sl), kl);
@@ -843,70 +966,380 @@ static int spl__cell_check(struct spl__scan *sc, uint32_t c, struct spl_cell *cl
     return SPL__CK_BAD;
 }
 
-/* Cells [lo, hi): read each in place under its own seqlock and score it;
- * only a score that may enter the heap (or, with filters, every one) costs
- * a look at the owning slot.  The cells are dense, so the hardware
- * prefetcher streams them. */
-static void spl__scan_range(struct spl__scan *sc)
+/* The head of a cell being read: 1 if it can be scored (the store's dim, a
+ * finite norm >= 0 and a finite scale). */
+static inline int spl__head_ok(const struct spl_store *s, struct spl_cell *cl, float *norm,
+                               float *scale)
 {
-    struct spl_store *s = sc->s;
-    char *kbuf = sc->arena + (size_t)sc->k * ((size_t)s->key_max + 8);
-    for (uint32_t c = sc->lo; c < sc->hi; c++) {
-        struct spl_cell *cl = spl__cell(s, c);
-        for (int t = 0;; t++) {
-            if (t == SPL__VTRIES) {
-                sc->skipped++;
-                break;
-            }
-            uint64_t q = spl_load_acquire(&cl->seq);
-            uint32_t x1 = spl__link_slot1(spl_load_relaxed(&cl->link));
-            if (!x1)
-                break; /* a free cell */
-            if (x1 > s->nslots) {
-                sc->skipped++; /* a link to no slot: corrupt */
-                break;
-            }
-            if (q & 1) { /* being written, or its writer died */
-                if (spl__cell_orphan(s, c, x1 - 1) > 0)
-                    break; /* nobody's vector */
-                spl__slot_busy(s, x1 - 1);
-                spl_cpu_relax();
-                continue;
-            }
-            struct spl__cand cand = {0, 0, x1 - 1, 0, 0, kbuf};
-            int scored = spl__score_cell(sc, cl, &cand.good, &cand.score) == 0;
-            if (spl__seq_retry(&cl->seq, q))
-                continue; /* torn: nothing of it is used */
-            /* one look at the slot decides, for a score that may enter the
-             * heap (key copied), with filters, or for an unscorable cell */
-            int enter = scored && spl__may_enter(sc, cand.good);
-            if (!scored || enter || sc->filtered) {
-                int r = spl__cell_check(sc, c, cl, q, x1 - 1, &cand, enter);
-                if (r == SPL__CK_MOVED)
-                    continue;
-                if (r == SPL__CK_NOT)
-                    break; /* not a live key's vector now, or filtered out */
-                if (r == SPL__CK_BAD || !scored) {
-                    sc->skipped++; /* consistent but corrupt: a hostile peer's */
-                    break;
-                }
-            }
-            sc->scanned++;
-            if (!enter)
-                break;
-            if (sc->self && cand.key_len == sc->self_len && memcmp(kbuf, sc->self, cand.key_len) == 0)
-                break;
-            if (sc->n < sc->k || spl__better(&cand, &sc->heap[0]))
-                spl__heap_push(sc, &cand);
-            break;
+    *norm = spl__f32_of(spl_load32_relaxed(&cl->head.norm_bits));
+    *scale = spl__f32_of(spl_load32_relaxed(&cl->head.scale_bits));
+    return spl_load32_relaxed(&cl->head.dim) == s->vec_dim && *norm >= 0 && isfinite(*norm) &&
+           isfinite(*scale);
+}
+
+/* The elements the kernel reads for the i-th cell of a group: in place,
+ * or (SPL__TSAN) a private copy made with relaxed atomic loads. */
+static inline const void *spl__elems_for(struct spl__scan *sc, struct spl_cell *cl, uint32_t i)
+{
+    if (!SPL__TSAN)
+        return spl__cell_elems(cl);
+    size_t vb = spl__vec_bytes(sc->se->s);
+    spl__copy_out(sc->tsan_elems + i * (vb + 64), spl__cell_elems(cl), vb);
+    return sc->tsan_elems + i * (vb + 64);
+}
+
+static inline void spl__kernel(const struct spl__search *se, const void *const *xs, void *dots)
+{
+    struct spl_store *s = se->s;
+    if (s->vec_fmt == SPL_VEC_F32)
+        se->vk->dots_f32(se->qpack, se->qstride, se->nq, xs, s->vec_dim, dots);
+    else if (s->vec_fmt == SPL_VEC_F16)
+        se->vk->dots_f16(se->qpack, se->qstride, se->nq, xs, s->vec_dim, dots);
+    else
+        se->vk->dots_i8(se->qpack, se->qstride, se->nq, xs, s->vec_dim, dots);
+}
+
+/* Goodness of one cell for every query, from the kernel's dots: the
+ * metric's score (cosine, dot) or -distance^2 (L2).  g holds nq rounded up
+ * to SPL__LANES entries (the padding is 0).  On x86-64 the loops run on
+ * SSE2 (the baseline ISA; GCC does not vectorize them at -O2); each lane
+ * does the scalar arithmetic, so a query's goodness is the same bits alone
+ * or in a batch, and on every SIMD path. */
+#define SPL__LANES 4u
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static void spl__goods(const struct spl__search *se, float norm, float scale, const void *dots,
+                       float *g)
+{
+    const uint32_t nq = se->nq, nqp = (uint32_t)spl_round_up(nq, SPL__LANES);
+    if (se->s->vec_fmt == SPL_VEC_I8) {
+        const int32_t *d = dots;
+        const float *qs = se->qscale;
+        for (uint32_t j = 0; j < nq; j++)
+            g[j] = (float)d[j] * qs[j] * scale;
+    } else {
+        memcpy(g, dots, nq * sizeof *g);
+    }
+    for (uint32_t j = nq; j < nqp; j++)
+        g[j] = 0;
+    if (se->q->metric == SPL_METRIC_DOT)
+        return;
+#if defined(__SSE2__)
+    if (se->q->metric == SPL_METRIC_COSINE) {
+        /* (norm > 0 && qnorm > 0) ? dot / (norm * qnorm) : 0 */
+        const __m128 vn = _mm_set1_ps(norm), live = norm > 0 ? _mm_castsi128_ps(_mm_set1_epi32(-1))
+                                                              : _mm_setzero_ps();
+        for (uint32_t b = 0; b < nqp; b += 4) {
+            __m128 qn = _mm_loadu_ps(se->qnorm + b);
+            __m128 r = _mm_div_ps(_mm_loadu_ps(g + b), _mm_mul_ps(vn, qn));
+            __m128 m = _mm_and_ps(_mm_cmpgt_ps(qn, _mm_setzero_ps()), live);
+            _mm_storeu_ps(g + b, _mm_and_ps(r, m));
         }
+    } else {
+        /* -(qnorm^2 + norm^2 - 2 dot), or -0 where that is < 0 (the
+         * expansion's rounding near 0) */
+        const __m128 n2 = _mm_set1_ps(norm * norm), two = _mm_set1_ps(2.0f);
+        const __m128 sign = _mm_set1_ps(-0.0f);
+        for (uint32_t b = 0; b < nqp; b += 4) {
+            __m128 d2 = _mm_sub_ps(_mm_add_ps(_mm_loadu_ps(se->qnorm2 + b), n2),
+                                   _mm_mul_ps(two, _mm_loadu_ps(g + b)));
+            __m128 neg = _mm_cmplt_ps(d2, _mm_setzero_ps());
+            __m128 v = _mm_xor_ps(d2, sign); /* -d2 */
+            _mm_storeu_ps(g + b, _mm_or_ps(_mm_andnot_ps(neg, v), _mm_and_ps(neg, sign)));
+        }
+    }
+#else
+    if (se->q->metric == SPL_METRIC_COSINE) {
+        const float *qn = se->qnorm;
+        for (uint32_t j = 0; j < nqp; j++)
+            g[j] = (norm > 0 && qn[j] > 0) ? g[j] / (norm * qn[j]) : 0.0f;
+    } else {
+        const float *qn2 = se->qnorm2;
+        for (uint32_t j = 0; j < nqp; j++) {
+            float d2 = qn2[j] + norm * norm - 2.0f * g[j];
+            g[j] = d2 < 0 ? -0.0f : -d2; /* d2 < 0: rounding of the expansion near 0 */
+        }
+    }
+#endif
+}
+
+/* The goodness of a lone query (nq 1): the same arithmetic as a lane of
+ * spl__goods, without its loops. */
+static inline float spl__good1(const struct spl__search *se, float norm, float scale,
+                               const void *dots)
+{
+    float d = se->s->vec_fmt == SPL_VEC_I8 ? (float)*(const int32_t *)dots * se->qscale[0] * scale
+                                           : *(const float *)dots;
+    switch (se->q->metric) {
+    case SPL_METRIC_COSINE:
+        return (norm > 0 && se->qnorm[0] > 0) ? d / (norm * se->qnorm[0]) : 0.0f;
+    case SPL_METRIC_DOT:
+        return d;
+    default: {
+        float d2 = (se->qnorm2[0] + norm * norm) - 2.0f * d;
+        return d2 < 0 ? -0.0f : -d2;
+    }
     }
 }
 
-static void *spl__scan_thread(void *arg)
+/* Whether any query's goodness may enter its heap (g >= thr; padding has
+ * thr +inf), and whether any is NaN. */
+static inline void spl__any_enter(const float *g, const float *thr, uint32_t nqp, int *enter,
+                                  int *nan)
 {
-    spl__scan_range(arg);
-    return NULL;
+#if defined(__SSE2__)
+    __m128 e = _mm_setzero_ps(), u = _mm_setzero_ps();
+    for (uint32_t b = 0; b < nqp; b += 4) {
+        __m128 v = _mm_loadu_ps(g + b);
+        e = _mm_or_ps(e, _mm_cmpge_ps(v, _mm_loadu_ps(thr + b)));
+        u = _mm_or_ps(u, _mm_cmpunord_ps(v, v));
+    }
+    *enter = _mm_movemask_ps(e) != 0;
+    *nan = _mm_movemask_ps(u) != 0;
+#else
+    int e = 0, u = 0;
+    for (uint32_t j = 0; j < nqp; j++) {
+        e |= g[j] >= thr[j];
+        u |= g[j] != g[j];
+    }
+    *enter = e;
+    *nan = u;
+#endif
+}
+
+/* A consistently scored cell (its seq still q after the kernel): one look
+ * at its slot when a score may enter a heap, with filters, or when it
+ * could not be scored; then into the heaps.  SPL__CK_MOVED if the cell
+ * changed before the slot was read (score it again), else 0. */
+static int spl__cell_eval(struct spl__scan *sc, uint32_t c, struct spl_cell *cl, uint64_t q,
+                          uint32_t x, float norm, float scale, int valid, const void *dots,
+                          uint64_t *scanned, uint64_t *skipped)
+{
+    const struct spl__search *se = sc->se;
+    const uint32_t nq = se->nq;
+    float *g = sc->good;
+    const float *thr = sc->thr;
+    int enter = 0, nan = 0;
+    if (valid && nq == 1) {
+        g[0] = spl__good1(se, norm, scale, dots);
+        enter = g[0] >= thr[0];
+        nan = g[0] != g[0];
+    } else if (valid) {
+        spl__goods(se, norm, scale, dots, g);
+        spl__any_enter(g, thr, (uint32_t)spl_round_up(nq, SPL__LANES), &enter, &nan);
+    }
+    struct spl__cand cand = {0, 0, x, 0, 0, sc->kbuf};
+    if (!valid || enter || nan || se->filtered) {
+        int r = spl__cell_check(se, c, cl, q, x, &cand, enter);
+        if (r == SPL__CK_MOVED)
+            return r;
+        if (r == SPL__CK_NOT)
+            return 0; /* not a live key's vector now, or filtered out */
+        if (r == SPL__CK_BAD || !valid) {
+            (*skipped)++; /* consistent but corrupt: a hostile peer's */
+            return 0;
+        }
+    }
+    (*scanned)++;
+    for (uint32_t j = 0; nan && j < nq; j++)
+        sc->nan[j] += g[j] != g[j]; /* not scorable for that query: skipped for it */
+    for (uint32_t j = 0; enter && j < nq; j++) {
+        if (!(g[j] >= sc->thr[j]))
+            continue;
+        if (se->self && se->self[j] && cand.key_len == se->self_len[j] &&
+            memcmp(cand.key, se->self[j], cand.key_len) == 0)
+            continue;
+        struct spl__heap *hp = &sc->heap[j];
+        cand.good = g[j];
+        cand.score = se->q->metric == SPL_METRIC_L2 ? sqrtf(-g[j]) : g[j];
+        if (hp->n < se->k || spl__better(&cand, &hp->c[0])) {
+            spl__heap_push(hp, se->k, &cand);
+            if (hp->n == se->k)
+                sc->thr[j] = hp->c[0].good;
+        }
+    }
+    return 0;
+}
+
+/* Cell c alone, from try t on: the cell that was busy or moved in its
+ * group.  Retried up to SPL__VTRIES reads in all, then skipped. */
+static void spl__scan_one(struct spl__scan *sc, uint32_t c, int t, uint64_t *scanned,
+                          uint64_t *skipped)
+{
+    const struct spl__search *se = sc->se;
+    struct spl_store *s = se->s;
+    struct spl_cell *cl = spl__cell(s, c);
+    const void *xs[SPL__GX];
+    for (uint32_t i = 1; i < SPL__GX; i++)
+        xs[i] = se->zeros;
+    for (;; t++) {
+        if (t >= SPL__VTRIES) {
+            (*skipped)++;
+            return;
+        }
+        uint64_t q = spl_load_acquire(&cl->seq);
+        uint32_t x1 = spl__link_slot1(spl_load_relaxed(&cl->link));
+        if (!x1)
+            return; /* a free cell */
+        if (x1 > s->nslots) {
+            (*skipped)++; /* a link to no slot: corrupt */
+            return;
+        }
+        if (q & 1) { /* being written, or its writer died */
+            if (spl__cell_orphan(s, c, x1 - 1) > 0)
+                return; /* nobody's vector */
+            spl__slot_busy(s, x1 - 1);
+            spl_cpu_relax();
+            continue;
+        }
+        float norm, scale;
+        int valid = spl__head_ok(s, cl, &norm, &scale);
+        /* a copy of its own (SPL__TSAN): a group being collected holds 0.. */
+        xs[0] = spl__elems_for(sc, cl, SPL__GX);
+        spl__kernel(se, xs, sc->dots);
+        if (spl__seq_retry(&cl->seq, q))
+            continue; /* torn: nothing of it is used */
+        if (spl__cell_eval(sc, c, cl, q, x1 - 1, norm, scale, valid, sc->dots, scanned, skipped) !=
+            SPL__CK_MOVED)
+            return;
+    }
+}
+
+/* Cells [lo, hi) in groups of SPL__GX: each cell's seq (acquire) and link,
+ * its head, the kernel over the group, then one acquire fence and each
+ * cell's seq again; a cell that was busy or moved is done alone.  The
+ * cells are dense, so the hardware prefetcher streams them. */
+static void spl__scan_range(struct spl__scan *sc)
+{
+    const struct spl__search *se = sc->se;
+    struct spl_store *s = se->s;
+    const size_t dstride = se->nq * 4; /* bytes between one cell's dots and the next's */
+    uint64_t scanned = 0, skipped = 0;
+    const void *xs[SPL__GX];
+    struct {
+        struct spl_cell *cl;
+        uint64_t q;
+        uint32_t c, x1;
+        float norm, scale;
+        int valid;
+    } g[SPL__GX];
+    for (uint32_t c0 = sc->lo; c0 < sc->hi; c0 += SPL__GX) {
+        uint32_t m = 0, end = sc->hi - c0 < SPL__GX ? sc->hi : c0 + SPL__GX;
+        for (uint32_t c = c0; c < end; c++) {
+            struct spl_cell *cl = spl__cell(s, c);
+            uint64_t q = spl_load_acquire(&cl->seq);
+            uint32_t x1 = spl__link_slot1(spl_load_relaxed(&cl->link));
+            if (!x1)
+                continue; /* a free cell */
+            if (x1 > s->nslots) {
+                skipped++; /* a link to no slot: corrupt */
+                continue;
+            }
+            if (q & 1) {
+                spl__scan_one(sc, c, 0, &scanned, &skipped);
+                continue;
+            }
+            g[m].cl = cl;
+            g[m].q = q;
+            g[m].c = c;
+            g[m].x1 = x1;
+            g[m].valid = spl__head_ok(s, cl, &g[m].norm, &g[m].scale);
+            xs[m] = spl__elems_for(sc, cl, m);
+            m++;
+        }
+        if (!m)
+            continue;
+        /* the next group's head lines (its seqs and links come first,
+         * ahead of the streams the hardware prefetcher follows) */
+        for (uint32_t c = end; c < end + SPL__GX && c < sc->hi; c++)
+            __builtin_prefetch(spl__cell(s, c), 0, 3);
+        for (uint32_t i = m; i < SPL__GX; i++)
+            xs[i] = se->zeros;
+        spl__kernel(se, xs, sc->dots);
+        /* acquire fence: pairs with the release fence of the cell's writer
+         * (spl_vec_set), as in spl__seq_retry */
+        spl_fence_acquire();
+        uint32_t again[SPL__GX], na = 0;
+        for (uint32_t i = 0; i < m; i++) {
+            int moved = spl_load_relaxed(&g[i].cl->seq) != g[i].q;
+#ifdef SPL_BROKEN_NO_RECHECK
+            moved = 0; /* deliberately broken build for tests/expect-fail.sh */
+#endif
+            if (moved || spl__cell_eval(sc, g[i].c, g[i].cl, g[i].q, g[i].x1 - 1, g[i].norm,
+                                        g[i].scale, g[i].valid,
+                                        (const uint8_t *)sc->dots + i * dstride, &scanned,
+                                        &skipped) == SPL__CK_MOVED)
+                again[na++] = g[i].c;
+        }
+        /* after the group's dots are used: spl__scan_one reuses the buffer */
+        for (uint32_t i = 0; i < na; i++)
+            spl__scan_one(sc, again[i], 1, &scanned, &skipped);
+    }
+    sc->scanned += scanned;
+    sc->skipped += skipped;
+}
+
+/* Thread t of a split search: chunks of cells, taken one at a time until
+ * none is left, so a thread that starts late or is preempted leaves its
+ * share to the others (a split search is never much slower than one
+ * thread, even on a busy machine). */
+static void spl__scan_task(void *arg, uint32_t t)
+{
+    struct spl__search *se = arg;
+    struct spl__scan *sc = &se->sc[t];
+    for (;;) {
+        uint32_t c = atomic_fetch_add_explicit(&se->next, 1, memory_order_relaxed);
+        uint64_t lo = (uint64_t)c * se->chunk;
+        if (lo >= se->ncell)
+            return;
+        sc->lo = (uint32_t)lo;
+        sc->hi = (uint32_t)(lo + se->chunk < se->ncell ? lo + se->chunk : se->ncell);
+        spl__scan_range(sc);
+    }
+}
+
+/* Carve n pieces out of one block: sizes rounded up to 64 bytes. */
+static void *spl__carve(uint8_t **p, size_t bytes)
+{
+    void *r = *p;
+    *p += spl_round_up(bytes, 64);
+    return r;
+}
+
+static int spl__scan_init(struct spl__scan *sc, const struct spl__search *se)
+{
+    struct spl_store *s = se->s;
+    uint32_t nq = se->nq, k = se->k, nqp = (uint32_t)spl_round_up(nq, SPL__LANES);
+    size_t kb = spl_round_up((size_t)s->key_max + 8, 8);
+    size_t vb = spl__vec_bytes(s) + 64;
+    size_t bytes = 64 * 10 + nq * sizeof(struct spl__heap) + (size_t)nq * k * sizeof(struct spl__cand) +
+                   (size_t)nq * k * kb + nqp * 4 * (size_t)(SPL__GX + 3) + kb +
+                   (SPL__TSAN ? (SPL__GX + 1) * vb : 0);
+    uint8_t *p = NULL;
+    if (posix_memalign((void **)&p, 64, bytes) != 0)
+        return SPL_ENOMEM;
+    sc->mem = p;
+    sc->heap = spl__carve(&p, nq * sizeof *sc->heap);
+    struct spl__cand *cands = spl__carve(&p, (size_t)nq * k * sizeof *cands);
+    char *arena = spl__carve(&p, (size_t)nq * k * kb);
+    sc->thr = spl__carve(&p, nqp * 4);
+    sc->dots = spl__carve(&p, (size_t)SPL__GX * nq * 4);
+    sc->good = spl__carve(&p, nqp * 4);
+    sc->nan = spl__carve(&p, nq * 4);
+    sc->kbuf = spl__carve(&p, kb);
+    sc->tsan_elems = SPL__TSAN ? spl__carve(&p, (SPL__GX + 1) * vb) : NULL;
+    for (uint32_t j = 0; j < nq; j++) {
+        sc->heap[j] = (struct spl__heap){cands + (size_t)j * k, 0};
+        for (uint32_t i = 0; i < k; i++)
+            cands[(size_t)j * k + i].key = arena + ((size_t)j * k + i) * kb;
+        sc->thr[j] = -INFINITY;
+        sc->nan[j] = 0;
+    }
+    for (uint32_t j = nq; j < nqp; j++)
+        sc->thr[j] = INFINITY; /* padding never enters */
+    return 0;
 }
 
 static int spl__cand_cmp(const void *a, const void *b)
@@ -915,22 +1348,6 @@ static int spl__cand_cmp(const void *a, const void *b)
     return spl__better(x, y) ? -1 : spl__better(y, x) ? 1 : 0;
 }
 
-static int spl__scan_init(struct spl__scan *sc, uint32_t k, size_t key_max)
-{
-    sc->k = k;
-    sc->n = 0;
-    sc->heap = calloc(k, sizeof *sc->heap);
-    sc->arena = malloc(((size_t)k + 1) * (key_max + 8));
-    if (SPL__TSAN)
-        sc->tsan_elems = malloc((size_t)SPL_VEC_DIM_LIMIT * 4 + 8);
-    if (!sc->heap || !sc->arena || (SPL__TSAN && !sc->tsan_elems))
-        return SPL_ENOMEM;
-    for (uint32_t j = 0; j < k; j++)
-        sc->heap[j].key = sc->arena + (size_t)j * (key_max + 8);
-    return 0;
-}
-
-/* One result block: the header, n hits, then the keys. */
 /* By key bytes, then newest (largest epoch) first. */
 static int spl__cand_key_cmp(const void *a, const void *b)
 {
@@ -943,22 +1360,25 @@ static int spl__cand_key_cmp(const void *a, const void *b)
     return x->epoch > y->epoch ? -1 : x->epoch < y->epoch;
 }
 
-static int spl__result_make(struct spl__scan *sc, uint32_t nthr, uint32_t k, spl_vec_result **out)
+/* Query j's result block: the header, n hits, then the keys; its heaps
+ * from every thread merged. */
+static int spl__result_make(const struct spl__search *se, uint32_t j, spl_vec_result **out)
 {
-    uint32_t total = 0;
+    uint32_t total = 0, k = se->k;
     size_t key_bytes = 0;
-    for (uint32_t t = 0; t < nthr; t++)
-        total += sc[t].n;
+    uint64_t scanned = 0, skipped = 0;
+    for (uint32_t t = 0; t < se->nthr; t++) {
+        total += se->sc[t].heap[j].n;
+        scanned += se->sc[t].scanned - se->sc[t].nan[j];
+        skipped += se->sc[t].skipped + se->sc[t].nan[j];
+    }
     struct spl__cand *all = malloc(((size_t)total + 1) * sizeof *all);
     if (!all)
         return SPL_ENOMEM;
     uint32_t m = 0;
-    uint64_t scanned = 0, skipped = 0;
-    for (uint32_t t = 0; t < nthr; t++) {
-        memcpy(all + m, sc[t].heap, (size_t)sc[t].n * sizeof *all);
-        m += sc[t].n;
-        scanned += sc[t].scanned;
-        skipped += sc[t].skipped;
+    for (uint32_t t = 0; t < se->nthr; t++) {
+        memcpy(all + m, se->sc[t].heap[j].c, (size_t)se->sc[t].heap[j].n * sizeof *all);
+        m += se->sc[t].heap[j].n;
     }
     /* A key deleted and set again while the search ran lives in another
      * slot and cell, and may have been scored in both: keep its newest
@@ -966,15 +1386,15 @@ static int spl__result_make(struct spl__scan *sc, uint32_t nthr, uint32_t k, spl
     if (total > 1) {
         qsort(all, total, sizeof *all, spl__cand_key_cmp);
         uint32_t w = 1;
-        for (uint32_t j = 1; j < total; j++)
-            if (all[j].key_len != all[w - 1].key_len || memcmp(all[j].key, all[w - 1].key, all[j].key_len))
-                all[w++] = all[j];
+        for (uint32_t i = 1; i < total; i++)
+            if (all[i].key_len != all[w - 1].key_len || memcmp(all[i].key, all[w - 1].key, all[i].key_len))
+                all[w++] = all[i];
         total = w;
     }
     qsort(all, total, sizeof *all, spl__cand_cmp);
     uint32_t n = total < k ? total : k;
-    for (uint32_t j = 0; j < n; j++)
-        key_bytes += all[j].key_len + 1;
+    for (uint32_t i = 0; i < n; i++)
+        key_bytes += all[i].key_len + 1;
     spl_vec_result *r = malloc(sizeof *r + (size_t)n * sizeof(spl_vec_hit) + key_bytes);
     if (!r) {
         free(all);
@@ -985,96 +1405,199 @@ static int spl__result_make(struct spl__scan *sc, uint32_t nthr, uint32_t k, spl
     r->skipped = skipped;
     r->hits = (spl_vec_hit *)(void *)(r + 1);
     char *kp = (char *)(r->hits + n);
-    for (uint32_t j = 0; j < n; j++) {
-        memcpy(kp, all[j].key, all[j].key_len);
-        kp[all[j].key_len] = 0;
-        r->hits[j] = (spl_vec_hit){kp, all[j].key_len, all[j].score, all[j].slot, all[j].epoch};
-        kp += all[j].key_len + 1;
+    for (uint32_t i = 0; i < n; i++) {
+        memcpy(kp, all[i].key, all[i].key_len);
+        kp[all[i].key_len] = 0;
+        r->hits[i] = (spl_vec_hit){kp, all[i].key_len, all[i].score, all[i].slot, all[i].epoch};
+        kp += all[i].key_len + 1;
     }
     free(all);
     *out = r;
     return 0;
 }
 
-SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out)
+static int spl__str_eq(const char *a, const char *b)
 {
-    if (out)
-        *out = NULL;
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The batch's queries agree on everything but the vector or key. */
+static int spl__query_ok(const spl_store *s, const spl_vec_query *q, const spl_vec_query *q0)
+{
+    if (q->k == 0 || q->k > SPL_VEC_K_LIMIT || (unsigned)q->metric >= SPL__METRIC_COUNT ||
+        (!q->vec && !q->key) || q->threads > SPL__THREADS_MAX)
+        return SPL_EINVAL;
+    if (q != q0 && (q->k != q0->k || q->metric != q0->metric ||
+                    (q->flags & ~(uint32_t)SPL_VQ_SKIP_SELF) != (q0->flags & ~(uint32_t)SPL_VQ_SKIP_SELF) ||
+                    q->labels != q0->labels || q->threads != q0->threads ||
+                    !spl__str_eq(q->prefix, q0->prefix)))
+        return SPL_EINVAL;
+    return q->vec && q->dim != s->vec_dim ? SPL_EDIM : 0;
+}
+
+/* Pack query j (qv: vec_dim floats, checked) for the kernels; its norms. */
+static void spl__query_pack(struct spl_store *s, const struct spl__vk *vk, const float *qv,
+                            void *pack, size_t qstride, uint32_t j, float *qnorm, float *qnorm2,
+                            float *qscale)
+{
+    uint32_t n = s->vec_dim;
+    double ss = 0, maxabs = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        ss += (double)qv[i] * qv[i];
+        maxabs = fabs((double)qv[i]) > maxabs ? fabs((double)qv[i]) : maxabs;
+    }
+    qnorm2[j] = (float)ss;
+    qnorm[j] = (float)sqrt(ss);
+    if (s->vec_fmt != SPL_VEC_I8) {
+        float *o = (float *)pack + j * qstride;
+        memcpy(o, qv, (size_t)n * 4);
+        memset(o + n, 0, (qstride - n) * 4);
+        qscale[j] = 1;
+        return;
+    }
+    /* int8 stores: the query quantized once, symmetric like the cells
+     * (scale max|q|/127), so the kernels multiply bytes by bytes; VNNI
+     * paths take it biased by +128 (unsigned) */
+    int8_t *o = (int8_t *)pack + j * qstride;
+    float sc = maxabs > 0 ? (float)(maxabs / 127.0) : 1.0f;
+    uint8_t bias = vk->i8_biased ? 0x80 : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        long r = lrintf(qv[i] / sc);
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        o[i] = (int8_t)(uint8_t)((uint8_t)(int8_t)r ^ bias);
+    }
+    memset(o + n, bias, qstride - n);
+    qscale[j] = sc;
+}
+
+static int spl__search(spl_store *s, const spl_vec_query *qs, uint32_t nq, spl_vec_result **out)
+{
+    if (nq == 0 || nq > SPL_VEC_BATCH_LIMIT)
+        return SPL_EINVAL; /* out[] is not ours to touch */
+    for (uint32_t j = 0; out && j < nq; j++)
+        out[j] = NULL;
     int rc = spl__vec_usable(s);
     if (rc)
         return rc;
-    if (!q || !out || q->k == 0 || q->k > SPL_VEC_K_LIMIT ||
-        (unsigned)q->metric >= SPL__METRIC_COUNT || (!q->vec && !q->key) ||
-        q->threads > SPL__THREADS_MAX)
+    if (!qs || !out)
         return SPL_EINVAL;
-    if (q->vec && q->dim != s->vec_dim)
-        return SPL_EDIM;
+    for (uint32_t j = 0; j < nq; j++)
+        if ((rc = spl__query_ok(s, &qs[j], &qs[0])) != 0)
+            return rc;
+    const spl_vec_query *q = &qs[0];
+    const struct spl__vk *vk = spl__vk_get();
+    struct spl__search se = {.s = s, .vk = vk, .q = q, .nq = nq, .k = q->k};
+    uint32_t n = s->vec_dim;
+    se.qstride = spl_round_up(n, SPL__QPAD);
+    size_t esz = s->vec_fmt == SPL_VEC_I8 ? 1 : 4;
+    uint8_t *qpack = NULL, *zeros = NULL;
+    float *qv = malloc((size_t)n * 4 + 64);
+    float *norms = malloc((size_t)nq * 3 * sizeof *norms);
+    const char **self = calloc(nq, sizeof *self);
+    size_t *self_len = calloc(nq, sizeof *self_len);
+    if (posix_memalign((void **)&qpack, 64, nq * se.qstride * esz) != 0)
+        qpack = NULL;
+    if (posix_memalign((void **)&zeros, 64, se.qstride * 4) != 0)
+        zeros = NULL;
+    struct spl__scan *sc = NULL;
+    uint32_t nalloc = 0;
+    rc = (!qv || !norms || !self || !self_len || !qpack || !zeros) ? SPL_ENOMEM : 0;
+    if (rc)
+        goto done;
+    memset(zeros, 0, se.qstride * 4);
+    for (uint32_t j = 0; j < nq; j++) {
+        if (qs[j].vec)
+            memcpy(qv, qs[j].vec, (size_t)n * 4);
+        else if ((rc = spl__vec_read(s, qs[j].key, qv, NULL)) != 0)
+            goto done;
+        for (uint32_t i = 0; i < n; i++)
+            if (!isfinite(qv[i])) {
+                rc = SPL_ENAN;
+                goto done;
+            }
+        spl__query_pack(s, vk, qv, qpack, se.qstride, j, norms, norms + nq, norms + 2 * nq);
+        if ((qs[j].flags & SPL_VQ_SKIP_SELF) && !qs[j].vec) { /* each query's own */
+            self[j] = qs[j].key;
+            self_len[j] = strlen(qs[j].key);
+        }
+    }
+    se.qpack = qpack;
+    se.zeros = zeros;
+    se.qnorm = norms;
+    se.qnorm2 = norms + nq;
+    se.qscale = norms + 2 * nq;
+    se.self = self;
+    se.self_len = self_len;
+    se.prefix_len = q->prefix ? strlen(q->prefix) : 0;
+    se.filtered = q->labels || se.prefix_len;
     /* every vector set before this call lies below the high-water mark
      * (seq_cst: its claim raised the mark before the set returned) */
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
     uint32_t ncell = high < s->ncells ? (uint32_t)high : s->ncells; /* untrusted */
+    /* threads: as asked, but only as many as have enough work each */
+    uint64_t work = (uint64_t)ncell * (s->cell_stride + (uint64_t)nq * n / (esz == 1 ? 16 : 4));
+    uint64_t split = spl__split_get();
+    uint64_t afford = split ? work / split : UINT64_MAX;
     uint32_t nthr = q->threads ? q->threads : 1;
-    if (nthr > s->nslots)
-        nthr = s->nslots;
-    const uint32_t nalloc = nthr;
-    float *qv = malloc((size_t)s->vec_dim * 4 + 64);
-    struct spl__scan *sc = calloc(nthr, sizeof *sc);
-    pthread_t *tid = calloc(nthr, sizeof *tid);
-    char *started = calloc(nthr, 1);
-    rc = (!qv || !sc || !tid || !started) ? SPL_ENOMEM : 0;
+    if (nthr > afford)
+        nthr = afford ? (uint32_t)afford : 1;
+    if (nthr > ncell / SPL__GX + 1) /* and at least a group of cells each */
+        nthr = ncell / SPL__GX + 1;
+    if (se.prefix_len > s->key_max) /* no key can carry it: empty results */
+        ncell = 0;
+    if (posix_memalign((void **)&sc, 64, nthr * sizeof *sc) != 0) {
+        sc = NULL;
+        rc = SPL_ENOMEM;
+        goto done;
+    }
+    memset(sc, 0, nthr * sizeof *sc);
+    se.sc = sc;
+    se.nthr = nthr;
+    /* eight chunks per thread (a whole number of groups), one if alone */
+    se.ncell = ncell;
+    se.chunk = nthr > 1 ? (uint32_t)spl_round_up(ncell / (8 * nthr) + 1, SPL__GX) : ncell + 1;
+    atomic_init(&se.next, 0);
+    for (uint32_t t = 0; t < nthr; t++, nalloc++) {
+        sc[t].se = &se;
+        if ((rc = spl__scan_init(&sc[t], &se)) != 0)
+            goto done;
+    }
+    spl__pool_run(s, spl__scan_task, &se, nthr);
+    for (uint32_t j = 0; j < nq && rc == 0; j++)
+        rc = spl__result_make(&se, j, &out[j]);
     if (rc)
-        goto done;
-    if (q->vec)
-        memcpy(qv, q->vec, (size_t)s->vec_dim * 4);
-    else if ((rc = spl__vec_read(s, q->key, qv, NULL)) != 0)
-        goto done;
-    double ss = 0;
-    for (uint32_t i = 0; i < s->vec_dim; i++) {
-        if (!isfinite(qv[i])) {
-            rc = SPL_ENAN;
-            goto done;
+        for (uint32_t j = 0; j < nq; j++) {
+            free(out[j]);
+            out[j] = NULL;
         }
-        ss += (double)qv[i] * qv[i];
-    }
-    size_t plen = q->prefix ? strlen(q->prefix) : 0;
-    const struct spl__vk *vk = spl__vk_get();
-    for (uint32_t t = 0; t < nthr; t++) {
-        sc[t] = (struct spl__scan){.s = s, .vk = vk, .q = q, .qv = qv};
-        sc[t].qnorm2 = (float)ss;
-        sc[t].qnorm = (float)sqrt(ss);
-        sc[t].prefix_len = plen;
-        if ((q->flags & SPL_VQ_SKIP_SELF) && !q->vec) {
-            sc[t].self = q->key;
-            sc[t].self_len = strlen(q->key);
-        }
-        sc[t].filtered = q->labels || plen;
-        sc[t].lo = (uint32_t)((uint64_t)ncell * t / nthr);
-        sc[t].hi = (uint32_t)((uint64_t)ncell * (t + 1) / nthr);
-        if ((rc = spl__scan_init(&sc[t], q->k, s->key_max)) != 0)
-            goto done;
-    }
-    if (plen > s->key_max) /* no key can carry it: an empty result */
-        nthr = 0;
-    for (uint32_t t = 1; t < nthr; t++)
-        started[t] = pthread_create(&tid[t], NULL, spl__scan_thread, &sc[t]) == 0;
-    for (uint32_t t = 0; t < nthr; t++)
-        if (!started[t])
-            spl__scan_range(&sc[t]); /* the caller's share, or a thread that did not start */
-    for (uint32_t t = 1; t < nthr; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
-    rc = spl__result_make(sc, nthr, q->k, out);
 done:
-    for (uint32_t t = 0; sc && t < nalloc; t++) {
-        free(sc[t].heap);
-        free(sc[t].arena);
-        free(sc[t].tsan_elems);
-    }
+    for (uint32_t t = 0; t < nalloc; t++)
+        free(sc[t].mem);
     free(sc);
-    free(tid);
-    free(started);
     free(qv);
+    free(norms);
+    free((void *)self);
+    free(self_len);
+    free(qpack);
+    free(zeros);
     return rc;
+}
+
+SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out)
+{
+    if (out)
+        *out = NULL;
+    if (!q || !out) { /* spl__search wants both */
+        int rc = spl__vec_usable(s);
+        return rc ? rc : SPL_EINVAL;
+    }
+    return spl__search(s, q, 1, out);
+}
+
+SPL_API int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t nq,
+                                spl_vec_result **out)
+{
+    return spl__search(s, qs, nq, out);
 }
 
 SPL_API void spl_vec_result_free(spl_vec_result *r) { free(r); }
@@ -1124,6 +1647,12 @@ SPL_API int spl_tandem_vec_get(spl_store *s, const char *base, uint32_t i, float
 
 #else /* !SPL_WITH_EMBEDDINGS: the vector API exists and says so */
 
+void spl__vec_info(struct spl_store *s, spl_info *out)
+{
+    (void)s;
+    out->cells = out->cells_used = 0;
+}
+
 void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl)
 {
     (void)s, (void)i;
@@ -1150,6 +1679,14 @@ SPL_API int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const 
     (void)s, (void)key, (void)epoch, (void)vec, (void)dim;
     return SPL_ENOTSUP;
 }
+SPL_API int spl_vec_set_many(spl_store *s, const char *const *keys, const float *vecs, uint32_t n,
+                             uint32_t dim, uint32_t timeout_us, uint32_t *done)
+{
+    (void)s, (void)keys, (void)vecs, (void)n, (void)dim, (void)timeout_us;
+    if (done)
+        *done = 0;
+    return SPL_ENOTSUP;
+}
 SPL_API int spl_vec_get(spl_store *s, const char *key, float *out, uint32_t dim,
                         uint64_t *epoch_out)
 {
@@ -1166,6 +1703,14 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
     (void)s, (void)q;
     if (out)
         *out = NULL;
+    return SPL_ENOTSUP;
+}
+SPL_API int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t nq,
+                                spl_vec_result **out)
+{
+    (void)s, (void)qs;
+    for (uint32_t j = 0; out && j < nq && nq <= SPL_VEC_BATCH_LIMIT; j++)
+        out[j] = NULL;
     return SPL_ENOTSUP;
 }
 SPL_API void spl_vec_result_free(spl_vec_result *r) { (void)r; }

@@ -54,6 +54,7 @@ const (
 	ErrNoNode   Errno = C.SPL_ENODE     // NUMA node does not exist or is not allowed here
 	ErrNoHuge   Errno = C.SPL_ENOHUGE   // no huge pages: none free, or not on hugetlbfs
 	ErrUnsealed Errno = C.SPL_EUNSEALED // store fd is not sealed against shrinking
+	ErrNoCell   Errno = C.SPL_ENOCELL   // no free vector cell: every cell holds a vector
 	ErrFragABI  Errno = C.SPL_EABI      // fragment needs another fragment ABI version
 	ErrNoSym    Errno = C.SPL_ENOSYM    // library has no spl_fragment_entry symbol
 	ErrLoad     Errno = C.SPL_ELOAD     // fragment library could not be loaded

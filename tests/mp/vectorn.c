@@ -52,6 +52,7 @@ static void vt_writer(int fd, vt_shared *sh, uint64_t seed, uint32_t w)
 static void vt_reader(int fd, vt_shared *sh, int expect_torn, int kills, uint64_t deadline)
 {
     spl_store *s = NULL;
+    (void)kills; /* the bounds below hold with and without kills */
     if (spl_open_fd(&s, fd, SPL_O_RDONLY) != 0)
         _exit(2);
     float g[VT_DIM];
@@ -65,14 +66,17 @@ static void vt_reader(int fd, vt_shared *sh, int expect_torn, int kills, uint64_
                 MP_FAIL("search: %s", spl_err_name(rc));
             continue;
         }
-        /* A key is reported once.  Without kills every skipped cell is
-         * one of the keys too; with kills, a cell of a key whose delete
-         * committed just before its writer died stays in a busy slot (a
-         * read-only searcher cannot recover it) while the key may be set
-         * again elsewhere and found there. */
-        uint64_t most = kills ? VT_KEYS : VT_KEYS - skipped;
-        if ((hits > most || skipped > VT_KEYS) && atomic_fetch_add(&sh->errors, 1) < 5)
-            MP_FAIL("search: %u hits + %llu skipped > %u keys", hits,
+        /* A key is reported once.  A skipped cell need not be a key of
+         * its own: a key deleted and set again while the search runs can
+         * leave its old cell skipped (its slot stayed busy, or the cell
+         * kept changing while it was freed and claimed) and be found in
+         * its new cell; with kills, a cell of a key whose delete committed
+         * just before its writer died stays in a busy slot (a read-only
+         * searcher cannot recover it) while the key is found elsewhere.
+         * (The bound hits + skipped <= keys, held here until the batch
+         * search, failed about 1 run in 10 before it too: 64 + 1.) */
+        if ((hits > VT_KEYS || skipped > VT_KEYS) && atomic_fetch_add(&sh->errors, 1) < 5)
+            MP_FAIL("search: %u hits, %llu skipped, more than %u keys", hits,
                     (unsigned long long)skipped, VT_KEYS);
         atomic_fetch_add(&sh->torn, torn);
         atomic_fetch_add(&sh->hits, hits);
@@ -144,6 +148,8 @@ int main(int argc, char **argv)
 {
     uint64_t writers = 2, ms = 1500, seed = mp_time_seed(), expect = 0, kills = 0;
     mpv_need_embeddings("vectorn");
+    /* split every search over its threads (the pool), however small */
+    setenv("SPLINTER_SPLIT_BYTES", "0", 1);
     for (int i = 1; i < argc; i++) {
         if (mp_arg_u64(argc, argv, &i, "--writers", &writers) ||
             mp_arg_u64(argc, argv, &i, "--ms", &ms) || mp_arg_u64(argc, argv, &i, "--seed", &seed) ||

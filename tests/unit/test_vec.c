@@ -8,6 +8,10 @@
 #include "unit_common.h"
 #include "layout.h"
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <string.h>
@@ -85,7 +89,7 @@ static uint64_t rnd(uint64_t *s)
 }
 static float rndf(uint64_t *s) { return (float)((double)(rnd(s) >> 11) / 9007199254740992.0 * 2 - 1); }
 
-static const char *const paths[] = {"scalar", "sse", "avx2", "avx512", "neon"};
+static const char *const paths[] = {"scalar", "sse", "avx2", "avxvnni", "avx512", "avx512vnni", "neon"};
 
 /* ---- set / get / clear -------------------------------------------------- */
 
@@ -290,40 +294,55 @@ static int ref_cmp(const void *a, const void *b)
     return gx > gy ? -1 : gx < gy ? 1 : (x->id > y->id) - (x->id < y->id);
 }
 
-static double ref_score(int metric, const float *q, const float *x, uint32_t dim)
+/* The reference score of x for query q, in double.  qd is the query the
+ * dot product uses: q itself, or for an int8 store q quantized the way the
+ * library documents (symmetric, max|q|/127, round to nearest); norms are
+ * those of q and of the stored (decoded) x. */
+static double ref_score(int metric, const float *q, const float *qd, const float *x, uint32_t dim)
 {
-    double dot = 0, nq = 0, nx = 0, l2 = 0;
+    double dot = 0, nq = 0, nx = 0;
     for (uint32_t i = 0; i < dim; i++) {
-        dot += (double)q[i] * x[i];
+        dot += (double)qd[i] * x[i];
         nq += (double)q[i] * q[i];
         nx += (double)x[i] * x[i];
-        l2 += ((double)q[i] - x[i]) * ((double)q[i] - x[i]);
     }
     if (metric == SPL_METRIC_DOT)
         return dot;
     if (metric == SPL_METRIC_L2)
-        return sqrt(l2);
+        return sqrt(fmax(0, nq + nx - 2 * dot));
     return nq > 0 && nx > 0 ? dot / sqrt(nq * nx) : 0;
 }
 
-/* Search s (n vectors "v%05u", stored decoded in vecs) and compare with the
- * reference: n hits = min(k, n), ordered, each hit's reference score within
- * tol of the reference's score at that rank (so only near-ties may swap). */
-static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim,
-                       const float *q, int metric, uint32_t k, uint32_t threads, const char *path)
+/* q as an int8 store's search sees it for the dot product (decoded). */
+static void quantized(const float *q, uint32_t dim, float *out)
+{
+    double m = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        m = fmax(m, fabs((double)q[i]));
+    float sc = m > 0 ? (float)(m / 127.0) : 1.0f;
+    for (uint32_t i = 0; i < dim; i++) {
+        long r = lrintf(q[i] / sc);
+        r = r > 127 ? 127 : r < -127 ? -127 : r;
+        out[i] = (float)((double)r * sc);
+    }
+}
+
+/* Check a result for query q over s's n vectors "v%05u" (stored decoded in
+ * vecs) against the reference: min(k, n) hits, ordered, each hit's
+ * reference score within tol of the reference's score at that rank (so
+ * only near-ties may swap). */
+static void check_result(const spl_vec_result *res, const float *vecs, uint32_t n, uint32_t dim,
+                         const float *q, const float *qd, int metric, uint32_t k, const char *path)
 {
     struct ref *r = malloc((n + 1) * sizeof *r);
     assert_non_null(r);
     double scale = 0;
     for (uint32_t i = 0; i < n; i++) {
-        r[i] = (struct ref){ref_score(metric, q, vecs + (size_t)i * dim, dim), i};
+        r[i] = (struct ref){ref_score(metric, q, qd, vecs + (size_t)i * dim, dim), i};
         scale = fmax(scale, fabs(r[i].score));
     }
     metric_g = metric;
     qsort(r, n, sizeof *r, ref_cmp);
-    spl_vec_query vq = {.vec = q, .dim = dim, .k = k, .metric = metric, .threads = threads};
-    spl_vec_result *res = NULL;
-    CHECK_RC(spl_vec_search(s, &vq, &res), 0);
     uint32_t want = k < n ? k : n;
     if (res->n != want)
         fail_msg("%s dim %u metric %d k %u: %u hits, want %u", path, dim, metric, k, res->n, want);
@@ -334,7 +353,7 @@ static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim
         unsigned id;
         assert_int_equal(sscanf(res->hits[j].key, "v%05u", &id), 1);
         assert_true(id < n);
-        double mine = ref_score(metric, q, vecs + (size_t)id * dim, dim);
+        double mine = ref_score(metric, q, qd, vecs + (size_t)id * dim, dim);
         if (fabs(mine - r[j].score) > tol || fabs(res->hits[j].score - mine) > tol)
             fail_msg("%s dim %u metric %d k %u rank %u: got v%05u (ref %.6g, lib %.6g), "
                      "reference v%05u %.6g",
@@ -346,20 +365,77 @@ static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim
             assert_true(metric == SPL_METRIC_L2 ? a <= b : a >= b);
         }
     }
-    spl_vec_result_free(res);
     free(r);
+}
+
+static void check_topk(spl_store *s, const float *vecs, uint32_t n, uint32_t dim,
+                       const float *q, const float *qd, int metric, uint32_t k, uint32_t threads,
+                       const char *path)
+{
+    spl_vec_query vq = {.vec = q, .dim = dim, .k = k, .metric = metric, .threads = threads};
+    spl_vec_result *res = NULL;
+    CHECK_RC(spl_vec_search(s, &vq, &res), 0);
+    check_result(res, vecs, n, dim, q, qd, metric, k, path);
+    spl_vec_result_free(res);
+}
+
+/* Two results are the same to the bit: keys, scores, slots, epochs, counts. */
+static void same_result(const spl_vec_result *a, const spl_vec_result *b, const char *what)
+{
+    if (a->n != b->n || a->scanned != b->scanned || a->skipped != b->skipped)
+        fail_msg("%s: n %u/%u scanned %lu/%lu skipped %lu/%lu", what, a->n, b->n,
+                 (unsigned long)a->scanned, (unsigned long)b->scanned, (unsigned long)a->skipped,
+                 (unsigned long)b->skipped);
+    for (uint32_t j = 0; j < a->n; j++) {
+        const spl_vec_hit *x = &a->hits[j], *y = &b->hits[j];
+        if (strcmp(x->key, y->key) != 0 || memcmp(&x->score, &y->score, sizeof x->score) != 0 ||
+            x->slot != y->slot || x->epoch != y->epoch || x->key_len != y->key_len)
+            fail_msg("%s: hit %u: %s %.9g slot %u vs %s %.9g slot %u", what, j, x->key,
+                     (double)x->score, x->slot, y->key, (double)y->score, y->slot);
+    }
+}
+
+/* A batch of nq queries (template t, vectors qv[j], or keys[j] where given)
+ * gives, for each query, exactly what a search for it alone gives. */
+static void check_batch_same(spl_store *s, const spl_vec_query *t, const float *qv, uint32_t dim,
+                             const char *const *keys, uint32_t nq, const char *what)
+{
+    spl_vec_query *qs = calloc(nq, sizeof *qs);
+    spl_vec_result **rs = calloc(nq, sizeof *rs);
+    assert_non_null(qs);
+    assert_non_null(rs);
+    for (uint32_t j = 0; j < nq; j++) {
+        qs[j] = *t;
+        qs[j].vec = keys && keys[j] ? NULL : qv + (size_t)j * dim;
+        qs[j].key = keys ? keys[j] : NULL;
+        qs[j].dim = dim;
+    }
+    CHECK_RC(spl_vec_search_many(s, qs, nq, rs), 0);
+    for (uint32_t j = 0; j < nq; j++) {
+        spl_vec_result *one = NULL;
+        CHECK_RC(spl_vec_search(s, &qs[j], &one), 0);
+        char w[96];
+        snprintf(w, sizeof w, "%s query %u of %u", what, j, nq);
+        same_result(rs[j], one, w);
+        spl_vec_result_free(one);
+        spl_vec_result_free(rs[j]);
+    }
+    free(qs);
+    free(rs);
 }
 
 static void topk_store(uint32_t fmt)
 {
     static const uint32_t dims[] = {1, 3, 17, 64, 100, 768};
-    const uint32_t n = 120;
+    const uint32_t n = 120, nq = 13; /* 13: blocks of 6 queries and a remainder */
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
         uint32_t dim = dims[d];
         spl_store *s = mkv(256, dim, fmt, 0);
-        float *vecs = malloc((size_t)n * dim * sizeof *vecs), *q = malloc(dim * sizeof *q);
+        float *vecs = malloc((size_t)n * dim * sizeof *vecs);
+        float *q = malloc((size_t)nq * dim * sizeof *q), *qd = malloc((size_t)nq * dim * sizeof *qd);
         assert_non_null(vecs);
         assert_non_null(q);
+        assert_non_null(qd);
         uint64_t seed = 1000 + dim;
         char key[16];
         for (uint32_t i = 0; i < n; i++) {
@@ -370,20 +446,47 @@ static void topk_store(uint32_t fmt)
             /* compare against what is stored (F16/I8 are lossy) */
             CHECK_RC(spl_vec_get(s, key, vecs + (size_t)i * dim, dim, NULL), 0);
         }
-        for (uint32_t j = 0; j < dim; j++)
+        for (uint32_t j = 0; j < nq * dim; j++)
             q[j] = rndf(&seed);
+        for (uint32_t j = 0; j < nq; j++) {
+            if (fmt == SPL_VEC_I8)
+                quantized(q + (size_t)j * dim, dim, qd + (size_t)j * dim);
+            else
+                memcpy(qd + (size_t)j * dim, q + (size_t)j * dim, dim * sizeof *q);
+        }
+        const char *keys[13] = {NULL, "v00007", NULL, NULL, "v00100"};
         for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
             if (spl_vec_simd_force(paths[p]) != 0)
                 continue; /* this CPU does not run it */
             for (int metric = 0; metric < 3; metric++) {
-                check_topk(s, vecs, n, dim, q, metric, 1, 1, paths[p]);
-                check_topk(s, vecs, n, dim, q, metric, 10, 1, paths[p]);
-                check_topk(s, vecs, n, dim, q, metric, n + 5, 1, paths[p]);
+                check_topk(s, vecs, n, dim, q, qd, metric, 1, 1, paths[p]);
+                check_topk(s, vecs, n, dim, q, qd, metric, 10, 1, paths[p]);
+                check_topk(s, vecs, n, dim, q, qd, metric, n + 5, 1, paths[p]);
+                /* the batch: each query against the reference, and the
+                 * same bits as that query alone */
+                spl_vec_query vq[13];
+                spl_vec_result *rs[13];
+                for (uint32_t j = 0; j < nq; j++)
+                    vq[j] = (spl_vec_query){.vec = q + (size_t)j * dim, .dim = dim, .k = 10,
+                                            .metric = metric};
+                CHECK_RC(spl_vec_search_many(s, vq, nq, rs), 0);
+                for (uint32_t j = 0; j < nq; j++) {
+                    check_result(rs[j], vecs, n, dim, q + (size_t)j * dim, qd + (size_t)j * dim,
+                                 metric, 10, paths[p]);
+                    spl_vec_result_free(rs[j]);
+                }
+                check_batch_same(s, &vq[0], q, dim, NULL, nq, paths[p]);
+                check_batch_same(s, &vq[0], q, dim, keys, nq, paths[p]);
+                spl_vec_query t = vq[0];
+                t.threads = 3;
+                t.k = 1;
+                check_batch_same(s, &t, q, dim, NULL, 7, paths[p]);
             }
         }
         spl_close(s);
         free(vecs);
         free(q);
+        free(qd);
     }
     CHECK_RC(spl_vec_simd_force("scalar"), 0);
 }
@@ -553,6 +656,319 @@ static void test_ties_zero_threads(void **state)
     spl_close(s);
 }
 
+/* The batch with filters and ties: each query's result is the one it gets
+ * alone (bits, slots, epochs, counts), and the expected keys. */
+static void test_batch_filters_ties(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    spl_store *s = mkv(512, dim, SPL_VEC_F32, 0);
+    float v[8] = {0}, qv[9][8] = {{0}};
+    char key[16];
+    /* 1..6 by dot on axis 0; labels bit i%3 and 8; prefixes a:/b: */
+    for (int i = 1; i <= 6; i++) {
+        memset(v, 0, sizeof v);
+        v[0] = (float)i;
+        snprintf(key, sizeof key, "%s:%d", i % 2 ? "a" : "b", i);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+        CHECK_RC(spl_labels_set(s, key, 1ull << (i % 3) | 8), 0);
+    }
+    /* 200 identical vectors on axis 1: ties broken by key bytes */
+    for (int i = 199; i >= 0; i--) {
+        memset(v, 0, sizeof v);
+        v[1] = 2;
+        snprintf(key, sizeof key, "t%03d", i);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+    }
+    for (int j = 0; j < 9; j++) /* axis 0, axis 1, both, and a zero query */
+        qv[j][j % 3 == 2 ? 0 : j % 3] = j == 8 ? 0 : 1, qv[j][1] += j % 3 == 2 ? 1 : 0;
+    const char *keys[9] = {NULL, NULL, NULL, "a:3", NULL, "t005", NULL, NULL, NULL};
+    static const uint64_t labels[] = {0, 1ull << 0 | 8, 1ull << 0 | 1ull << 1};
+    static const char *const prefixes[] = {NULL, "a:", "t0", "zz"};
+    for (int metric = 0; metric < 3; metric++)
+        for (size_t l = 0; l < 3; l++)
+            for (size_t p = 0; p < 4; p++)
+                for (uint32_t flags = 0; flags <= SPL_VQ_SKIP_SELF; flags += SPL_VQ_SKIP_SELF) {
+                    spl_vec_query t = {.k = 5, .metric = metric, .labels = labels[l],
+                                       .prefix = prefixes[p], .flags = flags | (l == 2 ? SPL_F_LABELS_ANY : 0)};
+                    char what[64];
+                    snprintf(what, sizeof what, "metric %d labels %zu prefix %zu flags %u", metric, l, p, flags);
+                    check_batch_same(s, &t, &qv[0][0], dim, keys, 9, what);
+                    t.threads = 3;
+                    check_batch_same(s, &t, &qv[0][0], dim, keys, 9, what);
+                }
+    /* the expected keys of a few */
+    spl_vec_query qs[3];
+    spl_vec_result *rs[3];
+    for (int j = 0; j < 3; j++)
+        qs[j] = (spl_vec_query){.vec = qv[j], .dim = dim, .k = 3, .metric = SPL_METRIC_DOT,
+                                .labels = 8};
+    CHECK_RC(spl_vec_search_many(s, qs, 3, rs), 0);
+    assert_string_equal(rs[0]->hits[0].key, "b:6"); /* axis 0, label 8: the numbered six */
+    assert_string_equal(rs[0]->hits[2].key, "b:4");
+    assert_int_equal(rs[1]->n, 3);                  /* axis 1: none has label 8 but ... */
+    assert_true(rs[1]->hits[0].score == 0.0f);       /* ... the numbered six, all 0: key order */
+    assert_string_equal(rs[1]->hits[0].key, "a:1");
+    assert_int_equal(rs[0]->scanned, 6);            /* filtered cells are not scanned */
+    for (int j = 0; j < 3; j++)
+        spl_vec_result_free(rs[j]);
+    for (int j = 0; j < 3; j++)
+        qs[j].labels = 0;
+    CHECK_RC(spl_vec_search_many(s, qs, 3, rs), 0);
+    for (uint32_t h = 0; h < 3; h++) { /* 200 ties at 2 on axis 1: t000, t001, t002 */
+        snprintf(key, sizeof key, "t%03u", h);
+        assert_string_equal(rs[1]->hits[h].key, key);
+        assert_true(rs[1]->hits[h].score == 2.0f);
+    }
+    assert_int_equal(rs[1]->scanned, 206);
+    for (int j = 0; j < 3; j++)
+        spl_vec_result_free(rs[j]);
+    spl_close(s);
+}
+
+/* Bad batches: nothing is returned and every out[j] is NULL. */
+static void test_batch_errors(void **state)
+{
+    (void)state;
+    const uint32_t dim = 4;
+    spl_store *s = mkv(16, dim, SPL_VEC_F32, 0);
+    float q[4] = {1, 2, 3, 4}, bad[4] = {1, NAN, 0, 0};
+    CHECK_RC(spl_vec_set(s, "x", q, dim), 0);
+    CHECK_RC(spl_set(s, "novec", "1", 1), 0);
+    spl_vec_query qs[3];
+    spl_vec_result *rs[3];
+    for (int j = 0; j < 3; j++)
+        qs[j] = (spl_vec_query){.vec = q, .dim = dim, .k = 2, .metric = SPL_METRIC_L2};
+#define EXPECT_BATCH(nq, want)                                     \
+    do {                                                           \
+        rs[0] = rs[1] = rs[2] = (spl_vec_result *)(void *)1;       \
+        CHECK_RC(spl_vec_search_many(s, qs, nq, rs), want);        \
+        for (int j_ = 0; j_ < (int)(nq) && j_ < 3; j_++)           \
+            assert_null(rs[j_]);                                   \
+    } while (0)
+    EXPECT_BATCH(0, SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, qs, SPL_VEC_BATCH_LIMIT + 1, rs), SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, NULL, 3, rs), SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, qs, 3, NULL), SPL_EINVAL);
+    qs[2].k = 3; /* shared fields must agree */
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[2].k = 2;
+    qs[1].metric = SPL_METRIC_DOT;
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[1].metric = SPL_METRIC_L2;
+    qs[1].prefix = "x";
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[0].prefix = qs[2].prefix = "x"; /* equal strings: fine */
+    char pfx[2] = "x";
+    qs[1].prefix = pfx;
+    EXPECT_BATCH(0, SPL_EINVAL);
+    CHECK_RC(spl_vec_search_many(s, qs, 3, rs), 0);
+    for (int j = 0; j < 3; j++) {
+        assert_int_equal(rs[j]->n, 1);
+        spl_vec_result_free(rs[j]);
+    }
+    qs[0].prefix = qs[1].prefix = qs[2].prefix = NULL;
+    qs[2].threads = 2;
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[2].threads = 0;
+    qs[1].labels = 1;
+    EXPECT_BATCH(3, SPL_EINVAL);
+    qs[1].labels = 0;
+    qs[2].dim = dim + 1;
+    EXPECT_BATCH(3, SPL_EDIM);
+    qs[2].dim = dim;
+    qs[1].vec = bad;
+    EXPECT_BATCH(3, SPL_ENAN);
+    qs[1].vec = NULL;
+    qs[1].key = "novec";
+    EXPECT_BATCH(3, SPL_ENOVEC);
+    qs[1].key = "absent";
+    EXPECT_BATCH(3, SPL_ENOENT);
+    qs[1].key = NULL;
+    EXPECT_BATCH(3, SPL_EINVAL);
+#undef EXPECT_BATCH
+    spl_close(s);
+}
+
+/* int8 scores are exact integer dot products, scaled: the same bits on
+ * every path (VNNI with its bias, the sign trick, pmaddwd, scalar); and
+ * float16 encodes to the same bits on every path (F16C or software). */
+static void test_paths_agree(void **state)
+{
+    (void)state;
+    const uint32_t dim = 1000, n = 40; /* a tail on every path's chunk */
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), *out = malloc(dim * sizeof *out),
+          *ref = malloc((size_t)n * dim * sizeof *ref);
+    assert_non_null(vecs);
+    assert_non_null(out);
+    assert_non_null(ref);
+    uint64_t seed = 11;
+    for (size_t i = 0; i < (size_t)n * dim; i++) {
+        /* every magnitude float16 has: subnormals, halfway cases, near 65504 */
+        uint64_t r = rnd(&seed);
+        float m = ldexpf(1.0f + (float)(r & 0xffff) / 65536.0f, (int)((r >> 16) % 42) - 26);
+        if ((r >> 24) % 7 == 0)
+            m = 65504.0f - (float)((r >> 32) % 16); /* the top of the range */
+        if ((r >> 24) % 11 == 0)
+            m = ldexpf((float)((r >> 40) % 2048) + 0.5f, -24); /* halfway between subnormals */
+        vecs[i] = (r >> 63) ? -m : m;
+    }
+    /* float16: every path writes the scalar path's bits */
+    spl_store *s = mkv(64, dim, SPL_VEC_F16, 0);
+    char key[16];
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (spl_vec_simd_force(paths[p]) != 0)
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            snprintf(key, sizeof key, "v%05u", i);
+            CHECK_RC(spl_vec_set(s, key, vecs + (size_t)i * dim, dim), 0);
+            CHECK_RC(spl_vec_get(s, key, out, dim, NULL), 0);
+            if (p == 0)
+                memcpy(ref + (size_t)i * dim, out, dim * sizeof *out);
+            else if (memcmp(ref + (size_t)i * dim, out, dim * sizeof *out) != 0)
+                fail_msg("float16 encoding differs on %s", paths[p]);
+        }
+    }
+    spl_close(s);
+    /* int8: every path gives the scalar path's result, to the bit */
+    CHECK_RC(spl_vec_simd_force("scalar"), 0);
+    s = mkv(64, dim, SPL_VEC_I8, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "v%05u", i);
+        CHECK_RC(spl_vec_set(s, key, vecs + (size_t)i * dim, dim), 0);
+    }
+    for (int metric = 0; metric < 3; metric++) {
+        spl_vec_query vq[3];
+        for (int j = 0; j < 3; j++)
+            vq[j] = (spl_vec_query){.vec = vecs + (size_t)(j + 1) * dim, .dim = dim, .k = n,
+                                    .metric = metric};
+        spl_vec_result *first[3] = {NULL, NULL, NULL}, *r[3];
+        for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+            if (spl_vec_simd_force(paths[p]) != 0)
+                continue;
+            CHECK_RC(spl_vec_search_many(s, vq, 3, r), 0);
+            for (int j = 0; j < 3; j++) {
+                if (!first[j]) {
+                    first[j] = r[j];
+                    continue;
+                }
+                char w[64];
+                snprintf(w, sizeof w, "int8 metric %d on %s", metric, paths[p]);
+                same_result(first[j], r[j], w);
+                spl_vec_result_free(r[j]);
+            }
+        }
+        for (int j = 0; j < 3; j++)
+            spl_vec_result_free(first[j]);
+    }
+    spl_close(s);
+    CHECK_RC(spl_vec_simd_force("scalar"), 0);
+    free(vecs);
+    free(out);
+    free(ref);
+}
+
+/* spl_vec_set_many: the same stored vectors as one spl_vec_set each; stops
+ * at the first error with *done counting what went in before it. */
+static void test_set_many(void **state)
+{
+    (void)state;
+    const uint32_t dim = 20, n = 100;
+    float *v = malloc((size_t)n * dim * sizeof *v), w[20], x[20];
+    char *keys[100], kb[100][16];
+    assert_non_null(v);
+    uint64_t seed = 21;
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            v[(size_t)i * dim + j] = rndf(&seed);
+        snprintf(kb[i], sizeof kb[i], "m%03u", i);
+        keys[i] = kb[i];
+    }
+    for (uint32_t fmt = 0; fmt < 3; fmt++) {
+        spl_store *a = mkv(256, dim, fmt, 0), *b = mkv(256, dim, fmt, 0);
+        uint32_t done = 99;
+        CHECK_RC(spl_vec_set(b, "m000", v, dim), 0); /* a rewrite among new keys */
+        CHECK_RC(spl_set(a, "m001", "keep", 4), 0);   /* a key with a value keeps it */
+        CHECK_RC(spl_vec_set_many(a, (const char *const *)keys, v, n, dim, 1000, &done), 0);
+        assert_int_equal(done, n);
+        for (uint32_t i = 0; i < n; i++)
+            CHECK_RC(spl_vec_set(b, keys[i], v + (size_t)i * dim, dim), 0);
+        for (uint32_t i = 0; i < n; i++) {
+            CHECK_RC(spl_vec_get(a, keys[i], w, dim, NULL), 0);
+            CHECK_RC(spl_vec_get(b, keys[i], x, dim, NULL), 0);
+            assert_memory_equal(w, x, sizeof w);
+        }
+        char buf[8];
+        size_t len;
+        CHECK_RC(spl_get(a, "m001", buf, sizeof buf, &len), 0);
+        assert_int_equal(len, 4);
+        spl_close(a);
+        spl_close(b);
+    }
+    /* errors: the first bad vector stops it, those before are in */
+    spl_store *s = mkv(256, dim, SPL_VEC_F32, 0);
+    uint32_t done = 99;
+    v[5 * dim + 3] = NAN;
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim, 1000, &done), SPL_ENAN);
+    assert_int_equal(done, 5);
+    CHECK_RC(spl_exists(s, "m004"), 1);
+    CHECK_RC(spl_exists(s, "m005"), 0);
+    v[5 * dim + 3] = 0;
+    keys[7] = NULL;
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim, 1000, &done), SPL_EINVAL);
+    assert_int_equal(done, 7);
+    keys[7] = kb[7];
+    keys[9] = "";
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim, 1000, &done), SPL_EKEYLEN);
+    assert_int_equal(done, 9);
+    keys[9] = kb[9];
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, n, dim + 1, 1000, &done), SPL_EDIM);
+    assert_int_equal(done, 0);
+    CHECK_RC(spl_vec_set_many(s, NULL, v, n, dim, 1000, &done), SPL_EINVAL);
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, NULL, n, dim, 1000, &done), SPL_EINVAL);
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, 0, dim, 1000, &done), 0);
+    assert_int_equal(done, 0);
+    spl_close(s);
+    /* the cells run out in the middle: SPL_ENOCELL at the 11th new key,
+     * which is not created */
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 64, 32, 64);
+    o.geom.vec_dim = dim;
+    o.vec_cells = 10;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys, v, 15, dim, 1000, &done), SPL_ENOCELL);
+    assert_int_equal(done, 10);
+    CHECK_RC(spl_exists(s, keys[10]), 0);
+    /* rewriting the ten needs no spare cell */
+    CHECK_RC(spl_vec_set_many(s, (const char *const *)keys + 0, v + dim, 10, dim, 1000, &done), 0);
+    assert_int_equal(done, 10);
+    spl_close(s);
+    free(v);
+}
+
+/* SPL_VQ_SKIP_SELF is each query's own in a batch: key queries leave their
+ * key out, vector queries beside them do not care. */
+static void test_batch_skip_self(void **state)
+{
+    (void)state;
+    const uint32_t dim = 3;
+    spl_store *s = mkv(16, dim, SPL_VEC_F32, 0);
+    float a[3] = {1, 0, 0}, b[3] = {0.9f, 0.1f, 0};
+    CHECK_RC(spl_vec_set(s, "a", a, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", b, dim), 0);
+    spl_vec_query qs[3] = {
+        {.key = "a", .k = 1, .metric = SPL_METRIC_COSINE, .flags = SPL_VQ_SKIP_SELF},
+        {.vec = a, .dim = dim, .k = 1, .metric = SPL_METRIC_COSINE},
+        {.key = "a", .k = 1, .metric = SPL_METRIC_COSINE}};
+    spl_vec_result *r[3];
+    CHECK_RC(spl_vec_search_many(s, qs, 3, r), 0);
+    assert_string_equal(r[0]->hits[0].key, "b");
+    assert_string_equal(r[1]->hits[0].key, "a");
+    assert_string_equal(r[2]->hits[0].key, "a");
+    for (int j = 0; j < 3; j++)
+        spl_vec_result_free(r[j]);
+    spl_close(s);
+}
+
 static void test_tandem_vectors(void **state)
 {
     (void)state;
@@ -688,6 +1104,144 @@ static spl_store *store_abc(uint32_t slots)
  * a cell before claiming it.  Searches do not count it, and a claim that
  * finds no free cell sweeps it back, also when the orphan links the very
  * slot that claims (whose odd epoch would otherwise make it look busy). */
+/* A store with fewer cells than slots (spl_options.vec_cells): the arena
+ * is that big, a vector for a key without one needs a free cell (else
+ * SPL_ENOCELL, and a new key is not created), a rewrite needs none, a
+ * freed cell is taken again. */
+static void test_cells_option(void **state)
+{
+    (void)state;
+    const uint32_t dim = 8;
+    float v[8] = {1, 2, 3, 4, 5, 6, 7, 8}, w[8];
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 16, 32, 64);
+    o.geom.vec_dim = dim;
+    spl_store *s = NULL, *full = NULL;
+    CHECK_RC(spl_create(&full, NULL, &o), 0);
+    o.vec_cells = 3;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_info a, b;
+    CHECK_RC(spl_info_get(full, &a), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(a.cells, 16);
+    assert_int_equal(b.cells, 3);
+    assert_int_equal(b.cells_used, 0);
+    /* 13 cells fewer (the region parts after the arena are page-aligned,
+     * so the difference is that, give or take a page) */
+    assert_true(a.region_bytes - b.region_bytes + 4096 > 13ull * b.cell_stride &&
+                a.region_bytes - b.region_bytes < 13ull * b.cell_stride + 4096);
+    spl_close(full);
+    CHECK_RC(spl_vec_set(s, "a", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "c", v, dim), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(b.cells_used, 3);
+    assert_int_equal(b.cells_high, 3);
+    /* the boundary: no fourth vector; the new key is not left behind */
+    CHECK_RC(spl_vec_set(s, "d", v, dim), SPL_ENOCELL);
+    CHECK_RC(spl_exists(s, "d"), 0);
+    /* a key with a value but no vector: refused, value kept */
+    CHECK_RC(spl_set(s, "e", "val", 3), 0);
+    CHECK_RC(spl_vec_set(s, "e", v, dim), SPL_ENOCELL);
+    size_t len;
+    char buf[8];
+    CHECK_RC(spl_get(s, "e", buf, sizeof buf, &len), 0);
+    assert_int_equal(len, 3);
+    CHECK_RC(spl_vec_get(s, "e", w, dim, NULL), SPL_ENOVEC);
+    /* a rewrite in place needs no spare cell */
+    v[0] = 42;
+    CHECK_RC(spl_vec_set(s, "a", v, dim), 0);
+    CHECK_RC(spl_vec_get(s, "a", w, dim, NULL), 0);
+    assert_true(w[0] == 42);
+    /* clearing or deleting frees a cell for the next one */
+    CHECK_RC(spl_vec_clear(s, "b"), 0);
+    CHECK_RC(spl_vec_set(s, "d", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", v, dim), SPL_ENOCELL);
+    CHECK_RC(spl_unset(s, "c"), 0);
+    CHECK_RC(spl_vec_set(s, "e", v, dim), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(b.cells_used, 3);
+    assert_int_equal(b.cells_high, 3);
+    spl_vec_query q = {.vec = v, .dim = dim, .k = 10, .metric = SPL_METRIC_DOT};
+    spl_vec_result *r = NULL;
+    CHECK_RC(spl_vec_search(s, &q, &r), 0);
+    assert_int_equal(r->n, 3); /* a, d, e */
+    assert_int_equal(r->scanned, 3);
+    spl_vec_result_free(r);
+    spl_close(s);
+
+    /* bounds: 1..slots, and only with vectors */
+    o.vec_cells = 17;
+    CHECK_RC(spl_create(&s, NULL, &o), SPL_EFORMAT);
+    o.vec_cells = 16;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_close(s);
+    o.vec_cells = 1;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    CHECK_RC(spl_vec_set(s, "one", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "two", v, dim), SPL_ENOCELL);
+    spl_close(s);
+    o.geom.vec_dim = 0;
+    o.vec_cells = 2;
+    CHECK_RC(spl_create(&s, NULL, &o), SPL_EFORMAT);
+
+    /* kept in the header: reopened as it was; open_or_create checks it */
+    char dir[64], path[96];
+    assert_int_equal(unit_mkdtemp(dir, sizeof dir, "cells"), 0);
+    snprintf(path, sizeof path, "%s/store", dir);
+    o = unit_opts(SPL_BACKING_FILE, 16, 32, 64);
+    o.geom.vec_dim = dim;
+    o.vec_cells = 5;
+    CHECK_RC(spl_create(&s, path, &o), 0);
+    spl_close(s);
+    CHECK_RC(spl_open(&s, path, NULL), 0);
+    CHECK_RC(spl_info_get(s, &b), 0);
+    assert_int_equal(b.cells, 5);
+    spl_close(s);
+    o.vec_cells = 6;
+    CHECK_RC(spl_open_or_create(&s, path, &o), SPL_EGEOMETRY);
+    o.vec_cells = 0;
+    CHECK_RC(spl_open_or_create(&s, path, &o), 0);
+    spl_close(s);
+    o.vec_cells = 5;
+    CHECK_RC(spl_open_or_create(&s, path, &o), 0);
+    spl_close(s);
+    assert_int_equal(unit_rm_rf(dir), 0);
+}
+
+/* resident_bytes counts the pages in memory, not the mapping: a new store
+ * is sparse, and grows by about a cell per vector written. */
+static void test_info_resident(void **state)
+{
+    (void)state;
+    const uint32_t dim = 768, n = 1000;
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 4096, 32, 8);
+    o.geom.vec_dim = dim;
+    spl_store *s = NULL;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl_info a, b;
+    CHECK_RC(spl_info_get(s, &a), 0);
+    assert_true(a.resident_bytes > 0); /* the header */
+    assert_true(a.resident_bytes < a.region_bytes / 64);
+    CHECK_RC(spl_info_get(s, &a), 0); /* now with the index and slots the first one read */
+    assert_true(a.resident_bytes < a.region_bytes / 4);
+    float *v = calloc(dim, sizeof *v);
+    assert_non_null(v);
+    char key[16];
+    for (uint32_t i = 0; i < n; i++) {
+        v[i % dim] = 1;
+        snprintf(key, sizeof key, "k%u", i);
+        CHECK_RC(spl_vec_set(s, key, v, dim), 0);
+    }
+    CHECK_RC(spl_info_get(s, &b), 0);
+    uint64_t grew = b.resident_bytes - a.resident_bytes;
+    assert_true(grew >= (uint64_t)n * b.cell_stride);
+    assert_true(grew <= (uint64_t)n * (b.cell_stride + b.slot_stride) + 64 * 4096);
+    assert_true(b.resident_bytes <= b.region_bytes);
+    assert_int_equal(b.cells_used, n);
+    free(v);
+    spl_close(s);
+}
+
 static void test_cells_orphans_swept(void **state)
 {
     (void)state;
@@ -770,6 +1324,172 @@ static void test_cells_hostile(void **state)
     spl_close(s);
 }
 
+
+/* ---- the thread pool ----------------------------------------------------- */
+
+static int task_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 2; /* . and .. */
+}
+
+static spl_store *pool_store(uint32_t n, uint32_t dim, float *vecs)
+{
+    spl_store *s = mkv(n + 16, dim, SPL_VEC_F32, 0);
+    uint64_t seed = 77;
+    char key[16];
+    for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            vecs[(size_t)i * dim + j] = rndf(&seed);
+        snprintf(key, sizeof key, "v%05u", i);
+        CHECK_RC(spl_vec_set(s, key, vecs + (size_t)i * dim, dim), 0);
+    }
+    return s;
+}
+
+/* Searches split over the pool give the reference's top-k; the workers are
+ * started once (not per search) and joined by spl_close. */
+static void test_pool_reuse_close(void **state)
+{
+    (void)state;
+    const uint32_t n = 500, dim = 32;
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), q[32];
+    assert_non_null(vecs);
+    int base = task_count();
+    spl_store *s = pool_store(n, dim, vecs);
+    uint64_t seed = 5;
+    for (uint32_t j = 0; j < dim; j++)
+        q[j] = rndf(&seed);
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_COSINE, 10, 4, "pool");
+    assert_int_equal(task_count(), base + 3); /* three workers beside the caller */
+    for (int r = 0; r < 50; r++)
+        check_topk(s, vecs, n, dim, q, q, SPL_METRIC_L2, 7, 4, "pool");
+    assert_int_equal(task_count(), base + 3); /* the same three */
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 7, 6, "pool");
+    assert_int_equal(task_count(), base + 5); /* grown to five */
+    spl_close(s);
+    assert_int_equal(task_count(), base); /* joined */
+    /* a handle that never split starts no thread */
+    s = pool_store(n, dim, vecs);
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 7, 1, "no pool");
+    assert_int_equal(task_count(), base);
+    spl_close(s);
+    free(vecs);
+}
+
+/* A forked child has none of its parent's workers: its searches still
+ * split (a fresh pool), and spl_close in it does not wait for threads
+ * that do not exist.  The parent's pool is unharmed. */
+static void test_pool_fork(void **state)
+{
+    (void)state;
+    const uint32_t n = 400, dim = 16;
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), q[16];
+    assert_non_null(vecs);
+    spl_store *s = pool_store(n, dim, vecs);
+    uint64_t seed = 9;
+    for (uint32_t j = 0; j < dim; j++)
+        q[j] = rndf(&seed);
+    check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 5, 3, "parent");
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(20);
+            spl_vec_query vq = {.vec = q, .dim = dim, .k = 5, .metric = SPL_METRIC_DOT, .threads = 3};
+            spl_vec_result *r = NULL, *r1 = NULL;
+            int ok = spl_vec_search(s, &vq, &r) == 0 && r->n == 5;
+            vq.threads = 1;
+            ok &= spl_vec_search(s, &vq, &r1) == 0 && r1->n == 5 &&
+                  strcmp(r->hits[0].key, r1->hits[0].key) == 0;
+            spl_vec_result_free(r);
+            spl_vec_result_free(r1);
+            if (round == 1) {
+                /* a grandchild too: two generations of copies */
+                pid_t g = fork();
+                if (g == 0) {
+                    vq.threads = 4;
+                    int ok2 = spl_vec_search(s, &vq, &r) == 0 && r->n == 5;
+                    spl_vec_result_free(r);
+                    spl_close(s);
+                    free(vecs); /* valgrind checks children for leaks too */
+                    _exit(ok2 ? 0 : 1);
+                }
+                int st;
+                ok &= g > 0 && waitpid(g, &st, 0) == g && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            }
+            spl_close(s); /* joins the child's own workers only */
+            free(vecs);
+            _exit(ok ? 0 : 1);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        check_topk(s, vecs, n, dim, q, q, SPL_METRIC_DOT, 5, 3, "parent after fork");
+    }
+    spl_close(s);
+    free(vecs);
+}
+
+struct conc {
+    spl_store *s;
+    const float *vecs, *q;
+    uint32_t n, dim;
+    int fails;
+};
+
+static void *conc_thread(void *arg)
+{
+    struct conc *c = arg;
+    spl_vec_query vq = {.vec = c->q, .dim = c->dim, .k = 3, .metric = SPL_METRIC_DOT, .threads = 3};
+    spl_vec_result *ref = NULL;
+    vq.threads = 1;
+    if (spl_vec_search(c->s, &vq, &ref) != 0)
+        c->fails++;
+    vq.threads = 3;
+    for (int i = 0; i < 200 && ref; i++) {
+        spl_vec_result *r = NULL;
+        if (spl_vec_search(c->s, &vq, &r) != 0 || r->n != ref->n ||
+            strcmp(r->hits[0].key, ref->hits[0].key) != 0 || r->hits[0].score != ref->hits[0].score)
+            c->fails++;
+        spl_vec_result_free(r);
+    }
+    spl_vec_result_free(ref);
+    return NULL;
+}
+
+/* Searches from several threads on one handle share its pool (jobs queue;
+ * each caller does the tasks no worker has taken). */
+static void test_pool_concurrent(void **state)
+{
+    (void)state;
+    const uint32_t n = 300, dim = 8;
+    float *vecs = malloc((size_t)n * dim * sizeof *vecs), q[4][8];
+    assert_non_null(vecs);
+    spl_store *s = pool_store(n, dim, vecs);
+    uint64_t seed = 3;
+    struct conc c[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        for (uint32_t j = 0; j < dim; j++)
+            q[i][j] = rndf(&seed);
+        c[i] = (struct conc){s, vecs, q[i], n, dim, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, conc_thread, &c[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(c[i].fails, 0);
+    }
+    spl_close(s);
+    free(vecs);
+}
+
 #else /* pure key-value build */
 
 static void test_kvonly_notsup(void **state)
@@ -799,6 +1519,9 @@ static void test_kvonly_notsup(void **state)
 
 int main(void)
 {
+    /* split every search over the threads it asks for, however small, so
+     * that the pool's paths run here (the threshold is a speed choice) */
+    setenv("SPLINTER_SPLIT_BYTES", "0", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tandem_values),
 #if SPL_WITH_EMBEDDINGS
@@ -810,10 +1533,20 @@ int main(void)
         cmocka_unit_test(test_topk_i8),
         cmocka_unit_test(test_search_filters),
         cmocka_unit_test(test_ties_zero_threads),
+        cmocka_unit_test(test_batch_filters_ties),
+        cmocka_unit_test(test_batch_errors),
+        cmocka_unit_test(test_paths_agree),
+        cmocka_unit_test(test_set_many),
+        cmocka_unit_test(test_batch_skip_self),
         cmocka_unit_test(test_tandem_vectors),
         cmocka_unit_test(test_cells_dense),
+        cmocka_unit_test(test_cells_option),
+        cmocka_unit_test(test_info_resident),
         cmocka_unit_test(test_cells_orphans_swept),
         cmocka_unit_test(test_cells_hostile),
+        cmocka_unit_test(test_pool_reuse_close),
+        cmocka_unit_test(test_pool_fork),
+        cmocka_unit_test(test_pool_concurrent),
 #else
         cmocka_unit_test(test_kvonly_notsup),
 #endif

@@ -76,7 +76,8 @@ class spl_options(Structure):
     _fields_ = [("version", c_uint32), ("backing", c_uint32), ("flags", c_uint32),
                 ("mode", c_uint32), ("geom", spl_geometry), ("feed_len", c_uint32),
                 ("vec_format", c_uint32), ("tandem_sep", c_uint32),
-                ("numa_mode", c_uint32), ("huge_pages", c_uint32), ("numa_nodes", c_uint64)]
+                ("numa_mode", c_uint32), ("huge_pages", c_uint32), ("numa_nodes", c_uint64),
+                ("vec_cells", c_uint32)]
 
 
 class spl_info(Structure):
@@ -88,7 +89,8 @@ class spl_info(Structure):
                 ("capacity", c_uint64), ("free", c_uint64), ("index_words", c_uint32),
                 ("undo_recs", c_uint32), ("page_bytes", c_uint64), ("numa_nodes", c_uint64),
                 ("numa_mode", ctypes.c_int32), ("numa_sampled", c_uint32), ("numa_absent", c_uint32),
-                ("numa_pages", c_uint32 * 64), ("store_id", c_uint64)]
+                ("numa_pages", c_uint32 * 64), ("store_id", c_uint64), ("cells", c_uint32),
+                ("cells_used", c_uint32), ("resident_bytes", c_uint64)]
 
 
 class spl_meta(Structure):

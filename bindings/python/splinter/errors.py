@@ -84,6 +84,7 @@ _TABLE: Tuple[Tuple[str, int, str, Type[BaseException]], ...] = (
     ("SPL_ENODE", -1020, "NoSuchNode", ValueError),
     ("SPL_ENOHUGE", -1021, "NoHugePages", OSError),
     ("SPL_EUNSEALED", -1022, "NotSealed", OSError),
+    ("SPL_ENOCELL", -1023, "NoCell", MemoryError),
     ("SPL_EABI", -1100, "FragmentABI", OSError),
     ("SPL_ENOSYM", -1101, "FragmentNoEntry", OSError),
     ("SPL_ELOAD", -1102, "FragmentLoad", OSError),
@@ -155,6 +156,7 @@ NotSupported: Type[SplinterError] = _BY_NAME["SPL_ENOTSUP"]
 NoSuchNode: Type[SplinterError] = _BY_NAME["SPL_ENODE"]
 NoHugePages: Type[SplinterError] = _BY_NAME["SPL_ENOHUGE"]
 NotSealed: Type[SplinterError] = _BY_NAME["SPL_EUNSEALED"]
+NoCell: Type[SplinterError] = _BY_NAME["SPL_ENOCELL"]
 FragmentABI: Type[SplinterError] = _BY_NAME["SPL_EABI"]
 FragmentNoEntry: Type[SplinterError] = _BY_NAME["SPL_ENOSYM"]
 FragmentLoad: Type[SplinterError] = _BY_NAME["SPL_ELOAD"]

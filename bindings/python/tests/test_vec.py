@@ -68,7 +68,7 @@ def test_vec_formats_and_simd():
         st.vec_set("a", [1.0, -0.5, 0.25])
         got = list(st.vec_get("a"))
         assert all(abs(g - e) < 0.01 for g, e in zip(got, [1.0, -0.5, 0.25]))
-    assert splinter.vec_simd() in ("avx512", "avx2", "sse", "neon", "scalar")
+    assert splinter.vec_simd() in ("avx512vnni", "avx512", "avxvnni", "avx2", "sse", "neon", "scalar")
     splinter.vec_simd_force("scalar")
     assert splinter.vec_simd() == "scalar"
     with pytest.raises(errors.NotSupported):

@@ -86,6 +86,7 @@ errors! {
     NoNode = -1020, "SPL_ENODE";
     NoHuge = -1021, "SPL_ENOHUGE";
     Unsealed = -1022, "SPL_EUNSEALED";
+    NoCell = -1023, "SPL_ENOCELL";
     FragAbi = -1100, "SPL_EABI";
     FragNoSym = -1101, "SPL_ENOSYM";
     FragLoad = -1102, "SPL_ELOAD";

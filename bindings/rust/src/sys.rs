@@ -20,7 +20,7 @@ pub const SPL_O_RDONLY: u32 = 1 << 0;
 pub const SPL_O_GROUP: u32 = 1 << 1;
 pub const SPL_O_NOWAIT: u32 = 1 << 2;
 
-pub const SPL_OPTIONS_VERSION: u32 = 2;
+pub const SPL_OPTIONS_VERSION: u32 = 3;
 pub const SPL_FEAT_EMBEDDINGS: u64 = 1 << 0;
 pub const SPL_F_VALUES: u32 = 1 << 0;
 pub const SPL_F_LABELS_ANY: u32 = 1 << 1;
@@ -79,6 +79,7 @@ pub struct spl_options {
     pub numa_mode: u32,
     pub huge_pages: u32,
     pub numa_nodes: u64,
+    pub vec_cells: u32,
 }
 
 #[repr(C)]
@@ -110,6 +111,9 @@ pub struct spl_info {
     pub numa_absent: u32,
     pub numa_pages: [u32; 64],
     pub store_id: u64,
+    pub cells: u32,
+    pub cells_used: u32,
+    pub resident_bytes: u64,
 }
 
 impl Default for spl_info {

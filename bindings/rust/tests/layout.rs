@@ -58,11 +58,11 @@ fn structs_match_the_header() {
     rust_layout!(r;
         spl_geometry { slots, key_max, val_max, vec_dim }
         spl_options { version, backing, flags, mode, geom, feed_len, vec_format, tandem_sep,
-                      numa_mode, huge_pages, numa_nodes }
+                      numa_mode, huge_pages, numa_nodes, vec_cells }
         spl_info { geom, backing, probe_max, slot_stride, region_bytes, used, load, recoveries, changes,
                    probe_longest, probe_mean, features, read_only, cell_stride, cells_high, capacity, free,
                    index_words, undo_recs, page_bytes, numa_nodes, numa_mode, numa_sampled, numa_absent,
-                   numa_pages, store_id }
+                   numa_pages, store_id, cells, cells_used, resident_bytes }
         spl_meta { epoch, labels, ctime_ns, mtime_ns, atime_ns, val_len, slot, type_ as type, user_flags, watch }
         spl_view { data, len, epoch, slot, type_ as type }
         spl_key { key, len, home, fp, seed }

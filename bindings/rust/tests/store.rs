@@ -513,7 +513,7 @@ fn vectors() {
     assert!(!st.vec_clear("y").unwrap());
     assert_eq!(st.vec_get("y").unwrap(), None);
     assert_eq!(st.vec_get("nope").unwrap(), None);
-    assert!(["avx512", "avx2", "sse", "neon", "scalar"].contains(&splinter::vec_simd()));
+    assert!(["avx512vnni", "avx512", "avxvnni", "avx2", "sse", "neon", "scalar"].contains(&splinter::vec_simd()));
     assert_eq!(splinter::vec_simd_force("nonsense"), Err(Error::NotSup));
 }
 
