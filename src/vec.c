@@ -961,6 +961,7 @@ static int spl__result_make(struct spl__scan *sc, uint32_t nthr, uint32_t k, spl
     r->n = n;
     r->scanned = scanned;
     r->skipped = skipped;
+    r->flags = 0;
     r->hits = (spl_vec_hit *)(void *)(r + 1);
     char *kp = (char *)(r->hits + n);
     for (uint32_t j = 0; j < n; j++) {
@@ -987,6 +988,12 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
         return SPL_EINVAL;
     if (q->vec && q->dim != s->vec_dim)
         return SPL_EDIM;
+    if ((q->flags & SPL_VQ_ANN) && s->ann_fn) {
+        rc = s->ann_fn(s->ann_ud, s, q, out);
+        if (rc != SPL_ESTALE && rc != SPL_ENOTSUP)
+            return rc; /* answered, or failed for a reason of its own */
+        *out = NULL;   /* declined: the exact scan answers */
+    }
     /* every vector set before this call lies below the high-water mark
      * (seq_cst: its claim raised the mark before the set returned) */
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
@@ -1056,6 +1063,16 @@ done:
 }
 
 SPL_API void spl_vec_result_free(spl_vec_result *r) { free(r); }
+
+SPL_API int spl_vec_ann_set(spl_store *s, spl_vec_ann_fn fn, void *ud)
+{
+    int rc = spl__vec_usable(s);
+    if (rc)
+        return rc;
+    s->ann_ud = ud;
+    s->ann_fn = fn;
+    return 0;
+}
 
 /* ---- tandem vectors ----------------------------------------------------- */
 
@@ -1141,6 +1158,11 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
     return SPL_ENOTSUP;
 }
 SPL_API void spl_vec_result_free(spl_vec_result *r) { (void)r; }
+SPL_API int spl_vec_ann_set(spl_store *s, spl_vec_ann_fn fn, void *ud)
+{
+    (void)s, (void)fn, (void)ud;
+    return SPL_ENOTSUP;
+}
 SPL_API int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32_t n,
                                uint32_t dim, uint32_t timeout_us)
 {
