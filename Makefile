@@ -89,7 +89,7 @@ $(B)/.cli-lua-%:
 
 $(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h) $(LIB_A) $(B)/.cli-lua-$(WITH_LUA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_HNSW) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
 
 # The loadable module: the same binding, linked with the PIC static library
 # (no dependency on an installed libsplinter.so); Lua's symbols come from
@@ -306,3 +306,6 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# ---------------------------------------------------------------- fragments
+include fragments/hnsw/hnsw.mk

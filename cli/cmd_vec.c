@@ -11,6 +11,13 @@
 
 #include "cli.h"
 
+#ifndef SPLCTL_WITH_HNSW
+#define SPLCTL_WITH_HNSW 0
+#endif
+#if SPLCTL_WITH_HNSW
+#include "hnsw.h" /* fragments/hnsw: search --ann maps the store's index */
+#endif
+
 static int bad_opt(cli_ctx *c, char **argv)
 {
     return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -34,7 +41,8 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
         {"key", required_argument, 0, 'K'},    {"vector", required_argument, 0, 'v'},
         {"k", required_argument, 0, 'k'},      {"metric", required_argument, 0, 'm'},
         {"label", required_argument, 0, 'l'},  {"any", no_argument, 0, 'a'},          {"prefix", required_argument, 0, 'p'},
-        {"threads", required_argument, 0, 't'}, {0, 0, 0, 0}};
+        {"threads", required_argument, 0, 't'}, {"ann", no_argument, 0, 'A'},
+        {"ef", required_argument, 0, 'e'},     {0, 0, 0, 0}};
     static const char *const metrics[] = {"cosine", "dot", "l2"};
     spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
     const char *vec_arg = NULL;
@@ -67,6 +75,12 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
                 return cli_usage(c, "bad --threads '%s' (0..64)", optarg);
             q.threads = (uint32_t)v;
             break;
+        case 'A': q.flags |= SPL_VQ_ANN; break;
+        case 'e':
+            if (cli_parse_u64(optarg, &v) != 0 || v == 0 || v > 100000)
+                return cli_usage(c, "bad --ef '%s' (1..100000)", optarg);
+            q.ef = (uint32_t)v;
+            break;
         default: return bad_opt(c, argv);
         }
     }
@@ -84,18 +98,35 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
     } else {
         q.flags |= SPL_VQ_SKIP_SELF;
     }
+    void *ann = NULL;
+#if SPLCTL_WITH_HNSW
+    /* --ann: map the store's HNSW index and offer it to spl_vec_search,
+     * which falls back to the exact scan when there is none or it lags */
+    char region[4096];
+    if ((q.flags & SPL_VQ_ANN) && hnsw_path(c->store, region, sizeof region) > 0 &&
+        hnsw_open_reader((hnsw_index **)&ann, c->s, region) == 0)
+        hnsw_provide(ann);
+#endif
     spl_vec_result *r;
     CLI_RETRY(c, rc, spl_vec_search(c->s, &q, &r));
     free(qv);
+#if SPLCTL_WITH_HNSW
+    hnsw_close(ann);
+#endif
+    (void)ann;
+    if (rc == 0 && (q.flags & SPL_VQ_ANN) && !(r->flags & SPL_VR_ANN) && !c->quiet && !c->json)
+        fprintf(stderr, "search: no live ANN index for this store: exact scan\n");
     if (rc < 0)
         return cli_fail_spl(c, rc, q.key ? q.key : "search");
     for (uint32_t i = 0; i < r->n; i++) {
         const spl_vec_hit *h = &r->hits[i];
         if (c->json) {
             json_t *score = cli_vec_json(&h->score, 1);
-            cli_json_out(c, cli_json_key(h->key, json_pack("{s:i, s:O, s:I}", "rank", i + 1,
-                                                           "score", json_array_get(score, 0),
-                                                           "epoch", (json_int_t)h->epoch)));
+            json_t *o = json_pack("{s:i, s:O, s:I}", "rank", i + 1, "score", json_array_get(score, 0),
+                                  "epoch", (json_int_t)h->epoch);
+            if (q.flags & SPL_VQ_ANN) /* which search answered */
+                json_object_set_new(o, "ann", json_boolean(r->flags & SPL_VR_ANN));
+            cli_json_out(c, cli_json_key(h->key, o));
             json_decref(score);
         } else if (!c->quiet) {
             printf("%.6f\t", (double)h->score);

@@ -87,7 +87,7 @@ const cli_cmd cli_commands[] = {
      "pulse a key's signal groups without writing it, or pulse groups directly",
      "-g, --group G    pulse group G (0-63; repeatable)"},
     {"search", NULL, cmd_search, CLI_NEEDS_STORE, "--key KEY | --vector JSON|-|@FILE",
-     "exact top-k vector search: by a stored key's vector, or a vector given as JSON",
+     "top-k vector search (exact, or approximate with --ann): by a stored key's vector, or a vector given as JSON",
      "-K, --key KEY    query with KEY's vector (KEY itself is left out)\n"
      "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
      "-k, --k N        results wanted (default 10)\n"
@@ -95,7 +95,10 @@ const cli_cmd cli_commands[] = {
      "-l, --label L    keys carrying label L (repeatable: all of them)\n"
      "-a, --any        with several --label: any of them\n"
      "-p, --prefix P   keys starting with P\n"
-     "-t, --threads N  scan with N threads (default 1)"},
+     "-t, --threads N  scan with N threads (default 1)\n"
+     "    --ann        approximate: search the store's HNSW index (fragments/hnsw) in place;\n"
+     "                 the exact scan answers when there is none, or it lags behind the store\n"
+     "    --ef N       with --ann: candidates kept while searching (default 64; more: better recall)"},
     {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
      "read, write or remove a key's vector (a JSON array of vec_dim numbers)",
      "set creates the key (empty value) if absent; get prints the array"},
