@@ -93,6 +93,14 @@ static inline void cpu_relax(void)
 
 #define HN_TRIES 4 /* a busy list or node is retried this often, then skipped */
 
+/* make test-hnsw-broken: a build whose readers copy lists without the
+ * seqlock (neither the odd check nor the re-check), and whose writer yields the CPU in the
+ * middle of each list it writes (so that the race shows on two cores): the
+ * concurrency test must catch torn lists there. */
+#ifndef HNSW_BROKEN_NO_RECHECK
+#define HNSW_BROKEN_NO_RECHECK 0
+#endif
+
 /* ================================================================ kernels
  * sum a[i] * b[i]: AVX-512F (4 x 16 lanes, masked tail), AVX2+FMA (4 x 8),
  * SSE (4 x 4), scalar; chosen once per process by CPU detection
@@ -543,7 +551,7 @@ static uint32_t hn_list_read(const struct hnsw_list *l, uint32_t cap, uint32_t *
 {
     for (int t = 0; t < HN_TRIES; t++) {
         uint32_t s1 = ld32_acq(&l->seq); /* pairs with the writer's release of the even seq */
-        if (s1 & 1) {
+        if ((s1 & 1) && !HNSW_BROKEN_NO_RECHECK) {
             cpu_relax();
             continue;
         }
@@ -553,7 +561,7 @@ static uint32_t hn_list_read(const struct hnsw_list *l, uint32_t cap, uint32_t *
         for (uint32_t i = 0; i < c; i++)
             out[i] = ld32(&l->ids[i]);
         fence_acq(); /* orders the copy before the re-read (pairs with the writer's release fence) */
-        if (ld32(&l->seq) == s1)
+        if (ld32(&l->seq) == s1 || HNSW_BROKEN_NO_RECHECK)
             return c;
     }
     if (skipped)
@@ -568,8 +576,11 @@ static void hn_list_write(struct hnsw_list *l, const uint32_t *ids, uint32_t n)
     s += s & 1; /* a dead writer's odd seq (repair) */
     st32(&l->seq, s + 1);
     fence_rel(); /* the odd seq is visible before any id changes (pairs with the reader's acquire fence) */
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         st32(&l->ids[i], ids[i]);
+        if (HNSW_BROKEN_NO_RECHECK && i == n / 2)
+            sched_yield(); /* the broken build widens the window its readers miss */
+    }
     st32(&l->count, n);
     st32_rel(&l->seq, s + 2); /* publishes the list (pairs with the reader's acquire load) */
 }
@@ -1232,16 +1243,25 @@ static void hn_link(hnsw_index *x, uint32_t id)
         return;
     }
     if (ep == id) {
-        /* relinking the entry point itself: walk from one of its neighbours */
-        uint32_t cap = 0;
-        struct hnsw_list *l0 = hn_list(x, id, 0, &cap);
-        uint32_t c = hn_list_read(l0, cap, x->ws->ids, NULL), i = 0;
-        while (i < c && (x->ws->ids[i] >= x->n || x->ws->ids[i] == id ||
-                         !(ld32(&hn_node(x, x->ws->ids[i])->flags) & HNSW_N_PRESENT)))
-            i++;
-        if (i == c)
+        /* relinking the entry point itself: start from one of its own
+         * neighbours, on the highest level where it has one */
+        int found = 0;
+        for (uint32_t l = level + 1; l-- > 0 && !found;) {
+            uint32_t cap = 0;
+            struct hnsw_list *li = hn_list(x, id, l, &cap);
+            uint32_t c = li ? hn_list_read(li, cap, x->ws->ids, NULL) : 0;
+            for (uint32_t i = 0; i < c && !found; i++) {
+                uint32_t t = x->ws->ids[i];
+                if (t < x->n && t != id && (ld32(&hn_node(x, t)->flags) & HNSW_N_PRESENT) &&
+                    ld32(&hn_node(x, t)->level) >= l) {
+                    ep = t;
+                    top = l; /* the levels above keep their lists */
+                    found = 1;
+                }
+            }
+        }
+        if (!found)
             return; /* alone in the graph */
-        ep = x->ws->ids[i];
     }
     struct hn_scratch *sc = x->ws;
     struct hn_query q = {.v = hn_vec(x, nd), .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
@@ -1261,7 +1281,11 @@ static void hn_link(hnsw_index *x, uint32_t id)
             adm = 0;
         }
         hn_search_layer(x, sc, &q, l, ep, d, sq, adm, x->efc, &st);
-        uint32_t nw = hn_res_sorted(sc);
+        uint32_t nw = hn_res_sorted(sc), w = 0;
+        for (uint32_t i = 0; i < nw; i++) /* only nodes that have this level (the start may not) */
+            if (l == 0 || ld32(&hn_node(x, sc->tmp[i].id)->level) >= l)
+                sc->tmp[w++] = sc->tmp[i];
+        nw = w;
         if (!nw)
             continue;
         uint32_t k = hn_select(x, sc->tmp, nw, x->m, sel);
@@ -1444,7 +1468,12 @@ int hnsw_apply(hnsw_index *x, uint32_t slot, const char *key)
 
 void hnsw_mark_applied(hnsw_index *x, uint64_t changes)
 {
-    if (x && x->writer && changes > ld64(&x->h->applied))
+    if (!x || !x->writer)
+        return;
+    uint64_t now = hn_changes(x);
+    if (changes > now)
+        changes = now; /* no credit for changes not made yet */
+    if (changes > ld64(&x->h->applied))
         st64_rel(&x->h->applied, changes); /* after the changes themselves */
 }
 
@@ -2116,6 +2145,46 @@ int hnsw_check(hnsw_index *x, int verbose)
         HN_BAD("entry point %u (level %u) not the top node (max level %u)\n", ep, top, maxlv);
     }
 #undef HN_BAD
+    return bad;
+}
+
+int hnsw_audit(hnsw_index *x, uint64_t *lists, uint64_t *busy)
+{
+    if (!x)
+        return 1;
+    int bad = 0;
+    uint64_t nl = 0, nb = 0;
+    uint32_t ids[2 * HNSW_M_MAX];
+    for (uint32_t id = 0; id < x->n; id++) {
+        struct hnsw_node *nd = hn_node(x, id);
+        uint32_t top = ld32(&nd->level);
+        if (!(ld32(&nd->flags) & HNSW_N_PRESENT) || top > HNSW_LEVEL_MAX)
+            continue;
+        for (uint32_t l = 0; l <= top; l++) {
+            uint32_t cap;
+            struct hnsw_list *li = hn_list(x, id, l, &cap);
+            if (!li)
+                break;
+            uint64_t b0 = nb;
+            uint32_t c = hn_list_read(li, cap, ids, &nb);
+            nl++;
+            if (nb != b0)
+                continue;
+            for (uint32_t i = 0; i < c; i++) {
+                int ok = ids[i] < x->n && ids[i] != id;
+                for (uint32_t j = 0; j < i && ok; j++)
+                    ok = ids[j] != ids[i];
+                if (!ok) {
+                    bad++;
+                    break;
+                }
+            }
+        }
+    }
+    if (lists)
+        *lists = nl;
+    if (busy)
+        *busy = nb;
     return bad;
 }
 

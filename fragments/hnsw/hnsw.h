@@ -189,6 +189,14 @@ int hnsw_stat_get(hnsw_index *x, hnsw_stat *out);
  * verbose. */
 int hnsw_check(hnsw_index *x, int verbose);
 
+/* Read every list of every node as a reader does (between two reads of its
+ * seq) while the writer may be changing them, and check each copy: ids in
+ * range, no self link, no id twice (the writer never writes such a list,
+ * so one seen is a torn read).  *lists, *busy (may be NULL): lists read,
+ * lists skipped because they stayed busy.  Returns the number of bad
+ * copies.  Safe from any process (tests). */
+int hnsw_audit(hnsw_index *x, uint64_t *lists, uint64_t *busy);
+
 /* Unmap (if mapped here), give the writer role back, unregister.  NULL is a
  * no-op. */
 void hnsw_close(hnsw_index *x);

@@ -19,7 +19,7 @@ HNSW_BENCH := $(HNSW_B)/hnsw-bench
 HNSW_CMP   := $(HNSW_B)/hnsw-compare
 HNSW_HAVE_HNSWLIB := $(shell test -f /usr/include/hnswlib/hnswlib.h && command -v g++ >/dev/null && echo 1)
 
-.PHONY: hnsw test-hnsw bench-hnsw
+.PHONY: hnsw test-hnsw test-hnsw-broken bench-hnsw
 
 hnsw: $(HNSW_LIB) $(HNSW_TOOL)
 all: hnsw
@@ -56,6 +56,17 @@ test-hnsw: $(HNSW_TESTS) $(HNSW_BENCH) $(HNSW_TOOL)
 	tests/run.sh hnsw $(HNSW_TESTS) "$(HNSW_BENCH) --quick"
 
 test-all: test-hnsw
+
+# The concurrency test must fail against readers without the seqlock
+# (hnsw.c, HNSW_BROKEN_NO_RECHECK): proves its torn-list audit can fail.
+HNSW_BROKEN_B := build/broken-hnsw/fragments/hnsw
+test-hnsw-broken: $(LIB_A)
+	@mkdir -p $(HNSW_BROKEN_B)
+	$(CC) $(HNSW_CFLAGS) -DHNSW_BROKEN_NO_RECHECK=1 -I$(HNSW_DIR)/tests -o $(HNSW_BROKEN_B)/test_concurrent \
+		$(HNSW_DIR)/tests/test_concurrent.c $(HNSW_DIR)/hnsw.c $(HNSW_DIR)/hnsw_ops.c $(LIB_A) $(LDLIBS)
+	tests/run.sh broken-hnsw "$(HNSW_BROKEN_B)/test_concurrent --expect-torn"
+
+test-broken: test-hnsw-broken
 
 # 20k x 768 by default (HNSW_BENCH_ARGS="--n 100000 --nq 200" for the big run).
 HNSW_BENCH_ARGS ?= --n 20000 --nq 300
