@@ -214,7 +214,6 @@ static void hn_pick_kernel(void)
 struct hn_pair {
     float d;
     uint32_t id;
-    uint32_t seq; /* low bits of the node's seq when d was taken */
 };
 
 struct hn_heap {
@@ -257,6 +256,7 @@ struct hnsw_index {
     uint64_t rng;
     double mult;
     uint8_t *seen; /* sync: nodes confirmed (bitmap) */
+    uint32_t opened_dirty, repairs;
 };
 
 static uint64_t hn_now_ns(clockid_t c)
@@ -463,7 +463,7 @@ static int hn_tmp_need(struct hn_scratch *sc, uint32_t n)
 }
 
 /* Binary heaps of (d, id): `cand` is a min-heap, `res` a max-heap. */
-static int hn_push(struct hn_scratch *sc, struct hn_heap *hp, float d, uint32_t id, uint32_t seq, int max)
+static int hn_push(struct hn_scratch *sc, struct hn_heap *hp, float d, uint32_t id, int max)
 {
     if (hp->n == hp->cap) {
         uint32_t nc = hp->cap ? hp->cap * 2 : 256;
@@ -483,7 +483,7 @@ static int hn_push(struct hn_scratch *sc, struct hn_heap *hp, float d, uint32_t 
         hp->a[i] = hp->a[p];
         i = p;
     }
-    hp->a[i] = (struct hn_pair){d, id, seq};
+    hp->a[i] = (struct hn_pair){d, id};
     return 0;
 }
 
@@ -612,8 +612,7 @@ struct hn_query {
     uint32_t exclude; /* writer: the node being linked */
 };
 
-/* Distances, smaller nearer, each giving back the score spl_vec_search
- * computes (hn_score_from): cosine -dot / (|x| |q|) (0 for a zero norm),
+/* Distances, smaller nearer: cosine -dot / (|x| |q|) (0 for a zero norm),
  * dot -dot, L2 the squared distance |q|^2 + |x|^2 - 2 dot. */
 static inline float hn_dist_of(spl_metric metric, float dot, float qn, float qn2, float xn)
 {
@@ -624,10 +623,7 @@ static inline float hn_dist_of(spl_metric metric, float dot, float qn, float qn2
     }
 }
 
-static inline float hn_score_from(spl_metric metric, float d)
-{
-    return metric == SPL_METRIC_L2 ? sqrtf(d > 0 ? d : 0) : -d;
-}
+
 
 /* The score spl_vec_search gives (src/vec.c, same formulas). */
 static inline float hn_score_of(spl_metric metric, float dot, float qn, float qn2, float xn)
@@ -675,11 +671,10 @@ static int hn_key_pass(const hnsw_index *x, const struct hnsw_node *nd, const st
 enum { HN_SKIP = -1, HN_ABSENT = -2 };
 
 /* Distance from q to node id, read in place inside the node's seqlock.
- * *seq gets the low bits of the node's seq the distance belongs to.
  * Returns 1 (admissible: a live node passing the filters), 0 (walkable
  * only: a tombstone or filtered out), HN_ABSENT, or HN_SKIP (busy, torn,
  * corrupt). */
-static int hn_qdist(const hnsw_index *x, const struct hn_query *q, uint32_t id, float *d, uint32_t *seq)
+static int hn_qdist(const hnsw_index *x, const struct hn_query *q, uint32_t id, float *d)
 {
     const struct hnsw_node *nd = hn_node(x, id);
     if (id == q->exclude)
@@ -705,7 +700,6 @@ static int hn_qdist(const hnsw_index *x, const struct hn_query *q, uint32_t id, 
         if (!isfinite(dd) || !(xn >= 0))
             return HN_SKIP; /* a corrupt vector or norm */
         *d = dd;
-        *seq = (uint32_t)s1;
         return admit;
     }
     return HN_SKIP;
@@ -752,12 +746,12 @@ static void hn_greedy(const hnsw_index *x, struct hn_scratch *sc, const struct h
             if (sc->ids[i] < x->n)
                 hn_prefetch_node(x, sc->ids[i]);
         for (uint32_t i = 0; i < c; i++) {
-            uint32_t id = sc->ids[i], sq;
+            uint32_t id = sc->ids[i];
             float d;
             if (id >= x->n)
                 continue;
             st->dists++;
-            int r = hn_qdist(x, q, id, &d, &sq);
+            int r = hn_qdist(x, q, id, &d);
             if (r == HN_SKIP)
                 st->skipped++;
             if (r >= 0 && d < *dcur) {
@@ -778,7 +772,7 @@ static void hn_greedy(const hnsw_index *x, struct hn_scratch *sc, const struct h
  * and ef results are kept (hnswlib's rule with deletions).  Every node is
  * visited at most once, so it ends. */
 static void hn_search_layer(const hnsw_index *x, struct hn_scratch *sc, const struct hn_query *q,
-                            uint32_t lvl, uint32_t ep, float dep, uint32_t ep_seq, int ep_admit, uint32_t ef,
+                            uint32_t lvl, uint32_t ep, float dep, int ep_admit, uint32_t ef,
                             struct hn_stats *st)
 {
     sc->cand.n = 0;
@@ -787,10 +781,10 @@ static void hn_search_layer(const hnsw_index *x, struct hn_scratch *sc, const st
     sc->visited[ep] = sc->tag;
     float bound = INFINITY;
     if (ep_admit > 0) {
-        hn_push(sc, &sc->res, dep, ep, ep_seq, 1);
+        hn_push(sc, &sc->res, dep, ep, 1);
         bound = dep;
     }
-    hn_push(sc, &sc->cand, dep, ep, ep_seq, 0);
+    hn_push(sc, &sc->cand, dep, ep, 0);
     while (sc->cand.n) {
         struct hn_pair c = sc->cand.a[0];
         if (c.d > bound && sc->res.n >= ef)
@@ -816,18 +810,17 @@ static void hn_search_layer(const hnsw_index *x, struct hn_scratch *sc, const st
         for (uint32_t i = 0; i < nn; i++) {
             uint32_t id = sc->ids[i];
             float d;
-            uint32_t sq;
             st->dists++;
-            int r = hn_qdist(x, q, id, &d, &sq);
+            int r = hn_qdist(x, q, id, &d);
             if (r < 0) {
                 if (r == HN_SKIP)
                     st->skipped++;
                 continue;
             }
             if (sc->res.n < ef || d < bound) {
-                hn_push(sc, &sc->cand, d, id, sq, 0);
+                hn_push(sc, &sc->cand, d, id, 0);
                 if (r > 0) {
-                    hn_push(sc, &sc->res, d, id, sq, 1);
+                    hn_push(sc, &sc->res, d, id, 1);
                     if (sc->res.n > ef)
                         hn_pop(&sc->res, 1);
                     bound = sc->res.a[0].d;
@@ -895,19 +888,20 @@ static double hn_norm2d(const float *v, uint32_t n)
     return ss;
 }
 
-/* Check candidate id against the store: the node's key, copy and epoch read
- * stably; the key must live in that slot and hold a vector.  If the store
- * still has the copied vector (same epoch) the score comes from the copy;
- * else from the store's vector now.  Fills *hit (key into keybuf); 0 or
- * HN_SKIP. */
+/* Check candidate c against the store: the node's key is read stably (it
+ * must still pass the prefix and self filters: the node may have been given
+ * to another key since it was scored), then the store is asked for that
+ * key's vector now and its metadata at the same epoch: the key must hold a
+ * vector, live in this node's slot (else its own node answers for it) and
+ * pass the label filter; the score is computed from the store's vector, so
+ * a hit never carries a score the region made up.  Fills *hit (key into
+ * keybuf); 0 or HN_SKIP. */
 static int hn_recheck(hnsw_index *x, struct hn_scratch *sc, const struct hn_query *q, const struct hn_pair *c,
                       struct hn_hit *hit, char *keybuf)
 {
     uint32_t id = c->id;
     const struct hnsw_node *nd = hn_node(x, id);
-    uint64_t vepoch = 0;
     uint32_t kl = 0;
-    float score = 0;
     int ok = 0;
     for (int t = 0; t < HN_TRIES && !ok; t++) {
         uint64_t s1 = ld64_acq(&nd->seq); /* pairs with hn_node_end */
@@ -921,51 +915,32 @@ static int hn_recheck(hnsw_index *x, struct hn_scratch *sc, const struct hn_quer
         for (uint32_t i = 0; i < kl; i++)
             keybuf[i] = (char)atomic_load_explicit(A8(&k[i]), memory_order_relaxed);
         keybuf[kl] = 0;
-        vepoch = ld64(&nd->vepoch);
         fence_acq(); /* as hn_qdist */
         ok = ld64(&nd->seq) == s1;
-        if (ok && (uint32_t)s1 != c->seq)
-            vepoch = 0; /* rewritten since it was scored: score the store's vector below */
     }
-    /* the distance was taken from the copy written at vepoch */
-    score = hn_score_from(q->metric, c->d);
     if (!ok || memchr(keybuf, 0, kl))
         return HN_SKIP;
-    /* the node may have been given to another key since it was admitted */
     if ((q->prefix_len && (kl < q->prefix_len || memcmp(keybuf, q->prefix, q->prefix_len) != 0)) ||
         (q->self && kl == q->self_len && memcmp(keybuf, q->self, kl) == 0))
         return HN_SKIP;
-    spl_meta m;
     for (int t = 0; t < HN_TRIES; t++) {
-        int rc = x->ops.meta_get(x->s, keybuf, &m);
+        uint64_t e;
+        spl_meta m;
+        int rc = x->ops.vec_get(x->s, keybuf, sc->vbuf, x->dim, &e);
         if (rc == SPL_EAGAIN)
             continue;
-        if (rc || m.slot != id)
-            return HN_SKIP; /* gone, or the key now lives in another node */
-        if (m.epoch != vepoch) {
-            /* written since it was copied: score the store's vector now */
-            uint64_t e;
-            rc = x->ops.vec_get(x->s, keybuf, sc->vbuf, x->dim, &e);
-            if (rc == SPL_EAGAIN)
-                continue;
-            if (rc)
-                return HN_SKIP; /* no vector any more */
-            spl_meta m2;
-            rc = x->ops.meta_get(x->s, keybuf, &m2);
-            if (rc == SPL_EAGAIN || (rc == 0 && m2.epoch != e))
-                continue;
-            if (rc || m2.slot != id)
-                return HN_SKIP;
-            m = m2;
-            double ss = hn_norm2d(sc->vbuf, x->dim);
-            float xn = (float)sqrt(ss);
-            score = hn_score_of(q->metric, hn_dot(q->v, sc->vbuf, x->dim), q->norm, q->norm2, xn);
-            if (!isfinite(score))
-                return HN_SKIP;
-        }
-        if (!hn_labels_pass(m.labels, q->labels, q->labels_any))
+        if (rc)
+            return HN_SKIP; /* gone, or no vector any more */
+        rc = x->ops.meta_get(x->s, keybuf, &m);
+        if (rc == SPL_EAGAIN || (rc == 0 && m.epoch != e))
+            continue; /* written in between: read both again */
+        if (rc || m.slot != id || !hn_labels_pass(m.labels, q->labels, q->labels_any))
             return HN_SKIP;
-        *hit = (struct hn_hit){score, id, m.epoch, kl, NULL};
+        float xn = (float)sqrt(hn_norm2d(sc->vbuf, x->dim)); /* as the store computes it */
+        float score = hn_score_of(q->metric, hn_dot(q->v, sc->vbuf, x->dim), q->norm, q->norm2, xn);
+        if (!isfinite(score))
+            return HN_SKIP;
+        *hit = (struct hn_hit){score, id, e, kl, NULL};
         return 0;
     }
     return HN_SKIP;
@@ -1054,14 +1029,13 @@ int hnsw_search(hnsw_index *x, const spl_vec_query *q, spl_vec_result **out)
     }
     if (e == 0) {
         float d, d2;
-        uint32_t sq;
         st.dists++;
-        if (hn_qdist(x, &hq, ep, &d, &sq) < 0)
+        if (hn_qdist(x, &hq, ep, &d) < 0)
             d = INFINITY; /* busy or absent: any neighbour is better */
         for (uint32_t l = top; l > 0; l--)
             hn_greedy(x, sc, &hq, l, &ep, &d, &st);
-        int adm = hn_qdist(x, &hq, ep, &d2, &sq);
-        hn_search_layer(x, sc, &hq, 0, ep, d, sq, adm > 0 && d2 == d, ef, &st);
+        int adm = hn_qdist(x, &hq, ep, &d2);
+        hn_search_layer(x, sc, &hq, 0, ep, d, adm > 0 && d2 == d, ef, &st);
         nres = hn_res_sorted(sc);
     }
     if (sc->nomem) {
@@ -1222,8 +1196,8 @@ static void hn_add_link(hnsw_index *x, uint32_t s, uint32_t id, uint32_t lvl)
     uint32_t nc = 0;
     for (uint32_t i = 0; i < c; i++)
         if (ids[i] < x->n && ids[i] != s)
-            cand[nc++] = (struct hn_pair){hn_ndist(x, s, ids[i]), ids[i], 0};
-    cand[nc++] = (struct hn_pair){hn_ndist(x, s, id), id, 0};
+            cand[nc++] = (struct hn_pair){hn_ndist(x, s, ids[i]), ids[i]};
+    cand[nc++] = (struct hn_pair){hn_ndist(x, s, id), id};
     qsort(cand, nc, sizeof *cand, hn_pair_cmp);
     uint32_t keep[2 * HNSW_M_MAX];
     uint32_t k = hn_select(x, cand, nc, cap, keep);
@@ -1268,19 +1242,18 @@ static void hn_link(hnsw_index *x, uint32_t id)
     q.norm2 = q.norm * q.norm;
     struct hn_stats st = {0, 0};
     float d;
-    uint32_t sq = 0;
-    if (hn_qdist(x, &q, ep, &d, &sq) < 0)
+    if (hn_qdist(x, &q, ep, &d) < 0)
         d = INFINITY;
     for (uint32_t l = top; l > level; l--)
         hn_greedy(x, sc, &q, l, &ep, &d, &st);
     uint32_t sel[2 * HNSW_M_MAX];
     for (uint32_t l = (level < top ? level : top) + 1; l-- > 0;) {
-        int adm = hn_qdist(x, &q, ep, &d, &sq);
+        int adm = hn_qdist(x, &q, ep, &d);
         if (adm < 0) {
             d = INFINITY;
             adm = 0;
         }
-        hn_search_layer(x, sc, &q, l, ep, d, sq, adm, x->efc, &st);
+        hn_search_layer(x, sc, &q, l, ep, d, adm, x->efc, &st);
         uint32_t nw = hn_res_sorted(sc), w = 0;
         for (uint32_t i = 0; i < nw; i++) /* only nodes that have this level (the start may not) */
             if (l == 0 || ld32(&hn_node(x, sc->tmp[i].id)->level) >= l)
@@ -1825,8 +1798,10 @@ static int hn_writer_setup(hnsw_index *x, const hnsw_params *p, uint32_t flags, 
         return SPL_ENOMEM;
     int rebuild = init || (flags & HNSW_OPEN_REBUILD) || ld32(&h->state) != HNSW_S_READY;
     if (!rebuild && ld64(&h->dirty)) {
+        x->opened_dirty = 1;
         hn_dirty(x, 1);
-        hnsw_repair(x);
+        int r = hnsw_repair(x);
+        x->repairs = r > 0 ? (uint32_t)r : 0;
         hn_dirty(x, 0);
     }
     /* more tombstones than live nodes: the graph has decayed, start afresh */
@@ -2061,6 +2036,8 @@ int hnsw_stat_get(hnsw_index *x, hnsw_stat *o)
     uint64_t ow = ld64(&h->owner);
     o->writer_alive = ow && hn_owner_alive(ow);
     o->dirty = ld64(&h->dirty) != 0;
+    o->opened_dirty = x->opened_dirty;
+    o->repairs = x->repairs;
     return 0;
 }
 

@@ -178,7 +178,9 @@ typedef struct hnsw_stat {
     uint64_t node_stride;
     uint64_t pool_lists, pool_used;
     int writer_alive;      /* a live process owns it */
-    int dirty;
+    int dirty;             /* its writer is inside a change (or died there) */
+    uint32_t opened_dirty; /* this handle found it dirty with a dead writer */
+    uint32_t repairs;      /* and made this many fixes (hnsw_repair) */
 } hnsw_stat;
 
 int hnsw_stat_get(hnsw_index *x, hnsw_stat *out);
