@@ -159,11 +159,12 @@ test-mp: $(MP_BIN)
 test-fuzz-replay: $(FUZZ_REPLAY)
 	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
 
-# The suite under ASan+UBSan: unit tests, the multi-process tests and the
-# splinterctl suite (group cli-asan).
+# The suite under ASan+UBSan: unit tests, the multi-process tests, the
+# splinterctl suite (group cli-asan) and the HNSW fragment's (hnsw-asan).
 test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		CLI_GROUP=cli-asan test-unit test-mp test-fuzz-replay test-cli
+		CLI_GROUP=cli-asan HNSW_GROUP=hnsw-asan test-unit test-mp test-fuzz-replay test-cli \
+		$(if $(filter 1,$(WITH_EMBEDDINGS)),test-hnsw)
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
 # vector protocol (set, clear, get, search) and the *_wait calls'

@@ -13,7 +13,7 @@
  *
  *   hnsw-bench [--n N] [--dim D] [--nq Q] [--k K] [--ef LIST] [--m M]
  *              [--efc EF] [--data lowdim|clustered|both] [--dump PREFIX]
- *              [--repeat R] [--quick] [--json]
+ *              [--repeat R] [--format f16|f32] [--quick] [--json]
  */
 #include "hnsw.h"
 #include "hnsw_data.h"
@@ -132,18 +132,19 @@ static void run_set(const char *set, int kind, uint32_t n, uint32_t dim, uint32_
     hnsw_stat st;
     hnsw_stat_get(x, &st);
     double used_bytes = (double)st.node_stride + (double)st.pool_used * (8 + 4.0 * st.m) / (double)st.live;
+    const char *fmt = st.format == HNSW_F16 ? "f16" : "f32";
     if (!json)
-        printf("%s: n=%u dim=%u M=%u efC=%u k=%u queries=%u (fill %.1fs)\n"
+        printf("%s: n=%u dim=%u M=%u efC=%u k=%u queries=%u copies %s (fill %.1fs)\n"
                "  exact: %.1f q/s per CPU-second (%.1f q/s wall)\n"
                "  build: %.2f CPU-s = %.0f vectors/s (%.2f s wall)\n"
                "  memory: %.0f B/vector used (node %" PRIu64 " + upper lists); region %.0f B/vector reserved "
                "(one node per slot: %u slots)\n",
-               set, n, dim, p->m, p->ef_construction, k, nq, t_fill, exact_qps, exact_wall, t_build, n / t_build,
+               set, n, dim, p->m, p->ef_construction, k, nq, fmt, t_fill, exact_qps, exact_wall, t_build, n / t_build,
                t_build_wall, used_bytes, st.node_stride, (double)bytes / n, o.geom.slots);
     else
-        printf("{\"set\":\"%s\",\"impl\":\"splinter-hnsw\",\"n\":%u,\"dim\":%u,\"m\":%u,\"efc\":%u,\"k\":%u,"
+        printf("{\"set\":\"%s\",\"impl\":\"splinter-hnsw-%s\",\"n\":%u,\"dim\":%u,\"m\":%u,\"efc\":%u,\"k\":%u,"
                "\"queries\":%u,\"exact_qps\":%.2f,\"build_s\":%.3f,\"build_rate\":%.1f,\"bytes_per_vector\":%.0f}\n",
-               set, n, dim, p->m, p->ef_construction, k, nq, exact_qps, t_build, n / t_build, used_bytes);
+               set, fmt, n, dim, p->m, p->ef_construction, k, nq, exact_qps, t_build, n / t_build, used_bytes);
     for (int e = 0; e < nef; e++) {
         q.flags = SPL_VQ_ANN;
         q.ef = efs[e];
@@ -216,7 +217,7 @@ int main(int argc, char **argv)
     static const struct option lo[] = {{"n", 1, 0, 'n'},    {"dim", 1, 0, 'd'},   {"nq", 1, 0, 'q'},
                                        {"k", 1, 0, 'k'},    {"ef", 1, 0, 'e'},    {"m", 1, 0, 'm'},
                                        {"efc", 1, 0, 'c'},  {"data", 1, 0, 'D'},  {"dump", 1, 0, 'o'},
-                                       {"quick", 0, 0, 'Q'}, {"repeat", 1, 0, 'r'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
+                                       {"quick", 0, 0, 'Q'}, {"repeat", 1, 0, 'r'}, {"format", 1, 0, 'f'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'},
                                        {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -230,6 +231,7 @@ int main(int argc, char **argv)
         case 'D': data = optarg; break;
         case 'o': dump = optarg; break;
         case 'j': json = 1; break;
+        case 'f': p.format = !strcmp(optarg, "f32") ? HNSW_F32 : HNSW_F16; break;
         case 'r': repeat = (uint32_t)strtoul(optarg, NULL, 10); repeat += !repeat; break;
         case 'Q':
             n = 2000;
@@ -244,7 +246,7 @@ int main(int argc, char **argv)
         }
         default:
             fprintf(stderr, "usage: hnsw-bench [--n N] [--dim D] [--nq Q] [--k K] [--ef 16,32,...] [--m M] "
-                            "[--efc EF] [--data lowdim|clustered|both] [--dump PREFIX] [--repeat R] [--quick] [--json]\n");
+                            "[--efc EF] [--data lowdim|clustered|both] [--dump PREFIX] [--repeat R] [--format f16|f32] [--quick] [--json]\n");
             return ch == 'h' ? 0 : 2;
         }
     }

@@ -9,7 +9,7 @@
 // the rounds is reported (CPU time of the thread: what other processes on
 // a loaded machine do not take away; wall q/s beside it).
 //
-//   hnsw-compare FILE [--m M] [--efc EF] [--ef 16,32,...] [--rounds R] [--json]
+//   hnsw-compare FILE [--m M] [--efc EF] [--ef 16,32,...] [--rounds R] [--format f16|f32] [--json]
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -68,6 +68,7 @@ int main(int argc, char **argv)
     }
     const char *path = argv[1];
     size_t m = 16, efc = 200, rounds = 5;
+    uint32_t format = HNSW_F16;
     std::vector<size_t> efs = {16, 32, 64, 128, 256};
     bool json = false;
     for (int i = 2; i < argc; i++) {
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
             m = strtoul(argv[++i], nullptr, 10);
         else if (!strcmp(argv[i], "--efc") && i + 1 < argc)
             efc = strtoul(argv[++i], nullptr, 10);
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc)
+            format = strcmp(argv[++i], "f32") ? HNSW_F16 : HNSW_F32;
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = std::max(1ul, strtoul(argv[++i], nullptr, 10));
         else if (!strcmp(argv[i], "--ef") && i + 1 < argc) {
@@ -130,8 +133,9 @@ int main(int argc, char **argv)
     p.m = (uint32_t)m;
     p.ef_construction = (uint32_t)efc;
     p.seed = 1;
+    p.format = format;
     uint64_t bytes = hnsw_region_bytes(o.geom.slots, o.geom.key_max, dim, &p);
-    void *mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, (getenv("HB_PRIVATE") ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mem == MAP_FAILED)
         die("mmap", SPL_ENOMEM);
     hnsw_index *x;
@@ -163,8 +167,8 @@ int main(int argc, char **argv)
      * list pointer and level; its label map and locks are left out */
     double lib_bpv = (double)index.size_data_per_element_ + (double)upper / n + sizeof(void *) + sizeof(int);
     if (!json) {
-        printf("%s: n=%u dim=%u M=%zu efC=%zu k=%u queries=%u, %zu rounds per ef (median)\n", set.c_str(), n, dim, m,
-               efc, k, nq, rounds);
+        printf("%s: n=%u dim=%u M=%zu efC=%zu k=%u queries=%u, %zu rounds per ef (median); splinter-hnsw copies %s\n",
+               set.c_str(), n, dim, m, efc, k, nq, rounds, format == HNSW_F16 ? "f16" : "f32");
         printf("  build  splinter-hnsw %7.0f vectors/s (%.2f CPU-s, %.2f s wall) | hnswlib %7.0f vectors/s (%.2f CPU-s, "
                "%.2f s wall) | ratio %.2f\n",
                n / our_build, our_build, our_build_wall, n / lib_build, lib_build, lib_build_wall,

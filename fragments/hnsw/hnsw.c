@@ -122,6 +122,7 @@ static float hn_dot_scalar(const float *a, const float *b, uint32_t n)
 }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 __attribute__((target("avx2,fma"))) static float hn_dot_avx2(const float *a, const float *b, uint32_t n)
@@ -185,8 +186,128 @@ static float hn_dot_sse(const float *a, const float *b, uint32_t n)
 }
 #endif
 
+/* binary16 <-> float32, round to nearest even (the writer encodes; the
+ * kernels below decode with F16C where the CPU has it). */
+static uint16_t hn_f2h(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x47800000u) /* beyond the largest half: infinity (or NaN) */
+        return (uint16_t)(sign | (ax > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (ax < 0x38800000u) { /* below 2^-14: a subnormal half, or zero */
+        if (ax < 0x33000000u)
+            return (uint16_t)sign;
+        uint32_t m = (ax & 0x7fffffu) | 0x800000u, shift = 126u - (ax >> 23);
+        uint32_t k = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (k & 1)))
+            k++;
+        return (uint16_t)(sign | k);
+    }
+    uint32_t r = ax + 0xfffu + ((ax >> 13) & 1u); /* round at bit 13, ties to even */
+    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
+
+static float hn_h2f(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, x;
+    float f;
+    if (e == 0) {
+        f = (float)m * 0x1p-24f;
+        memcpy(&x, &f, 4);
+        x |= sign;
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else {
+        x = sign | ((e + 112u) << 23) | (m << 13);
+    }
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* sum q[i] * half(h[i]) */
+static float hn_dot16_scalar(const float *q, const uint16_t *h, uint32_t n)
+{
+    float s0 = 0, s1 = 0;
+    uint32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        s0 += q[i] * hn_h2f(h[i]);
+        s1 += q[i + 1] * hn_h2f(h[i + 1]);
+    }
+    if (i < n)
+        s0 += q[i] * hn_h2f(h[i]);
+    return s0 + s1;
+}
+
+static void hn_decode16_scalar(const uint16_t *h, float *out, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = hn_h2f(h[i]);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static float hn_dot16_avx512(const float *q, const uint16_t *h, uint32_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    uint32_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(h + i))), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(h + i + 16))), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(h + i + 32))), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(h + i + 48))), s3);
+    }
+    for (; i + 16 <= n; i += 16)
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_cvtph_ps(_mm256_loadu_si256((const void *)(h + i))), s0);
+    float r = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+    for (; i < n; i++)
+        r += q[i] * hn_h2f(h[i]);
+    return r;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float hn_dot16_avx2(const float *q, const uint16_t *h, uint32_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    uint32_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const void *)(h + i))), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_cvtph_ps(_mm_loadu_si128((const void *)(h + i + 8))),
+                             s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const void *)(h + i + 16))), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const void *)(h + i + 24))), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_cvtph_ps(_mm_loadu_si128((const void *)(h + i))), s0);
+    __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 hs = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    hs = _mm_add_ps(hs, _mm_movehl_ps(hs, hs));
+    hs = _mm_add_ss(hs, _mm_shuffle_ps(hs, hs, 1));
+    float r = _mm_cvtss_f32(hs);
+    for (; i < n; i++)
+        r += q[i] * hn_h2f(h[i]);
+    return r;
+}
+
+__attribute__((target("avx2,f16c"))) static void hn_decode16_f16c(const uint16_t *h, float *out, uint32_t n)
+{
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const void *)(h + i))));
+    for (; i < n; i++)
+        out[i] = hn_h2f(h[i]);
+}
+#endif
+
 typedef float (*hn_dot_fn)(const float *, const float *, uint32_t);
+typedef float (*hn_dot16_fn)(const float *, const uint16_t *, uint32_t);
+typedef void (*hn_decode16_fn)(const uint16_t *, float *, uint32_t);
 static hn_dot_fn hn_dot = hn_dot_scalar;
+static hn_dot16_fn hn_dot16 = hn_dot16_scalar;
+static hn_decode16_fn hn_decode16 = hn_decode16_scalar;
 static pthread_once_t hn_once = PTHREAD_ONCE_INIT;
 
 static void hn_pick_kernel(void)
@@ -204,6 +325,15 @@ static void hn_pick_kernel(void)
         hn_dot = hn_dot_avx2;
     else
         hn_dot = avx512 ? hn_dot_avx512 : avx2 ? hn_dot_avx2 : hn_dot_sse;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    __get_cpuid(1, &a, &b, &c, &d);
+    int f16c = avx2 && (c & (1u << 29)); /* CPUID.1:ECX.F16C */
+    if (hn_dot == hn_dot_avx512)
+        hn_dot16 = hn_dot16_avx512;
+    else if (hn_dot == hn_dot_avx2 && f16c)
+        hn_dot16 = hn_dot16_avx2;
+    if (f16c && hn_dot != hn_dot_scalar && hn_dot != hn_dot_sse)
+        hn_decode16 = hn_decode16_f16c;
 #else
     (void)env;
 #endif
@@ -229,9 +359,12 @@ struct hn_scratch {
     uint32_t ids[2 * HNSW_M_MAX];
     struct hn_pair *tmp;  /* ef-sized work arrays */
     uint32_t tmp_cap;
-    float *qbuf, *vbuf;   /* dim floats each */
+    float *qbuf, *vbuf, *tmp32; /* dim floats each */
+    void *enc;            /* an encoded copy (dim x 4 bytes) */
     int nomem;
 };
+
+#define HN_CELLS 4
 
 struct hnsw_index {
     spl_store *s;
@@ -244,6 +377,7 @@ struct hnsw_index {
     struct hnsw_header *h;
     /* validated copies of the geometry (never re-read from the region) */
     uint32_t n, dim, m, m0, key_max, efc, pool_lists, list_stride;
+    uint32_t esize; /* bytes per element of the copies: 4 (float32) or 2 (binary16) */
     spl_metric metric;
     uint64_t stride, nodes_off, pool_off, total, created;
     uint32_t head_off, key_off; /* in a node: the head, the key (list 0 at 0) */
@@ -257,6 +391,7 @@ struct hnsw_index {
     double mult;
     uint8_t *seen; /* sync: nodes confirmed (bitmap) */
     uint32_t opened_dirty, repairs;
+    _Atomic(struct hn_scratch *) cells[HN_CELLS]; /* scratch without the lock */
 };
 
 static uint64_t hn_now_ns(clockid_t c)
@@ -272,18 +407,19 @@ void hnsw_params_init(hnsw_params *p)
     p->m = 16;
     p->ef_construction = 200;
     p->metric = SPL_METRIC_COSINE;
+    p->format = HNSW_F16;
 }
 
 static int hn_params_ok(const hnsw_params *p)
 {
     return p && p->m >= HNSW_M_MIN && p->m <= HNSW_M_MAX && p->ef_construction >= 1 &&
-           p->ef_construction <= 100000 && (unsigned)p->metric < SPL__METRIC_COUNT;
+           p->ef_construction <= 100000 && (unsigned)p->metric < SPL__METRIC_COUNT && p->format <= HNSW_F16;
 }
 
-static uint64_t hn_total(uint32_t n, uint32_t key_max, uint32_t dim, uint32_t m, uint64_t *pool_off,
-                         uint64_t *pool_lists)
+static uint64_t hn_total(uint32_t n, uint32_t key_max, uint32_t dim, uint32_t m, uint32_t esize,
+                         uint64_t *pool_off, uint64_t *pool_lists)
 {
-    uint64_t stride = hnsw__node_stride(2 * m, key_max, dim);
+    uint64_t stride = hnsw__node_stride(2 * m, key_max, dim, esize);
     uint64_t po = HNSW_HEADER_BYTES + (uint64_t)n * stride;
     uint64_t pl = hnsw__pool_lists(n, m);
     if (pool_off)
@@ -302,7 +438,7 @@ uint64_t hnsw_region_bytes(uint32_t slots, uint32_t key_max, uint32_t vec_dim, c
     }
     if (!hn_params_ok(p) || !slots || !vec_dim || !key_max)
         return 0;
-    return hn_total(slots, key_max, vec_dim, p->m, NULL, NULL);
+    return hn_total(slots, key_max, vec_dim, p->m, p->format == HNSW_F16 ? 2 : 4, NULL, NULL);
 }
 
 static uint64_t hn_changes(hnsw_index *x)
@@ -349,12 +485,14 @@ static int hn_validate(hnsw_index *x, const struct hnsw_header *h, size_t bytes)
     uint64_t seed = hn_store_seed(x);
     if (seed && ld64(&h->store_seed) != seed)
         return SPL_ENOENT;
+    uint32_t ef = ld32(&h->elem_format);
     if (m < HNSW_M_MIN || m > HNSW_M_MAX || ld32(&h->m0) != 2 * m ||
-        ld32(&h->metric) >= SPL__METRIC_COUNT || ld32(&h->ef_construction) == 0)
+        ld32(&h->metric) >= SPL__METRIC_COUNT || ld32(&h->ef_construction) == 0 || ef > HNSW_E_F16)
         return SPL_ELAYOUT;
+    uint32_t esize = ef == HNSW_E_F16 ? 2 : 4;
     uint64_t pool_off, pool_lists;
-    uint64_t total = hn_total(n, km, dim, m, &pool_off, &pool_lists);
-    if (ld32(&h->node_stride) != hnsw__node_stride(2 * m, km, dim) ||
+    uint64_t total = hn_total(n, km, dim, m, esize, &pool_off, &pool_lists);
+    if (ld32(&h->node_stride) != hnsw__node_stride(2 * m, km, dim, esize) ||
         ld64(&h->nodes_off) != HNSW_HEADER_BYTES || ld64(&h->pool_off) != pool_off ||
         ld32(&h->pool_lists) != pool_lists || ld32(&h->list_stride) != hnsw__list_bytes(m) ||
         ld64(&h->total_bytes) != total)
@@ -368,7 +506,8 @@ static int hn_validate(hnsw_index *x, const struct hnsw_header *h, size_t bytes)
     x->key_max = km;
     x->efc = ld32(&h->ef_construction);
     x->metric = (spl_metric)ld32(&h->metric);
-    x->stride = hnsw__node_stride(2 * m, km, dim);
+    x->esize = esize;
+    x->stride = hnsw__node_stride(2 * m, km, dim, esize);
     x->nodes_off = HNSW_HEADER_BYTES;
     x->pool_off = pool_off;
     x->pool_lists = (uint32_t)pool_lists;
@@ -405,6 +544,8 @@ static void hn_scratch_free(struct hn_scratch *sc)
     free(sc->tmp);
     free(sc->qbuf);
     free(sc->vbuf);
+    free(sc->tmp32);
+    free(sc->enc);
     free(sc);
 }
 
@@ -416,15 +557,24 @@ static struct hn_scratch *hn_scratch_new(const hnsw_index *x)
     sc->visited = calloc(x->n, sizeof *sc->visited);
     sc->qbuf = aligned_alloc(64, hnsw__round(4ull * x->dim, 64));
     sc->vbuf = aligned_alloc(64, hnsw__round(4ull * x->dim, 64));
-    if (!sc->visited || !sc->qbuf || !sc->vbuf) {
+    sc->tmp32 = aligned_alloc(64, hnsw__round(4ull * x->dim, 64));
+    sc->enc = aligned_alloc(64, hnsw__round(4ull * x->dim, 64));
+    if (!sc->visited || !sc->qbuf || !sc->vbuf || !sc->tmp32 || !sc->enc) {
         hn_scratch_free(sc);
         return NULL;
     }
     return sc;
 }
 
+/* Scratch for a search: from a few lock-free cells (an exchange takes one),
+ * else from the locked pool, else new.  All belong to the index. */
 static struct hn_scratch *hn_scratch_get(hnsw_index *x)
 {
+    for (int i = 0; i < HN_CELLS; i++) {
+        struct hn_scratch *sc = atomic_exchange_explicit(&x->cells[i], NULL, memory_order_acquire);
+        if (sc)
+            return sc;
+    }
     pthread_mutex_lock(&x->mu);
     struct hn_scratch *sc = x->pool;
     if (sc)
@@ -435,6 +585,12 @@ static struct hn_scratch *hn_scratch_get(hnsw_index *x)
 
 static void hn_scratch_put(hnsw_index *x, struct hn_scratch *sc)
 {
+    for (int i = 0; i < HN_CELLS; i++) {
+        struct hn_scratch *none = NULL;
+        if (atomic_compare_exchange_strong_explicit(&x->cells[i], &none, sc, memory_order_release,
+                                                    memory_order_relaxed))
+            return;
+    }
     pthread_mutex_lock(&x->mu);
     sc->next = x->pool;
     x->pool = sc;
@@ -515,10 +671,32 @@ static inline struct hnsw_node *hn_node(const hnsw_index *x, uint32_t id)
 {
     return (struct hnsw_node *)(void *)(x->base + x->nodes_off + (uint64_t)id * x->stride + x->head_off);
 }
-static inline float *hn_vec(const hnsw_index *x, const struct hnsw_node *nd)
+/* The node's copy: float32 or binary16 elements (x->esize). */
+static inline void *hn_vec(const hnsw_index *x, const struct hnsw_node *nd)
 {
     (void)x;
-    return (float *)(void *)((uint8_t *)(uintptr_t)nd + HNSW_NODE_HEAD);
+    return (uint8_t *)(uintptr_t)nd + HNSW_NODE_HEAD;
+}
+
+/* q . copy, read in place (inside the caller's read section). */
+static inline float hn_dot_copy(const hnsw_index *x, const float *q, const struct hnsw_node *nd)
+{
+    if (x->esize == 4)
+        return hn_dot(q, (const float *)hn_vec(x, nd), x->dim);
+    return ldf(&nd->scale) * hn_dot16(q, (const uint16_t *)hn_vec(x, nd), x->dim);
+}
+
+/* The copy as float32 (the writer: a node's own vector as a query). */
+static void hn_copy_out(const hnsw_index *x, const struct hnsw_node *nd, float *out)
+{
+    if (x->esize == 4) {
+        memcpy(out, hn_vec(x, nd), 4ull * x->dim);
+        return;
+    }
+    hn_decode16((const uint16_t *)hn_vec(x, nd), out, x->dim);
+    float s = ldf(&nd->scale);
+    for (uint32_t i = 0; i < x->dim; i++)
+        out[i] *= s;
 }
 static inline char *hn_key(const hnsw_index *x, const struct hnsw_node *nd)
 {
@@ -689,7 +867,7 @@ static int hn_qdist(const hnsw_index *x, const struct hn_query *q, uint32_t id, 
         if (!(fl & HNSW_N_PRESENT))
             return HN_ABSENT;
         float xn = ldf(&nd->norm);
-        float dot = hn_dot(q->v, hn_vec(x, nd), x->dim);
+        float dot = hn_dot_copy(x, q->v, nd);
         int admit = !(fl & HNSW_N_DELETED);
         if (admit && q->filtered)
             admit = hn_labels_pass(ld64(&nd->labels), q->labels, q->labels_any) && hn_key_pass(x, nd, q);
@@ -705,13 +883,21 @@ static int hn_qdist(const hnsw_index *x, const struct hn_query *q, uint32_t id, 
     return HN_SKIP;
 }
 
-/* Writer: distance between two nodes' copies. */
-static float hn_ndist(const hnsw_index *x, uint32_t a, uint32_t b)
+/* Writer: node a's copy as float32: in place, or decoded into tmp. */
+static const float *hn_as_f32(const hnsw_index *x, uint32_t a, float *tmp)
 {
-    const struct hnsw_node *na = hn_node(x, a), *nb = hn_node(x, b);
-    float xa = ldf(&na->norm), xb = ldf(&nb->norm);
-    float dot = hn_dot(hn_vec(x, na), hn_vec(x, nb), x->dim);
-    float d = hn_dist_of(x->metric, dot, xa, xa * xa, xb);
+    const struct hnsw_node *na = hn_node(x, a);
+    if (x->esize == 4)
+        return (const float *)hn_vec(x, na);
+    hn_copy_out(x, na, tmp);
+    return tmp;
+}
+
+/* Writer: distance from vector a (norm xa) to node b's copy. */
+static float hn_vdist(const hnsw_index *x, const float *a, float xa, uint32_t b)
+{
+    const struct hnsw_node *nb = hn_node(x, b);
+    float d = hn_dist_of(x->metric, hn_dot_copy(x, a, nb), xa, xa * xa, ldf(&nb->norm));
     return isfinite(d) ? d : INFINITY;
 }
 
@@ -936,7 +1122,9 @@ static int hn_recheck(hnsw_index *x, struct hn_scratch *sc, const struct hn_quer
             continue; /* written in between: read both again */
         if (rc || m.slot != id || !hn_labels_pass(m.labels, q->labels, q->labels_any))
             return HN_SKIP;
-        float xn = (float)sqrt(hn_norm2d(sc->vbuf, x->dim)); /* as the store computes it */
+        /* the norm in float (the store keeps it computed in double: the
+         * two may differ in the last bit, as two SIMD paths' sums do) */
+        float xn = sqrtf(hn_dot(sc->vbuf, sc->vbuf, x->dim));
         float score = hn_score_of(q->metric, hn_dot(q->v, sc->vbuf, x->dim), q->norm, q->norm2, xn);
         if (!isfinite(score))
             return HN_SKIP;
@@ -1160,8 +1348,10 @@ static uint32_t hn_select(const hnsw_index *x, const struct hn_pair *c, uint32_t
     }
     for (uint32_t i = 0; i < n && k < mmax; i++) {
         int good = 1;
+        const float *a = k ? hn_as_f32(x, c[i].id, x->ws->tmp32) : NULL;
+        float xa = ldf(&hn_node(x, c[i].id)->norm);
         for (uint32_t j = 0; j < k && good; j++)
-            good = !(hn_ndist(x, c[i].id, out[j]) < c[i].d);
+            good = !(hn_vdist(x, a, xa, out[j]) < c[i].d);
         if (good)
             out[k++] = c[i].id;
     }
@@ -1194,10 +1384,12 @@ static void hn_add_link(hnsw_index *x, uint32_t s, uint32_t id, uint32_t lvl)
     }
     struct hn_pair cand[2 * HNSW_M_MAX + 1];
     uint32_t nc = 0;
+    const float *a = hn_as_f32(x, s, x->ws->tmp32);
+    float xa = ldf(&hn_node(x, s)->norm);
     for (uint32_t i = 0; i < c; i++)
         if (ids[i] < x->n && ids[i] != s)
-            cand[nc++] = (struct hn_pair){hn_ndist(x, s, ids[i]), ids[i]};
-    cand[nc++] = (struct hn_pair){hn_ndist(x, s, id), id};
+            cand[nc++] = (struct hn_pair){hn_vdist(x, a, xa, ids[i]), ids[i]};
+    cand[nc++] = (struct hn_pair){hn_vdist(x, a, xa, id), id};
     qsort(cand, nc, sizeof *cand, hn_pair_cmp);
     uint32_t keep[2 * HNSW_M_MAX];
     uint32_t k = hn_select(x, cand, nc, cap, keep);
@@ -1238,7 +1430,8 @@ static void hn_link(hnsw_index *x, uint32_t id)
             return; /* alone in the graph */
     }
     struct hn_scratch *sc = x->ws;
-    struct hn_query q = {.v = hn_vec(x, nd), .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
+    hn_copy_out(x, nd, x->ws->qbuf);
+    struct hn_query q = {.v = x->ws->qbuf, .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
     q.norm2 = q.norm * q.norm;
     struct hn_stats st = {0, 0};
     float d;
@@ -1275,6 +1468,77 @@ static void hn_link(hnsw_index *x, uint32_t id)
         st64_rel(&x->h->entry, ((uint64_t)(level + 1) << 32) | id); /* pairs with hn_entry */
 }
 
+/* A node's vector was rewritten (an update, or a tombstone's slot taken by
+ * another key): its old neighbours that still link to it, and are not
+ * among its new neighbours, hold a link that now leads far away.  Each such
+ * list is chosen again by the heuristic, from its other links and the
+ * node's old neighbours (hnswlib's repair on update, in short), so that
+ * churn does not wear the graph out.  old holds the old lists, level by
+ * level (m0 ids for level 0, m above), with their counts in oldn. */
+static void hn_repair_old(hnsw_index *x, uint32_t id, uint32_t levels, const uint32_t *old, const uint32_t *oldn)
+{
+    uint32_t nowl[2 * HNSW_M_MAX], ids[2 * HNSW_M_MAX], keep[2 * HNSW_M_MAX];
+    struct hn_pair cand[4 * HNSW_M_MAX];
+    for (uint32_t l = 0; l < levels; l++) {
+        const uint32_t *ol = old + (size_t)l * 2 * HNSW_M_MAX;
+        uint32_t cap;
+        struct hnsw_list *own = hn_list(x, id, l, &cap);
+        uint32_t nn = own ? hn_list_read(own, cap, nowl, NULL) : 0;
+        for (uint32_t i = 0; i < oldn[l]; i++) {
+            uint32_t s = ol[i], scap;
+            if (s >= x->n || s == id || !(ld32(&hn_node(x, s)->flags) & HNSW_N_PRESENT))
+                continue;
+            int still = 0;
+            for (uint32_t j = 0; j < nn && !still; j++)
+                still = nowl[j] == s;
+            struct hnsw_list *sl = hn_list(x, s, l, &scap);
+            if (still || !sl)
+                continue;
+            uint32_t c = hn_list_read(sl, scap, ids, NULL), at = c;
+            for (uint32_t j = 0; j < c; j++)
+                if (ids[j] == id)
+                    at = j;
+            if (at == c)
+                continue; /* it does not link to the node */
+            const float *a = hn_as_f32(x, s, x->ws->tmp32);
+            float xa = ldf(&hn_node(x, s)->norm);
+            uint32_t nc = 0;
+            for (uint32_t j = 0; j < c; j++)
+                if (j != at && ids[j] < x->n && ids[j] != s)
+                    cand[nc++] = (struct hn_pair){hn_vdist(x, a, xa, ids[j]), ids[j]};
+            for (uint32_t j = 0; j < oldn[l]; j++) {
+                uint32_t t = ol[j];
+                int dup = t >= x->n || t == s || t == id || !(ld32(&hn_node(x, t)->flags) & HNSW_N_PRESENT) ||
+                          (l && ld32(&hn_node(x, t)->level) < l);
+                for (uint32_t u = 0; u < nc && !dup; u++)
+                    dup = cand[u].id == t;
+                if (!dup)
+                    cand[nc++] = (struct hn_pair){hn_vdist(x, a, xa, t), t};
+            }
+            qsort(cand, nc, sizeof *cand, hn_pair_cmp);
+            uint32_t k = hn_select(x, cand, nc, scap, keep);
+            hn_list_write(sl, keep, k);
+        }
+    }
+}
+
+/* The copy of v as the region keeps it, into dst; returns its scale. */
+static float hn_encode(const hnsw_index *x, const float *v, void *dst)
+{
+    if (x->esize == 4) {
+        memcpy(dst, v, 4ull * x->dim);
+        return 1.0f;
+    }
+    float mx = 0;
+    for (uint32_t i = 0; i < x->dim; i++)
+        mx = fabsf(v[i]) > mx ? fabsf(v[i]) : mx;
+    uint16_t *h = dst;
+    float inv = mx > 0 ? 1.0f / mx : 0.0f;
+    for (uint32_t i = 0; i < x->dim; i++)
+        h[i] = hn_f2h(v[i] * inv);
+    return mx;
+}
+
 /* Write key/vector into node id and link it.  A node that never had a
  * level gets one (and its pool lists); a reused node keeps its own. */
 static void hn_put(hnsw_index *x, uint32_t id, const char *key, size_t kl, const float *v, uint64_t epoch,
@@ -1303,9 +1567,22 @@ static void hn_put(hnsw_index *x, uint32_t id, const char *key, size_t kl, const
                           none, 0);
         hn_list_write(hn_list0(x, nd), none, 0);
     }
+    /* a rewritten node: remember its old neighbours (repaired after) */
+    static __thread uint32_t old[(HNSW_LEVEL_MAX + 1) * 2 * HNSW_M_MAX];
+    uint32_t oldn[HNSW_LEVEL_MAX + 1], levels = 0;
+    if (fl & HNSW_N_PRESENT) {
+        levels = level + 1 <= HNSW_LEVEL_MAX + 1 ? level + 1 : HNSW_LEVEL_MAX + 1;
+        for (uint32_t l = 0; l < levels; l++) {
+            uint32_t cap;
+            struct hnsw_list *li = hn_list(x, id, l, &cap);
+            oldn[l] = li ? hn_list_read(li, cap, old + (size_t)l * 2 * HNSW_M_MAX, NULL) : 0;
+        }
+    }
     double ss = hn_norm2d(v, x->dim);
+    float scale = hn_encode(x, v, x->ws->enc);
     hn_node_begin(nd);
-    memcpy(hn_vec(x, nd), v, 4ull * x->dim); /* plain stores: readers re-check the seq */
+    memcpy(hn_vec(x, nd), x->ws->enc, (size_t)x->esize * x->dim); /* plain stores: readers re-check the seq */
+    stf(&nd->scale, scale);
     memcpy(hn_key(x, nd), key, kl);
     st32(&nd->key_len, (uint32_t)kl);
     st64(&nd->vepoch, epoch);
@@ -1322,6 +1599,8 @@ static void hn_put(hnsw_index *x, uint32_t id, const char *key, size_t kl, const
         st64(&x->h->deleted, ld64(&x->h->deleted) - 1);
     }
     hn_link(x, id);
+    if (levels)
+        hn_repair_old(x, id, levels, old, oldn);
 }
 
 static void hn_tombstone(hnsw_index *x, uint32_t id)
@@ -1351,7 +1630,9 @@ static void hn_upsert(hnsw_index *x, uint32_t id, const char *key, size_t kl, co
 {
     struct hnsw_node *nd = hn_node(x, id);
     uint32_t fl = ld32(&nd->flags);
-    if (hn_node_has_key(x, id, key, kl) && memcmp(hn_vec(x, nd), v, 4ull * x->dim) == 0) {
+    float scale = hn_encode(x, v, x->ws->enc);
+    if (hn_node_has_key(x, id, key, kl) && ldf(&nd->scale) == scale &&
+        memcmp(hn_vec(x, nd), x->ws->enc, (size_t)x->esize * x->dim) == 0) {
         if (ld64(&nd->vepoch) == epoch && ld64(&nd->labels) == labels && !(fl & HNSW_N_DELETED))
             return;
         hn_node_begin(nd);
@@ -1606,7 +1887,8 @@ int hnsw_repair(hnsw_index *x)
         uint32_t kl = ld32(&nd->key_len);
         int bad_lv = lv > HNSW_LEVEL_MAX || (lv && (up > used || lv > used - up));
         int bad = (s & 1) || (fl & ~(uint32_t)(HNSW_N_PRESENT | HNSW_N_DELETED)) ||
-                  ((fl & HNSW_N_PRESENT) && (kl == 0 || kl > x->key_max || !(ldf(&nd->norm) >= 0)));
+                  ((fl & HNSW_N_PRESENT) && (kl == 0 || kl > x->key_max || !(ldf(&nd->norm) >= 0) ||
+                                             !(ldf(&nd->scale) >= 0) || !isfinite(ldf(&nd->scale))));
         if (bad || bad_lv) {
             hn_node_begin(nd);
             st32(&nd->flags, 0);
@@ -1722,7 +2004,8 @@ static void hn_init_region(hnsw_index *x, struct hnsw_header *h, const hnsw_para
 {
     st32_rel(&h->version, 0); /* readers refuse it from now on */
     uint32_t n = in->geom.slots, dim = in->geom.vec_dim, km = in->geom.key_max;
-    uint64_t pool_off, pool_lists, total = hn_total(n, km, dim, p->m, &pool_off, &pool_lists);
+    uint32_t esize = p->format == HNSW_F16 ? 2 : 4;
+    uint64_t pool_off, pool_lists, total = hn_total(n, km, dim, p->m, esize, &pool_off, &pool_lists);
     uint64_t gen = ld64(&h->generation);
     memset((uint8_t *)h + 16, 0, HNSW_HEADER_BYTES - 16);
     st64(&h->magic, HNSW_MAGIC);
@@ -1735,7 +2018,8 @@ static void hn_init_region(hnsw_index *x, struct hnsw_header *h, const hnsw_para
     h->ef_construction = p->ef_construction;
     h->metric = (uint32_t)p->metric;
     h->key_max = km;
-    h->node_stride = (uint32_t)hnsw__node_stride(2 * p->m, km, dim);
+    h->node_stride = (uint32_t)hnsw__node_stride(2 * p->m, km, dim, esize);
+    h->elem_format = p->format == HNSW_F16 ? HNSW_E_F16 : HNSW_E_F32;
     h->nodes_off = HNSW_HEADER_BYTES;
     h->pool_off = pool_off;
     h->pool_lists = (uint32_t)pool_lists;
@@ -1753,7 +2037,8 @@ static void hn_init_region(hnsw_index *x, struct hnsw_header *h, const hnsw_para
 
 static int hn_params_match(const hnsw_index *x, const hnsw_params *p)
 {
-    return x->m == p->m && x->efc == p->ef_construction && x->metric == p->metric;
+    return x->m == p->m && x->efc == p->ef_construction && x->metric == p->metric &&
+           x->esize == (p->format == HNSW_F16 ? 2u : 4u);
 }
 
 /* The writer half of open/attach: validate or initialise, take ownership,
@@ -1769,7 +2054,8 @@ static int hn_writer_setup(hnsw_index *x, const hnsw_params *p, uint32_t flags, 
         return SPL_ENOTSUP;
     if (in.read_only)
         return SPL_EROFS;
-    uint64_t need = hn_total(in.geom.slots, in.geom.key_max, in.geom.vec_dim, p->m, NULL, NULL);
+    uint64_t need = hn_total(in.geom.slots, in.geom.key_max, in.geom.vec_dim, p->m, p->format == HNSW_F16 ? 2 : 4,
+                             NULL, NULL);
     if (x->bytes < need)
         return SPL_ESIZE;
     struct hnsw_header *h = x->h;
@@ -1944,7 +2230,8 @@ int hnsw_open_writer(hnsw_index **out, spl_store *s, const char *path, const hns
         return rc;
     if (!in.geom.vec_dim)
         return SPL_ENOTSUP;
-    uint64_t bytes = hn_total(in.geom.slots, in.geom.key_max, in.geom.vec_dim, p->m, NULL, NULL);
+    uint64_t bytes = hn_total(in.geom.slots, in.geom.key_max, in.geom.vec_dim, p->m, p->format == HNSW_F16 ? 2 : 4,
+                              NULL, NULL);
     void *m = NULL;
     if ((rc = hn_map_rw(path, bytes, &m)) != 0)
         return rc;
@@ -2018,6 +2305,7 @@ int hnsw_stat_get(hnsw_index *x, hnsw_stat *o)
     o->m0 = x->m0;
     o->ef_construction = x->efc;
     o->metric = x->metric;
+    o->format = x->esize == 2 ? HNSW_F16 : HNSW_F32;
     uint32_t ep, top;
     if (hn_entry(x, &ep, &top) == 0)
         o->top_level = top;
@@ -2178,6 +2466,8 @@ void hnsw_close(hnsw_index *x)
     if (x->own_map)
         munmap(x->base, x->bytes);
     hn_scratch_free(x->ws);
+    for (int i = 0; i < HN_CELLS; i++)
+        hn_scratch_free(atomic_load(&x->cells[i]));
     while (x->pool) {
         struct hn_scratch *n = x->pool->next;
         hn_scratch_free(x->pool);

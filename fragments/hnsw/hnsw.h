@@ -37,7 +37,12 @@ typedef struct hnsw_params {
     uint32_t ef_construction; /* candidates while linking; default 200 */
     spl_metric metric;        /* the metric the graph serves; default cosine */
     uint64_t seed;            /* level draws (0: from the clock) */
+    uint32_t format;          /* the graph's copies of the vectors: HNSW_F16 (default:
+                                 half the memory and memory traffic; hits are scored
+                                 from the store's vector either way) or HNSW_F32 */
 } hnsw_params;
+
+enum { HNSW_F32 = 0, HNSW_F16 = 1 };
 
 void hnsw_params_init(hnsw_params *p);
 
@@ -168,6 +173,7 @@ typedef struct hnsw_stat {
     uint32_t nodes;        /* capacity (= store slots) */
     uint32_t dim, m, m0, ef_construction;
     spl_metric metric;
+    uint32_t format;       /* HNSW_F32, HNSW_F16 */
     uint32_t top_level;    /* of the entry point; 0 for an empty graph */
     uint64_t live, deleted;
     uint64_t applied;      /* change counter caught up with */

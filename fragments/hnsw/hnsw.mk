@@ -52,8 +52,9 @@ CLI_HNSW := $(HNSW_LIB)
 CLI_CFLAGS += -I$(HNSW_DIR) -DSPLCTL_WITH_HNSW=1
 
 # Each test prints what it shows; the group line goes to $$SPL_SUMMARY.
+HNSW_GROUP ?= hnsw
 test-hnsw: $(HNSW_TESTS) $(HNSW_BENCH) $(HNSW_TOOL)
-	tests/run.sh hnsw $(HNSW_TESTS) "$(HNSW_BENCH) --quick"
+	tests/run.sh $(HNSW_GROUP) $(HNSW_TESTS) "$(HNSW_BENCH) --quick"
 
 test-all: test-hnsw
 

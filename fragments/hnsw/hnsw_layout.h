@@ -43,7 +43,8 @@
  *   96   store_format u32  the store's vector format
  *   100  level_max    u32  HNSW_LEVEL_MAX
  *   104  created_ns   u64  CLOCK_REALTIME at initialisation
- *   112  spare        u64[2]
+ *   112  elem_format  u32  the copies' elements: 0 float32, 1 binary16
+ *   116  spare        u32, 120 spare u64
  *   128  state        u32  (line 2: the writer's state) HNSW_S_*
  *   132  spare        u32
  *   136  generation   u64  +1 at every rebuild start
@@ -64,7 +65,7 @@
  *   280  spare        u64[5]
  *   320..4095 reserved (zero)
  *
- * Node (node_stride = head_off + 64 + round64(4 dim)), laid out so that a
+ * Node (node_stride = head_off + 64 + round64(esize dim)), laid out so that a
  * distance touches one run of lines (the head, then the vector) and an
  * expansion another (the level-0 list):
  *   0         list 0   seq u32 | count u32 | m0 x u32 ids   (round8)
@@ -80,8 +81,13 @@
  *     +32  level    u32  top level of the node (0..level_max)
  *     +36  upper    u32  pool index of its level-1 list (levels 1..level follow)
  *     +40  key_len  u32  1..key_max
- *     +44  spare    u32, +48 spare u64[2]
- *   vec_off = head_off + 64: dim x f32
+ *     +44  scale    f32  binary16 copies: element i is scale x half[i] (scale =
+ *                        the largest |element|, so halves lie in [-1, 1]);
+ *                        float32 copies: 1
+ *     +48  spare    u64[2]
+ *   vec_off = head_off + 64: dim elements of elem_format (float32: the
+ *   vector as the store gave it; binary16: a copy for navigation only: hits
+ *   are always scored from the store's own vector)
  *
  * List (level 0 in the node, levels >= 1 in the pool):
  *   0   seq      u32  seqlock: even stable, odd while the writer rewrites it
@@ -104,6 +110,7 @@
 
 enum hnsw_state { HNSW_S_EMPTY = 0, HNSW_S_BUILDING = 1, HNSW_S_READY = 2 };
 enum { HNSW_N_PRESENT = 1u << 0, HNSW_N_DELETED = 1u << 1 };
+enum { HNSW_E_F32 = 0, HNSW_E_F16 = 1 }; /* elem_format */
 
 struct hnsw_header {
     uint64_t magic;
@@ -127,7 +134,9 @@ struct hnsw_header {
     uint32_t store_format;
     uint32_t level_max;
     uint64_t created_ns;
-    uint64_t spare1[2];
+    uint32_t elem_format;
+    uint32_t spare1a;
+    uint64_t spare1;
     /* line 2: the writer's state */
     uint32_t state;
     uint32_t spare2;
@@ -159,7 +168,7 @@ struct hnsw_node {
     uint32_t level;
     uint32_t upper;
     uint32_t key_len;
-    uint32_t spare0;
+    float scale;
     uint64_t spare1[2];
 };
 
@@ -178,6 +187,8 @@ _Static_assert(offsetof(struct hnsw_header, created_ns) == 104, "created_ns");
 _Static_assert(sizeof(struct hnsw_node) == HNSW_NODE_HEAD, "node head is one line");
 _Static_assert(offsetof(struct hnsw_node, flags) == 28, "flags");
 _Static_assert(offsetof(struct hnsw_node, key_len) == 40, "key_len");
+_Static_assert(offsetof(struct hnsw_node, scale) == 44, "scale");
+_Static_assert(offsetof(struct hnsw_header, elem_format) == 112, "elem_format");
 _Static_assert(sizeof(struct hnsw_list) == 8, "list head");
 
 static inline uint64_t hnsw__round(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
@@ -191,9 +202,9 @@ static inline uint32_t hnsw__head_off(uint32_t m0, uint32_t key_max)
 {
     return (uint32_t)hnsw__round(hnsw__key_off(m0) + hnsw__round(key_max, 8), 64);
 }
-static inline uint64_t hnsw__node_stride(uint32_t m0, uint32_t key_max, uint32_t dim)
+static inline uint64_t hnsw__node_stride(uint32_t m0, uint32_t key_max, uint32_t dim, uint32_t esize)
 {
-    return hnsw__head_off(m0, key_max) + HNSW_NODE_HEAD + hnsw__round(4ull * dim, 64);
+    return hnsw__head_off(m0, key_max) + HNSW_NODE_HEAD + hnsw__round((uint64_t)esize * dim, 64);
 }
 
 /* Pool lists for n nodes: the expected number is n / (m - 1) (a node has

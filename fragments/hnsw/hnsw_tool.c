@@ -2,7 +2,7 @@
  * hnsw_tool.c - splinter-hnsw: keep and inspect the HNSW index of a store
  * until the fragment host runs it (README.md, "Wiring to the fragment ABI").
  *
- *   splinter-hnsw build  STORE [--m M] [--efc EF] [--metric cosine|dot|l2] [--rebuild]
+ *   splinter-hnsw build  STORE [--m M] [--efc EF] [--metric cosine|dot|l2] [--format f16|f32] [--rebuild]
  *   splinter-hnsw sync   STORE
  *   splinter-hnsw follow STORE [--interval-ms MS]
  *   splinter-hnsw stat   STORE [--json]
@@ -57,7 +57,8 @@ static int progress(uint64_t done, uint64_t total, void *ud)
 static int usage(void)
 {
     fprintf(stderr, "usage: splinter-hnsw build|sync|follow|stat|check|path STORE [--region PATH]\n"
-                    "         [--m M] [--efc EF] [--metric cosine|dot|l2] [--rebuild] [--interval-ms MS]\n"
+                    "         [--m M] [--efc EF] [--metric cosine|dot|l2] [--format f16|f32] [--rebuild]\n"
+                    "         [--interval-ms MS]\n"
                     "         [--json] [--quiet]\n");
     return 2;
 }
@@ -76,11 +77,12 @@ static void print_stat(const hnsw_stat *st, const char *region, int json)
     const char *metric = (unsigned)st->metric < 3 ? metrics[st->metric] : "?";
     if (json) {
         printf("{\"region\":\"%s\",\"state\":\"%s\",\"nodes\":%u,\"dim\":%u,\"m\":%u,\"ef_construction\":%u,"
-               "\"metric\":\"%s\",\"top_level\":%u,\"live\":%" PRIu64 ",\"deleted\":%" PRIu64 ",\"applied\":%" PRIu64
+               "\"format\":\"%s\",\"metric\":\"%s\",\"top_level\":%u,\"live\":%" PRIu64 ",\"deleted\":%" PRIu64 ",\"applied\":%" PRIu64
                ",\"lag\":%" PRIu64 ",\"generation\":%" PRIu64 ",\"build_done\":%" PRIu64 ",\"build_total\":%" PRIu64
                ",\"region_bytes\":%" PRIu64 ",\"node_stride\":%" PRIu64 ",\"pool_used\":%" PRIu64
                ",\"pool_lists\":%" PRIu64 ",\"writer_alive\":%s,\"dirty\":%s}\n",
-               region, state, st->nodes, st->dim, st->m, st->ef_construction, metric, st->top_level, st->live,
+               region, state, st->nodes, st->dim, st->m, st->ef_construction, st->format == HNSW_F16 ? "f16" : "f32",
+               metric, st->top_level, st->live,
                st->deleted, st->applied, st->lag, st->generation, st->build_done, st->build_total, st->region_bytes,
                st->node_stride, st->pool_used, st->pool_lists, st->writer_alive ? "true" : "false",
                st->dirty ? "true" : "false");
@@ -89,8 +91,10 @@ static void print_stat(const hnsw_stat *st, const char *region, int json)
     printf("region     %s\n", region);
     printf("state      %s%s%s\n", state, st->writer_alive ? ", writer alive" : ", no writer",
            st->dirty ? ", dirty" : "");
-    printf("graph      %" PRIu64 " live, %" PRIu64 " tombstones, top level %u, M %u (level 0: %u), efC %u, %s\n",
-           st->live, st->deleted, st->top_level, st->m, st->m0, st->ef_construction, metric);
+    printf("graph      %" PRIu64 " live, %" PRIu64 " tombstones, top level %u, M %u (level 0: %u), efC %u, %s, "
+           "%s copies\n",
+           st->live, st->deleted, st->top_level, st->m, st->m0, st->ef_construction, metric,
+           st->format == HNSW_F16 ? "f16" : "f32");
     printf("store      %u slots, dim %u; applied change %" PRIu64 ", lag %" PRIu64 "\n", st->nodes, st->dim,
            st->applied, st->lag);
     if (st->state == HNSW_STATE_BUILDING)
@@ -110,7 +114,8 @@ int main(int argc, char **argv)
     long interval_ms = 200;
     static const struct option lo[] = {{"region", 1, 0, 'r'}, {"m", 1, 0, 'm'},       {"efc", 1, 0, 'e'},
                                        {"metric", 1, 0, 'M'}, {"rebuild", 0, 0, 'R'}, {"json", 0, 0, 'j'},
-                                       {"quiet", 0, 0, 'q'},  {"interval-ms", 1, 0, 'i'}, {0, 0, 0, 0}};
+                                       {"quiet", 0, 0, 'q'},  {"interval-ms", 1, 0, 'i'}, {"format", 1, 0, 'f'},
+                                       {0, 0, 0, 0}};
     optind = 3;
     int ch;
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -129,6 +134,14 @@ int main(int argc, char **argv)
                 return usage();
             break;
         case 'R': rebuild = 1; break;
+        case 'f':
+            if (!strcmp(optarg, "f16"))
+                p.format = HNSW_F16;
+            else if (!strcmp(optarg, "f32"))
+                p.format = HNSW_F32;
+            else
+                return usage();
+            break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'i': interval_ms = strtol(optarg, NULL, 10); break;
