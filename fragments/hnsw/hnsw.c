@@ -519,8 +519,20 @@ static int hn_validate(hnsw_index *x, const struct hnsw_header *h, size_t bytes)
     return 0;
 }
 
+/* hnsw_ops.c (libsplinter's functions) is linked into programs, not into
+ * the fragment module (built with -DHNSW_MODULE), which passes the host's
+ * table: there the reference is weak and stays null. */
+#ifdef HNSW_MODULE
+extern const hnsw_ops hnsw_ops_default __attribute__((weak));
+#define HN_HAVE_DEFAULT_OPS (&hnsw_ops_default != NULL)
+#else
+#define HN_HAVE_DEFAULT_OPS 1
+#endif
+
 static hnsw_index *hn_alloc(spl_store *s, const hnsw_ops *ops)
 {
+    if (!ops && !HN_HAVE_DEFAULT_OPS)
+        return NULL;
     hnsw_index *x = calloc(1, sizeof *x);
     if (!x)
         return NULL;
@@ -2225,6 +2237,8 @@ int hnsw_open_writer(hnsw_index **out, spl_store *s, const char *path, const hns
         return SPL_EINVAL;
     *out = NULL;
     spl_info in;
+    if (!HN_HAVE_DEFAULT_OPS)
+        return SPL_ENOTSUP; /* a module without libsplinter: attach to the host's region */
     int rc = hnsw_ops_default.info_get(s, &in);
     if (rc)
         return rc;
