@@ -15,9 +15,12 @@
 #   libnuma-dev, numactl              : WITH_NUMA=1 (src/numa.c: mbind, get_mempolicy and
 #                                       move_pages for NUMA placement of stores); numactl -H
 #                                       lists the nodes for the tests
+#   libhnswlib-dev                    : the benchmark anchor of the HNSW fragment (header-only
+#                                       hnswlib, C++): make bench-hnsw runs hnsw-compare, head
+#                                       to head with it (fragments/hnsw/bench_hnswlib.cpp)
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
-      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl"
+      libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl libhnswlib-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1242,16 +1242,22 @@ int hnsw_search(hnsw_index *x, const spl_vec_query *q, spl_vec_result **out)
         rc = SPL_ENOMEM;
         goto done;
     }
-    /* check the candidates against the store, nearest first, until k hits */
-    hits = calloc((size_t)q->k + 1, sizeof *hits);
-    keys = malloc(((size_t)q->k + 1) * (x->key_max + 1));
+    /* check the candidates against the store, nearest first, until k hits;
+     * with binary16 copies also those that tie with the k-th within the
+     * copies' rounding (their order may differ from the exact one there;
+     * scored exactly, the best k are kept) */
+    uint32_t want = x->esize == 2 ? 2 * q->k : q->k;
+    float dk = INFINITY, margin = 0;
+    hits = calloc((size_t)want + 1, sizeof *hits);
+    keys = malloc(((size_t)want + 1) * (x->key_max + 1));
     if (!hits || !keys) {
         rc = SPL_ENOMEM;
         goto done;
     }
     uint32_t nh = 0;
-    size_t key_bytes = 0;
-    for (uint32_t i = 0; i < nres && nh < q->k; i++) {
+    for (uint32_t i = 0; i < nres && nh < want; i++) {
+        if (nh >= q->k && !(sc->tmp[i].d <= dk + margin))
+            break;
         char *kb = keys + (size_t)nh * (x->key_max + 1);
         if (hn_recheck(x, sc, &hq, &sc->tmp[i], &hits[nh], kb) != 0) {
             st.skipped++;
@@ -1263,14 +1269,22 @@ int hnsw_search(hnsw_index *x, const spl_vec_query *q, spl_vec_result **out)
             dup = hits[j].key_len == hits[nh].key_len && memcmp(hits[j].key, kb, hits[nh].key_len) == 0;
         if (dup)
             continue;
-        key_bytes += hits[nh].key_len + 1;
-        nh++;
+        if (++nh == q->k) {
+            /* binary16 rounding moves a distance by ~2^-12 of |q| |x|: 4x that */
+            dk = sc->tmp[i].d;
+            margin = x->esize == 2 ? 1e-3f * (fabsf(dk) + (x->metric == SPL_METRIC_L2 ? hq.norm2 : 0.0f)) : 0.0f;
+        }
     }
     if (ld64_acq(&x->h->generation) != gen || ld32_acq(&x->h->state) != HNSW_S_READY) {
         rc = SPL_ESTALE; /* rebuilt while we searched */
         goto done;
     }
     qsort_r(hits, nh, sizeof *hits, hn_hit_cmp, &x->metric);
+    if (nh > q->k)
+        nh = q->k;
+    size_t key_bytes = 0;
+    for (uint32_t j = 0; j < nh; j++)
+        key_bytes += hits[j].key_len + 1;
     r = malloc(sizeof *r + (size_t)nh * sizeof(spl_vec_hit) + key_bytes);
     if (!r) {
         rc = SPL_ENOMEM;
