@@ -1217,7 +1217,7 @@ int hnsw_search(hnsw_index *x, const spl_vec_query *q, spl_vec_result **out)
         hq.self_len = strlen(q->key);
     }
     hq.filtered = hq.labels || hq.prefix_len || hq.self;
-    uint32_t ef = (q->flags & SPL_VQ_ANN) && q->ef ? q->ef : 64;
+    uint32_t ef = q->ef ? q->ef : 64; /* callers of hnsw_search know the field */
     if (ef < q->k)
         ef = q->k;
     struct hn_stats st = {0, 0};
