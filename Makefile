@@ -118,7 +118,7 @@ $(B)/.cli-nats-%:
 $(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h fragments/embed/*.h) $(LIB_A) $(CLI_MIRROR) \
 		$(B)/.cli-lua-$(WITH_LUA) $(B)/.cli-nats-$(WITH_NATS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_MIRROR) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_MIRROR) $(CLI_HNSW) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
 
 # The loadable module: the same binding, linked with the PIC static library
 # (no dependency on an installed libsplinter.so); Lua's symbols come from
@@ -215,9 +215,12 @@ FRAG_NAMES := $(sort $(FRAG_NAMES))
 ifneq ($(WITH_NATS),1)
 FRAG_NAMES := $(filter-out mirror,$(FRAG_NAMES))
 endif
+# fragments/hnsw has its own rules (fragments/hnsw/hnsw.mk): the index core,
+# its tool, tests and benches; its fragment module is not wired yet
+FRAG_NAMES := $(filter-out hnsw,$(FRAG_NAMES))
 FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
 FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))
-FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(wildcard fragments/*/bench_*.c))
+FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(filter-out fragments/hnsw/%,$(wildcard fragments/*/bench_*.c)))
 TFRAG_SO   := $(patsubst tests/frag/%.c,$(B)/tests/frag/%.so,$(wildcard tests/frag/frag_*.c))
 TFRAG_BIN  := $(patsubst tests/frag/%.c,$(B)/tests/%,$(wildcard tests/frag/test_*.c))
 FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
@@ -310,10 +313,12 @@ test-fuzz-replay: $(FUZZ_REPLAY)
 	tests/run.sh replay $(foreach f,$(FUZZ_REPLAY),"$(f) tests/fuzz/corpus tests/fuzz/regressions")
 
 # The suite under ASan+UBSan: unit tests, the multi-process tests, the
-# splinterctl suite (group cli-asan) and the fragment suite (frag-asan).
+# splinterctl suite (group cli-asan), the fragment suite (frag-asan) and the
+# HNSW fragment's (hnsw-asan).
 test-asan:
 	$(MAKE) B=build/asan WITH_VALGRIND=0 OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		CLI_GROUP=cli-asan FRAG_GROUP=frag-asan test-unit test-mp test-fuzz-replay test-cli test-frag
+		CLI_GROUP=cli-asan FRAG_GROUP=frag-asan HNSW_GROUP=hnsw-asan test-unit test-mp test-fuzz-replay test-cli test-frag \
+		$(if $(filter 1,$(WITH_EMBEDDINGS)),test-hnsw)
 
 # ThreadSanitizer stress on one mapping (threads), no suppressions; and the
 # vector protocol (set, clear, get, search) and the *_wait calls'
@@ -636,3 +641,6 @@ test-interop: lib $(INTEROP_C) $(NODE_ADDON)
 	  [ -z "$$SPL_SUMMARY" ] || echo "0 1" >> "$$SPL_SUMMARY"; exit 1; }
 	SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) tests/interop/run.py --python $(PYTHON) \
 		--c $(INTEROP_C) --rust $(INTEROP_RUST) --go $(INTEROP_GO)
+
+# ---------------------------------------------------------------- fragments/hnsw
+include fragments/hnsw/hnsw.mk

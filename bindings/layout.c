@@ -63,7 +63,7 @@ int main(void)
     S(spl_vec_query);
     F(spl_vec_query, vec); F(spl_vec_query, key); F(spl_vec_query, dim); F(spl_vec_query, k);
     F(spl_vec_query, metric); F(spl_vec_query, flags); F(spl_vec_query, labels);
-    F(spl_vec_query, prefix); F(spl_vec_query, threads);
+    F(spl_vec_query, prefix); F(spl_vec_query, threads); F(spl_vec_query, ef);
 
     S(spl_vec_hit);
     F(spl_vec_hit, key); F(spl_vec_hit, key_len); F(spl_vec_hit, score); F(spl_vec_hit, slot);
@@ -71,7 +71,7 @@ int main(void)
 
     S(spl_vec_result);
     F(spl_vec_result, n); F(spl_vec_result, scanned); F(spl_vec_result, skipped);
-    F(spl_vec_result, hits);
+    F(spl_vec_result, hits); F(spl_vec_result, flags);
     S(spl_key);
     F(spl_key, key); F(spl_key, len); F(spl_key, home); F(spl_key, fp); F(spl_key, seed);
 

@@ -13,6 +13,13 @@
 #include "cli.h"
 #include "embedder.h"
 
+#ifndef SPLCTL_WITH_HNSW
+#define SPLCTL_WITH_HNSW 0
+#endif
+#if SPLCTL_WITH_HNSW
+#include "hnsw.h" /* fragments/hnsw: search --ann maps the store's index */
+#endif
+
 static int bad_opt(cli_ctx *c, char **argv)
 {
     return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -75,7 +82,7 @@ static int embed_query(cli_ctx *c, const char *frag, const char *text, uint32_t 
 /* The hits of one result: text "SCORE<TAB>KEY" (prefixed by "QUERY<TAB>"
  * for --queries), or a JSON line per hit with rank, score, epoch and slot
  * (the key's stable numeric id while it lives) and "query" for --queries. */
-static void print_hits(cli_ctx *c, const spl_vec_result *r, long query)
+static void print_hits(cli_ctx *c, const spl_vec_result *r, long query, int ann)
 {
     for (uint32_t i = 0; i < r->n; i++) {
         const spl_vec_hit *h = &r->hits[i];
@@ -86,6 +93,8 @@ static void print_hits(cli_ctx *c, const spl_vec_result *r, long query)
                                   (json_int_t)h->slot);
             if (query >= 0)
                 json_object_set_new(o, "query", json_integer(query));
+            if (ann) /* which search answered */
+                json_object_set_new(o, "ann", json_boolean(r->flags & SPL_VR_ANN));
             cli_json_out(c, cli_json_key(h->key, o));
             json_decref(score);
         } else if (!c->quiet) {
@@ -108,7 +117,7 @@ static int run_queries(cli_ctx *c, spl_vec_query *qs, uint32_t n, const unsigned
     CLI_RETRY(c, rc, spl_vec_search_many(c->s, qs, n, rs));
     if (rc == 0) {
         for (uint32_t j = 0; j < n; j++) {
-            print_hits(c, rs[j], first + (long)j);
+            print_hits(c, rs[j], first + (long)j, 0);
             spl_vec_result_free(rs[j]);
         }
         return CLI_OK;
@@ -206,13 +215,14 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
         {"label", required_argument, 0, 'l'},  {"any", no_argument, 0, 'a'},          {"prefix", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'}, {"text", required_argument, 0, 'T'},
         {"frag", required_argument, 0, 'F'},    {"queries", required_argument, 0, 'Q'},
+        {"ann", no_argument, 0, 'A'},           {"ef", required_argument, 0, 'e'},
         {0, 0, 0, 0}};
     static const char *const metrics[] = {"cosine", "dot", "l2"};
     spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
     const char *vec_arg = NULL, *text = NULL, *frag = "embed", *queries = NULL;
     uint64_t v, mask;
     int ch, rc;
-    while ((ch = getopt_long(argc, argv, "K:v:k:m:l:ap:t:T:F:Q:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "K:v:k:m:l:ap:t:T:F:Q:Ae:", lo, NULL)) != -1) {
         switch (ch) {
         case 'Q': queries = optarg; break;
         case 'K': q.key = optarg; break;
@@ -242,6 +252,12 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
                 return cli_usage(c, "bad --threads '%s' (0..64)", optarg);
             q.threads = (uint32_t)v;
             break;
+        case 'A': q.flags |= SPL_VQ_ANN; break;
+        case 'e':
+            if (cli_parse_u64(optarg, &v) != 0 || v == 0 || v > 100000)
+                return cli_usage(c, "bad --ef '%s' (1..100000)", optarg);
+            q.ef = (uint32_t)v;
+            break;
         default: return bad_opt(c, argv);
         }
     }
@@ -266,12 +282,27 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
     } else {
         q.flags |= SPL_VQ_SKIP_SELF;
     }
+    void *ann = NULL;
+#if SPLCTL_WITH_HNSW
+    /* --ann: map the store's HNSW index and offer it to spl_vec_search,
+     * which falls back to the exact scan when there is none or it lags */
+    char region[4096];
+    if ((q.flags & SPL_VQ_ANN) && hnsw_path(c->store, region, sizeof region) > 0 &&
+        hnsw_open_reader((hnsw_index **)&ann, c->s, region) == 0)
+        hnsw_provide(ann);
+#endif
     spl_vec_result *r;
     CLI_RETRY(c, rc, spl_vec_search(c->s, &q, &r));
     free(qv);
+#if SPLCTL_WITH_HNSW
+    hnsw_close(ann);
+#endif
+    (void)ann;
+    if (rc == 0 && (q.flags & SPL_VQ_ANN) && !(r->flags & SPL_VR_ANN) && !c->quiet && !c->json)
+        fprintf(stderr, "search: no live ANN index for this store: exact scan\n");
     if (rc < 0)
         return cli_fail_spl(c, rc, q.key ? q.key : "search");
-    print_hits(c, r, -1);
+    print_hits(c, r, -1, (q.flags & SPL_VQ_ANN) != 0);
     spl_vec_result_free(r);
     return CLI_OK;
 }

@@ -92,8 +92,8 @@ const cli_cmd cli_commands[] = {
      "-g, --group G    pulse group G (0-63; repeatable)"},
     {"search", NULL, cmd_search, CLI_NEEDS_STORE,
      "--key KEY | --vector JSON|-|@FILE | --text TEXT | --queries FILE|-",
-     "exact top-k vector search: by a stored key's vector, a vector given as JSON, a text, or "
-     "many queries in one pass",
+     "top-k vector search (exact, or approximate with --ann): by a stored key's vector, a "
+     "vector given as JSON, a text, or many queries in one pass",
      "-K, --key KEY    query with KEY's vector (KEY itself is left out)\n"
      "-v, --vector V   query vector: a JSON array of vec_dim numbers, '-' stdin, '@file'\n"
      "-T, --text TEXT  query by meaning: TEXT embedded with the embedder and settings\n"
@@ -108,6 +108,9 @@ const cli_cmd cli_commands[] = {
      "-a, --any        with several --label: any of them\n"
      "-p, --prefix P   keys starting with P\n"
      "-t, --threads N  scan with up to N threads (default 1; fewer for a small store)\n"
+     "    --ann        approximate: search the store's HNSW index (fragments/hnsw) in place;\n"
+     "                 the exact scan answers when there is none, or it lags behind the store\n"
+     "    --ef N       with --ann: candidates kept while searching (default 64; more: better recall)\n"
      "--json hits carry \"slot\": the key's stable numeric id while it lives"},
     {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
      "read, write or remove a key's vector (a JSON array of vec_dim numbers)",

@@ -592,6 +592,12 @@ int spl_signal(spl_store *s, uint64_t groups);
  * store-wide change counter (spl_info.changes) counts every mutation. */
 int spl_pulses(spl_store *s, unsigned group, uint64_t *count);
 
+/* The store-wide change counter alone (spl_info.changes without the slot
+ * count spl_info_get makes): one relaxed load per stripe.  An index kept
+ * beside the store records the counter it has caught up with and compares
+ * (fragments/hnsw).  Safe from any process; 0 for NULL. */
+uint64_t spl_changes(spl_store *s);
+
 /* Block until key's epoch moves past `epoch` (pass the epoch last seen, from
  * spl_meta_get; an older one returns at once).  Returns 0 with *epoch_out
  * the new epoch; SPL_ENOENT at once if the key is absent, or as soon as it
@@ -743,7 +749,10 @@ int spl_vec_clear(spl_store *s, const char *key);
 
 enum {
     /* spl_vec_query.flags (SPL_F_LABELS_ANY from spl_filter also applies) */
-    SPL_VQ_SKIP_SELF = 1u << 8 /* query by key: leave that key out */
+    SPL_VQ_SKIP_SELF = 1u << 8, /* query by key: leave that key out */
+    SPL_VQ_ANN = 1u << 9        /* approximate: ask the handle's ANN provider
+                                   (spl_vec_ann_set) with `ef`; the exact scan
+                                   answers when there is none or it declines */
 };
 
 typedef struct spl_vec_query {
@@ -752,11 +761,15 @@ typedef struct spl_vec_query {
     uint32_t dim;      /* with vec: must equal vec_dim (else SPL_EDIM) */
     uint32_t k;        /* results wanted, 1..SPL_VEC_K_LIMIT */
     spl_metric metric;
-    uint32_t flags;    /* SPL_F_LABELS_ANY, SPL_VQ_SKIP_SELF */
+    uint32_t flags;    /* SPL_F_LABELS_ANY, SPL_VQ_SKIP_SELF, SPL_VQ_ANN */
     uint64_t labels;   /* label filter: all bits (default) or any bit; 0 = any */
     const char *prefix;/* key prefix filter; NULL = any */
     uint32_t threads;  /* split the scan over this many threads (0, 1 = the
                           caller's thread only; at most 64) */
+    /* Added with ANN providers.  Read only when flags has SPL_VQ_ANN, so a
+     * query built by code compiled before it is never read past its end. */
+    uint32_t ef;       /* ANN: candidates kept while searching (0: the
+                          provider's default; raised to k) */
 } spl_vec_query;
 
 typedef struct spl_vec_hit {
@@ -776,7 +789,10 @@ typedef struct spl_vec_result {
     uint64_t scanned;   /* vectors scored */
     uint64_t skipped;   /* vectors skipped: kept changing during the scan */
     spl_vec_hit *hits;  /* n hits, best first; ties by key bytes ascending */
+    uint32_t flags;     /* added with ANN providers: SPL_VR_ANN */
 } spl_vec_result;
+
+enum { SPL_VR_ANN = 1u << 0 /* the hits came from an ANN index: approximate */ };
 
 /* Exact top-k over every slot holding a vector that passes the filters.
  * Every scored vector was read consistently (inside its seqlock); a vector
@@ -809,6 +825,22 @@ int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result **out);
 int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t nq,
                         spl_vec_result **out);
 void spl_vec_result_free(spl_vec_result *r);
+
+/* ANN providers.  An approximate index (fragments/hnsw) registers a search
+ * function on a handle; spl_vec_search calls it for queries with SPL_VQ_ANN
+ * (after checking the query as for an exact search).  The provider returns
+ * 0 with *out, one block from malloc(3) laid out like the exact search's
+ * (spl_vec_result_free frees it) with SPL_VR_ANN in flags; SPL_ESTALE or
+ * SPL_ENOTSUP to decline (no live index, the index lags, another metric):
+ * the exact scan then answers; any other code is returned as is.  Hits
+ * must follow the exact search's contract (each a key holding that vector
+ * at `epoch`, with its score).  fn NULL removes the provider.  Errors:
+ * SPL_EINVAL, SPL_ENOTSUP (no vectors).  Concurrency: set it before other
+ * threads search on the handle; the provider is called from any thread
+ * that searches. */
+typedef int (*spl_vec_ann_fn)(void *ud, spl_store *s, const spl_vec_query *q,
+                              spl_vec_result **out);
+int spl_vec_ann_set(spl_store *s, spl_vec_ann_fn fn, void *ud);
 
 /* The SIMD path in use ("avx512vnni", "avx512", "avxvnni", "avx2", "sse",
  * "neon" or "scalar"),

@@ -75,6 +75,9 @@ struct spl_store {
     uint32_t vec_esize;  /* bytes per element: 4, 2 or 1 */
     char tandem_sep;
     struct spl__pool *_Atomic pool; /* scan threads (src/pool.c), or NULL */
+    /* ANN provider (spl_vec_ann_set): process-local, per handle */
+    spl_vec_ann_fn ann_fn;
+    void *ann_ud;
 };
 
 /* A key's home: the low bits of its hash pick an index word.  Its natural

@@ -395,6 +395,8 @@ uint64_t spl__changes(struct spl_store *s)
     return sum;
 }
 
+SPL_API uint64_t spl_changes(spl_store *s) { return s ? spl__changes(s) : 0; }
+
 static void spl__snap(struct spl_store *s, uint64_t *snap)
 {
     for (unsigned g = 0; g < SPL_SIG_GROUPS; g++)

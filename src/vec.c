@@ -1403,6 +1403,7 @@ static int spl__result_make(const struct spl__search *se, uint32_t j, spl_vec_re
     r->n = n;
     r->scanned = scanned;
     r->skipped = skipped;
+    r->flags = 0;
     r->hits = (spl_vec_hit *)(void *)(r + 1);
     char *kp = (char *)(r->hits + n);
     for (uint32_t i = 0; i < n; i++) {
@@ -1591,6 +1592,17 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
         int rc = spl__vec_usable(s);
         return rc ? rc : SPL_EINVAL;
     }
+    if ((q->flags & SPL_VQ_ANN) && s->ann_fn) { /* an approximate index may answer */
+        int rc = spl__vec_usable(s);
+        if (rc == 0)
+            rc = spl__query_ok(s, q, q);
+        if (rc)
+            return rc;
+        rc = s->ann_fn(s->ann_ud, s, q, out);
+        if (rc != SPL_ESTALE && rc != SPL_ENOTSUP)
+            return rc; /* answered, or failed for a reason of its own */
+        *out = NULL;   /* declined: the exact scan answers */
+    }
     return spl__search(s, q, 1, out);
 }
 
@@ -1601,6 +1613,16 @@ SPL_API int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t 
 }
 
 SPL_API void spl_vec_result_free(spl_vec_result *r) { free(r); }
+
+SPL_API int spl_vec_ann_set(spl_store *s, spl_vec_ann_fn fn, void *ud)
+{
+    int rc = spl__vec_usable(s);
+    if (rc)
+        return rc;
+    s->ann_ud = ud;
+    s->ann_fn = fn;
+    return 0;
+}
 
 /* ---- tandem vectors ----------------------------------------------------- */
 
@@ -1714,6 +1736,11 @@ SPL_API int spl_vec_search_many(spl_store *s, const spl_vec_query *qs, uint32_t 
     return SPL_ENOTSUP;
 }
 SPL_API void spl_vec_result_free(spl_vec_result *r) { (void)r; }
+SPL_API int spl_vec_ann_set(spl_store *s, spl_vec_ann_fn fn, void *ud)
+{
+    (void)s, (void)fn, (void)ud;
+    return SPL_ENOTSUP;
+}
 SPL_API int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32_t n,
                                uint32_t dim, uint32_t timeout_us)
 {

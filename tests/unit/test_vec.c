@@ -1490,6 +1490,93 @@ static void test_pool_concurrent(void **state)
     free(vecs);
 }
 
+/* ---- the ANN provider hook ------------------------------------------------ */
+
+struct ann_probe {
+    int calls;
+    int rc;         /* what the provider answers */
+    uint32_t ef;    /* the ef it was asked for */
+};
+
+static int ann_provider(void *ud, spl_store *s, const spl_vec_query *q, spl_vec_result **out)
+{
+    struct ann_probe *p = ud;
+    (void)s;
+    p->calls++;
+    p->ef = q->ef;
+    if (p->rc)
+        return p->rc;
+    spl_vec_result *r = malloc(sizeof *r + sizeof(spl_vec_hit) + 4);
+    assert_non_null(r);
+    r->n = 1;
+    r->scanned = 1;
+    r->skipped = 0;
+    r->flags = SPL_VR_ANN;
+    r->hits = (spl_vec_hit *)(void *)(r + 1);
+    char *k = (char *)(r->hits + 1);
+    memcpy(k, "ann", 4);
+    r->hits[0] = (spl_vec_hit){k, 3, 0.5f, 0, 2};
+    *out = r;
+    return 0;
+}
+
+/* spl_vec_search hands SPL_VQ_ANN queries (only those) to the provider; a
+ * provider that declines (SPL_ESTALE, SPL_ENOTSUP) lets the exact scan
+ * answer, any other code is returned; without a provider the exact scan
+ * answers. */
+static void test_ann_hook(void **state)
+{
+    (void)state;
+    const uint32_t dim = 4;
+    spl_store *s = mkv(64, dim, SPL_VEC_F32, 0);
+    float v[4] = {1, 2, 3, 4};
+    CHECK_RC(spl_vec_set(s, "a", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "b", v, dim), 0);
+    struct ann_probe p = {0};
+    spl_vec_query vq = {.vec = v, .dim = dim, .k = 2, .flags = SPL_VQ_ANN, .ef = 40};
+    spl_vec_result *r = NULL;
+    CHECK_RC(spl_vec_search(s, &vq, &r), 0); /* no provider: exact */
+    assert_int_equal(r->n, 2);
+    assert_int_equal(r->flags, 0);
+    spl_vec_result_free(r);
+    CHECK_RC(spl_vec_ann_set(NULL, ann_provider, &p), SPL_EINVAL);
+    CHECK_RC(spl_vec_ann_set(s, ann_provider, &p), 0);
+    CHECK_RC(spl_vec_search(s, &vq, &r), 0);
+    assert_int_equal(p.calls, 1);
+    assert_int_equal(p.ef, 40);
+    assert_int_equal(r->n, 1);
+    assert_int_equal(r->flags, SPL_VR_ANN);
+    assert_string_equal(r->hits[0].key, "ann");
+    spl_vec_result_free(r);
+    vq.flags = 0; /* exact asked: the provider is not called */
+    CHECK_RC(spl_vec_search(s, &vq, &r), 0);
+    assert_int_equal(p.calls, 1);
+    assert_int_equal(r->n, 2);
+    spl_vec_result_free(r);
+    vq.flags = SPL_VQ_ANN;
+    int declines[2] = {SPL_ESTALE, SPL_ENOTSUP};
+    for (int i = 0; i < 2; i++) {
+        p.rc = declines[i];
+        CHECK_RC(spl_vec_search(s, &vq, &r), 0);
+        assert_int_equal(r->n, 2);
+        assert_int_equal(r->flags, 0);
+        spl_vec_result_free(r);
+    }
+    assert_int_equal(p.calls, 3);
+    p.rc = SPL_ENOMEM;
+    CHECK_RC(spl_vec_search(s, &vq, &r), SPL_ENOMEM);
+    assert_null(r);
+    vq.k = 0; /* checked before the provider is asked */
+    CHECK_RC(spl_vec_search(s, &vq, &r), SPL_EINVAL);
+    assert_int_equal(p.calls, 4);
+    CHECK_RC(spl_vec_ann_set(s, NULL, NULL), 0);
+    uint64_t c0 = spl_changes(s);
+    CHECK_RC(spl_vec_set(s, "c", v, dim), 0);
+    assert_true(spl_changes(s) > c0);
+    assert_true(spl_changes(NULL) == 0);
+    spl_close(s);
+}
+
 #else /* pure key-value build */
 
 static void test_kvonly_notsup(void **state)
@@ -1507,6 +1594,7 @@ static void test_kvonly_notsup(void **state)
     CHECK_RC(spl_vec_set_if(s, "a", 2, v, 4), SPL_ENOTSUP);
     CHECK_RC(spl_tandem_vec_set(s, "a", v, 1, 4, 0), SPL_ENOTSUP);
     CHECK_RC(spl_tandem_vec_get(s, "a", 0, v, 4), SPL_ENOTSUP);
+    CHECK_RC(spl_vec_ann_set(s, NULL, NULL), SPL_ENOTSUP);
     CHECK_RC(spl_vec_simd_force("scalar"), SPL_ENOTSUP);
     assert_string_equal(spl_vec_simd(), "none");
     spl_close(s);
@@ -1547,6 +1635,7 @@ int main(void)
         cmocka_unit_test(test_pool_reuse_close),
         cmocka_unit_test(test_pool_fork),
         cmocka_unit_test(test_pool_concurrent),
+        cmocka_unit_test(test_ann_hook),
 #else
         cmocka_unit_test(test_kvonly_notsup),
 #endif

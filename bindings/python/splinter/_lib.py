@@ -122,7 +122,7 @@ class spl_event(Structure):
 class spl_vec_query(Structure):
     _fields_ = [("vec", POINTER(c_float)), ("key", c_char_p), ("dim", c_uint32), ("k", c_uint32),
                 ("metric", c_uint32), ("flags", c_uint32), ("labels", c_uint64),
-                ("prefix", c_char_p), ("threads", c_uint32)]
+                ("prefix", c_char_p), ("threads", c_uint32), ("ef", c_uint32)]
 
 
 class spl_vec_hit(Structure):
@@ -132,7 +132,7 @@ class spl_vec_hit(Structure):
 
 class spl_vec_result(Structure):
     _fields_ = [("n", c_uint32), ("scanned", c_uint64), ("skipped", c_uint64),
-                ("hits", POINTER(spl_vec_hit))]
+                ("hits", POINTER(spl_vec_hit)), ("flags", c_uint32)]
 
 
 class spl_key(Structure):

@@ -201,6 +201,7 @@ pub struct spl_vec_query {
     pub labels: u64,
     pub prefix: *const c_char,
     pub threads: u32,
+    pub ef: u32,
 }
 
 #[repr(C)]
@@ -220,6 +221,7 @@ pub struct spl_vec_result {
     pub scanned: u64,
     pub skipped: u64,
     pub hits: *mut spl_vec_hit,
+    pub flags: u32,
 }
 
 pub type spl_iter_fn = Option<unsafe extern "C" fn(e: *const spl_entry, ud: *mut c_void) -> c_int>;

@@ -113,6 +113,7 @@ pub(crate) fn search(st: &Store, q: &Query<'_>) -> Result<SearchResult> {
         labels: q.labels,
         prefix: prefix.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
         threads: q.threads,
+        ef: 0,
     };
     let mut out: *mut sys::spl_vec_result = ptr::null_mut();
     // SAFETY: the query's pointers live until the call returns.

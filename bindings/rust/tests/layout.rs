@@ -69,9 +69,9 @@ fn structs_match_the_header() {
         spl_entry { key, key_len, val, meta }
         spl_filter { prefix, glob, labels, flags }
         spl_event { seq, epoch, groups, slot, kind, key_len }
-        spl_vec_query { vec, key, dim, k, metric, flags, labels, prefix, threads }
+        spl_vec_query { vec, key, dim, k, metric, flags, labels, prefix, threads, ef }
         spl_vec_hit { key, key_len, score, slot, epoch }
-        spl_vec_result { n, scanned, skipped, hits }
+        spl_vec_result { n, scanned, skipped, hits, flags }
     );
     // Both sides list the same structs and fields (layout.c lists every
     // field of the header; the Python suite checks that), with equal numbers.
