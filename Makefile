@@ -263,8 +263,9 @@ $(B)/tests/test_llama: tests/llama/test_llama.c fragments/embed/embedder.c fragm
 		fragments/embed/embedder.c $(LLAMA_LIBS) $(LDLIBS)
 
 ifeq ($(WITH_LLAMA),1)
-test-llama: $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf
+test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf
 	tests/run.sh llama "tests/llama/check.sh $(B)"
+	SPLCTL=$(CURDIR)/$(CLI_BIN) MODEL=$(CURDIR)/$(LLAMA_B)/tiny.gguf tests/cli/run.sh llama-cli tests/llama
 test-all: test-llama
 else
 test-llama:
