@@ -118,7 +118,7 @@ CLI_CFLAGS += $(LUA_CFLAGS)
 CLI_LIBS   += $(LUA_LIBS)
 endif
 
-.PHONY: all lib cli mirror test-mirror tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
+.PHONY: all lib cli mirror test-mirror tests bench install uninstall clean distclean test test-unit test-mp test-cli test-lua \
 	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
 	test-model test-model-broken-recheck test-model-broken-dekker fragments test-frag bench-dsp
 
@@ -516,7 +516,12 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/splinter-mirror $(DESTDIR)$(INCDIR)/splinter_mirror.h \
 	      $(DESTDIR)$(LIBDIR)/libsplinter-mirror.a
 
+# clean keeps build/llama (WITH_LLAMA=1's llama.cpp build, minutes to
+# redo); distclean removes it too.
 clean:
+	@mkdir -p build && find build -mindepth 1 -maxdepth 1 ! -name llama -exec rm -rf {} +
+
+distclean:
 	rm -rf build
 
 # ---------------------------------------------------------------- bindings: python, rust

@@ -18,7 +18,11 @@ SHA=e908932762f21939024263d58f1d6dc3e88b23e6
 STAMP=$D/.built
 JOBS=${LLAMA_JOBS:-$(nproc)}
 
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PKG@$VER $SHA" ]; then
+# the stamp names the package and this script's own hash: an edited
+# script (other cmake options) builds again
+ME=$(sha1sum "$0" | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PKG@$VER $SHA $ME" ]; then
+    touch "$STAMP"
     exit 0
 fi
 command -v npm >/dev/null || { echo "llama-build: npm is needed (apt-get install npm)" >&2; exit 1; }
@@ -56,4 +60,4 @@ for l in llama ggml ggml-cpu ggml-base; do
     [ -n "$f" ] || { echo "llama-build: lib$l.a not built" >&2; exit 1; }
     cp "$f" "$D/lib/"
 done
-echo "$PKG@$VER $SHA" > "$STAMP"
+echo "$PKG@$VER $SHA $ME" > "$STAMP"
