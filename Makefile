@@ -3,7 +3,9 @@
 # CLI's `lua` command and the loadable Lua module), WITH_NUMA=1 (NUMA
 # placement of stores with libnuma: src/numa.c, -lnuma; without it the
 # library has no libnuma and a NUMA policy is SPL_ENOTSUP), WITH_LLAMA=1
-# (wired by a later module and accepted here without effect), WITH_NATS=1
+# (the embed fragment's `llama` embedder and splinterctl's: fetches and
+# builds llama.cpp CPU-only into build/llama with scripts/llama-build.sh,
+# once; `make test-llama`), WITH_NATS=1
 # (mirror/: build/splinter-mirror and build/libsplinter-mirror.a, which
 # mirror a store to and from a NATS JetStream bucket; needs libnats-dev).
 # `make test` builds and tests the mirror whatever WITH_NATS says (the
@@ -28,6 +30,8 @@ WITH_NUMA       ?= 0
 WITH_LUA        ?= 0
 WITH_LLAMA      ?= 0
 WITH_NATS       ?= 0
+
+.DEFAULT_GOAL := all
 
 CC      ?= cc
 export SPL_SUMMARY
@@ -67,6 +71,21 @@ TEST_HELPERS := $(sort $(wildcard tests/common/*.c))
 # splinterctl (cli/): libedit for the REPL, jansson for JSON; with
 # WITH_LUA=1 also the Lua binding (lua/), which is built a second time as
 # the loadable module splinter.so for the stock lua5.4 interpreter.
+# WITH_LLAMA=1: llama.cpp, fetched and built once into build/llama (shared
+# by every variant folder) by scripts/llama-build.sh behind a stamp file;
+# linked statically into the embedder's users (splinterctl, embed.so).
+LLAMA_B      := build/llama
+LLAMA_STAMP  := $(if $(filter 1,$(WITH_LLAMA)),$(LLAMA_B)/.built)
+LLAMA_CFLAGS := $(if $(filter 1,$(WITH_LLAMA)),-DSPL_WITH_LLAMA=1 -I$(LLAMA_B)/src/include -I$(LLAMA_B)/src/ggml/include)
+LLAMA_LIBS   := $(if $(filter 1,$(WITH_LLAMA)),-L$(LLAMA_B)/lib -lllama -lggml -lggml-cpu -lggml-base -lstdc++ -lgomp -lm)
+
+$(LLAMA_B)/.built: scripts/llama-build.sh
+	scripts/llama-build.sh build
+
+# The stamp rebuilds the embedder's users when WITH_LLAMA changes.
+$(B)/.llama-%:
+	@mkdir -p $(dir $@) && rm -f $(B)/.llama-* && touch $@
+
 CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c))) fragments/embed/embedder.c
 CLI_BIN  := $(B)/splinterctl
 CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -Ifragments/embed -DSPLCTL_WITH_LUA=$(WITH_LUA)
@@ -99,7 +118,7 @@ CLI_CFLAGS += $(LUA_CFLAGS)
 CLI_LIBS   += $(LUA_LIBS)
 endif
 
-.PHONY: all lib cli mirror test-mirror tests bench install uninstall clean test test-unit test-mp test-cli test-lua \
+.PHONY: all lib cli mirror test-mirror tests bench install uninstall clean distclean test test-unit test-mp test-cli test-lua \
 	test-fuzz-replay test-asan test-tsan test-broken test-kvonly test-neon test-bench test-all fuzz fuzz-corpus deps demo \
 	test-model test-model-broken-recheck test-model-broken-dekker fragments test-frag bench-dsp
 
@@ -116,9 +135,10 @@ $(B)/.cli-nats-%:
 	@mkdir -p $(dir $@) && rm -f $(B)/.cli-nats-* && touch $@
 
 $(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h fragments/embed/*.h) $(LIB_A) $(CLI_MIRROR) \
-		$(B)/.cli-lua-$(WITH_LUA) $(B)/.cli-nats-$(WITH_NATS)
+		$(B)/.cli-lua-$(WITH_LUA) $(B)/.cli-nats-$(WITH_NATS) $(B)/.llama-$(WITH_LLAMA) $(LLAMA_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) -o $@ $(CLI_SRC) $(CLI_MIRROR) $(CLI_HNSW) $(LIB_A) $(CLI_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CLI_CFLAGS) $(LLAMA_CFLAGS) -o $@ $(CLI_SRC) $(CLI_MIRROR) $(CLI_HNSW) $(LIB_A) \
+		$(CLI_LIBS) $(LLAMA_LIBS) $(LDLIBS)
 
 # The loadable module: the same binding, linked with the PIC static library
 # (no dependency on an installed libsplinter.so); Lua's symbols come from
@@ -231,7 +251,12 @@ fragments: $(FRAG_SO)
 $(B)/fragments/%.so: $$(filter-out $$(wildcard fragments/$$*/test_*.c fragments/$$*/bench_*.c),$$(wildcard fragments/$$*/*.c)) \
 		include/splinter.h include/splinter_fragment.h
 	@mkdir -p $(dir $@)
-	$(CC) $(FRAG_CFLAGS) -o $@ $(filter %.c,$^) -lm
+	$(CC) $(FRAG_CFLAGS) $(FRAG_XCFLAGS) -o $@ $(filter %.c,$^) $(FRAG_XLIBS) -lm
+
+# the embed fragment carries llama.cpp with WITH_LLAMA=1
+$(B)/fragments/embed.so: FRAG_XCFLAGS = $(LLAMA_CFLAGS)
+$(B)/fragments/embed.so: FRAG_XLIBS = $(LLAMA_LIBS)
+$(B)/fragments/embed.so: $(B)/.llama-$(WITH_LLAMA) $(LLAMA_STAMP)
 
 $(B)/tests/frag/%.so: tests/frag/%.c include/splinter.h include/splinter_fragment.h
 	@mkdir -p $(dir $@)
@@ -248,6 +273,29 @@ $(B)/bench/%: fragments/%.c $(LIB_A) $(FRAG_SO)
 $(B)/tests/%: tests/frag/%.c $(LIB_A) $(TFRAG_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# The llama group (WITH_LLAMA=1): the "llama" embedder with the project's
+# tiny nomic-bert model (scripts/tiny-model.py, random weights) against an
+# independent numpy forward pass of the same model (tests/llama/).
+.PHONY: test-llama
+$(LLAMA_B)/tiny.gguf: scripts/tiny-model.py $(LLAMA_STAMP)
+	/usr/bin/python3 scripts/tiny-model.py $@ $(LLAMA_B)/src/gguf-py
+
+$(B)/tests/test_llama: tests/llama/test_llama.c fragments/embed/embedder.c fragments/embed/embedder.h \
+		$(LLAMA_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LLAMA_CFLAGS) -Ifragments/embed -o $@ tests/llama/test_llama.c \
+		fragments/embed/embedder.c $(LLAMA_LIBS) $(LDLIBS)
+
+ifeq ($(WITH_LLAMA),1)
+test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf
+	tests/run.sh llama "tests/llama/check.sh $(B)"
+	SPLCTL=$(CURDIR)/$(CLI_BIN) MODEL=$(CURDIR)/$(LLAMA_B)/tiny.gguf tests/cli/run.sh llama-cli tests/llama
+test-all: test-llama
+else
+test-llama:
+	@echo "test-llama: build with WITH_LLAMA=1 (make WITH_LLAMA=1 test-llama)" >&2; exit 1
+endif
 
 # The fragment group: the ABI and registry in C (refused libraries,
 # duplicate names, cross-process commands, a host killed and restarted
@@ -495,7 +543,12 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/splinter-mirror $(DESTDIR)$(INCDIR)/splinter_mirror.h \
 	      $(DESTDIR)$(LIBDIR)/libsplinter-mirror.a
 
+# clean keeps build/llama (WITH_LLAMA=1's llama.cpp build, minutes to
+# redo); distclean removes it too.
 clean:
+	@mkdir -p build && find build -mindepth 1 -maxdepth 1 ! -name llama -exec rm -rf {} +
+
+distclean:
 	rm -rf build
 
 # ---------------------------------------------------------------- bindings: python, rust

@@ -57,10 +57,11 @@ static int embed_query(cli_ctx *c, const char *frag, const char *text, uint32_t 
     const char *kind = have ? frag_arg(&fi, "embedder") : NULL;
     const char *mt = have ? frag_arg(&fi, "max_tokens") : NULL;
     const char *qp = have ? frag_arg(&fi, "query_prefix") : NULL;
+    const char *th = have ? frag_arg(&fi, "threads") : NULL;
     emb_embedder *e;
-    char err[160];
-    if (emb_open(kind, have ? frag_arg(&fi, "model") : NULL, mt ? (uint32_t)strtoul(mt, NULL, 10) : 0,
-                 &e, err, sizeof err) != 0)
+    char err[320];
+    if (emb_open_ex(kind, have ? frag_arg(&fi, "model") : NULL, mt ? (uint32_t)strtoul(mt, NULL, 10) : 0,
+                    th ? (uint32_t)strtoul(th, NULL, 10) : 0, &e, err, sizeof err) != 0)
         return cli_fail(c, CLI_USAGE, "SPL_ENOTSUP", "%s", err);
     if (emb_check_dim(e, dim, err, sizeof err) != 0) {
         emb_close(e);

@@ -279,13 +279,14 @@ static int embed_start(spl_frag_ctx *ctx, int argc, const char *const *argv, voi
     d->dim = inf.geom.vec_dim;
     d->slots = inf.geom.slots;
     d->key_max = inf.geom.key_max;
-    uint32_t max_tokens;
+    uint32_t max_tokens, threads;
     rc = SPL_EINVAL;
-    if (opt_u32(ctx, "max_tokens", 0, 1u << 20, &max_tokens) || opt_u32(ctx, "batch", 1, 4096, &d->batch))
+    if (opt_u32(ctx, "max_tokens", 0, 1u << 20, &max_tokens) || opt_u32(ctx, "batch", 1, 4096, &d->batch) ||
+        opt_u32(ctx, "threads", 0, 1024, &threads))
         goto fail;
-    char err[160];
+    char err[320];
     const char *kind = A->arg(ctx, "embedder");
-    if (emb_open(kind, A->arg(ctx, "model"), max_tokens, &d->e, err, sizeof err) != 0) {
+    if (emb_open_ex(kind, A->arg(ctx, "model"), max_tokens, threads, &d->e, err, sizeof err) != 0) {
         A->fail(ctx, "%s", err);
         goto fail;
     }
@@ -423,8 +424,9 @@ static const spl_frag_opt embed_opts[] = {
     {"glob", NULL, "keys to follow: fnmatch(3) pattern"},
     {"label", NULL, "keys carrying this label (bit or name; default 'embed', else bit 0, when no prefix/glob)"},
     {"labels", NULL, "labels file (default ~/.splinter/labels)"},
-    {"embedder", EMB_DEFAULT_KIND, "embedder: hash (default, model-free); llama comes later"},
+    {"embedder", EMB_DEFAULT_KIND, "embedder: hash (default, model-free); llama (a GGUF model, WITH_LLAMA=1 builds)"},
     {"model", NULL, "model file (model-backed embedders)"},
+    {"threads", "0", "threads of a model-backed embedder (0: the library's default)"},
     {"doc_prefix", NULL, "prepended to texts (default: the embedder's; hash: none)"},
     {"query_prefix", NULL, "prepended to queries (default: the embedder's; hash: none)"},
     {"batch", "16", "texts embedded together (model-backed embedders)"},

@@ -128,8 +128,240 @@ static int hash_embed(emb_embedder *e, const char *prefix, const char *text, siz
 
 static void hash_close(emb_embedder *e) { free(e); }
 
+#if defined(SPL_WITH_LLAMA) && SPL_WITH_LLAMA
+/*
+ * The "llama" embedder: a GGUF embedding model run by llama.cpp (CPU),
+ * linked statically with WITH_LLAMA=1.  One text per llama_encode call, as
+ * sequence 0 of a batch: prefix + text is tokenized with the model's
+ * special tokens (BERT: [CLS] ... [SEP]), cut to max_tokens (when set) and
+ * to the context's batch (llama.cpp aborts on a longer input) keeping the
+ * final separator, encoded, and the pooled vector of the sequence (the
+ * context's pooling: mean) is L2-normalised.  Flash attention is off (f32
+ * attention).  dim is the model's n_embd.
+ */
+#include <pthread.h>
+
+#include "llama.h"
+
+typedef struct {
+    struct llama_model *model;
+    struct llama_context *ctx;
+    const struct llama_vocab *vocab;
+    struct llama_batch batch;
+    llama_token *tok;
+    int32_t n_max; /* tokens a text may have (the batch) */
+    char *buf;
+    size_t buf_cap;
+    pthread_mutex_t mu;
+} llama_emb;
+
+static void llama_quiet(enum ggml_log_level level, const char *text, void *ud)
+{
+    (void)ud;
+    if (level == GGML_LOG_LEVEL_ERROR)
+        fputs(text, stderr);
+}
+
+static pthread_once_t llama_once = PTHREAD_ONCE_INIT;
+static void llama_init_once(void)
+{
+    llama_log_set(llama_quiet, NULL);
+    llama_backend_init();
+}
+
+static int only_space(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r' && p[i] != '\v' && p[i] != '\f')
+            return 0;
+    return 1;
+}
+
+static int llama_embed(emb_embedder *e, const char *prefix, const char *text, size_t len, float *out,
+                       uint32_t dim)
+{
+    llama_emb *L = e->impl;
+    if (!out || dim != e->dim || (!text && len))
+        return -22;
+    memset(out, 0, sizeof *out * dim);
+    if (only_space(text, len))
+        return 0;
+    size_t pl = prefix ? strlen(prefix) : 0;
+    if (pl + len > INT32_MAX / 2)
+        return -22;
+    pthread_mutex_lock(&L->mu);
+    int rc = -12;
+    if (pl + len + 1 > L->buf_cap) {
+        char *nb = realloc(L->buf, pl + len + 1);
+        if (!nb)
+            goto out;
+        L->buf = nb, L->buf_cap = pl + len + 1;
+    }
+    memcpy(L->buf, prefix ? prefix : "", pl);
+    memcpy(L->buf + pl, text, len);
+    L->buf[pl + len] = 0;
+    /* tokenize; a negative count is the size needed */
+    int32_t cap = (int32_t)(pl + len) + 8;
+    llama_token *tok = malloc(sizeof *tok * (size_t)cap);
+    if (!tok)
+        goto out;
+    int32_t n = llama_tokenize(L->vocab, L->buf, (int32_t)(pl + len), tok, cap, true, false);
+    if (n < 0 && n != INT32_MIN) {
+        cap = -n;
+        llama_token *nt = realloc(tok, sizeof *tok * (size_t)cap);
+        if (!nt)
+            return free(tok), pthread_mutex_unlock(&L->mu), -12;
+        tok = nt;
+        n = llama_tokenize(L->vocab, L->buf, (int32_t)(pl + len), tok, cap, true, false);
+    }
+    rc = -5;
+    if (n <= 0) {
+        free(tok);
+        goto out;
+    }
+    int32_t lim = L->n_max;
+    if (e->max_tokens && (int32_t)e->max_tokens < lim)
+        lim = (int32_t)e->max_tokens;
+    if (lim < 2)
+        lim = 2;
+    if (n > lim) { /* keep the final separator */
+        llama_token last = tok[n - 1];
+        int keep_last = llama_vocab_get_add_sep(L->vocab) || llama_vocab_get_add_eos(L->vocab);
+        n = lim;
+        if (keep_last)
+            tok[n - 1] = last;
+    }
+    struct llama_batch *b = &L->batch;
+    b->n_tokens = n;
+    for (int32_t i = 0; i < n; i++) {
+        b->token[i] = tok[i];
+        b->pos[i] = i;
+        b->n_seq_id[i] = 1;
+        b->seq_id[i][0] = 0;
+        b->logits[i] = 1;
+    }
+    free(tok);
+    if (llama_encode(L->ctx, *b) != 0)
+        goto out;
+    const float *v = llama_get_embeddings_seq(L->ctx, 0);
+    if (!v)
+        goto out;
+    double ss = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        ss += (double)v[i] * v[i];
+    if (ss > 0) {
+        float inv = (float)(1.0 / sqrt(ss));
+        for (uint32_t i = 0; i < dim; i++)
+            out[i] = v[i] * inv;
+    } else {
+        out[0] = 1.0f;
+    }
+    rc = (int)n;
+out:
+    pthread_mutex_unlock(&L->mu);
+    return rc;
+}
+
+static void llama_close(emb_embedder *e)
+{
+    llama_emb *L = e->impl;
+    if (L) {
+        if (L->batch.token)
+            llama_batch_free(L->batch);
+        if (L->ctx)
+            llama_free(L->ctx);
+        if (L->model)
+            llama_model_free(L->model);
+        pthread_mutex_destroy(&L->mu);
+        free(L->buf);
+        free(L);
+    }
+    free(e);
+}
+
+static int llama_open(const char *model, uint32_t max_tokens, uint32_t threads, emb_embedder **out,
+                      char *err, size_t cap)
+{
+    if (!model || !*model)
+        return snprintf(err, cap, "embedder 'llama' needs model=PATH.gguf"), -1;
+    pthread_once(&llama_once, llama_init_once);
+    emb_embedder *e = calloc(1, sizeof *e);
+    llama_emb *L = calloc(1, sizeof *L);
+    if (!e || !L)
+        return free(e), free(L), snprintf(err, cap, "out of memory"), -1;
+    pthread_mutex_init(&L->mu, NULL);
+    e->impl = L;
+    e->kind = "llama";
+    e->max_tokens = max_tokens;
+    e->doc_prefix = "search_document: ";
+    e->query_prefix = "search_query: ";
+    e->embed = llama_embed;
+    e->close = llama_close;
+    struct llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    L->model = llama_model_load_from_file(model, mp);
+    if (!L->model) {
+        snprintf(err, cap, "embedder 'llama': cannot load model '%s' (a GGUF file?)", model);
+        goto fail;
+    }
+    int32_t n_embd = llama_model_n_embd(L->model);
+    if (n_embd <= 0) {
+        snprintf(err, cap, "embedder 'llama': model '%s' has no embedding size", model);
+        goto fail;
+    }
+    int32_t n_ctx = llama_model_n_ctx_train(L->model);
+    if (n_ctx <= 0 || n_ctx > 8192)
+        n_ctx = 512;
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)n_ctx;
+    cp.n_batch = (uint32_t)n_ctx;
+    cp.n_ubatch = (uint32_t)n_ctx;
+    cp.n_seq_max = 1;
+    cp.embeddings = true;
+    cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+    /* plain f32 attention: llama.cpp's CPU flash attention rounds through
+     * f16 (about 3e-4 off on the test model), and an embedding context
+     * (one text, no KV cache) gains little from it */
+    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    if (threads) {
+        cp.n_threads = (int32_t)threads;
+        cp.n_threads_batch = (int32_t)threads;
+    }
+    L->ctx = llama_init_from_model(L->model, cp);
+    if (!L->ctx) {
+        snprintf(err, cap, "embedder 'llama': cannot make a context for '%s'", model);
+        goto fail;
+    }
+    L->vocab = llama_model_get_vocab(L->model);
+    /* llama.cpp may round the context up (to a multiple of 256): the
+     * input limit is the physical batch, never above the context */
+    L->n_max = (int32_t)llama_n_ubatch(L->ctx);
+    if ((int32_t)llama_n_ctx(L->ctx) < L->n_max)
+        L->n_max = (int32_t)llama_n_ctx(L->ctx);
+    if ((int32_t)llama_n_batch(L->ctx) < L->n_max)
+        L->n_max = (int32_t)llama_n_batch(L->ctx);
+    L->batch = llama_batch_init(L->n_max, 0, 1);
+    if (!L->batch.token) {
+        snprintf(err, cap, "out of memory");
+        goto fail;
+    }
+    e->dim = (uint32_t)n_embd;
+    *out = e;
+    return 0;
+fail:
+    llama_close(e);
+    return -1;
+}
+#endif
+
 int emb_open(const char *kind, const char *model, uint32_t max_tokens, emb_embedder **out,
              char *err, size_t cap)
+{
+    return emb_open_ex(kind, model, max_tokens, 0, out, err, cap);
+}
+
+int emb_open_ex(const char *kind, const char *model, uint32_t max_tokens, uint32_t threads,
+                emb_embedder **out, char *err, size_t cap)
 {
     if (!kind || !*kind)
         kind = EMB_DEFAULT_KIND;
@@ -148,9 +380,16 @@ int emb_open(const char *kind, const char *model, uint32_t max_tokens, emb_embed
         *out = e;
         return 0;
     }
+#if defined(SPL_WITH_LLAMA) && SPL_WITH_LLAMA
     if (strcmp(kind, "llama") == 0)
-        return snprintf(err, cap, "embedder 'llama' is not in this build (llama.cpp support comes later)"), -1;
+        return llama_open(model, max_tokens, threads, out, err, cap);
+    return snprintf(err, cap, "unknown embedder '%s' (known: hash, llama)", kind), -1;
+#else
+    (void)threads;
+    if (strcmp(kind, "llama") == 0)
+        return snprintf(err, cap, "embedder 'llama' is not in this build (build with make WITH_LLAMA=1)"), -1;
     return snprintf(err, cap, "unknown embedder '%s' (known: hash)", kind), -1;
+#endif
 }
 
 void emb_close(emb_embedder *e)

@@ -7,10 +7,12 @@
  *            lower-cased words and character 3-grams into `dim` buckets,
  *            each signed by a second hash, L2-normalised).  Adapts to any
  *            dimension; no prefixes by default.
- *   "llama"  reserved for the llama.cpp-backed embedder (not built yet:
- *            emb_open says so).  It will have a fixed dimension (the
- *            model's), checked against the store's vec_dim, and default
- *            prefixes "search_document: " / "search_query: ".
+ *   "llama"  a GGUF embedding model run by llama.cpp (CPU; only in a
+ *            WITH_LLAMA=1 build, else emb_open says so).  Its dimension is
+ *            the model's n_embd, checked against the store's vec_dim;
+ *            default prefixes "search_document: " / "search_query: ";
+ *            max_tokens counts model tokens (the input is also cut to the
+ *            model's context, keeping the final separator).
  * The same kind and settings must embed documents and queries: the
  * fragment records its arguments in the store's registry, and splinterctl
  * search --text reads them from there.
@@ -44,6 +46,10 @@ struct emb_embedder {
  * in err[cap]. */
 int emb_open(const char *kind, const char *model, uint32_t max_tokens, emb_embedder **out,
              char *err, size_t cap);
+/* The same, with a thread count for model-backed kinds (0: the library's
+ * default). */
+int emb_open_ex(const char *kind, const char *model, uint32_t max_tokens, uint32_t threads,
+                emb_embedder **out, char *err, size_t cap);
 void emb_close(emb_embedder *e);
 /* 0 if e can produce vectors of `dim` elements, else -1 with a reason. */
 int emb_check_dim(const emb_embedder *e, uint32_t dim, char *err, size_t cap);
