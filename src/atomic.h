@@ -22,6 +22,7 @@ static inline void spl_store_relaxed(uint64_t *p, uint64_t v) { atomic_store_exp
 static inline void spl_store_release(uint64_t *p, uint64_t v) { atomic_store_explicit(SPL__A64(p), v, memory_order_release); }
 static inline uint64_t spl_fetch_add_relaxed(uint64_t *p, uint64_t v) { return atomic_fetch_add_explicit(SPL__A64(p), v, memory_order_relaxed); }
 static inline uint64_t spl_fetch_add_seqcst(uint64_t *p, uint64_t v) { return atomic_fetch_add_explicit(SPL__A64(p), v, memory_order_seq_cst); }
+static inline uint64_t spl_fetch_sub_seqcst(uint64_t *p, uint64_t v) { return atomic_fetch_sub_explicit(SPL__A64(p), v, memory_order_seq_cst); }
 static inline uint64_t spl_fetch_sub_relaxed(uint64_t *p, uint64_t v) { return atomic_fetch_sub_explicit(SPL__A64(p), v, memory_order_relaxed); }
 /* CAS with acquire on success (lock acquisition), relaxed on failure. */
 static inline int spl_cas_acquire(uint64_t *p, uint64_t *expected, uint64_t desired)

@@ -265,7 +265,10 @@ struct spl_sig_head {
     uint64_t sub_lock;  /* owner id of the process changing `followed` */
     uint64_t bind_all;  /* groups every key pulses, labelled or not (zero in
                            stores made before it existed: same format) */
-    uint64_t pad2[13];
+    uint64_t kwaiters;  /* key sleepers in all slots (the sum of kwait[]):
+                           writers read kwait[slot], a line of its own, only
+                           when it is not 0 */
+    uint64_t pad2[12];
 };
 
 struct spl_sig_stripe {

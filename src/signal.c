@@ -124,13 +124,19 @@ static void spl__count_groups(struct spl_store *s, struct spl_sig_rec *r, uint64
 
 static void spl__count_key(struct spl_store *s, struct spl_sig_rec *r, uint32_t idx, int up)
 {
+    /* kwaiters, the sum, is raised with the slot's count and lowered with
+     * it (both before the sleeper looks at the slot, both seq_cst: a
+     * writer that reads the sum 0, or the slot's count 0, after its commit
+     * was ordered before the raise, and the sleeper's look sees the commit) */
     if (up) {
         spl_fetch_add32_seqcst(&s->kwait[idx], 1);
+        spl_fetch_add_seqcst(&s->sig->kwaiters, 1);
         if (r)
             spl_store32_relaxed(&r->kslot, idx + 1);
     } else {
         if (r)
             spl_store32_relaxed(&r->kslot, 0);
+        spl_fetch_sub_seqcst(&s->sig->kwaiters, 1);
         spl_fetch_sub32_seqcst(&s->kwait[idx], 1);
     }
 }
@@ -270,9 +276,11 @@ void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint
     n->fp = fp;
     n->groups = spl__groups_followed(s, idx, spl_load_relaxed(&sl->labels));
     /* spl__note_send loads the slot's key-waiter count right after a locked
-     * add, which stalls until the add is done: start its miss now, while
-     * the write is made (it was a sixth of a random spl_set) */
-    __builtin_prefetch(&s->kwait[idx]);
+     * add, which stalls until the add is done: while anyone sleeps on a
+     * key, start its miss now, as the write is made (it was a sixth of a
+     * random spl_set) */
+    if (spl_load_relaxed(&s->sig->kwaiters))
+        __builtin_prefetch(&s->kwait[idx]);
 }
 
 /* The change-counter stripe of the calling thread: thread ids & 15, so
@@ -314,7 +322,9 @@ void spl__note_send(struct spl_store *s, const struct spl__note *n)
     /* seq_cst RMW: also the full barrier between the slot's epoch store
      * (release, in spl__write_end) and the key-waiter load below */
     spl_fetch_add_seqcst(&s->stripes[spl__my_stripe()].changes, 1);
-    if (spl_load32_seqcst(&s->kwait[n->idx])) {
+    /* the sum first: it shares `followed`'s line, which this write read
+     * already; the slot's own count is a line of its own (a miss) */
+    if (spl_load_seqcst(&s->sig->kwaiters) && spl_load32_seqcst(&s->kwait[n->idx])) {
         /* Every sleeper bumps kbell before each look it may sleep after.
          * If kbell still holds the value our last wake-up of this slot
          * left, everyone asleep on the slot then was woken (or saw the bell

@@ -1221,7 +1221,8 @@ static void undo_owned(const void *map, uint64_t me, uint32_t *any, uint32_t *mi
 static void *one_overwrite(void *arg)
 {
     spl_store *s = arg;
-    int rc = spl_set(s, "shared", "from a thread", 13);
+    /* threads at once meet each other on the one key: wait out SPL_EAGAIN */
+    int rc = spl_set_wait(s, "shared", "from a thread", 13, 2000000);
     return (void *)(intptr_t)rc;
 }
 
