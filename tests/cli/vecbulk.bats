@@ -6,6 +6,7 @@ load common
 # the current store is "v", with 4-dimension vectors
 setup() {
     common_setup
+    need_embeddings
     export SPLINTER_STORE=v
     "$SPLCTL" init v --slots 64 --key-max 16 --value-size 64 --vec-dim 4 -q
 }
