@@ -221,6 +221,7 @@ gone() {
 }
 
 @test "embed by name: texts get vectors, search --text finds by meaning, re-embed, stats; refused without vectors" {
+    need_embeddings
     ctl init e --slots 256 --value-size 512 --vec-dim 64 -q
     run -0 --separate-stderr ctl --store e insmod embed prefix=doc.
     [[ "$output" == "embed: running"* ]]
