@@ -76,7 +76,9 @@ mirror_start() {
     MPID[$n]=$!
 }
 
-mirror_kill() { kill -9 "${MPID[$1]}" 2>/dev/null; wait "${MPID[$1]}" 2>/dev/null; unset "MPID[$1]"; }
+# mirror_kill NAME: SIGKILL; its stats file goes too, so that wait_ready and
+# stat_of read the restarted mirror's, not the dead one's last words
+mirror_kill() { kill -9 "${MPID[$1]}" 2>/dev/null; wait "${MPID[$1]}" 2>/dev/null; unset "MPID[$1]"; rm -f "$WORK/$1.stats"; }
 
 # mirror_stop NAME: SIGTERM, and it must exit 0 within 10 s.
 mirror_stop() {
