@@ -390,7 +390,7 @@ struct hnsw_index {
     uint64_t rng;
     double mult;
     uint8_t *seen; /* sync: nodes confirmed (bitmap) */
-    uint32_t opened_dirty, repairs;
+    uint32_t opened_dirty, repairs, relinked;
     _Atomic(struct hn_scratch *) cells[HN_CELLS]; /* scratch without the lock */
 };
 
@@ -1573,6 +1573,7 @@ static void hn_put(hnsw_index *x, uint32_t id, const char *key, size_t kl, const
     struct hnsw_node *nd = hn_node(x, id);
     uint32_t fl = ld32(&nd->flags);
     uint32_t level = ld32(&nd->level), upper = ld32(&nd->upper);
+    st64(&x->h->busy, (uint64_t)id + 1); /* read only by a take-over, after this process died */
     if (!(fl & HNSW_N_PRESENT)) {
         /* a node that never had a level draws one and takes its pool lists;
          * one dropped by a repair keeps its own; either starts unlinked */
@@ -1627,6 +1628,7 @@ static void hn_put(hnsw_index *x, uint32_t id, const char *key, size_t kl, const
     hn_link(x, id);
     if (levels)
         hn_repair_old(x, id, levels, old, oldn);
+    st64(&x->h->busy, 0);
 }
 
 static void hn_tombstone(hnsw_index *x, uint32_t id)
@@ -1890,6 +1892,180 @@ int hnsw_rebuild(hnsw_index *x, hnsw_progress_fn progress, void *ud)
     return rc;
 }
 
+/* Writer: make node id (whole, present, level >= lvl) reachable on level
+ * lvl without touching its own list: search the level for its nearest
+ * nodes from the entry point, as an insert does, and link them to it (the
+ * heuristic may prune such a link from a full list; then the nearest one's
+ * farthest link gives way).  Returns 1 if linked. */
+static int hn_attach(hnsw_index *x, uint32_t id, uint32_t lvl)
+{
+    struct hnsw_node *nd = hn_node(x, id);
+    uint32_t ep, top;
+    if (hn_entry(x, &ep, &top) != 0 || ep == id || top < lvl)
+        return 0;
+    struct hn_scratch *sc = x->ws;
+    hn_copy_out(x, nd, sc->qbuf);
+    struct hn_query q = {.v = sc->qbuf, .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
+    q.norm2 = q.norm * q.norm;
+    struct hn_stats st = {0, 0};
+    float d;
+    if (hn_qdist(x, &q, ep, &d) < 0)
+        d = INFINITY;
+    for (uint32_t l = top; l > lvl; l--)
+        hn_greedy(x, sc, &q, l, &ep, &d, &st);
+    int adm = hn_qdist(x, &q, ep, &d);
+    if (adm < 0) {
+        d = INFINITY;
+        adm = 0;
+    }
+    hn_search_layer(x, sc, &q, lvl, ep, d, adm, x->efc, &st);
+    uint32_t nw = hn_res_sorted(sc), w = 0;
+    for (uint32_t i = 0; i < nw; i++)
+        if (lvl == 0 || ld32(&hn_node(x, sc->tmp[i].id)->level) >= lvl)
+            sc->tmp[w++] = sc->tmp[i];
+    if (!w)
+        return 0;
+    uint32_t sel[2 * HNSW_M_MAX], ids[2 * HNSW_M_MAX], cap;
+    uint32_t k = hn_select(x, sc->tmp, w, x->m, sel), linked = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        hn_add_link(x, sel[i], id, lvl);
+        struct hnsw_list *l = hn_list(x, sel[i], lvl, &cap);
+        uint32_t c = l ? hn_list_read(l, cap, ids, NULL) : 0;
+        for (uint32_t j = 0; j < c && !linked; j++)
+            linked = ids[j] == id;
+    }
+    struct hnsw_list *l = k ? hn_list(x, sel[0], lvl, &cap) : NULL;
+    if (!linked && l) {
+        uint32_t c = hn_list_read(l, cap, ids, NULL), far = 0;
+        if (c < cap) {
+            ids[c++] = id;
+        } else {
+            const float *a = hn_as_f32(x, sel[0], sc->tmp32);
+            float xa = ldf(&hn_node(x, sel[0])->norm), worst = -INFINITY;
+            for (uint32_t j = 0; j < c; j++) {
+                float dj = ids[j] < x->n ? hn_vdist(x, a, xa, ids[j]) : INFINITY;
+                if (dj > worst) {
+                    worst = dj;
+                    far = j;
+                }
+            }
+            ids[far] = id;
+        }
+        hn_list_write(l, ids, c);
+        linked = 1;
+    }
+    return linked != 0;
+}
+
+static int hn_on_level(const hnsw_index *x, uint32_t id, uint32_t lvl)
+{
+    const struct hnsw_node *nd = hn_node(x, id);
+    uint32_t lv = ld32(&nd->level);
+    return (ld32(&nd->flags) & HNSW_N_PRESENT) && lv >= lvl && lv <= HNSW_LEVEL_MAX;
+}
+
+/* Mark (in mark) what level lvl's lists reach from start, through
+ * tombstones; queue holds x->n ids. */
+static void hn_mark_from(const hnsw_index *x, uint32_t lvl, uint32_t start, uint8_t *mark, uint32_t *queue)
+{
+    if (mark[start])
+        return;
+    uint32_t head = 0, tail = 0, ids[2 * HNSW_M_MAX];
+    mark[start] = 1;
+    queue[tail++] = start;
+    while (head < tail) {
+        uint32_t u = queue[head++], cap;
+        struct hnsw_list *l = hn_list(x, u, lvl, &cap);
+        uint32_t c = l ? hn_list_read(l, cap, ids, NULL) : 0;
+        for (uint32_t i = 0; i < c; i++) {
+            uint32_t t = ids[i];
+            if (t < x->n && !mark[t] && hn_on_level(x, t, lvl)) {
+                mark[t] = 1;
+                queue[tail++] = t;
+            }
+        }
+    }
+}
+
+/* Live nodes on level lvl that the entry point does not reach; with fix
+ * (the writer), each one is attached (and what it reaches is then marked),
+ * counted in *relinked. */
+static uint64_t hn_reach_level(hnsw_index *x, uint32_t lvl, uint8_t *mark, uint32_t *queue, int fix,
+                               uint32_t *relinked)
+{
+    uint32_t ep, top;
+    if (hn_entry(x, &ep, &top) != 0 || top < lvl)
+        return 0;
+    memset(mark, 0, x->n);
+    hn_mark_from(x, lvl, ep, mark, queue);
+    uint64_t lost = 0;
+    for (uint32_t id = 0; id < x->n; id++) {
+        if (mark[id] || !hn_on_level(x, id, lvl) || (ld32(&hn_node(x, id)->flags) & HNSW_N_DELETED))
+            continue;
+        lost++;
+        if (fix && hn_attach(x, id, lvl)) {
+            (*relinked)++;
+            hn_mark_from(x, lvl, id, mark, queue);
+        }
+    }
+    return lost;
+}
+
+int64_t hnsw_reach(hnsw_index *x, uint64_t *per_level)
+{
+    if (!x)
+        return SPL_EINVAL;
+    uint8_t *mark = malloc(x->n ? x->n : 1);
+    uint32_t *queue = malloc(((size_t)x->n + 1) * sizeof *queue);
+    if (!mark || !queue) {
+        free(mark);
+        free(queue);
+        return SPL_ENOMEM;
+    }
+    uint64_t lost0 = 0;
+    for (uint32_t l = 0; l <= HNSW_LEVEL_MAX; l++) {
+        uint64_t lost = hn_reach_level(x, l, mark, queue, 0, NULL);
+        if (per_level)
+            per_level[l] = lost;
+        if (l == 0)
+            lost0 = lost;
+    }
+    free(mark);
+    free(queue);
+    return (int64_t)lost0;
+}
+
+/* Writer, at a take-over: link again the node a dead put was changing (its
+ * lists may be half chosen, its old neighbours not yet repaired), then
+ * attach every live node the entry point no longer reaches, top level
+ * first (a few passes: an attachment may push another link out).  Returns
+ * the nodes linked. */
+static uint32_t hn_relink(hnsw_index *x)
+{
+    uint32_t relinked = 0;
+    uint64_t b = ld64(&x->h->busy);
+    if (b && b <= x->n && x->ws && (ld32(&hn_node(x, (uint32_t)(b - 1))->flags) & HNSW_N_PRESENT) &&
+        !(ld64(&hn_node(x, (uint32_t)(b - 1))->seq) & 1)) {
+        hn_link(x, (uint32_t)(b - 1));
+        relinked++;
+    }
+    st64(&x->h->busy, 0);
+    uint8_t *mark = x->ws ? malloc(x->n ? x->n : 1) : NULL;
+    uint32_t *queue = mark ? malloc(((size_t)x->n + 1) * sizeof *queue) : NULL;
+    uint32_t ep, top;
+    if (queue && hn_entry(x, &ep, &top) == 0)
+        for (int pass = 0; pass < 3; pass++) {
+            uint64_t lost = 0;
+            for (uint32_t l = top + 1; l-- > 0;)
+                lost += hn_reach_level(x, l, mark, queue, 1, &relinked);
+            if (!lost)
+                break;
+        }
+    free(mark);
+    free(queue);
+    return relinked;
+}
+
 int hnsw_repair(hnsw_index *x)
 {
     if (!x)
@@ -1974,6 +2150,9 @@ int hnsw_repair(hnsw_index *x)
         st64_rel(&x->h->entry, best == UINT32_MAX ? 0 : ((uint64_t)(best_level + 1) << 32) | best);
         fixed++;
     }
+    uint32_t relinked = hn_relink(x);
+    x->relinked += relinked;
+    fixed += (int)relinked;
     if (ld64(&x->h->live) != live || ld64(&x->h->deleted) != dead) {
         st64(&x->h->live, live);
         st64(&x->h->deleted, dead);
@@ -2354,6 +2533,7 @@ int hnsw_stat_get(hnsw_index *x, hnsw_stat *o)
     o->dirty = ld64(&h->dirty) != 0;
     o->opened_dirty = x->opened_dirty;
     o->repairs = x->repairs;
+    o->relinked = x->relinked;
     return 0;
 }
 

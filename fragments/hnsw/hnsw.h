@@ -187,6 +187,9 @@ typedef struct hnsw_stat {
     int dirty;             /* its writer is inside a change (or died there) */
     uint32_t opened_dirty; /* this handle found it dirty with a dead writer */
     uint32_t repairs;      /* and made this many fixes (hnsw_repair) */
+    uint32_t relinked;     /* of which nodes linked again: the one a dead put
+                            * was changing, and live nodes the entry point
+                            * could no longer reach (hnsw_reach) */
 } hnsw_stat;
 
 int hnsw_stat_get(hnsw_index *x, hnsw_stat *out);
@@ -196,6 +199,14 @@ int hnsw_stat_get(hnsw_index *x, hnsw_stat *out);
  * right.  Returns the number of violations (0: sound); details to stderr if
  * verbose. */
 int hnsw_check(hnsw_index *x, int verbose);
+
+/* Live nodes a search cannot reach: on each level, those not reached from
+ * the entry point by following that level's lists (through tombstones).
+ * *per_level (may be NULL; 17 counts, levels 0..16) gets each level's.
+ * Returns the level-0 count (what recall loses), or an error.  The writer's
+ * take-over of a dirty graph links such nodes again; a reader may call it
+ * on a quiet graph (tests, diagnostics). */
+int64_t hnsw_reach(hnsw_index *x, uint64_t *per_level);
 
 /* Read every list of every node as a reader does (between two reads of its
  * seq) while the writer may be changing them, and check each copy: ids in

@@ -58,7 +58,11 @@
  *   184  spare        u64
  *   192  owner        u64  (line 3) the writer: pid << 32 | start stamp, 0: none
  *   200  dirty        u64  non-zero while the writer changes the graph
- *   208  spare        u64[6]
+ *   208  busy         u64  1 + the node a put is changing (its vector, then
+ *                          its lists), 0 between puts: a take-over links
+ *                          that node again (a region written before this
+ *                          field holds 0 here, so it reads as none)
+ *   216  spare        u64[5]
  *   256  build_done   u64  (line 4) progress of a sync or rebuild
  *   264  build_total  u64
  *   272  build_start_ns u64
@@ -150,7 +154,8 @@ struct hnsw_header {
     /* line 3: the writer */
     uint64_t owner;
     uint64_t dirty;
-    uint64_t spare4[6];
+    uint64_t busy; /* 1 + the node a put is changing (its links may be half chosen), or 0 */
+    uint64_t spare4[5];
     /* line 4: progress */
     uint64_t build_done;
     uint64_t build_total;

@@ -16,8 +16,12 @@
 #include "hnsw_test.h"
 #include "hnsw_layout.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define DIM 32
 #define N0 2000
@@ -157,6 +161,101 @@ static void planted(spl_store *s, const char *path, hd_gen *g)
     hnsw_close(x);
 }
 
+/* A dead writer can also leave a graph whose links are all well formed but
+ * whose entry point no longer reaches part of it.  Plant that: every link
+ * into the 30 nearest nodes of a query is cut (their own lists stay), the
+ * graph left dirty with a dead owner.  The damage is real (a search for
+ * the query misses its neighbours); the take-over must attach them again:
+ * nothing unreachable, the graph sound, the query's neighbours found. */
+static void unreachable(spl_store *s, const char *path, hd_gen *g)
+{
+    enum { CUT = 30 };
+    float q[DIM];
+    hd_point(g, q);
+    spl_vec_query qe = {.vec = q, .dim = DIM, .k = CUT};
+    spl_vec_query qa = {.vec = q, .dim = DIM, .k = 10, .flags = SPL_VQ_ANN, .ef = 64};
+    spl_vec_result *cut, *ex, *ra;
+    T_RC(spl_vec_search(s, &qe, &cut), 0);
+    qe.k = 10;
+    T_RC(spl_vec_search(s, &qe, &ex), 0);
+    T_TRUE(cut->n == CUT, "%u neighbours", cut->n);
+    uint8_t *in = calloc(5000, 1);
+    T_TRUE(in != NULL, "calloc");
+    for (uint32_t i = 0; i < cut->n; i++) {
+        spl_meta m;
+        T_RC(spl_meta_get(s, cut->hits[i].key, &m), 0);
+        T_TRUE(m.slot < 5000, "slot %u", m.slot);
+        in[m.slot] = 1;
+    }
+    hnsw_index *x;
+    T_RC(hnsw_open_writer(&x, s, path, NULL, 0, NULL, NULL), 0);
+    hnsw_close(x);
+    int fd = open(path, O_RDWR);
+    T_TRUE(fd >= 0, "open %s", path);
+    struct stat stt;
+    T_TRUE(fstat(fd, &stt) == 0, "stat");
+    uint8_t *r = mmap(NULL, (size_t)stt.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    T_TRUE(r != MAP_FAILED, "mmap");
+    close(fd);
+    struct hnsw_header *h = (struct hnsw_header *)(void *)r;
+    uint32_t head_off = hnsw__head_off(h->m0, h->key_max);
+    T_TRUE(!in[(uint32_t)h->entry], "the entry point is among the nodes cut off");
+    uint64_t cuts = 0;
+    for (uint32_t id = 0; id < h->nodes; id++) {
+        uint8_t *nb = r + h->nodes_off + (uint64_t)id * h->node_stride;
+        struct hnsw_node *nd = (struct hnsw_node *)(void *)(nb + head_off);
+        if (in[id] || !(nd->flags & HNSW_N_PRESENT))
+            continue;
+        for (uint32_t l = 0; l <= nd->level; l++) {
+            uint8_t *lp = l ? r + h->pool_off + (uint64_t)(nd->upper + l - 1) * h->list_stride : nb;
+            struct hnsw_list *li = (struct hnsw_list *)(void *)lp;
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < li->count; i++)
+                if (li->ids[i] >= h->nodes || !in[li->ids[i]])
+                    li->ids[k++] = li->ids[i];
+                else
+                    cuts++;
+            li->count = k;
+        }
+    }
+    h->dirty = 1;
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    h->owner = (uint64_t)(uint32_t)dead << 32 | 1;
+    munmap(r, (size_t)stt.st_size);
+    /* the damage, as a reader sees it */
+    hnsw_index *rd;
+    T_RC(hnsw_open_reader(&rd, s, path), 0);
+    int64_t lost = hnsw_reach(rd, NULL);
+    T_RC(hnsw_search(rd, &qa, &ra), 0);
+    uint32_t before = t_overlap(ra, ex);
+    spl_vec_result_free(ra);
+    hnsw_close(rd);
+    T_TRUE(lost >= CUT, "cutting %llu links left %lld nodes unreachable", (unsigned long long)cuts, (long long)lost);
+    T_TRUE(before <= 2, "the cut-off neighbours were still found (%u of 10)", before);
+    /* the take-over */
+    T_RC(hnsw_open_writer(&x, s, path, NULL, HNSW_OPEN_NOSYNC, NULL, NULL), 0);
+    hnsw_stat st;
+    hnsw_stat_get(x, &st);
+    int64_t after_lost = hnsw_reach(x, NULL);
+    T_RC(hnsw_search(x, &qa, &ra), 0);
+    uint32_t after = t_overlap(ra, ex);
+    spl_vec_result_free(ra);
+    printf("unreachable: %llu links cut, %lld nodes unreachable, the query found %u of 10; the take-over "
+           "relinked %u, %lld unreachable, the query found %u of 10\n",
+           (unsigned long long)cuts, (long long)lost, before, st.relinked, (long long)after_lost, after);
+    T_TRUE(st.opened_dirty && st.relinked >= 1, "no node attached again");
+    T_TRUE(after_lost == 0, "%lld nodes still unreachable", (long long)after_lost);
+    T_TRUE(after >= 9, "the query found %u of its 10 neighbours", after);
+    T_RC(hnsw_check(x, 1), 0);
+    hnsw_close(x);
+    spl_vec_result_free(cut);
+    spl_vec_result_free(ex);
+    free(in);
+}
+
 int main(int argc, char **argv)
 {
     t_name = "test_crash";
@@ -190,7 +289,9 @@ int main(int argc, char **argv)
             T_RC(hnsw_open_reader(&rd, s, path), 0);
             hnsw_stat rs;
             hnsw_stat_get(rd, &rs);
-            spl_vec_query qk = {.key = "k000001", .k = 5, .flags = SPL_VQ_ANN};
+            float qv[DIM]; /* a vector, not a key: the churn may have deleted any key */
+            hd_point(&g, qv);
+            spl_vec_query qk = {.vec = qv, .dim = DIM, .k = 5, .flags = SPL_VQ_ANN};
             spl_vec_result *res;
             if (rs.state == HNSW_STATE_BUILDING) {
                 T_RC(hnsw_search(rd, &qk, &res), SPL_ESTALE);
@@ -219,15 +320,18 @@ int main(int argc, char **argv)
         hnsw_stat_get(x, &st2);
         T_TRUE(st2.lag == 0, "synced but lagging");
         double rec = recall(s, x, &g);
+        int64_t lost = hnsw_reach(x, NULL);
         if (!rebuild)
-            printf("round %d: killed; take-over found it %s (%u fixes); %llu live; recall %.4f\n", round,
-                   st1.opened_dirty ? "dirty" : "clean", st1.repairs, (unsigned long long)st2.live, rec);
+            printf("round %d: killed; take-over found it %s (%u fixes, %u relinked); %llu live, %lld unreachable; "
+                   "recall %.4f\n", round, st1.opened_dirty ? "dirty" : "clean", st1.repairs, st1.relinked,
+                   (unsigned long long)st2.live, (long long)lost, rec);
         T_TRUE(rec >= 0.95, "round %d: recall %.4f", round, rec);
         hnsw_close(x);
     }
     printf("%d of %d kills left the graph dirty; %d fixes in all\n", dirty_rounds, rounds, repairs);
     T_TRUE(dirty_rounds > 0, "no kill landed inside a change: the repair was not exercised");
     planted(s, path, &g);
+    unreachable(s, path, &g);
     spl_close(s);
     hd_free(&g);
     printf("ok\n");
