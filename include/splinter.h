@@ -704,9 +704,9 @@ typedef enum spl_metric {
  * overflows float), SPL_ERANGE (F16: element beyond +-65504), SPL_EKEYLEN,
  * SPL_EFULL (no slot for a new key), SPL_ENOCELL (the key holds no vector
  * and every cell holds one: a store created with fewer cells than slots;
- * a key that did not exist is then not created, unless another writer
- * took the last cell in the meantime, which leaves it with an empty
- * value), SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
+ * a key that did not exist is then not left behind: if another writer
+ * took the last cell after this call made the key, the call deletes it
+ * again), SPL_EAGAIN, SPL_EROFS, SPL_EINVAL, SPL_ENOTSUP.
  * Concurrency: a writer like spl_set; readers see the old or the new vector,
  * never a mix. */
 int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);

@@ -388,6 +388,13 @@ int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch
  * i busy; checks (rate-limited) whether its writer died and recovers it. */
 typedef int (*spl__read_fn)(struct spl_store *s, struct spl_slot *sl, uint64_t epoch, void *ctx);
 int spl__key_lock(struct spl_store *s, const char *key, int create, uint64_t *fp);
+/* Delete key only while its epoch is still `epoch` (a key a failed write
+ * made, that nobody wrote since); SPL_ESTALE otherwise. */
+int spl__key_drop_if(struct spl_store *s, const char *key, uint64_t epoch);
+/* Tests only (NULL otherwise): called by a vector write right after it
+ * created its key, before it claims a cell, so that a test can take the
+ * last cell in that window. */
+extern void (*spl__test_after_create)(struct spl_store *s);
 int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx);
 void spl__slot_unlock(struct spl_slot *sl);
 int spl__slot_busy(struct spl_store *s, uint32_t i);

@@ -1084,13 +1084,19 @@ SPL_API int spl_read_with(spl_store *s, const char *key, spl_read_fn fn, void *u
 
 /* ---- unset -------------------------------------------------------------- */
 
-static int spl__unset_k(spl_store *s, struct spl__key k)
+/* epoch 0: whatever the key holds; else only while its epoch is that one
+ * (SPL_ESTALE if another write came between). */
+static int spl__unset_k(spl_store *s, struct spl__key k, uint64_t epoch)
 {
     uint32_t p;
     int i = spl__find_locked(s, &k, &p);
     if (i < 0)
         return i;
     struct spl_slot *sl = spl__slot(s, (uint32_t)i);
+    if (epoch && spl_load_relaxed(&sl->epoch) != epoch) {
+        spl__unlock(sl);
+        return SPL_ESTALE;
+    }
     struct spl__note note;
     spl__note_take(s, (uint32_t)i, sl, k.fp, &note);
     note.kind = SPL_EV_DELETED;
@@ -1116,7 +1122,7 @@ SPL_API int spl_unset(spl_store *s, const char *key)
 {
     struct spl__key k;
     int rc = spl__key_prep_w(s, key, &k);
-    return rc ? rc : spl__unset_k(s, k);
+    return rc ? rc : spl__unset_k(s, k, 0);
 }
 
 /* ---- metadata writers --------------------------------------------------- */
@@ -1361,7 +1367,7 @@ SPL_API int spl_unset_k(spl_store *s, const spl_key *pk)
 {
     struct spl__key k;
     int rc = spl__key_of(s, pk, &k);
-    return rc ? rc : s->rdonly ? SPL_EROFS : spl__unset_k(s, k);
+    return rc ? rc : s->rdonly ? SPL_EROFS : spl__unset_k(s, k, 0);
 }
 
 SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *out)
@@ -1605,6 +1611,13 @@ int spl__key_lock(struct spl_store *s, const char *key, int create, uint64_t *fp
             return rc;
     }
     return SPL_EAGAIN;
+}
+
+int spl__key_drop_if(struct spl_store *s, const char *key, uint64_t epoch)
+{
+    struct spl__key k;
+    int rc = spl__key_prep_w(s, key, &k);
+    return rc ? rc : spl__unset_k(s, k, epoch);
 }
 
 int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx)

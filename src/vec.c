@@ -517,14 +517,19 @@ void spl__vec_info(struct spl_store *s, spl_info *out)
  * record).  cond 1 (spl_vec_set_if): only while the slot's epoch is still
  * `epoch`, compared under the slot's lock, before anything is written or
  * armed; the key is then never created. */
+void (*spl__test_after_create)(struct spl_store *s);
+
 static int spl__vec_put(spl_store *s, const char *key, const struct spl_vec_head *h,
                         const void *enc, int cond, uint64_t epoch)
 {
-    int rc = 0;
+    int rc = 0, created = 0;
     uint64_t fp;
     int i = spl__key_lock(s, key, 0, &fp);
     if (i == SPL_ENOENT && !cond) { /* a new key: made only if a cell looks free */
         i = spl__cell_any_free(s) ? spl__key_lock(s, key, 1, &fp) : SPL_ENOCELL;
+        created = i >= 0;
+        if (created && spl__test_after_create)
+            spl__test_after_create(s);
     }
     if (i < 0)
         return i;
@@ -558,10 +563,15 @@ static int spl__vec_put(spl_store *s, const char *key, const struct spl_vec_head
         spl_store_relaxed(&sl->mtime_ns, now);
     }
     spl__write_end(sl, odd);
+    uint64_t epoch_now = spl_load_relaxed(&sl->epoch);
     spl__undo_done(s, u);
     spl__slot_unlock(sl);
     if (cl)
         spl__note_send(s, &note);
+    else if (created)
+        /* another writer took the last cell after this call made the key:
+         * the key goes again, unless someone wrote it since */
+        (void)spl__key_drop_if(s, key, epoch_now);
     return rc;
 }
 

@@ -1242,6 +1242,47 @@ static void test_info_resident(void **state)
     spl_close(s);
 }
 
+/* The race for the last cell: this write made its key (a cell looked
+ * free), then another writer took that cell before this one claimed it.
+ * The call fails with SPL_ENOCELL and the key it made is gone again: a
+ * key that did not exist is never left behind with an empty value.  The
+ * window is opened on purpose by the tests-only hook. */
+extern void (*spl__test_after_create)(struct spl_store *s);
+static const float race_v[4] = {1, 2, 3, 4};
+static int race_rc = 1;
+static void race_take_last(struct spl_store *s)
+{
+    spl__test_after_create = NULL;
+    race_rc = spl_vec_set(s, "other", race_v, 4);
+}
+
+static void test_cells_last_race(void **state)
+{
+    (void)state;
+    spl_options o = unit_opts(SPL_BACKING_MEMFD, 16, 32, 64);
+    o.geom.vec_dim = 4;
+    o.vec_cells = 1;
+    spl_store *s = NULL;
+    CHECK_RC(spl_create(&s, NULL, &o), 0);
+    spl__test_after_create = race_take_last;
+    CHECK_RC(spl_vec_set(s, "mine", race_v, 4), SPL_ENOCELL);
+    assert_null(spl__test_after_create); /* the window was opened */
+    CHECK_RC(race_rc, 0);
+    assert_int_equal(spl_exists(s, "mine"), 0);
+    assert_int_equal(spl_exists(s, "other"), 1);
+    spl_info in;
+    CHECK_RC(spl_info_get(s, &in), 0);
+    assert_int_equal(in.used, 1);
+    assert_int_equal(in.cells_used, 1);
+    /* a key someone else writes in the window is theirs: it stays */
+    CHECK_RC(spl_unset(s, "other"), 0);
+    CHECK_RC(spl_vec_set(s, "x", race_v, 4), 0);
+    CHECK_RC(spl_set(s, "y", "text", 4), 0);
+    CHECK_RC(spl_vec_set(s, "y", race_v, 4), SPL_ENOCELL);
+    assert_int_equal(spl_exists(s, "y"), 1); /* it existed before: not made by the failed write */
+    spl_close(s);
+}
+
 static void test_cells_orphans_swept(void **state)
 {
     (void)state;
@@ -1630,6 +1671,7 @@ int main(void)
         cmocka_unit_test(test_cells_dense),
         cmocka_unit_test(test_cells_option),
         cmocka_unit_test(test_info_resident),
+        cmocka_unit_test(test_cells_last_race),
         cmocka_unit_test(test_cells_orphans_swept),
         cmocka_unit_test(test_cells_hostile),
         cmocka_unit_test(test_pool_reuse_close),
