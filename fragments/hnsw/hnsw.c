@@ -1422,6 +1422,44 @@ static void hn_add_link(hnsw_index *x, uint32_t s, uint32_t id, uint32_t lvl)
     hn_list_write(l, keep, k);
 }
 
+/* Writer: q becomes node id's copy (id itself not walked); a greedy
+ * descent from *ep (the entry, on level top) down to level lvl + 1 moves
+ * *ep.  Returns the distance to *ep. */
+static float hn_descend(hnsw_index *x, uint32_t id, struct hn_query *q, uint32_t *ep, uint32_t top, uint32_t lvl,
+                        struct hn_stats *st)
+{
+    const struct hnsw_node *nd = hn_node(x, id);
+    hn_copy_out(x, nd, x->ws->qbuf);
+    *q = (struct hn_query){.v = x->ws->qbuf, .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
+    q->norm2 = q->norm * q->norm;
+    float d;
+    if (hn_qdist(x, q, *ep, &d) < 0)
+        d = INFINITY;
+    for (uint32_t l = top; l > lvl; l--)
+        hn_greedy(x, x->ws, q, l, ep, &d, st);
+    return d;
+}
+
+/* Writer: the efConstruction nearest of q on level lvl from ep, nearest
+ * first in x->ws->tmp, keeping only nodes that have the level (the start
+ * may not).  Returns how many. */
+static uint32_t hn_layer_near(hnsw_index *x, const struct hn_query *q, uint32_t ep, float d, uint32_t lvl,
+                              struct hn_stats *st)
+{
+    struct hn_scratch *sc = x->ws;
+    int adm = hn_qdist(x, q, ep, &d);
+    if (adm < 0) {
+        d = INFINITY;
+        adm = 0;
+    }
+    hn_search_layer(x, sc, q, lvl, ep, d, adm, x->efc, st);
+    uint32_t nw = hn_res_sorted(sc), w = 0;
+    for (uint32_t i = 0; i < nw; i++)
+        if (lvl == 0 || ld32(&hn_node(x, sc->tmp[i].id)->level) >= lvl)
+            sc->tmp[w++] = sc->tmp[i];
+    return w;
+}
+
 /* Link node id (its copy written, PRESENT) into the graph on its levels:
  * hnswlib's addPoint.  If id is already linked (an update) its lists are
  * chosen again; links from others to it stay. */
@@ -1456,28 +1494,12 @@ static void hn_link(hnsw_index *x, uint32_t id)
             return; /* alone in the graph */
     }
     struct hn_scratch *sc = x->ws;
-    hn_copy_out(x, nd, x->ws->qbuf);
-    struct hn_query q = {.v = x->ws->qbuf, .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
-    q.norm2 = q.norm * q.norm;
+    struct hn_query q;
     struct hn_stats st = {0, 0};
-    float d;
-    if (hn_qdist(x, &q, ep, &d) < 0)
-        d = INFINITY;
-    for (uint32_t l = top; l > level; l--)
-        hn_greedy(x, sc, &q, l, &ep, &d, &st);
+    float d = hn_descend(x, id, &q, &ep, top, level, &st);
     uint32_t sel[2 * HNSW_M_MAX];
     for (uint32_t l = (level < top ? level : top) + 1; l-- > 0;) {
-        int adm = hn_qdist(x, &q, ep, &d);
-        if (adm < 0) {
-            d = INFINITY;
-            adm = 0;
-        }
-        hn_search_layer(x, sc, &q, l, ep, d, adm, x->efc, &st);
-        uint32_t nw = hn_res_sorted(sc), w = 0;
-        for (uint32_t i = 0; i < nw; i++) /* only nodes that have this level (the start may not) */
-            if (l == 0 || ld32(&hn_node(x, sc->tmp[i].id)->level) >= l)
-                sc->tmp[w++] = sc->tmp[i];
-        nw = w;
+        uint32_t nw = hn_layer_near(x, &q, ep, d, l, &st);
         if (!nw)
             continue;
         uint32_t k = hn_select(x, sc->tmp, nw, x->m, sel);
@@ -1899,30 +1921,14 @@ int hnsw_rebuild(hnsw_index *x, hnsw_progress_fn progress, void *ud)
  * farthest link gives way).  Returns 1 if linked. */
 static int hn_attach(hnsw_index *x, uint32_t id, uint32_t lvl)
 {
-    struct hnsw_node *nd = hn_node(x, id);
     uint32_t ep, top;
     if (hn_entry(x, &ep, &top) != 0 || ep == id || top < lvl)
         return 0;
     struct hn_scratch *sc = x->ws;
-    hn_copy_out(x, nd, sc->qbuf);
-    struct hn_query q = {.v = sc->qbuf, .norm = ldf(&nd->norm), .metric = x->metric, .exclude = id};
-    q.norm2 = q.norm * q.norm;
+    struct hn_query q;
     struct hn_stats st = {0, 0};
-    float d;
-    if (hn_qdist(x, &q, ep, &d) < 0)
-        d = INFINITY;
-    for (uint32_t l = top; l > lvl; l--)
-        hn_greedy(x, sc, &q, l, &ep, &d, &st);
-    int adm = hn_qdist(x, &q, ep, &d);
-    if (adm < 0) {
-        d = INFINITY;
-        adm = 0;
-    }
-    hn_search_layer(x, sc, &q, lvl, ep, d, adm, x->efc, &st);
-    uint32_t nw = hn_res_sorted(sc), w = 0;
-    for (uint32_t i = 0; i < nw; i++)
-        if (lvl == 0 || ld32(&hn_node(x, sc->tmp[i].id)->level) >= lvl)
-            sc->tmp[w++] = sc->tmp[i];
+    float d = hn_descend(x, id, &q, &ep, top, lvl, &st);
+    uint32_t w = hn_layer_near(x, &q, ep, d, lvl, &st);
     if (!w)
         return 0;
     uint32_t sel[2 * HNSW_M_MAX], ids[2 * HNSW_M_MAX], cap;
