@@ -337,6 +337,16 @@ enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
  * tables is read once first (mincore(2) says which: nothing is allocated). */
 int spl_info_get(spl_store *s, spl_info *out);
 
+/* The same, for a caller whose spl_info is `size` bytes (pass sizeof):
+ * fields past size are not written, and a caller built with a newer header
+ * than the library gets zeros in the fields the library does not know.
+ * spl_info_get writes the fields of this version (up to resident_bytes)
+ * and will never write fields appended later: new code, and bindings
+ * that keep their own copy of the struct, should call this one.
+ * SPL_EINVAL: size below offsetof(spl_info, capacity) (the fields before
+ * format 3). */
+int spl_info_get_n(spl_store *s, spl_info *out, size_t size);
+
 /* ------------------------------------------------------------------------
  * Key-value
  * ---------------------------------------------------------------------- */

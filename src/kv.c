@@ -1461,10 +1461,8 @@ SPL_API int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us)
 
 /* ---- info and iteration ------------------------------------------------- */
 
-SPL_API int spl_info_get(spl_store *s, spl_info *out)
+static void spl__info_fill(spl_store *s, spl_info *out)
 {
-    if (!s || !out)
-        return SPL_EINVAL;
     memset(out, 0, sizeof *out);
     /* first: what is in memory before the scans below touch every page of
      * the index and the slots */
@@ -1510,8 +1508,27 @@ SPL_API int spl_info_get(spl_store *s, spl_info *out)
     z ^= z >> 31;
     out->store_id = z ? z : 1;
     spl__vec_info(s, out); /* cells, cells in use */
+}
+
+SPL_API int spl_info_get_n(spl_store *s, spl_info *out, size_t size)
+{
+    if (!s || !out || size < offsetof(spl_info, capacity))
+        return SPL_EINVAL;
+    spl_info full;
+    spl__info_fill(s, &full);
+    size_t n = size < sizeof full ? size : sizeof full;
+    memcpy(out, &full, n);
+    if (size > n)
+        memset((char *)out + n, 0, size - n); /* fields of a newer header than this library */
     return 0;
 }
+
+/* spl_info_get writes the fields up to resident_bytes, and never more:
+ * callers built before a field is appended hold no room for it. */
+#define SPL__INFO_GET_BYTES (offsetof(spl_info, resident_bytes) + sizeof(uint64_t))
+_Static_assert(SPL__INFO_GET_BYTES <= sizeof(spl_info), "spl_info_get's fixed size");
+
+SPL_API int spl_info_get(spl_store *s, spl_info *out) { return spl_info_get_n(s, out, SPL__INFO_GET_BYTES); }
 
 static int spl__filter_ok(const spl_filter *f, const char *key, size_t klen, uint64_t labels)
 {

@@ -150,7 +150,7 @@ func attach(mode int, op, name string, fd int, o *Options) (*Store, error) {
 	}
 	st := &Store{s: s, h: C.uintptr_t(uintptr(unsafe.Pointer(s))), subs: map[*Subscription]struct{}{}}
 	var in C.spl_info
-	C.spl_info_get(s, &in)
+	C.spl_info_get_n(s, &in, C.size_t(unsafe.Sizeof(in)))
 	st.keyMax = uint32(in.geom.key_max)
 	st.valMax = uint32(in.geom.val_max)
 	st.vecDim = uint32(in.geom.vec_dim)
@@ -273,7 +273,7 @@ func (s *Store) Info() (Info, error) {
 		return Info{}, &Error{Op: "info", Code: ErrClosed}
 	}
 	var in C.spl_info
-	if rc := C.spl_info_get(s.s, &in); rc < 0 {
+	if rc := C.spl_info_get_n(s.s, &in, C.size_t(unsafe.Sizeof(in))); rc < 0 {
 		return Info{}, mkerr("info", "", rc)
 	}
 	return Info{

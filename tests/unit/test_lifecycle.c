@@ -697,6 +697,41 @@ static void test_info_geometry_and_usage(void **state)
     spl_close(s);
 }
 
+/* spl_info_get_n writes no byte past the caller's size (a caller built
+ * with an older, shorter spl_info), zeroes what it does not know (a caller
+ * built with a newer, longer one), and fills the same fields as
+ * spl_info_get. */
+static void test_info_sized(void **state)
+{
+    (void)state;
+    spl_store *s = unit_create(SPL_BACKING_MEMFD, NULL, 100, 20, 100);
+    CHECK_RC(spl_set(s, "a", "1", 1), 0);
+    spl_info want;
+    CHECK_RC(spl_info_get(s, &want), 0);
+    unsigned char buf[sizeof(spl_info) + 64];
+    const size_t old = offsetof(spl_info, capacity);
+    memset(buf, 0xab, sizeof buf);
+    CHECK_RC(spl_info_get_n(s, (spl_info *)(void *)buf, old), 0);
+    for (size_t i = old; i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0xab); /* nothing past the caller's struct */
+    spl_info got;
+    memcpy(&got, buf, sizeof got);
+    assert_int_equal(got.geom.slots, 100);
+    assert_int_equal(got.used, 1);
+    memset(buf, 0xab, sizeof buf);
+    CHECK_RC(spl_info_get_n(s, (spl_info *)(void *)buf, sizeof buf), 0);
+    for (size_t i = sizeof(spl_info); i < sizeof buf; i++)
+        assert_int_equal(buf[i], 0); /* a newer caller's unknown fields: zero */
+    memcpy(&got, buf, sizeof got);
+    assert_int_equal(got.capacity, want.capacity);
+    assert_int_equal(got.store_id, want.store_id);
+    assert_int_equal(got.index_words, want.index_words);
+    CHECK_RC(spl_info_get_n(s, &got, 8), SPL_EINVAL);
+    CHECK_RC(spl_info_get_n(s, NULL, sizeof got), SPL_EINVAL);
+    CHECK_RC(spl_info_get_n(NULL, &got, sizeof got), SPL_EINVAL);
+    spl_close(s);
+}
+
 static void test_zero_geometry_takes_defaults(void **state)
 {
     (void)state;
@@ -874,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_fd_recv_in_process),
         cmocka_unit_test(test_several_stores_one_process),
         cmocka_unit_test(test_info_geometry_and_usage),
+        cmocka_unit_test(test_info_sized),
         cmocka_unit_test(test_zero_geometry_takes_defaults),
         cmocka_unit_test(test_rdonly_open),
         cmocka_unit_test(test_destroy_while_mapped),

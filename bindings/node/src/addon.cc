@@ -826,7 +826,7 @@ Napi::Value Store::Attach(const Napi::CallbackInfo &info)
     h = new Handle();
     h->s = s;
     spl_info in;
-    spl_info_get(s, &in);
+    spl_info_get_n(s, &in, sizeof in);
     h->key_max = in.geom.key_max;
     h->val_max = in.geom.val_max;
     h->vec_dim = in.geom.vec_dim;
@@ -881,7 +881,7 @@ Napi::Value Store::Info(const Napi::CallbackInfo &info)
     if (!s)
         return env.Undefined();
     spl_info in;
-    int rc = spl_info_get(s, &in);
+    int rc = spl_info_get_n(s, &in, sizeof in);
     if (rc < 0) {
         throw_spl(env, rc, "info");
         return env.Undefined();

@@ -188,7 +188,7 @@ _PROTOS = {
     "spl_fd": (c_int, [_S]),
     "spl_fd_send": (c_int, [c_int, c_int]),
     "spl_fd_recv": (c_int, [c_int, POINTER(c_int)]),
-    "spl_info_get": (c_int, [_S, POINTER(spl_info)]),
+    "spl_info_get_n": (c_int, [_S, POINTER(spl_info), c_size_t]),
     "spl_type_name": (c_char_p, [c_uint]),
     "spl_type_parse": (c_int, [c_char_p]),
     "spl_set": (c_int, [_S, c_char_p, _P, c_size_t]),

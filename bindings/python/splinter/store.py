@@ -446,7 +446,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
 
     def info(self) -> Info:
         i = _lib.spl_info()
-        self._ck(_pl.spl_info_get(self._h(), byref(i)), "info")
+        self._ck(_pl.spl_info_get_n(self._h(), byref(i), ctypes.sizeof(i)), "info")
         return Info(i.geom.slots, i.geom.key_max, i.geom.val_max, i.geom.vec_dim,
                     Backing(i.backing), i.region_bytes, i.used, i.load, i.changes, i.recoveries,
                     i.capacity, i.free, bool(i.read_only), i.features, i.slot_stride,

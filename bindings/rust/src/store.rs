@@ -620,7 +620,7 @@ impl Store {
         let ptr = NonNull::new(ptr).ok_or(Error::Invalid)?;
         let mut i = sys::spl_info::default();
         // SAFETY: a live handle and an out struct.
-        let rc = unsafe { sys::spl_info_get(ptr.as_ptr(), &mut i) };
+        let rc = unsafe { sys::spl_info_get_n(ptr.as_ptr(), &mut i, std::mem::size_of::<sys::spl_info>()) };
         if rc < 0 {
             // SAFETY: not shared yet.
             unsafe { sys::spl_close(ptr.as_ptr()) };
@@ -739,7 +739,7 @@ impl Store {
     pub fn info(&self) -> Result<Info> {
         let mut i = sys::spl_info::default();
         // SAFETY: a live handle and an out struct.
-        check(unsafe { sys::spl_info_get(self.p(), &mut i) })?;
+        check(unsafe { sys::spl_info_get_n(self.p(), &mut i, std::mem::size_of::<sys::spl_info>()) })?;
         Ok(Info {
             slots: i.geom.slots,
             key_max: i.geom.key_max,

@@ -244,7 +244,7 @@ extern "C" {
     pub fn spl_fd(s: *const spl_store) -> c_int;
     pub fn spl_fd_send(sock: c_int, fd: c_int) -> c_int;
     pub fn spl_fd_recv(sock: c_int, fd_out: *mut c_int) -> c_int;
-    pub fn spl_info_get(s: *mut spl_store, out: *mut spl_info) -> c_int;
+    pub fn spl_info_get_n(s: *mut spl_store, out: *mut spl_info, size: usize) -> c_int;
 
     pub fn spl_type_name(t: c_uint) -> *const c_char;
     pub fn spl_type_parse(name: *const c_char) -> c_int;
