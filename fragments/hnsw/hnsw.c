@@ -2119,6 +2119,11 @@ static int hn_writer_setup(hnsw_index *x, const hnsw_params *p, uint32_t flags, 
     /* more tombstones than live nodes: the graph has decayed, start afresh */
     if (!rebuild && ld64(&h->deleted) > 64 && ld64(&h->deleted) > ld64(&h->live))
         rebuild = 1;
+    if (rebuild && (flags & HNSW_OPEN_NOBUILD)) {
+        if (ld32(&h->state) == HNSW_S_READY)
+            st32_rel(&h->state, HNSW_S_BUILDING); /* readers decline until the caller rebuilds */
+        return 0;
+    }
     if (rebuild)
         return hnsw_rebuild(x, progress, ud);
     if (flags & HNSW_OPEN_NOSYNC)
@@ -2493,6 +2498,8 @@ void hnsw_close(hnsw_index *x)
     }
     if (x->own_map)
         munmap(x->base, x->bytes);
+    else if (x->ops.region_unmap)
+        x->ops.region_unmap(x->base, x->bytes);
     hn_scratch_free(x->ws);
     for (int i = 0; i < HN_CELLS; i++)
         hn_scratch_free(atomic_load(&x->cells[i]));

@@ -19,7 +19,7 @@ HNSW_BENCH := $(HNSW_B)/hnsw-bench
 HNSW_CMP   := $(HNSW_B)/hnsw-compare
 HNSW_HAVE_HNSWLIB := $(shell test -f /usr/include/hnswlib/hnswlib.h && command -v g++ >/dev/null && echo 1)
 
-.PHONY: hnsw test-hnsw test-hnsw-broken bench-hnsw hnsw-frag
+.PHONY: hnsw test-hnsw test-hnsw-broken bench-hnsw
 
 hnsw: $(HNSW_LIB) $(HNSW_TOOL)
 all: hnsw
@@ -46,13 +46,16 @@ $(HNSW_BENCH): $(HNSW_DIR)/bench_hnsw.c $(HNSW_LIB) $(LIB_A) $(HNSW_DIR)/hnsw_da
 $(HNSW_CMP): $(HNSW_DIR)/bench_hnswlib.cpp $(HNSW_LIB) $(LIB_A)
 	g++ -std=c++17 -O3 -march=native -DNDEBUG -w -Iinclude -I$(HNSW_DIR) -o $@ $< $(HNSW_LIB) $(LIB_A) $(LDLIBS)
 
-# The fragment module (hnsw_frag.c, written against the draft fragment ABI):
-# not part of `all` until include/splinter_fragment.h lands (README.md,
-# "Wiring to the fragment ABI").
-hnsw-frag: $(HNSW_DIR)/hnsw_frag.c $(HNSW_DIR)/hnsw.c $(HNSW_HDR)
-	@test -f include/splinter_fragment.h || { echo "hnsw-frag: no include/splinter_fragment.h yet"; exit 1; }
-	@mkdir -p $(HNSW_B)
-	$(CC) $(HNSW_CFLAGS) -DHNSW_MODULE -fPIC -shared -o $(HNSW_B)/hnsw.so $(HNSW_DIR)/hnsw_frag.c $(HNSW_DIR)/hnsw.c $(LDLIBS)
+# The fragment module: `splinterctl insmod hnsw` (hnsw_frag.c + the index,
+# -DHNSW_MODULE: no libsplinter inside, the host's table fills hnsw_ops;
+# -z defs: a call that would need libsplinter fails the link, not insmod).
+HNSW_SO := $(B)/fragments/hnsw.so
+$(HNSW_SO): $(HNSW_DIR)/hnsw_frag.c $(HNSW_DIR)/hnsw.c $(HNSW_HDR) include/splinter_fragment.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HNSW_CFLAGS) -DHNSW_MODULE -fPIC -shared -fvisibility=hidden -Wl,-z,defs -o $@ \
+		$(HNSW_DIR)/hnsw_frag.c $(HNSW_DIR)/hnsw.c -lpthread -lm
+fragments: $(HNSW_SO)
+FRAG_SO += $(HNSW_SO)
 
 # splinterctl's `search --ann` maps the index (cli/cmd_vec.c).
 $(CLI_BIN): $(HNSW_LIB)
