@@ -285,10 +285,13 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
     }
     void *ann = NULL;
 #if SPLCTL_WITH_HNSW
-    /* --ann: map the store's HNSW index and offer it to spl_vec_search,
+    /* --ann: map the index the running hnsw fragment keeps (insmod hnsw),
+     * else one `splinter-hnsw build` made, and offer it to spl_vec_search,
      * which falls back to the exact scan when there is none or it lags */
     char region[4096];
-    if ((q.flags & SPL_VQ_ANN) && hnsw_path(c->store, region, sizeof region) > 0 &&
+    if ((q.flags & SPL_VQ_ANN) &&
+        hnsw_frag_open((hnsw_index **)&ann, c->s, NULL, HNSW_FRAG_LIVE | HNSW_FRAG_PROVIDE) != 0 &&
+        hnsw_path(c->store, region, sizeof region) > 0 &&
         hnsw_open_reader((hnsw_index **)&ann, c->s, region) == 0)
         hnsw_provide(ann);
 #endif
