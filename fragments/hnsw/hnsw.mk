@@ -38,6 +38,9 @@ $(HNSW_B)/test_%: $(HNSW_DIR)/tests/test_%.c $(HNSW_DIR)/tests/hnsw_test.h $(HNS
 	@mkdir -p $(dir $@)
 	$(CC) $(HNSW_CFLAGS) -I$(HNSW_DIR)/tests -o $@ $< $(HNSW_LIB) $(LIB_A) $(LDLIBS)
 
+# test_frag loads the module from BUILD/fragments/hnsw.so
+$(HNSW_B)/test_frag: $(HNSW_SO)
+
 $(HNSW_BENCH): $(HNSW_DIR)/bench_hnsw.c $(HNSW_LIB) $(LIB_A) $(HNSW_DIR)/hnsw_data.h
 	$(CC) $(HNSW_CFLAGS) -o $@ $< $(HNSW_LIB) $(LIB_A) $(LDLIBS)
 
