@@ -155,7 +155,8 @@ const cli_cmd cli_commands[] = {
      "the same name twice, or a full registry: exit 4"},
     {"rmmod", NULL, cmd_rmmod, CLI_NEEDS_STORE, "NAME...",
      "stop a fragment (its host finishes the batch in hand) and remove it from the registry",
-     "-p, --purge      also remove its regions (shared memory beside the store)\n"
+     "-p, --purge      also remove its regions (shared memory beside the store);\n"
+     "                 of a fragment no longer registered, only those\n"
      "-w, --wait MS    how long to wait for it to stop (default 10000)"},
     {"lsmod", NULL, cmd_lsmod, CLI_NEEDS_STORE, "[NAME]",
      "list fragments: state (dead when the host died), host pid, events, events/s, lag",
