@@ -268,8 +268,8 @@ static int frag_start(spl_frag_ctx *ctx, int argc, const char *const *argv, void
     void *addr;
     if ((rc = A->region(ctx, "graph", (size_t)bytes, &addr)) != 0) {
         if (rc == SPL_EGEOMETRY)
-            A->fail(ctx, "region 'graph' was made with other options (m, format): "
-                         "`rmmod --purge %s` removes it", A->name(ctx));
+            A->fail(ctx, "its region was made with other m or format: `splinterctl rmmod --purge %s` "
+                         "removes it", A->name(ctx));
         else
             A->fail(ctx, "region 'graph': %s", A->strerror(rc));
         return rc;
