@@ -1,6 +1,7 @@
-# fragments/hnsw: the HNSW fragment's core (fragments/hnsw/README.md), built
-# in embeddings builds: libsplinter-hnsw.a (the index), splinter-hnsw (build,
-# sync, follow, stat, check), the tests (make test-hnsw, a tests/run.sh
+# fragments/hnsw: the HNSW fragment (fragments/hnsw/README.md), built in
+# embeddings builds: hnsw.so (the module, with the shipped fragments),
+# libsplinter-hnsw.a (the index, for readers), splinter-hnsw (build, sync,
+# stat, check), the tests (make test-hnsw, a tests/run.sh
 # group) and the benches (make bench-hnsw: hnsw-bench, and hnsw-compare
 # head to head with hnswlib when Debian's libhnswlib-dev and g++ are there).
 # Included at the end of the Makefile.
@@ -13,6 +14,7 @@ HNSW_CFLAGS := $(CFLAGS_BASE) $(if $(filter -O2,$(OPT)),-O3) -I$(HNSW_DIR)
 HNSW_HDR   := $(HNSW_DIR)/hnsw.h $(HNSW_DIR)/hnsw_layout.h include/splinter.h
 HNSW_LIB   := $(HNSW_B)/libsplinter-hnsw.a
 HNSW_TOOL  := $(HNSW_B)/splinter-hnsw
+HNSW_SO    := $(B)/fragments/hnsw.so
 HNSW_TEST_SRC := $(sort $(wildcard $(HNSW_DIR)/tests/test_*.c))
 HNSW_TESTS := $(patsubst $(HNSW_DIR)/tests/%.c,$(HNSW_B)/%,$(HNSW_TEST_SRC))
 HNSW_BENCH := $(HNSW_B)/hnsw-bench
@@ -52,7 +54,6 @@ $(HNSW_CMP): $(HNSW_DIR)/bench_hnswlib.cpp $(HNSW_LIB) $(LIB_A)
 # The fragment module: `splinterctl insmod hnsw` (hnsw_frag.c + the index,
 # -DHNSW_MODULE: no libsplinter inside, the host's table fills hnsw_ops;
 # -z defs: a call that would need libsplinter fails the link, not insmod).
-HNSW_SO := $(B)/fragments/hnsw.so
 $(HNSW_SO): $(HNSW_DIR)/hnsw_frag.c $(HNSW_DIR)/hnsw.c $(HNSW_HDR) include/splinter_fragment.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HNSW_CFLAGS) -DHNSW_MODULE -fPIC -shared -fvisibility=hidden -Wl,-z,defs -o $@ \
@@ -67,9 +68,10 @@ CLI_CFLAGS += -I$(HNSW_DIR) -DSPLCTL_WITH_HNSW=1
 
 # Each test prints what it shows; the group line goes to $$SPL_SUMMARY.
 HNSW_GROUP ?= hnsw
-test-hnsw: $(HNSW_TESTS) $(HNSW_BENCH) $(HNSW_TOOL) $(CLI_BIN)
+test-hnsw: $(HNSW_TESTS) $(HNSW_BENCH) $(HNSW_TOOL) $(CLI_BIN) $(HNSW_SO)
 	tests/run.sh $(HNSW_GROUP) $(HNSW_TESTS) "$(HNSW_BENCH) --quick" \
-		"$(HNSW_DIR)/tests/cli_ann.sh $(CLI_BIN) $(HNSW_TOOL)"
+		"$(HNSW_DIR)/tests/cli_ann.sh $(CLI_BIN) $(HNSW_TOOL)" \
+		"$(HNSW_DIR)/tests/frag_cli.sh $(CLI_BIN) $(HNSW_TOOL)"
 
 test-all: test-hnsw
 
