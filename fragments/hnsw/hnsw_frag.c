@@ -16,8 +16,10 @@
  *     While the worker holds the index, events only note that a sync must
  *     follow; the worker runs it before handing the index back.
  * Readers in other processes map the region read-only and search it in
- * place: hnsw_frag_open (hnsw_ops.c, in libsplinter-hnsw: splinterctl
- * `search --ann`, the tests).  Built with -DHNSW_MODULE: no libsplinter
+ * place: spl_vec_search with SPL_VQ_ANN loads this library there and calls
+ * ann_open / ann_search / ann_close (fragment ABI 3), so `splinterctl
+ * search --ann` and every binding find the index by themselves;
+ * hnsw_frag_open (hnsw_ops.c, libsplinter-hnsw) does it by hand.  Built with -DHNSW_MODULE: no libsplinter
  * inside; every store call goes through the host's table (hnsw_ops filled
  * from spl_frag_api).  README.md, "The fragment".
  */
@@ -68,6 +70,8 @@ static uint64_t now_ns(void)
 
 static uint64_t frag_changes(spl_store *s)
 {
+    if (SPL_FRAG_API_HAS(A, changes))
+        return A->changes(s);
     spl_info in;
     return A->info_get(s, &in) == 0 ? in.changes : 0;
 }
@@ -367,6 +371,41 @@ static void frag_stop(spl_frag_ctx *ctx, void *state)
     free(f);
 }
 
+/* ---- the reader side: in every process that searches ------------------------------------
+ * spl_vec_search with SPL_VQ_ANN (on a handle without a provider of its
+ * own) loads this library in the searching process and calls these: the
+ * region mapped read-only, searched in place (hnsw_search declines while the
+ * index is being built or lags: the exact scan answers). */
+
+static int frag_ann_open(spl_store *s, const char *name, void **ud)
+{
+    if (!SPL_FRAG_API_HAS(A, changes))
+        return SPL_ENOTSUP;
+    const void *addr;
+    size_t len;
+    int rc = A->region_map(s, name, "graph", &addr, &len);
+    if (rc)
+        return rc;
+    hnsw_ops ops;
+    frag_ops(&ops);
+    ops.region_unmap = A->region_unmap; /* hnsw_close unmaps it */
+    hnsw_index *x;
+    if ((rc = hnsw_attach_reader(&x, s, addr, len, &ops)) != 0) {
+        A->region_unmap(addr, len);
+        return rc;
+    }
+    *ud = x;
+    return 0;
+}
+
+static int frag_ann_search(void *ud, spl_store *s, const spl_vec_query *q, spl_vec_result **out)
+{
+    (void)s;
+    return hnsw_search(ud, q, out);
+}
+
+static void frag_ann_close(void *ud) { hnsw_close(ud); }
+
 /* ---- commands --------------------------------------------------------------------------- */
 
 static const char *state_name(uint32_t st)
@@ -437,6 +476,9 @@ static const spl_frag_desc hnsw_desc = {
     .events = frag_events,
     .resync = frag_resync,
     .stop = frag_stop,
+    .ann_open = frag_ann_open,
+    .ann_search = frag_ann_search,
+    .ann_close = frag_ann_close,
 };
 
 SPL_FRAGMENT_EXPORT const spl_frag_desc *spl_fragment_entry(const spl_frag_api *api)

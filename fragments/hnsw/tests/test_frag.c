@@ -2,7 +2,8 @@
  * test_frag.c - the index as a fragment (hnsw.so, beside this program's
  * folder: BUILD/fragments/hnsw.so), hosted by a spawned host process as
  * `splinterctl insmod hnsw` does, and searched in place by this process
- * (hnsw_frag_open + spl_vec_search with SPL_VQ_ANN):
+ * (spl_vec_search with SPL_VQ_ANN finds it by itself; hnsw_frag_open by
+ * hand):
  *   - start on a store that already holds vectors: built (stats: ready,
  *     nodes, layers, applied, lag);
  *   - another process inserts and deletes: the changes reach the index
@@ -13,11 +14,11 @@
  *     up and answers again;
  *   - the host SIGKILLed while a writer streams vectors (it is then inside
  *     an insert most of the time), up to 4 times: its instance is dead, a
- *     reader asking for a live index is refused; a host started with
+ *     reader asking for a live index is refused, searches are exact; a host started with
  *     SPL_HOST_RESTART takes it over (repairing what the killed one left),
  *     catches up; hnsw_check finds the graph sound, recall >= 0.95;
- *   - rmmod (spl_frag_unregister): the host exits, readers find no index,
- *     later writes are not applied to the region any more.
+ *   - rmmod (spl_frag_unregister): the host exits, readers find no index
+ *     (searches are exact), later writes are not applied to the region any more.
  */
 #include "hnsw_test.h"
 
@@ -65,8 +66,9 @@ static spl_frag_info wait_state(spl_store *s, int state)
 }
 
 /* Wait until the live index holds `live` vectors, is ready and lags by
- * at most 64 changes; returns a reader registered as the handle's
- * provider. */
+ * at most 64 changes; returns a reader of it (not the handle's provider:
+ * spl_vec_search finds the fragment's index by itself, looking at the
+ * registry again at most every 100 ms, so wait that long too). */
 static hnsw_index *wait_caught_up(spl_store *s, uint64_t live, const char *what)
 {
     hnsw_stat st = {0};
@@ -74,10 +76,11 @@ static hnsw_index *wait_caught_up(spl_store *s, uint64_t live, const char *what)
     double t0 = t_now();
     while (t_now() - t0 < 60) {
         hnsw_index *x;
-        rc = hnsw_frag_open(&x, s, NULL, HNSW_FRAG_LIVE | HNSW_FRAG_PROVIDE);
+        rc = hnsw_frag_open(&x, s, NULL, HNSW_FRAG_LIVE);
         if (rc == 0) {
             hnsw_stat_get(x, &st);
             if (st.state == HNSW_STATE_READY && st.live == live && st.lag <= 64) {
+                usleep(150000);
                 printf("%s: %llu vectors indexed, lag %llu, %u layers (%.1f s)\n", what,
                        (unsigned long long)st.live, (unsigned long long)st.lag, st.top_level + 1, t_now() - t0);
                 return x;
@@ -211,6 +214,18 @@ int main(void)
            "stats: %s", reply);
     printf("stats: %.120s...\n", reply);
     hnsw_close(x);
+    /* found by spl_vec_search itself, and by hand (hnsw_frag_open + provide) */
+    spl_vec_query qk = {.key = "k000042", .k = 1, .flags = SPL_VQ_ANN | SPL_VQ_SKIP_SELF, .ef = 64};
+    spl_vec_result *res;
+    T_RC(spl_vec_search(s, &qk, &res), 0);
+    T_TRUE(res->flags & SPL_VR_ANN, "spl_vec_search did not find the fragment's index");
+    spl_vec_result_free(res);
+    T_RC(hnsw_frag_open(&x, s, NULL, HNSW_FRAG_LIVE | HNSW_FRAG_PROVIDE), 0);
+    T_RC(spl_vec_search(s, &qk, &res), 0);
+    T_TRUE(res->flags & SPL_VR_ANN, "the provider set by hand did not answer");
+    spl_vec_result_free(res);
+    hnsw_close(x);
+    printf("spl_vec_search + SPL_VQ_ANN: the fragment's index answers (found by itself, or by hand)\n");
 
     /* ---- another process inserts 1000 and deletes 200 */
     reap(writer(2000, 3000, 0, 200, 6));
@@ -229,7 +244,6 @@ int main(void)
     float v[DIM];
     T_RC(spl_vec_get(s, "k003150", v, DIM, NULL), 0);
     spl_vec_query q1 = {.vec = v, .dim = DIM, .k = 1, .flags = SPL_VQ_ANN, .ef = 64};
-    spl_vec_result *res;
     T_RC(spl_vec_search(s, &q1, &res), 0);
     T_TRUE(!(res->flags & SPL_VR_ANN), "a lagging index answered");
     T_TRUE(res->n == 1 && !strcmp(res->hits[0].key, "k003150"), "exact fallback: new key not found");
@@ -268,6 +282,10 @@ int main(void)
         live += 1500;
         wait_state(s, SPL_FRAG_DEAD);
         T_RC(hnsw_frag_open(&x, s, NULL, HNSW_FRAG_LIVE), SPL_ESTALE);
+        usleep(150000); /* spl_vec_search sees the dead host: exact */
+        T_RC(spl_vec_search(s, &q1, &res), 0);
+        T_TRUE(!(res->flags & SPL_VR_ANN), "the index of a dead host answered");
+        spl_vec_result_free(res);
         T_RC(hnsw_frag_open(&x, s, NULL, 0), 0);
         hnsw_stat st;
         hnsw_stat_get(x, &st);
@@ -298,6 +316,10 @@ int main(void)
         usleep(25000);
     T_TRUE(!alive(fi.host_pid), "the host is still running after rmmod");
     T_RC(hnsw_frag_open(&x, s, NULL, 0), SPL_ENOENT);
+    usleep(150000);
+    T_RC(spl_vec_search(s, &q1, &res), 0);
+    T_TRUE(!(res->flags & SPL_VR_ANN), "answered by the index after rmmod");
+    spl_vec_result_free(res);
     t_fill(s, &g2, next, 100, NULL);
     usleep(200000);
     const void *addr;
