@@ -90,7 +90,13 @@ static struct spl__ann *spl__ann_get(struct spl_store *s)
     struct spl__ann *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
-    pthread_rwlock_init(&n->lk, NULL);
+    /* writers first: a look at the registry must not wait for a gap
+     * between the searches of busy threads (glibc prefers readers) */
+    pthread_rwlockattr_t at;
+    pthread_rwlockattr_init(&at);
+    pthread_rwlockattr_setkind_np(&at, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&n->lk, &at);
+    pthread_rwlockattr_destroy(&at);
     n->idx = -1;
     /* pairs with the acquire above in other threads */
     if (!atomic_compare_exchange_strong_explicit(&s->ann_auto, &a, n, memory_order_acq_rel,
