@@ -23,6 +23,7 @@
 #include "hnsw_test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -120,6 +121,37 @@ static double recall(spl_store *s, hd_gen *g, int nq, uint32_t dead_lo, uint32_t
         spl_vec_result_free(e);
     }
     return want ? (double)hit / (double)want : 0;
+}
+
+/* Threads searching one handle at once through spl_vec_search (the index
+ * the core loaded: shared lock, a look at the registry every 100 ms). */
+struct th_arg {
+    spl_store *s;
+    uint64_t seed;
+    int ann, total;
+};
+
+static void *searcher(void *p)
+{
+    struct th_arg *a = p;
+    hd_gen g;
+    if (hd_init(&g, 1, DIM, 50, 5) != 0)
+        return NULL;
+    g.rng.s ^= a->seed;
+    float q[DIM];
+    double t0 = t_now();
+    while (t_now() - t0 < 0.6) {
+        hd_point(&g, q);
+        spl_vec_query qa = {.vec = q, .dim = DIM, .k = 10, .flags = SPL_VQ_ANN, .ef = 32};
+        spl_vec_result *r;
+        if (spl_vec_search(a->s, &qa, &r) != 0)
+            break;
+        a->total++;
+        a->ann += (r->flags & SPL_VR_ANN) != 0;
+        spl_vec_result_free(r);
+    }
+    hd_free(&g);
+    return NULL;
 }
 
 static int stats_has(spl_store *s, const char *needle, char *reply, size_t cap)
@@ -308,6 +340,23 @@ int main(void)
     printf("recall@10 %.4f after %d kills and restarts; hnsw_check sound\n", r, kills);
     T_TRUE(r >= 0.95, "recall %.4f < 0.95", r);
     hnsw_close(x);
+
+    /* ---- 4 threads searching one handle for 0.6 s (past several looks at
+     * the registry): every answer from the index */
+    pthread_t th[4];
+    struct th_arg ta[4];
+    for (int i = 0; i < 4; i++) {
+        ta[i] = (struct th_arg){s, (uint64_t)i + 1, 0, 0};
+        T_TRUE(pthread_create(&th[i], NULL, searcher, &ta[i]) == 0, "pthread_create");
+    }
+    int tot = 0, ann = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        tot += ta[i].total;
+        ann += ta[i].ann;
+    }
+    T_TRUE(tot > 0 && ann == tot, "threads: %d of %d answered by the index", ann, tot);
+    printf("4 threads, one handle: %d searches, all from the index\n", tot);
 
     /* ---- rmmod: the host exits; no index for readers; writes no longer applied */
     fi = wait_state(s, SPL_FRAG_RUNNING);
