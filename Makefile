@@ -236,7 +236,7 @@ ifneq ($(WITH_NATS),1)
 FRAG_NAMES := $(filter-out mirror,$(FRAG_NAMES))
 endif
 # fragments/hnsw has its own rules (fragments/hnsw/hnsw.mk): the index core,
-# its tool, tests and benches; its fragment module is not wired yet
+# its tool, tests and benches, and its module hnsw.so
 FRAG_NAMES := $(filter-out hnsw,$(FRAG_NAMES))
 FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
 FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))

@@ -230,6 +230,18 @@ int cmd_rmmod(cli_ctx *c, int argc, char **argv)
         return cli_usage(c, "rmmod NAME...");
     for (int i = optind; i < argc; i++) {
         rc = spl_frag_unregister(c->s, argv[i], (int64_t)wait_ms * 1000000);
+        if (rc == SPL_ENOENT && purge) {
+            /* not registered any more: --purge still removes what it left */
+            int n = spl_frag_region_unlink(c->s, argv[i], NULL);
+            if (n > 0) {
+                if (c->json)
+                    cli_json_out(c, json_pack("{s:s, s:b, s:i}", "name", argv[i], "removed", 0,
+                                              "regions_removed", n));
+                else
+                    cli_printf(c, "%s: not registered; %d region%s removed\n", argv[i], n, n == 1 ? "" : "s");
+                continue;
+            }
+        }
         if (rc < 0) {
             worst = frag_fail(c, rc, argv[i]);
             continue;

@@ -285,10 +285,14 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
     }
     void *ann = NULL;
 #if SPLCTL_WITH_HNSW
-    /* --ann: map the store's HNSW index and offer it to spl_vec_search,
-     * which falls back to the exact scan when there is none or it lags */
+    /* --ann: spl_vec_search finds the index of the running hnsw fragment
+     * (insmod hnsw) by itself.  Without one, an index `splinter-hnsw build`
+     * made beside the store is offered to it.  Either way the exact scan
+     * answers when there is none, it is being built or it lags. */
     char region[4096];
-    if ((q.flags & SPL_VQ_ANN) && hnsw_path(c->store, region, sizeof region) > 0 &&
+    spl_frag_info fi;
+    if ((q.flags & SPL_VQ_ANN) && spl_frag_get(c->s, "hnsw", &fi) == SPL_ENOENT &&
+        hnsw_path(c->store, region, sizeof region) > 0 &&
         hnsw_open_reader((hnsw_index **)&ann, c->s, region) == 0)
         hnsw_provide(ann);
 #endif

@@ -108,8 +108,9 @@ const cli_cmd cli_commands[] = {
      "-a, --any        with several --label: any of them\n"
      "-p, --prefix P   keys starting with P\n"
      "-t, --threads N  scan with up to N threads (default 1; fewer for a small store)\n"
-     "    --ann        approximate: search the store's HNSW index (fragments/hnsw) in place;\n"
-     "                 the exact scan answers when there is none, or it lags behind the store\n"
+     "    --ann        approximate: search the HNSW index of the running hnsw fragment\n"
+     "                 (insmod hnsw; fragments/hnsw) in place; the exact scan answers when\n"
+     "                 there is none, it is being built, or it lags behind the store\n"
      "    --ef N       with --ann: candidates kept while searching (default 64; more: better recall)\n"
      "--json hits carry \"slot\": the key's stable numeric id while it lives"},
     {"vector", "vec", cmd_vector, CLI_NEEDS_STORE, "get KEY | set KEY JSON|-|@FILE | clear KEY",
@@ -154,7 +155,8 @@ const cli_cmd cli_commands[] = {
      "the same name twice, or a full registry: exit 4"},
     {"rmmod", NULL, cmd_rmmod, CLI_NEEDS_STORE, "NAME...",
      "stop a fragment (its host finishes the batch in hand) and remove it from the registry",
-     "-p, --purge      also remove its regions (shared memory beside the store)\n"
+     "-p, --purge      also remove its regions (shared memory beside the store);\n"
+     "                 of a fragment no longer registered, only those\n"
      "-w, --wait MS    how long to wait for it to stop (default 10000)"},
     {"lsmod", NULL, cmd_lsmod, CLI_NEEDS_STORE, "[NAME]",
      "list fragments: state (dead when the host died), host pid, events, events/s, lag",

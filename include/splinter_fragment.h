@@ -60,8 +60,11 @@
 extern "C" {
 #endif
 
-/* 1: the first version.  2: vec_set_if appended to spl_frag_api. */
-#define SPL_FRAG_ABI_VERSION 2u
+/* 1: the first version.  2: vec_set_if appended to spl_frag_api.
+ * 3: region_map, region_unmap and changes appended to spl_frag_api;
+ *    ann_open, ann_search and ann_close (the reader side of an ANN index)
+ *    appended to spl_frag_desc. */
+#define SPL_FRAG_ABI_VERSION 3u
 
 #define SPL_FRAG_ENTRY_SYMBOL "spl_fragment_entry"
 #define SPL_FRAGMENT_EXPORT __attribute__((visibility("default")))
@@ -157,6 +160,28 @@ typedef struct spl_frag_desc {
     int (*resync)(spl_frag_ctx *ctx, void *state, int reason);
     /* stop: the last call; free *state.  May be NULL. */
     void (*stop)(spl_frag_ctx *ctx, void *state);
+
+    /* ---- version 3: an approximate index other processes search ----
+     * A fragment that keeps an ANN index in its regions may offer it to
+     * every process: spl_vec_search with SPL_VQ_ANN, on a handle without a
+     * provider of its own (spl_vec_ann_set), loads the library of a RUNNING
+     * instance that has these (its host flags it in the registry), in the
+     * searching process, and uses them.  They run in that process, never on
+     * the host's thread and without a ctx: only the store functions of the
+     * table and region_map / region_unmap / changes may be called.  The
+     * library is checked as a host checks it (owner, mode) before it loads.
+     *   ann_open: map what instance `name` keeps for store s (read-only,
+     *     api->region_map) and set *ud.  SPL_ENOENT (nothing yet), or an
+     *     error: the exact scan answers.  Called again later (at most
+     *     every 100 ms) after a failure, and when the instance restarts.
+     *   ann_search: spl_vec_ann_fn's contract (the query is already
+     *     checked): 0 with *out, or SPL_ESTALE / SPL_ENOTSUP to decline.
+     *     Called from any thread of that process, at once.
+     *   ann_close: unmap and free ud (no search runs any more).
+     * All three or none; NULL: not an ANN fragment. */
+    int (*ann_open)(spl_store *s, const char *name, void **ud);
+    int (*ann_search)(void *ud, spl_store *s, const spl_vec_query *q, spl_vec_result **out);
+    void (*ann_close)(void *ud);
 } spl_frag_desc;
 
 #define SPL_FRAG_DESC_INIT .size = sizeof(spl_frag_desc), .abi = SPL_FRAG_ABI_VERSION
@@ -247,7 +272,13 @@ typedef struct spl_frag_api {
                     const size_t *lens, int *rcs);
     /* ---- version 2 ---- */
     int (*vec_set_if)(spl_store *s, const char *key, uint64_t epoch, const float *vec, uint32_t dim);
-    /* version 3 and later: appended here */
+    /* ---- version 3 ---- */
+    /* spl_frag_region_map / spl_frag_region_unmap: map a region of instance
+     * `frag` read-only (the reader side: ann_open). */
+    int (*region_map)(spl_store *s, const char *frag, const char *region, const void **addr, size_t *len);
+    void (*region_unmap)(const void *addr, size_t len);
+    uint64_t (*changes)(spl_store *s); /* spl_changes */
+    /* version 4 and later: appended here */
 } spl_frag_api;
 
 /* Whether the host's table has `member` (it was added in a version the

@@ -78,6 +78,8 @@ struct spl__frag_lib {
  * descriptor), SPL_EINVAL (no start callback); the detail in
  * spl_frag_errmsg(). */
 int spl__frag_lib_open(const char *path, struct spl__frag_lib *lib);
+/* The table handed to every fragment (hosts and ann.c's readers). */
+extern const spl_frag_api spl__api;
 void spl__frag_lib_close(struct spl__frag_lib *lib);
 /* Check NAME=VALUE arguments against the descriptor's options. */
 int spl__frag_args_ok(const spl_frag_desc *d, int argc, const char *const *argv);

@@ -279,7 +279,7 @@ static int api_region(spl_frag_ctx *c, const char *name, size_t bytes, void **ad
     return 0;
 }
 
-static const spl_frag_api spl__api = {
+const spl_frag_api spl__api = {
     .size = sizeof(spl_frag_api),
     .abi = SPL_FRAG_ABI_VERSION,
     .store = api_store,
@@ -331,6 +331,9 @@ static const spl_frag_api spl__api = {
     .get_many = spl_get_many,
     .set_many = spl_set_many,
     .vec_set_if = spl_vec_set_if,
+    .region_map = spl_frag_region_map,
+    .region_unmap = spl_frag_region_unmap,
+    .changes = spl_changes,
 };
 
 /* ---- loading a library ------------------------------------------------------------------ */
@@ -716,7 +719,8 @@ static int spl__frag_start(struct spl_frag_ctx *c)
     int allkeys = c->prefix || c->glob;
     c->follow = c->groups | (allkeys || c->labels ? SPL__KEYS_MASK : 0);
     spl__reg_lock(c->s);
-    spl_store32_relaxed(&c->e->flags, allkeys ? SPL_REG_F_ALLKEYS : 0);
+    int ann = c->lib.d.ann_open && c->lib.d.ann_search && c->lib.d.ann_close;
+    spl_store32_relaxed(&c->e->flags, (allkeys ? SPL_REG_F_ALLKEYS : 0u) | (ann ? SPL_REG_F_ANN : 0u));
     spl_store_relaxed(&c->e->labels, allkeys ? 0 : c->labels);
     spl_store_relaxed(&c->e->follow, c->follow);
     spl__reg_bindings(c->s);

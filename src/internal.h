@@ -78,7 +78,19 @@ struct spl_store {
     /* ANN provider (spl_vec_ann_set): process-local, per handle */
     spl_vec_ann_fn ann_fn;
     void *ann_ud;
+    /* else the one a running fragment offers (src/ann.c), made at the first
+     * SPL_VQ_ANN search */
+    struct spl__ann *_Atomic ann_auto;
 };
+
+/* ---- ann.c: the ANN index a running fragment offers (SPL_REG_F_ANN) ---- */
+/* spl_vec_search with SPL_VQ_ANN on a handle without a provider of its
+ * own: loaded in this process and cached on the handle.  0 with *out,
+ * SPL_ESTALE when there is none or it declines (the exact scan answers),
+ * or its error. */
+int spl__ann_search(struct spl_store *s, const spl_vec_query *q, spl_vec_result **out);
+/* spl_close: unload it. */
+void spl__ann_free(struct spl_store *s);
 
 /* A key's home: the low bits of its hash pick an index word.  Its natural
  * slot, the one an insert tries first, spreads the homes evenly over the

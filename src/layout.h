@@ -464,6 +464,7 @@ _Static_assert(offsetof(struct spl_reg_ent, name) == 256, "text at 256");
 _Static_assert(offsetof(struct spl_reg_ent, req) == 1536, "request at 1536");
 _Static_assert(offsetof(struct spl_reg_ent, rep) == 2048, "reply at 2048");
 #define SPL_REG_F_ALLKEYS 1u /* follows a prefix or glob: needs bind_all */
+#define SPL_REG_F_ANN     2u /* offers an ANN index to every process (desc ann_*) */
 
 static inline uint64_t spl_round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

@@ -488,6 +488,7 @@ SPL_API void spl_close(spl_store *s)
     if (!s)
         return;
     spl__undo_close(s);
+    spl__ann_free(s);  /* a fragment's ANN reader (src/ann.c): unmapped, unloaded */
     spl__pool_free(s); /* the scan threads: joined before the unmap */
     if (s->base)
         munmap(s->base, s->map_bytes);

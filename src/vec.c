@@ -1602,13 +1602,14 @@ SPL_API int spl_vec_search(spl_store *s, const spl_vec_query *q, spl_vec_result 
         int rc = spl__vec_usable(s);
         return rc ? rc : SPL_EINVAL;
     }
-    if ((q->flags & SPL_VQ_ANN) && s->ann_fn) { /* an approximate index may answer */
+    if (q->flags & SPL_VQ_ANN) { /* an approximate index may answer: the handle's
+                                   provider, else one a running fragment offers */
         int rc = spl__vec_usable(s);
         if (rc == 0)
             rc = spl__query_ok(s, q, q);
         if (rc)
             return rc;
-        rc = s->ann_fn(s->ann_ud, s, q, out);
+        rc = s->ann_fn ? s->ann_fn(s->ann_ud, s, q, out) : spl__ann_search(s, q, out);
         if (rc != SPL_ESTALE && rc != SPL_ENOTSUP)
             return rc; /* answered, or failed for a reason of its own */
         *out = NULL;   /* declined: the exact scan answers */

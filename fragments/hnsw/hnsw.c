@@ -2198,12 +2198,32 @@ static uint64_t hn_owner_self(void)
     return ((uint64_t)(uint32_t)pid << 32) | (hn_proc_start(pid) & 0xffffffffu);
 }
 
+/* A zombie (dead, not reaped yet: a host is nobody's child once its
+ * spawner is gone, and reaping is up to init) holds nothing. */
+static int hn_proc_zombie(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
 static int hn_owner_alive(uint64_t o)
 {
     pid_t pid = (pid_t)(o >> 32);
     if (pid <= 0)
         return 0;
     if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    if (hn_proc_zombie(pid))
         return 0;
     uint64_t st = hn_proc_start(pid);
     return st == 0 || (st & 0xffffffffu) == (o & 0xffffffffu);
@@ -2304,6 +2324,11 @@ static int hn_writer_setup(hnsw_index *x, const hnsw_params *p, uint32_t flags, 
     /* more tombstones than live nodes: the graph has decayed, start afresh */
     if (!rebuild && ld64(&h->deleted) > 64 && ld64(&h->deleted) > ld64(&h->live))
         rebuild = 1;
+    if (rebuild && (flags & HNSW_OPEN_NOBUILD)) {
+        if (ld32(&h->state) == HNSW_S_READY)
+            st32_rel(&h->state, HNSW_S_BUILDING); /* readers decline until the caller rebuilds */
+        return 0;
+    }
     if (rebuild)
         return hnsw_rebuild(x, progress, ud);
     if (flags & HNSW_OPEN_NOSYNC)
@@ -2679,6 +2704,8 @@ void hnsw_close(hnsw_index *x)
     }
     if (x->own_map)
         munmap(x->base, x->bytes);
+    else if (x->ops.region_unmap)
+        x->ops.region_unmap(x->base, x->bytes);
     hn_scratch_free(x->ws);
     for (int i = 0; i < HN_CELLS; i++)
         hn_scratch_free(atomic_load(&x->cells[i]));

@@ -57,6 +57,10 @@ typedef struct hnsw_ops {
     uint64_t (*changes)(spl_store *s);                        /* NULL: from info_get */
     int (*key_prep)(spl_store *s, const char *key, spl_key *out); /* NULL: seed not checked */
     int (*vec_ann_set)(spl_store *s, spl_vec_ann_fn fn, void *ud); /* NULL: no hnsw_provide */
+    /* A reader over memory the caller mapped: hnsw_close hands it to this
+     * (spl_frag_region_unmap for a fragment's region).  NULL: it stays the
+     * caller's. */
+    void (*region_unmap)(const void *addr, size_t len);
 } hnsw_ops;
 
 extern const hnsw_ops hnsw_ops_default;
@@ -81,7 +85,10 @@ typedef int (*hnsw_progress_fn)(uint64_t done, uint64_t total, void *ud);
 
 enum {
     HNSW_OPEN_REBUILD = 1u << 0, /* rebuild even if the region is usable */
-    HNSW_OPEN_NOSYNC = 1u << 1   /* do not sync at open (the caller will) */
+    HNSW_OPEN_NOSYNC = 1u << 1,  /* do not sync at open (the caller will) */
+    HNSW_OPEN_NOBUILD = 1u << 2  /* do not rebuild at open: a region that needs
+                                    it is left EMPTY or BUILDING (readers
+                                    decline) for the caller's hnsw_rebuild */
 };
 
 /* Open the region at `path` (created 0600 if absent) as its writer and make
@@ -159,6 +166,20 @@ int hnsw_search(hnsw_index *x, const spl_vec_query *q, spl_vec_result **out);
  * when it declines.  x must outlive the registration (hnsw_close removes
  * it).  Errors of spl_vec_ann_set; SPL_ENOTSUP without ops->vec_ann_set. */
 int hnsw_provide(hnsw_index *x);
+
+/* The index a registered `hnsw` fragment keeps (splinterctl insmod hnsw):
+ * map its region "graph" read-only (spl_frag_region_map: this store's, by
+ * its identity) and attach a reader to it; hnsw_close unmaps it.  instance:
+ * the fragment's name (NULL: "hnsw", else the first instance of a library
+ * called hnsw.so).  flags: HNSW_FRAG_LIVE refuses an instance whose host is
+ * not running (SPL_ESTALE: its index no longer follows the store);
+ * HNSW_FRAG_PROVIDE also registers it (hnsw_provide), so that
+ * spl_vec_search with SPL_VQ_ANN uses it.  Errors: SPL_ENOENT (no such
+ * fragment, or no region of this store), SPL_ESTALE, hnsw_attach_reader's,
+ * spl_frag_region_map's.  In libsplinter-hnsw (hnsw_ops.c), not in the
+ * module. */
+enum { HNSW_FRAG_LIVE = 1u << 0, HNSW_FRAG_PROVIDE = 1u << 1 };
+int hnsw_frag_open(hnsw_index **out, spl_store *s, const char *instance, uint32_t flags);
 
 /* Largest lag (store changes not yet applied) a search accepts before it
  * declines with SPL_ESTALE.  Default: HNSW_LAG_AUTO = max(64, live / 100). */

@@ -1,20 +1,22 @@
 /*
- * hnsw_tool.c - splinter-hnsw: keep and inspect the HNSW index of a store
- * until the fragment host runs it (README.md, "Wiring to the fragment ABI").
+ * hnsw_tool.c - splinter-hnsw: inspect the HNSW index of a store (the one
+ * the hnsw fragment keeps, with --frag), or keep one by hand without a
+ * fragment host.
  *
  *   splinter-hnsw build  STORE [--m M] [--efc EF] [--metric cosine|dot|l2] [--format f16|f32] [--rebuild]
  *   splinter-hnsw sync   STORE
- *   splinter-hnsw follow STORE [--interval-ms MS]
- *   splinter-hnsw stat   STORE [--json]
- *   splinter-hnsw check  STORE
+ *   splinter-hnsw stat   STORE [--json] [--frag NAME]
+ *   splinter-hnsw check  STORE [--frag NAME]
  *   splinter-hnsw path   STORE
  *   common: --region PATH (default: hnsw_path(STORE)), --quiet
  *
- * build: open the index as its writer: created, rebuilt (missing, another
- * store's, other parameters, a rebuild cut short, --rebuild) or repaired
- * (its writer died mid-change), then synced; progress on stderr.
- * follow: stay the writer and sync whenever the store's change counter
- * moves (a stand-in for the host fed by the change feed).
+ * build: open the index at the region path as its writer: created, rebuilt
+ * (missing, another store's, other parameters, a rebuild cut short,
+ * --rebuild) or repaired (its writer died mid-change), then synced;
+ * progress on stderr.  sync: catch up once.  An index kept current is the
+ * fragment's job (`splinterctl insmod hnsw`, README.md).
+ * stat, check --frag NAME: the region of the registered fragment NAME
+ * (read-only; its host may be running).
  * Exit status: 0, 1 (error), 2 (usage), 3 (check found violations).
  */
 #include "hnsw.h"
@@ -56,9 +58,9 @@ static int progress(uint64_t done, uint64_t total, void *ud)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: splinter-hnsw build|sync|follow|stat|check|path STORE [--region PATH]\n"
+    fprintf(stderr, "usage: splinter-hnsw build|sync|stat|check|path STORE [--region PATH]\n"
                     "         [--m M] [--efc EF] [--metric cosine|dot|l2] [--format f16|f32] [--rebuild]\n"
-                    "         [--interval-ms MS]\n"
+                    "         [--frag NAME] (stat, check: the hnsw fragment's region)\n"
                     "         [--json] [--quiet]\n");
     return 2;
 }
@@ -107,14 +109,13 @@ int main(int argc, char **argv)
 {
     if (argc < 3)
         return usage();
-    const char *cmd = argv[1], *name = argv[2], *region = NULL;
+    const char *cmd = argv[1], *name = argv[2], *region = NULL, *frag = NULL;
     hnsw_params p;
     hnsw_params_init(&p);
     int json = 0, rebuild = 0;
-    long interval_ms = 200;
     static const struct option lo[] = {{"region", 1, 0, 'r'}, {"m", 1, 0, 'm'},       {"efc", 1, 0, 'e'},
                                        {"metric", 1, 0, 'M'}, {"rebuild", 0, 0, 'R'}, {"json", 0, 0, 'j'},
-                                       {"quiet", 0, 0, 'q'},  {"interval-ms", 1, 0, 'i'}, {"format", 1, 0, 'f'},
+                                       {"quiet", 0, 0, 'q'},  {"frag", 1, 0, 'F'},       {"format", 1, 0, 'f'},
                                        {0, 0, 0, 0}};
     optind = 3;
     int ch;
@@ -144,7 +145,7 @@ int main(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
-        case 'i': interval_ms = strtol(optarg, NULL, 10); break;
+        case 'F': frag = optarg; break;
         default: return usage();
         }
     }
@@ -163,8 +164,8 @@ int main(int argc, char **argv)
     }
     spl_options o;
     spl_options_init(&o);
-    int writer = !strcmp(cmd, "build") || !strcmp(cmd, "sync") || !strcmp(cmd, "follow");
-    if (!writer && strcmp(cmd, "stat") && strcmp(cmd, "check"))
+    int writer = !strcmp(cmd, "build") || !strcmp(cmd, "sync");
+    if ((!writer && strcmp(cmd, "stat") && strcmp(cmd, "check")) || (writer && frag))
         return usage();
     if (!writer)
         o.flags |= SPL_O_RDONLY;
@@ -190,25 +191,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "hnsw: %s ready: %" PRIu64 " vectors, %" PRIu64 " tombstones (%.2f s)\n", region, st.live,
                     st.deleted, now_s() - t_start);
         }
-        uint64_t seen = spl_changes(s);
-        while (!strcmp(cmd, "follow") && !stop) {
-            struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            uint64_t now = spl_changes(s);
-            if (now == seen)
-                continue;
-            int q = quiet;
-            quiet = 1; /* no progress line per sync */
-            rc = hnsw_sync(x, progress, NULL);
-            quiet = q;
-            if (rc && rc != SPL_ETIMEDOUT) {
-                ret = fail("sync", rc);
-                break;
-            }
-            seen = now;
-        }
     } else {
-        rc = hnsw_open_reader(&x, s, region);
+        char label[128];
+        if (frag) {
+            snprintf(label, sizeof label, "fragment %s", frag);
+            region = label;
+            rc = hnsw_frag_open(&x, s, frag, 0);
+        } else {
+            rc = hnsw_open_reader(&x, s, region);
+        }
         if (rc) {
             ret = fail(region, rc);
             goto out;

@@ -68,21 +68,21 @@ gone() {
     [ "$(j .state)" = running ]
     [ "$(j .host_pid)" -gt 0 ]
     [ "$(j '.args | join(" ")')" = "prefix=in. out=echo." ]
-    [ "$(j .abi)" = 2 ]
+    [ "$(j .abi)" = 3 ]
     [ "$(j .version)" = test ]
     [ "$(j '.groups | join(",")')" = 61 ]
     for f in events events_per_s lag errors resyncs restarts heartbeat_age_ms path summary error message; do
         jq -e "has(\"$f\")" <<< "$output" > /dev/null
     done
     run -0 --separate-stderr ctl lsmod mirror -l
-    [[ "$output" == *"version test, abi 2, restarts 0: mirrors keys (tests)"* ]]
+    [[ "$output" == *"version test, abi 3, restarts 0: mirrors keys (tests)"* ]]
     run -1 --separate-stderr ctl lsmod nosuch
     ctl rmmod mirror
 }
 
 @test "refused: newer ABI, no entry point, does not load, not found (exit 2 or 1)" {
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_badabi.so"
-    [[ "$stderr" == *"needs fragment ABI 3; this host has 2"*SPL_EABI* ]]
+    [[ "$stderr" == *"needs fragment ABI 4; this host has 3"*SPL_EABI* ]]
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_nosym.so"
     [[ "$stderr" == *"no symbol spl_fragment_entry"*SPL_ENOSYM* ]]
     run -2 --separate-stderr ctl insmod "$TFRAG/frag_unresolved.so"
