@@ -772,6 +772,12 @@ static void vb_load(uint32_t n, const char *tag, int with_jsonl)
     free(kp);
 }
 
+static void vb_loads(void)
+{
+    vb_load(g_opt.quick ? 2000 : 10000, g_opt.quick ? "2k" : "10k", 1);
+    vb_load(g_opt.quick ? 10000 : 100000, g_opt.quick ? "10k" : "100k", 0);
+}
+
 void bench_vectors(void)
 {
     char title[96];
@@ -779,8 +785,14 @@ void bench_vectors(void)
     report_section(title);
     vb_size(g_opt.quick ? 2000 : 10000, g_opt.quick ? "2k" : "10k");
     vb_size(g_opt.quick ? 10000 : 100000, g_opt.quick ? "10k" : "100k");
-    vb_load(g_opt.quick ? 2000 : 10000, g_opt.quick ? "2k" : "10k", 1);
-    vb_load(g_opt.quick ? 10000 : 100000, g_opt.quick ? "10k" : "100k", 0);
+    vb_loads();
+}
+
+/* the bulk-load figures alone (--only load), the same as in --only vec */
+void bench_load(void)
+{
+    report_section("vectors: bulk load, 768 x f32");
+    vb_loads();
 }
 
 #else /* !SPL_WITH_EMBEDDINGS */
@@ -789,6 +801,11 @@ void bench_vectors(void)
 {
     report_section("vectors");
     report_note("skipped: this build has no embeddings (WITH_EMBEDDINGS=0)");
+}
+
+void bench_load(void)
+{
+    bench_vectors();
 }
 
 #endif
