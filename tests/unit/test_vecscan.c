@@ -298,6 +298,65 @@ static void test_vectors(void **state)
     }
 }
 
+/* Arrays in a roomy buffer (where the 16-byte paths run), the usual
+ * spelling and others (blanks, exponents, long numbers, integers): every
+ * element as strtof reads it, the end right after ']'; and the errors the
+ * same as in a tight buffer. */
+static void test_vectors_roomy(void **state)
+{
+    (void)state;
+    static char buf[8192 + 128];
+    float v[40];
+    long n = count_n() / 20;
+    for (long it = 0; it < n; it++) {
+        uint32_t dim = 1 + (uint32_t)(next_u64() % 40), kind = (uint32_t)(next_u64() % 4);
+        float want[40];
+        char *p = buf;
+        memset(buf, 0, sizeof buf);
+        *p++ = '[';
+        for (uint32_t i = 0; i < dim; i++) {
+            float f = kind == 3 ? u2f((uint32_t)next_u64() & 0x7f7fffffu)
+                                : (float)((double)(int64_t)next_u64() / 9.2e18 * 3.0);
+            const char *fmt = kind == 0 ? "%.9g" : kind == 1 ? "%.3g" : kind == 2 ? "%.17g" : "%.9e";
+            if (i)
+                p += sprintf(p, kind == 1 && (i & 1) ? " , " : ",");
+            char *num = p;
+            p += sprintf(p, fmt, (double)f);
+            want[i] = strtof(num, NULL);
+        }
+        p += sprintf(p, "]}");
+        const char *q = buf;
+        uint32_t cnt = 0;
+        int r = cli_vec_scan(&q, buf + sizeof buf, dim, v, &cnt);
+        if (r != 0 || q != p - 1)
+            fail_msg("\"%s\": %d, end %td of %td", buf, r, q - buf, p - 1 - buf);
+        for (uint32_t i = 0; i < dim; i++)
+            if (f2u(v[i]) != f2u(want[i]))
+                fail_msg("\"%s\": element %u is %a, strtof %a", buf, i, (double)v[i], (double)want[i]);
+        /* one element fewer, one more, one not finite, one bad */
+        q = buf;
+        if (cli_vec_scan(&q, buf + sizeof buf, dim + 1, v, &cnt) != -2 || cnt != dim)
+            fail_msg("\"%s\" as %u elements: not SPL_EDIM with %u", buf, dim + 1, dim);
+        if (dim > 1) {
+            q = buf;
+            if (cli_vec_scan(&q, buf + sizeof buf, dim - 1, v, &cnt) != -2 || cnt != dim)
+                fail_msg("\"%s\" as %u elements: not SPL_EDIM with %u", buf, dim - 1, dim);
+        }
+    }
+    static const char *const bad[] = {"[1,2,3,4e39]", "[1,2,3,4,]", "[1,2,3,,4]", "[1,2,3, 4 ", "[1,2,3,\"4\"]",
+                                      "[1,2,3,04]", "[1,2,3,4.]", "[1,2.5.5,3,4]", "[1,2,3,4"};
+    static const int want_r[] = {-3, -1, -1, -1, -1, -1, -1, -1, -1};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(buf, 0, sizeof buf);
+        strcpy(buf, bad[i]);
+        const char *q = buf;
+        uint32_t cnt = 0;
+        int r = cli_vec_scan(&q, buf + sizeof buf, 4, v, &cnt);
+        if (r != want_r[i] || (r == -3 && cnt != 3))
+            fail_msg("\"%s\" (roomy): %d (count %u), want %d", bad[i], r, cnt, want_r[i]);
+    }
+}
+
 static void test_find_array(void **state)
 {
     (void)state;
@@ -320,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_random_floats), cmocka_unit_test(test_midpoints),
         cmocka_unit_test(test_random_decimals), cmocka_unit_test(test_edges),
         cmocka_unit_test(test_grammar),       cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_vectors_roomy),
         cmocka_unit_test(test_find_array),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
