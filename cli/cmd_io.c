@@ -654,7 +654,8 @@ static int jl_fill(struct jl_chunk *k, int fd, char **carry, size_t *carry_len, 
         k->text = t;
         k->cap = need;
     }
-    memcpy(k->text, *carry, *carry_len);
+    if (*carry_len) /* (memcpy from NULL is undefined even for 0 bytes) */
+        memcpy(k->text, *carry, *carry_len);
     k->len = *carry_len;
     size_t scanned = 0; /* no newline before this */
     char *nl = NULL;
@@ -688,7 +689,8 @@ static int jl_fill(struct jl_chunk *k, int fd, char **carry, size_t *carry_len, 
         *carry = cb;
         *carry_cap = rest;
     }
-    memcpy(*carry, k->text + keep, rest);
+    if (rest)
+        memcpy(*carry, k->text + keep, rest);
     *carry_len = rest;
     k->len = keep;
     memset(k->text + k->len, 0, JL_PAD);
