@@ -177,7 +177,8 @@ static inline const char *num_scan(const char *p, const char *lim, float *out)
  * is V x 10^(k0-15), k0 the count of integer digits.  Any other shape
  * (an exponent, more digits, no fraction, a leading 0 of several digits,
  * no number at all) goes to num_scan, which also says where it ends. */
-__attribute__((target("sse4.1"))) static const char *num_scan_sse41(const char *p, const char *lim, float *out)
+__attribute__((target("sse4.1"))) static inline const char *num_scan_sse41(const char *p, const char *lim,
+                                                                                             float *out)
 {
     const char *start = p;
     int neg = *p == '-';
@@ -244,16 +245,23 @@ __attribute__((target("sse4.1"))) static int vec_scan_sse41(const char **pp, con
             }
             p += 16;
         }
+        if (ns > dim - n)
+            return 1;
+        int bad = 0;
         for (uint32_t i = 0; i < ns; i++) {
             float f;
-            if (n == dim || num_scan_sse41(s, lim, &f) != sep[i] || !isfinite(f))
-                return 1;
+            bad |= num_scan_sse41(s, lim, &f) != sep[i];
             out[n++] = f;
             s = sep[i] + 1;
         }
+        if (bad)
+            return 1;
         if (closed) {
             if (n != dim)
                 return 1;
+            for (uint32_t i = 0; i < dim; i++) /* not finite: the byte loop says which */
+                if (!isfinite(out[i]))
+                    return 1;
             *pp = s;
             return 0;
         }
