@@ -114,6 +114,7 @@ void bench_multiprocess(void);
 void bench_signals(void);
 /* vec.c */
 void bench_vectors(void);
+void bench_load(void); /* the bulk-load part of bench_vectors alone */
 /* contend.c */
 void bench_contend(void);
 

@@ -626,7 +626,7 @@ static void usage(FILE *o)
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.2 s multi-process runs (CI smoke)\n"
                "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
-               "  --only P   one part: kv, mp, signals, vec or contend\n"
+               "  --only P   one part: kv, mp, signals, vec or contend; or load (vec's bulk load alone)\n"
                "  --vec-only the same as --only vec\n"
                "  --huge     every store on huge pages (needs free ones: vm.nr_hugepages)\n");
 }
@@ -672,6 +672,8 @@ int main(int argc, char **argv)
         bench_signals();
     if (RUN("vec"))
         bench_vectors();
+    if (only && strcmp(only, "load") == 0)
+        bench_load();
     if (RUN("contend"))
         bench_contend();
     report_end();

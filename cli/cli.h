@@ -199,8 +199,9 @@ void cli_labels_text(cli_ctx *c, uint64_t mask, char *buf, size_t cap);
 /* Vectors as JSON arrays.  cli_vec_json: each float as the shortest decimal
  * that reads back as the same float32 (exact round trip with
  * CLI_JSON_FLAGS).  cli_vec_from_json: a JSON array of dim finite numbers
- * into out[dim]; cli_vec_parse: the same from text (an argument, '-' stdin
- * or '@file').  Both return CLI_OK or CLI_USAGE (reported: bad JSON,
+ * into out[dim] (each a double, then a float32); cli_vec_parse: the same
+ * from text (an argument, '-' stdin or '@file'), its numbers rounded as
+ * import rounds them (cli_vec_scan in vecscan.h: as strtof does).  Both return CLI_OK or CLI_USAGE (reported: bad JSON,
  * SPL_EDIM, SPL_ENAN); `what` is the subject of messages ("the vector"). */
 json_t *cli_vec_json(const float *v, uint32_t n);
 int cli_vec_from_json(cli_ctx *c, json_t *a, uint32_t dim, float *out, const char *what);

@@ -15,8 +15,12 @@
  * in batches with spl_vec_set_many; the key is created with an empty value
  * if absent, an existing key keeps its value.  --vectors reads JSON Lines
  * {"key":K,"vector":[...]} (other fields are ignored); the numbers of the
- * array are parsed without building JSON values (cli_vec_scan), the rest of
- * the line by jansson.  --raw FILE --keys FILE reads little-endian float32
+ * array are parsed without building JSON values (cli_vec_scan), and so are
+ * lines of the usual shape; others go through jansson (see "import
+ * --vectors" below).  Both imports read a vector's numbers with
+ * cli_vec_scan: each rounded once to float32, as strtof rounds it (a
+ * double, then a float, would round twice: rarely, but differently).
+ * --raw FILE --keys FILE reads little-endian float32
  * vectors, vec_dim each, one key per line of the key list.  On a terminal a
  * progress bar goes to stderr.
  */
@@ -25,6 +29,8 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vecscan.h"
 
 struct export_state {
     cli_ctx *c;
@@ -154,13 +161,15 @@ static int field_bytes(json_t *o, const char *plain, const char *b64, char **out
     return 1; /* absent */
 }
 
-/* One JSON line into the store.  Returns CLI_OK or an exit code (reported). */
-static int import_one(cli_ctx *c, json_t *o, unsigned long line)
+/* One JSON line into the store; its "vector" already read into pre (NULL:
+ * there was none, or it was not an array).  Returns CLI_OK or an exit code
+ * (reported). */
+static int import_one(cli_ctx *c, json_t *o, unsigned long line, uint32_t dim, const float *pre)
 {
     char *key = NULL, *val = NULL;
     float *vec = NULL;
+    const float *vecp = pre;
     size_t klen, vlen = 0;
-    uint32_t dim = cli_vec_dim(c);
     uint64_t labels = 0;
     int rc, type = SPL_T_VOID, code = CLI_OK;
     json_t *t = json_object_get(o, "type"), *lab = json_object_get(o, "labels"),
@@ -208,12 +217,15 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line)
                             "line %lu: a vector, but the store has none (SPL_ENOTSUP)", line);
             goto out;
         }
-        if (!(vec = malloc(dim * sizeof *vec))) {
-            code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
-            goto out;
+        if (!pre) { /* not an array: cli_vec_from_json says so */
+            if (!(vec = malloc(dim * sizeof *vec))) {
+                code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
+                goto out;
+            }
+            if ((code = cli_vec_from_json(c, vj, dim, vec, what)) != CLI_OK)
+                goto out;
+            vecp = vec;
         }
-        if ((code = cli_vec_from_json(c, vj, dim, vec, what)) != CLI_OK)
-            goto out;
     }
     CLI_RETRY(c, rc, spl_set(c->s, key, val ? val : "", vlen));
     if (rc == 0)
@@ -224,8 +236,8 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line)
         CLI_RETRY(c, rc, spl_labels_set(c->s, key, labels));
     if (rc == 0)
         CLI_RETRY(c, rc, spl_flags_set(c->s, key, fl ? (uint8_t)json_integer_value(fl) : 0));
-    if (rc == 0 && vec)
-        CLI_RETRY(c, rc, spl_vec_set(c->s, key, vec, dim));
+    if (rc == 0 && vj)
+        CLI_RETRY(c, rc, spl_vec_set(c->s, key, vecp, dim));
     else if (rc == 0 && dim) {
         CLI_RETRY(c, rc, spl_vec_clear(c->s, key));
         if (rc == SPL_ENOVEC)
@@ -354,268 +366,472 @@ static int vbatch_flush(struct vbatch *b)
     return code;
 }
 
-/* A JSON number at *pp (the JSON grammar: no '+', no leading zeros, no
- * nan/inf) as float, the way jansson reads it (to double, then float), so
- * that --vectors and the JSON Lines import agree to the bit.  Digits that
- * fit 2^53 with a power of ten within 1e22 take Clinger's exact path (one
- * correctly rounded operation on exact operands); anything else goes to
- * strtod.  Returns 0 and advances *pp, or -1. */
-static int scan_number(const char **pp, float *out)
+/* ------------------------------------------------------ import --vectors
+ *
+ * The text is read in chunks of whole lines (JL_CHUNK bytes or more: a
+ * line is never split); parser threads turn each chunk into vectors and
+ * keys, and the main thread reads the next chunks meanwhile and stores the
+ * parsed ones in their order, in batches (spl_vec_set_many).  A chunk's
+ * keys point into its text (NUL-terminated in place), so a line costs no
+ * allocation.  A line of the usual shape, {"key":"ascii","vector":[...]}
+ * in either order, is checked by hand; any other line (more fields,
+ * escapes, non-ASCII keys, key_base64, errors) has its vector replaced by
+ * 0 in place and goes through jansson, as a whole line would.  A bad line
+ * stops the import: the lines before it are stored, then its error is
+ * reported with its line number.  Numbers read as strtof reads them
+ * (cli_num_scan). */
+
+#define JL_CHUNK (1u << 20)
+#define JL_PAD 64 /* zero bytes after a chunk's text: the 8-byte reads stay inside */
+
+enum { JL_FREE, JL_FILLED, JL_PARSING, JL_PARSED };
+
+struct jl_chunk {
+    int state;             /* JL_*, under the pipeline's lock while threads run */
+    /* in */
+    char *text;            /* len bytes of whole lines, then JL_PAD zero bytes */
+    size_t len, cap;       /* cap: bytes allocated (JL_PAD included) */
+    int first;             /* the input's first chunk: an export's header may open it */
+    /* out */
+    uint32_t n, vcap;      /* vectors parsed (those before the bad line, if any); room */
+    float *vecs;           /* vcap x dim */
+    const char **keys;     /* vcap: into text, or into owned */
+    unsigned long *where;  /* vcap: the line (0-based, in this chunk) of each vector */
+    char **owned;          /* keys decoded by jansson, freed with the chunk */
+    uint32_t nowned, ocap;
+    unsigned long lines;   /* lines in text */
+    int code;              /* CLI_OK, or the exit code of line err_line (0-based) */
+    const char *err_name;
+    unsigned long err_line;
+    char err_msg[256];     /* the message after "line N: " */
+};
+
+struct jl_pipe {
+    uint32_t dim;
+    struct jl_chunk *chunks;
+    unsigned nchunks, nthreads;
+    pthread_t *tids;
+    pthread_mutex_t mu;
+    pthread_cond_t filled, parsed;
+    int quit;
+};
+
+static int jl_err(struct jl_chunk *k, unsigned long ln, int code, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int jl_err(struct jl_chunk *k, unsigned long ln, int code, const char *name, const char *fmt, ...)
 {
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *p = *pp, *start = p;
-    int neg = *p == '-';
-    p += neg;
-    if (*p < '0' || *p > '9')
-        return -1;
-    uint64_t m = 0;
-    int digits = 0, e10 = 0;
-    if (*p == '0') {
-        p++;
-    } else {
-        for (; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 19)
-                m = m * 10 + (uint64_t)(*p - '0');
-            else
-                e10++; /* dropped digit: too many for the fast path anyway */
-    }
-    int real = 0; /* a fraction or an exponent: jansson's real, else its integer */
-    if (*p == '.') {
-        real = 1;
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (m == 0 && *p == '0') {
-                e10--; /* leading zeros of a fraction cost no digit */
-                continue;
-            }
-            if (digits < 19) {
-                m = m * 10 + (uint64_t)(*p - '0');
-                e10--;
-            }
-            digits++;
-        }
-    }
-    if (*p == 'e' || *p == 'E') {
-        real = 1;
-        p++;
-        int eneg = *p == '-', ev = 0;
-        p += *p == '-' || *p == '+';
-        if (*p < '0' || *p > '9')
-            return -1;
-        for (; *p >= '0' && *p <= '9'; p++)
-            ev = ev < 10000 ? ev * 10 + (*p - '0') : ev;
-        e10 += eneg ? -ev : ev;
-    }
-    if (!real && m == 0)
-        neg = 0; /* an integer zero: jansson's json_integer has no sign */
-    double d;
-    if (digits <= 19 && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
-        d = (double)m;
-        d = e10 >= 0 ? d * p10[e10] : d / p10[-e10];
-    } else {
-        char buf[400];
-        size_t len = (size_t)(p - start);
-        if (len >= sizeof buf)
-            return -1;
-        memcpy(buf, start, len);
-        buf[len] = 0;
-        d = strtod(buf, NULL);
-        neg = 0; /* strtod read the sign */
-    }
-    *out = (float)(neg ? -d : d);
-    *pp = p;
-    return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(k->err_msg, sizeof k->err_msg, fmt, ap);
+    va_end(ap);
+    k->code = code;
+    k->err_name = name;
+    k->err_line = ln;
+    return -1;
 }
 
-static inline const char *skip_ws(const char *p)
+static inline char *jl_ws(const char *p)
 {
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+    while (*p == ' ' || *p == '\t' || *p == '\r')
         p++;
+    return (char *)p;
+}
+
+/* A JSON string of printable ASCII without escapes at p ('"'); the
+ * closing quote, or NULL. */
+static inline char *jl_plain_string(char *p)
+{
+    if (*p++ != '"')
+        return NULL;
+    while (*p != '"') {
+        if ((unsigned char)(*p - 0x20) > 0x7e - 0x20 || *p == '\\')
+            return NULL;
+        p++;
+    }
     return p;
 }
 
-/* The array of numbers at *pp ('[' ... ']') into out[dim].  0, or -1 (bad
- * syntax), -2 (not dim elements: *count says how many), -3 (element
- * *count is not a finite float32). */
-static int scan_vector(const char **pp, uint32_t dim, float *out, uint32_t *count)
+/* The key of a line of the usual shape: one object holding only "key" (a
+ * plain string) and "vector" (the array at [v, ve), already read), then
+ * blanks up to le.  The key is NUL-terminated in place; NULL: not that
+ * shape (the line may still be good: jansson decides). */
+static char *jl_fast_key(char *line, const char *v, const char *ve, const char *le)
 {
-    const char *p = *pp;
-    uint32_t n = 0;
-    if (*p++ != '[')
-        return -1;
-    p = skip_ws(p);
-    if (*p == ']') {
-        *count = 0;
-        *pp = p + 1;
-        return dim ? -2 : 0;
-    }
+    char *p = jl_ws(line), *key = NULL, *kend = NULL;
+    int have_vec = 0;
+    if (*p++ != '{')
+        return NULL;
     for (;;) {
-        float f;
-        p = skip_ws(p);
-        if (scan_number(&p, &f) != 0)
-            return -1;
-        if (n < dim) {
-            if (!isfinite(f)) {
-                *count = n;
-                return -3;
-            }
-            out[n] = f;
+        char *name = jl_ws(p), *q = jl_plain_string(name);
+        if (!q)
+            return NULL;
+        size_t nlen = (size_t)(q - name - 1);
+        p = jl_ws(q + 1);
+        if (*p++ != ':')
+            return NULL;
+        p = jl_ws(p);
+        if (nlen == 6 && memcmp(name + 1, "vector", 6) == 0 && p == v && !have_vec) {
+            p = (char *)ve;
+            have_vec = 1;
+        } else if (nlen == 3 && memcmp(name + 1, "key", 3) == 0 && !key && (kend = jl_plain_string(p))) {
+            key = p + 1;
+            p = kend + 1;
+        } else {
+            return NULL;
         }
-        n++;
-        p = skip_ws(p);
-        if (*p == ']')
-            break;
-        if (*p++ != ',')
-            return -1;
+        p = jl_ws(p);
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p++ != '}')
+            return NULL;
+        break;
     }
-    *count = n;
-    *pp = p + 1;
-    return n == dim ? 0 : -2;
+    if (jl_ws(p) != le || !key || !have_vec)
+        return NULL;
+    *kend = 0;
+    return key;
 }
 
-/* Where the value of the top-level member "vector" of the JSON object in
- * line starts (its '['), and NULL if there is none: a scan that knows
- * strings and nesting, so "vector" inside a string or a deeper object is
- * not taken for it. */
-static const char *find_vector(const char *line)
+static int grow_owned(struct jl_chunk *k);
+
+/* Any other line: the vector at [v, ve) becomes a 0 (and blanks) in
+ * place, and jansson reads the line.  The key, or NULL (k->code set). */
+static const char *jl_slow_key(struct jl_chunk *k, char *line, char *v, const char *ve, const char *le,
+                               unsigned long ln)
 {
-    int depth = 0;
-    for (const char *p = line; *p; p++) {
-        if (*p == '"') {
-            const char *q = p + 1;
-            while (*q && *q != '"')
-                q += *q == '\\' && q[1] ? 2 : 1;
-            if (!*q)
-                return NULL;
-            if (depth == 1 && q - p == 7 && memcmp(p + 1, "vector", 6) == 0) {
-                const char *r = q + 1 + strspn(q + 1, " \t\r\n");
-                if (*r == ':') {
-                    r += 1 + strspn(r + 1, " \t\r\n");
-                    if (*r == '[')
-                        return r;
-                }
-            }
-            p = q;
-        } else if (*p == '{' || *p == '[') {
-            depth++;
-        } else if (*p == '}' || *p == ']') {
-            depth--;
-        }
+    if (memchr(line, 0, (size_t)(le - line))) {
+        jl_err(k, ln, CLI_USAGE, "BAD_JSON", "contains a NUL byte");
+        return NULL;
     }
+    v[0] = '0';
+    memset(v + 1, ' ', (size_t)(ve - v - 1));
+    json_error_t err;
+    json_t *o = json_loadb(line, (size_t)(le - line), JSON_REJECT_DUPLICATES, &err);
+    char *key = NULL;
+    size_t klen = 0;
+    if (!json_is_object(o))
+        jl_err(k, ln, CLI_USAGE, "BAD_JSON", "%s", o ? "not a JSON object" : err.text);
+    else if (field_bytes(o, "key", "key_base64", &key, &klen) != 0 || strlen(key) != klen)
+        jl_err(k, ln, CLI_USAGE, "BAD_INPUT", "missing or bad key");
+    json_decref(o);
+    if (k->code != CLI_OK || (k->nowned == k->ocap && !grow_owned(k))) {
+        if (k->code == CLI_OK)
+            jl_err(k, ln, CLI_STORE, "SPL_ENOMEM", "out of memory");
+        free(key);
+        return NULL;
+    }
+    return k->owned[k->nowned++] = key;
+}
+
+static int grow_owned(struct jl_chunk *k)
+{
+    uint32_t cap = k->ocap ? 2 * k->ocap : 16;
+    char **o = realloc(k->owned, cap * sizeof *o);
+    if (!o)
+        return 0;
+    k->owned = o;
+    k->ocap = cap;
+    return 1;
+}
+
+static int jl_grow_vecs(struct jl_chunk *k, uint32_t dim)
+{
+    uint32_t cap = k->vcap ? 2 * k->vcap : 128;
+    float *v = realloc(k->vecs, (size_t)cap * dim * sizeof *v);
+    if (v)
+        k->vecs = v;
+    const char **ks = realloc(k->keys, cap * sizeof *ks);
+    if (ks)
+        k->keys = ks;
+    unsigned long *w = realloc(k->where, cap * sizeof *w);
+    if (w)
+        k->where = w;
+    if (!v || !ks || !w)
+        return 0;
+    k->vcap = cap;
+    return 1;
+}
+
+/* Parse a chunk's lines into its vectors and keys, up to the first bad
+ * line.  Runs in a parser thread (or the main thread): touches only k. */
+static void jl_parse(struct jl_chunk *k, uint32_t dim)
+{
+    char *p = k->text, *end = k->text + k->len;
+    const char *lim = end + JL_PAD;
+    k->n = 0;
+    k->lines = 0;
+    k->code = CLI_OK;
+    while (p < end) {
+        char *le = memchr(p, '\n', (size_t)(end - p));
+        if (!le)
+            le = end; /* the input's last line, without a newline */
+        *le = 0;
+        unsigned long ln = k->lines++;
+        char *line = p;
+        p = le + 1;
+        if (jl_ws(line) == le)
+            continue; /* a blank line */
+        if (k->n == k->vcap && !jl_grow_vecs(k, dim)) {
+            jl_err(k, ln, CLI_STORE, "SPL_ENOMEM", "out of memory");
+            return;
+        }
+        char *v = (char *)cli_json_find_array(line, "vector");
+        if (!v) {
+            if (k->first && ln == 0 && strstr(line, "\"splinter_export\""))
+                continue; /* an export's header line */
+            if (memchr(line, 0, (size_t)(le - line)))
+                jl_err(k, ln, CLI_USAGE, "BAD_JSON", "contains a NUL byte");
+            else
+                jl_err(k, ln, CLI_USAGE, "BAD_INPUT", "no \"vector\" array");
+            return;
+        }
+        const char *ve = v;
+        uint32_t count = 0;
+        int r = cli_vec_scan(&ve, lim, dim, k->vecs + (size_t)k->n * dim, &count);
+        if (r != 0 && memchr(line, 0, (size_t)(le - line))) {
+            jl_err(k, ln, CLI_USAGE, "BAD_JSON", "contains a NUL byte");
+            return;
+        }
+        if (r == -1) {
+            jl_err(k, ln, CLI_USAGE, "BAD_JSON", "the vector must be an array of numbers");
+            return;
+        }
+        if (r == -2) {
+            jl_err(k, ln, CLI_USAGE, "SPL_EDIM", "the vector has %u elements, the store's vec_dim is %u (SPL_EDIM)",
+                   count, dim);
+            return;
+        }
+        if (r == -3) {
+            jl_err(k, ln, CLI_USAGE, "SPL_ENAN", "the vector: element %u is not a finite float32 (SPL_ENAN)", count);
+            return;
+        }
+        const char *key = jl_fast_key(line, v, ve, le);
+        if (!key && !(key = jl_slow_key(k, line, v, ve, le, ln)))
+            return;
+        k->keys[k->n] = key;
+        k->where[k->n] = ln;
+        k->n++;
+    }
+}
+
+static void *jl_thread(void *arg)
+{
+    struct jl_pipe *jp = arg;
+    pthread_mutex_lock(&jp->mu);
+    for (;;) {
+        struct jl_chunk *k = NULL;
+        if (jp->quit)
+            break;
+        for (unsigned i = 0; i < jp->nchunks && !k; i++)
+            if (jp->chunks[i].state == JL_FILLED)
+                k = &jp->chunks[i];
+        if (!k) {
+            pthread_cond_wait(&jp->filled, &jp->mu);
+            continue;
+        }
+        k->state = JL_PARSING;
+        pthread_mutex_unlock(&jp->mu);
+        jl_parse(k, jp->dim);
+        pthread_mutex_lock(&jp->mu);
+        k->state = JL_PARSED;
+        pthread_cond_broadcast(&jp->parsed);
+    }
+    pthread_mutex_unlock(&jp->mu);
     return NULL;
 }
 
-/* A bad line of import --vectors: the lines before it are stored first
- * (as by import; if that fails, its error is the first and is the one
- * reported), then the line's own error. */
-static int bad_line(struct vbatch *b, int code, const char *err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int bad_line(struct vbatch *b, int code, const char *err, const char *fmt, ...)
+/* The reader: the next chunk of whole lines from fd into k, the partial
+ * line at its end kept in *carry for the next one.  0, or an errno. */
+static int jl_fill(struct jl_chunk *k, int fd, char **carry, size_t *carry_len, size_t *carry_cap, int *eof)
 {
-    int fc = vbatch_flush(b);
-    if (fc != CLI_OK)
-        return fc;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cli_fail(b->c, code, err, "%s", msg);
-}
-
-/* One line of import --vectors into the batch (stored when it is full).
- * CLI_OK or an exit code. */
-static int vectors_line_parse(struct vbatch *b, char *line, unsigned long lineno);
-static int vectors_line(struct vbatch *b, char *line, unsigned long lineno)
-{
-    int code = vectors_line_parse(b, line, lineno);
-    if (code == CLI_OK && b->n == b->cap)
-        return vbatch_flush(b);
-    return code;
-}
-
-static int vectors_line_parse(struct vbatch *b, char *line, unsigned long lineno)
-{
-    const char *v = find_vector(line);
-    float *dst = b->vecs + (size_t)b->n * b->dim;
-    uint32_t count = 0;
-    if (!v && lineno == 1 && strstr(line, "\"splinter_export\""))
-        return CLI_OK; /* an export's header line */
-    if (!v)
-        return bad_line(b, CLI_USAGE, "BAD_INPUT", "line %lu: no \"vector\" array", lineno);
-    const char *end = v;
-    int r = scan_vector(&end, b->dim, dst, &count);
-    if (r == -1)
-        return bad_line(b, CLI_USAGE, "BAD_JSON", "line %lu: the vector must be an array of numbers", lineno);
-    if (r == -2)
-        return bad_line(b, CLI_USAGE, "SPL_EDIM",
-                        "line %lu: the vector has %u elements, the store's vec_dim is %u (SPL_EDIM)",
-                        lineno, count, b->dim);
-    if (r == -3)
-        return bad_line(b, CLI_USAGE, "SPL_ENAN",
-                        "line %lu: the vector: element %u is not a finite float32 (SPL_ENAN)", lineno, count);
-    /* the rest of the line, with the array replaced by null, for jansson */
-    size_t pre = (size_t)(v - line), len = strlen(line);
-    char *rest = malloc(len + 8);
-    if (!rest)
-        return bad_line(b, CLI_STORE, "SPL_ENOMEM", "out of memory");
-    memcpy(rest, line, pre);
-    memcpy(rest + pre, "null", 4);
-    strcpy(rest + pre + 4, end);
-    json_error_t err;
-    json_t *o = json_loads(rest, JSON_REJECT_DUPLICATES, &err);
-    free(rest);
-    char *key = NULL;
-    size_t klen = 0;
-    int code = CLI_OK;
-    if (!json_is_object(o))
-        code = bad_line(b, CLI_USAGE, "BAD_JSON", "line %lu: %s", lineno, o ? "not a JSON object" : err.text);
-    else if (field_bytes(o, "key", "key_base64", &key, &klen) != 0 || strlen(key) != klen)
-        code = bad_line(b, CLI_USAGE, "BAD_INPUT", "line %lu: missing or bad key", lineno);
-    json_decref(o);
-    if (code != CLI_OK) {
-        free(key);
-        return code;
+    size_t need = (*carry_len + 4096 > JL_CHUNK ? *carry_len + 4096 : JL_CHUNK) + JL_PAD;
+    if (k->cap < need) {
+        char *t = realloc(k->text, need);
+        if (!t)
+            return ENOMEM;
+        k->text = t;
+        k->cap = need;
     }
-    b->keys[b->n] = key;
-    b->where[b->n] = lineno;
-    b->n++;
+    if (*carry_len) /* (memcpy from NULL is undefined even for 0 bytes) */
+        memcpy(k->text, *carry, *carry_len);
+    k->len = *carry_len;
+    size_t scanned = 0; /* no newline before this */
+    char *nl = NULL;
+    while (!*eof) {
+        if (k->len >= JL_CHUNK) {
+            if ((nl = memrchr(k->text + scanned, '\n', k->len - scanned)))
+                break;
+            scanned = k->len;
+        }
+        if (k->cap - JL_PAD - k->len < 4096) { /* a line longer than the chunk: more room */
+            char *t = realloc(k->text, 2 * k->cap);
+            if (!t)
+                return ENOMEM;
+            k->text = t;
+            k->cap *= 2;
+        }
+        ssize_t got = read(fd, k->text + k->len, k->cap - JL_PAD - k->len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return errno;
+        if (got == 0)
+            *eof = 1;
+        k->len += (size_t)got;
+    }
+    size_t keep = *eof ? k->len : (size_t)(nl - k->text) + 1, rest = k->len - keep;
+    if (rest > *carry_cap) {
+        char *cb = realloc(*carry, rest);
+        if (!cb)
+            return ENOMEM;
+        *carry = cb;
+        *carry_cap = rest;
+    }
+    if (rest)
+        memcpy(*carry, k->text + keep, rest);
+    *carry_len = rest;
+    k->len = keep;
+    memset(k->text + k->len, 0, JL_PAD);
+    return 0;
+}
+
+static void jl_chunk_reset(struct jl_chunk *k)
+{
+    for (uint32_t i = 0; i < k->nowned; i++)
+        free(k->owned[i]);
+    k->nowned = 0;
+}
+
+/* Store a parsed chunk in batches; then its bad line's error, if any.
+ * line0: the number of lines before the chunk. */
+static int jl_store(cli_ctx *c, struct jl_chunk *k, uint32_t dim, uint32_t batch, unsigned long line0,
+                    struct progress *prog, uint64_t *stored)
+{
+    for (uint32_t i = 0; i < k->n; i += batch) {
+        uint32_t m = k->n - i < batch ? k->n - i : batch, done = 0;
+        int rc = spl_vec_set_many(c->s, k->keys + i, k->vecs + (size_t)i * dim, m, dim, c->timeout_ms * 1000u,
+                                  &done);
+        *stored += done;
+        prog->done = *stored;
+        progress_draw(prog, 0);
+        if (rc < 0) {
+            char what[96];
+            snprintf(what, sizeof what, "line %lu (key %.40s)", line0 + k->where[i + done] + 1, k->keys[i + done]);
+            return cli_fail_spl(c, rc, what);
+        }
+    }
+    if (k->code != CLI_OK)
+        return cli_fail(c, k->code, k->err_name, "line %lu: %s", line0 + k->err_line + 1, k->err_msg);
     return CLI_OK;
 }
 
-static int import_vectors_jsonl(cli_ctx *c, FILE *in, uint32_t dim, uint32_t batch)
+/* The CPUs this process may run on, at most 8: the default of --threads. */
+static unsigned jl_default_threads(void)
 {
-    struct vbatch b;
-    int code = vbatch_init(c, &b, dim, batch, "line");
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+}
+
+static int import_vectors_jsonl(cli_ctx *c, FILE *in, uint32_t dim, uint32_t batch, unsigned threads)
+{
+    struct jl_pipe jp = {.dim = dim, .nthreads = threads};
+    struct progress prog;
     struct stat st;
-    progress_start(c, &b.prog, 0, fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    unsigned long lineno = 0;
-    while (code == CLI_OK && (got = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        b.prog.bytes += (uint64_t)got;
-        if (line[strspn(line, " \t\r\n")] == 0)
-            continue;
-        code = vectors_line(&b, line, lineno);
+    int fd = fileno(in), code = CLI_OK, eof = 0;
+    char *carry = NULL;
+    size_t carry_len = 0, carry_cap = 0;
+    uint64_t stored = 0, seq_read = 0, seq_done = 0;
+    unsigned long line0 = 0;
+    progress_start(c, &prog, 0, fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0);
+    json_object_seed(0); /* jansson's one global, set before the threads use it */
+    jp.nchunks = threads ? 2 * threads + 2 : 1;
+    jp.chunks = calloc(jp.nchunks, sizeof *jp.chunks);
+    jp.tids = calloc(threads ? threads : 1, sizeof *jp.tids);
+    if (!jp.chunks || !jp.tids) {
+        free(jp.chunks);
+        free(jp.tids);
+        return cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
     }
-    free(line);
-    if (code == CLI_OK)
-        code = vbatch_flush(&b);
-    progress_draw(&b.prog, 1);
-    uint64_t n = b.stored;
-    vbatch_free(&b);
+    pthread_mutex_init(&jp.mu, NULL);
+    pthread_cond_init(&jp.filled, NULL);
+    pthread_cond_init(&jp.parsed, NULL);
+    unsigned started = 0;
+    for (; started < threads; started++)
+        if (pthread_create(&jp.tids[started], NULL, jl_thread, &jp) != 0)
+            break;
+    if (threads && !started) /* no thread at all: parse here */
+        jp.nthreads = threads = 0;
+    while (code == CLI_OK) {
+        /* read ahead while there is a free chunk (one at a time without threads) */
+        while (!eof && seq_read - seq_done < jp.nchunks) {
+            struct jl_chunk *k = &jp.chunks[seq_read % jp.nchunks];
+            jl_chunk_reset(k);
+            int err = jl_fill(k, fd, &carry, &carry_len, &carry_cap, &eof);
+            if (err) {
+                code = err == ENOMEM ? cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory")
+                                     : cli_fail(c, CLI_USAGE, "EIO", "cannot read the input: %s", strerror(err));
+                break;
+            }
+            if (!k->len)
+                break;
+            k->first = seq_read == 0;
+            prog.bytes += k->len;
+            seq_read++;
+            if (!threads) {
+                jl_parse(k, dim);
+                k->state = JL_PARSED;
+                break;
+            }
+            pthread_mutex_lock(&jp.mu);
+            k->state = JL_FILLED;
+            pthread_cond_signal(&jp.filled);
+            pthread_mutex_unlock(&jp.mu);
+        }
+        if (code != CLI_OK || seq_done == seq_read)
+            break;
+        struct jl_chunk *k = &jp.chunks[seq_done % jp.nchunks];
+        if (threads) {
+            pthread_mutex_lock(&jp.mu);
+            while (k->state != JL_PARSED)
+                pthread_cond_wait(&jp.parsed, &jp.mu);
+            pthread_mutex_unlock(&jp.mu);
+        }
+        code = jl_store(c, k, dim, batch, line0, &prog, &stored);
+        line0 += k->lines;
+        k->state = JL_FREE;
+        seq_done++;
+    }
+    pthread_mutex_lock(&jp.mu);
+    jp.quit = 1;
+    pthread_cond_broadcast(&jp.filled);
+    pthread_mutex_unlock(&jp.mu);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(jp.tids[i], NULL);
+    for (unsigned i = 0; i < jp.nchunks; i++) {
+        struct jl_chunk *k = &jp.chunks[i];
+        jl_chunk_reset(k);
+        free(k->text);
+        free(k->vecs);
+        free(k->keys);
+        free(k->where);
+        free(k->owned);
+    }
+    free(jp.chunks);
+    free(jp.tids);
+    free(carry);
+    pthread_mutex_destroy(&jp.mu);
+    pthread_cond_destroy(&jp.filled);
+    pthread_cond_destroy(&jp.parsed);
+    progress_draw(&prog, 1);
     if (code != CLI_OK)
         return code;
     if (c->json)
-        cli_json_out(c, json_pack("{s:b, s:I}", "ok", 1, "imported", (json_int_t)n));
+        cli_json_out(c, json_pack("{s:b, s:I}", "ok", 1, "imported", (json_int_t)stored));
     else
-        cli_printf(c, "imported %" PRIu64 " vectors\n", n);
+        cli_printf(c, "imported %" PRIu64 " vectors\n", stored);
     return CLI_OK;
 }
 
@@ -718,10 +934,11 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
                                        {"raw", required_argument, 0, 'r'},
                                        {"keys", required_argument, 0, 'k'},
                                        {"batch", required_argument, 0, 'b'},
+                                       {"threads", required_argument, 0, 't'},
                                        {0, 0, 0, 0}};
     const char *raw = NULL, *keys = NULL;
     int vectors = 0, ch;
-    uint64_t batch = 1024;
+    uint64_t batch = 1024, threads = jl_default_threads();
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'v': vectors = 1; break;
@@ -730,6 +947,10 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
         case 'b':
             if (cli_parse_u64(optarg, &batch) != 0 || batch == 0 || batch > 1000000)
                 return cli_usage(c, "bad --batch '%s' (1..1000000)", optarg);
+            break;
+        case 't':
+            if (cli_parse_u64(optarg, &threads) != 0 || threads > 64)
+                return cli_usage(c, "bad --threads '%s' (0..64)", optarg);
             break;
         default: return cli_usage(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -752,7 +973,7 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
     if (code != CLI_OK)
         return code;
     if (vectors) {
-        code = import_vectors_jsonl(c, in, cli_vec_dim(c), (uint32_t)batch);
+        code = import_vectors_jsonl(c, in, cli_vec_dim(c), (uint32_t)batch, (unsigned)threads);
         cli_stream_close(in);
         return code;
     }
@@ -761,6 +982,10 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
     unsigned long lineno = 0;
     uint64_t n = 0;
     ssize_t len;
+    uint32_t dim = cli_vec_dim(c);
+    float *vec = malloc((dim ? dim : 1) * sizeof *vec);
+    if (!vec)
+        code = cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
     while (code == CLI_OK && (len = getline(&line, &cap, in)) >= 0) {
         lineno++;
         /* the string functions below would stop at a NUL: a line holding
@@ -771,16 +996,41 @@ int cmd_import(cli_ctx *c, int argc, char **argv)
         }
         if (line[strspn(line, " \t\r\n")] == 0)
             continue;
+        /* the vector's numbers read as import --vectors reads them
+         * (cli_vec_scan), then the array is a 0 for jansson */
+        char *v = dim ? (char *)cli_json_find_array(line, "vector") : NULL;
+        if (v) {
+            const char *ve = v;
+            uint32_t count = 0;
+            int r = cli_vec_scan(&ve, line + len + 1, dim, vec, &count);
+            if (r == -1)
+                code = cli_fail(c, CLI_USAGE, "BAD_JSON", "line %lu: the vector must be a JSON array of numbers",
+                                lineno);
+            else if (r == -2)
+                code = cli_fail(c, CLI_USAGE, "SPL_EDIM",
+                                "line %lu: the vector has %u elements, the store's vec_dim is %u (SPL_EDIM)",
+                                lineno, count, dim);
+            else if (r == -3)
+                code = cli_fail(c, CLI_USAGE, "SPL_ENAN",
+                                "line %lu: the vector: element %u is not a finite float32 (SPL_ENAN)", lineno,
+                                count);
+            if (code != CLI_OK)
+                break;
+            v[0] = '0';
+            memset(v + 1, ' ', (size_t)(ve - v - 1));
+        }
         json_error_t err;
         json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &err);
         if (!json_is_object(o))
             code = cli_fail(c, CLI_USAGE, "BAD_JSON", "line %lu: %s", lineno,
                             o ? "not a JSON object" : err.text);
-        else if (!json_object_get(o, "splinter_export") && (code = import_one(c, o, lineno)) == CLI_OK)
+        else if (!json_object_get(o, "splinter_export") &&
+                 (code = import_one(c, o, lineno, dim, v ? vec : NULL)) == CLI_OK)
             n++;
         json_decref(o);
     }
     free(line);
+    free(vec);
     cli_stream_close(in);
     if (code != CLI_OK)
         return code;

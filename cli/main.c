@@ -129,6 +129,8 @@ const cli_cmd cli_commands[] = {
      "--raw FILE       little-endian float32 vectors, vec_dim each, back to back ...\n"
      "--keys FILE      ... and their keys, one per line, as many as vectors\n"
      "--batch N        vectors per spl_vec_set_many call (default 1024)\n"
+     "--threads N      threads parsing --vectors while the main one stores (default: the\n"
+     "                 CPUs it may use, at most 8; 0: the main thread parses too)\n"
      "on a terminal a progress bar goes to stderr"},
     {"bench", NULL, cmd_bench, CLI_NEEDS_STORE, "",
      "quick benchmark on a temporary store like this one (left untouched): set/get ops per second",

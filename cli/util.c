@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "vecscan.h"
 
 /* ---------------------------------------------------------------- errors */
 
@@ -651,12 +652,24 @@ int cli_vec_parse(cli_ctx *c, const char *arg, uint32_t dim, float **out)
     int rc = cli_read_value(c, arg, (size_t)dim * 48 + 4096, &text, &n);
     if (rc != CLI_OK)
         return rc;
+    float *v = malloc((dim ? dim : 1) * sizeof *v);
+    /* an array of numbers is read as import reads it (cli_vec_scan: as
+     * strtof rounds); anything else, errors included, through jansson */
+    const char *p = text + strspn(text, " \t\r\n"), *end = p;
+    uint32_t count;
+    if (v && cli_vec_scan(&end, text + n + 1, dim, v, &count) == 0 && end[strspn(end, " \t\r\n")] == 0 &&
+        strlen(text) == n) {
+        free(text);
+        *out = v;
+        return CLI_OK;
+    }
     json_error_t err;
     json_t *a = json_loadb(text, n, JSON_DECODE_ANY, &err);
     free(text);
-    if (!a)
+    if (!a) {
+        free(v);
         return cli_fail(c, CLI_USAGE, "BAD_JSON", "bad vector JSON: %s", err.text);
-    float *v = malloc((dim ? dim : 1) * sizeof *v);
+    }
     rc = v ? cli_vec_from_json(c, a, dim, v, "the vector")
            : cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
     json_decref(a);

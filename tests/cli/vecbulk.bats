@@ -98,6 +98,84 @@ with open(sys.argv[1], "wb") as f:
     run -1 --separate-stderr ctl exists n
 }
 
+# JSON Lines of N lines over K keys (line i: key "k(i % K)", vector
+# [i, i/3, -i, 1e-3 * i] with %.9g); later lines of a key win
+mkjsonl() {
+    python3 -c '
+import sys
+n, k = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    print("{\"key\":\"k%d\",\"vector\":[%.9g,%.9g,%.9g,%.9g]}" % (i % k, i, i / 3, -i, 1e-3 * i))' "$1" "$2"
+}
+
+@test "import --vectors: several chunks, every --threads count, the same store; the last line of a key wins" {
+    mkjsonl 40000 50 > "$TMP/many"               # about 2.4 MB: 3 chunks of 1 MiB
+    for t in 0 1 3; do
+        ctl init "t$t" --slots 64 --key-max 16 --value-size 64 --vec-dim 4 -q
+        run -0 --separate-stderr ctl --store "t$t" import --vectors "$TMP/many" --threads $t --batch 7 --json
+        [ "$(j .imported)" = 40000 ]
+    done
+    for t in 1 3; do
+        [ "$(ctl --store t0 export | sort)" = "$(ctl --store "t$t" export | sort)" ] || { echo "threads $t differ"; false; }
+    done
+    # k7's last line is 39957: [39957, 13319, -39957, 39.957]
+    [ "$(ctl --store t3 vector get k7)" = "[39957.0,13319.0,-39957.0,39.957]" ]
+    # the plain import reads the same numbers to the same bits
+    ctl init p --slots 64 --key-max 16 --value-size 64 --vec-dim 4 -q
+    tail -n 50 "$TMP/many" | ctl --store p import -q
+    for k in k0 k7 k49; do
+        [ "$(ctl --store p vector get $k)" = "$(ctl --store t0 vector get $k)" ] || { echo "differs: $k"; false; }
+    done
+    run -2 --separate-stderr ctl import --vectors "$TMP/many" --threads 65
+    run -2 --separate-stderr ctl import --vectors "$TMP/many" --threads x
+}
+
+@test "import --vectors: a bad line in a later chunk names its line; the lines before are in, none after" {
+    mkjsonl 30000 30000 > "$TMP/m"
+    ctl init big --slots 40000 --key-max 16 --value-size 8 --vec-dim 4 -q
+    for t in 0 2; do
+        for bad in '{"key":"x","vector":[1,2,3]}' '{"key":"x","vector":[1,2,3,1e39]}' \
+                   '{"key":"x","vector":[1,2,3,4],"vector":[1,2,3,4]}' '{"key":"x","vector":[1,2,3,4]'; do
+            ctl --store big destroy -q
+            ctl init big --slots 40000 --key-max 16 --value-size 8 --vec-dim 4 -q
+            { head -n 25000 "$TMP/m"; echo "$bad"; tail -n +25001 "$TMP/m"; } > "$TMP/b"
+            run -2 --separate-stderr ctl --store big import --vectors "$TMP/b" --threads $t --json
+            [[ "$(j .message)" == "line 25001:"* ]] || { echo "$bad: $(j .message)"; false; }
+            [ "$(ctl --store big vector get k24999)" = "[24999.0,8333.0,-24999.0,24.999]" ]
+            run -1 --separate-stderr ctl --store big exists k25000
+        done
+    done
+    # a NUL byte, with its line; CRLF line ends and a last line without one are fine
+    ctl --store big destroy -q
+    ctl init big --slots 40000 --key-max 16 --value-size 8 --vec-dim 4 -q
+    printf '{"key":"a","vector":[1,2,3,4]}\n{"key":"b\0","vector":[1,2,3,4]}\n' > "$TMP/nul"
+    run -2 --separate-stderr ctl --store big import --vectors "$TMP/nul" --json
+    [ "$(j .error)" = BAD_JSON ]
+    [[ "$(j .message)" == "line 2: contains a NUL byte"* ]]
+    printf '{"key":"c","vector":[1,2,3,4]}\r\n\r\n{"key":"d", "vector" : [ 5 ,6,7,8 ] }' > "$TMP/crlf"
+    run -0 --separate-stderr ctl --store big import --vectors "$TMP/crlf"
+    [ "$output" = "imported 2 vectors" ]
+    [ "$(ctl --store big vector get d)" = "[5.0,6.0,7.0,8.0]" ]
+}
+
+@test "import, import --vectors and vector set round a number once, as strtof does" {
+    # 7.5493688304950127e-29 lies so near the midpoint of two float32 that
+    # reading it as a double first lands on the midpoint (and rounds to the
+    # even one, below); strtof gives the one above, whose exact value is
+    # 7.549369131421566483...e-29
+    printf '{"key":"a","vector":[7.5493688304950127e-29,1,-0,0]}\n' > "$TMP/mid"
+    ctl import --vectors "$TMP/mid" -q
+    ctl init w --slots 64 --key-max 16 --value-size 64 --vec-dim 4 -q
+    ctl --store w import "$TMP/mid" -q
+    ctl vector set b '[7.5493688304950127e-29, 1, -0, 0]'
+    ctl vector set above '[7.5493691314215665e-29, 1, -0, 0]'   # exactly that float32
+    ctl vector set below '[7.5493685295684589e-29, 1, -0, 0]'   # the double-rounded one
+    [ "$(ctl vector get a)" = "$(ctl vector get above)" ]
+    [ "$(ctl --store w vector get a)" = "$(ctl vector get above)" ]
+    [ "$(ctl vector get b)" = "$(ctl vector get above)" ]
+    [ "$(ctl vector get a)" != "$(ctl vector get below)" ]
+}
+
 @test "import: a progress bar on a terminal's stderr, none in a pipe" {
     ctl init big --slots 400 --key-max 16 --value-size 8 --vec-dim 4 -q
     export SPLINTER_STORE=big
