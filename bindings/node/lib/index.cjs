@@ -581,8 +581,11 @@ class Store {
   }
 
   /** @internal the benchmark's C loop */
-  _benchC(op, keys, order, value) {
-    return this._n.benchC(op, keys, order, value);
+  _benchC(op, dependent, order, value) {
+    return this._n.benchC(op, dependent, order, value);
+  }
+  _benchOrder(random, n, keys) {
+    return this._n.benchOrder(random, n, keys);
   }
 }
 

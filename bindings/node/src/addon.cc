@@ -549,6 +549,31 @@ napi_value fast_set_pool(napi_env env, napi_callback_info info)
     return nullptr;
 }
 
+// The floors of a call through Node-API, for the benchmark: noop() reads
+// its arguments and returns; noopKey(key, off) also converts the key, as
+// get does, and stops before spl_get.
+napi_value fast_noop(napi_env env, napi_callback_info info)
+{
+    napi_value argv[2];
+    size_t argc = 2;
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    return nullptr;
+}
+
+napi_value fast_noop_key(napi_env env, napi_callback_info info)
+{
+    napi_value argv[2];
+    Handle *h = fast_args(env, info, 2, argv);
+    if (!h)
+        return nullptr;
+    Key k;
+    if (!k.from(env, argv[0], h->key_max))
+        return nullptr;
+    uint32_t off = 0;
+    napi_get_value_uint32(env, argv[1], &off);
+    return num(env, (double)(k.len + off));
+}
+
 void fast_fin(napi_env, void *data, void *) { handle_unref(static_cast<Handle *>(data)); }
 
 napi_value fast_object(napi_env env, Handle *h)
@@ -557,7 +582,8 @@ napi_value fast_object(napi_env env, Handle *h)
         const char *name;
         napi_callback cb;
     } fns[] = {{"get", fast_get},   {"getInto", fast_get_into}, {"set", fast_set},
-               {"has", fast_has},   {"unset", fast_unset},      {"setPool", fast_set_pool}};
+               {"has", fast_has},   {"unset", fast_unset},      {"setPool", fast_set_pool},
+               {"noop", fast_noop}, {"noopKey", fast_noop_key}};
     napi_value o;
     napi_create_object(env, &o);
     for (const auto &f : fns) {
@@ -758,6 +784,7 @@ private:
     Napi::Value Pulses(const Napi::CallbackInfo &info);
     Napi::Value KeyWait(const Napi::CallbackInfo &info);
     Napi::Value BenchC(const Napi::CallbackInfo &info);
+    Napi::Value BenchOrder(const Napi::CallbackInfo &info);
     Napi::Value Repair(const Napi::CallbackInfo &info);
     Napi::Value TandemKey(const Napi::CallbackInfo &info);
     Napi::Value TandemSet(const Napi::CallbackInfo &info);
@@ -1680,40 +1707,62 @@ Napi::Value Store::KeyWait(const Napi::CallbackInfo &info)
     return p;
 }
 
-// ---- the benchmark's C baseline: the same loop the binding's user runs,
-// in C, over the same keys, on the same store.
-// benchC(op 0 get / 1 set, keys[], order Uint32Array, value Buffer) -> ns
+// ---- the benchmark's C baseline: bench/bindings/c_loop.h (the workload
+// and C loops every binding's bench shares), on this store, in this
+// process.  Only in a build inside the repository (the header is not
+// installed); elsewhere benchC throws.
+#if __has_include("../../../bench/bindings/c_loop.h")
+#include "../../../bench/bindings/c_loop.h"
+#define SPL_NODE_BENCH 1
+#endif
+
+// benchC(op 0 get / 1 set, dependent 0/1, order Uint32Array, value Buffer)
+// -> ns for the whole loop over the keys "key:%08u" (c_loop.h).
 Napi::Value Store::BenchC(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
     spl_store *s = live(env);
     if (!s)
         return env.Undefined();
+#ifdef SPL_NODE_BENCH
     int op = info[0].As<Napi::Number>().Int32Value();
-    Napi::Array keys = info[1].As<Napi::Array>();
+    int dep = info[1].As<Napi::Number>().Int32Value();
     Napi::Uint32Array order = info[2].As<Napi::Uint32Array>();
     Napi::Buffer<char> val = info[3].As<Napi::Buffer<char>>();
-    std::vector<std::string> ks(keys.Length());
-    for (uint32_t i = 0; i < keys.Length(); i++)
-        ks[i] = keys.Get(i).As<Napi::String>().Utf8Value();
-    std::vector<char> buf(h->val_max);
     size_t n = order.ElementLength();
-    const uint32_t *ord = order.Data();
-    uint64_t t0 = mono_ns();
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *key = ks[ord[i]].c_str();
-        size_t len;
-        int rc = op == 0 ? spl_get(s, key, buf.data(), buf.size(), &len)
-                         : spl_set(s, key, val.Data(), val.Length());
-        bad |= rc;
-    }
-    uint64_t t1 = mono_ns();
-    if (bad < 0) {
-        throw_spl(env, bad, "benchC");
+    uint32_t keys = 0;
+    for (size_t i = 0; i < n; i++)
+        keys = order.Data()[i] >= keys ? order.Data()[i] + 1 : keys;
+    // The names up to the largest index used (hot orders use a few).
+    std::vector<char> names((size_t)keys * SPLB_KEY_STRIDE);
+    splb_names(names.data(), keys);
+    uint64_t ns = splb_loop(s, names.data(), order.Data(), n, op, dep, val.Data(), val.Length());
+    if (!ns) {
+        throw_spl(env, SPL_EINVAL, "benchC: an operation failed");
         return env.Undefined();
     }
-    return Napi::Number::New(env, (double)(t1 - t0));
+    return Napi::Number::New(env, (double)ns);
+#else
+    throw_spl(env, SPL_EINVAL, "benchC: built outside the repository (no bench/bindings/c_loop.h)");
+    return env.Undefined();
+#endif
+}
+
+// benchOrder(random 0/1, n, keys) -> Uint32Array (c_loop.h's order)
+Napi::Value Store::BenchOrder(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    int random = info[0].As<Napi::Number>().Int32Value();
+    size_t n = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t keys = info[2].As<Napi::Number>().Uint32Value();
+    Napi::Uint32Array a = Napi::Uint32Array::New(env, n);
+#ifdef SPL_NODE_BENCH
+    splb_order(a.Data(), n, keys, random);
+#else
+    (void)random;
+    (void)keys;
+#endif
+    return a;
 }
 
 Napi::Value Store::Repair(const Napi::CallbackInfo &info)
@@ -2044,6 +2093,7 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("pulses", &Store::Pulses),
                            InstanceMethod("keyWait", &Store::KeyWait),
                            InstanceMethod("benchC", &Store::BenchC),
+                           InstanceMethod("benchOrder", &Store::BenchOrder),
                            InstanceMethod("signalRepair", &Store::Repair),
                            InstanceMethod("tandemKey", &Store::TandemKey),
                            InstanceMethod("tandemSet", &Store::TandemSet),
