@@ -121,6 +121,7 @@ func main() {
 
 	buf := make([]byte, 64)
 	var batches [][]*splinter.Key
+	mbuf, mlens := make([]byte, 64*64), make([]int, 64)
 	goLoop := func(op string, order []uint32) float64 {
 		t0 := time.Now()
 		switch op {
@@ -133,6 +134,13 @@ func main() {
 		case "getMany64":
 			for _, b := range batches {
 				if _, err := s.GetMany(b); err != nil {
+					panic(err)
+				}
+			}
+			return float64(time.Since(t0).Nanoseconds()) / float64(len(batches)*64)
+		case "getManyInto64":
+			for _, b := range batches {
+				if _, err := s.GetManyInto(b, mbuf, 64, mlens); err != nil {
 					panic(err)
 				}
 			}
@@ -210,9 +218,10 @@ func main() {
 	}
 	var results []result
 	var pk []*splinter.Key
-	for _, op := range []string{"get", "getInto", "set", "getMany64"} {
-		if op == "getMany64" {
-			// Batches of 64 prepared keys in one GetMany: last, as the 100,000
+	for _, op := range []string{"get", "getInto", "set", "getMany64", "getManyInto64"} {
+		if op == "getMany64" && pk == nil {
+			// Batches of 64 prepared keys in one GetMany (GetManyInto: no
+			// allocation): last, as the 100,000
 			// prepared keys (C memory, finalizers) would weigh on the other
 			// cases' collections.
 			pk = make([]*splinter.Key, *nkeys)
@@ -224,7 +233,7 @@ func main() {
 		}
 		for _, pattern := range []string{"hot", "random"} {
 			co, order := orderOf(pattern == "random")
-			if op == "getMany64" {
+			if op == "getMany64" || op == "getManyInto64" {
 				batches = batches[:0]
 				for j := 0; j+64 <= len(order); j += 64 {
 					b := make([]*splinter.Key, 64)
@@ -265,13 +274,13 @@ func main() {
 		runtime.Version(), *nkeys, *rounds, *ops)
 	fmt.Printf("floors: an empty cgo call %.1f ns; an empty C function with a get's arguments %.1f ns; "+
 		"a 64-byte allocation %.1f ns\n", floors["cgo_call_ns"], floors["cgo_get_shape_ns"], floors["alloc64_ns"])
-	fmt.Printf("%-17s %16s %9s %16s %9s %9s\n", "", "C", "C dep", "go", "go-C", "go-Cdep")
+	fmt.Printf("%-21s %16s %9s %16s %9s %9s\n", "", "C", "C dep", "go", "go-C", "go-Cdep")
 	for _, r := range results {
 		note := ""
 		if !r.TargetMetNs {
 			note = fmt.Sprintf("  (over the %.0f ns target)", target)
 		}
-		fmt.Printf("%-10s%-7s %7.1f (%6.1f) %9.1f %7.1f (%6.1f) %9.1f %9.1f%s\n",
+		fmt.Printf("%-14s%-7s %7.1f (%6.1f) %9.1f %7.1f (%6.1f) %9.1f %9.1f%s\n",
 			r.Op, r.Pattern, r.CNs, r.CMedianNs, r.CDepNs, r.GoNs, r.GoMedianNs, r.OverheadNs, r.OverDepNs, note)
 	}
 }
