@@ -785,6 +785,7 @@ private:
     Napi::Value KeyWait(const Napi::CallbackInfo &info);
     Napi::Value BenchC(const Napi::CallbackInfo &info);
     Napi::Value BenchOrder(const Napi::CallbackInfo &info);
+    Napi::Value GetManyInto(const Napi::CallbackInfo &info);
     Napi::Value Repair(const Napi::CallbackInfo &info);
     Napi::Value TandemKey(const Napi::CallbackInfo &info);
     Napi::Value TandemSet(const Napi::CallbackInfo &info);
@@ -1997,6 +1998,66 @@ Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
     return out;
 }
 
+// getManyInto([NativePreparedKey], buf, stride, lens Int32Array) -> found:
+// value i to buf[i * stride ...], its length to lens[i]; -1 for an absent
+// key; for a value longer than stride, the length it needs (> stride).
+// Nothing is allocated per key; busy keys are read again alone (retry).
+// Throws the first other failure (SPL_EINVAL for a key prepared for
+// another store), and SPL_EINVAL if buf or lens is too small.
+Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    spl_store *s = live(env);
+    if (!s)
+        return env.Undefined();
+    std::vector<spl_key> keys;
+    std::vector<Prep *> preps;
+    if (!prep_array(env, info[0], keys, preps))
+        return env.Undefined();
+    if (!info[1].IsTypedArray() || !info[3].IsTypedArray() ||
+        info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+        throw_type(env, "getManyInto(keys, buf: Uint8Array, stride, lens: Int32Array)");
+        return env.Undefined();
+    }
+    Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+    size_t stride = info[2].As<Napi::Number>().Uint32Value();
+    Napi::Int32Array lens = info[3].As<Napi::Int32Array>();
+    size_t n = keys.size();
+    if (n == 0)
+        return Napi::Number::New(env, 0);
+    if (stride == 0 || buf.ByteLength() / stride < n || lens.ElementLength() < n) {
+        throw_spl(env, SPL_EINVAL, "getManyInto: buf must hold keys x stride bytes, lens one entry per key");
+        return env.Undefined();
+    }
+    char *b = reinterpret_cast<char *>(buf.Data());
+    size_t ln[64];
+    int rcs[64];
+    int found = 0;
+    for (size_t i = 0; i < n; i += 64) {
+        size_t m = n - i < 64 ? n - i : 64;
+        int rc = spl_get_many(s, keys.data() + i, m, b + i * stride, stride, ln, rcs);
+        if (rc < 0) {
+            throw_spl(env, rc, "getManyInto");
+            return env.Undefined();
+        }
+        for (size_t j = 0; j < m; j++) {
+            int r = rcs[j];
+            if (r == SPL_EAGAIN)
+                r = retry(h->retry_us, [&] { return spl_get_k(s, &keys[i + j], b + (i + j) * stride, stride, &ln[j]); });
+            if (r == 0 || r == SPL_ENOBUFS) {
+                found += r == 0;
+                lens[i + j] = (int32_t)ln[j];
+            } else if (r == SPL_ENOENT) {
+                lens[i + j] = -1;
+            } else {
+                throw_spl(env, r, "getMany", preps[i + j]->key.c_str());
+                return env.Undefined();
+            }
+        }
+    }
+    return Napi::Number::New(env, found);
+}
+
 // setMany([NativePreparedKey], [value]); throws the first failure.
 Napi::Value Store::SetMany(const Napi::CallbackInfo &info)
 {
@@ -2104,6 +2165,7 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("tandemVecGet", &Store::TandemVecGet),
                            InstanceMethod("prepare", &Store::Prepare),
                            InstanceMethod("getMany", &Store::GetMany),
+                           InstanceMethod("getManyInto", &Store::GetManyInto),
                            InstanceMethod("setMany", &Store::SetMany),
                        });
 }
