@@ -1910,6 +1910,9 @@ Napi::Value Store::TandemVecGet(const Napi::CallbackInfo &info)
 }
 
 // prepare(key) -> NativePreparedKey
+// Marks the NativePreparedKeys that Prepare made (prep_array checks it).
+static const napi_type_tag prep_tag = {0x73706c696e746572ull, 0x707265706b657931ull};
+
 Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
@@ -1926,28 +1929,35 @@ Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
     }
     p->h = h;
     h->refs++;
+    napi_type_tag_object(env, o, &prep_tag);
     return o;
 }
 
 // The spl_key array of an array of NativePreparedKey (throws a TypeError).
+// A key is recognised by the type tag Prepare gives it (a lookup of one
+// private property, where instanceof walks the prototype chain).
 static bool prep_array(Napi::Env env, Napi::Value v, std::vector<spl_key> &out, std::vector<Prep *> &preps)
 {
     if (!v.IsArray()) {
         throw_type(env, "keys must be an array of PreparedKey");
         return false;
     }
-    Napi::Array a = v.As<Napi::Array>();
-    auto *d = env.GetInstanceData<AddonData>();
-    uint32_t n = a.Length();
+    napi_value a = v;
+    uint32_t n = 0;
+    napi_get_array_length(env, a, &n);
     out.resize(n);
     preps.resize(n);
     for (uint32_t i = 0; i < n; i++) {
-        Napi::Value e = a.Get(i);
-        if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(d->prep_ctor.Value())) {
-            throw_type(env, "keys must be PreparedKey objects");
+        napi_value e;
+        bool ok = false;
+        void *w = nullptr;
+        if (napi_get_element(env, a, i, &e) != napi_ok || napi_check_object_type_tag(env, e, &prep_tag, &ok) != napi_ok ||
+            !ok || napi_unwrap(env, e, &w) != napi_ok || !w) {
+            if (!env.IsExceptionPending())
+                throw_type(env, "keys must be PreparedKey objects");
             return false;
         }
-        preps[i] = Prep::Unwrap(e.As<Napi::Object>());
+        preps[i] = static_cast<Prep *>(w);
         out[i] = preps[i]->k;
     }
     return true;
