@@ -14,6 +14,8 @@ random keys, against the C library and a redis-server in the same run:
 - python: Store.__getitem__ / __setitem__ with str keys;
 - rounds alternate C and Python; the figure is the fastest round by the
   wall clock (the least disturbed by other work), the median beside it;
+  the fastest by this thread's CPU clock is in the JSON too (time other
+  processes took from it left out);
 - floors, same run: the bare loop, and an empty C function called through
   ctypes with a get's arguments (the store, an encoded key, the pooled
   buffer, its size, the length out) the way __getitem__ calls spl_get;
@@ -64,21 +66,32 @@ def bench_python(cl: ctypes.CDLL, keys: int, ops: int, rounds: int) -> dict:
         cl.splb_c_order(o, ops, keys, random_)
         orders[pattern] = (o, [names[i] for i in o])
 
-    def c_round(op: int, dep: int, o) -> float:
+    cpu = {}  # (op, pattern, who) -> the fastest round by this thread's CPU clock
+
+    def keep_cpu(key, c0: int) -> None:
+        cpu[key] = min(cpu.get(key, float("inf")), (time.thread_time_ns() - c0) / ops)
+
+    def c_round(op: int, dep: int, o, key=None) -> float:
+        c0 = time.thread_time_ns()
         ns = cl.splb_c_loop(sp, cnames, o, ops, op, dep, cval, len(VAL))
+        if key:
+            keep_cpu(key, c0)
         if not ns:
             raise RuntimeError("C loop failed")
         return ns / ops
 
-    def py_round(op: str, seq: list) -> float:
-        t = time.perf_counter_ns()
+    def py_round(op: str, seq: list, key=None) -> float:
+        t, c0 = time.perf_counter_ns(), time.thread_time_ns()
         if op == "get":
             for k in seq:
                 st[k]
         else:
             for k in seq:
                 st[k] = VAL
-        return (time.perf_counter_ns() - t) / ops
+        w = (time.perf_counter_ns() - t) / ops
+        if key:
+            keep_cpu(key, c0)
+        return w
 
     def timed(fn) -> float:
         best = float("inf")
@@ -109,15 +122,18 @@ def bench_python(cl: ctypes.CDLL, keys: int, ops: int, rounds: int) -> dict:
             c_round(cop, 0, o)
             c, d, p = [], [], []
             for _ in range(rounds):
-                c.append(c_round(cop, 0, o))
-                d.append(c_round(cop, 1, o))
-                p.append(py_round(op, seq))
+                c.append(c_round(cop, 0, o, (op, pattern, "c")))
+                d.append(c_round(cop, 1, o, (op, pattern, "c_dep")))
+                p.append(py_round(op, seq, (op, pattern, "python")))
             out[f"{op}_{pattern}"] = {"op": op, "pattern": pattern, "c_ns": round(min(c), 1),
                                       "c_dep_ns": round(min(d), 1), "python_ns": round(min(p), 1),
                                       "overhead_ns": round(min(p) - min(c), 1),
                                       "overhead_dep_ns": round(min(p) - min(d), 1),
                                       "c_median_ns": round(median(c), 1),
-                                      "python_median_ns": round(median(p), 1)}
+                                      "python_median_ns": round(median(p), 1),
+                                      "c_cpu_ns": round(cpu[(op, pattern, "c")], 1),
+                                      "c_dep_cpu_ns": round(cpu[(op, pattern, "c_dep")], 1),
+                                      "python_cpu_ns": round(cpu[(op, pattern, "python")], 1)}
     st.close()
     return {"floors": floors, "results": out, "seqs": {p: orders[p][1] for p in orders}}
 
@@ -232,8 +248,11 @@ def main() -> int:
               f"{r['overhead_dep_ns']:8.0f} {rs}")
     if not isinstance(rd, dict):
         print(f"redis: {rd}")
+    print("by this thread's CPU clock: " + "; ".join(
+        f"{op} C {r['c_cpu_ns']:.1f} dep {r['c_dep_cpu_ns']:.1f} python {r['python_cpu_ns']:.0f}"
+        for op, r in rows.items()))
     ok = max(rows["get_hot"]["python_ns"], rows["get_random"]["python_ns"]) <= 1000
-    print(f"target python get <= 1000 ns: {'ok' if ok else 'over'}")
+    print(f"target python get <= 1000 ns (wall): {'ok' if ok else 'over'}")
     print(json.dumps({"lang": "python", "keys": a.keys, "ops": a.ops, "rounds": a.rounds,
                       "value_bytes": 64, "floors": fl, "results": list(rows.values()),
                       "redis": "ok" if isinstance(rd, dict) else rd, "target_get_le_1us": ok}))
