@@ -51,7 +51,7 @@ set logscale y
 set yrange [1:*]
 set ytics format "%.0f"
 set grid ytics
-set key top left
+set key outside right top
 set ylabel "ns per operation"
 plot "$dir/latency.dat" using 2:xtic(1) title columnheader(2), \
      '' using 3 title columnheader(3), '' using 4 title columnheader(4), \
