@@ -572,7 +572,7 @@ CARGO  ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/b
 CARGO_ENV := SPLINTER_LIB_DIR=$(CURDIR)/$(B) CARGO_TARGET_DIR=$(CURDIR)/$(B)/rust
 BIND_C_BENCH := $(B)/bench/bindings-c-kv
 
-.PHONY: test-python test-rust test-covers bench-python bench-rust bench-bindings install-python
+.PHONY: test-python test-rust test-covers bench-python bench-rust bench-c-kv bench-bindings install-python
 
 test-all: test-covers
 ifneq ($(WITH_EMBEDDINGS),0)
@@ -610,21 +610,33 @@ test-covers:
 	fi; \
 	exit $$rc
 
-$(BIND_C_BENCH): bench/bindings/c_kv.c $(LIB_A)
+BIND_C_LOOP := $(B)/bench/libsplbench.so
+
+$(BIND_C_BENCH): bench/bindings/c_kv.c bench/bindings/c_loop.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(LIB_A) $(LDLIBS)
+
+# c_loop.h for the Python bench (ctypes), linked against libsplinter.so.0
+# so that it shares the copy of the library the binding loaded.
+$(BIND_C_LOOP): bench/bindings/c_loop.c bench/bindings/c_loop.h $(LIB_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -fPIC -shared -o $@ $< -L$(B) -l:libsplinter.so -Wl,-rpath,$(CURDIR)/$(B)
 
 # Get/set latency of 64-byte values (hot and random keys) against C in the
 # same run (and, for Python, a redis-server on loopback); a table and a
 # JSON line each.  bench/bindings/README.md.
-bench-python: lib $(BIND_C_BENCH)
-	SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) bindings/python/bench.py --c $(BIND_C_BENCH)
+bench-python: lib $(BIND_C_LOOP)
+	SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) bindings/python/bench.py --c-loop $(BIND_C_LOOP) $(BENCH_ARGS)
 
-bench-rust: lib $(BIND_C_BENCH)
+bench-rust: lib
 	$(CARGO_ENV) $(CARGO) run --offline --release --manifest-path bindings/rust/Cargo.toml \
-		--example bench -- --c $(CURDIR)/$(BIND_C_BENCH)
+		--example bench -- $(BENCH_ARGS)
 
-bench-bindings: bench-python bench-rust
+# The workload in C alone, no binding loaded (a cross-check).
+bench-c-kv: $(BIND_C_BENCH)
+	$(BIND_C_BENCH) $(BENCH_ARGS)
+
+bench-bindings: bench-python bench-rust bench-node bench-go
 
 # The Python package where Debian's python3 looks (/usr/local/lib/python3.X/
 # dist-packages; under $(DESTDIR) if set).  Offline: setuptools from Debian.

@@ -4,7 +4,8 @@
 # log scale).  Without --from it runs make bench-python, bench-rust,
 # bench-node --json and bench-go --json, keeping their output in
 # build/bench-json/; with --from it reads DIR/{python,rust,node,go}.out (the
-# last JSON line of each).  C is the lowest of the four runs' own C figures.
+# last JSON line of each).  C (pipelined and dependent, c_loop.h) is the
+# lowest of the four runs' own C figures.
 # Default OUT: bench/bindings/latency.png.  Needs gnuplot (gnuplot-nox).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,21 +26,21 @@ d = sys.argv[1]
 def last_json(lang):
     lines = [l for l in open(f"{d}/{lang}.out") if l.startswith("{")]
     return json.loads(lines[-1])
-py, rs, nd, go = (last_json(x) for x in ("python", "rust", "node", "go"))
-def res(j, lang):  # node and go: a list of {op, pattern, c_ns, <lang>_ns}
-    return {f"{r['op']}_{r['pattern']}": (r["c_ns"], r[f"{lang}_ns"]) for r in j["results"]}
-ndr, gor = res(nd, "node"), res(go, "go")
-print("op C Python Rust Node.js Go")
+js = {x: last_json(x) for x in ("python", "rust", "node", "go")}
+# each: a list of {op, pattern, c_ns, c_dep_ns, <lang>_ns}
+res = {x: {f"{r['op']}_{r['pattern']}": r for r in j["results"]} for x, j in js.items()}
+print('op C "C, dependent" Python Rust Node.js Go')
 for op in ("get_hot", "get_random", "set_hot", "set_random"):
-    cs = [py[op]["c_cpu_ns"], rs[op]["c_ns"], ndr[op][0], gor[op][0]]
-    print(f'"{op.replace("_", " ")}" {min(cs)} {py[op]["python_cpu_ns"]} {rs[op]["rust_key_ns"]} '
-          f'{ndr[op][1]} {gor[op][1]}')
+    cs = [res[x][op]["c_ns"] for x in res]
+    ds = [res[x][op]["c_dep_ns"] for x in res]
+    print(f'"{op.replace("_", " ")}" {min(cs)} {min(ds)} ' +
+          " ".join(str(res[x][op][f"{x}_ns"]) for x in ("python", "rust", "node", "go")))
 PY
 when=$(sed -n 1p "$dir/when" 2>/dev/null || date -u '+%Y-%m-%d')
 load=$(sed -n 2p "$dir/when" 2>/dev/null || echo "?")
 cpus=$(sed -n 3p "$dir/when" 2>/dev/null || nproc)
 gnuplot <<GP
-set terminal pngcairo size 800,420 font "DejaVu Sans,10"
+set terminal pngcairo size 880,440 font "DejaVu Sans,10"
 set output "$out"
 set title "Splinter get/set of 64-byte values, ns/op (log scale; lower is better)\n$when, $cpus CPUs shared with other jobs, load average $load"
 set style data histogram
@@ -50,10 +51,11 @@ set logscale y
 set yrange [1:*]
 set ytics format "%.0f"
 set grid ytics
-set key top left
+set key outside right top
 set ylabel "ns per operation"
 plot "$dir/latency.dat" using 2:xtic(1) title columnheader(2), \
      '' using 3 title columnheader(3), '' using 4 title columnheader(4), \
-     '' using 5 title columnheader(5), '' using 6 title columnheader(6)
+     '' using 5 title columnheader(5), '' using 6 title columnheader(6), \
+     '' using 7 title columnheader(7)
 GP
 echo "wrote $out"

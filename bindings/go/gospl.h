@@ -167,6 +167,33 @@ static inline gospl_res gospl_get_k(uintptr_t h, const spl_key *k, void *buf, si
 	return r;
 }
 
+// n gets with prepared keys (keys: n pointers to spl_keys in C memory) in
+// spl_get_many batches of up to 64, all in one cgo call: value i to buf +
+// i * stride, its length (for SPL_ENOBUFS the length needed) to lens[i],
+// the result to rcs[i]; a key busy under a writer is read again alone for
+// up to retry_us.  Returns the number found, or SPL_EINVAL.
+static inline int gospl_get_many(uintptr_t h, spl_key *const *keys, size_t n, void *buf, size_t stride,
+                                 size_t *lens, int *rcs, uint32_t retry_us)
+{
+	spl_key tmp[64];
+	int found = 0;
+	for (size_t i = 0; i < n; i += 64) {
+		size_t m = n - i < 64 ? n - i : 64;
+		for (size_t j = 0; j < m; j++)
+			tmp[j] = *keys[i + j];
+		int rc = spl_get_many(GOSPL_S(h), tmp, m, (char *)buf + i * stride, stride, lens + i, rcs + i);
+		if (rc < 0)
+			return rc;
+		for (size_t j = i; j < i + m; j++) {
+			if (rcs[j] == SPL_EAGAIN && retry_us)
+				GOSPL_RETRY(rcs[j], retry_us,
+				            spl_get_k(GOSPL_S(h), keys[j], (char *)buf + j * stride, stride, &lens[j]));
+			found += rcs[j] == 0;
+		}
+	}
+	return found;
+}
+
 static inline int gospl_set_k(uintptr_t h, const spl_key *k, const void *val, size_t len, uint32_t retry_us)
 {
 	int rc;

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -138,23 +139,67 @@ func (s *Store) keyArray(op string, keys []*Key) ([]C.spl_key, error) {
 	arr := make([]C.spl_key, len(keys))
 	for i, k := range keys {
 		if k == nil || k.k == nil {
-			key := ""
-			if k != nil {
-				key = k.key
-			}
-			return nil, &Error{Op: op, Key: key, Code: ErrClosed}
+			return nil, closedKey(op, k)
 		}
 		arr[i] = *k.k
 	}
 	return arr, nil
 }
 
-// GetMany reads keys in one spl_get_many (the lookups overlapped).  Value i
-// is vals[i]: nil for an absent key (an empty value is a non-nil empty
-// slice).  Values longer than 256 bytes and keys busy under a writer are
-// read again one by one.  err is the first failure of any key (ErrInvalid
-// for a key prepared for another store); the other keys' results are still
-// filled in.
+func closedKey(op string, k *Key) error {
+	key := ""
+	if k != nil {
+		key = k.key
+	}
+	return &Error{Op: op, Key: key, Code: ErrClosed}
+}
+
+// batch is the scratch of one GetMany or GetManyInto: the keys' C
+// pointers, lengths and results, pooled so that a batch allocates none.
+type batch struct {
+	ptrs []*C.spl_key // C memory (cgo allows C pointers in Go memory)
+	lens []C.size_t
+	rcs  []C.int
+}
+
+var batches = sync.Pool{New: func() any { return new(batch) }}
+
+func getBatch(op string, keys []*Key) (*batch, error) {
+	n := len(keys)
+	b := batches.Get().(*batch)
+	if cap(b.ptrs) < n {
+		b.ptrs, b.lens, b.rcs = make([]*C.spl_key, n), make([]C.size_t, n), make([]C.int, n)
+	}
+	b.ptrs, b.lens, b.rcs = b.ptrs[:n], b.lens[:n], b.rcs[:n]
+	for i, k := range keys {
+		if k == nil || k.k == nil {
+			putBatch(b)
+			return nil, closedKey(op, k)
+		}
+		b.ptrs[i] = k.k
+	}
+	return b, nil
+}
+
+func putBatch(b *batch) {
+	if cap(b.ptrs) <= 4096 {
+		batches.Put(b)
+	}
+}
+
+// getMany runs gospl_get_many over keys into buf (n * stride bytes).
+func (s *Store) getMany(b *batch, buf []byte, stride int) C.int {
+	return C.gospl_get_many(s.h, &b.ptrs[0], C.size_t(len(b.ptrs)), unsafe.Pointer(&buf[0]), C.size_t(stride),
+		&b.lens[0], &b.rcs[0], s.retry())
+}
+
+// GetMany reads keys in spl_get_many batches (the lookups overlapped), in
+// one cgo call.  Value i is vals[i]: nil for an absent key (an empty value
+// is a non-nil empty slice).  The values share one backing array (one
+// allocation for the batch; a value kept keeps the batch's bytes alive).
+// Values longer than 256 bytes are read again one by one.  err is the
+// first failure of any key (ErrInvalid for a key prepared for another
+// store); the other keys' results are still filled in.
 func (s *Store) GetMany(keys []*Key) (vals [][]byte, err error) {
 	if s.s == nil {
 		return nil, s.closed("getMany", "")
@@ -164,30 +209,29 @@ func (s *Store) GetMany(keys []*Key) (vals [][]byte, err error) {
 	if n == 0 {
 		return vals, nil
 	}
-	arr, err := s.keyArray("getMany", keys)
+	b, err := getBatch("getMany", keys)
 	if err != nil {
 		return nil, err
 	}
+	defer putBatch(b)
 	stride := int(minU32(256, s.valMax))
 	if stride == 0 {
 		stride = 1
 	}
 	bufs := make([]byte, n*stride)
-	lens := make([]C.size_t, n)
-	rcs := make([]C.int, n)
-	rc := C.spl_get_many(s.s, &arr[0], C.size_t(n), unsafe.Pointer(&bufs[0]), C.size_t(stride), &lens[0], &rcs[0])
+	rc := s.getMany(b, bufs, stride)
 	if rc < 0 {
 		runtime.KeepAlive(keys)
 		return nil, mkerr("getMany", "", rc)
 	}
 	for i := range keys {
-		switch rcs[i] {
+		switch b.rcs[i] {
 		case 0:
-			v := make([]byte, int(lens[i]))
-			copy(v, bufs[i*stride:])
-			vals[i] = v
+			o := i * stride
+			l := o + int(b.lens[i])
+			vals[i] = bufs[o:l:l]
 		case C.SPL_ENOENT:
-		case C.SPL_ENOBUFS, C.SPL_EAGAIN:
+		case C.SPL_ENOBUFS:
 			v, e := keys[i].Get()
 			if e == nil {
 				vals[i] = v
@@ -196,12 +240,60 @@ func (s *Store) GetMany(keys []*Key) (vals [][]byte, err error) {
 			}
 		default:
 			if err == nil {
-				err = mkerr("getMany", keys[i].key, rcs[i])
+				err = mkerr("getMany", keys[i].key, b.rcs[i])
 			}
 		}
 	}
 	runtime.KeepAlive(keys)
 	return vals, err
+}
+
+// GetManyInto is GetMany without allocating: value i goes to
+// buf[i*stride:], its length to lens[i]; lens[i] is -1 for an absent key
+// (or one that failed), and, for a value longer than stride, the length
+// it needs (err is then ErrNoBufs unless an earlier key failed otherwise).
+// buf must hold len(keys) * stride bytes and lens len(keys) entries
+// (ErrInvalid otherwise).  found counts the keys read.
+func (s *Store) GetManyInto(keys []*Key, buf []byte, stride int, lens []int) (found int, err error) {
+	if s.s == nil {
+		return 0, s.closed("getMany", "")
+	}
+	n := len(keys)
+	if n == 0 {
+		return 0, nil
+	}
+	if stride < 1 || len(buf) < n*stride || len(lens) < n {
+		return 0, &Error{Op: "getMany", Code: ErrInvalid}
+	}
+	b, err := getBatch("getMany", keys)
+	if err != nil {
+		return 0, err
+	}
+	rc := s.getMany(b, buf, stride)
+	if rc < 0 {
+		putBatch(b)
+		runtime.KeepAlive(keys)
+		return 0, mkerr("getMany", "", rc)
+	}
+	for i := range keys {
+		switch r := b.rcs[i]; r {
+		case 0:
+			lens[i] = int(b.lens[i])
+		case C.SPL_ENOBUFS:
+			lens[i] = int(b.lens[i])
+			if err == nil {
+				err = mkerr("getMany", keys[i].key, r)
+			}
+		default:
+			lens[i] = -1
+			if r != C.SPL_ENOENT && err == nil {
+				err = mkerr("getMany", keys[i].key, r)
+			}
+		}
+	}
+	putBatch(b)
+	runtime.KeepAlive(keys)
+	return int(rc), err
 }
 
 // SetMany writes vals[i] to keys[i] in one spl_set_many; each write is

@@ -3,6 +3,7 @@ package splinter_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"splinter.local/splinter"
@@ -91,6 +92,51 @@ func TestBatches(t *testing.T) {
 	}
 	if v, err := s.GetMany(nil); err != nil || len(v) != 0 {
 		t.Fatal("empty batch")
+	}
+	// GetManyInto: the values in place; "big" does not fit a stride of 8.
+	buf := make([]byte, len(keys)*8)
+	lens := make([]int, len(keys))
+	found, err := s.GetManyInto(keys, buf, 8, lens)
+	wantErr(t, err, splinter.ErrNoBufs)
+	if found != 3 || lens[0] != 1 || lens[1] != 2 || lens[2] != -1 || lens[3] != 0 || lens[4] != 1000 {
+		t.Fatalf("found %d lens %v", found, lens)
+	}
+	if string(buf[0:1]) != "1" || string(buf[8:10]) != "22" {
+		t.Fatalf("buf %q", buf)
+	}
+	_, err = s.GetManyInto(keys, buf[:8], 8, lens)
+	wantErr(t, err, splinter.ErrInvalid)
+	if n, err := s.GetManyInto(nil, nil, 0, nil); n != 0 || err != nil {
+		t.Fatal("empty batch")
+	}
+	// More keys than one spl_get_many call takes (64).
+	var many []*splinter.Key
+	for i := 0; i < 150; i++ {
+		k, err := s.Prepare(fmt.Sprintf("m%03d", i))
+		must(t, err)
+		if i%3 != 0 {
+			must(t, k.SetString(fmt.Sprint(i)))
+		}
+		many = append(many, k)
+	}
+	buf = make([]byte, len(many)*4)
+	lens = make([]int, len(many))
+	found, err = s.GetManyInto(many, buf, 4, lens)
+	must(t, err)
+	vals, err = s.GetMany(many)
+	must(t, err)
+	if found != 100 {
+		t.Fatalf("found %d", found)
+	}
+	for i := range many {
+		want := fmt.Sprint(i)
+		if i%3 == 0 {
+			if lens[i] != -1 || vals[i] != nil {
+				t.Fatalf("key %d: %d %q", i, lens[i], vals[i])
+			}
+		} else if string(buf[i*4:i*4+lens[i]]) != want || string(vals[i]) != want {
+			t.Fatalf("key %d: %q %q", i, buf[i*4:i*4+lens[i]], vals[i])
+		}
 	}
 	must(t, s.SetMany(nil, nil))
 	wantErr(t, s.SetMany(keys[:1], nil), splinter.ErrInvalid)

@@ -408,11 +408,20 @@ export class Store {
   /** Measure and hash key once for this store (spl_key_prep); SPL_EKEYLEN past keyMax. */
   prepare(key: Key): PreparedKey;
   /**
-   * The values of keys in one spl_get_many (the lookups overlapped), in
-   * order; undefined for an absent key.  Plain keys are prepared first.
+   * The values of keys in spl_get_many batches (the lookups overlapped),
+   * in order; undefined for an absent key.  Plain keys are prepared first.
+   * The Buffers are views into one allocation for the whole batch.
    * Throws the first failure: SPL_EINVAL for a key prepared for another store.
    */
   getMany(keys: Iterable<PreparedKey | Key>): (Buffer | undefined)[];
+  /**
+   * getMany without allocating: value i goes to buf[i * stride ...], its
+   * length to lens[i]: -1 for an absent key and, for a value longer than
+   * stride, the length it needs.  Returns the number of keys found.
+   * SPL_EINVAL if buf holds fewer than keys x stride bytes or lens fewer
+   * entries than keys; throws the first other failure like getMany.
+   */
+  getManyInto(keys: Iterable<PreparedKey | Key>, buf: Uint8Array, stride: number, lens: Int32Array): number;
   /** Write [key, value] pairs (or a Map) in one spl_set_many; each write is atomic on its own. */
   setMany(entries: Iterable<readonly [PreparedKey | Key, Value]>): this;
 }

@@ -563,10 +563,29 @@ class Store {
   _prep(k) {
     return k instanceof PreparedKey ? k._n : this._n.prepare(k);
   }
-  /** The values of keys (PreparedKeys or plain keys) in one spl_get_many:
-   * Buffers, undefined for an absent key. */
+  /** The values of keys (PreparedKeys or plain keys) in spl_get_many
+   * batches: Buffers, undefined for an absent key.  The Buffers are views
+   * into one allocation for the batch (a value kept keeps the batch's bytes
+   * alive); values longer than 256 bytes are read again one by one. */
   getMany(keys) {
-    return this._n.getMany(Array.from(keys, (k) => this._prep(k)));
+    const ks = Array.from(keys, (k) => this._prep(k));
+    const n = ks.length;
+    const stride = this._stride || (this._stride = Math.max(1, Math.min(256, this.info().valMax)));
+    const buf = Buffer.allocUnsafeSlow(n * stride);
+    const lens = new Int32Array(n);
+    this._n.getManyInto(ks, buf, stride, lens);
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const l = lens[i];
+      out[i] = l < 0 ? undefined : l > stride ? ks[i].get() : buf.subarray(i * stride, i * stride + l);
+    }
+    return out;
+  }
+  /** getMany without allocating: value i to buf[i * stride ...], its
+   * length to lens[i] (an Int32Array): -1 for an absent key; for a value
+   * longer than stride, the length it needs.  Returns the number found. */
+  getManyInto(keys, buf, stride, lens) {
+    return this._n.getManyInto(Array.from(keys, (k) => this._prep(k)), buf, stride, lens);
   }
   /** Write [key, value] pairs (or a Map) in one spl_set_many; throws the first failure. */
   setMany(entries) {
@@ -581,8 +600,11 @@ class Store {
   }
 
   /** @internal the benchmark's C loop */
-  _benchC(op, keys, order, value) {
-    return this._n.benchC(op, keys, order, value);
+  _benchC(op, dependent, order, value) {
+    return this._n.benchC(op, dependent, order, value);
+  }
+  _benchOrder(random, n, keys) {
+    return this._n.benchOrder(random, n, keys);
   }
 }
 

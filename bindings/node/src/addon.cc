@@ -549,6 +549,31 @@ napi_value fast_set_pool(napi_env env, napi_callback_info info)
     return nullptr;
 }
 
+// The floors of a call through Node-API, for the benchmark: noop() reads
+// its arguments and returns; noopKey(key, off) also converts the key, as
+// get does, and stops before spl_get.
+napi_value fast_noop(napi_env env, napi_callback_info info)
+{
+    napi_value argv[2];
+    size_t argc = 2;
+    napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+    return nullptr;
+}
+
+napi_value fast_noop_key(napi_env env, napi_callback_info info)
+{
+    napi_value argv[2];
+    Handle *h = fast_args(env, info, 2, argv);
+    if (!h)
+        return nullptr;
+    Key k;
+    if (!k.from(env, argv[0], h->key_max))
+        return nullptr;
+    uint32_t off = 0;
+    napi_get_value_uint32(env, argv[1], &off);
+    return num(env, (double)(k.len + off));
+}
+
 void fast_fin(napi_env, void *data, void *) { handle_unref(static_cast<Handle *>(data)); }
 
 napi_value fast_object(napi_env env, Handle *h)
@@ -557,7 +582,8 @@ napi_value fast_object(napi_env env, Handle *h)
         const char *name;
         napi_callback cb;
     } fns[] = {{"get", fast_get},   {"getInto", fast_get_into}, {"set", fast_set},
-               {"has", fast_has},   {"unset", fast_unset},      {"setPool", fast_set_pool}};
+               {"has", fast_has},   {"unset", fast_unset},      {"setPool", fast_set_pool},
+               {"noop", fast_noop}, {"noopKey", fast_noop_key}};
     napi_value o;
     napi_create_object(env, &o);
     for (const auto &f : fns) {
@@ -758,6 +784,8 @@ private:
     Napi::Value Pulses(const Napi::CallbackInfo &info);
     Napi::Value KeyWait(const Napi::CallbackInfo &info);
     Napi::Value BenchC(const Napi::CallbackInfo &info);
+    Napi::Value BenchOrder(const Napi::CallbackInfo &info);
+    Napi::Value GetManyInto(const Napi::CallbackInfo &info);
     Napi::Value Repair(const Napi::CallbackInfo &info);
     Napi::Value TandemKey(const Napi::CallbackInfo &info);
     Napi::Value TandemSet(const Napi::CallbackInfo &info);
@@ -1680,40 +1708,62 @@ Napi::Value Store::KeyWait(const Napi::CallbackInfo &info)
     return p;
 }
 
-// ---- the benchmark's C baseline: the same loop the binding's user runs,
-// in C, over the same keys, on the same store.
-// benchC(op 0 get / 1 set, keys[], order Uint32Array, value Buffer) -> ns
+// ---- the benchmark's C baseline: bench/bindings/c_loop.h (the workload
+// and C loops every binding's bench shares), on this store, in this
+// process.  Only in a build inside the repository (the header is not
+// installed); elsewhere benchC throws.
+#if __has_include("../../../bench/bindings/c_loop.h")
+#include "../../../bench/bindings/c_loop.h"
+#define SPL_NODE_BENCH 1
+#endif
+
+// benchC(op 0 get / 1 set, dependent 0/1, order Uint32Array, value Buffer)
+// -> ns for the whole loop over the keys "key:%08u" (c_loop.h).
 Napi::Value Store::BenchC(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
     spl_store *s = live(env);
     if (!s)
         return env.Undefined();
+#ifdef SPL_NODE_BENCH
     int op = info[0].As<Napi::Number>().Int32Value();
-    Napi::Array keys = info[1].As<Napi::Array>();
+    int dep = info[1].As<Napi::Number>().Int32Value();
     Napi::Uint32Array order = info[2].As<Napi::Uint32Array>();
     Napi::Buffer<char> val = info[3].As<Napi::Buffer<char>>();
-    std::vector<std::string> ks(keys.Length());
-    for (uint32_t i = 0; i < keys.Length(); i++)
-        ks[i] = keys.Get(i).As<Napi::String>().Utf8Value();
-    std::vector<char> buf(h->val_max);
     size_t n = order.ElementLength();
-    const uint32_t *ord = order.Data();
-    uint64_t t0 = mono_ns();
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *key = ks[ord[i]].c_str();
-        size_t len;
-        int rc = op == 0 ? spl_get(s, key, buf.data(), buf.size(), &len)
-                         : spl_set(s, key, val.Data(), val.Length());
-        bad |= rc;
-    }
-    uint64_t t1 = mono_ns();
-    if (bad < 0) {
-        throw_spl(env, bad, "benchC");
+    uint32_t keys = 0;
+    for (size_t i = 0; i < n; i++)
+        keys = order.Data()[i] >= keys ? order.Data()[i] + 1 : keys;
+    // The names up to the largest index used (hot orders use a few).
+    std::vector<char> names((size_t)keys * SPLB_KEY_STRIDE);
+    splb_names(names.data(), keys);
+    uint64_t ns = splb_loop(s, names.data(), order.Data(), n, op, dep, val.Data(), val.Length());
+    if (!ns) {
+        throw_spl(env, SPL_EINVAL, "benchC: an operation failed");
         return env.Undefined();
     }
-    return Napi::Number::New(env, (double)(t1 - t0));
+    return Napi::Number::New(env, (double)ns);
+#else
+    throw_spl(env, SPL_EINVAL, "benchC: built outside the repository (no bench/bindings/c_loop.h)");
+    return env.Undefined();
+#endif
+}
+
+// benchOrder(random 0/1, n, keys) -> Uint32Array (c_loop.h's order)
+Napi::Value Store::BenchOrder(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    int random = info[0].As<Napi::Number>().Int32Value();
+    size_t n = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t keys = info[2].As<Napi::Number>().Uint32Value();
+    Napi::Uint32Array a = Napi::Uint32Array::New(env, n);
+#ifdef SPL_NODE_BENCH
+    splb_order(a.Data(), n, keys, random);
+#else
+    (void)random;
+    (void)keys;
+#endif
+    return a;
 }
 
 Napi::Value Store::Repair(const Napi::CallbackInfo &info)
@@ -1860,6 +1910,9 @@ Napi::Value Store::TandemVecGet(const Napi::CallbackInfo &info)
 }
 
 // prepare(key) -> NativePreparedKey
+// Marks the NativePreparedKeys that Prepare made (prep_array checks it).
+static const napi_type_tag prep_tag = {0x73706c696e746572ull, 0x707265706b657931ull};
+
 Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
@@ -1876,28 +1929,35 @@ Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
     }
     p->h = h;
     h->refs++;
+    napi_type_tag_object(env, o, &prep_tag);
     return o;
 }
 
 // The spl_key array of an array of NativePreparedKey (throws a TypeError).
+// A key is recognised by the type tag Prepare gives it (a lookup of one
+// private property, where instanceof walks the prototype chain).
 static bool prep_array(Napi::Env env, Napi::Value v, std::vector<spl_key> &out, std::vector<Prep *> &preps)
 {
     if (!v.IsArray()) {
         throw_type(env, "keys must be an array of PreparedKey");
         return false;
     }
-    Napi::Array a = v.As<Napi::Array>();
-    auto *d = env.GetInstanceData<AddonData>();
-    uint32_t n = a.Length();
+    napi_value a = v;
+    uint32_t n = 0;
+    napi_get_array_length(env, a, &n);
     out.resize(n);
     preps.resize(n);
     for (uint32_t i = 0; i < n; i++) {
-        Napi::Value e = a.Get(i);
-        if (!e.IsObject() || !e.As<Napi::Object>().InstanceOf(d->prep_ctor.Value())) {
-            throw_type(env, "keys must be PreparedKey objects");
+        napi_value e;
+        bool ok = false;
+        void *w = nullptr;
+        if (napi_get_element(env, a, i, &e) != napi_ok || napi_check_object_type_tag(env, e, &prep_tag, &ok) != napi_ok ||
+            !ok || napi_unwrap(env, e, &w) != napi_ok || !w) {
+            if (!env.IsExceptionPending())
+                throw_type(env, "keys must be PreparedKey objects");
             return false;
         }
-        preps[i] = Prep::Unwrap(e.As<Napi::Object>());
+        preps[i] = static_cast<Prep *>(w);
         out[i] = preps[i]->k;
     }
     return true;
@@ -1946,6 +2006,66 @@ Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
         }
     }
     return out;
+}
+
+// getManyInto([NativePreparedKey], buf, stride, lens Int32Array) -> found:
+// value i to buf[i * stride ...], its length to lens[i]; -1 for an absent
+// key; for a value longer than stride, the length it needs (> stride).
+// Nothing is allocated per key; busy keys are read again alone (retry).
+// Throws the first other failure (SPL_EINVAL for a key prepared for
+// another store), and SPL_EINVAL if buf or lens is too small.
+Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    spl_store *s = live(env);
+    if (!s)
+        return env.Undefined();
+    std::vector<spl_key> keys;
+    std::vector<Prep *> preps;
+    if (!prep_array(env, info[0], keys, preps))
+        return env.Undefined();
+    if (!info[1].IsTypedArray() || !info[3].IsTypedArray() ||
+        info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+        throw_type(env, "getManyInto(keys, buf: Uint8Array, stride, lens: Int32Array)");
+        return env.Undefined();
+    }
+    Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
+    size_t stride = info[2].As<Napi::Number>().Uint32Value();
+    Napi::Int32Array lens = info[3].As<Napi::Int32Array>();
+    size_t n = keys.size();
+    if (n == 0)
+        return Napi::Number::New(env, 0);
+    if (stride == 0 || buf.ByteLength() / stride < n || lens.ElementLength() < n) {
+        throw_spl(env, SPL_EINVAL, "getManyInto: buf must hold keys x stride bytes, lens one entry per key");
+        return env.Undefined();
+    }
+    char *b = reinterpret_cast<char *>(buf.Data());
+    size_t ln[64];
+    int rcs[64];
+    int found = 0;
+    for (size_t i = 0; i < n; i += 64) {
+        size_t m = n - i < 64 ? n - i : 64;
+        int rc = spl_get_many(s, keys.data() + i, m, b + i * stride, stride, ln, rcs);
+        if (rc < 0) {
+            throw_spl(env, rc, "getManyInto");
+            return env.Undefined();
+        }
+        for (size_t j = 0; j < m; j++) {
+            int r = rcs[j];
+            if (r == SPL_EAGAIN)
+                r = retry(h->retry_us, [&] { return spl_get_k(s, &keys[i + j], b + (i + j) * stride, stride, &ln[j]); });
+            if (r == 0 || r == SPL_ENOBUFS) {
+                found += r == 0;
+                lens[i + j] = (int32_t)ln[j];
+            } else if (r == SPL_ENOENT) {
+                lens[i + j] = -1;
+            } else {
+                throw_spl(env, r, "getMany", preps[i + j]->key.c_str());
+                return env.Undefined();
+            }
+        }
+    }
+    return Napi::Number::New(env, found);
 }
 
 // setMany([NativePreparedKey], [value]); throws the first failure.
@@ -2044,6 +2164,7 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("pulses", &Store::Pulses),
                            InstanceMethod("keyWait", &Store::KeyWait),
                            InstanceMethod("benchC", &Store::BenchC),
+                           InstanceMethod("benchOrder", &Store::BenchOrder),
                            InstanceMethod("signalRepair", &Store::Repair),
                            InstanceMethod("tandemKey", &Store::TandemKey),
                            InstanceMethod("tandemSet", &Store::TandemSet),
@@ -2054,6 +2175,7 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("tandemVecGet", &Store::TandemVecGet),
                            InstanceMethod("prepare", &Store::Prepare),
                            InstanceMethod("getMany", &Store::GetMany),
+                           InstanceMethod("getManyInto", &Store::GetManyInto),
                            InstanceMethod("setMany", &Store::SetMany),
                        });
 }

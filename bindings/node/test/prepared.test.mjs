@@ -63,6 +63,27 @@ test('batches give results per key', () => {
     assert.deepEqual(got.map((v) => v && v.toString()), ['1', '22', undefined, '333', Buffer.alloc(1000, 9).toString(), '4']);
     assert.deepEqual(s.getMany([]), []);
     assert.equal(s.setMany([]), s);
+    // getManyInto: in place; 'big' does not fit a stride of 8
+    const buf = Buffer.alloc(6 * 8);
+    const lens = new Int32Array(6);
+    assert.equal(s.getManyInto([a, 'b', 'missing', c, big, 'd'], buf, 8, lens), 4);
+    assert.deepEqual([...lens], [1, 2, -1, 3, 1000, 1]);
+    assert.equal(buf.subarray(8, 10).toString(), '22');
+    assert.throws(() => s.getManyInto([a, c], buf.subarray(0, 8), 8, lens), { code: 'SPL_EINVAL' });
+    assert.throws(() => s.getManyInto([a], buf, 8, new Uint32Array(1)), TypeError);
+    // more keys than one spl_get_many takes (64)
+    const many = [];
+    for (let i = 0; i < 150; i++) {
+      many.push(s.prepare(`m${i}`));
+      if (i % 3) s.set(`m${i}`, String(i));
+    }
+    const vals = s.getMany(many);
+    const lens2 = new Int32Array(150);
+    assert.equal(s.getManyInto(many, Buffer.alloc(150 * 4), 4, lens2), 100);
+    for (let i = 0; i < 150; i++) {
+      assert.equal(vals[i] && vals[i].toString(), i % 3 ? String(i) : undefined);
+      assert.equal(lens2[i], i % 3 ? String(i).length : -1);
+    }
   } finally {
     s.close();
   }

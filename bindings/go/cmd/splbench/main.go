@@ -1,46 +1,46 @@
 // Command splbench times get and set of 64-byte values through the Go
-// binding against the same loop in C (one cgo call runs the whole loop) on
-// the same store and keys, in the same run.  Hot: 8 keys in turn (as
-// bench/ does); random: uniformly random keys out of -keys.  Rounds
-// alternate C and Go; the figure is the fastest round (the least disturbed
-// by other work on the machine), with the median beside it.
+// binding against the C baseline of bench/bindings/c_loop.h (one cgo call
+// runs the whole C loop) on the same store and keys, in the same process.
+// The workload is the one every binding's bench runs (c_loop.h,
+// bench/bindings/README.md): 100,000 keys "key:%08u", hot = 8 keys in turn,
+// random = xorshift32.  Rounds alternate C and Go; the figure is the
+// fastest round (the least disturbed by other work on the machine), the
+// median beside it.  C is given two ways: pipelined (a C loop, the CPU
+// overlapping successive gets' cache misses) and dependent (each get
+// waits for the previous one's value: one get's latency).
+//
+// It also times the floors of any cgo binding, in the same run: an empty
+// cgo call, an empty C function called with a get's arguments the way
+// GetInto calls spl_get (a string key, a Go buffer), and a 64-byte
+// allocation (what Get adds to GetInto).
 //
 //	go run ./cmd/splbench [-keys 100000] [-ops 200000] [-rounds 15] [-json]
 package main
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../../include -O2
+#cgo CFLAGS: -I${SRCDIR}/../../../../include -I${SRCDIR}/../../../../bench/bindings -O2
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
-#include "splinter.h"
+#include "c_loop.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-// op 0: spl_get into a 64-byte buffer; 1: spl_set of val.  Returns ns, or
-// 0 if a call failed.
-static uint64_t c_loop(void *store, char **keys, const uint32_t *order, size_t n, int op,
+static uint64_t c_loop(void *store, const char *names, const uint32_t *order, size_t n, int op, int dep,
                        const void *val, size_t len)
 {
-	spl_store *s = store;
-	char buf[64];
-	size_t got;
-	int bad = 0;
-	uint64_t t0 = now_ns();
-	for (size_t i = 0; i < n; i++) {
-		const char *k = keys[order[i]];
-		bad |= op == 0 ? spl_get(s, k, buf, sizeof buf, &got) : spl_set(s, k, val, len);
-	}
-	uint64_t t1 = now_ns();
-	return bad < 0 ? 0 : t1 - t0;
+	return splb_loop(store, names, order, n, op, dep, val, len);
 }
 
-static int c_noop(int x) { return x; }
+static void c_noop(void) {}
+
+// The shape of the binding's gospl_get_r: the store as an integer, a Go
+// string key, a Go buffer (cgo checks that pointer), a small struct back.
+typedef struct { int rc; size_t n; } noop_res;
+static noop_res c_noop_get(uintptr_t h, _GoString_ key, void *buf, size_t cap, uint32_t retry_us)
+{
+	size_t n = 0;
+	noop_res r = {splb_noop((spl_store *)h, _GoStringPtr(key), buf, cap, &n), n};
+	(void)retry_us;
+	return r;
+}
 */
 import "C"
 
@@ -61,14 +61,18 @@ type result struct {
 	Op          string  `json:"op"`
 	Pattern     string  `json:"pattern"`
 	CNs         float64 `json:"c_ns"`
+	CDepNs      float64 `json:"c_dep_ns"`
 	GoNs        float64 `json:"go_ns"`
 	OverheadNs  float64 `json:"overhead_ns"`
+	OverDepNs   float64 `json:"overhead_dep_ns"`
 	CMedianNs   float64 `json:"c_median_ns"`
 	GoMedianNs  float64 `json:"go_median_ns"`
 	TargetMetNs bool    `json:"meets_target"`
 }
 
-const target = 100.0 // ns over C
+const target = 100.0 // ns over C (pipelined)
+
+var sinkB []byte // keeps the allocation floor's slices on the heap
 
 func main() {
 	nkeys := flag.Int("keys", 100000, "keys in the store")
@@ -76,56 +80,48 @@ func main() {
 	rounds := flag.Int("rounds", 15, "rounds per figure")
 	asJSON := flag.Bool("json", false, "print one JSON object")
 	flag.Parse()
-
-	slots := uint32(1)
-	for float64(slots) < float64(*nkeys)*2.5 {
-		slots *= 2
+	if *nkeys < 8 || *ops < 1 || *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "splbench: -keys >= 8, -ops >= 1, -rounds >= 1")
+		os.Exit(2)
 	}
-	s, err := splinter.Create("", &splinter.Options{Backing: splinter.BackingMemfd, Slots: slots, KeyMax: 32, ValMax: 64})
+
+	s, err := splinter.Create("", &splinter.Options{Backing: splinter.BackingMemfd,
+		Slots: uint32(C.splb_slots(C.uint32_t(*nkeys))), KeyMax: 32, ValMax: C.SPLB_VAL_LEN})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	defer s.Close()
-	value := make([]byte, 64)
+	value := make([]byte, C.SPLB_VAL_LEN)
 	for i := range value {
 		value[i] = 0x5a
 	}
+	// The C loop's keys, in C memory; Go's are Go strings of the same bytes.
+	cnames := (*C.char)(C.malloc(C.size_t(*nkeys) * C.SPLB_KEY_STRIDE))
+	C.splb_names(cnames, C.uint32_t(*nkeys))
 	keys := make([]string, *nkeys)
-	ckeys := C.malloc(C.size_t(*nkeys) * C.size_t(unsafe.Sizeof(uintptr(0))))
-	ck := unsafe.Slice((**C.char)(ckeys), *nkeys)
 	for i := range keys {
-		keys[i] = fmt.Sprintf("user:%07d", i)
-		ck[i] = C.CString(keys[i])
+		keys[i] = fmt.Sprintf("key:%08d", i)
 		if err := s.Set(keys[i], value); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
-	orderOf := func(random bool) []uint32 {
-		o := make([]uint32, *ops)
-		x := uint32(0x9e3779b9)
-		for i := range o {
-			x ^= x << 13
-			x ^= x >> 17
-			x ^= x << 5
-			if random {
-				o[i] = x % uint32(*nkeys)
-			} else {
-				o[i] = uint32(i&7) * uint32(*nkeys/8)
-			}
+	// The order is made in C (c_loop.h) and copied for the Go loop.
+	orderOf := func(random bool) (*C.uint32_t, []uint32) {
+		r := C.int(0)
+		if random {
+			r = 1
 		}
-		return o
-	}
-	// The order lives in C memory for the C loop (no Go pointer crosses).
-	corder := func(o []uint32) *C.uint32_t {
-		p := C.malloc(C.size_t(len(o)) * 4)
-		copy(unsafe.Slice((*uint32)(p), len(o)), o)
-		return (*C.uint32_t)(p)
+		p := (*C.uint32_t)(C.malloc(C.size_t(*ops) * 4))
+		C.splb_order(p, C.size_t(*ops), C.uint32_t(*nkeys), r)
+		return p, append([]uint32(nil), unsafe.Slice((*uint32)(unsafe.Pointer(p)), *ops)...)
 	}
 	cval := C.CBytes(value)
 
 	buf := make([]byte, 64)
+	var batches [][]*splinter.Key
+	mbuf, mlens := make([]byte, 64*64), make([]int, 64)
 	goLoop := func(op string, order []uint32) float64 {
 		t0 := time.Now()
 		switch op {
@@ -135,6 +131,20 @@ func main() {
 					panic(err)
 				}
 			}
+		case "getMany64":
+			for _, b := range batches {
+				if _, err := s.GetMany(b); err != nil {
+					panic(err)
+				}
+			}
+			return float64(time.Since(t0).Nanoseconds()) / float64(len(batches)*64)
+		case "getManyInto64":
+			for _, b := range batches {
+				if _, err := s.GetManyInto(b, mbuf, 64, mlens); err != nil {
+					panic(err)
+				}
+			}
+			return float64(time.Since(t0).Nanoseconds()) / float64(len(batches)*64)
 		case "getInto":
 			for _, i := range order {
 				if _, err := s.GetInto(keys[i], buf); err != nil {
@@ -150,12 +160,12 @@ func main() {
 		}
 		return float64(time.Since(t0).Nanoseconds()) / float64(len(order))
 	}
-	cLoop := func(op string, order *C.uint32_t) float64 {
+	cLoop := func(op string, order *C.uint32_t, dep int) float64 {
 		cop := C.int(0)
 		if op == "set" {
 			cop = 1
 		}
-		ns := C.c_loop(s.CStore(), (**C.char)(ckeys), order, C.size_t(*ops), cop, cval, 64)
+		ns := C.c_loop(s.CStore(), cnames, order, C.size_t(*ops), cop, C.int(dep), cval, C.SPLB_VAL_LEN)
 		if ns == 0 {
 			panic("C loop failed")
 		}
@@ -175,55 +185,103 @@ func main() {
 		}
 		return m
 	}
-	// The floor of any cgo binding: one empty cgo call, timed the same way.
-	noop := func() float64 {
-		t0 := time.Now()
-		for i := 0; i < *ops; i++ {
-			C.c_noop(C.int(i))
+	timed := func(f func()) float64 {
+		var ns []float64
+		for r := 0; r < *rounds; r++ {
+			t0 := time.Now()
+			f()
+			ns = append(ns, float64(time.Since(t0).Nanoseconds())/float64(*ops))
 		}
-		return float64(time.Since(t0).Nanoseconds()) / float64(*ops)
+		return round1(min(ns))
 	}
-	var ns []float64
-	for r := 0; r < *rounds; r++ {
-		ns = append(ns, noop())
+	// The floors, timed the same way, in the hot case's loop (so with its
+	// key lookups in Go).
+	h := C.uintptr_t(uintptr(s.CStore()))
+	hotC, hot := orderOf(false)
+	C.free(unsafe.Pointer(hotC))
+	floors := map[string]float64{
+		"cgo_call_ns": timed(func() {
+			for range hot {
+				C.c_noop()
+			}
+		}),
+		"cgo_get_shape_ns": timed(func() {
+			for _, i := range hot {
+				C.c_noop_get(h, keys[i], unsafe.Pointer(&buf[0]), C.size_t(len(buf)), 0)
+			}
+		}),
+		"alloc64_ns": timed(func() {
+			for range hot {
+				sinkB = make([]byte, 64)
+			}
+		}),
 	}
-	cgoCall := round1(min(ns))
 	var results []result
-	for _, op := range []string{"get", "getInto", "set"} {
+	var pk []*splinter.Key
+	for _, op := range []string{"get", "getInto", "set", "getMany64", "getManyInto64"} {
+		if op == "getMany64" && pk == nil {
+			// Batches of 64 prepared keys in one GetMany (GetManyInto: no
+			// allocation): last, as the 100,000
+			// prepared keys (C memory, finalizers) would weigh on the other
+			// cases' collections.
+			pk = make([]*splinter.Key, *nkeys)
+			for i := range pk {
+				if pk[i], err = s.Prepare(keys[i]); err != nil {
+					panic(err)
+				}
+			}
+		}
 		for _, pattern := range []string{"hot", "random"} {
-			order := orderOf(pattern == "random")
-			co := corder(order)
+			co, order := orderOf(pattern == "random")
+			if op == "getMany64" || op == "getManyInto64" {
+				batches = batches[:0]
+				for j := 0; j+64 <= len(order); j += 64 {
+					b := make([]*splinter.Key, 64)
+					for k := range b {
+						b[k] = pk[order[j+k]]
+					}
+					batches = append(batches, b)
+				}
+			}
 			goLoop(op, order) // warm up
-			cLoop(op, co)
+			cLoop(op, co, 0)
 			runtime.GC() // no collection left running from the case before
-			var cs, gs []float64
+			var cs, ds, gs []float64
 			for r := 0; r < *rounds; r++ {
-				cs = append(cs, cLoop(op, co))
+				cs = append(cs, cLoop(op, co, 0))
+				ds = append(ds, cLoop(op, co, 1))
 				gs = append(gs, goLoop(op, order))
 			}
 			C.free(unsafe.Pointer(co))
-			cm, gm := min(cs), min(gs)
-			results = append(results, result{Op: op, Pattern: pattern, CNs: round1(cm), GoNs: round1(gm),
-				OverheadNs: round1(gm - cm), CMedianNs: round1(median(cs)), GoMedianNs: round1(median(gs)),
-				TargetMetNs: gm-cm <= target})
+			cm, dm, gm := min(cs), min(ds), min(gs)
+			results = append(results, result{Op: op, Pattern: pattern, CNs: round1(cm), CDepNs: round1(dm),
+				GoNs: round1(gm), OverheadNs: round1(gm - cm), OverDepNs: round1(gm - dm),
+				CMedianNs: round1(median(cs)), GoMedianNs: round1(median(gs)), TargetMetNs: gm-cm <= target})
 		}
 	}
+	for _, k := range pk {
+		k.Close()
+	}
+	C.free(unsafe.Pointer(cnames))
+	C.free(cval)
 	if *asJSON {
 		out := map[string]any{"lang": "go", "go": runtime.Version(), "keys": *nkeys, "ops": *ops, "rounds": *rounds,
-			"value_bytes": 64, "target_overhead_ns": target, "cgo_call_ns": cgoCall, "results": results}
+			"value_bytes": 64, "target_overhead_ns": target, "floors": floors, "results": results}
 		json.NewEncoder(os.Stdout).Encode(out)
 		return
 	}
 	fmt.Printf("%s: %d keys, 64-byte values, %d rounds of %d ops (fastest round; median in brackets)\n",
 		runtime.Version(), *nkeys, *rounds, *ops)
-	fmt.Printf("an empty cgo call: %.1f ns (the floor of any cgo binding's overhead)\n", cgoCall)
+	fmt.Printf("floors: an empty cgo call %.1f ns; an empty C function with a get's arguments %.1f ns; "+
+		"a 64-byte allocation %.1f ns\n", floors["cgo_call_ns"], floors["cgo_get_shape_ns"], floors["alloc64_ns"])
+	fmt.Printf("%-21s %16s %9s %16s %9s %9s\n", "", "C", "C dep", "go", "go-C", "go-Cdep")
 	for _, r := range results {
 		note := ""
 		if !r.TargetMetNs {
 			note = fmt.Sprintf("  (over the %.0f ns target)", target)
 		}
-		fmt.Printf("%-8s%-7s C %7.1f ns (%.1f)  go %7.1f ns (%.1f)  overhead %7.1f ns%s\n",
-			r.Op, r.Pattern, r.CNs, r.CMedianNs, r.GoNs, r.GoMedianNs, r.OverheadNs, note)
+		fmt.Printf("%-14s%-7s %7.1f (%6.1f) %9.1f %7.1f (%6.1f) %9.1f %9.1f%s\n",
+			r.Op, r.Pattern, r.CNs, r.CMedianNs, r.CDepNs, r.GoNs, r.GoMedianNs, r.OverheadNs, r.OverDepNs, note)
 	}
 }
 
