@@ -240,7 +240,8 @@ endif
 FRAG_NAMES := $(filter-out hnsw,$(FRAG_NAMES))
 FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
 FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))
-FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(filter-out fragments/hnsw/%,$(wildcard fragments/*/bench_*.c)))
+FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(filter-out fragments/hnsw/% fragments/embed/bench_embed.c,\
+	$(wildcard fragments/*/bench_*.c)))
 TFRAG_SO   := $(patsubst tests/frag/%.c,$(B)/tests/frag/%.so,$(wildcard tests/frag/frag_*.c))
 TFRAG_BIN  := $(patsubst tests/frag/%.c,$(B)/tests/%,$(wildcard tests/frag/test_*.c))
 FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
@@ -287,9 +288,29 @@ $(B)/tests/test_llama: tests/llama/test_llama.c fragments/embed/embedder.c fragm
 	$(CC) $(CFLAGS_BASE) $(LLAMA_CFLAGS) -Ifragments/embed -o $@ tests/llama/test_llama.c \
 		fragments/embed/embedder.c $(LLAMA_LIBS) $(LDLIBS)
 
+# The embed fragment's benchmark (WITH_LLAMA=1; fragments/embed/bench_embed.c):
+# the fragment against a plain llama.cpp loop, and the latency of a text's
+# vector; `make bench` runs it with the tiny model and with a model of
+# nomic-embed-text's shape (768 wide, 12 layers, Q8_0, random weights),
+# generated here (build/llama/nomic-sized.gguf, 121 MB; not committed).
+BENCH_EMBED := $(B)/bench/embed/bench_embed
+$(BENCH_EMBED): fragments/embed/bench_embed.c $(LIB_A) $(LLAMA_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LLAMA_CFLAGS) -o $@ $< $(LIB_A) $(LLAMA_LIBS) $(LDLIBS)
+
+$(LLAMA_B)/nomic-sized.gguf: scripts/tiny-model.py $(LLAMA_STAMP)
+	/usr/bin/python3 scripts/tiny-model.py $@ $(LLAMA_B)/src/gguf-py hidden=768 layers=12 heads=12 ff=3072 \
+		ctx=2048 type=q8_0
+
+.PHONY: bench-embed
+bench-embed: $(BENCH_EMBED) $(B)/fragments/embed.so $(LLAMA_B)/tiny.gguf $(LLAMA_B)/nomic-sized.gguf
+	$(BENCH_EMBED) $(B) $(LLAMA_B)/tiny.gguf --texts 2000 --runs 5 --threads 1 --latency 500
+	$(BENCH_EMBED) $(B) $(LLAMA_B)/nomic-sized.gguf --texts 64 --runs 3 --latency 20
+
 ifeq ($(WITH_LLAMA),1)
-test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf
-	tests/run.sh llama "tests/llama/check.sh $(B)"
+test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf $(BENCH_EMBED)
+	tests/run.sh llama "tests/llama/check.sh $(B)" \
+		"$(BENCH_EMBED) $(B) $(LLAMA_B)/tiny.gguf --check --texts 300 --runs 1 --batch 8 --threads 1 --latency 50"
 	SPLCTL=$(CURDIR)/$(CLI_BIN) MODEL=$(CURDIR)/$(LLAMA_B)/tiny.gguf tests/cli/run.sh llama-cli tests/llama
 test-all: test-llama
 else
@@ -500,7 +521,7 @@ fuzz-corpus: $(LIB_A)
 	$(B)/tests/gen_corpus tests/fuzz/regressions --regressions
 
 # ---------------------------------------------------------------- bench
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(if $(filter 1,$(WITH_LLAMA)),bench-embed)
 	$(BENCH_BIN)
 
 # ---------------------------------------------------------------- demo
