@@ -7,6 +7,9 @@
  * epoch E, embeds doc_prefix + text, and writes the vector with
  * spl_vec_set_if(key, E): a text that changed meanwhile is refused
  * (SPL_ESTALE) and embedded again when its own change event is handled.
+ * The texts of one batch of events (or of a resync's scan) are read
+ * first and embedded together, `batch` per embedder call (the llama
+ * embedder: one llama_encode, a sequence per text).
  * On success the key's epoch is E + 2, which the fragment records: the
  * event of its own vector write is then recognised and skipped.
  *

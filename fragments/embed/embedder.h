@@ -82,6 +82,19 @@ int emb_embed_batch(emb_embedder *e, const char *prefix, const char *const *text
                     size_t n, float *out, uint32_t dim, int *ntok);
 /* 0 if e can produce vectors of `dim` elements, else -1 with a reason. */
 int emb_check_dim(const emb_embedder *e, uint32_t dim, char *err, size_t cap);
+/* Embed `text` as a query the way fragment `frag` (NULL: "embed")
+ * registered in store s embeds its texts: its embedder, model, max_tokens,
+ * threads and query_prefix (no such fragment: the default embedder, no
+ * prefix), into *out (malloc'd, dim floats, L2-normalised).  Returns 0, or
+ * an SPL_* code with a reason in err[cap]: SPL_ENOTSUP (the embedder
+ * cannot be opened: not in this build, a missing model), SPL_EDIM (its
+ * dimension is not dim), SPL_EINVAL (nothing to embed), SPL_ENOMEM.  In
+ * client_query.c, which programs linking the library use (splinterctl,
+ * the Lua binding); embed.so does not have it. */
+struct spl_store;
+int emb_query(struct spl_store *s, const char *frag, const char *text, uint32_t dim, float **out, char *err,
+              size_t cap);
+
 /* Cosine of two vectors (0 if either norm is 0). */
 float emb_cosine(const float *a, const float *b, uint32_t dim);
 
