@@ -311,7 +311,7 @@ $(LLAMA_B)/nomic-sized.gguf: scripts/tiny-model.py $(LLAMA_STAMP)
 .PHONY: bench-embed
 bench-embed: $(BENCH_EMBED) $(B)/fragments/embed.so $(LLAMA_B)/tiny.gguf $(LLAMA_B)/nomic-sized.gguf
 	$(BENCH_EMBED) $(B) $(LLAMA_B)/tiny.gguf --texts 2000 --runs 5 --threads 1 --latency 500
-	$(BENCH_EMBED) $(B) $(LLAMA_B)/nomic-sized.gguf --texts 128 --runs 3 --latency 20
+	$(BENCH_EMBED) $(B) $(LLAMA_B)/nomic-sized.gguf --texts 128 --runs 3 --threads 1 --latency 20
 
 ifeq ($(WITH_LLAMA),1)
 test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf $(BENCH_EMBED)
