@@ -247,10 +247,21 @@ static int cmp_d(const void *a, const void *b)
 }
 
 static int host_pid;
+static char tmp_dir[] = "/tmp/spl-bench-embed-XXXXXX";
 static void kill_host(void)
 {
     if (host_pid > 0)
         kill(host_pid, SIGKILL);
+    host_pid = 0;
+}
+/* at exit, whatever the path: no host left, no store left */
+static void cleanup(void)
+{
+    kill_host();
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmp_dir);
 }
 
 /* The model's n_embd from its GGUF header (no llama.cpp yet). */
@@ -313,13 +324,14 @@ int main(int argc, char **argv)
         texts[i] = sentence();
 
     /* the store, the fragment, its host (before any thread here) */
-    char p[4096], lib[4096], dir[] = "/tmp/spl-bench-embed-XXXXXX";
+    char p[4096], lib[4096];
     snprintf(p, sizeof p, "%s/fragments/embed.so", b);
     if (spl_frag_find(p, NULL, lib, sizeof lib) != 0)
         return fprintf(stderr, "%s: %s\n", p, spl_frag_errmsg()), 2;
-    if (!mkdtemp(dir))
+    if (!mkdtemp(tmp_dir))
         return 2;
-    setenv("SPLINTER_SHM_DIR", dir, 1);
+    atexit(cleanup);
+    setenv("SPLINTER_SHM_DIR", tmp_dir, 1);
     spl_options o;
     spl_options_init(&o);
     o.geom = (spl_geometry){(uint32_t)(n * (runs + 1) + 64), 64, 512, dim};
@@ -338,7 +350,6 @@ int main(int argc, char **argv)
         return fprintf(stderr, "register: %s: %s\n", spl_err_name(rc), spl_frag_errmsg()), 2;
     spl_host_opts ho = {SPL_HOST_OPTS_VERSION, 0, "embed", -1};
     host_pid = spl_host_spawn(s, &ho);
-    atexit(kill_host);
     spl_frag_info fi;
     rc = spl_frag_wait(s, "embed", 1u << SPL_FRAG_RUNNING | 1u << SPL_FRAG_FAILED, 60000000000ll, &fi);
     if (rc || fi.state != SPL_FRAG_RUNNING)
@@ -440,12 +451,8 @@ int main(int argc, char **argv)
     }
     spl_frag_unregister(s, "embed", 10000000000ll);
     kill_host();
-    host_pid = 0;
     spl_close(s);
     plain_close(&pl);
-    snprintf(p, sizeof p, "rm -rf %s", dir);
-    if (system(p) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
     for (int i = 0; i < n; i++)
         free(texts[i]);
     free(texts), free(ref), free(got);
