@@ -86,7 +86,8 @@ $(LLAMA_B)/.built: scripts/llama-build.sh
 $(B)/.llama-%:
 	@mkdir -p $(dir $@) && rm -f $(B)/.llama-* && touch $@
 
-CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c))) fragments/embed/embedder.c
+EMB_CLIENT := fragments/embed/embedder.c fragments/embed/client_query.c
+CLI_SRC  := $(filter-out cli/cmd_lua.c,$(sort $(wildcard cli/*.c))) $(EMB_CLIENT)
 CLI_BIN  := $(B)/splinterctl
 CLI_CFLAGS := $(shell pkg-config --cflags jansson libedit 2>/dev/null) -Icli -Ifragments/embed -DSPLCTL_WITH_LUA=$(WITH_LUA)
 CLI_LIBS := $(shell pkg-config --libs jansson libedit 2>/dev/null || echo -ljansson -ledit)
@@ -143,9 +144,13 @@ $(CLI_BIN): $(CLI_SRC) $(wildcard cli/*.h lua/*.h fragments/embed/*.h) $(LIB_A) 
 # The loadable module: the same binding, linked with the PIC static library
 # (no dependency on an installed libsplinter.so); Lua's symbols come from
 # the interpreter that loads it.
-$(LUA_MOD): $(LUA_SRC) $(wildcard lua/*.h) $(LIB_A)
+# (the module embeds search_text's queries itself: the embedder, and
+# llama.cpp with WITH_LLAMA=1)
+$(LUA_MOD): $(LUA_SRC) $(wildcard lua/*.h fragments/embed/*.h) $(EMB_CLIENT) $(LIB_A) $(B)/.llama-$(WITH_LLAMA) \
+		$(LLAMA_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -fPIC -shared -o $@ $(LUA_SRC) $(LIB_A) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(LUA_CFLAGS) -Ifragments/embed $(LLAMA_CFLAGS) -fPIC -shared -o $@ $(LUA_SRC) \
+		$(EMB_CLIENT) $(LIB_A) $(LLAMA_LIBS) $(LDLIBS)
 
 lib: $(LIB_A) $(LIB_SO)
 
@@ -225,7 +230,8 @@ tests: $(UNIT_BIN) $(MP_BIN) $(FUZZ_REPLAY)
 
 # ---------------------------------------------------------------- fragments
 # Each fragments/NAME/ builds NAME.so from its *.c (test_*.c and bench_*.c
-# are its tests and benchmark, linked with the library instead).  Fragments
+# are its tests and benchmark, client_*.c code for the programs that use
+# it: all linked with the library instead).  Fragments
 # do not link libsplinter: the host hands them its functions
 # (include/splinter_fragment.h).  Test fragments: tests/frag/frag_*.c.
 FRAG_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard fragments/*/*.c))))
@@ -240,7 +246,8 @@ endif
 FRAG_NAMES := $(filter-out hnsw,$(FRAG_NAMES))
 FRAG_SO    := $(patsubst %,$(B)/fragments/%.so,$(FRAG_NAMES))
 FRAG_TESTS := $(patsubst fragments/%.c,$(B)/tests/%,$(wildcard fragments/*/test_*.c))
-FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(filter-out fragments/hnsw/%,$(wildcard fragments/*/bench_*.c)))
+FRAG_BENCH := $(patsubst fragments/%.c,$(B)/bench/%,$(filter-out fragments/hnsw/% fragments/embed/bench_embed.c,\
+	$(wildcard fragments/*/bench_*.c)))
 TFRAG_SO   := $(patsubst tests/frag/%.c,$(B)/tests/frag/%.so,$(wildcard tests/frag/frag_*.c))
 TFRAG_BIN  := $(patsubst tests/frag/%.c,$(B)/tests/%,$(wildcard tests/frag/test_*.c))
 FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
@@ -248,7 +255,7 @@ FRAG_CFLAGS := $(CFLAGS_BASE) -fPIC -shared -fvisibility=hidden
 fragments: $(FRAG_SO)
 
 .SECONDEXPANSION:
-$(B)/fragments/%.so: $$(filter-out $$(wildcard fragments/$$*/test_*.c fragments/$$*/bench_*.c),$$(wildcard fragments/$$*/*.c)) \
+$(B)/fragments/%.so: $$(filter-out $$(wildcard fragments/$$*/test_*.c fragments/$$*/bench_*.c fragments/$$*/client_*.c),$$(wildcard fragments/$$*/*.c)) \
 		include/splinter.h include/splinter_fragment.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FRAG_CFLAGS) $(FRAG_XCFLAGS) -o $@ $(filter %.c,$^) $(FRAG_XLIBS) -lm
@@ -287,10 +294,31 @@ $(B)/tests/test_llama: tests/llama/test_llama.c fragments/embed/embedder.c fragm
 	$(CC) $(CFLAGS_BASE) $(LLAMA_CFLAGS) -Ifragments/embed -o $@ tests/llama/test_llama.c \
 		fragments/embed/embedder.c $(LLAMA_LIBS) $(LDLIBS)
 
+# The embed fragment's benchmark (WITH_LLAMA=1; fragments/embed/bench_embed.c):
+# the fragment against a plain llama.cpp loop, and the latency of a text's
+# vector; `make bench` runs it with the tiny model and with a model of
+# nomic-embed-text's shape (768 wide, 12 layers, Q8_0, random weights),
+# generated here (build/llama/nomic-sized.gguf, 121 MB; not committed).
+BENCH_EMBED := $(B)/bench/embed/bench_embed
+$(BENCH_EMBED): fragments/embed/bench_embed.c $(LIB_A) $(LLAMA_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LLAMA_CFLAGS) -o $@ $< $(LIB_A) $(LLAMA_LIBS) $(LDLIBS)
+
+$(LLAMA_B)/nomic-sized.gguf: scripts/tiny-model.py $(LLAMA_STAMP)
+	/usr/bin/python3 scripts/tiny-model.py $@ $(LLAMA_B)/src/gguf-py hidden=768 layers=12 heads=12 ff=3072 \
+		ctx=2048 type=q8_0
+
+.PHONY: bench-embed
+bench-embed: $(BENCH_EMBED) $(B)/fragments/embed.so $(LLAMA_B)/tiny.gguf $(LLAMA_B)/nomic-sized.gguf
+	$(BENCH_EMBED) $(B) $(LLAMA_B)/tiny.gguf --texts 2000 --runs 5 --threads 1 --latency 500
+	$(BENCH_EMBED) $(B) $(LLAMA_B)/nomic-sized.gguf --texts 128 --runs 3 --threads 1 --latency 20
+
 ifeq ($(WITH_LLAMA),1)
-test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf
-	tests/run.sh llama "tests/llama/check.sh $(B)"
-	SPLCTL=$(CURDIR)/$(CLI_BIN) MODEL=$(CURDIR)/$(LLAMA_B)/tiny.gguf tests/cli/run.sh llama-cli tests/llama
+test-llama: cli fragments $(B)/tests/test_llama $(LLAMA_B)/tiny.gguf $(BENCH_EMBED)
+	tests/run.sh llama "tests/llama/check.sh $(B)" \
+		"$(BENCH_EMBED) $(B) $(LLAMA_B)/tiny.gguf --check --texts 300 --runs 1 --batch 8 --threads 1 --latency 50"
+	SPLCTL=$(CURDIR)/$(CLI_BIN) MODEL=$(CURDIR)/$(LLAMA_B)/tiny.gguf \
+		$(if $(filter 1,$(WITH_LUA)),LUA_MOD_DIR=$(CURDIR)/$(dir $(LUA_MOD))) tests/cli/run.sh llama-cli tests/llama
 test-all: test-llama
 else
 test-llama:
@@ -500,7 +528,7 @@ fuzz-corpus: $(LIB_A)
 	$(B)/tests/gen_corpus tests/fuzz/regressions --regressions
 
 # ---------------------------------------------------------------- bench
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(if $(filter 1,$(WITH_LLAMA)),bench-embed)
 	$(BENCH_BIN)
 
 # ---------------------------------------------------------------- demo

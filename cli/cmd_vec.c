@@ -37,44 +37,14 @@ static int need_vectors(cli_ctx *c, uint32_t *dim)
 
 /* ---------------------------------------------------------------- search */
 
-/* The value of NAME=VALUE among a registered fragment's arguments. */
-static const char *frag_arg(const spl_frag_info *fi, const char *name)
-{
-    const char *a = fi->args;
-    size_t n = strlen(name);
-    for (uint32_t i = 0; i < fi->argc && a < fi->args + sizeof fi->args; i++, a += strlen(a) + 1)
-        if (strncmp(a, name, n) == 0 && a[n] == '=')
-            return a + n + 1;
-    return NULL;
-}
-
 /* Embed text as a query with the embedder and settings of fragment `frag`
  * (registered in the store; absent: the default embedder, no prefix). */
 static int embed_query(cli_ctx *c, const char *frag, const char *text, uint32_t dim, float **out)
 {
-    spl_frag_info fi;
-    int have = spl_frag_get(c->s, frag, &fi) == 0;
-    const char *kind = have ? frag_arg(&fi, "embedder") : NULL;
-    const char *mt = have ? frag_arg(&fi, "max_tokens") : NULL;
-    const char *qp = have ? frag_arg(&fi, "query_prefix") : NULL;
-    const char *th = have ? frag_arg(&fi, "threads") : NULL;
-    emb_embedder *e;
     char err[320];
-    if (emb_open_ex(kind, have ? frag_arg(&fi, "model") : NULL, mt ? (uint32_t)strtoul(mt, NULL, 10) : 0,
-                    th ? (uint32_t)strtoul(th, NULL, 10) : 0, &e, err, sizeof err) != 0)
-        return cli_fail(c, CLI_USAGE, "SPL_ENOTSUP", "%s", err);
-    if (emb_check_dim(e, dim, err, sizeof err) != 0) {
-        emb_close(e);
-        return cli_fail(c, CLI_USAGE, "SPL_EDIM", "%s", err);
-    }
-    float *v = malloc(dim * sizeof *v);
-    int n = v ? e->embed(e, qp ? qp : e->query_prefix, text, strlen(text), v, dim) : -12;
-    emb_close(e);
-    if (n <= 0) {
-        free(v);
-        return cli_fail(c, CLI_USAGE, "SPL_EINVAL", "nothing to embed in the query text");
-    }
-    *out = v;
+    int rc = emb_query(c->s, frag, text, dim, out, err, sizeof err);
+    if (rc)
+        return cli_fail(c, CLI_USAGE, spl_err_name(rc), "%s", err);
     return CLI_OK;
 }
 

@@ -23,7 +23,11 @@
  * returns nil early when the script is being interrupted (Ctrl-C).
  * Vectors: vector_get(key) -> {numbers} | nil, vector_set(key, {numbers}),
  * vector_clear(key) -> true | false, search(vec | key, {k=, metric=,
- * labels=, any=, prefix=, threads=}) -> {{key=, score=, epoch=}...}.
+ * labels=, any=, prefix=, threads=}) -> {{key=, score=, epoch=}...};
+ * search_text(text, {the same, frag=}) embeds text as a query with the
+ * embedder and settings of the store's embed fragment (frag: its name,
+ * default "embed"; none registered: the default embedder), as splinterctl
+ * search --text does, then searches.
  *
  * Adding a function: write it as l_NAME below and add it to funcs[].
  */
@@ -34,6 +38,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "embedder.h"
 #include "lsplinter.h"
 
 #define LSPL_STR_(x) #x
@@ -923,39 +928,35 @@ static int l_vector_clear(lua_State *L)
     return 1;
 }
 
-/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=}]) */
-static int l_search(lua_State *L)
+/* The options table at idx of search and search_text into q. */
+static void search_opts(lua_State *L, int idx, spl_vec_query *q)
 {
     static const char *const metrics[] = {"cosine", "dot", "l2", NULL};
-    spl_store *s = store_arg(L);
-    spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
-    if (lua_type(L, 1) == LUA_TSTRING) {
-        q.key = lua_tostring(L, 1);
-        q.flags |= SPL_VQ_SKIP_SELF;
-    } else {
-        q.dim = store_dim(L, s);
-        q.vec = vec_from_table(L, 1, q.dim); /* stays on the stack */
-    }
-    if (lua_istable(L, 2)) {
-        lua_getfield(L, 2, "k");
-        q.k = (uint32_t)luaL_optinteger(L, -1, 10);
-        lua_getfield(L, 2, "metric");
-        q.metric = (spl_metric)luaL_checkoption(L, -1, "cosine", metrics);
-        lua_getfield(L, 2, "labels");
-        q.labels = (uint64_t)luaL_optinteger(L, -1, 0);
-        lua_getfield(L, 2, "any");
-        if (lua_toboolean(L, -1))
-            q.flags |= SPL_F_LABELS_ANY;
-        lua_getfield(L, 2, "prefix");
-        q.prefix = lua_tostring(L, -1); /* stays on the stack while used */
-        lua_getfield(L, 2, "threads");
-        q.threads = (uint32_t)luaL_optinteger(L, -1, 0);
-    }
+    if (!lua_istable(L, idx))
+        return;
+    lua_getfield(L, idx, "k");
+    q->k = (uint32_t)luaL_optinteger(L, -1, 10);
+    lua_getfield(L, idx, "metric");
+    q->metric = (spl_metric)luaL_checkoption(L, -1, "cosine", metrics);
+    lua_getfield(L, idx, "labels");
+    q->labels = (uint64_t)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, idx, "any");
+    if (lua_toboolean(L, -1))
+        q->flags |= SPL_F_LABELS_ANY;
+    lua_getfield(L, idx, "prefix");
+    q->prefix = lua_tostring(L, -1); /* stays on the stack while used */
+    lua_getfield(L, idx, "threads");
+    q->threads = (uint32_t)luaL_optinteger(L, -1, 0);
+}
+
+/* Run q; push its hits {{key=, score=, epoch=}...}. */
+static int search_push(lua_State *L, spl_store *s, const spl_vec_query *q, const char *what)
+{
     spl_vec_result *r;
     int rc;
-    RETRY(rc, spl_vec_search(s, &q, &r));
+    RETRY(rc, spl_vec_search(s, q, &r));
     if (rc < 0)
-        return raise(L, rc, q.key ? q.key : "search");
+        return raise(L, rc, what);
     lua_createtable(L, (int)r->n, 0);
     for (uint32_t i = 0; i < r->n; i++) {
         lua_createtable(L, 0, 3);
@@ -969,6 +970,48 @@ static int l_search(lua_State *L)
     }
     spl_vec_result_free(r);
     return 1;
+}
+
+/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=}]) */
+static int l_search(lua_State *L)
+{
+    spl_store *s = store_arg(L);
+    spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        q.key = lua_tostring(L, 1);
+        q.flags |= SPL_VQ_SKIP_SELF;
+    } else {
+        q.dim = store_dim(L, s);
+        q.vec = vec_from_table(L, 1, q.dim); /* stays on the stack */
+    }
+    search_opts(L, 2, &q);
+    return search_push(L, s, &q, q.key ? q.key : "search");
+}
+
+/* search_text(text [, {k=, metric=, labels=, any=, prefix=, threads=, frag=}]) */
+static int l_search_text(lua_State *L)
+{
+    spl_store *s = store_arg(L);
+    const char *text = luaL_checkstring(L, 1);
+    spl_vec_query q = {.k = 10, .metric = SPL_METRIC_COSINE};
+    search_opts(L, 2, &q);
+    const char *frag = NULL;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "frag");
+        frag = lua_tostring(L, -1);
+    }
+    q.dim = store_dim(L, s);
+    char err[320];
+    float *v = NULL;
+    int rc = emb_query(s, frag, text, q.dim, &v, err, sizeof err);
+    if (rc)
+        return raise(L, rc, err);
+    /* the vector lives in a userdata (freed by Lua if the search raises) */
+    float *ud = lua_newuserdatauv(L, sizeof *ud * q.dim, 0);
+    memcpy(ud, v, sizeof *ud * q.dim);
+    free(v);
+    q.vec = ud;
+    return search_push(L, s, &q, "search_text");
 }
 
 /* ---------------------------------------------------------------- module */
@@ -986,7 +1029,8 @@ static const luaL_Reg funcs[] = {
     {"bump", l_bump},     {"signal", l_signal}, {"pulses", l_pulses},
     {"subscribe", l_subscribe}, {"wait", l_wait}, {"key_wait", l_key_wait},
     {"vector_get", l_vector_get}, {"vector_set", l_vector_set},
-    {"vector_clear", l_vector_clear}, {"search", l_search}, {NULL, NULL}};
+    {"vector_clear", l_vector_clear}, {"search", l_search},
+    {"search_text", l_search_text}, {NULL, NULL}};
 
 static const luaL_Reg sub_methods[] = {
     {"wait", l_sub_wait}, {"close", l_sub_close}, {NULL, NULL}};

@@ -24,8 +24,10 @@
 #   python3                           : node-gyp, which builds the Node.js addon (bindings/node)
 #   nodejs, npm (only if no node)     : the Node.js binding (make test-node); the machines come
 #                                       with Node.js 20, which a Debian nodejs would downgrade
-#   cmake                             : WITH_LLAMA=1 builds llama.cpp (fetched from npm:
-#                                       scripts/llama-build.sh) with cmake
+#   cmake, git                        : WITH_LLAMA=1 (CI builds it) fetches llama.cpp from
+#                                       npm (scripts/llama-build.sh: npm pack, then git clone
+#                                       of the package's bundle) and builds it with cmake;
+#                                       python3-numpy (below) writes its test model
 #   libhnswlib-dev                    : the benchmark anchor of the HNSW fragment (header-only
 #                                       hnswlib, C++): make bench-hnsw runs hnsw-compare, head
 #                                       to head with it (fragments/hnsw/bench_hnswlib.cpp)
@@ -38,7 +40,7 @@
 set -eu
 pkgs="build-essential make pkg-config libcmocka-dev clang libclang-rt-14-dev valgrind spin
       libedit-dev libjansson-dev liblua5.4-dev lua5.4 bats jq tmux libnuma-dev numactl
-      libnats-dev nats-server golang-go gnuplot-nox python3 libfaiss-dev libopenblas-openmp-dev libhnswlib-dev cmake"
+      libnats-dev nats-server golang-go gnuplot-nox python3 libfaiss-dev libopenblas-openmp-dev libhnswlib-dev cmake git"
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 # Python binding (bindings/python; make test-python, bench-python, install-python):
 #   python3-pytest                    : its test suite (run with Debian's /usr/bin/python3)

@@ -1,9 +1,13 @@
 #!/usr/bin/python3
-"""scripts/tiny-model.py OUT.gguf [GGUF_PY_DIR]
+"""scripts/tiny-model.py OUT.gguf [GGUF_PY_DIR] [NAME=VALUE...]
 
 Writes a tiny `nomic-bert` embedding model for tests: 2 layers, hidden 64,
 4 heads, SwiGLU FFN of 128, RoPE (NeoX), mean pooling, a WordPiece
 vocabulary of a few hundred pieces, seeded random f32 weights (~0.5 MB).
+NAME=VALUE settings make other sizes, e.g. the shape of nomic-embed-text
+for benchmarks (hidden=768 layers=12 heads=12 ff=3072 ctx=2048
+type=q8_0): hidden, layers, heads, ff, ctx, seed, and type (f32, f16 or
+q8_0: the weight matrices; embeddings and norms stay f32).
 It means nothing; it exercises llama.cpp's loader, tokenizer and BERT graph
 so that an independent numpy forward pass (tests/llama/reference.py) can be
 compared with llama.cpp's output.  Needs python3-numpy and llama.cpp's
@@ -13,14 +17,23 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GGUF_PY = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "build", "llama", "src", "gguf-py")
+POS = [a for a in sys.argv[1:] if "=" not in a]
+SET = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+GGUF_PY = POS[1] if len(POS) > 1 else os.path.join(HERE, "..", "build", "llama", "src", "gguf-py")
 sys.path.insert(0, GGUF_PY)
 
 import numpy as np  # noqa: E402
 import gguf  # noqa: E402
 
-N_EMBD, N_HEAD, N_FF, N_LAYER, N_CTX = 64, 4, 128, 2, 512
-EPS, ROPE_BASE, SEED = 1e-12, 1000.0, 20240601
+KNOWN = {"hidden", "layers", "heads", "ff", "ctx", "seed", "type"}
+if set(SET) - KNOWN:
+    sys.exit(f"tiny-model.py: unknown setting(s) {sorted(set(SET) - KNOWN)} (known: {sorted(KNOWN)})")
+N_EMBD, N_HEAD, N_FF = int(SET.get("hidden", 64)), int(SET.get("heads", 4)), int(SET.get("ff", 128))
+N_LAYER, N_CTX = int(SET.get("layers", 2)), int(SET.get("ctx", 512))
+EPS, ROPE_BASE, SEED = 1e-12, 1000.0, int(SET.get("seed", 20240601))
+WTYPE = SET.get("type", "f32")
+if WTYPE not in ("f32", "f16", "q8_0") or N_EMBD % N_HEAD or N_EMBD % 32:
+    sys.exit("tiny-model.py: type is f32, f16 or q8_0; hidden a multiple of heads and of 32")
 WS = "\u2581"  # word-start marker of llama.cpp's WPM tokenizer
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -63,7 +76,7 @@ def vocab():
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "build/llama/tiny.gguf"
+    out = POS[0] if POS else "build/llama/tiny.gguf"
     toks = vocab()
     rng = np.random.default_rng(SEED)
 
@@ -81,7 +94,8 @@ def main():
     w.add_causal_attention(False)
     w.add_pooling_type(gguf.PoolingType.MEAN)
     w.add_rope_freq_base(ROPE_BASE)
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_file_type({"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
+                     "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[WTYPE])
 
     w.add_tokenizer_model("bert")
     w.add_token_list(toks)
@@ -102,15 +116,27 @@ def main():
     w.add_tensor("token_types.weight", r(2, N_EMBD, s=0.5))
     w.add_tensor("token_embd_norm.weight", 1 + r(N_EMBD))
     w.add_tensor("token_embd_norm.bias", r(N_EMBD))
+    def mat(name, m):  # a weight matrix, in the chosen type
+        if WTYPE == "f16":
+            w.add_tensor(name, m.astype(np.float16))
+        elif WTYPE == "q8_0":
+            q = gguf.quants.quantize(m, gguf.GGMLQuantizationType.Q8_0)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            w.add_tensor(name, m)
+
+    # random weights scaled by 1/sqrt(fan-in) (the tiny model's scales at
+    # hidden 64), so a wide model's activations stay of the same size
+    k = (64.0 / N_EMBD) ** 0.5
     for i in range(N_LAYER):
         b = f"blk.{i}."
-        w.add_tensor(b + "attn_qkv.weight", r(3 * N_EMBD, N_EMBD, s=0.3))
-        w.add_tensor(b + "attn_output.weight", r(N_EMBD, N_EMBD, s=0.15))
+        mat(b + "attn_qkv.weight", r(3 * N_EMBD, N_EMBD, s=0.3 * k))
+        mat(b + "attn_output.weight", r(N_EMBD, N_EMBD, s=0.15 * k))
         w.add_tensor(b + "attn_output_norm.weight", 1 + r(N_EMBD))
         w.add_tensor(b + "attn_output_norm.bias", r(N_EMBD))
-        w.add_tensor(b + "ffn_up.weight", r(N_FF, N_EMBD, s=0.15))
-        w.add_tensor(b + "ffn_gate.weight", r(N_FF, N_EMBD, s=0.15))
-        w.add_tensor(b + "ffn_down.weight", r(N_EMBD, N_FF, s=0.1))
+        mat(b + "ffn_up.weight", r(N_FF, N_EMBD, s=0.15 * k))
+        mat(b + "ffn_gate.weight", r(N_FF, N_EMBD, s=0.15 * k))
+        mat(b + "ffn_down.weight", r(N_EMBD, N_FF, s=0.1 * (128.0 / N_FF) ** 0.5))
         w.add_tensor(b + "layer_output_norm.weight", 1 + r(N_EMBD))
         w.add_tensor(b + "layer_output_norm.bias", r(N_EMBD))
 

@@ -7,6 +7,9 @@
  * epoch E, embeds doc_prefix + text, and writes the vector with
  * spl_vec_set_if(key, E): a text that changed meanwhile is refused
  * (SPL_ESTALE) and embedded again when its own change event is handled.
+ * The texts of one batch of events (or of a resync's scan) are read
+ * first and embedded together, `batch` per embedder call (the llama
+ * embedder: one llama_encode, a sequence per text).
  * On success the key's epoch is E + 2, which the fragment records: the
  * event of its own vector write is then recognised and skipped.
  *
@@ -39,6 +42,17 @@ struct region_head {
     uint64_t pad[2];
 };
 
+/* A text read and waiting for its vector (the batch in hand). */
+struct item {
+    char *key;        /* [key_max + 1] */
+    char *text;       /* [vcap] */
+    size_t len;
+    uint32_t slot;
+    uint64_t epoch;   /* of the text read */
+    uint64_t kh, th;  /* key and text hashes */
+    int has;          /* the key had a vector when read (0) */
+};
+
 struct embed {
     spl_frag_ctx *ctx;
     spl_store *s;
@@ -48,12 +62,20 @@ struct embed {
     uint32_t dim, slots, key_max, batch;
     struct rec *recs;
     int persistent; /* recs in a region */
-    char *vbuf, *kbuf;
+    char *vbuf;
     size_t vcap;
-    float *vec, *tmp;
+    float *tmp;
     int busy;
+    /* the batch in hand: np of batch items, embedded together */
+    struct item *items;
+    uint32_t np;
+    const char **texts;
+    size_t *lens;
+    float *vecs; /* [batch * dim] */
+    int *ntok;
     /* counters since start */
     uint64_t embedded, uptodate, stale, empty, cleared, errors, resyncs, own, deleted;
+    uint64_t calls, max_batch; /* embedder calls, most texts in one */
 };
 
 static uint64_t fnv(const void *p, size_t n, uint64_t h)
@@ -69,8 +91,69 @@ static uint64_t fnv(const void *p, size_t n, uint64_t h)
 
 static uint64_t key_hash(const char *k) { return fnv(k, strlen(k), FNV0) | 1; }
 
-/* Bring key's vector up to date with its text: text[len] at epoch (its
- * slot).  Returns 0 (done or nothing to do), SPL_EAGAIN (busy: later). */
+/* Its vector computed (ntok tokens; 0: nothing to embed): write it if the
+ * key still has the epoch of the text embedded.  0, or SPL_EAGAIN. */
+static int finish(struct embed *d, const struct item *it, const float *vec, int ntok)
+{
+    struct rec *r = &d->recs[it->slot];
+    if (ntok == 0) { /* nothing to embed: no vector */
+        d->empty++;
+        if (it->has == 0) {
+            int rc = A->vec_clear(d->s, it->key);
+            if (rc == SPL_EAGAIN)
+                return rc;
+            if (rc == 0)
+                d->cleared++;
+        }
+        r->key_hash = it->kh, r->text_hash = it->th, r->vec_epoch = 0;
+        return 0;
+    }
+    int rc = A->vec_set_if(d->s, it->key, it->epoch, vec, d->dim);
+    if (rc == 0) {
+        r->key_hash = it->kh, r->text_hash = it->th, r->vec_epoch = it->epoch + 2;
+        d->embedded++;
+        return 0;
+    }
+    if (rc == SPL_ESTALE || rc == SPL_ENOENT) { /* changed since: its own event follows */
+        d->stale++;
+        return 0;
+    }
+    if (rc == SPL_EAGAIN)
+        return rc;
+    d->errors++;
+    A->log(d->ctx, SPL_FRAG_LOG_WARN, "vec_set_if %s: %s", it->key, A->err_name(rc));
+    return 0;
+}
+
+/* Embed the batch in hand in one embedder call and write the vectors.
+ * Returns 0, or SPL_EAGAIN if a key stayed busy (the host resyncs soon). */
+static int flush(struct embed *d)
+{
+    uint32_t n = d->np;
+    if (!n)
+        return 0;
+    d->np = 0;
+    for (uint32_t i = 0; i < n; i++)
+        d->texts[i] = d->items[i].text, d->lens[i] = d->items[i].len;
+    int rc = emb_embed_batch(d->e, d->doc_prefix, d->texts, d->lens, n, d->vecs, d->dim, d->ntok);
+    d->calls++;
+    if (n > d->max_batch)
+        d->max_batch = n;
+    if (rc < 0) {
+        d->errors += n;
+        A->log(d->ctx, SPL_FRAG_LOG_WARN, "embedding %u texts failed (%d)", n, rc);
+        return 0;
+    }
+    int again = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (finish(d, &d->items[i], d->vecs + (size_t)i * d->dim, d->ntok[i]) == SPL_EAGAIN)
+            again = 1;
+    return again ? SPL_EAGAIN : 0;
+}
+
+/* Key's text[len] at epoch (its slot): if its vector is not up to date,
+ * add it to the batch in hand (embedded when the batch is full, or at the
+ * end of the events or the scan).  Returns 0, or SPL_EAGAIN (busy: later). */
 static int handle(struct embed *d, const char *key, uint32_t slot, uint64_t epoch, const char *text,
                   size_t len)
 {
@@ -89,38 +172,33 @@ static int handle(struct embed *d, const char *key, uint32_t slot, uint64_t epoc
         d->uptodate++; /* metadata changed, the text did not */
         return 0;
     }
-    int n = d->e->embed(d->e, d->doc_prefix, text, len, d->vec, d->dim);
-    if (n < 0) {
-        d->errors++;
-        return 0;
-    }
-    if (n == 0) { /* nothing to embed: no vector */
-        d->empty++;
-        if (has == 0) {
-            int rc = A->vec_clear(d->s, key);
-            if (rc == SPL_EAGAIN)
-                return rc;
-            if (rc == 0)
-                d->cleared++;
+    /* the same key already in the batch: this reading is the newer one;
+     * another key in the same slot (deleted, then reused): flush first */
+    int again = 0;
+    struct item *it = NULL;
+    for (uint32_t i = 0; i < d->np; i++)
+        if (d->items[i].slot == slot) {
+            if (d->items[i].kh == kh && strcmp(d->items[i].key, key) == 0)
+                it = &d->items[i];
+            else
+                again = flush(d);
+            break;
         }
-        r->key_hash = kh, r->text_hash = th, r->vec_epoch = 0;
-        return 0;
+    if (!it) {
+        if (d->np == d->batch)
+            again |= flush(d);
+        it = &d->items[d->np++];
+        size_t kl = strlen(key);
+        if (kl > d->key_max)
+            kl = d->key_max;
+        memcpy(it->key, key, kl);
+        it->key[kl] = 0;
     }
-    int rc = A->vec_set_if(d->s, key, epoch, d->vec, d->dim);
-    if (rc == 0) {
-        r->key_hash = kh, r->text_hash = th, r->vec_epoch = epoch + 2;
-        d->embedded++;
-        return 0;
-    }
-    if (rc == SPL_ESTALE || rc == SPL_ENOENT) { /* changed since: its own event follows */
-        d->stale++;
-        return 0;
-    }
-    if (rc == SPL_EAGAIN)
-        return rc;
-    d->errors++;
-    A->log(d->ctx, SPL_FRAG_LOG_WARN, "vec_set_if %s: %s", key, A->err_name(rc));
-    return 0;
+    if (len > d->vcap)
+        len = d->vcap;
+    memcpy(it->text, text, len);
+    it->len = len, it->slot = slot, it->epoch = epoch, it->kh = kh, it->th = th, it->has = has;
+    return again ? SPL_EAGAIN : 0;
 }
 
 /* Read key's text and epoch consistently, then handle it. */
@@ -146,6 +224,8 @@ static int process(struct embed *d, const char *key)
     return SPL_EAGAIN;
 }
 
+/* The events of one drain: every changed text read first, then embedded
+ * together, `batch` texts per embedder call. */
 static int embed_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev, size_t n)
 {
     (void)ctx;
@@ -167,6 +247,8 @@ static int embed_events(spl_frag_ctx *ctx, void *state, const spl_frag_event *ev
         if (process(d, ev[i].key) == SPL_EAGAIN)
             again = 1;
     }
+    if (flush(d) == SPL_EAGAIN)
+        again = 1;
     return again ? SPL_EAGAIN : 0;
 }
 
@@ -186,6 +268,8 @@ static int embed_resync(spl_frag_ctx *ctx, void *state, int reason)
     d->resyncs++;
     d->busy = 0;
     int rc = A->scan(ctx, scan_one, d);
+    if (flush(d) == SPL_EAGAIN)
+        d->busy = 1;
     A->log(ctx, SPL_FRAG_LOG_DEBUG, "resync (%d): %llu embedded so far", reason,
            (unsigned long long)d->embedded);
     return rc ? rc : d->busy ? SPL_EAGAIN : 0;
@@ -205,9 +289,15 @@ static void embed_stop(spl_frag_ctx *ctx, void *state)
     free(d->doc_prefix);
     free(d->query_prefix);
     free(d->vbuf);
-    free(d->kbuf);
-    free(d->vec);
     free(d->tmp);
+    if (d->items)
+        for (uint32_t i = 0; i < d->batch; i++)
+            free(d->items[i].key), free(d->items[i].text);
+    free(d->items);
+    free(d->texts);
+    free(d->lens);
+    free(d->vecs);
+    free(d->ntok);
     free(d);
 }
 
@@ -279,14 +369,16 @@ static int embed_start(spl_frag_ctx *ctx, int argc, const char *const *argv, voi
     d->dim = inf.geom.vec_dim;
     d->slots = inf.geom.slots;
     d->key_max = inf.geom.key_max;
-    uint32_t max_tokens, threads;
+    uint32_t max_tokens, threads, batch_tokens;
     rc = SPL_EINVAL;
-    if (opt_u32(ctx, "max_tokens", 0, 1u << 20, &max_tokens) || opt_u32(ctx, "batch", 1, 4096, &d->batch) ||
-        opt_u32(ctx, "threads", 0, 1024, &threads))
+    if (opt_u32(ctx, "max_tokens", 0, 1u << 20, &max_tokens) ||
+        opt_u32(ctx, "batch", 1, EMB_MAX_BATCH, &d->batch) || opt_u32(ctx, "threads", 0, 1024, &threads) ||
+        opt_u32(ctx, "batch_tokens", 0, 1u << 16, &batch_tokens))
         goto fail;
     char err[320];
     const char *kind = A->arg(ctx, "embedder");
-    if (emb_open_ex(kind, A->arg(ctx, "model"), max_tokens, threads, &d->e, err, sizeof err) != 0) {
+    emb_opts eo = {A->arg(ctx, "model"), max_tokens, threads, d->batch, batch_tokens};
+    if (emb_open_opts(kind, &eo, &d->e, err, sizeof err) != 0) {
         A->fail(ctx, "%s", err);
         goto fail;
     }
@@ -315,11 +407,18 @@ static int embed_start(spl_frag_ctx *ctx, int argc, const char *const *argv, voi
     rc = SPL_ENOMEM;
     d->vcap = inf.geom.val_max;
     d->vbuf = malloc(d->vcap + 1);
-    d->kbuf = malloc((size_t)d->key_max + 1);
-    d->vec = malloc(sizeof *d->vec * d->dim);
     d->tmp = malloc(sizeof *d->tmp * d->dim);
-    if (!d->doc_prefix || !d->query_prefix || !d->vbuf || !d->kbuf || !d->vec || !d->tmp)
+    d->items = calloc(d->batch, sizeof *d->items);
+    d->texts = calloc(d->batch, sizeof *d->texts);
+    d->lens = calloc(d->batch, sizeof *d->lens);
+    d->vecs = malloc(sizeof *d->vecs * d->dim * d->batch);
+    d->ntok = calloc(d->batch, sizeof *d->ntok);
+    if (!d->doc_prefix || !d->query_prefix || !d->vbuf || !d->tmp || !d->items || !d->texts || !d->lens ||
+        !d->vecs || !d->ntok)
         goto fail;
+    for (uint32_t i = 0; i < d->batch; i++)
+        if (!(d->items[i].key = malloc((size_t)d->key_max + 1)) || !(d->items[i].text = malloc(d->vcap + 1)))
+            goto fail;
     /* the per-slot records: in a region if the store has them */
     char conf[512];
     snprintf(conf, sizeof conf, "%s|%u|%u|%s", d->e->kind, d->dim, max_tokens, d->doc_prefix);
@@ -367,14 +466,16 @@ static int cmd_stats(spl_frag_ctx *ctx, void *state, int argc, const char *const
     struct embed *d = state;
     A->reply(r,
              "{\"embedded\":%llu,\"uptodate\":%llu,\"own\":%llu,\"stale\":%llu,\"empty\":%llu,"
-             "\"cleared\":%llu,\"deleted\":%llu,\"errors\":%llu,\"resyncs\":%llu,",
+             "\"cleared\":%llu,\"deleted\":%llu,\"errors\":%llu,\"resyncs\":%llu,\"calls\":%llu,"
+             "\"max_batch\":%llu,",
              (unsigned long long)d->embedded, (unsigned long long)d->uptodate, (unsigned long long)d->own,
              (unsigned long long)d->stale, (unsigned long long)d->empty, (unsigned long long)d->cleared,
-             (unsigned long long)d->deleted, (unsigned long long)d->errors, (unsigned long long)d->resyncs);
+             (unsigned long long)d->deleted, (unsigned long long)d->errors, (unsigned long long)d->resyncs,
+             (unsigned long long)d->calls, (unsigned long long)d->max_batch);
     A->reply(r, "\"embedder\":");
     reply_strz(r, d->e->kind);
-    A->reply(r, ",\"dim\":%u,\"max_tokens\":%u,\"batch\":%u,\"persistent\":%s,\"prefix\":", d->dim,
-             d->e->max_tokens, d->batch, d->persistent ? "true" : "false");
+    A->reply(r, ",\"dim\":%u,\"max_tokens\":%u,\"batch\":%u,\"batch_tokens\":%u,\"persistent\":%s,"
+             "\"prefix\":", d->dim, d->e->max_tokens, d->batch, d->e->batch_tokens, d->persistent ? "true" : "false");
     reply_strz(r, d->prefix);
     A->reply(r, ",\"glob\":");
     reply_strz(r, d->glob);
@@ -429,8 +530,9 @@ static const spl_frag_opt embed_opts[] = {
     {"threads", "0", "threads of a model-backed embedder (0: the library's default)"},
     {"doc_prefix", NULL, "prepended to texts (default: the embedder's; hash: none)"},
     {"query_prefix", NULL, "prepended to queries (default: the embedder's; hash: none)"},
-    {"batch", "16", "texts embedded together (model-backed embedders)"},
-    {"max_tokens", "0", "words taken from a text (0: all)"},
+    {"batch", "16", "texts embedded together, in one model call (1..256)"},
+    {"batch_tokens", "0", "tokens per model call (0: 2048, or a text's limit if more)"},
+    {"max_tokens", "0", "tokens taken from a text (hash: words; 0: all)"},
     {NULL, NULL, NULL},
 };
 

@@ -63,3 +63,20 @@ j() { jq -r "$1" <<< "$output"; }
     run -2 --separate-stderr ctl --store e insmod embed prefix=doc. embedder=llama model=/nonexistent.gguf
     [[ "$stderr" == *"cannot load model"* ]]
 }
+
+@test "Lua search_text with the llama embedder (splinterctl lua, stock lua5.4)" {
+    [ -n "${LUA_MOD_DIR:-}" ] || skip "no Lua in this build (WITH_LUA=1)"
+    ctl init e --slots 64 --value-size 512 --vec-dim 64 -q
+    # the documents' prefix for queries too: each text finds itself (cosine 1)
+    ctl --store e insmod embed prefix=doc. embedder=llama "model=$MODEL" threads=1 "query_prefix=search_document: " \
+        > /dev/null
+    ctl --store e set doc.a "How do I reset my password?"
+    ctl --store e set doc.b "The central bank raised interest rates"
+    ctl --store e set doc.c "the cat and the dog play in the rain"
+    run -0 --separate-stderr ctl --store e lua "$BATS_TEST_DIRNAME/../lua/test_search_text.lua"
+    [[ "$output" == "lua search_text: "*" checks passed" ]]
+    command -v lua5.4
+    LUA_CPATH="$LUA_MOD_DIR/?.so" run -0 --separate-stderr lua5.4 "$BATS_TEST_DIRNAME/../lua/test_search_text.lua" e
+    [[ "$output" == "lua search_text: "*" checks passed" ]]
+    ctl --store e rmmod embed
+}
