@@ -145,6 +145,7 @@ static void hash_close(emb_embedder *e) { free(e); }
  * dim is the model's n_embd.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "llama.h"
 
@@ -413,10 +414,13 @@ static int llama_open(const emb_opts *o, emb_embedder **out, char *err, size_t c
     /* plain f32 attention: llama.cpp's CPU flash attention rounds through
      * f16 (about 3e-4 off on the test model) */
     cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    if (o->threads) {
-        cp.n_threads = (int32_t)o->threads;
-        cp.n_threads_batch = (int32_t)o->threads;
-    }
+    /* 0: the CPUs this process may run on (llama.cpp's own default is 4,
+     * more than a small machine has: threads then wait at its barriers) */
+    cpu_set_t cpus;
+    int ncpu = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+    uint32_t nt = o->threads ? o->threads : (uint32_t)(ncpu < 1 ? 1 : ncpu > 16 ? 16 : ncpu);
+    cp.n_threads = (int32_t)nt;
+    cp.n_threads_batch = (int32_t)nt;
     L->ctx = llama_init_from_model(L->model, cp);
     if (!L->ctx) {
         snprintf(err, cap, "embedder 'llama': cannot make a context for '%s'", model);
