@@ -2169,19 +2169,27 @@ int hnsw_repair(hnsw_index *x)
 
 /* ==================================================== regions and files */
 
-static uint64_t hn_proc_start(pid_t pid)
+/* /proc/PID/stat into buf; returns what follows the command's ')' (the
+ * state field is p[2]), or NULL. */
+static const char *hn_proc_stat(pid_t pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = read(fd, buf, cap - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return NULL;
     buf[n] = 0;
-    char *p = strrchr(buf, ')');
+    return strrchr(buf, ')');
+}
+
+static uint64_t hn_proc_start(pid_t pid)
+{
+    char buf[1024];
+    const char *p = hn_proc_stat(pid, buf, sizeof buf);
     if (!p)
         return 0;
     /* fields after the command: state is field 3; starttime is field 22 */
@@ -2202,17 +2210,8 @@ static uint64_t hn_owner_self(void)
  * spawner is gone, and reaping is up to init) holds nothing. */
 static int hn_proc_zombie(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');
+    char buf[1024];
+    const char *p = hn_proc_stat(pid, buf, sizeof buf);
     return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 

@@ -10,27 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-const hnsw_ops hnsw_ops_default = {
-    .vec_get = spl_vec_get,
-    .meta_get = spl_meta_get,
-    .foreach = spl_foreach,
-    .info_get = spl_info_get,
-    .changes = spl_changes,
-    .key_prep = spl_key_prep,
-    .vec_ann_set = spl_vec_ann_set,
-};
+#define HNSW_OPS_LIBSPLINTER                                                                             \
+    .vec_get = spl_vec_get, .meta_get = spl_meta_get, .foreach = spl_foreach, .info_get = spl_info_get,    \
+    .changes = spl_changes, .key_prep = spl_key_prep, .vec_ann_set = spl_vec_ann_set
+
+const hnsw_ops hnsw_ops_default = {HNSW_OPS_LIBSPLINTER};
 
 /* The same, and hnsw_close unmaps the fragment's region. */
-static const hnsw_ops hnsw_ops_frag = {
-    .vec_get = spl_vec_get,
-    .meta_get = spl_meta_get,
-    .foreach = spl_foreach,
-    .info_get = spl_info_get,
-    .changes = spl_changes,
-    .key_prep = spl_key_prep,
-    .vec_ann_set = spl_vec_ann_set,
-    .region_unmap = spl_frag_region_unmap,
-};
+static const hnsw_ops hnsw_ops_frag = {HNSW_OPS_LIBSPLINTER, .region_unmap = spl_frag_region_unmap};
 
 static int is_hnsw_lib(const char *path)
 {
