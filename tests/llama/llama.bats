@@ -9,6 +9,7 @@ load ../cli/common
 
 setup() {
     common_setup
+    need_embeddings
     : "${MODEL:?set MODEL to the tiny GGUF model}"
 }
 
