@@ -607,7 +607,7 @@ ifneq ($(WITH_EMBEDDINGS),0)
 test-all: test-python test-rust
 endif
 
-test-python: lib
+test-python: lib cli fragments
 	@rcf=$$(mktemp) && log=$$(mktemp) && \
 	{ SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests; \
 	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
