@@ -597,7 +597,10 @@ distclean:
 PYTHON ?= /usr/bin/python3
 # cargo from PATH, else rustup's usual place (a shell without ~/.cargo/bin on PATH)
 CARGO  ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)
-CARGO_ENV := SPLINTER_LIB_DIR=$(CURDIR)/$(B) CARGO_TARGET_DIR=$(CURDIR)/$(B)/rust
+# SPLINTER_EXTRA_LIBS: what libsplinter.a needs beyond -lpthread -lm -ldl
+# (-lnuma in a WITH_NUMA=1 build), for the bindings that link it statically
+SPL_EXTRA_LIBS := $(filter-out -lpthread -lm -ldl,$(LDLIBS))
+CARGO_ENV := SPLINTER_LIB_DIR=$(CURDIR)/$(B) CARGO_TARGET_DIR=$(CURDIR)/$(B)/rust SPLINTER_EXTRA_LIBS="$(SPL_EXTRA_LIBS)"
 BIND_C_BENCH := $(B)/bench/bindings-c-kv
 
 .PHONY: test-python test-rust test-covers bench-python bench-rust bench-c-kv bench-bindings install-python
@@ -686,7 +689,7 @@ NODE_DIR   := bindings/node
 NODE_ADDON := $(NODE_DIR)/build/Release/splinter.node
 NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 GO_DIR     := bindings/go
-GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 \
+GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 CGO_LDFLAGS="-g -O2 $(SPL_EXTRA_LIBS)" \
 	GOCACHE=$(CURDIR)/build/go-cache GOPATH=$(CURDIR)/build/gopath
 
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
@@ -694,7 +697,7 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	@touch $@
 
 $(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_DIR)/src/*.cc)
-	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) node scripts/gyp.cjs rebuild
+	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) SPLINTER_EXTRA_LIBS="$(SPL_EXTRA_LIBS)" node scripts/gyp.cjs rebuild
 
 # The closing "# pass N" / "# fail N" lines of the TAP log are the counts.
 test-node: $(NODE_ADDON)

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-env-changed=SPLINTER_LIB_DIR");
     println!("cargo:rerun-if-env-changed=SPLINTER_LINK");
+    println!("cargo:rerun-if-env-changed=SPLINTER_EXTRA_LIBS");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let dir = match env::var_os("SPLINTER_LIB_DIR") {
         Some(d) => PathBuf::from(d),
@@ -26,6 +27,13 @@ fn main() {
         println!("cargo:rerun-if-changed={}", a.display());
         println!("cargo:rustc-link-search=native={}", dir.display());
         println!("cargo:rustc-link-lib=static=splinter");
+        // what the static library needs beyond libc's (the Makefile passes
+        // -lnuma for a WITH_NUMA=1 build)
+        for l in env::var("SPLINTER_EXTRA_LIBS").unwrap_or_default().split_whitespace() {
+            if let Some(name) = l.strip_prefix("-l") {
+                println!("cargo:rustc-link-lib=dylib={}", name);
+            }
+        }
     } else if so.exists() {
         println!("cargo:rerun-if-changed={}", so.display());
         println!("cargo:rustc-link-search=native={}", dir.display());

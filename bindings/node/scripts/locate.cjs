@@ -23,5 +23,8 @@ function pkg(flag) {
 if (what === 'include') {
   process.stdout.write(inTree ? path.join(root, 'include') : pkg('--cflags-only-I').replace(/^-I/, '') || '/usr/local/include');
 } else {
-  process.stdout.write(inTree ? `${lib} -lpthread -lm` : `${pkg('--libs')} -lpthread -lm`);
+  // SPLINTER_EXTRA_LIBS: what the static library needs beyond these
+  // (the Makefile passes -lnuma for a WITH_NUMA=1 build)
+  const extra = (process.env.SPLINTER_EXTRA_LIBS || '').trim();
+  process.stdout.write((inTree ? `${lib} -lpthread -lm` : `${pkg('--libs')} -lpthread -lm`) + (extra ? ` ${extra}` : ''));
 }
