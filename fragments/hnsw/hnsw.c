@@ -1994,8 +1994,7 @@ static void hn_mark_from(const hnsw_index *x, uint32_t lvl, uint32_t start, uint
 }
 
 /* Live nodes on level lvl that the entry point does not reach; with fix
- * (the writer), each one is attached (and what it reaches is then marked),
- * counted in *relinked. */
+ * (the writer), each one is attached, counted in *relinked. */
 static uint64_t hn_reach_level(hnsw_index *x, uint32_t lvl, uint8_t *mark, uint32_t *queue, int fix,
                                uint32_t *relinked)
 {
@@ -2009,9 +2008,12 @@ static uint64_t hn_reach_level(hnsw_index *x, uint32_t lvl, uint8_t *mark, uint3
         if (mark[id] || !hn_on_level(x, id, lvl) || (ld32(&hn_node(x, id)->flags) & HNSW_N_DELETED))
             continue;
         lost++;
+        /* each such node gets links of its own: one bridge into a cut-off
+         * part makes it reachable, not findable (a search near its middle
+         * need not pass the bridge) */
         if (fix && hn_attach(x, id, lvl)) {
             (*relinked)++;
-            hn_mark_from(x, lvl, id, mark, queue);
+            mark[id] = 1;
         }
     }
     return lost;

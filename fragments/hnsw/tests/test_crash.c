@@ -199,7 +199,11 @@ static void unreachable(spl_store *s, const char *path, hd_gen *g)
     close(fd);
     struct hnsw_header *h = (struct hnsw_header *)(void *)r;
     uint32_t head_off = hnsw__head_off(h->m0, h->key_max);
-    T_TRUE(!in[(uint32_t)h->entry], "the entry point is among the nodes cut off");
+    uint32_t ncut = CUT;
+    if ((uint32_t)h->entry < 5000 && in[(uint32_t)h->entry]) {
+        in[(uint32_t)h->entry] = 0; /* the entry point stays reachable: it is where searches start */
+        ncut--;
+    }
     uint64_t cuts = 0;
     for (uint32_t id = 0; id < h->nodes; id++) {
         uint8_t *nb = r + h->nodes_off + (uint64_t)id * h->node_stride;
@@ -233,7 +237,7 @@ static void unreachable(spl_store *s, const char *path, hd_gen *g)
     uint32_t before = t_overlap(ra, ex);
     spl_vec_result_free(ra);
     hnsw_close(rd);
-    T_TRUE(lost >= CUT, "cutting %llu links left %lld nodes unreachable", (unsigned long long)cuts, (long long)lost);
+    T_TRUE(lost >= ncut, "cutting %llu links left %lld nodes unreachable", (unsigned long long)cuts, (long long)lost);
     T_TRUE(before <= 2, "the cut-off neighbours were still found (%u of 10)", before);
     /* the take-over */
     T_RC(hnsw_open_writer(&x, s, path, NULL, HNSW_OPEN_NOSYNC, NULL, NULL), 0);
