@@ -122,6 +122,16 @@ static inline uint8_t *spl__slot_val(const struct spl_store *s, struct spl_slot 
     return (uint8_t *)sl + s->val_off;
 }
 
+/* Scans (src/store.c): elements i..n-1 of an array in the mapping, stride
+ * bytes apart, each read at byte `field`: the first at or after i that may
+ * hold anything (its field is not in a hole of the backing file, which reads
+ * as zeros), and in *end the first after it that may not.  Returns n when
+ * none may.  Loop: for (i = 0, end = 0; i < n; i++) { if (i >= end && (i =
+ * spl__data_next(..., i, n, &end)) >= n) break; ... }.  Skipping holes keeps
+ * a scan from bringing in (on tmpfs: allocating) pages nobody wrote. */
+uint32_t spl__data_next(const struct spl_store *s, const void *arr, size_t stride, size_t field, uint32_t i,
+                        uint32_t n, uint32_t *end);
+
 /* ---- hashing: 64x64->128 multiply-fold, seeded per store ---------------- */
 static inline uint64_t spl__fold(uint64_t a, uint64_t b)
 {

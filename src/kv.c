@@ -1473,7 +1473,9 @@ static void spl__info_fill(spl_store *s, spl_info *out)
     out->slot_stride = s->stride;
     out->region_bytes = s->map_bytes;
     uint64_t used = 0, homes = 0, dist_sum = 0, taken = 0;
-    for (uint32_t p = 0; p < s->nindex; p++) {
+    for (uint32_t p = 0, end = 0; p < s->nindex; p++) {
+        if (p >= end && (p = spl__data_next(s, s->index, 8, 0, p, s->nindex, &end)) >= s->nindex)
+            break; /* the rest reads as zeros: FREE words */
         uint64_t w = spl_load_relaxed(&s->index[p]);
         used += spl_ix_state(w) == SPL_IX_LIVE;
         if (spl_ix_cnt(w)) {
@@ -1484,8 +1486,11 @@ static void spl__info_fill(spl_store *s, spl_info *out)
                 out->probe_longest = md;
         }
     }
-    for (uint32_t i = 0; i < s->nslots; i++)
+    for (uint32_t i = 0, end = 0; i < s->nslots; i++) {
+        if (i >= end && (i = spl__data_next(s, s->slots, s->stride, 0, i, s->nslots, &end)) >= s->nslots)
+            break; /* slots in holes hold no key */
         taken += spl_load32_relaxed(&spl__slot(s, i)->key_len) != 0;
+    }
     out->used = used;
     out->capacity = s->nslots;
     out->free = s->nslots - taken;
@@ -1564,7 +1569,9 @@ SPL_API int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void 
         rc = SPL_ENOMEM;
         goto out;
     }
-    for (uint32_t i = 0; i < s->nslots && rc == 0; i++) {
+    for (uint32_t i = 0, end = 0; i < s->nslots && rc == 0; i++) {
+        if (i >= end && (i = spl__data_next(s, s->slots, s->stride, 0, i, s->nslots, &end)) >= s->nslots)
+            break; /* slots in holes hold no key */
         struct spl_slot *sl = spl__slot(s, i);
         if (!spl_load32_relaxed(&sl->key_len)) /* a quick look: no key */
             continue;

@@ -475,6 +475,42 @@ static int spl__publish(int fd, const char *tmpname, const char *path)
     return errno == EEXIST ? SPL_EEXIST : -errno;
 }
 
+/* ---- scans that skip holes ----------------------------------------------
+ * A store is created sparse: pages nobody wrote are holes of its file, and
+ * read as zeros.  A scan that reads them anyway brings them in (on tmpfs a
+ * read fault on a hole of a shared mapping allocates a page), so spl_info
+ * made a store of a million slots holding ten keys take its full size in
+ * memory.  lseek(SEEK_DATA / SEEK_HOLE) tells which ranges may hold
+ * anything; where the file system cannot tell, everything is data. */
+static uint32_t spl__elem_at_or_after(off_t base, size_t stride, off_t off, uint32_t n)
+{
+    if (off <= base)
+        return 0;
+    uint64_t j = ((uint64_t)(off - base) + stride - 1) / stride;
+    return j < n ? (uint32_t)j : n;
+}
+
+uint32_t spl__data_next(const struct spl_store *s, const void *arr, size_t stride, size_t field, uint32_t i,
+                        uint32_t n, uint32_t *end)
+{
+    *end = n;
+    if (i >= n || s->fd < 0)
+        return i;
+    off_t base = (off_t)((const uint8_t *)arr - s->base) + (off_t)field;
+    off_t d = lseek(s->fd, base + (off_t)i * (off_t)stride, SEEK_DATA);
+    if (d < 0)
+        return errno == ENXIO ? n : i; /* no data from there on; or no answer: scan */
+    i = spl__elem_at_or_after(base, stride, d, n);
+    if (i >= n)
+        return n;
+    off_t h = lseek(s->fd, base + (off_t)i * (off_t)stride, SEEK_HOLE);
+    if (h >= 0)
+        *end = spl__elem_at_or_after(base, stride, h, n);
+    if (*end <= i) /* a hole appeared since (the file cannot shrink: sealed or ours) */
+        *end = i + 1;
+    return i;
+}
+
 static struct spl_store *spl__new_handle(void)
 {
     struct spl_store *s = calloc(1, sizeof *s);

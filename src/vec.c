@@ -506,8 +506,11 @@ void spl__vec_info(struct spl_store *s, spl_info *out)
 {
     out->cells = s->ncells;
     out->cells_used = 0;
-    for (uint32_t i = 0; i < s->nslots; i++)
+    for (uint32_t i = 0, end = 0; i < s->nslots; i++) {
+        if (i >= end && (i = spl__data_next(s, s->slots, s->stride, 0, i, s->nslots, &end)) >= s->nslots)
+            break;
         out->cells_used += spl_load32_relaxed(&spl__slot(s, i)->vec_state) != 0;
+    }
 }
 
 /* ---- set, clear --------------------------------------------------------- */
