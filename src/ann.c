@@ -2,15 +2,17 @@
  * ann.c - the approximate index a running fragment offers to every
  * process (splinter_fragment.h, desc->ann_*): spl_vec_search with
  * SPL_VQ_ANN on a handle without a provider of its own finds, in the
- * registry, a RUNNING instance its host flagged SPL_REG_F_ANN, loads its
- * library here (checked as a host checks it), lets it map its regions
- * (ann_open) and searches through it; declines (the exact scan answers)
- * when there is none.  Nothing here knows what the index is.
+ * registry the RUNNING instances its hosts flagged SPL_REG_F_ANN (up to
+ * SPL__ANN_MAX), loads their libraries here (checked as a host checks
+ * them), lets each map its regions (ann_open) and asks them in registry
+ * order: the first that does not decline (SPL_ESTALE: building or lagging;
+ * SPL_ENOTSUP: another metric) answers; if all decline, or there is none,
+ * the exact scan does.  Nothing here knows what the index is.
  *
  * Per handle, made at the first such search.  The registry is looked at
  * again at most every 100 ms: an instance that stopped, died or was
- * restarted is closed (and the new one opened); an instance that could not
- * be opened is tried again after that much time.  Searches hold the lock
+ * restarted is closed (and a new one opened); one that could not be opened
+ * is tried again after that much time.  Searches hold the lock
  * shared; a look at the registry that changes something takes it alone.
  */
 #include <pthread.h>
@@ -20,27 +22,32 @@
 #include "frag.h"
 
 #define SPL__ANN_RECHECK_NS (100ull * 1000 * 1000)
+#define SPL__ANN_MAX        4 /* instances open at once per handle */
+
+struct spl__ann_inst {
+    int idx;            /* registry entry */
+    uint64_t host_id;   /* its host and start when opened: another means a restart */
+    uint64_t started_ns;
+    struct spl__frag_lib lib;
+    void *ud;           /* ann_open's */
+};
 
 struct spl__ann {
     pthread_rwlock_t lk;
     _Atomic uint64_t checked_ns; /* CLOCK_MONOTONIC of the last look (0: never) */
     /* under lk */
-    int idx;            /* registry entry in use, -1 none */
-    uint64_t host_id;   /* its host and start when opened: another means a restart */
-    uint64_t started_ns;
-    struct spl__frag_lib lib;
-    void *ud;           /* ann_open's, NULL when not open */
+    unsigned n;                  /* open instances, in registry order */
+    struct spl__ann_inst in[SPL__ANN_MAX];
 };
 
-static void spl__ann_drop(struct spl__ann *a)
+static void spl__ann_drop(struct spl__ann_inst *x)
 {
-    if (a->ud)
-        a->lib.d.ann_close(a->ud);
-    if (a->lib.dl)
-        spl__frag_lib_close(&a->lib);
-    a->ud = NULL;
-    a->idx = -1;
-    a->host_id = a->started_ns = 0;
+    if (x->ud)
+        x->lib.d.ann_close(x->ud);
+    if (x->lib.dl)
+        spl__frag_lib_close(&x->lib);
+    memset(x, 0, sizeof *x);
+    x->idx = -1;
 }
 
 /* Is entry i a running ANN instance?  fi gets its info. */
@@ -51,19 +58,29 @@ static int spl__ann_candidate(struct spl_store *s, uint32_t i, spl_frag_info *fi
     return (spl_load32_relaxed(&spl__reg_ent(s, i)->flags) & SPL_REG_F_ANN) != 0;
 }
 
-/* Under lk held alone: keep what is open if it still runs, else find one. */
+/* Under lk held alone: keep the open instances that still run (the same
+ * start of the same host), and open the running ones not open yet, up to
+ * SPL__ANN_MAX.  Several instances (another metric, other options) each
+ * get the searches the ones before them decline. */
 static void spl__ann_refresh(struct spl_store *s, struct spl__ann *a)
 {
     spl_frag_info fi;
-    if (a->idx >= 0) {
-        if (spl__ann_candidate(s, (uint32_t)a->idx, &fi) && fi.host_id == a->host_id &&
-            fi.started_ns == a->started_ns)
-            return; /* the same instance, still running */
-        spl__ann_drop(a);
+    unsigned kept = 0;
+    for (unsigned k = 0; k < a->n; k++) {
+        struct spl__ann_inst *x = &a->in[k];
+        if (spl__ann_candidate(s, (uint32_t)x->idx, &fi) && fi.host_id == x->host_id &&
+            fi.started_ns == x->started_ns)
+            a->in[kept++] = *x; /* the same instance, still running */
+        else
+            spl__ann_drop(x);
     }
-    for (uint32_t i = 0; i < SPL_REG_ENTRIES; i++) {
-        if (!spl__ann_candidate(s, i, &fi))
-            continue;
+    a->n = kept;
+    for (uint32_t i = 0; i < SPL_REG_ENTRIES && a->n < SPL__ANN_MAX; i++) {
+        unsigned k = 0;
+        while (k < kept && a->in[k].idx != (int)i)
+            k++;
+        if (k < kept || !spl__ann_candidate(s, i, &fi))
+            continue; /* open already, or not a running ANN instance */
         struct spl__frag_lib lib;
         if (spl__frag_lib_open(fi.path, &lib) != 0)
             continue;
@@ -73,12 +90,7 @@ static void spl__ann_refresh(struct spl_store *s, struct spl__ann *a)
             spl__frag_lib_close(&lib);
             continue;
         }
-        a->lib = lib;
-        a->ud = ud;
-        a->idx = (int)i;
-        a->host_id = fi.host_id;
-        a->started_ns = fi.started_ns;
-        return;
+        a->in[a->n++] = (struct spl__ann_inst){(int)i, fi.host_id, fi.started_ns, lib, ud};
     }
 }
 
@@ -97,7 +109,6 @@ static struct spl__ann *spl__ann_get(struct spl_store *s)
     pthread_rwlockattr_setkind_np(&at, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&n->lk, &at);
     pthread_rwlockattr_destroy(&at);
-    n->idx = -1;
     /* pairs with the acquire above in other threads */
     if (!atomic_compare_exchange_strong_explicit(&s->ann_auto, &a, n, memory_order_acq_rel,
                                                  memory_order_acquire)) {
@@ -129,8 +140,12 @@ int spl__ann_search(struct spl_store *s, const spl_vec_query *q, spl_vec_result 
     }
     int rc = SPL_ESTALE;
     pthread_rwlock_rdlock(&a->lk);
-    if (a->ud)
-        rc = a->lib.d.ann_search(a->ud, s, q, out);
+    for (unsigned k = 0; k < a->n; k++) {
+        *out = NULL;
+        rc = a->in[k].lib.d.ann_search(a->in[k].ud, s, q, out);
+        if (rc != SPL_ESTALE && rc != SPL_ENOTSUP)
+            break; /* answered, or failed for a reason of its own */
+    }
     pthread_rwlock_unlock(&a->lk);
     return rc;
 }
@@ -140,7 +155,8 @@ void spl__ann_free(struct spl_store *s)
     struct spl__ann *a = atomic_load_explicit(&s->ann_auto, memory_order_acquire);
     if (!a)
         return;
-    spl__ann_drop(a);
+    for (unsigned k = 0; k < a->n; k++)
+        spl__ann_drop(&a->in[k]);
     pthread_rwlock_destroy(&a->lk);
     free(a);
     s->ann_auto = NULL;

@@ -6,7 +6,8 @@
 # deleted keys; `splinter-hnsw check --frag hnsw` finds it sound; rmmod:
 # exact again; other options than its region's: refused with the way out
 # (`rmmod --purge`, which also works once it is unregistered); a region left
-# by an earlier store of the same name is rebuilt for the new one.
+# by an earlier store of the same name is rebuilt for the new one; with a
+# second instance of another metric, each search goes to its metric's.
 set -eu
 ctl=$1; tool=$2
 dir=$(mktemp -d /dev/shm/hnsw-frag-XXXXXX 2>/dev/null || mktemp -d)
@@ -87,6 +88,19 @@ for i in $(seq 1 30); do "$ctl" vector set "n$i" "$(vec "$((i + 500))")"; done
 wait_for 'stats | grep -q "\"state\":\"ready\",\"nodes\":30,"' || fail "new store: $(stats)"
 grep -q "rebuild (start)" "$dir/host.log" || fail "new store: no rebuild logged"
 "$ctl" --json search --vector "$(vec 510)" --k 1 --ann | grep -q '"key":"n10".*"ann":true' || fail "new store: search"
-"$ctl" rmmod --purge hnsw >/dev/null
 echo "an earlier store's region: rebuilt for the new store"
+
+# a second instance with another metric: a search goes to the instance of
+# its metric (the first one declines it), and to none once that one is gone
+"$ctl" insmod --name hnsw-l2 --log "$dir/host2.log" hnsw m=4 metric=l2 >/dev/null || fail "insmod hnsw-l2"
+wait_for '"$ctl" frag hnsw-l2 stats | grep -q "\"state\":\"ready\",\"nodes\":30,"' ||
+    fail "hnsw-l2: $("$ctl" frag hnsw-l2 stats)"
+l2top() { "$ctl" --json search --vector "$(vec 510)" --k 1 --ann --metric l2 2>/dev/null; }
+l2top | grep -q '"key":"n10".*"ann":true' || fail "an l2 search with an l2 instance running: $(l2top)"
+top1 510 | grep -q '"key":"n10".*"ann":true' || fail "a cosine search beside the l2 instance: $(top1 510)"
+"$ctl" rmmod hnsw-l2 >/dev/null || fail "rmmod hnsw-l2"
+l2top | grep -q '"key":"n10".*"ann":false' || fail "an l2 search with no l2 instance: $(l2top)"
+"$ctl" rmmod --purge hnsw >/dev/null
+"$ctl" rmmod --purge hnsw-l2 >/dev/null 2>&1 || true
+echo "two instances, two metrics: each search answered by the instance of its metric"
 echo "ok"
