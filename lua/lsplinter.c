@@ -23,11 +23,14 @@
  * returns nil early when the script is being interrupted (Ctrl-C).
  * Vectors: vector_get(key) -> {numbers} | nil, vector_set(key, {numbers}),
  * vector_clear(key) -> true | false, search(vec | key, {k=, metric=,
- * labels=, any=, prefix=, threads=}) -> {{key=, score=, epoch=}...};
- * search_text(text, {the same, frag=}) embeds text as a query with the
- * embedder and settings of the store's embed fragment (frag: its name,
- * default "embed"; none registered: the default embedder), as splinterctl
- * search --text does, then searches.
+ * labels=, any=, prefix=, threads=, ann=, ef=}) -> {{key=, score=,
+ * epoch=}...}; search_text(text, {the same, frag=}) embeds text as a query
+ * with the embedder and settings of the store's embed fragment (frag: its
+ * name, default "embed"; none registered: the default embedder), as
+ * splinterctl search --text does, then searches.  ann=true asks a running
+ * ANN index (the hnsw fragment) with ef candidates (0: its default); the
+ * hits table then has approximate=true if the index answered; with none
+ * running, or one that lags, the exact scan answers and the field is nil.
  *
  * Adding a function: write it as l_NAME below and add it to funcs[].
  */
@@ -947,9 +950,16 @@ static void search_opts(lua_State *L, int idx, spl_vec_query *q)
     q->prefix = lua_tostring(L, -1); /* stays on the stack while used */
     lua_getfield(L, idx, "threads");
     q->threads = (uint32_t)luaL_optinteger(L, -1, 0);
+    lua_getfield(L, idx, "ann");
+    if (lua_toboolean(L, -1))
+        q->flags |= SPL_VQ_ANN;
+    lua_getfield(L, idx, "ef");
+    q->ef = (uint32_t)luaL_optinteger(L, -1, 0);
 }
 
-/* Run q; push its hits {{key=, score=, epoch=}...}. */
+/* Run q; push its hits {{key=, score=, epoch=}...}, with approximate=true
+ * when an ANN index answered (absent otherwise: an exact result keeps the
+ * shape it always had, pairs() included). */
 static int search_push(lua_State *L, spl_store *s, const spl_vec_query *q, const char *what)
 {
     spl_vec_result *r;
@@ -968,11 +978,15 @@ static int search_push(lua_State *L, spl_store *s, const spl_vec_query *q, const
         lua_setfield(L, -2, "epoch");
         lua_rawseti(L, -2, i + 1);
     }
+    if (r->flags & SPL_VR_ANN) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "approximate");
+    }
     spl_vec_result_free(r);
     return 1;
 }
 
-/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=}]) */
+/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=, ann=, ef=}]) */
 static int l_search(lua_State *L)
 {
     spl_store *s = store_arg(L);
@@ -988,7 +1002,8 @@ static int l_search(lua_State *L)
     return search_push(L, s, &q, q.key ? q.key : "search");
 }
 
-/* search_text(text [, {k=, metric=, labels=, any=, prefix=, threads=, frag=}]) */
+/* search_text(text [, {k=, metric=, labels=, any=, prefix=, threads=, ann=, ef=,
+ *                      frag=}]) */
 static int l_search_text(lua_State *L)
 {
     spl_store *s = store_arg(L);

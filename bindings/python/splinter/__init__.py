@@ -12,7 +12,8 @@ from . import errors
 from ._lib import path as library_path
 from .errors import *  # noqa: F401,F403 - the exception classes
 from .errors import SplinterError, error_class, error_for
-from .store import (F_LABELS_ANY, F_VALUES, GROUPS, O_GROUP, O_NOWAIT, O_RDONLY, VQ_SKIP_SELF,
+from .store import (F_LABELS_ANY, F_VALUES, GROUPS, O_GROUP, O_NOWAIT, O_RDONLY, VQ_ANN,
+                    VQ_SKIP_SELF, VR_ANN,
                     Backing, Entry, Event, EventKind, FragInfo, Hit, Hits, PreparedKey,
                     FRAG_STATES, frag_errmsg, frag_find, frag_state_name, Info, IntOp, Meta, Metric,
                     Store, Subscription, Type, VecFormat, View, Watch, create, destroy,
@@ -26,8 +27,8 @@ __all__ = ["Store", "View", "Subscription", "Watch", "Meta", "Info", "Entry", "H
            "open", "create", "open_or_create", "destroy", "options", "send_fd", "recv_fd",
            "type_name", "vec_simd", "vec_simd_force", "strerror", "err_name", "errors",
            "SplinterError", "error_for", "error_class", "library_path", "version",
-           "F_VALUES", "F_LABELS_ANY", "VQ_SKIP_SELF", "O_RDONLY", "O_GROUP", "O_NOWAIT",
-           "GROUPS", "PreparedKey", "FragInfo", "FRAG_STATES", "frag_errmsg", "frag_find",
+           "F_VALUES", "F_LABELS_ANY", "VQ_SKIP_SELF", "VQ_ANN", "VR_ANN", "O_RDONLY", "O_GROUP",
+           "O_NOWAIT", "GROUPS", "PreparedKey", "FragInfo", "FRAG_STATES", "frag_errmsg", "frag_find",
            "frag_state_name"] + list(errors.__all__)
 
 

@@ -103,6 +103,8 @@ O_NOWAIT = 4
 F_VALUES = 1
 F_LABELS_ANY = 2
 VQ_SKIP_SELF = 1 << 8
+VQ_ANN = 1 << 9
+VR_ANN = 1 << 0  # spl_vec_result.flags: the hits came from an ANN index
 GROUPS = 64
 
 
@@ -161,9 +163,12 @@ class Hit:
 
 
 class Hits(List[Hit]):
-    """Search hits, best first; ``scanned`` and ``skipped`` as the library counted them."""
+    """Search hits, best first; ``scanned`` and ``skipped`` as the library counted them;
+    ``approximate``: True when an ANN index answered (``vec_search(ann=True)`` with a
+    running index), False when the exact scan did."""
     scanned: int = 0
     skipped: int = 0
+    approximate: bool = False
 
 
 @dataclass(frozen=True)
@@ -833,8 +838,13 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def vec_search(self, query: Union[Key, Any], k: int = 10, *,
                    metric: Union[Metric, str] = Metric.COSINE, labels: int = 0,
                    any_labels: bool = False, prefix: Optional[Key] = None,
-                   skip_self: bool = False, threads: int = 0) -> Hits:
-        """Exact top-k search by a vector or by the key of a stored vector."""
+                   skip_self: bool = False, threads: int = 0, ann: bool = False,
+                   ef: int = 0) -> Hits:
+        """Top-k search by a vector or by the key of a stored vector: exact,
+        unless `ann` asks a running ANN index (the hnsw fragment: ``splinterctl
+        insmod hnsw``) with `ef` candidates (0: the index's default; raised to
+        k).  With no index running, or one that lags, the exact scan answers;
+        ``Hits.approximate`` says which did."""
         q = _lib.spl_vec_query()
         keep: Any = None
         if isinstance(query, (str, bytes)):
@@ -845,10 +855,12 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             q.dim = n
         q.k = k
         q.metric = Metric[metric.upper()] if isinstance(metric, str) else int(metric)
-        q.flags = (F_LABELS_ANY if any_labels else 0) | (VQ_SKIP_SELF if skip_self else 0)
+        q.flags = (F_LABELS_ANY if any_labels else 0) | (VQ_SKIP_SELF if skip_self else 0) | \
+            (VQ_ANN if ann else 0)
         q.labels = labels
         q.prefix = None if prefix is None else _key(prefix)
         q.threads = threads
+        q.ef = ef
         res = ctypes.POINTER(_lib.spl_vec_result)()
         self._ck(_cl.spl_vec_search(self._h(), byref(q), byref(res)), "vec_search")
         try:
@@ -856,6 +868,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             hits = Hits(Hit(_skey(ctypes.string_at(h.key, h.key_len)), h.score, h.slot, h.epoch)
                         for h in r.hits[:r.n])
             hits.scanned, hits.skipped = r.scanned, r.skipped
+            hits.approximate = bool(r.flags & VR_ANN)
         finally:
             _cl.spl_vec_result_free(res)
         del keep

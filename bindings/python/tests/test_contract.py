@@ -90,6 +90,32 @@ def test_ctypes_structs_match_the_c_layout(c_layout):
             assert (d.offset, d.size) == (off, size), f"{st}.{f}"
 
 
+def test_ann_fields_are_mirrored(c_layout):
+    # the trailing fields added with ANN providers: a query's ef and a result's flags
+    _, fields = c_layout
+    assert list(fields["spl_vec_query"])[-1] == "ef"
+    assert list(fields["spl_vec_result"])[-1] == "flags"
+    assert _lib.spl_vec_query.ef.offset == fields["spl_vec_query"]["ef"][0]
+    assert _lib.spl_vec_result.flags.offset == fields["spl_vec_result"]["flags"][0]
+
+
+def test_flag_constants_match_header():
+    import splinter
+    text = header_text()
+
+    def bit(name):
+        return 1 << int(re.search(r"\b%s = 1u << (\d+)" % name, text).group(1))
+
+    assert splinter.F_VALUES == bit("SPL_F_VALUES")
+    assert splinter.F_LABELS_ANY == bit("SPL_F_LABELS_ANY")
+    assert splinter.VQ_SKIP_SELF == bit("SPL_VQ_SKIP_SELF")
+    assert splinter.VQ_ANN == bit("SPL_VQ_ANN")
+    assert splinter.VR_ANN == bit("SPL_VR_ANN")
+    assert splinter.O_RDONLY == bit("SPL_O_RDONLY")
+    assert splinter.O_GROUP == bit("SPL_O_GROUP")
+    assert splinter.O_NOWAIT == bit("SPL_O_NOWAIT")
+
+
 def test_versions_follow_the_library():
     import splinter
     text = header_text()
