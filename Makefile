@@ -621,9 +621,10 @@ test-python: lib cli fragments
 	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f" >> "$$SPL_SUMMARY"; \
 	exit $$rc
 
-test-rust: lib
+# cli fragments: tests/ann.rs starts the hnsw fragment with $$SPLCTL
+test-rust: lib cli fragments
 	@rcf=$$(mktemp) && log=$$(mktemp) && \
-	{ $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
+	{ SPLCTL=$(CURDIR)/$(CLI_BIN) $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
 	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
 	rc=$$(cat $$rcf); \
 	p=$$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' $$log | awk '{s+=$$4} END {print s+0}'); \
