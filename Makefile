@@ -712,9 +712,11 @@ test-node: $(NODE_ADDON)
 	exit $$rc
 
 # Top-level tests and examples count ("--- PASS" / "--- FAIL" at column 0).
-test-go: $(LIB_A)
+# cli fragments: ann_test.go starts the hnsw fragment with $$SPLCTL.
+test-go: $(LIB_A) cli fragments
 	@log=$$(mktemp); rc=0; \
-	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
+	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && \
+	  SPLCTL=$(CURDIR)/$(CLI_BIN) $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
 	grep -E '^(--- |ok|FAIL|PASS|panic)' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
 	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); rm -f $$log; \
 	[ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
