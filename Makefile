@@ -701,9 +701,10 @@ $(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_
 	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) SPLINTER_EXTRA_LIBS="$(SPL_EXTRA_LIBS)" node scripts/gyp.cjs rebuild
 
 # The closing "# pass N" / "# fail N" lines of the TAP log are the counts.
-test-node: $(NODE_ADDON)
+# cli fragments: test/ann.test.mjs starts the hnsw fragment with $$SPLCTL.
+test-node: $(NODE_ADDON) cli fragments
 	@log=$$(mktemp); rc=0; \
-	( cd $(NODE_DIR) && node --expose-gc --test --test-reporter=spec --test-reporter-destination=stdout \
+	( cd $(NODE_DIR) && SPLCTL=$(CURDIR)/$(CLI_BIN) node --expose-gc --test --test-reporter=spec --test-reporter-destination=stdout \
 	  --test-reporter=tap --test-reporter-destination=$$log test/*.test.mjs ) || rc=$$?; \
 	p=$$(awk '/^# pass /{print $$3}' $$log); f=$$(awk '/^# (fail|cancelled) /{n+=$$3} END{print n+0}' $$log); \
 	rm -f $$log; [ -n "$$p" ] || p=0; [ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
