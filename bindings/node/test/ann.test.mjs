@@ -9,27 +9,18 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Store } from '../lib/index.mjs';
-import { memStore, uniqueName } from './helpers.mjs';
+import { Store, simd } from '../lib/index.mjs';
+import { uniqueName } from './helpers.mjs';
 
 const N = 300;
 const DIM = 16;
 // set by the Makefile (then it must be there)
 const ctlPath = process.env.SPLCTL || fileURLToPath(new URL('../../../build/splinterctl', import.meta.url));
 
-function vectorsBuilt() {
-  try {
-    memStore({ vecDim: DIM }).close();
-    return true;
-  } catch (e) {
-    if (e.code === 'SPL_ENOTSUP') return false;
-    throw e;
-  }
-}
-
-const skip = !vectorsBuilt()
-  ? 'SKIPPED: no vectors in this build (WITH_EMBEDDINGS=0)'
-  : !process.env.SPLCTL && !existsSync(ctlPath) && 'SKIPPED: no build/splinterctl (make cli fragments)';
+const skip =
+  simd() === 'none'
+    ? 'SKIPPED: no vectors in this build (WITH_EMBEDDINGS=0)'
+    : !process.env.SPLCTL && !existsSync(ctlPath) && 'SKIPPED: no build/splinterctl (make cli fragments)';
 
 /** Deterministic vectors in [-0.5, 0.5): a failure reproduces. */
 function lcg(seed) {
