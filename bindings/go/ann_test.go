@@ -1,6 +1,7 @@
 package splinter_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -103,6 +104,8 @@ func TestANNSearch(t *testing.T) {
 	if exact.Approximate {
 		t.Fatal("an exact search flagged approximate")
 	}
+	_, err = s.Search(splinter.Query{Vector: q, K: 10, ANN: true, EF: -1})
+	wantErr(t, err, splinter.ErrInvalid)
 	// no instance yet: the exact scan answers, not flagged
 	if r := search(splinter.Query{Vector: q, K: 10, ANN: true, EF: 64}); r.Approximate || keys(r) != keys(exact) {
 		t.Fatalf("no hnsw running: approximate %v, %q (exact %q)", r.Approximate, keys(r), keys(exact))
@@ -111,10 +114,13 @@ func TestANNSearch(t *testing.T) {
 	if out, err := run("insmod", "hnsw"); err != nil || !strings.HasPrefix(out, "hnsw: running") {
 		t.Fatalf("insmod: %v: %s", err, out)
 	}
-	want := fmt.Sprintf(`"state":"ready","nodes":%d,`, annN)
 	for end := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		st, err := run("frag", "hnsw", "stats")
-		if err == nil && strings.Contains(st, want) {
+		var stats struct {
+			State string
+			Nodes int
+		}
+		if err == nil && json.Unmarshal([]byte(st), &stats) == nil && stats.State == "ready" && stats.Nodes == annN {
 			break
 		}
 		if time.Now().After(end) {
