@@ -621,9 +621,10 @@ test-python: lib cli fragments
 	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f" >> "$$SPL_SUMMARY"; \
 	exit $$rc
 
-test-rust: lib
+# cli fragments: tests/ann.rs starts the hnsw fragment with $$SPLCTL
+test-rust: lib cli fragments
 	@rcf=$$(mktemp) && log=$$(mktemp) && \
-	{ $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
+	{ SPLCTL=$(CURDIR)/$(CLI_BIN) $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
 	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
 	rc=$$(cat $$rcf); \
 	p=$$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' $$log | awk '{s+=$$4} END {print s+0}'); \
@@ -700,9 +701,10 @@ $(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_
 	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) SPLINTER_EXTRA_LIBS="$(SPL_EXTRA_LIBS)" node scripts/gyp.cjs rebuild
 
 # The closing "# pass N" / "# fail N" lines of the TAP log are the counts.
-test-node: $(NODE_ADDON)
+# cli fragments: test/ann.test.mjs starts the hnsw fragment with $$SPLCTL.
+test-node: $(NODE_ADDON) cli fragments
 	@log=$$(mktemp); rc=0; \
-	( cd $(NODE_DIR) && node --expose-gc --test --test-reporter=spec --test-reporter-destination=stdout \
+	( cd $(NODE_DIR) && SPLCTL=$(CURDIR)/$(CLI_BIN) node --expose-gc --test --test-reporter=spec --test-reporter-destination=stdout \
 	  --test-reporter=tap --test-reporter-destination=$$log test/*.test.mjs ) || rc=$$?; \
 	p=$$(awk '/^# pass /{print $$3}' $$log); f=$$(awk '/^# (fail|cancelled) /{n+=$$3} END{print n+0}' $$log); \
 	rm -f $$log; [ -n "$$p" ] || p=0; [ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
@@ -711,9 +713,11 @@ test-node: $(NODE_ADDON)
 	exit $$rc
 
 # Top-level tests and examples count ("--- PASS" / "--- FAIL" at column 0).
-test-go: $(LIB_A)
+# cli fragments: ann_test.go starts the hnsw fragment with $$SPLCTL.
+test-go: $(LIB_A) cli fragments
 	@log=$$(mktemp); rc=0; \
-	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
+	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && \
+	  SPLCTL=$(CURDIR)/$(CLI_BIN) $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
 	grep -E '^(--- |ok|FAIL|PASS|panic)' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
 	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); rm -f $$log; \
 	[ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \

@@ -55,6 +55,12 @@ type Query struct {
 	Prefix    string
 	SkipSelf  bool // query by key: leave that key out
 	Threads   int  // split the scan over this many threads (<= 64)
+	// ANN asks for an approximate search: answered by the store's running
+	// ANN index (the hnsw fragment, `splinterctl insmod hnsw`) when there
+	// is one that keeps up, else by the exact scan; Result.Approximate
+	// says which answered.
+	ANN bool
+	EF  int // with ANN: candidates the index keeps (0 = its default; raised to K)
 }
 
 // Hit is one search result.
@@ -70,9 +76,13 @@ type Result struct {
 	Hits    []Hit
 	Scanned uint64 // vectors scored
 	Skipped uint64 // vectors skipped: kept changing during the scan
+	// Approximate: an ANN index answered (Query.ANN), so some of the exact
+	// top-k may be missing; false when the exact scan answered.
+	Approximate bool
 }
 
-// Search is an exact top-k search over every stored vector passing the filters.
+// Search is a top-k search over every stored vector passing the filters:
+// exact, or approximate with Query.ANN when an ANN index answers.
 func (s *Store) Search(q Query) (Result, error) {
 	if s.s == nil {
 		return Result{}, s.closed("search", q.Key)
@@ -98,6 +108,13 @@ func (s *Store) Search(q Query) (Result, error) {
 	if q.SkipSelf {
 		cq.flags |= C.SPL_VQ_SKIP_SELF
 	}
+	if q.ANN {
+		cq.flags |= C.SPL_VQ_ANN
+	}
+	if q.EF < 0 {
+		return Result{}, &Error{Op: "search", Key: q.Key, Code: ErrInvalid}
+	}
+	cq.ef = C.uint32_t(q.EF)
 	cq.labels = C.uint64_t(q.Labels)
 	cq.threads = C.uint32_t(q.Threads)
 	hasPrefix := C.int(0)
@@ -113,7 +130,8 @@ func (s *Store) Search(q Query) (Result, error) {
 		return Result{}, mkerr("search", q.Key, rc)
 	}
 	defer C.spl_vec_result_free(r)
-	res := Result{Hits: make([]Hit, int(r.n)), Scanned: uint64(r.scanned), Skipped: uint64(r.skipped)}
+	res := Result{Hits: make([]Hit, int(r.n)), Scanned: uint64(r.scanned), Skipped: uint64(r.skipped),
+		Approximate: r.flags&C.SPL_VR_ANN != 0}
 	for i := range res.Hits {
 		h := C.gospl_hit(r, C.uint32_t(i))
 		res.Hits[i] = Hit{Key: C.GoStringN(h.key, C.int(h.key_len)), Score: float32(h.score), Slot: uint32(h.slot),

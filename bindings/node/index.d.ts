@@ -163,6 +163,14 @@ export interface SearchQuery {
   skipSelf?: boolean;
   /** Split the scan over this many threads (at most 64). */
   threads?: number;
+  /**
+   * Approximate: answered by the store's running ANN index (the hnsw
+   * fragment, `splinterctl insmod hnsw`) when there is one that keeps up,
+   * else by the exact scan; the result's `approximate` says which answered.
+   */
+  ann?: boolean;
+  /** With `ann`: candidates the index keeps (0 = its default; raised to k). */
+  ef?: number;
 }
 
 export interface SearchHit {
@@ -179,6 +187,8 @@ export interface SearchResult {
   scanned: number;
   /** Vectors skipped because they kept changing during the scan. */
   skipped: number;
+  /** An ANN index answered (`ann`): some of the exact top-k may be missing. */
+  approximate: boolean;
 }
 
 /**
@@ -351,7 +361,7 @@ export class Store {
   vecGet(key: Key): Float32Array | undefined;
   /** Remove the key's vector; false if there was none. */
   vecClear(key: Key): boolean;
-  /** Exact top-k search on the calling thread. */
+  /** Top-k search on the calling thread: exact, or approximate with `ann`. */
   search(query: SearchQuery): SearchResult;
   /** The same search in the libuv thread pool. */
   searchAsync(query: SearchQuery): Promise<SearchResult>;

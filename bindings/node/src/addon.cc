@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <sched.h>
@@ -1438,6 +1439,17 @@ struct Query {
         }
         if (o.Get("threads").IsNumber())
             q.threads = o.Get("threads").As<Napi::Number>().Uint32Value();
+        if (o.Get("ann").ToBoolean())
+            q.flags |= SPL_VQ_ANN;
+        Napi::Value ef = o.Get("ef");
+        if (!ef.IsUndefined()) {
+            double d = ef.IsNumber() ? ef.As<Napi::Number>().DoubleValue() : -1;
+            if (!(d >= 0 && d <= UINT32_MAX && d == std::floor(d))) {
+                throw_type(env, "ef must be an integer, 0 (the index's default) to 2^32-1");
+                return false;
+            }
+            q.ef = (uint32_t)d;
+        }
         return true;
     }
 };
@@ -1457,6 +1469,7 @@ Napi::Value hits_obj(Napi::Env env, const spl_vec_result *r)
     res.Set("hits", hits);
     res.Set("scanned", (double)r->scanned);
     res.Set("skipped", (double)r->skipped);
+    res.Set("approximate", Napi::Boolean::New(env, (r->flags & SPL_VR_ANN) != 0));
     return res;
 }
 

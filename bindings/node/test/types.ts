@@ -33,7 +33,8 @@ async function use(): Promise<void> {
   const vec: Float32Array | undefined = s.vecGet('v');
   const cleared: boolean = s.vecClear('v');
   const r: SearchResult = s.search({ vector: new Float32Array(4), k: 3, metric: 'l2', labels: 1n, prefix: 'v', threads: 2 });
-  const ra: SearchResult = await s.searchAsync({ key: 'v', skipSelf: true });
+  const ra: SearchResult = await s.searchAsync({ key: 'v', skipSelf: true, ann: true, ef: 64 });
+  const approx: boolean = r.approximate || ra.approximate;
   s.watch('k', 3);
   s.unwatch('k', [3, 4]);
   s.bind(1, 2n);
@@ -63,7 +64,7 @@ async function use(): Promise<void> {
   const d: boolean = Store.destroy('x');
   Store.openOrCreate('x', { slots: 8 }).close();
   Store.openFd(fd, { readOnly: true }).close();
-  console.log(errors.SPL_ENOENT, errorName(-2), simd(), version, b, str, n, has, gone, ok, i, gi, sum, es, ks, vec, cleared, r, ra, bg, p, seen, e2, info, d);
+  console.log(errors.SPL_ENOENT, errorName(-2), simd(), version, b, str, n, has, gone, ok, i, gi, sum, es, ks, vec, cleared, r, ra, bg, p, seen, e2, info, d, approx);
   const pk: PreparedKey = s.prepare('pk');
   pk.set('v').set(new Uint8Array([1]));
   const pv: Buffer | undefined = pk.get();

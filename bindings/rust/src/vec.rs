@@ -18,7 +18,8 @@ pub enum Metric {
 }
 
 /// A search: by a vector ([`Query::vector`]) or by a stored key's vector
-/// ([`Query::key`]); builder methods for the rest.
+/// ([`Query::key`]); builder methods for the rest.  Exact unless
+/// [`Query::ann`] asks for an approximate index.
 #[derive(Debug, Clone)]
 pub struct Query<'a> {
     vec: Option<&'a [f32]>,
@@ -30,12 +31,14 @@ pub struct Query<'a> {
     prefix: Option<&'a [u8]>,
     skip_self: bool,
     threads: u32,
+    ann: bool,
+    ef: u32,
 }
 
 impl<'a> Query<'a> {
     pub fn vector(v: &'a [f32]) -> Query<'a> {
         Query { vec: Some(v), key: None, k: 10, metric: Metric::Cosine, labels: 0, any_labels: false,
-                prefix: None, skip_self: false, threads: 0 }
+                prefix: None, skip_self: false, threads: 0, ann: false, ef: 0 }
     }
     pub fn key(k: &'a (impl AsRef<[u8]> + ?Sized)) -> Query<'a> {
         Query { vec: None, key: Some(k.as_ref()), ..Query::vector(&[]) }
@@ -72,6 +75,21 @@ impl<'a> Query<'a> {
         self.threads = n;
         self
     }
+    /// Approximate: answered by a running ANN index of the store (the
+    /// `hnsw` fragment, `splinterctl insmod hnsw`) when there is one that
+    /// keeps up; else by the exact scan.  [`SearchResult::approximate`]
+    /// says which answered.
+    pub fn ann(mut self, on: bool) -> Self {
+        self.ann = on;
+        self
+    }
+    /// With [`Query::ann`]: candidates the index keeps while searching
+    /// (0: its default; raised to `k`).  More is slower and finds more of
+    /// the exact top-k.
+    pub fn ef(mut self, n: u32) -> Self {
+        self.ef = n;
+        self
+    }
 }
 
 /// One hit.
@@ -96,6 +114,10 @@ pub struct SearchResult {
     pub hits: Vec<Hit>,
     pub scanned: u64,
     pub skipped: u64,
+    /// The hits came from an ANN index (asked for with [`Query::ann`]):
+    /// approximate, possibly missing some of the exact top-k.  `false`: the
+    /// exact scan answered.
+    pub approximate: bool,
 }
 
 pub(crate) fn search(st: &Store, q: &Query<'_>) -> Result<SearchResult> {
@@ -109,11 +131,12 @@ pub(crate) fn search(st: &Store, q: &Query<'_>) -> Result<SearchResult> {
         k: q.k,
         metric: q.metric as u32,
         flags: (if q.any_labels { sys::SPL_F_LABELS_ANY } else { 0 })
-            | (if q.skip_self { sys::SPL_VQ_SKIP_SELF } else { 0 }),
+            | (if q.skip_self { sys::SPL_VQ_SKIP_SELF } else { 0 })
+            | (if q.ann { sys::SPL_VQ_ANN } else { 0 }),
         labels: q.labels,
         prefix: prefix.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
         threads: q.threads,
-        ef: 0,
+        ef: q.ef,
     };
     let mut out: *mut sys::spl_vec_result = ptr::null_mut();
     // SAFETY: the query's pointers live until the call returns.
@@ -132,7 +155,12 @@ pub(crate) fn search(st: &Store, q: &Query<'_>) -> Result<SearchResult> {
                 }
             })
             .collect();
-        let sr = SearchResult { hits, scanned: r.scanned, skipped: r.skipped };
+        let sr = SearchResult {
+            hits,
+            scanned: r.scanned,
+            skipped: r.skipped,
+            approximate: r.flags & sys::SPL_VR_ANN != 0,
+        };
         sys::spl_vec_result_free(out);
         sr
     };

@@ -89,3 +89,45 @@ fn structs_match_the_header() {
         assert_eq!(r[k], *v, "{k}: Rust (offset/size) {:?} != C {:?}", r[k], v);
     }
 }
+
+/// The flag bits the safe API sets and reads have the header's values.
+#[test]
+fn flags_match_the_header() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let src = dir.join("splinter-flags.c");
+    let exe = dir.join("splinter-flags");
+    let names = ["SPL_F_VALUES", "SPL_F_LABELS_ANY", "SPL_VQ_SKIP_SELF", "SPL_VQ_ANN", "SPL_VR_ANN"];
+    let mut c = String::from("#include <stdio.h>\n#include \"splinter.h\"\nint main(void)\n{\n");
+    for n in names {
+        c += &format!("    printf(\"{n} %lu\\n\", (unsigned long){n});\n");
+    }
+    c += "    return 0;\n}\n";
+    std::fs::write(&src, c).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let st = Command::new(cc)
+        .args(["-std=c11", "-I"])
+        .arg(root.join("include"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("run cc");
+    assert!(st.success(), "cc failed");
+    let out = String::from_utf8(Command::new(&exe).output().expect("run flags").stdout).unwrap();
+    let c: BTreeMap<&str, u32> = out
+        .lines()
+        .map(|l| {
+            let (n, v) = l.split_once(' ').unwrap();
+            (n, v.parse().unwrap())
+        })
+        .collect();
+    let r = BTreeMap::from([
+        ("SPL_F_VALUES", SPL_F_VALUES),
+        ("SPL_F_LABELS_ANY", SPL_F_LABELS_ANY),
+        ("SPL_VQ_SKIP_SELF", SPL_VQ_SKIP_SELF),
+        ("SPL_VQ_ANN", SPL_VQ_ANN),
+        ("SPL_VR_ANN", SPL_VR_ANN),
+    ]);
+    assert_eq!(c, r, "flag values differ between include/splinter.h and sys.rs");
+}
