@@ -68,6 +68,7 @@ struct spl_store {
     uint8_t *reg;     /* the fragment registry (src/registry.c) */
     int fd;
     int rdonly;
+    int holes; /* scans skip the file's holes (tmpfs: spl__data_next) */
     spl_backing backing;
     char *path; /* NULL for MEMFD */
     /* vectors (src/vec.c): validated copies of header line 6 */
@@ -128,7 +129,10 @@ static inline uint8_t *spl__slot_val(const struct spl_store *s, struct spl_slot 
  * as zeros), and in *end the first after it that may not.  Returns n when
  * none may.  Loop: for (i = 0, end = 0; i < n; i++) { if (i >= end && (i =
  * spl__data_next(..., i, n, &end)) >= n) break; ... }.  Skipping holes keeps
- * a scan from bringing in (on tmpfs: allocating) pages nobody wrote. */
+ * a scan from allocating pages nobody wrote: on tmpfs a read of a hole of a
+ * shared mapping allocates one.  Only there (s->holes): elsewhere a read of
+ * a hole costs a clean page cache page at most, and not every file system
+ * is trusted to count pages dirtied through a mapping as data. */
 uint32_t spl__data_next(const struct spl_store *s, const void *arr, size_t stride, size_t field, uint32_t i,
                         uint32_t n, uint32_t *end);
 

@@ -21,6 +21,16 @@
 #define MFD_HUGE_SHIFT 26
 #endif
 
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994u
+#endif
+
+int spl__on_tmpfs(int fd)
+{
+    struct statfs sf;
+    return fstatfs(fd, &sf) == 0 && (uint32_t)sf.f_type == (uint32_t)TMPFS_MAGIC;
+}
+
 /* The huge page size of fd's hugetlbfs, or 0 if fd is not on hugetlbfs. */
 static uint64_t spl__hugetlb_page(int fd)
 {

@@ -23,6 +23,8 @@
 /* Check the placement options of a create (before any file is made):
  * SPL_EINVAL, SPL_ENOTSUP, SPL_ENODE. */
 int spl__place_check(const spl_options *o);
+/* Is fd a file on tmpfs (SHM stores, memfds without huge pages)? */
+int spl__on_tmpfs(int fd);
 
 /* A memfd backed by huge pages of o->huge_pages' size: an fd, or
  * SPL_ENOHUGE where the kernel has no such huge pages. */

@@ -340,6 +340,7 @@ static int spl__attach(struct spl_store *s, int fd, uint32_t flags, int check_ow
     }
     s->base = m;
     s->map_bytes = (size_t)st.st_size;
+    s->holes = spl__on_tmpfs(fd);
     s->rdonly = !!(flags & SPL_O_RDONLY);
     spl__fill_handle(s, &l, h->hash_seed);
     s->tandem_sep = (char)sep;
@@ -481,7 +482,7 @@ static int spl__publish(int fd, const char *tmpname, const char *path)
  * read fault on a hole of a shared mapping allocates a page), so spl_info
  * made a store of a million slots holding ten keys take its full size in
  * memory.  lseek(SEEK_DATA / SEEK_HOLE) tells which ranges may hold
- * anything; where the file system cannot tell, everything is data. */
+ * anything; where it cannot tell, everything is data. */
 static uint32_t spl__elem_at_or_after(off_t base, size_t stride, off_t off, uint32_t n)
 {
     if (off <= base)
@@ -494,7 +495,7 @@ uint32_t spl__data_next(const struct spl_store *s, const void *arr, size_t strid
                         uint32_t n, uint32_t *end)
 {
     *end = n;
-    if (i >= n || s->fd < 0)
+    if (i >= n || s->fd < 0 || !s->holes)
         return i;
     off_t base = (off_t)((const uint8_t *)arr - s->base) + (off_t)field;
     off_t d = lseek(s->fd, base + (off_t)i * (off_t)stride, SEEK_DATA);
@@ -635,6 +636,7 @@ SPL_API int spl_create(spl_store **out, const char *name, const spl_options *opt
     s->base = m;
     s->map_bytes = bytes;
     s->fd = fd;
+    s->holes = spl__on_tmpfs(fd);
     s->backing = b;
     spl__fill_handle(s, &l, ((struct spl_header *)m)->hash_seed);
     s->tandem_sep = (char)sep;
