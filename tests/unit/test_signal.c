@@ -620,6 +620,8 @@ static void test_key_wait_cross_process(void **state)
     set_str(s, "kw", "0");
     spl_meta m;
     CHECK_RC(spl_meta_get(s, "kw", &m), 0);
+    volatile int *woke = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(woke != MAP_FAILED);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -629,6 +631,7 @@ static void test_key_wait_cross_process(void **state)
         uint64_t e = 0, t0 = mono_ns();
         int rc = spl_key_wait(s, "kw", m.epoch, 8000 * MS, &e);
         int bad = (rc != 0) | (e <= m.epoch) << 1 | (mono_ns() - t0 > 7000 * MS) << 2;
+        __atomic_store_n(woke, 1, __ATOMIC_SEQ_CST);
         t0 = mono_ns();
         rc = spl_key_wait(s, "kw", e, 8000 * MS, NULL);
         bad |= (rc != SPL_ENOENT) << 3 | (mono_ns() - t0 > 7000 * MS) << 4;
@@ -636,11 +639,16 @@ static void test_key_wait_cross_process(void **state)
             fprintf(stderr, "key_wait child: checks 0x%x failed (last rc %s)\n", bad, spl_err_name(rc));
         child_exit(s, bad);
     }
-    usleep(20 * 1000);
+    usleep(20 * 1000); /* most likely asleep by now (if not, it sees the write at once) */
     set_str(s, "kw", "1");
+    /* the delete only once the child saw the write: a child the machine
+     * started late must not find the key gone at its first wait */
+    for (int t = 0; t < 20000 && !__atomic_load_n(woke, __ATOMIC_SEQ_CST); t++)
+        usleep(1000);
     usleep(20 * 1000);
     CHECK_RC(spl_unset(s, "kw"), 0);
     reap(pid);
+    munmap((void *)woke, 4096);
     assert_int_equal(spl_signal_repair(s), 0);
     spl_close(s);
 }
