@@ -328,11 +328,11 @@ typedef struct spl_info {
 enum { SPL_FEAT_EMBEDDINGS = 1u << 0 };
 
 /* Geometry, usage, memory and placement.  Safe from any process at any
- * time.  It reads every index word and slot (O(slots); never the cells)
- * that is not in a hole of the store's file: pages nobody wrote read as
- * zeros and are skipped, never brought in (lseek SEEK_DATA/SEEK_HOLE; where
- * the file system cannot tell, it reads them all).  It
- * asks mincore(2) about every page of the region for resident_bytes.  For
+ * time.  It reads every index word and slot (O(slots); never the cells);
+ * in a SHM or MEMFD store (tmpfs), where reading a page nobody wrote would
+ * allocate it, it skips the holes of the file (lseek SEEK_DATA/SEEK_HOLE),
+ * which read as zeros.  It asks mincore(2) about every page of the region
+ * for resident_bytes.  For
  * the placement fields it asks move_pages(2) where the sampled pages are;
  * a sampled page that is in memory but not yet in this process's page
  * tables is read once first (mincore(2) says which: nothing is allocated). */
@@ -555,8 +555,8 @@ typedef int (*spl_iter_fn)(const spl_entry *e, void *ud);
 
 /* Visit every live key matching the filter (f may be NULL), each read
  * consistently.  Keys being written during the scan are retried briefly and
- * then skipped.  O(slots), skipping slots in holes of the store's file
- * (never written: no key), so a scan of a sparse store keeps it sparse.
+ * then skipped.  O(slots); in a SHM or MEMFD store it skips the slots in
+ * holes of the file (never written: no key), so a scan keeps it sparse.
  * Returns 0, the callback's non-zero value, or an error. */
 int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud);
 
