@@ -690,7 +690,10 @@ NODE_DIR   := bindings/node
 NODE_ADDON := $(NODE_DIR)/build/Release/splinter.node
 NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 GO_DIR     := bindings/go
-GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 CGO_LDFLAGS="-g -O2 $(SPL_EXTRA_LIBS)" \
+# CGO_LDFLAGS come before the package's own: -L$(B) makes the package's
+# -l:libsplinter.a (found in build/ otherwise) the library of this build.
+GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 \
+	CGO_LDFLAGS="-g -O2 -L$(CURDIR)/$(B) $(SPL_EXTRA_LIBS)" \
 	GOCACHE=$(CURDIR)/build/go-cache GOPATH=$(CURDIR)/build/gopath
 
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
