@@ -700,7 +700,14 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-$(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_DIR)/src/*.cc)
+# The addon is built in one place whatever $(B) is: a stamp per $(B) relinks
+# it when another build's library is asked for (make B=build/kvonly
+# test-node, then make test-node), even if that library is the older file.
+NODE_LIB_STAMP := build/.node-lib-$(subst /,-,$(B))
+$(NODE_LIB_STAMP):
+	@mkdir -p $(dir $@) && rm -f build/.node-lib-* && touch $@
+
+$(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_LIB_STAMP) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_DIR)/src/*.cc)
 	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) SPLINTER_EXTRA_LIBS="$(SPL_EXTRA_LIBS)" node scripts/gyp.cjs rebuild
 
 # The closing "# pass N" / "# fail N" lines of the TAP log are the counts.
