@@ -513,9 +513,10 @@ test-all: all test-unit test-mp test-fuzz-replay test-broken test-model test-asa
 	test-kvonly test-neon test-bench test-cli test-frag $(if $(filter 1,$(WITH_LUA)),test-lua) \
 	$(if $(filter 0,$(WITH_EMBEDDINGS)),test-novec-skips,test-mirror) fuzz
 
-# The mirror's, the bindings' and the interop suites store vectors: a build
-# without embeddings shows them as skipped (counted apart), not run.
-NOVEC_SKIPPED := mirror python rust node go interop
+# The mirror's and the interop suites store vectors: a build without
+# embeddings shows them as skipped (counted apart), not run.  (The bindings'
+# suites run there, skipping their vector tests one by one.)
+NOVEC_SKIPPED := mirror interop
 test-novec-skips:
 	@for g in $(NOVEC_SKIPPED); do \
 	  echo "$$g: skipped: its suite stores vectors, and this build has none (WITH_EMBEDDINGS=0)"; \
@@ -591,9 +592,11 @@ distclean:
 # ---------------------------------------------------------------- bindings: python, rust
 # bindings/python (ctypes over $(LIB_SO)) and bindings/rust (links
 # $(LIB_A) statically; cargo's output goes to $(B)/rust).  Each test target
-# prints its runner's closing line and adds "passed failed" to
-# $$SPL_SUMMARY, so `make test` counts them.  bindings/covers.py checks that
-# every binding lists every function of the header (bindings/*/COVERS).
+# prints its runner's closing line and adds "passed failed skipped" to
+# $$SPL_SUMMARY, so `make test` counts them (a skipped test, such as a
+# vector test in a WITH_EMBEDDINGS=0 build, says why and is neither).
+# bindings/covers.py checks that every binding lists every function of the
+# header (bindings/*/COVERS).
 PYTHON ?= /usr/bin/python3
 # cargo from PATH, else rustup's usual place (a shell without ~/.cargo/bin on PATH)
 CARGO  ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)
@@ -605,32 +608,37 @@ BIND_C_BENCH := $(B)/bench/bindings-c-kv
 
 .PHONY: test-python test-rust test-covers bench-python bench-rust bench-c-kv bench-bindings install-python
 
-test-all: test-covers
-ifneq ($(WITH_EMBEDDINGS),0)
-test-all: test-python test-rust
-endif
+# Both run in a WITH_EMBEDDINGS=0 build too: their vector tests skip there
+# (the library's vec_simd() says "none") and the rest run.
+test-all: test-covers test-python test-rust
 
 test-python: lib cli fragments
 	@rcf=$$(mktemp) && log=$$(mktemp) && \
-	{ SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests; \
+	{ SPLINTER_LIB=$(CURDIR)/$(LIB_SO) $(PYTHON) -m pytest -q -rs -p no:cacheprovider bindings/python/tests; \
 	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
-	rc=$$(cat $$rcf); last=$$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)' $$log | tail -n 1); rm -f $$rcf $$log; \
+	rc=$$(cat $$rcf); last=$$(grep -E '^(=+ )?[0-9]+ (passed|failed|error|skipped)' $$log | tail -n 1); rm -f $$rcf $$log; \
 	p=$$(echo "$$last" | grep -oE '[0-9]+ passed' | awk '{s+=$$1} END {print s+0}'); \
 	f=$$(echo "$$last" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s+=$$1} END {print s+0}'); \
+	s=$$(echo "$$last" | grep -oE '[0-9]+ skipped' | awk '{s+=$$1} END {print s+0}'); \
 	[ "$$rc" -eq 0 ] || [ "$$f" -gt 0 ] || f=1; \
-	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f" >> "$$SPL_SUMMARY"; \
+	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f $$s" >> "$$SPL_SUMMARY"; \
 	exit $$rc
 
-# cli fragments: tests/ann.rs starts the hnsw fragment with $$SPLCTL
+# cli fragments: tests/ann.rs starts the hnsw fragment with $$SPLCTL.
+# libtest has no run-time skip: a test that does not apply returns early
+# after a "SKIPPED name: why" line on stderr, and is counted as skipped,
+# not passed.
 test-rust: lib cli fragments
 	@rcf=$$(mktemp) && log=$$(mktemp) && \
 	{ SPLCTL=$(CURDIR)/$(CLI_BIN) $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
 	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
 	rc=$$(cat $$rcf); \
 	p=$$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' $$log | awk '{s+=$$4} END {print s+0}'); \
-	f=$$(grep -oE '[0-9]+ failed;' $$log | awk '{s+=$$1} END {print s+0}'); rm -f $$rcf $$log; \
+	f=$$(grep -oE '[0-9]+ failed;' $$log | awk '{s+=$$1} END {print s+0}'); \
+	s=$$(grep -c '^SKIPPED ' $$log); rm -f $$rcf $$log; p=$$((p - s)); \
 	[ "$$rc" -eq 0 ] || [ "$$f" -gt 0 ] || f=1; \
-	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f" >> "$$SPL_SUMMARY"; \
+	echo "rust: $$p passed, $$f failed$$([ $$s -gt 0 ] && echo ", $$s skipped")"; \
+	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f $$s" >> "$$SPL_SUMMARY"; \
 	exit $$rc
 
 test-covers:
@@ -683,46 +691,58 @@ install-python:
 # test-node / test-go print "node: N passed, N failed" / "go: ..." and add
 # the counts to $$SPL_SUMMARY like a tests/run.sh group.
 .PHONY: test-node test-go bench-node bench-go
-ifneq ($(WITH_EMBEDDINGS),0)
+# Vector tests skip in a WITH_EMBEDDINGS=0 build, as in test-python.
 test-all: test-node test-go
-endif
 NODE_DIR   := bindings/node
 NODE_ADDON := $(NODE_DIR)/build/Release/splinter.node
 NODE_STAMP := $(NODE_DIR)/node_modules/.package-lock.json
 GO_DIR     := bindings/go
-GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 CGO_LDFLAGS="-g -O2 $(SPL_EXTRA_LIBS)" \
+# CGO_LDFLAGS come before the package's own: -L$(B) makes the package's
+# -l:libsplinter.a (found in build/ otherwise) the library of this build.
+GO_ENV     := GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 \
+	CGO_LDFLAGS="-g -O2 -L$(CURDIR)/$(B) $(SPL_EXTRA_LIBS)" \
 	GOCACHE=$(CURDIR)/build/go-cache GOPATH=$(CURDIR)/build/gopath
 
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-$(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_DIR)/src/*.cc)
+# The addon is built in one place whatever $(B) is: a stamp per $(B) relinks
+# it when another build's library is asked for (make B=build/kvonly
+# test-node, then make test-node), even if that library is the older file.
+NODE_LIB_STAMP := build/.node-lib-$(subst /,-,$(B))
+$(NODE_LIB_STAMP):
+	@mkdir -p $(dir $@) && rm -f build/.node-lib-* && touch $@
+
+$(NODE_ADDON): $(NODE_STAMP) $(LIB_A) $(NODE_LIB_STAMP) $(NODE_DIR)/binding.gyp $(wildcard $(NODE_DIR)/src/*.cc)
 	cd $(NODE_DIR) && SPLINTER_LIB=$(CURDIR)/$(LIB_A) SPLINTER_EXTRA_LIBS="$(SPL_EXTRA_LIBS)" node scripts/gyp.cjs rebuild
 
-# The closing "# pass N" / "# fail N" lines of the TAP log are the counts.
+# The closing "# pass N" / "# fail N" / "# skipped N" lines of the TAP log
+# are the counts (a skipped test is neither a pass nor a failure).
 # cli fragments: test/ann.test.mjs starts the hnsw fragment with $$SPLCTL.
 test-node: $(NODE_ADDON) cli fragments
 	@log=$$(mktemp); rc=0; \
 	( cd $(NODE_DIR) && SPLCTL=$(CURDIR)/$(CLI_BIN) node --expose-gc --test --test-reporter=spec --test-reporter-destination=stdout \
 	  --test-reporter=tap --test-reporter-destination=$$log test/*.test.mjs ) || rc=$$?; \
 	p=$$(awk '/^# pass /{print $$3}' $$log); f=$$(awk '/^# (fail|cancelled) /{n+=$$3} END{print n+0}' $$log); \
+	s=$$(awk '/^# skipped /{n+=$$3} END{print n+0}' $$log); \
 	rm -f $$log; [ -n "$$p" ] || p=0; [ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
-	echo "node: $$p passed, $$f failed"; \
-	if [ -n "$$SPL_SUMMARY" ]; then echo "$$p $$f" >> "$$SPL_SUMMARY"; fi; \
+	echo "node: $$p passed, $$f failed$$([ $$s -gt 0 ] && echo ", $$s skipped")"; \
+	if [ -n "$$SPL_SUMMARY" ]; then echo "$$p $$f $$s" >> "$$SPL_SUMMARY"; fi; \
 	exit $$rc
 
-# Top-level tests and examples count ("--- PASS" / "--- FAIL" at column 0).
+# Top-level tests and examples count ("--- PASS" / "--- FAIL" / "--- SKIP"
+# at column 0; a skip's "SKIPPED: why" line is shown with it).
 # cli fragments: ann_test.go starts the hnsw fragment with $$SPLCTL.
 test-go: $(LIB_A) cli fragments
 	@log=$$(mktemp); rc=0; \
 	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && \
 	  SPLCTL=$(CURDIR)/$(CLI_BIN) $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
-	grep -E '^(--- |ok|FAIL|PASS|panic)' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
-	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); rm -f $$log; \
+	grep -E '^(--- |ok|FAIL|PASS|panic)|SKIPPED' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
+	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); s=$$(grep -c '^--- SKIP' $$log); rm -f $$log; \
 	[ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \
-	echo "go: $$p passed, $$f failed"; \
-	if [ -n "$$SPL_SUMMARY" ]; then echo "$$p $$f" >> "$$SPL_SUMMARY"; fi; \
+	echo "go: $$p passed, $$f failed$$([ $$s -gt 0 ] && echo ", $$s skipped")"; \
+	if [ -n "$$SPL_SUMMARY" ]; then echo "$$p $$f $$s" >> "$$SPL_SUMMARY"; fi; \
 	exit $$rc
 
 # get/set of 64-byte values against the same loop in C; BENCH_ARGS=--json

@@ -50,9 +50,7 @@ func splinterctl(t *testing.T) string {
 var hostPid = regexp.MustCompile(`"host_pid":([0-9]+)`)
 
 func TestANNSearch(t *testing.T) {
-	if splinter.SIMD() == "none" {
-		t.Skip("SKIPPED: no vectors in this build (WITH_EMBEDDINGS=0)")
-	}
+	needVectors(t)
 	ctl := splinterctl(t)
 	name := fmt.Sprintf("go-ann-%d", os.Getpid())
 	s, err := splinter.Create(name, &splinter.Options{Slots: 1024, KeyMax: 32, ValMax: 16, VecDim: annDim})

@@ -4,7 +4,7 @@ package splinter
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include -O2
-#cgo LDFLAGS: ${SRCDIR}/../../build/libsplinter.a -lpthread -lm
+#cgo LDFLAGS: -L${SRCDIR}/../../build -l:libsplinter.a -lpthread -lm
 #include "gospl.h"
 */
 import "C"

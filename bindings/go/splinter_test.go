@@ -108,6 +108,18 @@ func memStore(t *testing.T, o *splinter.Options) *splinter.Store {
 	return s
 }
 
+// noVectors is the skip message of a test that needs vectors, where the
+// library says it has none (SIMD() "none": a WITH_EMBEDDINGS=0 build
+// refuses a store with vectors and every vector call is ErrNotSup).
+const noVectors = "SKIPPED: this build has no vectors (WITH_EMBEDDINGS=0)"
+
+func needVectors(t *testing.T) {
+	t.Helper()
+	if splinter.SIMD() == "none" {
+		t.Skip(noVectors)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -391,6 +403,7 @@ func TestIteration(t *testing.T) {
 }
 
 func TestVectors(t *testing.T) {
+	needVectors(t)
 	s := memStore(t, &splinter.Options{VecDim: 4})
 	_, err := s.VecGet("v")
 	wantErr(t, err, splinter.ErrNotFound)
@@ -453,8 +466,34 @@ func TestVectors(t *testing.T) {
 	wantErr(t, splinter.ForceSIMD("no-such-path"), splinter.ErrNotSup)
 }
 
+func TestNoVectorsBuild(t *testing.T) {
+	if splinter.SIMD() != "none" {
+		t.Skip("SKIPPED: this build has vectors")
+	}
+	wantErr(t, splinter.ForceSIMD("scalar"), splinter.ErrNotSup)
+	_, err := splinter.Create("", &splinter.Options{Backing: splinter.BackingMemfd, Slots: 16, VecDim: 4})
+	wantErr(t, err, splinter.ErrFormat)
+	s := memStore(t, nil)
+	if i, err := s.Info(); err != nil || i.Embeddings {
+		t.Fatal(i, err)
+	}
+	must(t, s.Set("a", []byte("text")))
+	wantErr(t, s.VecSet("a", []float32{1}), splinter.ErrNotSup)
+	_, err = s.VecGet("a")
+	wantErr(t, err, splinter.ErrNotSup)
+	wantErr(t, s.VecClear("a"), splinter.ErrNotSup)
+	_, err = s.Search(splinter.Query{Vector: []float32{1}, K: 1})
+	wantErr(t, err, splinter.ErrNotSup)
+	_, err = s.Search(splinter.Query{Key: "a", K: 1})
+	wantErr(t, err, splinter.ErrNotSup)
+	wantErr(t, s.TandemVecSet("t", [][]float32{{1}}), splinter.ErrNotSup)
+	if v, err := s.Get("a"); err != nil || string(v) != "text" {
+		t.Fatal(string(v), err)
+	}
+}
+
 func TestTandem(t *testing.T) {
-	s := memStore(t, &splinter.Options{VecDim: 4})
+	s := memStore(t, nil)
 	k, err := s.TandemKey("doc", 2)
 	if k != "doc.2" || err != nil {
 		t.Fatal(k, err)
@@ -472,6 +511,14 @@ func TestTandem(t *testing.T) {
 	if n, _ := s.TandemCount("doc"); n != 1 {
 		t.Fatal(n)
 	}
+	if n, _ := s.TandemUnset("doc"); n != 1 {
+		t.Fatal(n)
+	}
+}
+
+func TestTandemVectors(t *testing.T) {
+	needVectors(t)
+	s := memStore(t, &splinter.Options{VecDim: 4})
 	must(t, s.TandemVecSet("emb", [][]float32{{1, 0, 0, 0}, {0, 1, 0, 0}}))
 	if v, _ := s.TandemVecGet("emb", 1); fmt.Sprint(v) != "[0 1 0 0]" {
 		t.Fatal(v)

@@ -1878,6 +1878,11 @@ Napi::Value Store::TandemVecSet(const Napi::CallbackInfo &info)
     const float *p;
     uint32_t total;
     Napi::Value v = info[1];
+    uint32_t dim = h->vec_dim;
+    if (dim == 0) { // a store without vectors, as the flat form says
+        throw_spl(env, SPL_ENOTSUP, "tandemVecSet", k.p);
+        return env.Undefined();
+    }
     if (v.IsArray() && v.As<Napi::Array>().Length() > 0 && !v.As<Napi::Array>().Get(0u).IsNumber()) {
         Napi::Array a = v.As<Napi::Array>();
         for (uint32_t i = 0; i < a.Length(); i++) {
@@ -1897,9 +1902,8 @@ Napi::Value Store::TandemVecSet(const Napi::CallbackInfo &info)
     } else if (!vec_arg(env, v, flat, &p, &total)) {
         return env.Undefined();
     }
-    uint32_t dim = h->vec_dim;
-    if (dim == 0 || total % dim) {
-        throw_spl(env, dim == 0 ? SPL_ENOTSUP : SPL_EDIM, "tandemVecSet", k.p);
+    if (total % dim) {
+        throw_spl(env, SPL_EDIM, "tandemVecSet", k.p);
         return env.Undefined();
     }
     int rc = spl_tandem_vec_set(s, k.p, p, total / dim, dim, h->retry_us);

@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Store, simd } from '../lib/index.mjs';
-import { uniqueName } from './helpers.mjs';
+import { Store } from '../lib/index.mjs';
+import { noVectors, uniqueName } from './helpers.mjs';
 
 const N = 300;
 const DIM = 16;
@@ -18,9 +18,8 @@ const DIM = 16;
 const ctlPath = process.env.SPLCTL || fileURLToPath(new URL('../../../build/splinterctl', import.meta.url));
 
 const skip =
-  simd() === 'none'
-    ? 'SKIPPED: no vectors in this build (WITH_EMBEDDINGS=0)'
-    : !process.env.SPLCTL && !existsSync(ctlPath) && 'SKIPPED: no build/splinterctl (make cli fragments)';
+  noVectors ||
+  (!process.env.SPLCTL && !existsSync(ctlPath) && 'SKIPPED: no build/splinterctl (make cli fragments)');
 
 /** Deterministic vectors in [-0.5, 0.5): a failure reproduces. */
 function lcg(seed) {

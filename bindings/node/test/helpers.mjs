@@ -1,5 +1,10 @@
 // Shared test helpers: unique store names, memfd stores, cleanup.
-import { Store } from '../lib/index.mjs';
+import { Store, simd } from '../lib/index.mjs';
+
+/** The skip reason of a test that needs vectors, where the library says it
+ * has none (simd() 'none': a WITH_EMBEDDINGS=0 build refuses a store with
+ * vectors and every vector call throws SPL_ENOTSUP); false otherwise. */
+export const noVectors = simd() === 'none' && 'this build has no vectors (WITH_EMBEDDINGS=0)';
 
 let n = 0;
 export const uniqueName = (tag = 's') => `node-test-${process.pid}-${tag}-${n++}`;

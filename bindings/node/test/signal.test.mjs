@@ -8,6 +8,10 @@ import { memStore, shmStore } from './helpers.mjs';
 
 const writer = fileURLToPath(new URL('./fixtures/writer.cjs', import.meta.url));
 const child = (...args) => fork(writer, args, { stdio: 'inherit' });
+// A child's 'exit' promise, taken as it starts: one taken after another
+// await can miss an exit already emitted and never settle (under load the
+// event loop then ran dry and the test failed, the ones after it cancelled).
+const childExit = (...args) => once(child(...args), 'exit');
 
 test('subscribe: events of watched keys, labels and signals', async () => {
   const s = memStore();
@@ -56,7 +60,7 @@ test('a subscription wakes on another process\'s write without blocking the loop
   const sub = s.watchKey('k', 7);
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
-  const p = child(name, 'after', '150', 'k', 'from child');
+  const exited = childExit(name, 'after', '150', 'k', 'from child');
   const { value: ev } = await sub.next();
   clearInterval(timer);
   assert.equal(ev.kind, 'changed');
@@ -65,7 +69,7 @@ test('a subscription wakes on another process\'s write without blocking the loop
   assert.equal(s.getString('k'), 'from child');
   assert.ok(ticks >= 5, `the event loop ran while waiting (${ticks} ticks)`);
   sub.close();
-  await once(p, 'exit');
+  await exited;
 });
 
 test('watchKey yields only its key', async () => {
@@ -118,16 +122,16 @@ test('waitKey: a change, a delete, a timeout, an abort', async (t) => {
   assert.ok((await s.waitKey('k', 0n)) >= e0, 'an older epoch returns at once');
   let ticks = 0;
   const timer = setInterval(() => ticks++, 5);
-  let p = child(name, 'after', '150', 'k', 'v1');
+  let exited = childExit(name, 'after', '150', 'k', 'v1');
   const e1 = await s.waitKey('k', e0, { timeout: 5000 });
   clearInterval(timer);
   assert.ok(e1 > e0);
   assert.equal(e1, s.meta('k').epoch);
   assert.ok(ticks >= 5, `the event loop ran while waiting (${ticks} ticks)`);
-  await once(p, 'exit');
-  p = child(name, 'unset', '100', 'k');
+  await exited;
+  exited = childExit(name, 'unset', '100', 'k');
   assert.equal(await s.waitKey('k', e1), null);
-  await once(p, 'exit');
+  await exited;
   assert.equal(await s.waitKey('absent', 0n), null);
   s.set('k', 'again');
   const t0 = Date.now();

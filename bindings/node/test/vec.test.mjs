@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { simd } from '../lib/index.mjs';
-import { memStore } from './helpers.mjs';
+import { Store, simd, simdForce } from '../lib/index.mjs';
+import { memStore, noVectors } from './helpers.mjs';
 
 const vstore = (opts) => memStore({ vecDim: 4, ...opts });
 
-test('vecSet, vecGet, vecClear', () => {
+test('vecSet, vecGet, vecClear', { skip: noVectors }, () => {
   const s = vstore();
   assert.equal(s.vecGet('v'), undefined);
   s.vecSet('v', [1, 2, 3, 4]);
@@ -26,7 +26,7 @@ test('vecSet, vecGet, vecClear', () => {
   s.close();
 });
 
-test('search: metrics, filters, query by key, async', async () => {
+test('search: metrics, filters, query by key, async', { skip: noVectors }, async () => {
   const s = vstore();
   s.vecSet('a', [1, 0, 0, 0]);
   s.vecSet('b', [0.9, 0.1, 0, 0]);
@@ -59,7 +59,7 @@ test('search: metrics, filters, query by key, async', async () => {
   s.close();
 });
 
-test('f16 and i8 stores round-trip approximately', () => {
+test('f16 and i8 stores round-trip approximately', { skip: noVectors }, () => {
   for (const vecFormat of ['f16', 'i8']) {
     const s = vstore({ vecFormat });
     s.vecSet('v', [0.5, -0.25, 1, 0]);
@@ -69,7 +69,7 @@ test('f16 and i8 stores round-trip approximately', () => {
   }
 });
 
-test('closing during an async search is safe', async () => {
+test('closing during an async search is safe', { skip: noVectors }, async () => {
   const s = vstore({ slots: 4096 });
   for (let i = 0; i < 4000; i++) s.vecSet(`k${i}`, [i, 1, 2, 3]);
   const p = s.searchAsync({ vector: [1, 1, 1, 1], k: 5 });
@@ -78,8 +78,8 @@ test('closing during an async search is safe', async () => {
   assert.equal(r.hits.length, 5);
 });
 
-test('tandem keys: values and vectors as ordered groups', () => {
-  const s = vstore();
+test('tandem keys: values as ordered groups', () => {
+  const s = memStore();
   assert.equal(s.tandemKey('doc', 0), 'doc');
   assert.equal(s.tandemKey('doc', 2), 'doc.2');
   s.tandemSet('doc', ['zero', Buffer.from('one'), 'two']);
@@ -89,6 +89,16 @@ test('tandem keys: values and vectors as ordered groups', () => {
   assert.equal(s.tandemGet('doc', 7), undefined);
   s.tandemSet('doc', ['only']);
   assert.equal(s.tandemCount('doc'), 1, 'surplus members deleted');
+  assert.equal(s.tandemUnset('doc'), 1);
+  assert.equal(s.tandemGet('doc', 0), undefined);
+  // a store without vectors: both forms say so (the nested one said SPL_EDIM)
+  assert.throws(() => s.tandemVecSet('emb', [[1]]), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => s.tandemVecSet('emb', [1]), { code: 'SPL_ENOTSUP' });
+  s.close();
+});
+
+test('tandem keys: vectors as ordered groups', { skip: noVectors }, () => {
+  const s = vstore();
   s.tandemVecSet('emb', [
     [1, 0, 0, 0],
     [0, 1, 0, 0],
@@ -101,5 +111,23 @@ test('tandem keys: values and vectors as ordered groups', () => {
   assert.equal(s.tandemUnset('emb'), 3);
   assert.equal(s.tandemCount('emb'), 0);
   assert.equal(s.signalRepair(), 0);
+  s.close();
+});
+
+test('a build without vectors refuses them', { skip: !noVectors && 'this build has vectors' }, async () => {
+  assert.equal(simd(), 'none');
+  assert.throws(() => simdForce('scalar'), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => Store.create(null, { backing: 'memfd', slots: 16, vecDim: 4 }), { code: 'SPL_EFORMAT' });
+  const s = memStore({ slots: 16 });
+  assert.equal(s.info().embeddings, false);
+  s.set('a', 'text');
+  assert.throws(() => s.vecSet('a', [1]), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => s.vecGet('a'), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => s.vecClear('a'), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => s.search({ vector: [1], k: 1 }), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => s.search({ key: 'a', k: 1 }), { code: 'SPL_ENOTSUP' });
+  await assert.rejects(s.searchAsync({ vector: [1], k: 1 }), { code: 'SPL_ENOTSUP' });
+  assert.throws(() => s.tandemVecSet('t', [[1]]), { code: 'SPL_ENOTSUP' });
+  assert.equal(s.getString('a'), 'text');
   s.close();
 });

@@ -13,28 +13,15 @@ import time
 import pytest
 
 import splinter
-from conftest import REPO
+from conftest import BUILD, needs_vectors
 
-# the build folder of the library under test (make test-python passes its
-# path), else the tree's build/
-BUILD = (os.path.dirname(splinter.library_path) if os.path.isabs(splinter.library_path)
-         else os.path.join(REPO, "build"))
 SPLCTL = os.path.join(BUILD, "splinterctl")
 HNSW = os.path.join(BUILD, "fragments", "hnsw.so")
 N, DIM = 300, 16
 
 
-def _has_vectors() -> bool:
-    try:
-        with splinter.Store.create(None, backing="memfd", slots=16, vec_dim=4) as st:
-            return bool(st.info().features & 1)  # SPL_FEAT_EMBEDDINGS
-    except splinter.SplinterError:
-        return False
-
-
 pytestmark = [
-    pytest.mark.skipif(not _has_vectors(),
-                       reason="this build has no vectors (WITH_EMBEDDINGS=0)"),
+    needs_vectors,
     pytest.mark.skipif(not (os.path.exists(SPLCTL) and os.path.exists(HNSW)),
                        reason="make cli fragments first (splinterctl, fragments/hnsw.so)"),
 ]

@@ -1,6 +1,7 @@
 import pytest
 
 import splinter
+from conftest import needs_vectors
 from splinter import errors
 
 
@@ -106,6 +107,13 @@ def test_tandem(store):
     assert [store.tandem_get("t", i) for i in range(3)] == [b"a", b"bb", b"ccc"]
     store.tandem_set("t", [b"x"])
     assert store.tandem_count("t") == 1
+    assert store.tandem_unset("t") == 1
+    with pytest.raises(KeyError):
+        store.tandem_get("t", 0)
+
+
+@needs_vectors
+def test_tandem_vectors(store):
     store.tandem_vec_set("tv", [[1, 0, 0, 0], [0, 2, 0, 0]])
     assert list(store.tandem_vec_get("tv", 1)) == [0, 2, 0, 0]
     assert store.tandem_unset("tv") == 2

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import splinter
-from conftest import REPO
+from conftest import BUILD
 
 
 
@@ -55,12 +55,12 @@ def test_frag_helpers():
     assert isinstance(splinter.frag_errmsg(), str)
 
 
-DSP = os.path.join(REPO, "build", "fragments", "dsp.so")
-SPLCTL = os.path.join(REPO, "build", "splinterctl")
+DSP = os.path.join(BUILD, "fragments", "dsp.so")
+SPLCTL = os.path.join(BUILD, "splinterctl")
 
 
 @pytest.mark.skipif(not (os.path.exists(DSP) and os.path.exists(SPLCTL)),
-                    reason="make fragments build/splinterctl first")
+                    reason=f"make cli fragments first ({SPLCTL}, {DSP})")
 def test_dsp_fragment_register_host_call_unregister(name):
     with splinter.Store.create(name, slots=256, vec_dim=0) as st:
         assert st.frag_list() == []

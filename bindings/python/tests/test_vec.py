@@ -3,9 +3,11 @@ import array
 import pytest
 
 import splinter
+from conftest import HAS_VECTORS, needs_vectors
 from splinter import errors
 
 
+@needs_vectors
 def test_vec_roundtrip(store):
     store.vec_set("a", [1.0, 0.0, 0.0, 0.0])
     store.vec_set("b", array.array("f", [0.0, 1.0, 0.0, 0.0]))
@@ -26,6 +28,7 @@ def test_vec_roundtrip(store):
         store.vec_set("a", [float("nan"), 0, 0, 0])
 
 
+@needs_vectors
 def test_vec_numpy(store):
     np = pytest.importorskip("numpy")
     store.vec_set("n", np.array([0.5, 0.25, 0, 1], dtype=np.float64))  # converted
@@ -37,6 +40,7 @@ def test_vec_numpy(store):
     assert hits[0].key == "m"
 
 
+@needs_vectors
 def test_vec_search(store):
     store.vec_set("x", [1, 0, 0, 0])
     store.vec_set("y", [0, 1, 0, 0])
@@ -62,6 +66,7 @@ def test_vec_search(store):
         store.vec_search([1, 0], k=1)
 
 
+@needs_vectors
 def test_vec_formats_and_simd():
     with splinter.Store.create(None, backing="memfd", slots=16, vec_dim=3,
                                vec_format="i8") as st:
@@ -75,12 +80,31 @@ def test_vec_formats_and_simd():
         splinter.vec_simd_force("nonsense")
 
 
+@pytest.mark.skipif(HAS_VECTORS, reason="this build has vectors")
+def test_a_build_without_vectors_refuses_them():
+    assert splinter.vec_simd() == "none"
+    with pytest.raises(errors.NotSupported):
+        splinter.vec_simd_force("scalar")
+    with pytest.raises(errors.BadFormat):
+        splinter.Store.create(None, backing="memfd", slots=16, vec_dim=4)
+    with splinter.Store.create(None, backing="memfd", slots=16, vec_dim=0) as st:
+        assert st.info().features & 1 == 0       # no SPL_FEAT_EMBEDDINGS
+        st["a"] = b"text"
+        for call in (lambda: st.vec_set("a", [1.0]), lambda: st.vec_get("a"),
+                     lambda: st.vec_search([1.0], k=1), lambda: st.vec_search("a", k=1),
+                     lambda: st.vec_clear("a"), lambda: st.tandem_vec_set("t", [[1.0]])):
+            with pytest.raises(errors.NotSupported):
+                call()
+        assert st["a"] == b"text"
+
+
 def test_kv_only_store_rejects_vectors():
     with splinter.Store.create(None, backing="memfd", slots=16, vec_dim=0) as st:
         with pytest.raises(splinter.SplinterError):
             st.vec_set("a", [1.0])
 
 
+@needs_vectors
 def test_vec_set_if(store):
     store["t"] = b"some text"
     e = store.meta("t").epoch
