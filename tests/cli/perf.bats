@@ -38,10 +38,15 @@ load common
 
 @test "top --once --json: changes per second and the hottest key of a writer" {
     ctl set cold x
-    ( for i in $(seq 1 400); do echo "math inc hot"; done | "$SPLCTL" > /dev/null ) &
+    # a writer that keeps writing until it is stopped, and top only once it
+    # has begun (a fixed 400 increments could all come before or after top's
+    # 300 ms on a loaded machine: changes_per_s 0)
+    timeout 60 bash -c 'while :; do echo "math inc hot"; done' | "$SPLCTL" > /dev/null &
     writer=$!
+    for _ in $(seq 1 400); do ctl get hot > /dev/null 2>&1 && break; sleep 0.05; done
     run -0 --separate-stderr ctl top --once --interval 300 --json
-    wait $writer
+    kill "$writer"
+    wait "$writer" || true
     [ "$(j '.changes_per_s > 0')" = true ]
     [ "$(j '.hot[0].key')" = hot ]
     [ "$(j '.hot[0].changes > 0')" = true ]
