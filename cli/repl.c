@@ -18,12 +18,38 @@
 static cli_ctx *repl_ctx;
 
 /* Ctrl-C at the prompt drops the line being typed and gives a new prompt;
- * during a command it does not end the session (top and lua stop on it). */
+ * during a command it does not end the session (top and lua stop on it).
+ *
+ * At the prompt Ctrl-C is read as a key (the editor's terminal mode has no
+ * ISIG), not taken as a signal: a signal reaches the process out of band,
+ * and libedit then reads on.  When the key and what was typed after it
+ * arrived together (a fast typist, a paste, a busy machine that ran the
+ * REPL late), the read returned the next line's first characters before
+ * the handler ran, and that whole next line was dropped in place of the
+ * interrupted one.  As a key, Ctrl-C ends exactly the line before it.  A
+ * SIGINT from elsewhere (kill) still drops the line being read. */
 static volatile sig_atomic_t repl_interrupted;
 static void repl_sigint(int sig)
 {
     (void)sig;
     repl_interrupted = 1;
+}
+
+/* Before each line (libedit's readline sets the terminal modes up afresh
+ * for every line): the editing mode without ISIG, so ^C is read. */
+static int repl_pre_input(void)
+{
+    rl_parse_and_bind("setty -d -isig");
+    return 0;
+}
+
+static int repl_abort_line(int count, int key)
+{
+    (void)count;
+    (void)key;
+    repl_interrupted = 1;
+    rl_done = 1; /* the line ends here, without a line: readline gives NULL */
+    return 0;
 }
 
 /* Split a line into words: whitespace separates, '...' and "..." quote,
@@ -171,6 +197,10 @@ int cli_repl(cli_ctx *c)
         history_path(hist, sizeof hist);
         if (hist[0])
             read_history(hist);
+        /* ^C (3) as a key while editing; the terminal is restored (ISIG
+         * on) while a command runs, so top, watch and lua get SIGINT */
+        rl_pre_input_hook = repl_pre_input;
+        rl_add_defun("splinter-abort-line", repl_abort_line, 3);
         struct sigaction sa = {.sa_handler = repl_sigint}; /* no SA_RESTART */
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);

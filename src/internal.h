@@ -403,7 +403,7 @@ void spl__contend_stats(uint64_t *retries, uint64_t *sleeps);
  * recovered it). */
 int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch);
 /* in kv.c, for signal.c */
-int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
+int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, char *key, size_t cap,
                   size_t *len);
 /* ---- entry points for src/vec.c (defined at the end of kv.c) ----------
  * spl__key_lock: key's live slot, locked by the caller (create: insert the

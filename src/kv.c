@@ -1184,11 +1184,14 @@ SPL_API int spl_unwatch(spl_store *s, const char *key, uint64_t g) { return spl_
 
 /* ---- signal helpers (called from signal.c) ------------------------------ */
 
-/* The key of slot idx as it was at a feed entry (fingerprint fp, epoch):
- * the live key with that fingerprint, or the deleted key whose bytes the
- * slot keeps while its epoch has not moved.  SPL_ENOENT if the slot has
- * moved on, SPL_EAGAIN if a writer is inside, SPL_ENOBUFS if cap is short. */
-int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch, char *key, size_t cap,
+/* The key of slot idx as it was at a feed entry (fingerprint fp): the live
+ * key with that fingerprint, or the deleted key with that fingerprint whose
+ * bytes a free slot keeps (the last key an unset removed from it).  So an
+ * entry read after its key was deleted (a reader a few writes behind: a
+ * change, then the unset) still names it.  SPL_ENOENT if the slot has moved
+ * on to another key, SPL_EAGAIN if a writer is inside, SPL_ENOBUFS if cap
+ * is short. */
+int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, char *key, size_t cap,
                   size_t *len)
 {
     struct spl_slot *sl = spl__slot(s, idx);
@@ -1198,17 +1201,18 @@ int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, uint64_t epoch
         if (e1 & 1)
             continue;
         /* a key in a settled slot is live (committed); else the bytes of
-         * the key an unset removed stay until the epoch moves on */
+         * the key an unset removed stay until another key takes the slot */
         uint32_t kl = spl_load32_relaxed(&sl->key_len);
-        int live = kl != 0;
-        if (!live)
+        if (kl == 0)
             kl = spl_load16_relaxed(&sl->gone_len);
-        int same = kl != 0 && kl <= s->key_max && (live || e1 == epoch); /* untrusted */
+        int same = kl != 0 && kl <= s->key_max; /* untrusted */
         if (same)
             spl__copy_out(kb, spl__slot_key(sl), kl);
         if (spl__read_retry(sl, e1))
             continue;
-        if (same && live) /* the same key as the entry's, not a later one */
+        /* the same key as the entry's, not a later one: a slot reused by
+         * another key (live, or deleted in turn) does not match */
+        if (same)
             same = spl_ix_fp(spl__hash(kb, kl, s->seed)) == fp;
         if (!same)
             return SPL_ENOENT;

@@ -719,7 +719,7 @@ SPL_API int spl_sub_next(spl_sub *u, spl_event *ev, char *key, size_t cap)
             u->cursor = p + 1; /* untrusted: a hostile entry */
             return SPL_ECORRUPT;
         }
-        int rc = spl__feed_key(s, e.slot, e.fp, e.epoch, key, cap, &ev->key_len);
+        int rc = spl__feed_key(s, e.slot, e.fp, key, cap, &ev->key_len);
         if (rc == SPL_ENOBUFS)
             return rc; /* not consumed */
         if (rc != 0)

@@ -48,6 +48,32 @@ wait_watch() {
     [ "$(jq .epoch <<< "${lines[1]}")" = "$e1" ]   # a bump does not move the epoch
 }
 
+# The same with the watcher held stopped (SIGSTOP) while the other
+# processes write, as a busy machine may hold it: it reads the change and
+# the bump only after the delete, and must still report them (it lost both,
+# waiting for its --count until killed, while the feed could not name a key
+# deleted since).
+@test "watch KEY: a watcher that reads late still sees the writes before a delete" {
+    ctl set k 1
+    bg_watch "$TMP/w" k --count 3 --json
+    kill -STOP "$WATCHER"
+    for _ in $(seq 1 100); do   # stopped (state T) before the writes: 5 s at most
+        [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ] && break
+        sleep 0.05
+    done
+    [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ]
+    ctl set k 2
+    ctl bump k
+    ctl unset k
+    kill -CONT "$WATCHER"
+    wait_watch
+    run -0 cat "$TMP/w"
+    [ "${#lines[@]}" = 3 ]
+    [ "$(jq -r '.key + " " + .kind' <<< "${lines[0]}")" = "k changed" ]
+    [ "$(jq -r '.key + " " + .kind' <<< "${lines[1]}")" = "k bumped" ]
+    [ "$(jq -r '.key + " " + .kind' <<< "${lines[2]}")" = "k deleted" ]
+}
+
 @test "watch text output: key, kind, epoch tab-separated; --group picks the group" {
     ctl set k 1
     bg_watch "$TMP/w" k --count 1 --group 7
