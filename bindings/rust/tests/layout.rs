@@ -7,22 +7,29 @@ use std::process::Command;
 
 use splinter::sys::*;
 
-fn c_layout() -> BTreeMap<String, (usize, usize)> {
+/// Compiles the C program `src` against include/ (cc, or $CC) into the
+/// test's temporary folder as `name`, runs it and returns what it printed.
+fn run_c(name: &str, src: &std::path::Path) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("splinter-layout");
+    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let st = Command::new(cc)
         .args(["-std=c11", "-I"])
         .arg(root.join("include"))
         .arg("-o")
         .arg(&exe)
-        .arg(root.join("bindings/layout.c"))
+        .arg(src)
         .status()
         .expect("run cc");
     assert!(st.success(), "cc failed");
-    let out = Command::new(&exe).output().expect("run layout");
+    let out = Command::new(&exe).output().expect("run the C program");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn c_layout() -> BTreeMap<String, (usize, usize)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut m = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in run_c("splinter-layout", &root.join("bindings/layout.c")).lines() {
         let p: Vec<&str> = line.split_whitespace().collect();
         let a: usize = p[1].parse().unwrap();
         let b: usize = p.get(2).map_or(0, |x| x.parse().unwrap());
@@ -93,10 +100,7 @@ fn structs_match_the_header() {
 /// The flag bits the safe API sets and reads have the header's values.
 #[test]
 fn flags_match_the_header() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let src = dir.join("splinter-flags.c");
-    let exe = dir.join("splinter-flags");
+    let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("splinter-flags.c");
     let names = ["SPL_F_VALUES", "SPL_F_LABELS_ANY", "SPL_VQ_SKIP_SELF", "SPL_VQ_ANN", "SPL_VR_ANN"];
     let mut c = String::from("#include <stdio.h>\n#include \"splinter.h\"\nint main(void)\n{\n");
     for n in names {
@@ -104,17 +108,7 @@ fn flags_match_the_header() {
     }
     c += "    return 0;\n}\n";
     std::fs::write(&src, c).unwrap();
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let st = Command::new(cc)
-        .args(["-std=c11", "-I"])
-        .arg(root.join("include"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .expect("run cc");
-    assert!(st.success(), "cc failed");
-    let out = String::from_utf8(Command::new(&exe).output().expect("run flags").stdout).unwrap();
+    let out = run_c("splinter-flags", &src);
     let c: BTreeMap<&str, u32> = out
         .lines()
         .map(|l| {
