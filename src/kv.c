@@ -1468,8 +1468,9 @@ SPL_API int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us)
 static void spl__info_fill(spl_store *s, spl_info *out)
 {
     memset(out, 0, sizeof *out);
-    /* first: what is in memory before the scans below touch every page of
-     * the index and the slots */
+    /* first: what is in memory before the scans below read the index and
+     * the slots (on tmpfs they skip holes; elsewhere they read in every
+     * page) */
     spl__place_info(s->fd, s->base, s->map_bytes, out); /* pages, resident bytes, NUMA nodes */
     out->geom = (spl_geometry){s->nslots, s->key_max, s->val_max, s->vec_dim};
     out->backing = s->backing;
