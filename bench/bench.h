@@ -115,6 +115,8 @@ void bench_signals(void);
 /* vec.c */
 void bench_vectors(void);
 void bench_load(void); /* the bulk-load part of bench_vectors alone */
+/* floor.c */
+void bench_floor(void);
 /* contend.c */
 void bench_contend(void);
 

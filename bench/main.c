@@ -603,9 +603,9 @@ static void bench_single_4k(void)
     free(c);
 }
 
-/* The single-process figures, pinned to CPU 0 (the mask is restored after,
+/* Single-process figures run pinned to CPU 0 (the mask is restored after,
  * so the multi-process children are not pinned). */
-static void bench_kv(void)
+static void run_pinned(void (*fn)(void))
 {
     cpu_set_t saved, one;
     int pinned = sched_getaffinity(0, sizeof saved, &saved) == 0;
@@ -614,10 +614,15 @@ static void bench_kv(void)
     pinned = pinned && sched_setaffinity(0, sizeof one, &one) == 0;
     if (!pinned)
         report_note("could not pin to CPU 0; single-process figures run unpinned");
-    bench_single_64();
-    bench_single_4k();
+    fn();
     if (pinned)
         sched_setaffinity(0, sizeof saved, &saved);
+}
+
+static void bench_kv(void)
+{
+    bench_single_64();
+    bench_single_4k();
 }
 
 static void usage(FILE *o)
@@ -626,7 +631,7 @@ static void usage(FILE *o)
                "  --json     one JSON object per figure per line on stdout\n"
                "  --quick    smaller counts and 0.2 s multi-process runs (CI smoke)\n"
                "  --procs N  multi-process figures for 2..N processes (default 2; 1 skips them)\n"
-               "  --only P   one part: kv, mp, signals, vec or contend; or load (vec's bulk load alone)\n"
+               "  --only P   one part: kv, mp, signals, vec, contend or floor; or load (vec's bulk load alone)\n"
                "  --vec-only the same as --only vec\n"
                "  --huge     every store on huge pages (needs free ones: vm.nr_hugepages)\n");
 }
@@ -665,7 +670,7 @@ int main(int argc, char **argv)
     report_begin();
 #define RUN(part) (!only || strcmp(only, part) == 0)
     if (RUN("kv"))
-        bench_kv();
+        run_pinned(bench_kv);
     if (RUN("mp") && g_opt.procs >= 2)
         bench_multiprocess();
     if (RUN("signals"))
@@ -676,6 +681,8 @@ int main(int argc, char **argv)
         bench_load();
     if (RUN("contend"))
         bench_contend();
+    if (RUN("floor"))
+        run_pinned(bench_floor);
     report_end();
     return 0;
 }
