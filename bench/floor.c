@@ -39,15 +39,18 @@ enum { FL_INDEX = 1, FL_LOCK = 2, FL_UNDO = 4, FL_COUNT = 8 };
 #define FL_VAL   64u
 #define FL_SEED  0x2545f4914f6cdd1dull
 
+/* A slot: epoch, owner, hash, lens (key_len | val_len << 32) at 0..31,
+ * then the key and the value: at 32 and 64 (128-byte slots: key and
+ * header on one line, the value on the next), or, in a wide table (the
+ * layout of a Splinter slot: a line of metadata first), at 64 and 96 in
+ * 192-byte slots. */
 typedef struct fl_slot {
-    _Atomic uint64_t epoch, owner, hash, lens; /* lens: key_len | val_len << 32 */
-    _Atomic uint64_t key[BENCH_KEY_MAX / 8];
-    _Atomic uint64_t val[FL_VAL / 8]; /* the second line */
+    _Atomic uint64_t epoch, owner, hash, lens;
 } fl_slot;
-_Static_assert(sizeof(fl_slot) == 128, "two lines a slot");
 
 typedef struct fl_table {
-    fl_slot *slot;            /* FL_CAP slots */
+    unsigned char *slots;     /* FL_CAP slots of `stride` bytes */
+    size_t stride, key_off, val_off;
     _Atomic uint64_t *index;  /* 2 * FL_CAP words: fp << 32 | (slot + 1), 0 free */
     _Atomic uint64_t *misc;   /* line 0: change counter; lines 1..2: undo record */
     size_t len;
@@ -55,28 +58,45 @@ typedef struct fl_table {
 
 static void fl_clear(fl_table *t)
 {
-    memset(t->slot, 0, t->len);
+    memset(t->slots, 0, t->len);
 }
 
-static void fl_init(fl_table *t)
+static void fl_init(fl_table *t, int wide)
 {
-    size_t slots = (size_t)FL_CAP * sizeof(fl_slot), index = (size_t)FL_CAP * 2 * 8;
+    t->stride = wide ? 192 : 128;
+    t->key_off = wide ? 64 : 32;
+    t->val_off = wide ? 96 : 64;
+    size_t slots = (size_t)FL_CAP * t->stride, index = (size_t)FL_CAP * 2 * 8;
     t->len = slots + index + 4096;
     void *m = mmap(NULL, t->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         die("floor table: out of memory");
-    t->slot = m;
+    t->slots = m;
     t->index = (_Atomic uint64_t *)(void *)((char *)m + slots);
     t->misc = (_Atomic uint64_t *)(void *)((char *)m + slots + index);
     fl_clear(t); /* every page written: no page fault inside a measurement */
 }
 
-static inline int fl_key_eq(fl_slot *s, const uint64_t *kw, size_t klen)
+static inline fl_slot *fl_at(const fl_table *t, uint64_t i)
+{
+    return (fl_slot *)(void *)(t->slots + i * t->stride);
+}
+static inline _Atomic uint64_t *fl_key(const fl_table *t, fl_slot *s)
+{
+    return (_Atomic uint64_t *)(void *)((unsigned char *)s + t->key_off);
+}
+static inline _Atomic uint64_t *fl_val(const fl_table *t, fl_slot *s)
+{
+    return (_Atomic uint64_t *)(void *)((unsigned char *)s + t->val_off);
+}
+
+static inline int fl_key_eq(const fl_table *t, fl_slot *s, const uint64_t *kw, size_t klen)
 {
     if ((uint32_t)atomic_load_explicit(&s->lens, memory_order_relaxed) != klen)
         return 0;
+    _Atomic uint64_t *k = fl_key(t, s);
     for (size_t j = 0; j < (klen + 7) / 8; j++)
-        if (atomic_load_explicit(&s->key[j], memory_order_relaxed) != kw[j])
+        if (atomic_load_explicit(&k[j], memory_order_relaxed) != kw[j])
             return 0;
     return 1;
 }
@@ -100,27 +120,28 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
                 break;
             }
             uint64_t j = (w & 0xffffffffu) - 1;
-            if ((w >> 32) == fp && j < FL_CAP && fl_key_eq(&t->slot[j], kw, klen)) {
+            if ((w >> 32) == fp && j < FL_CAP && fl_key_eq(t, fl_at(t, j), kw, klen)) {
                 i = j;
                 break;
             }
         }
         if (insert) /* a free slot: the natural one, or the next */
-            for (i = h & (FL_CAP - 1); atomic_load_explicit(&t->slot[i].hash, memory_order_relaxed);
+            for (i = h & (FL_CAP - 1); atomic_load_explicit(&fl_at(t, i)->hash, memory_order_relaxed);
                  i = (i + 1) & (FL_CAP - 1))
                 ;
     } else {
         for (i = h & (FL_CAP - 1);; i = (i + 1) & (FL_CAP - 1)) {
-            uint64_t sh = atomic_load_explicit(&t->slot[i].hash, memory_order_acquire);
+            uint64_t sh = atomic_load_explicit(&fl_at(t, i)->hash, memory_order_acquire);
             if (sh == 0) {
                 insert = 1;
                 break;
             }
-            if (sh == h && fl_key_eq(&t->slot[i], kw, klen))
+            if (sh == h && fl_key_eq(t, fl_at(t, i), kw, klen))
                 break;
         }
     }
-    fl_slot *s = &t->slot[i];
+    fl_slot *s = fl_at(t, i);
+    _Atomic uint64_t *sk = fl_key(t, s), *sv = fl_val(t, s);
     uint64_t e = atomic_load_explicit(&s->epoch, memory_order_relaxed);
     if (f & FL_LOCK) {
         uint64_t z = 0;
@@ -137,21 +158,21 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
     _Atomic uint64_t *undo = t->misc + 8;
     if ((f & FL_UNDO) && !insert) {
         for (size_t j = 0; j < FL_VAL / 8; j++)
-            atomic_store_explicit(&undo[1 + j], atomic_load_explicit(&s->val[j], memory_order_relaxed),
+            atomic_store_explicit(&undo[1 + j], atomic_load_explicit(&sv[j], memory_order_relaxed),
                                   memory_order_relaxed);
         atomic_store_explicit(&undo[0], i + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
     }
     if (insert) {
         for (size_t j = 0; j < BENCH_KEY_MAX / 8; j++)
-            atomic_store_explicit(&s->key[j], kw[j], memory_order_relaxed);
+            atomic_store_explicit(&sk[j], kw[j], memory_order_relaxed);
         atomic_store_explicit(&s->hash, h, memory_order_relaxed);
     }
     const unsigned char *v = val;
     for (size_t j = 0; j < FL_VAL / 8; j++) {
         uint64_t x;
         memcpy(&x, v + 8 * j, 8);
-        atomic_store_explicit(&s->val[j], x, memory_order_relaxed);
+        atomic_store_explicit(&sv[j], x, memory_order_relaxed);
     }
     atomic_store_explicit(&s->lens, (uint64_t)klen | ((uint64_t)FL_VAL << 32), memory_order_relaxed);
     if (insert && (f & FL_INDEX)) {
@@ -181,11 +202,12 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
 
 /* ---------------------------------------------------------------- bench */
 
-#define FL_RUNGS 5
-static const int fl_flags[FL_RUNGS] = {0, FL_INDEX, FL_INDEX | FL_LOCK, FL_INDEX | FL_LOCK | FL_UNDO,
-                                       FL_INDEX | FL_LOCK | FL_UNDO | FL_COUNT};
+#define FL_RUNGS 6
+#define FL_ALL (FL_INDEX | FL_LOCK | FL_UNDO | FL_COUNT)
+static const int fl_flags[FL_RUNGS] = {0, FL_INDEX, FL_INDEX | FL_LOCK, FL_INDEX | FL_LOCK | FL_UNDO, FL_ALL,
+                                       FL_ALL};
 static const char *const fl_names[FL_RUNGS] = {"plain", "index", "index_lock", "index_lock_undo",
-                                               "index_lock_undo_count"};
+                                               "index_lock_undo_count", "all_wide"};
 
 typedef struct fl_ctx {
     fl_table t[FL_RUNGS];
@@ -249,7 +271,7 @@ void bench_floor(void)
         c->perm[j] = x;
     }
     for (int r = 0; r < FL_RUNGS; r++)
-        fl_init(&c->t[r]);
+        fl_init(&c->t[r], r == FL_RUNGS - 1);
     c->s = bench_store("splinter-bench-floor", FL_CAP, FL_VAL, "spl_create");
     memset(c->val, 0x5a, sizeof c->val);
     double ow[FL_RUNGS + 1][BENCH_ROUNDS], in[FL_RUNGS + 1][BENCH_ROUNDS];
@@ -288,7 +310,7 @@ void bench_floor(void)
                 "machine: insert target 1.5, overwrite target 1.3 (issue 11)");
     spl_close(c->s);
     for (int r = 0; r < FL_RUNGS; r++)
-        munmap(c->t[r].slot, c->t[r].len);
+        munmap(c->t[r].slots, c->t[r].len);
     keyset_free(&c->keys);
     free(c->idx);
     free(c->perm);
