@@ -627,9 +627,15 @@ test-python: lib cli fragments
 # cli fragments: tests/ann.rs starts the hnsw fragment with $$SPLCTL.
 # libtest has no run-time skip: a test that does not apply returns early
 # after a "SKIPPED name: why" line on stderr, and is counted as skipped,
-# not passed.
+# not passed.  First `cargo fmt --check` (one test more: the crate is
+# rustfmt-clean), skipped with a line saying so where rustfmt is missing.
 test-rust: lib cli fragments
-	@rcf=$$(mktemp) && log=$$(mktemp) && \
+	@fmt=skip; \
+	if $(CARGO) fmt --version > /dev/null 2>&1; then \
+	  if $(CARGO) fmt --check --manifest-path bindings/rust/Cargo.toml; then fmt=pass; \
+	  else fmt=fail; echo "rust: FAILED cargo fmt --check: the crate is not rustfmt-clean (diff above; run cargo fmt in bindings/rust)"; fi; \
+	else echo "rust: skipped cargo fmt --check: rustfmt is not installed (rustup component add rustfmt)"; fi; \
+	rcf=$$(mktemp) && log=$$(mktemp) && \
 	{ SPLCTL=$(CURDIR)/$(CLI_BIN) $(CARGO_ENV) $(CARGO) test --offline --manifest-path bindings/rust/Cargo.toml; \
 	  echo $$? > $$rcf; } 2>&1 | tee $$log; \
 	rc=$$(cat $$rcf); \
@@ -637,6 +643,7 @@ test-rust: lib cli fragments
 	f=$$(grep -oE '[0-9]+ failed;' $$log | awk '{s+=$$1} END {print s+0}'); \
 	s=$$(grep -c '^SKIPPED ' $$log); rm -f $$rcf $$log; p=$$((p - s)); \
 	[ "$$rc" -eq 0 ] || [ "$$f" -gt 0 ] || f=1; \
+	case $$fmt in pass) p=$$((p + 1));; fail) f=$$((f + 1)); rc=1;; *) s=$$((s + 1));; esac; \
 	echo "rust: $$p passed, $$f failed$$([ $$s -gt 0 ] && echo ", $$s skipped")"; \
 	[ -z "$$SPL_SUMMARY" ] || echo "$$p $$f $$s" >> "$$SPL_SUMMARY"; \
 	exit $$rc
