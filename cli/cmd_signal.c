@@ -82,6 +82,24 @@ static void watch_show(cli_ctx *c, const spl_event *ev, const char *key)
     fflush(stdout);
 }
 
+#define WATCH_LOST_MSG "events lost (a change's key is no longer known), rescan"
+
+/* watch KEY: a change the feed can no longer name (SPL_EV_UNKNOWN).  Told
+ * like a lapped feed: a line on stderr, or with --json the event as
+ * --group shows it ("key":null, "kind":"unknown") and a "message". */
+static void watch_lost(cli_ctx *c, const spl_event *ev)
+{
+    if (c->json) {
+        cli_json_out(c, json_pack("{s:n, s:s, s:I, s:o, s:I, s:s}", "key", "kind", "unknown",
+                                  "epoch", (json_int_t)ev->epoch, "groups",
+                                  cli_groups_json(ev->groups), "seq", (json_int_t)ev->seq,
+                                  "message", WATCH_LOST_MSG));
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "splinterctl: watch: " WATCH_LOST_MSG "\n");
+    }
+}
+
 int cmd_watch(cli_ctx *c, int argc, char **argv)
 {
     static const struct option lo[] = {{"group", required_argument, 0, 'g'},
@@ -173,8 +191,13 @@ int cmd_watch(cli_ctx *c, int argc, char **argv)
                 rc = n;
                 break;
             }
-            if (key && (ev.kind == SPL_EV_SIGNAL || ev.kind == SPL_EV_UNKNOWN ||
-                        strcmp(evkey, key) != 0))
+            if (key && ev.kind == SPL_EV_UNKNOWN) {
+                /* a change of the group whose slot has moved on since: it
+                 * may have been KEY's, so say so (not counted as a change) */
+                watch_lost(c, &ev);
+                continue;
+            }
+            if (key && (ev.kind == SPL_EV_SIGNAL || strcmp(evkey, key) != 0))
                 continue;
             watch_show(c, &ev, evkey);
             seen++;

@@ -83,7 +83,8 @@ const cli_cmd cli_commands[] = {
      "-l, --label L    every key carrying label L (name from the labels file, or bit)\n"
      "-c, --count N    stop after N changes\n"
      "--timeout MS     stop after MS milliseconds (exit 1 if --count changes did not come)\n"
-     "a lapped change feed prints 'events lost, rescan' and the watch goes on"},
+     "a lapped change feed prints 'events lost, rescan' and the watch goes on; so does,\n"
+     "with KEY, a change of the group whose key is no longer known (it may be KEY's)"},
     {"bind", NULL, cmd_bind, CLI_NEEDS_STORE, "[LABEL [GROUP...]]",
      "route a label to signal groups; no GROUP: show its groups; no LABEL: list bindings",
      "-x, --clear      unbind: from the GROUPs given, or from every group"},

@@ -23,8 +23,9 @@
  * returns nil early when the script is being interrupted (Ctrl-C).
  * Vectors: vector_get(key) -> {numbers} | nil, vector_set(key, {numbers}),
  * vector_clear(key) -> true | false, search(vec | key, {k=, metric=,
- * labels=, any=, prefix=, threads=, ann=, ef=}) -> {{key=, score=,
- * epoch=}...}; search_text(text, {the same, frag=}) embeds text as a query
+ * labels=, any=, prefix=, threads=, ann=, ef=, skip_self=}) -> {{key=,
+ * score=, epoch=}...} (by key, the key itself is left out of the hits
+ * unless skip_self=false); search_text(text, {the same, frag=}) embeds text as a query
  * with the embedder and settings of the store's embed fragment (frag: its
  * name, default "embed"; none registered: the default embedder), as
  * splinterctl search --text does, then searches.  ann=true asks a running
@@ -986,7 +987,9 @@ static int search_push(lua_State *L, spl_store *s, const spl_vec_query *q, const
     return 1;
 }
 
-/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=, ann=, ef=}]) */
+/* search(vec | key [, {k=, metric=, labels=, any=, prefix=, threads=, ann=, ef=,
+ *                     skip_self=}]): by key, the key itself is left out of the
+ * hits unless skip_self=false */
 static int l_search(lua_State *L)
 {
     spl_store *s = store_arg(L);
@@ -994,6 +997,9 @@ static int l_search(lua_State *L)
     if (lua_type(L, 1) == LUA_TSTRING) {
         q.key = lua_tostring(L, 1);
         q.flags |= SPL_VQ_SKIP_SELF;
+        if (lua_istable(L, 2) && lua_getfield(L, 2, "skip_self") != LUA_TNIL &&
+            !lua_toboolean(L, -1))
+            q.flags &= ~(uint32_t)SPL_VQ_SKIP_SELF;
     } else {
         q.dim = store_dim(L, s);
         q.vec = vec_from_table(L, 1, q.dim); /* stays on the stack */

@@ -20,7 +20,9 @@ fn main() {
         None => manifest.join("..").join("..").join("build"),
     };
     let dir = dir.canonicalize().unwrap_or(dir);
-    let dylib = env::var("SPLINTER_LINK").map(|v| v == "dylib").unwrap_or(false);
+    let dylib = env::var("SPLINTER_LINK")
+        .map(|v| v == "dylib")
+        .unwrap_or(false);
     let a = dir.join("libsplinter.a");
     let so = dir.join("libsplinter.so");
     if !dylib && a.exists() {
@@ -29,7 +31,10 @@ fn main() {
         println!("cargo:rustc-link-lib=static=splinter");
         // what the static library needs beyond libc's (the Makefile passes
         // -lnuma for a WITH_NUMA=1 build)
-        for l in env::var("SPLINTER_EXTRA_LIBS").unwrap_or_default().split_whitespace() {
+        for l in env::var("SPLINTER_EXTRA_LIBS")
+            .unwrap_or_default()
+            .split_whitespace()
+        {
             if let Some(name) = l.strip_prefix("-l") {
                 println!("cargo:rustc-link-lib=dylib={}", name);
             }
@@ -49,5 +54,8 @@ fn main() {
     }
     println!("cargo:rustc-link-lib=pthread");
     println!("cargo:rustc-link-lib=m");
-    println!("cargo:include={}", manifest.join("..").join("..").join("include").display());
+    println!(
+        "cargo:include={}",
+        manifest.join("..").join("..").join("include").display()
+    );
 }

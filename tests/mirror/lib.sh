@@ -91,6 +91,12 @@ mirror_stop() {
     [ $rc -eq 0 ] || fail "mirror $1 exited $rc"
 }
 
+# vectors: true if this build keeps vectors; where it does not
+# (WITH_EMBEDDINGS=0), a script runs its key-value part and says, with
+# skip_vectors WHAT, what it leaves out.
+vectors() { "$TOOL" vectors > /dev/null; }
+skip_vectors() { echo "SKIP $(basename "$0" .sh) $*: this build has no vectors (WITH_EMBEDDINGS=0)"; }
+
 stat_of() { sed -n "s/^$2=//p" "$WORK/$1.stats" 2>/dev/null; }
 
 wait_ready() {

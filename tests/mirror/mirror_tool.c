@@ -13,6 +13,8 @@
  *       big N | dim N | nan | badtype   (puts one entry as it is into the bucket)
  *   mirror_tool bucket URL BUCKET [--max-value N]   (create it)
  *   mirror_tool set PATH KEY VALUE | get PATH KEY | mode PATH
+ *   mirror_tool vectors     exit 0 if this build keeps vectors, 1 if not
+ *       (WITH_EMBEDDINGS=0: the library's SIMD path, printed, is "none")
  *
  * Exit 0 on success, 1 on a failed check, 2 on bad usage or setup errors.
  */
@@ -548,6 +550,11 @@ static int cmd_bucket(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "vectors") == 0) {
+        const char *simd = spl_vec_simd();
+        printf("%s\n", simd);
+        return strcmp(simd, "none") != 0 ? 0 : 1;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: see tests/mirror/mirror_tool.c\n");
         return 2;

@@ -23,7 +23,10 @@ use std::time::Instant;
 use splinter::{sys, Key, Options, Store};
 
 fn arg(args: &[String], name: &str, def: &str) -> String {
-    args.iter().position(|a| a == name).map(|i| args[i + 1].clone()).unwrap_or_else(|| def.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .map(|i| args[i + 1].clone())
+        .unwrap_or_else(|| def.to_string())
 }
 
 #[repr(C)]
@@ -83,16 +86,29 @@ fn main() {
     let keys: u32 = arg(&args, "--keys", "100000").parse().unwrap();
     let ops: usize = arg(&args, "--ops", "200000").parse().unwrap();
     let rounds: usize = arg(&args, "--rounds", "15").parse().unwrap();
-    assert!(keys >= 8 && ops > 0 && rounds > 0, "--keys >= 8, --ops > 0, --rounds > 0");
+    assert!(
+        keys >= 8 && ops > 0 && rounds > 0,
+        "--keys >= 8, --ops > 0, --rounds > 0"
+    );
 
     let mut slots = 1u32; // c_loop.h's splb_slots
     while (slots as f64) < keys as f64 * 2.5 {
         slots <<= 1;
     }
-    let st = Store::memfd(&Options::new().slots(slots).key_max(32).val_max(64).vec_dim(0)).unwrap();
+    let st = Store::memfd(
+        &Options::new()
+            .slots(slots)
+            .key_max(32)
+            .val_max(64)
+            .vec_dim(0),
+    )
+    .unwrap();
     let names: Vec<String> = (0..keys).map(|i| format!("key:{i:08}")).collect();
     let prepared: Vec<Key> = names.iter().map(|k| Key::new(k).unwrap()).collect();
-    let cnames: Vec<CString> = names.iter().map(|k| CString::new(k.as_str()).unwrap()).collect();
+    let cnames: Vec<CString> = names
+        .iter()
+        .map(|k| CString::new(k.as_str()).unwrap())
+        .collect();
     let val = [0x5au8; 64];
     for k in &names {
         st.set(k, val).unwrap();
@@ -167,7 +183,10 @@ fn main() {
                 }
             }
             let wall: Vec<Vec<f64>> = t.iter().map(|v| v.iter().map(|x| x.0).collect()).collect();
-            let cpu: Vec<f64> = t.iter().map(|v| min(&v.iter().map(|x| x.1).collect::<Vec<_>>())).collect();
+            let cpu: Vec<f64> = t
+                .iter()
+                .map(|v| min(&v.iter().map(|x| x.1).collect::<Vec<_>>()))
+                .collect();
             let m: Vec<f64> = wall.iter().map(|v| min(v)).collect();
             let md: Vec<f64> = wall.iter().map(|v| median(v)).collect();
             rows.push(format!(

@@ -32,7 +32,8 @@ fn main() {
     match args[2].as_str() {
         "kv" => {
             for i in 0..NKEYS {
-                st.set(format!("rust.k{i}"), expect("rust", i)).expect("set");
+                st.set(format!("rust.k{i}"), expect("rust", i))
+                    .expect("set");
             }
             let n: u64 = args[3].parse().expect("N");
             for _ in 0..n {
@@ -71,8 +72,13 @@ fn main() {
             }
         }
         "search" => {
-            let q: Vec<f32> = args[3..].iter().map(|a| a.parse().expect("float")).collect();
-            let r = st.vec_search(&Query::vector(&q).k(10).metric(Metric::Cosine)).expect("search");
+            let q: Vec<f32> = args[3..]
+                .iter()
+                .map(|a| a.parse().expect("float"))
+                .collect();
+            let r = st
+                .vec_search(&Query::vector(&q).k(10).metric(Metric::Cosine))
+                .expect("search");
             for h in r.hits {
                 println!("hit {} {:.9}", h.key_str().unwrap_or("?"), h.score);
             }

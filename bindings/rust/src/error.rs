@@ -97,7 +97,9 @@ impl Error {
     /// The library's text for the code (spl_strerror).
     pub fn text(&self) -> &'static str {
         // SAFETY: spl_strerror returns a static NUL-terminated string, never NULL.
-        unsafe { CStr::from_ptr(sys::spl_strerror(self.code())) }.to_str().unwrap_or("?")
+        unsafe { CStr::from_ptr(sys::spl_strerror(self.code())) }
+            .to_str()
+            .unwrap_or("?")
     }
 
     /// Contention (SPL_EAGAIN): retry, or wait (the default of a Store).
@@ -127,7 +129,9 @@ impl From<Error> for std::io::Error {
             Error::Again => K::WouldBlock,
             Error::TimedOut => K::TimedOut,
             Error::Access | Error::ReadOnly | Error::Owner | Error::Mode => K::PermissionDenied,
-            Error::Invalid | Error::KeyLen | Error::Dim | Error::NaN | Error::Range => K::InvalidInput,
+            Error::Invalid | Error::KeyLen | Error::Dim | Error::NaN | Error::Range => {
+                K::InvalidInput
+            }
             Error::NoMem => K::OutOfMemory,
             Error::NotSup => K::Unsupported,
             _ => K::Other,

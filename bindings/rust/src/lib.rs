@@ -33,8 +33,8 @@ mod vec;
 pub use error::{Error, Result};
 pub use signal::{Event, EventKind, Events, Subscription};
 pub use store::{
-    fd_recv, fd_send, vec_simd, vec_simd_force, AsKey, Backing, Entry, EntryRef, Filter, Info, IntOp, Key, Meta, Options,
-    Prepared, Store, Type, VecFormat, View, Wait,
+    fd_recv, fd_send, vec_simd, vec_simd_force, AsKey, Backing, Entry, EntryRef, Filter, Info,
+    IntOp, Key, Meta, Options, Prepared, Store, Type, VecFormat, View, Wait,
 };
 pub use vec::{Hit, Metric, Query, SearchResult};
 
@@ -45,5 +45,7 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// "SPL_E?" for an unknown one.
 pub fn err_name(code: i32) -> &'static str {
     // SAFETY: a static string, never NULL.
-    unsafe { std::ffi::CStr::from_ptr(sys::spl_err_name(code)) }.to_str().unwrap_or("SPL_E?")
+    unsafe { std::ffi::CStr::from_ptr(sys::spl_err_name(code)) }
+        .to_str()
+        .unwrap_or("SPL_E?")
 }

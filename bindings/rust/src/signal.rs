@@ -45,7 +45,9 @@ pub struct Event {
 impl Event {
     /// The key as text, if any and UTF-8.
     pub fn key_str(&self) -> Option<&str> {
-        self.key.as_deref().and_then(|k| std::str::from_utf8(k).ok())
+        self.key
+            .as_deref()
+            .and_then(|k| std::str::from_utf8(k).ok())
     }
 }
 
@@ -77,7 +79,9 @@ impl Drop for Subscription {
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription").field("groups", &format_args!("{:#x}", self.groups)).finish()
+        f.debug_struct("Subscription")
+            .field("groups", &format_args!("{:#x}", self.groups))
+            .finish()
     }
 }
 
@@ -129,7 +133,12 @@ impl Subscription {
         let mut ev = sys::spl_event::default();
         // SAFETY: key buffer of key_max + 1 bytes.
         let rc = unsafe {
-            sys::spl_sub_next(self.ptr.as_ptr(), &mut ev, self.key.as_mut_ptr() as *mut c_char, self.key.len())
+            sys::spl_sub_next(
+                self.ptr.as_ptr(),
+                &mut ev,
+                self.key.as_mut_ptr() as *mut c_char,
+                self.key.len(),
+            )
         };
         if rc == ENOENT {
             return Ok(None);
@@ -146,8 +155,19 @@ impl Subscription {
             EventKind::Signal | EventKind::Unknown => None,
             _ => Some(self.key[..ev.key_len.min(self.key.len())].to_vec()),
         };
-        let slot = if ev.slot == sys::SPL_EV_NOSLOT { None } else { Some(ev.slot) };
-        Ok(Some(Event { kind, key, epoch: ev.epoch, groups: ev.groups, seq: ev.seq, slot }))
+        let slot = if ev.slot == sys::SPL_EV_NOSLOT {
+            None
+        } else {
+            Some(ev.slot)
+        };
+        Ok(Some(Event {
+            kind,
+            key,
+            epoch: ev.epoch,
+            groups: ev.groups,
+            seq: ev.seq,
+            slot,
+        }))
     }
 
     /// Events as they come, blocking in between (no polling); the iterator

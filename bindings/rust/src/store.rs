@@ -126,7 +126,9 @@ impl Type {
     /// The library's name ("int64", ...; "?" if unknown).
     pub fn name(self) -> &'static str {
         // SAFETY: a static string, never NULL.
-        unsafe { CStr::from_ptr(sys::spl_type_name(self.to_u8() as u32)) }.to_str().unwrap_or("?")
+        unsafe { CStr::from_ptr(sys::spl_type_name(self.to_u8() as u32)) }
+            .to_str()
+            .unwrap_or("?")
     }
 
     /// Parse a name ("text", "int64", ...).
@@ -443,7 +445,9 @@ pub struct Key(std::ffi::CString);
 impl Key {
     /// [`Error::Invalid`] if the bytes hold a NUL.
     pub fn new(key: impl AsRef<[u8]>) -> Result<Key> {
-        std::ffi::CString::new(key.as_ref()).map(Key).map_err(|_| Error::Invalid)
+        std::ffi::CString::new(key.as_ref())
+            .map(Key)
+            .map_err(|_| Error::Invalid)
     }
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
@@ -488,7 +492,10 @@ unsafe impl Sync for Prepared<'_> {}
 
 impl std::fmt::Debug for Prepared<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared").field("key", &self.key).field("home", &self.k.home).finish()
+        f.debug_struct("Prepared")
+            .field("key", &self.key)
+            .field("home", &self.k.home)
+            .finish()
     }
 }
 
@@ -538,7 +545,9 @@ impl<'s> Prepared<'s> {
         let st = self.store;
         let v = val.as_ref();
         // SAFETY: v readable for its length.
-        let rc = st.retry(|| unsafe { sys::spl_set_k(st.p(), self.raw(), v.as_ptr() as *const c_void, v.len()) });
+        let rc = st.retry(|| unsafe {
+            sys::spl_set_k(st.p(), self.raw(), v.as_ptr() as *const c_void, v.len())
+        });
         check(rc).map(|_| ())
     }
 
@@ -591,7 +600,9 @@ fn with_key<R>(key: &[u8], f: impl FnOnce(*const c_char) -> R) -> Result<R> {
 fn c_name(name: Option<&OsStr>) -> Result<Option<std::ffi::CString>> {
     match name {
         None => Ok(None),
-        Some(n) => std::ffi::CString::new(n.as_bytes()).map(Some).map_err(|_| Error::Name),
+        Some(n) => std::ffi::CString::new(n.as_bytes())
+            .map(Some)
+            .map_err(|_| Error::Name),
     }
 }
 
@@ -620,7 +631,9 @@ impl Store {
         let ptr = NonNull::new(ptr).ok_or(Error::Invalid)?;
         let mut i = sys::spl_info::default();
         // SAFETY: a live handle and an out struct.
-        let rc = unsafe { sys::spl_info_get_n(ptr.as_ptr(), &mut i, std::mem::size_of::<sys::spl_info>()) };
+        let rc = unsafe {
+            sys::spl_info_get_n(ptr.as_ptr(), &mut i, std::mem::size_of::<sys::spl_info>())
+        };
         if rc < 0 {
             // SAFETY: not shared yet.
             unsafe { sys::spl_close(ptr.as_ptr()) };
@@ -640,14 +653,24 @@ impl Store {
     }
 
     fn open_with(
-        f: unsafe extern "C" fn(*mut *mut sys::spl_store, *const c_char, *const sys::spl_options) -> c_int,
+        f: unsafe extern "C" fn(
+            *mut *mut sys::spl_store,
+            *const c_char,
+            *const sys::spl_options,
+        ) -> c_int,
         name: Option<&OsStr>,
         opt: &Options,
     ) -> Result<Store> {
         let c = c_name(name)?;
         let mut p = ptr::null_mut();
         // SAFETY: out pointer, optional NUL-terminated name, options struct.
-        check(unsafe { f(&mut p, c.as_ref().map_or(ptr::null(), |c| c.as_ptr()), opt.as_raw()) })?;
+        check(unsafe {
+            f(
+                &mut p,
+                c.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
+                opt.as_raw(),
+            )
+        })?;
         Store::make(p)
     }
 
@@ -710,7 +733,11 @@ impl Store {
 
     /// A clone of the handle with another contention policy.
     pub fn with_wait(&self, wait: Wait) -> Store {
-        Store { inner: self.inner.clone(), ptr: self.ptr, wait }
+        Store {
+            inner: self.inner.clone(),
+            ptr: self.ptr,
+            wait,
+        }
     }
 
     /// A clone that returns [`Error::Again`] instead of waiting.
@@ -739,7 +766,9 @@ impl Store {
     pub fn info(&self) -> Result<Info> {
         let mut i = sys::spl_info::default();
         // SAFETY: a live handle and an out struct.
-        check(unsafe { sys::spl_info_get_n(self.p(), &mut i, std::mem::size_of::<sys::spl_info>()) })?;
+        check(unsafe {
+            sys::spl_info_get_n(self.p(), &mut i, std::mem::size_of::<sys::spl_info>())
+        })?;
         Ok(Info {
             slots: i.geom.slots,
             key_max: i.geom.key_max,
@@ -777,7 +806,9 @@ impl Store {
 
     #[cold]
     fn retry_slow(&self, f: &mut dyn FnMut() -> c_int) -> c_int {
-        let Wait::For(t) = self.wait else { return EAGAIN };
+        let Wait::For(t) = self.wait else {
+            return EAGAIN;
+        };
         let deadline = Instant::now() + t;
         let mut n = 0;
         loop {
@@ -804,7 +835,9 @@ impl Store {
             // SAFETY: buf is writable for cap bytes; key NUL-terminated.
             let rc = sys::spl_get(self.p(), k, bp, cap, &mut len);
             match (rc, self.wait) {
-                (EAGAIN, Wait::For(_)) => sys::spl_get_wait(self.p(), k, bp, cap, &mut len, self.wait.micros()),
+                (EAGAIN, Wait::For(_)) => {
+                    sys::spl_get_wait(self.p(), k, bp, cap, &mut len, self.wait.micros())
+                }
                 _ => rc,
             }
         })?;
@@ -826,7 +859,9 @@ impl Store {
                 // SAFETY: v has cap writable bytes; len is set to what was written.
                 let rc = sys::spl_get(self.p(), k, vp, cap, &mut len);
                 match (rc, self.wait) {
-                    (EAGAIN, Wait::For(_)) => sys::spl_get_wait(self.p(), k, vp, cap, &mut len, self.wait.micros()),
+                    (EAGAIN, Wait::For(_)) => {
+                        sys::spl_get_wait(self.p(), k, vp, cap, &mut len, self.wait.micros())
+                    }
                     _ => rc,
                 }
             })?;
@@ -883,7 +918,9 @@ impl Store {
     pub fn append(&self, key: impl AsKey, data: impl AsRef<[u8]>) -> Result<()> {
         let d = data.as_ref();
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe { sys::spl_append(self.p(), k, d.as_ptr() as *const c_void, d.len()) })
+            self.retry(|| unsafe {
+                sys::spl_append(self.p(), k, d.as_ptr() as *const c_void, d.len())
+            })
         })?;
         check(rc).map(|_| ())
     }
@@ -893,7 +930,9 @@ impl Store {
     pub fn cas(&self, key: impl AsKey, expected: u64, val: impl AsRef<[u8]>) -> Result<()> {
         let v = val.as_ref();
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe { sys::spl_cas(self.p(), k, expected, v.as_ptr() as *const c_void, v.len()) })
+            self.retry(|| unsafe {
+                sys::spl_cas(self.p(), k, expected, v.as_ptr() as *const c_void, v.len())
+            })
         })?;
         check(rc).map(|_| ())
     }
@@ -934,7 +973,11 @@ impl Store {
         // SAFETY: key's C string lives in the Prepared, its heap buffer unmoved.
         check(unsafe { sys::spl_key_prep(self.p(), key.0.as_ptr(), k.as_mut_ptr()) })?;
         // SAFETY: filled by spl_key_prep (and zeroed before).
-        Ok(Prepared { store: self, key, k: unsafe { k.assume_init() } })
+        Ok(Prepared {
+            store: self,
+            key,
+            k: unsafe { k.assume_init() },
+        })
     }
 
     /// The values of `keys` in one spl_get_many (the lookups overlapped), in
@@ -953,15 +996,24 @@ impl Store {
         let mut rcs = vec![0 as c_int; n];
         // SAFETY: arr's keys point into `keys` (alive); the buffers hold n entries.
         let rc = unsafe {
-            sys::spl_get_many(self.p(), arr.as_ptr(), n, bufs.as_mut_ptr() as *mut c_void, stride,
-                              lens.as_mut_ptr(), rcs.as_mut_ptr())
+            sys::spl_get_many(
+                self.p(),
+                arr.as_ptr(),
+                n,
+                bufs.as_mut_ptr() as *mut c_void,
+                stride,
+                lens.as_mut_ptr(),
+                rcs.as_mut_ptr(),
+            )
         };
         if rc < 0 {
             return (0..n).map(|_| Err(Error::from_code(rc))).collect();
         }
         (0..n)
             .map(|i| match rcs[i] {
-                0 => Ok(Some(bufs[i * stride..i * stride + lens[i].min(stride)].to_vec())),
+                0 => Ok(Some(
+                    bufs[i * stride..i * stride + lens[i].min(stride)].to_vec(),
+                )),
                 ENOENT => Ok(None),
                 ENOBUFS | EAGAIN => self.get_k(&arr[i]),
                 rc => Err(Error::from_code(rc)),
@@ -977,7 +1029,12 @@ impl Store {
         if n == 0 {
             return Vec::new();
         }
-        let stride = items.iter().map(|(_, v)| v.as_ref().len()).max().unwrap_or(0).max(1);
+        let stride = items
+            .iter()
+            .map(|(_, v)| v.as_ref().len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let arr: Vec<sys::spl_key> = items.iter().map(|(k, _)| k.k).collect();
         let mut vals = vec![0u8; n * stride];
         let mut lens = vec![0usize; n];
@@ -989,8 +1046,15 @@ impl Store {
         let mut rcs = vec![0 as c_int; n];
         // SAFETY: as in get_many; vals holds n values of stride bytes.
         let rc = unsafe {
-            sys::spl_set_many(self.p(), arr.as_ptr(), n, vals.as_ptr() as *const c_void, stride,
-                              lens.as_ptr(), rcs.as_mut_ptr())
+            sys::spl_set_many(
+                self.p(),
+                arr.as_ptr(),
+                n,
+                vals.as_ptr() as *const c_void,
+                stride,
+                lens.as_ptr(),
+                rcs.as_mut_ptr(),
+            )
         };
         if rc < 0 {
             return (0..n).map(|_| Err(Error::from_code(rc))).collect();
@@ -1055,7 +1119,8 @@ impl Store {
     /// created as INT64 0); the new value.  Never loses an update.
     pub fn int_op(&self, key: impl AsKey, op: IntOp, operand: u64) -> Result<u64> {
         let mut out = 0u64;
-        let rc = key.with_c_key(|k| unsafe { sys::spl_int(self.p(), k, op as u32, operand, &mut out) })?;
+        let rc =
+            key.with_c_key(|k| unsafe { sys::spl_int(self.p(), k, op as u32, operand, &mut out) })?;
         check(rc).map(|_| out)
     }
 
@@ -1082,7 +1147,8 @@ impl Store {
     /// The key's metadata, or `None` if absent.
     pub fn meta(&self, key: impl AsKey) -> Result<Option<Meta>> {
         let mut m = sys::spl_meta::default();
-        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_meta_get(self.p(), k, &mut m) }))?;
+        let rc =
+            key.with_c_key(|k| self.retry(|| unsafe { sys::spl_meta_get(self.p(), k, &mut m) }))?;
         match rc {
             ENOENT => Ok(None),
             rc => check(rc).map(|_| Some(Meta::from(&m))),
@@ -1095,7 +1161,9 @@ impl Store {
     }
 
     pub fn set_type(&self, key: impl AsKey, t: Type) -> Result<()> {
-        self.write_op(&key, |k| unsafe { sys::spl_type_set(self.p(), k, t.to_u8() as u32) })
+        self.write_op(&key, |k| unsafe {
+            sys::spl_type_set(self.p(), k, t.to_u8() as u32)
+        })
     }
 
     pub fn set_flags(&self, key: impl AsKey, flags: u8) -> Result<()> {
@@ -1109,7 +1177,9 @@ impl Store {
 
     /// AND label bits out.
     pub fn clear_labels(&self, key: impl AsKey, mask: u64) -> Result<()> {
-        self.write_op(&key, |k| unsafe { sys::spl_labels_clear(self.p(), k, mask) })
+        self.write_op(&key, |k| unsafe {
+            sys::spl_labels_clear(self.p(), k, mask)
+        })
     }
 
     /// atime = now.
@@ -1122,11 +1192,18 @@ impl Store {
     /// A zero-copy [`View`] of the value where it lies, or `None` if absent.
     pub fn view(&self, key: impl AsKey) -> Result<Option<View<'_>>> {
         let mut v = MaybeUninit::<sys::spl_view>::zeroed();
-        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_view_get(self.p(), k, v.as_mut_ptr()) }))?;
+        let rc = key.with_c_key(|k| {
+            self.retry(|| unsafe { sys::spl_view_get(self.p(), k, v.as_mut_ptr()) })
+        })?;
         match rc {
             ENOENT => Ok(None),
             // SAFETY: filled on success.
-            rc => check(rc).map(|_| Some(View { store: self, raw: unsafe { v.assume_init() } })),
+            rc => check(rc).map(|_| {
+                Some(View {
+                    store: self,
+                    raw: unsafe { v.assume_init() },
+                })
+            }),
         }
     }
 
@@ -1139,20 +1216,33 @@ impl Store {
     /// assumes a `&[u8]` does not change, so `f` must not rely on two reads
     /// agreeing (no index computed from one byte and checked against
     /// another).  `f` must be short and must not panic.
-    pub unsafe fn read_with<R>(&self, key: impl AsKey, mut f: impl FnMut(&[u8]) -> R) -> Result<Option<R>> {
+    pub unsafe fn read_with<R>(
+        &self,
+        key: impl AsKey,
+        mut f: impl FnMut(&[u8]) -> R,
+    ) -> Result<Option<R>> {
         struct Ud<'f, R> {
             f: &'f mut dyn FnMut(&[u8]) -> R,
             out: Option<R>,
         }
         unsafe extern "C" fn tramp<R>(data: *const c_void, len: usize, ud: *mut c_void) -> c_int {
             let ud = &mut *(ud as *mut Ud<'_, R>);
-            let s = if len == 0 { &[][..] } else { std::slice::from_raw_parts(data as *const u8, len) };
+            let s = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(data as *const u8, len)
+            };
             ud.out = Some((ud.f)(s));
             0
         }
-        let mut ud = Ud { f: &mut f, out: None };
+        let mut ud = Ud {
+            f: &mut f,
+            out: None,
+        };
         let udp = &mut ud as *mut Ud<'_, R> as *mut c_void;
-        let rc = key.with_c_key(|k| self.retry(|| sys::spl_read_with(self.p(), k, Some(tramp::<R>), udp)))?;
+        let rc = key.with_c_key(|k| {
+            self.retry(|| sys::spl_read_with(self.p(), k, Some(tramp::<R>), udp))
+        })?;
         match rc {
             ENOENT => Ok(None),
             rc => check(rc).map(|_| ud.out),
@@ -1163,15 +1253,29 @@ impl Store {
 
     /// Visit every live key matching the filter, each read consistently.
     /// Return `ControlFlow::Break(())` to stop early.
-    pub fn for_each(&self, filter: &Filter<'_>, mut f: impl FnMut(&EntryRef<'_>) -> ControlFlow<()>) -> Result<()> {
-        let prefix = filter.prefix.map(|p| std::ffi::CString::new(p).map_err(|_| Error::Invalid)).transpose()?;
-        let glob = filter.glob.map(|p| std::ffi::CString::new(p).map_err(|_| Error::Invalid)).transpose()?;
+    pub fn for_each(
+        &self,
+        filter: &Filter<'_>,
+        mut f: impl FnMut(&EntryRef<'_>) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let prefix = filter
+            .prefix
+            .map(|p| std::ffi::CString::new(p).map_err(|_| Error::Invalid))
+            .transpose()?;
+        let glob = filter
+            .glob
+            .map(|p| std::ffi::CString::new(p).map_err(|_| Error::Invalid))
+            .transpose()?;
         let cf = sys::spl_filter {
             prefix: prefix.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
             glob: glob.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
             labels: filter.labels,
             flags: (if filter.values { sys::SPL_F_VALUES } else { 0 })
-                | (if filter.any_labels { sys::SPL_F_LABELS_ANY } else { 0 }),
+                | (if filter.any_labels {
+                    sys::SPL_F_LABELS_ANY
+                } else {
+                    0
+                }),
         };
         struct Ud<'f> {
             f: &'f mut dyn FnMut(&EntryRef<'_>) -> ControlFlow<()>,
@@ -1184,9 +1288,16 @@ impl Store {
             let value = if e.val.is_null() {
                 None
             } else {
-                Some(std::slice::from_raw_parts(e.val as *const u8, e.meta.val_len as usize))
+                Some(std::slice::from_raw_parts(
+                    e.val as *const u8,
+                    e.meta.val_len as usize,
+                ))
             };
-            let er = EntryRef { key, value, meta: Meta::from(&e.meta) };
+            let er = EntryRef {
+                key,
+                value,
+                meta: Meta::from(&e.meta),
+            };
             match catch_unwind(AssertUnwindSafe(|| (ud.f)(&er))) {
                 Ok(ControlFlow::Continue(())) => 0,
                 Ok(ControlFlow::Break(())) => 1,
@@ -1196,10 +1307,20 @@ impl Store {
                 }
             }
         }
-        let mut ud = Ud { f: &mut f, panic: None };
+        let mut ud = Ud {
+            f: &mut f,
+            panic: None,
+        };
         // SAFETY: the filter's strings live until the call returns; the
         // callback's entry is valid during the callback (copies by the library).
-        let rc = unsafe { sys::spl_foreach(self.p(), &cf, Some(tramp), &mut ud as *mut Ud<'_> as *mut c_void) };
+        let rc = unsafe {
+            sys::spl_foreach(
+                self.p(),
+                &cf,
+                Some(tramp),
+                &mut ud as *mut Ud<'_> as *mut c_void,
+            )
+        };
         if let Some(p) = ud.panic {
             resume_unwind(p);
         }
@@ -1213,7 +1334,11 @@ impl Store {
     pub fn entries(&self, filter: &Filter<'_>) -> Result<Vec<Entry>> {
         let mut out = Vec::new();
         self.for_each(filter, |e| {
-            out.push(Entry { key: e.key.to_vec(), value: e.value.map(|v| v.to_vec()), meta: e.meta });
+            out.push(Entry {
+                key: e.key.to_vec(),
+                value: e.value.map(|v| v.to_vec()),
+                meta: e.meta,
+            });
             ControlFlow::Continue(())
         })?;
         Ok(out)
@@ -1244,10 +1369,20 @@ impl Store {
 
     /// Write values as the group base, base.1, ... (not atomic as a group).
     pub fn tandem_set<V: AsRef<[u8]>>(&self, base: impl AsKey, values: &[V]) -> Result<()> {
-        let ptrs: Vec<*const c_void> = values.iter().map(|v| v.as_ref().as_ptr() as *const c_void).collect();
+        let ptrs: Vec<*const c_void> = values
+            .iter()
+            .map(|v| v.as_ref().as_ptr() as *const c_void)
+            .collect();
         let lens: Vec<usize> = values.iter().map(|v| v.as_ref().len()).collect();
         let rc = base.with_c_key(|k| unsafe {
-            sys::spl_tandem_set(self.p(), k, ptrs.as_ptr(), lens.as_ptr(), values.len() as u32, self.wait.micros())
+            sys::spl_tandem_set(
+                self.p(),
+                k,
+                ptrs.as_ptr(),
+                lens.as_ptr(),
+                values.len() as u32,
+                self.wait.micros(),
+            )
         })?;
         check(rc).map(|_| ())
     }
@@ -1255,14 +1390,23 @@ impl Store {
     /// Member i's value, or `None`.
     pub fn tandem_get(&self, base: impl AsKey, i: u32) -> Result<Option<Vec<u8>>> {
         let mut len = 0usize;
-        let rc = base.with_c_key(|k| unsafe { sys::spl_tandem_get(self.p(), k, i, ptr::null_mut(), 0, &mut len) })?;
+        let rc = base.with_c_key(|k| unsafe {
+            sys::spl_tandem_get(self.p(), k, i, ptr::null_mut(), 0, &mut len)
+        })?;
         if rc == ENOENT {
             return Ok(None);
         }
         check(rc)?;
         let mut v = vec![0u8; len];
         let rc = base.with_c_key(|k| unsafe {
-            sys::spl_tandem_get(self.p(), k, i, v.as_mut_ptr() as *mut c_void, v.len(), &mut len)
+            sys::spl_tandem_get(
+                self.p(),
+                k,
+                i,
+                v.as_mut_ptr() as *mut c_void,
+                v.len(),
+                &mut len,
+            )
         })?;
         match rc {
             ENOENT => Ok(None),
@@ -1274,13 +1418,15 @@ impl Store {
     }
 
     pub fn tandem_count(&self, base: impl AsKey) -> Result<u32> {
-        let rc = base.with_c_key(|k| self.retry(|| unsafe { sys::spl_tandem_count(self.p(), k) }))?;
+        let rc =
+            base.with_c_key(|k| self.retry(|| unsafe { sys::spl_tandem_count(self.p(), k) }))?;
         check(rc).map(|n| n as u32)
     }
 
     /// Delete every member; how many were deleted.
     pub fn tandem_unset(&self, base: impl AsKey) -> Result<u32> {
-        let rc = base.with_c_key(|k| unsafe { sys::spl_tandem_unset(self.p(), k, self.wait.micros()) })?;
+        let rc =
+            base.with_c_key(|k| unsafe { sys::spl_tandem_unset(self.p(), k, self.wait.micros()) })?;
         check(rc).map(|n| n as u32)
     }
 
@@ -1290,9 +1436,19 @@ impl Store {
         if vecs.iter().any(|v| v.as_ref().len() != dim) {
             return Err(Error::Dim);
         }
-        let flat: Vec<f32> = vecs.iter().flat_map(|v| v.as_ref().iter().copied()).collect();
+        let flat: Vec<f32> = vecs
+            .iter()
+            .flat_map(|v| v.as_ref().iter().copied())
+            .collect();
         let rc = base.with_c_key(|k| unsafe {
-            sys::spl_tandem_vec_set(self.p(), k, flat.as_ptr(), vecs.len() as u32, dim as u32, self.wait.micros())
+            sys::spl_tandem_vec_set(
+                self.p(),
+                k,
+                flat.as_ptr(),
+                vecs.len() as u32,
+                dim as u32,
+                self.wait.micros(),
+            )
         })?;
         check(rc).map(|_| ())
     }
@@ -1360,9 +1516,16 @@ impl Store {
     /// Block until the key's epoch moves past `epoch`: `Ok(Some(new))`,
     /// `Ok(None)` on timeout (`None` timeout: wait for ever),
     /// [`Error::NotFound`] if the key is absent or gets deleted.
-    pub fn key_wait(&self, key: impl AsKey, epoch: u64, timeout: Option<Duration>) -> Result<Option<u64>> {
+    pub fn key_wait(
+        &self,
+        key: impl AsKey,
+        epoch: u64,
+        timeout: Option<Duration>,
+    ) -> Result<Option<u64>> {
         let mut out = 0u64;
-        let rc = key.with_c_key(|k| unsafe { sys::spl_key_wait(self.p(), k, epoch, ns(timeout), &mut out) })?;
+        let rc = key.with_c_key(|k| unsafe {
+            sys::spl_key_wait(self.p(), k, epoch, ns(timeout), &mut out)
+        })?;
         match rc {
             ETIMEDOUT => Ok(None),
             rc => check(rc).map(|_| Some(out)),
@@ -1392,7 +1555,9 @@ impl Store {
 
     /// Store a vector (vec_dim floats), creating the key if absent.
     pub fn vec_set(&self, key: impl AsKey, vec: &[f32]) -> Result<()> {
-        self.write_op(&key, |k| unsafe { sys::spl_vec_set(self.p(), k, vec.as_ptr(), vec.len() as u32) })
+        self.write_op(&key, |k| unsafe {
+            sys::spl_vec_set(self.p(), k, vec.as_ptr(), vec.len() as u32)
+        })
     }
 
     /// The key's vector and the epoch it belongs to; `None` if the key is
@@ -1401,7 +1566,9 @@ impl Store {
         let mut v = vec![0f32; self.inner.vec_dim as usize];
         let mut ep = 0u64;
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe { sys::spl_vec_get(self.p(), k, v.as_mut_ptr(), v.len() as u32, &mut ep) })
+            self.retry(|| unsafe {
+                sys::spl_vec_get(self.p(), k, v.as_mut_ptr(), v.len() as u32, &mut ep)
+            })
         })?;
         match rc {
             ENOENT | ENOVEC => Ok(None),
@@ -1532,7 +1699,10 @@ impl<'s> View<'s> {
 
 impl std::fmt::Debug for View<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("View").field("len", &self.raw.len).field("epoch", &self.raw.epoch).finish()
+        f.debug_struct("View")
+            .field("len", &self.raw.len)
+            .field("epoch", &self.raw.epoch)
+            .finish()
     }
 }
 
@@ -1552,7 +1722,9 @@ pub fn fd_recv(sock: impl AsFd) -> Result<OwnedFd> {
 /// The SIMD path vector search uses ("avx2", ...).
 pub fn vec_simd() -> &'static str {
     // SAFETY: a static string, never NULL.
-    unsafe { CStr::from_ptr(sys::spl_vec_simd()) }.to_str().unwrap_or("?")
+    unsafe { CStr::from_ptr(sys::spl_vec_simd()) }
+        .to_str()
+        .unwrap_or("?")
 }
 
 /// Use the named SIMD path ([`Error::NotSup`] if unknown or not runnable).

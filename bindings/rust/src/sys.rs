@@ -235,10 +235,21 @@ extern "C" {
     pub fn spl_err_name(err: c_int) -> *const c_char;
     pub fn spl_options_init(o: *mut spl_options);
 
-    pub fn spl_create(out: *mut *mut spl_store, name: *const c_char, opt: *const spl_options) -> c_int;
-    pub fn spl_open(out: *mut *mut spl_store, name: *const c_char, opt: *const spl_options) -> c_int;
-    pub fn spl_open_or_create(out: *mut *mut spl_store, name: *const c_char, opt: *const spl_options)
-        -> c_int;
+    pub fn spl_create(
+        out: *mut *mut spl_store,
+        name: *const c_char,
+        opt: *const spl_options,
+    ) -> c_int;
+    pub fn spl_open(
+        out: *mut *mut spl_store,
+        name: *const c_char,
+        opt: *const spl_options,
+    ) -> c_int;
+    pub fn spl_open_or_create(
+        out: *mut *mut spl_store,
+        name: *const c_char,
+        opt: *const spl_options,
+    ) -> c_int;
     pub fn spl_open_fd(out: *mut *mut spl_store, fd: c_int, flags: u32) -> c_int;
     pub fn spl_close(s: *mut spl_store);
     pub fn spl_destroy(name: *const c_char, opt: *const spl_options) -> c_int;
@@ -252,29 +263,75 @@ extern "C" {
     pub fn spl_type_parse(name: *const c_char) -> c_int;
 
     pub fn spl_set(s: *mut spl_store, key: *const c_char, val: *const c_void, len: usize) -> c_int;
-    pub fn spl_get(s: *mut spl_store, key: *const c_char, buf: *mut c_void, cap: usize,
-                   len_out: *mut usize) -> c_int;
+    pub fn spl_get(
+        s: *mut spl_store,
+        key: *const c_char,
+        buf: *mut c_void,
+        cap: usize,
+        len_out: *mut usize,
+    ) -> c_int;
     pub fn spl_unset(s: *mut spl_store, key: *const c_char) -> c_int;
     pub fn spl_exists(s: *mut spl_store, key: *const c_char) -> c_int;
-    pub fn spl_append(s: *mut spl_store, key: *const c_char, data: *const c_void, len: usize) -> c_int;
-    pub fn spl_cas(s: *mut spl_store, key: *const c_char, expected: u64, val: *const c_void,
-                   len: usize) -> c_int;
-    pub fn spl_set_wait(s: *mut spl_store, key: *const c_char, val: *const c_void, len: usize,
-                        timeout_us: u32) -> c_int;
-    pub fn spl_get_wait(s: *mut spl_store, key: *const c_char, buf: *mut c_void, cap: usize,
-                        len_out: *mut usize, timeout_us: u32) -> c_int;
+    pub fn spl_append(
+        s: *mut spl_store,
+        key: *const c_char,
+        data: *const c_void,
+        len: usize,
+    ) -> c_int;
+    pub fn spl_cas(
+        s: *mut spl_store,
+        key: *const c_char,
+        expected: u64,
+        val: *const c_void,
+        len: usize,
+    ) -> c_int;
+    pub fn spl_set_wait(
+        s: *mut spl_store,
+        key: *const c_char,
+        val: *const c_void,
+        len: usize,
+        timeout_us: u32,
+    ) -> c_int;
+    pub fn spl_get_wait(
+        s: *mut spl_store,
+        key: *const c_char,
+        buf: *mut c_void,
+        cap: usize,
+        len_out: *mut usize,
+        timeout_us: u32,
+    ) -> c_int;
     pub fn spl_unset_wait(s: *mut spl_store, key: *const c_char, timeout_us: u32) -> c_int;
 
     pub fn spl_key_prep(s: *mut spl_store, key: *const c_char, out: *mut spl_key) -> c_int;
-    pub fn spl_get_k(s: *mut spl_store, k: *const spl_key, buf: *mut c_void, cap: usize,
-                     len_out: *mut usize) -> c_int;
-    pub fn spl_set_k(s: *mut spl_store, k: *const spl_key, val: *const c_void, len: usize) -> c_int;
+    pub fn spl_get_k(
+        s: *mut spl_store,
+        k: *const spl_key,
+        buf: *mut c_void,
+        cap: usize,
+        len_out: *mut usize,
+    ) -> c_int;
+    pub fn spl_set_k(s: *mut spl_store, k: *const spl_key, val: *const c_void, len: usize)
+        -> c_int;
     pub fn spl_unset_k(s: *mut spl_store, k: *const spl_key) -> c_int;
     pub fn spl_add_k(s: *mut spl_store, k: *const spl_key, delta: i64, out: *mut i64) -> c_int;
-    pub fn spl_get_many(s: *mut spl_store, keys: *const spl_key, n: usize, bufs: *mut c_void,
-                        stride: usize, lens: *mut usize, rcs: *mut c_int) -> c_int;
-    pub fn spl_set_many(s: *mut spl_store, keys: *const spl_key, n: usize, vals: *const c_void,
-                        stride: usize, lens: *const usize, rcs: *mut c_int) -> c_int;
+    pub fn spl_get_many(
+        s: *mut spl_store,
+        keys: *const spl_key,
+        n: usize,
+        bufs: *mut c_void,
+        stride: usize,
+        lens: *mut usize,
+        rcs: *mut c_int,
+    ) -> c_int;
+    pub fn spl_set_many(
+        s: *mut spl_store,
+        keys: *const spl_key,
+        n: usize,
+        vals: *const c_void,
+        stride: usize,
+        lens: *const usize,
+        rcs: *mut c_int,
+    ) -> c_int;
 
     pub fn spl_meta_get(s: *mut spl_store, key: *const c_char, out: *mut spl_meta) -> c_int;
     pub fn spl_type_set(s: *mut spl_store, key: *const c_char, t: c_uint) -> c_int;
@@ -285,17 +342,30 @@ extern "C" {
 
     pub fn spl_view_get(s: *mut spl_store, key: *const c_char, v: *mut spl_view) -> c_int;
     pub fn spl_view_valid(s: *mut spl_store, v: *const spl_view) -> c_int;
-    pub fn spl_read_with(s: *mut spl_store, key: *const c_char, f: spl_read_fn, ud: *mut c_void)
-        -> c_int;
+    pub fn spl_read_with(
+        s: *mut spl_store,
+        key: *const c_char,
+        f: spl_read_fn,
+        ud: *mut c_void,
+    ) -> c_int;
 
-    pub fn spl_int(s: *mut spl_store, key: *const c_char, op: c_uint, operand: u64, out: *mut u64)
-        -> c_int;
+    pub fn spl_int(
+        s: *mut spl_store,
+        key: *const c_char,
+        op: c_uint,
+        operand: u64,
+        out: *mut u64,
+    ) -> c_int;
     pub fn spl_add(s: *mut spl_store, key: *const c_char, delta: i64, out: *mut i64) -> c_int;
     pub fn spl_inc(s: *mut spl_store, key: *const c_char, out: *mut i64) -> c_int;
     pub fn spl_dec(s: *mut spl_store, key: *const c_char, out: *mut i64) -> c_int;
 
-    pub fn spl_foreach(s: *mut spl_store, f: *const spl_filter, fn_: spl_iter_fn, ud: *mut c_void)
-        -> c_int;
+    pub fn spl_foreach(
+        s: *mut spl_store,
+        f: *const spl_filter,
+        fn_: spl_iter_fn,
+        ud: *mut c_void,
+    ) -> c_int;
 
     pub fn spl_watch(s: *mut spl_store, key: *const c_char, groups: u64) -> c_int;
     pub fn spl_unwatch(s: *mut spl_store, key: *const c_char, groups: u64) -> c_int;
@@ -305,36 +375,82 @@ extern "C" {
     pub fn spl_bump(s: *mut spl_store, key: *const c_char) -> c_int;
     pub fn spl_signal(s: *mut spl_store, groups: u64) -> c_int;
     pub fn spl_pulses(s: *mut spl_store, group: c_uint, count: *mut u64) -> c_int;
-    pub fn spl_key_wait(s: *mut spl_store, key: *const c_char, epoch: u64, timeout_ns: i64,
-                        epoch_out: *mut u64) -> c_int;
+    pub fn spl_key_wait(
+        s: *mut spl_store,
+        key: *const c_char,
+        epoch: u64,
+        timeout_ns: i64,
+        epoch_out: *mut u64,
+    ) -> c_int;
     pub fn spl_sub_open(s: *mut spl_store, groups: u64, out: *mut *mut spl_sub) -> c_int;
     pub fn spl_sub_close(sub: *mut spl_sub);
     pub fn spl_sub_wait(sub: *mut spl_sub, timeout_ns: i64, fired: *mut u64) -> c_int;
     pub fn spl_sub_seen(sub: *mut spl_sub, group: c_uint, count: *mut u64) -> c_int;
-    pub fn spl_sub_next(sub: *mut spl_sub, ev: *mut spl_event, key: *mut c_char, cap: usize) -> c_int;
+    pub fn spl_sub_next(
+        sub: *mut spl_sub,
+        ev: *mut spl_event,
+        key: *mut c_char,
+        cap: usize,
+    ) -> c_int;
     pub fn spl_sub_fd(sub: *mut spl_sub) -> c_int;
     pub fn spl_signal_repair(s: *mut spl_store) -> c_int;
 
     pub fn spl_vec_set(s: *mut spl_store, key: *const c_char, vec: *const f32, dim: u32) -> c_int;
-    pub fn spl_vec_get(s: *mut spl_store, key: *const c_char, out: *mut f32, dim: u32,
-                       epoch_out: *mut u64) -> c_int;
+    pub fn spl_vec_get(
+        s: *mut spl_store,
+        key: *const c_char,
+        out: *mut f32,
+        dim: u32,
+        epoch_out: *mut u64,
+    ) -> c_int;
     pub fn spl_vec_clear(s: *mut spl_store, key: *const c_char) -> c_int;
-    pub fn spl_vec_search(s: *mut spl_store, q: *const spl_vec_query, out: *mut *mut spl_vec_result)
-        -> c_int;
+    pub fn spl_vec_search(
+        s: *mut spl_store,
+        q: *const spl_vec_query,
+        out: *mut *mut spl_vec_result,
+    ) -> c_int;
     pub fn spl_vec_result_free(r: *mut spl_vec_result);
     pub fn spl_vec_simd() -> *const c_char;
     pub fn spl_vec_simd_force(name: *const c_char) -> c_int;
 
-    pub fn spl_tandem_key(s: *mut spl_store, base: *const c_char, i: u32, out: *mut c_char, cap: usize)
-        -> c_int;
-    pub fn spl_tandem_set(s: *mut spl_store, base: *const c_char, vals: *const *const c_void,
-                          lens: *const usize, n: u32, timeout_us: u32) -> c_int;
-    pub fn spl_tandem_get(s: *mut spl_store, base: *const c_char, i: u32, buf: *mut c_void, cap: usize,
-                          len_out: *mut usize) -> c_int;
+    pub fn spl_tandem_key(
+        s: *mut spl_store,
+        base: *const c_char,
+        i: u32,
+        out: *mut c_char,
+        cap: usize,
+    ) -> c_int;
+    pub fn spl_tandem_set(
+        s: *mut spl_store,
+        base: *const c_char,
+        vals: *const *const c_void,
+        lens: *const usize,
+        n: u32,
+        timeout_us: u32,
+    ) -> c_int;
+    pub fn spl_tandem_get(
+        s: *mut spl_store,
+        base: *const c_char,
+        i: u32,
+        buf: *mut c_void,
+        cap: usize,
+        len_out: *mut usize,
+    ) -> c_int;
     pub fn spl_tandem_count(s: *mut spl_store, base: *const c_char) -> c_int;
     pub fn spl_tandem_unset(s: *mut spl_store, base: *const c_char, timeout_us: u32) -> c_int;
-    pub fn spl_tandem_vec_set(s: *mut spl_store, base: *const c_char, vecs: *const f32, n: u32,
-                              dim: u32, timeout_us: u32) -> c_int;
-    pub fn spl_tandem_vec_get(s: *mut spl_store, base: *const c_char, i: u32, out: *mut f32, dim: u32)
-        -> c_int;
+    pub fn spl_tandem_vec_set(
+        s: *mut spl_store,
+        base: *const c_char,
+        vecs: *const f32,
+        n: u32,
+        dim: u32,
+        timeout_us: u32,
+    ) -> c_int;
+    pub fn spl_tandem_vec_get(
+        s: *mut spl_store,
+        base: *const c_char,
+        i: u32,
+        out: *mut f32,
+        dim: u32,
+    ) -> c_int;
 }

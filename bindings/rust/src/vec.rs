@@ -37,11 +37,26 @@ pub struct Query<'a> {
 
 impl<'a> Query<'a> {
     pub fn vector(v: &'a [f32]) -> Query<'a> {
-        Query { vec: Some(v), key: None, k: 10, metric: Metric::Cosine, labels: 0, any_labels: false,
-                prefix: None, skip_self: false, threads: 0, ann: false, ef: 0 }
+        Query {
+            vec: Some(v),
+            key: None,
+            k: 10,
+            metric: Metric::Cosine,
+            labels: 0,
+            any_labels: false,
+            prefix: None,
+            skip_self: false,
+            threads: 0,
+            ann: false,
+            ef: 0,
+        }
     }
     pub fn key(k: &'a (impl AsRef<[u8]> + ?Sized)) -> Query<'a> {
-        Query { vec: None, key: Some(k.as_ref()), ..Query::vector(&[]) }
+        Query {
+            vec: None,
+            key: Some(k.as_ref()),
+            ..Query::vector(&[])
+        }
     }
     /// Results wanted (1..4096; default 10).
     pub fn k(mut self, k: u32) -> Self {
@@ -130,9 +145,15 @@ pub(crate) fn search(st: &Store, q: &Query<'_>) -> Result<SearchResult> {
         dim: q.vec.map_or(0, |v| v.len() as u32),
         k: q.k,
         metric: q.metric as u32,
-        flags: (if q.any_labels { sys::SPL_F_LABELS_ANY } else { 0 })
-            | (if q.skip_self { sys::SPL_VQ_SKIP_SELF } else { 0 })
-            | (if q.ann { sys::SPL_VQ_ANN } else { 0 }),
+        flags: (if q.any_labels {
+            sys::SPL_F_LABELS_ANY
+        } else {
+            0
+        }) | (if q.skip_self {
+            sys::SPL_VQ_SKIP_SELF
+        } else {
+            0
+        }) | (if q.ann { sys::SPL_VQ_ANN } else { 0 }),
         labels: q.labels,
         prefix: prefix.as_ref().map_or(ptr::null(), |c| c.as_ptr()),
         threads: q.threads,

@@ -21,7 +21,10 @@ impl Lcg {
     fn vector(&mut self) -> Vec<f32> {
         (0..DIM)
             .map(|_| {
-                self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                self.0 = self
+                    .0
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
             })
             .collect()
@@ -65,7 +68,10 @@ impl Fixture {
             if ok && s.contains(&want) {
                 return;
             }
-            assert!(Instant::now() < end, "hnsw not ready after {timeout:?}: {s}");
+            assert!(
+                Instant::now() < end,
+                "hnsw not ready after {timeout:?}: {s}"
+            );
             thread::sleep(Duration::from_millis(50));
         }
     }
@@ -87,7 +93,10 @@ impl Drop for Fixture {
 }
 
 fn keys(r: &SearchResult) -> Vec<String> {
-    r.hits.iter().map(|h| h.key_str().unwrap().to_string()).collect()
+    r.hits
+        .iter()
+        .map(|h| h.key_str().unwrap().to_string())
+        .collect()
 }
 
 /// Said in one write on the real stderr: the test harness keeps what
@@ -112,7 +121,11 @@ fn ann_search_through_the_hnsw_fragment() {
         return skipped("no build/splinterctl (make cli fragments)");
     };
     let name = format!("rust-ann-{}", std::process::id());
-    let opt = Options::new().slots(1024).key_max(32).val_max(16).vec_dim(DIM as u32);
+    let opt = Options::new()
+        .slots(1024)
+        .key_max(32)
+        .val_max(16)
+        .vec_dim(DIM as u32);
     let st = Store::create(&name, &opt).unwrap();
     let fx = Fixture { ctl, name };
     let mut rng = Lcg(0x5eed);
@@ -125,7 +138,9 @@ fn ann_search_through_the_hnsw_fragment() {
     assert!(!exact.approximate);
 
     // no instance yet: the exact scan answers, not flagged
-    let r = st.vec_search(&Query::vector(&q).k(10).ann(true).ef(64)).unwrap();
+    let r = st
+        .vec_search(&Query::vector(&q).k(10).ann(true).ef(64))
+        .unwrap();
     assert!(!r.approximate, "approximate with no hnsw running");
     assert_eq!(keys(&r), keys(&exact));
 
@@ -136,7 +151,9 @@ fn ann_search_through_the_hnsw_fragment() {
 
     // stored vectors: flagged approximate, each its own top-1
     for i in (0..N).step_by(15) {
-        let r = st.vec_search(&Query::vector(&vecs[i]).k(1).ann(true).ef(64)).unwrap();
+        let r = st
+            .vec_search(&Query::vector(&vecs[i]).k(1).ann(true).ef(64))
+            .unwrap();
         assert!(r.approximate, "k{i}: not answered by the index");
         assert_eq!(keys(&r), [format!("k{i}")], "top-1 of k{i}");
     }
@@ -144,7 +161,9 @@ fn ann_search_through_the_hnsw_fragment() {
     let (mut found, mut total) = (0, 0);
     for _ in 0..20 {
         let q = rng.vector();
-        let a = st.vec_search(&Query::vector(&q).k(10).ann(true).ef(64)).unwrap();
+        let a = st
+            .vec_search(&Query::vector(&q).k(10).ann(true).ef(64))
+            .unwrap();
         let e = st.vec_search(&Query::vector(&q).k(10)).unwrap();
         assert!(a.approximate && !e.approximate);
         let ek = keys(&e);

@@ -87,11 +87,18 @@ fn structs_match_the_header() {
     const NOT_MIRRORED: [&str; 2] = ["spl_frag_info", "spl_host_opts"];
     let c: BTreeMap<String, (usize, usize)> = c
         .into_iter()
-        .filter(|(k, _)| !NOT_MIRRORED.iter().any(|n| k == n || k.starts_with(&format!("{n}."))))
+        .filter(|(k, _)| {
+            !NOT_MIRRORED
+                .iter()
+                .any(|n| k == n || k.starts_with(&format!("{n}.")))
+        })
         .collect();
     let ck: Vec<&String> = c.keys().collect();
     let rk: Vec<&String> = r.keys().collect();
-    assert_eq!(ck, rk, "structs or fields differ between bindings/layout.c and sys.rs");
+    assert_eq!(
+        ck, rk,
+        "structs or fields differ between bindings/layout.c and sys.rs"
+    );
     for (k, v) in &c {
         assert_eq!(r[k], *v, "{k}: Rust (offset/size) {:?} != C {:?}", r[k], v);
     }
@@ -101,7 +108,13 @@ fn structs_match_the_header() {
 #[test]
 fn flags_match_the_header() {
     let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("splinter-flags.c");
-    let names = ["SPL_F_VALUES", "SPL_F_LABELS_ANY", "SPL_VQ_SKIP_SELF", "SPL_VQ_ANN", "SPL_VR_ANN"];
+    let names = [
+        "SPL_F_VALUES",
+        "SPL_F_LABELS_ANY",
+        "SPL_VQ_SKIP_SELF",
+        "SPL_VQ_ANN",
+        "SPL_VR_ANN",
+    ];
     let mut c = String::from("#include <stdio.h>\n#include \"splinter.h\"\nint main(void)\n{\n");
     for n in names {
         c += &format!("    printf(\"{n} %lu\\n\", (unsigned long){n});\n");
@@ -123,5 +136,8 @@ fn flags_match_the_header() {
         ("SPL_VQ_ANN", SPL_VQ_ANN),
         ("SPL_VR_ANN", SPL_VR_ANN),
     ]);
-    assert_eq!(c, r, "flag values differ between include/splinter.h and sys.rs");
+    assert_eq!(
+        c, r,
+        "flag values differ between include/splinter.h and sys.rs"
+    );
 }

@@ -5,10 +5,19 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use splinter::{Backing, Error, EventKind, Filter, IntOp, Metric, Options, Query, Store, Type, Wait};
+use splinter::{
+    Backing, Error, EventKind, Filter, IntOp, Metric, Options, Query, Store, Type, Wait,
+};
 
 fn mem(vec_dim: u32) -> Store {
-    Store::memfd(&Options::new().slots(256).key_max(64).val_max(1024).vec_dim(vec_dim)).unwrap()
+    Store::memfd(
+        &Options::new()
+            .slots(256)
+            .key_max(64)
+            .val_max(1024)
+            .vec_dim(vec_dim),
+    )
+    .unwrap()
 }
 
 /// The library's own answer: a WITH_EMBEDDINGS=0 build says "none" (it
@@ -27,7 +36,12 @@ fn skipped(test: &str, why: &str) {
 const NO_VECTORS: &str = "this build has no vectors (WITH_EMBEDDINGS=0)";
 
 fn name(tag: &str) -> String {
-    format!("rust-{}-{}-{}", tag, std::process::id(), Instant::now().elapsed().as_nanos() % 1_000_000)
+    format!(
+        "rust-{}-{}-{}",
+        tag,
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() % 1_000_000
+    )
 }
 
 fn assert_send_sync<T: Send + Sync>() {}
@@ -69,7 +83,10 @@ fn kv_basics() {
 fn errors_carry_names() {
     let st = mem(0);
     let e = st.set("k".repeat(65), b"x").unwrap_err();
-    assert_eq!((e, e.name(), e.code()), (Error::KeyLen, "SPL_EKEYLEN", -1000));
+    assert_eq!(
+        (e, e.name(), e.code()),
+        (Error::KeyLen, "SPL_EKEYLEN", -1000)
+    );
     assert_eq!(st.set("", b"x"), Err(Error::KeyLen));
     assert_eq!(st.set("a\0b", b"x"), Err(Error::Invalid));
     assert!(e.to_string().starts_with("SPL_EKEYLEN: "));
@@ -90,7 +107,11 @@ fn errors_carry_names() {
 
 #[test]
 fn error_table_matches_the_header() {
-    let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../include/splinter.h")).unwrap();
+    let h = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../include/splinter.h"
+    ))
+    .unwrap();
     let mut header: Vec<(String, i32)> = Vec::new();
     for line in h.lines() {
         let l = line.trim();
@@ -102,7 +123,10 @@ fn error_table_matches_the_header() {
         }
     }
     assert!(header.len() > 30);
-    let mut ours: Vec<(String, i32)> = Error::ALL.iter().map(|&(_, c, n)| (n.to_string(), c)).collect();
+    let mut ours: Vec<(String, i32)> = Error::ALL
+        .iter()
+        .map(|&(_, c, n)| (n.to_string(), c))
+        .collect();
     header.sort();
     ours.sort();
     assert_eq!(ours, header);
@@ -165,7 +189,10 @@ fn metadata_and_filters() {
     st.clear_labels("k", 0b0001).unwrap();
     st.touch("k").unwrap();
     let m = st.meta("k").unwrap().unwrap();
-    assert_eq!((m.value_type, m.user_flags, m.labels, m.val_len), (Type::Json, 0x5a, 0b1010, 3));
+    assert_eq!(
+        (m.value_type, m.user_flags, m.labels, m.val_len),
+        (Type::Json, 0x5a, 0b1010, 3)
+    );
     assert!(m.atime_ns > 0 && m.ctime_ns > 0);
     assert_eq!(st.meta("nope").unwrap(), None);
     assert_eq!(st.set_labels("nope", 1), Err(Error::NotFound));
@@ -177,20 +204,50 @@ fn metadata_and_filters() {
         st.set(&k, i.to_string()).unwrap();
         st.set_labels(&k, 1 << (i % 3)).unwrap();
     }
-    let mut keys = st.keys(&Filter { prefix: Some("user:"), ..Default::default() }).unwrap();
+    let mut keys = st
+        .keys(&Filter {
+            prefix: Some("user:"),
+            ..Default::default()
+        })
+        .unwrap();
     keys.sort();
     assert_eq!(keys.len(), 10);
-    let g = st.keys(&Filter { glob: Some("user:[12]"), ..Default::default() }).unwrap();
+    let g = st
+        .keys(&Filter {
+            glob: Some("user:[12]"),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(g.len(), 2);
-    let l = st.keys(&Filter { labels: 0b011, any_labels: true, prefix: Some("user:"), ..Default::default() }).unwrap();
+    let l = st
+        .keys(&Filter {
+            labels: 0b011,
+            any_labels: true,
+            prefix: Some("user:"),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(l.len(), 7);
-    let es = st.entries(&Filter { prefix: Some("user:7"), values: true, ..Default::default() }).unwrap();
+    let es = st
+        .entries(&Filter {
+            prefix: Some("user:7"),
+            values: true,
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(es.len(), 1);
-    assert_eq!((es[0].key_str(), es[0].value.as_deref()), (Some("user:7"), Some(&b"7"[..])));
+    assert_eq!(
+        (es[0].key_str(), es[0].value.as_deref()),
+        (Some("user:7"), Some(&b"7"[..]))
+    );
     let mut n = 0;
     st.for_each(&Filter::default(), |_| {
         n += 1;
-        if n == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if n == 3 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     })
     .unwrap();
     assert_eq!(n, 3);
@@ -201,7 +258,8 @@ fn metadata_and_filters() {
 fn a_panic_in_for_each_comes_back() {
     let st = mem(0);
     st.set("a", b"1").unwrap();
-    st.for_each(&Filter::default(), |_| panic!("inside the callback")).unwrap();
+    st.for_each(&Filter::default(), |_| panic!("inside the callback"))
+        .unwrap();
 }
 
 #[test]
@@ -221,26 +279,49 @@ fn views() {
     assert!(st.view("missing").unwrap().is_none());
     let got = unsafe { st.read_with("k", |b| b.len()) }.unwrap();
     assert_eq!(got, Some(11));
-    assert_eq!(unsafe { st.read_with("missing", |b| b.len()) }.unwrap(), None);
+    assert_eq!(
+        unsafe { st.read_with("missing", |b| b.len()) }.unwrap(),
+        None
+    );
 }
 
 #[test]
 fn lifecycle_and_backings() {
     let n = name("life");
-    assert_eq!(Store::open(&n, &Options::new()).unwrap_err(), Error::NotFound);
-    let st = Store::create(&n, &Options::new().slots(32).key_max(16).val_max(64).vec_dim(0)).unwrap();
-    assert_eq!(Store::create(&n, &Options::new()).unwrap_err(), Error::Exists);
+    assert_eq!(
+        Store::open(&n, &Options::new()).unwrap_err(),
+        Error::NotFound
+    );
+    let st = Store::create(
+        &n,
+        &Options::new().slots(32).key_max(16).val_max(64).vec_dim(0),
+    )
+    .unwrap();
+    assert_eq!(
+        Store::create(&n, &Options::new()).unwrap_err(),
+        Error::Exists
+    );
     st.set("k", b"v").unwrap();
     let i = st.info().unwrap();
-    assert_eq!((i.slots, i.key_max, i.val_max, i.vec_dim, i.backing), (32, 16, 64, 0, Backing::Shm));
+    assert_eq!(
+        (i.slots, i.key_max, i.val_max, i.vec_dim, i.backing),
+        (32, 16, 64, 0, Backing::Shm)
+    );
     {
         let ro = Store::open(&n, &Options::new().read_only(true)).unwrap();
         assert_eq!(ro.get("k").unwrap().unwrap(), b"v");
         assert_eq!(ro.set("k", b"x"), Err(Error::ReadOnly));
     }
-    let again = Store::open_or_create(&n, &Options::new().slots(32).key_max(16).val_max(64).vec_dim(0)).unwrap();
+    let again = Store::open_or_create(
+        &n,
+        &Options::new().slots(32).key_max(16).val_max(64).vec_dim(0),
+    )
+    .unwrap();
     assert_eq!(again.get("k").unwrap().unwrap(), b"v");
-    assert_eq!(Store::open_or_create(&n, &Options::new().slots(64)).unwrap_err(), Error::Geometry);
+    assert_eq!(
+        Store::open_or_create(&n, &Options::new().slots(64)).unwrap_err(),
+        Error::Geometry
+    );
     assert!(Store::destroy(&n, &Options::new()).unwrap());
     assert!(!Store::destroy(&n, &Options::new()).unwrap());
     st.flush().unwrap();
@@ -316,7 +397,11 @@ fn contention_waits_by_default_and_nowait_says_again() {
             let t0 = Instant::now();
             assert_eq!(short.get("k"), Err(Error::Again));
             assert_eq!(short.meta("k"), Err(Error::Again));
-            assert!(t0.elapsed() >= Duration::from_millis(90), "waited {:?}", t0.elapsed());
+            assert!(
+                t0.elapsed() >= Duration::from_millis(90),
+                "waited {:?}",
+                t0.elapsed()
+            );
         }
         unsafe {
             kill(pid, SIGKILL);
@@ -386,11 +471,21 @@ fn key_wait_and_subscription_calls() {
         thread::sleep(Duration::from_millis(30));
         w.set("k", b"1").unwrap();
     });
-    let e1 = st.key_wait("k", e0, Some(Duration::from_secs(5))).unwrap().unwrap();
+    let e1 = st
+        .key_wait("k", e0, Some(Duration::from_secs(5)))
+        .unwrap()
+        .unwrap();
     t.join().unwrap();
     assert!(e1 > e0);
-    assert_eq!(st.key_wait("k", e1, Some(Duration::from_millis(20))).unwrap(), None);
-    assert_eq!(st.key_wait("nope", 0, Some(Duration::from_millis(20))), Err(Error::NotFound));
+    assert_eq!(
+        st.key_wait("k", e1, Some(Duration::from_millis(20)))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        st.key_wait("nope", 0, Some(Duration::from_millis(20))),
+        Err(Error::NotFound)
+    );
 
     st.bind(5, 1 << 7).unwrap();
     assert_eq!(st.bound(5).unwrap(), 1 << 7);
@@ -399,13 +494,28 @@ fn key_wait_and_subscription_calls() {
     st.set("lab", b"v").unwrap();
     st.set_labels("lab", 1 << 5).unwrap();
     st.signal(1 << 7).unwrap();
-    assert_eq!(sub.wait(Some(Duration::from_secs(1))).unwrap(), Some(1 << 7));
+    assert_eq!(
+        sub.wait(Some(Duration::from_secs(1))).unwrap(),
+        Some(1 << 7)
+    );
     let a = sub.next_event().unwrap().unwrap();
     let b = sub.next_event().unwrap().unwrap();
-    assert_eq!((a.kind, a.key_str(), b.kind, b.key, b.slot), (EventKind::Changed, Some("lab"), EventKind::Signal, None, None));
+    assert_eq!(
+        (a.kind, a.key_str(), b.kind, b.key, b.slot),
+        (
+            EventKind::Changed,
+            Some("lab"),
+            EventKind::Signal,
+            None,
+            None
+        )
+    );
     assert_eq!(sub.next_event().unwrap(), None);
     st.bump("lab").unwrap();
-    assert_eq!(sub.events(None).next().unwrap().unwrap().kind, EventKind::Bumped);
+    assert_eq!(
+        sub.events(None).next().unwrap().unwrap().kind,
+        EventKind::Bumped
+    );
     assert!(sub.seen(7).unwrap() >= 2 && st.pulses(7).unwrap() >= 3);
     st.unbind(5, 1 << 7).unwrap();
     st.watch("lab", 1).unwrap();
@@ -444,7 +554,11 @@ fn pollable_fd() {
     st.set("k", b"0").unwrap();
     let mut sub = st.watch_keys(&["k"], 2).unwrap();
     let fd = sub.fd().unwrap().as_raw_fd();
-    let mut p = PollFd { fd, events: 1, revents: 0 };
+    let mut p = PollFd {
+        fd,
+        events: 1,
+        revents: 0,
+    };
     assert_eq!(unsafe { poll(&mut p, 1, 20) }, 0);
     let w = st.clone();
     let t = thread::spawn(move || {
@@ -480,7 +594,12 @@ fn threads_share_one_handle() {
                 for j in 0..2000 {
                     let k = format!("t{i}-{}", j % 20);
                     s.set(&k, format!("{i}:{j}")).unwrap();
-                    if !s.get(&k).unwrap().unwrap().starts_with(format!("{i}:").as_bytes()) {
+                    if !s
+                        .get(&k)
+                        .unwrap()
+                        .unwrap()
+                        .starts_with(format!("{i}:").as_bytes())
+                    {
                         bad.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -507,7 +626,13 @@ fn vectors() {
     st.vec_set("other:z", &[0.0, 0.0, 1.0, 0.0]).unwrap();
     st.set_labels("y", 0b10).unwrap();
     let (v, ep) = st.vec_get("x").unwrap().unwrap();
-    assert_eq!((v, ep), (vec![1.0, 0.0, 0.0, 0.0], st.meta("x").unwrap().unwrap().epoch));
+    assert_eq!(
+        (v, ep),
+        (
+            vec![1.0, 0.0, 0.0, 0.0],
+            st.meta("x").unwrap().unwrap().epoch
+        )
+    );
     assert_eq!(st.get("x").unwrap().unwrap(), b"");
     assert_eq!(st.vec_set("x", &[1.0]), Err(Error::Dim));
     assert_eq!(st.vec_set("x", &[f32::NAN, 0.0, 0.0, 0.0]), Err(Error::NaN));
@@ -517,41 +642,81 @@ fn vectors() {
     let keys: Vec<_> = r.hits.iter().map(|h| h.key_str().unwrap()).collect();
     assert_eq!(keys, ["x", "xy"]);
     assert_eq!((r.scanned, r.skipped), (4, 0));
-    let l2 = st.vec_search(&Query::vector(&[0.0, 0.0, 1.0, 0.0]).k(1).metric(Metric::L2)).unwrap();
+    let l2 = st
+        .vec_search(&Query::vector(&[0.0, 0.0, 1.0, 0.0]).k(1).metric(Metric::L2))
+        .unwrap();
     assert_eq!(l2.hits[0].key_str(), Some("other:z"));
     assert!(l2.hits[0].score.abs() < 1e-6);
-    let lab = st.vec_search(&Query::vector(&[1.0; 4]).k(4).labels(0b10)).unwrap();
+    let lab = st
+        .vec_search(&Query::vector(&[1.0; 4]).k(4).labels(0b10))
+        .unwrap();
     assert_eq!(lab.hits.len(), 1);
-    let pre = st.vec_search(&Query::vector(&[1.0; 4]).k(4).prefix("other:").metric(Metric::Dot)).unwrap();
+    let pre = st
+        .vec_search(
+            &Query::vector(&[1.0; 4])
+                .k(4)
+                .prefix("other:")
+                .metric(Metric::Dot),
+        )
+        .unwrap();
     assert_eq!(pre.hits[0].key_str(), Some("other:z"));
-    let by_key = st.vec_search(&Query::key("x").k(1).skip_self(true).threads(2)).unwrap();
+    let by_key = st
+        .vec_search(&Query::key("x").k(1).skip_self(true).threads(2))
+        .unwrap();
     assert_eq!(by_key.hits[0].key_str(), Some("xy"));
-    assert_eq!(st.vec_search(&Query::vector(&q).k(0)).unwrap_err(), Error::Invalid);
+    assert_eq!(
+        st.vec_search(&Query::vector(&q).k(0)).unwrap_err(),
+        Error::Invalid
+    );
 
     assert!(st.vec_clear("y").unwrap());
     assert!(!st.vec_clear("y").unwrap());
     assert_eq!(st.vec_get("y").unwrap(), None);
     assert_eq!(st.vec_get("nope").unwrap(), None);
-    assert!(["avx512vnni", "avx512", "avxvnni", "avx2", "sse", "neon", "scalar"].contains(&splinter::vec_simd()));
+    assert!([
+        "avx512vnni",
+        "avx512",
+        "avxvnni",
+        "avx2",
+        "sse",
+        "neon",
+        "scalar"
+    ]
+    .contains(&splinter::vec_simd()));
     assert_eq!(splinter::vec_simd_force("nonsense"), Err(Error::NotSup));
 }
 
 #[test]
 fn a_build_without_vectors_refuses_them() {
     if has_vectors() {
-        return skipped("a_build_without_vectors_refuses_them", "this build has vectors");
+        return skipped(
+            "a_build_without_vectors_refuses_them",
+            "this build has vectors",
+        );
     }
     assert_eq!(splinter::vec_simd_force("scalar"), Err(Error::NotSup));
-    assert_eq!(Store::memfd(&Options::new().slots(16).vec_dim(4)).err(), Some(Error::Format));
+    assert_eq!(
+        Store::memfd(&Options::new().slots(16).vec_dim(4)).err(),
+        Some(Error::Format)
+    );
     let st = mem(0);
     assert_eq!(st.info().unwrap().features & 1, 0); // no SPL_FEAT_EMBEDDINGS
     st.set("a", b"text").unwrap();
     assert_eq!(st.vec_set("a", &[1.0]), Err(Error::NotSup));
     assert_eq!(st.vec_get("a").err(), Some(Error::NotSup));
     assert_eq!(st.vec_clear("a").err(), Some(Error::NotSup));
-    assert_eq!(st.vec_search(&Query::vector(&[1.0]).k(1)).err(), Some(Error::NotSup));
-    assert_eq!(st.vec_search(&Query::key("a").k(1)).err(), Some(Error::NotSup));
-    assert_eq!(st.tandem_vec_set("t", &[[1.0f32]]).err(), Some(Error::NotSup));
+    assert_eq!(
+        st.vec_search(&Query::vector(&[1.0]).k(1)).err(),
+        Some(Error::NotSup)
+    );
+    assert_eq!(
+        st.vec_search(&Query::key("a").k(1)).err(),
+        Some(Error::NotSup)
+    );
+    assert_eq!(
+        st.tandem_vec_set("t", &[[1.0f32]]).err(),
+        Some(Error::NotSup)
+    );
     assert_eq!(st.get("a").unwrap().unwrap(), b"text");
 }
 
@@ -573,8 +738,12 @@ fn tandem_vectors() {
         return skipped("tandem_vectors", NO_VECTORS);
     }
     let st = mem(4);
-    st.tandem_vec_set("tv", &[[1.0f32, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]]).unwrap();
-    assert_eq!(st.tandem_vec_get("tv", 1).unwrap().unwrap(), vec![0.0, 2.0, 0.0, 0.0]);
+    st.tandem_vec_set("tv", &[[1.0f32, 0.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0]])
+        .unwrap();
+    assert_eq!(
+        st.tandem_vec_get("tv", 1).unwrap().unwrap(),
+        vec![0.0, 2.0, 0.0, 0.0]
+    );
     assert_eq!(st.tandem_unset("tv").unwrap(), 2);
     assert_eq!(st.tandem_vec_get("tv", 0).unwrap(), None);
 }
@@ -582,8 +751,15 @@ fn tandem_vectors() {
 #[test]
 fn version_follows_the_library() {
     use splinter::sys::*;
-    assert_eq!(splinter::VERSION, format!("{SPL_VERSION_MAJOR}.{SPL_VERSION_MINOR}.{SPL_VERSION_PATCH}"));
-    let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../include/splinter.h")).unwrap();
+    assert_eq!(
+        splinter::VERSION,
+        format!("{SPL_VERSION_MAJOR}.{SPL_VERSION_MINOR}.{SPL_VERSION_PATCH}")
+    );
+    let h = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../include/splinter.h"
+    ))
+    .unwrap();
     assert!(h.contains(&format!("#define SPL_VERSION_MAJOR {SPL_VERSION_MAJOR}")));
     assert!(h.contains(&format!("#define SPL_VERSION_MINOR {SPL_VERSION_MINOR}")));
     assert!(h.contains(&format!("#define SPL_VERSION_PATCH {SPL_VERSION_PATCH}")));
@@ -612,12 +788,23 @@ fn prepared_and_c_string_keys() {
 
 #[test]
 fn keys_of_every_short_length_and_a_nul_anywhere() {
-    let st = Store::memfd(&Options::new().slots(256).key_max(128).val_max(64).vec_dim(0)).unwrap();
+    let st = Store::memfd(
+        &Options::new()
+            .slots(256)
+            .key_max(128)
+            .val_max(64)
+            .vec_dim(0),
+    )
+    .unwrap();
     for n in 1..=127usize {
         let k: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
         st.set(&k, n.to_le_bytes()).unwrap();
         let c = std::ffi::CString::new(k.clone()).unwrap();
-        assert_eq!(st.get(c.as_c_str()).unwrap().unwrap(), n.to_le_bytes(), "length {n}");
+        assert_eq!(
+            st.get(c.as_c_str()).unwrap().unwrap(),
+            n.to_le_bytes(),
+            "length {n}"
+        );
         for at in 0..n {
             let mut bad = k.clone();
             bad[at] = 0;
@@ -676,11 +863,25 @@ fn batches_give_results_per_key() {
         st.prepare("big").unwrap(),
         st.prepare("missing").unwrap(),
     );
-    let r = st.set_many(&[(&a, &b"1"[..]), (&b, &b"22"[..]), (&c, &b"333"[..]), (&big, &[7u8; 1000][..])]);
+    let r = st.set_many(&[
+        (&a, &b"1"[..]),
+        (&b, &b"22"[..]),
+        (&c, &b"333"[..]),
+        (&big, &[7u8; 1000][..]),
+    ]);
     assert!(r.iter().all(|r| r.is_ok()), "{r:?}");
     let got = st.get_many(&[&a, &b, &missing, &c, &big]);
     let got: Vec<Option<Vec<u8>>> = got.into_iter().map(|r| r.unwrap()).collect();
-    assert_eq!(got, vec![Some(b"1".to_vec()), Some(b"22".to_vec()), None, Some(b"333".to_vec()), Some(vec![7u8; 1000])]);
+    assert_eq!(
+        got,
+        vec![
+            Some(b"1".to_vec()),
+            Some(b"22".to_vec()),
+            None,
+            Some(b"333".to_vec()),
+            Some(vec![7u8; 1000])
+        ]
+    );
     assert!(st.get_many(&[]).is_empty());
     assert!(st.set_many::<&[u8]>(&[]).is_empty());
     assert_eq!(st.get("c").unwrap().as_deref(), Some(&b"333"[..]));
