@@ -27,6 +27,17 @@ wait_watch() {
     return $rc
 }
 
+# SIGSTOP the watcher and wait until it is stopped (state T; 5 s at most),
+# so that the writes after it happen before it reads anything more.
+stop_watcher() {
+    kill -STOP "$WATCHER"
+    for _ in $(seq 1 100); do
+        [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ] && break
+        sleep 0.05
+    done
+    [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ]
+}
+
 @test "watch KEY sees writes, bumps and the delete made by other processes" {
     ctl set k 1
     ctl set other x
@@ -56,12 +67,7 @@ wait_watch() {
 @test "watch KEY: a watcher that reads late still sees the writes before a delete" {
     ctl set k 1
     bg_watch "$TMP/w" k --count 3 --json
-    kill -STOP "$WATCHER"
-    for _ in $(seq 1 100); do   # stopped (state T) before the writes: 5 s at most
-        [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ] && break
-        sleep 0.05
-    done
-    [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ]
+    stop_watcher
     ctl set k 2
     ctl bump k
     ctl unset k
@@ -134,12 +140,7 @@ lost_run() {
     export SPLINTER_STORE=$store
     ctl set k 1
     bg_watch "$out" k --count 1 "$@"
-    kill -STOP "$WATCHER"
-    for _ in $(seq 1 100); do   # stopped (state T) before the writes: 5 s at most
-        [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ] && break
-        sleep 0.05
-    done
-    [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ]
+    stop_watcher
     ctl set k 2
     ctl unset k
     for x in a b c d; do ctl set $x 1; done   # 4 slots: one takes k's
