@@ -127,6 +127,14 @@ struct spl_mirror {
     char err[512];
 };
 
+/* Tests only (tests/mirror/mirror_tool.c, race): called by the publisher
+ * before it takes a batch of keys from its queue (SPLM_TEST_PUB_BATCH) and
+ * after it (SPLM_TEST_PUB_DONE), and by the acknowledgement callback before
+ * it looks at an acknowledgement (SPLM_TEST_ACK).  A test blocks in it to
+ * put the threads in the order it tests.  NULL (never set) otherwise. */
+enum { SPLM_TEST_PUB_BATCH = 0, SPLM_TEST_ACK = 1, SPLM_TEST_PUB_DONE = 2 };
+void (*splm__test_hook)(spl_mirror *m, int where);
+
 /* ------------------------------------------------------------ helpers */
 
 #define ST_ADD(m, f, v) __atomic_fetch_add(&(m)->st.f, (v), __ATOMIC_RELAXED)
@@ -1031,6 +1039,8 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 {
     (void)js;
     spl_mirror *m = closure;
+    if (splm__test_hook)
+        splm__test_hook(m, SPLM_TEST_ACK);
     const char *subj = natsMsg_GetSubject(msg);
     const char *data = natsMsg_GetData(msg);
     int len = natsMsg_GetDataLength(msg);
@@ -1242,6 +1252,8 @@ static int pub_loop(spl_mirror *m)
             continue;
         if (held && m->backoff_until_ns > now_ns())
             continue;
+        if (splm__test_hook)
+            splm__test_hook(m, SPLM_TEST_PUB_BATCH);
         for (int i = 0; i < 256 && !m->stopping; i++) {
             pthread_mutex_lock(&m->mu);
             struct mrec *r = m->backoff_until_ns > now_ns() ? NULL : undirty(m);
@@ -1254,6 +1266,8 @@ static int pub_loop(spl_mirror *m)
                 goto out;
             }
         }
+        if (splm__test_hook)
+            splm__test_hook(m, SPLM_TEST_PUB_DONE);
         if (!__atomic_load_n(&m->st.ready, __ATOMIC_RELAXED) && queue_empty(m))
             ST_SET(m, ready, 1);
     }
