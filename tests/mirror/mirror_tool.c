@@ -632,10 +632,14 @@ static spl_mirror_stats race_stats(void)
     return st;
 }
 
+/* key=val with label 9: one change the publisher can see (a key that has
+ * the label keeps it; a new one has none, so no event, until it is set) */
 static int set_labelled(spl_store *s, const char *key, const char *val)
 {
+    spl_meta mt;
+    int had = spl_meta_get(s, key, &mt) == 0 && (mt.labels & (1ull << 9));
     int rc = spl_set_wait(s, key, val, strlen(val), 1000000);
-    return rc ? rc : spl_labels_set(s, key, 1ull << 9);
+    return rc || had ? rc : spl_labels_set(s, key, 1ull << 9);
 }
 
 /* "v" if the store holds it, "" if it has no key, NULL on an error */
