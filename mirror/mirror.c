@@ -24,6 +24,15 @@
  *     waits for the acknowledgement, which says which one is later.
  *   - An accounted local state is written over by a later entry, and kept
  *     against an earlier one.
+ *   - A local change kept against an entry leaves no local state accounted
+ *     (acc_after) until a put or delete of ours is ordered later: an
+ *     absence carries no epoch, so a change that became an absence before
+ *     the publisher read it would otherwise pass for an older, ordered one.
+ *   - An acknowledgement never moves acc back behind a state ordered at a
+ *     later revision, and a key the publisher passed while a put or delete
+ *     of it was in flight goes back to the publisher when it is
+ *     acknowledged (several of one key may fly: delete, put, and the key
+ *     deleted again).
  */
 #include "splinter_mirror.h"
 
@@ -57,6 +66,7 @@ struct mrec {
     uint64_t v_rev, v_kvh, v_vech, v_origin, v_epoch, v_labels; /* the view */
     uint64_t ap_origin, ap_epoch; /* last entry applied (idempotency) */
     uint8_t acc, dirty, fly_del, v_op, v_carried, v_here; /* fly_del: a delete being put */
+    uint8_t recheck; /* the publisher looked while a put or delete was in flight */
     uint32_t klen;
     char key[]; /* NUL-terminated */
 };
@@ -116,6 +126,14 @@ struct spl_mirror {
     spl_mirror_stats st;
     char err[512];
 };
+
+/* Tests only (tests/mirror/mirror_tool.c, race): called by the publisher
+ * before it takes a batch of keys from its queue (SPLM_TEST_PUB_BATCH) and
+ * after it (SPLM_TEST_PUB_DONE), and by the acknowledgement callback before
+ * it looks at an acknowledgement (SPLM_TEST_ACK).  A test blocks in it to
+ * put the threads in the order it tests.  NULL (never set) otherwise. */
+enum { SPLM_TEST_PUB_BATCH = 0, SPLM_TEST_ACK = 1, SPLM_TEST_PUB_DONE = 2 };
+void (*splm__test_hook)(spl_mirror *m, int where);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -435,14 +453,31 @@ static void acc_local(struct mrec *r, const struct lst *l, uint64_t rev)
     r->acc_rev = rev;
 }
 
-/* The bucket ordered our put of local epoch `epoch` at revision rev. */
+/* The bucket ordered our put of local epoch `epoch` at revision rev (0: a
+ * put refused for good, ordered before anything).  Never over a state
+ * ordered later (an entry applied or kept against since the put left). */
 static void acc_put(struct mrec *r, uint64_t epoch, uint64_t rev)
 {
+    if (rev && rev < r->acc_rev)
+        return;
     if (r->acc != ACC_PRESENT || epoch >= r->acc_epoch) {
         r->acc = ACC_PRESENT;
         r->acc_epoch = epoch;
         r->acc_rev = rev;
     }
+}
+
+/* The bucket ordered entry rev, and the local state is a change made here
+ * after it (kept, to be put): no local state is accounted for until a put
+ * or delete of ours is ordered later.  Without this a change that becomes an
+ * absence before the publisher reads it (set, then unset) would look
+ * accounted where acc was ABSENT or UNKNOWN, and the entry would stay in
+ * the bucket and nowhere here. */
+static void acc_after(struct mrec *r, uint64_t rev)
+{
+    r->acc = ACC_PRESENT;
+    r->acc_epoch = 0; /* below every live epoch; an absence differs too */
+    r->acc_rev = rev;
 }
 
 /* ------------------------------------------------------------ applier */
@@ -681,14 +716,14 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
             if (put && *geo)
                 acc_local(r, l, rev); /* never here: nothing to put over it */
             else if (put && !l->present && !own)
-                r->acc = ACC_PRESENT, r->acc_epoch = 0, r->acc_rev = rev; /* deleted here since */
+                acc_after(r, rev); /* deleted here since */
         }
         if (!same)
             dirty(m, r);
         goto out;
     }
 
-    int local;
+    int local, unput = 0;
     if (same)
         local = 0;
     else if (initial) /* history unknown: only our own put tells */
@@ -698,8 +733,9 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
     else if (accounted(r, l))
         local = r->acc_rev >= rev; /* ours was ordered after this entry */
     else
-        local = 1; /* a change made here, to be put after this entry (or in
-                      flight past the wait: its failure puts it again) */
+        local = unput = 1; /* a change made here, to be put after this entry
+                              (or in flight past the wait: its failure puts
+                              it again) */
 
     if (same) {
         what = "same";
@@ -707,6 +743,8 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
     } else if (local) {
         /* the local state is the later one: it stays, and is put */
         what = waited ? "local-wins-after-ack" : "local-wins";
+        if (unput)
+            acc_after(r, rev);
         dirty(m, r);
     } else if (put && *geo) {
         what = "geometry";
@@ -739,6 +777,7 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
             } else if (rc == 0) {
                 what = "apply-interfered";
                 ST_INC(m, interfered); /* a local write came in between: it is put */
+                acc_after(r, rev);
                 dirty(m, r);
             }
         }
@@ -908,6 +947,12 @@ static int pub_key(spl_mirror *m, struct pbuf *p, struct mrec *r)
        l->present, (unsigned long long)(l->present ? l->meta.epoch : 0), l->present ? l->len : 0, r->acc,
        (unsigned long long)r->acc_epoch, (unsigned long long)r->acc_rev, (unsigned long long)r->out_epoch,
        r->fly_del, r->v_op, (unsigned long long)r->v_rev, selected(m, r, l));
+    /* What is decided here against a put or delete still in flight is
+     * decided again once it is acknowledged: its acknowledgement moves acc
+     * (an earlier delete in flight is no proof for a later absence: set,
+     * put, unset while it flies) */
+    if (r->fly_del || r->out_epoch)
+        r->recheck = 1;
     if (!selected(m, r, l) || accounted(r, l) || in_flight(r, l)) {
         pthread_mutex_unlock(&m->mu);
         return 0;
@@ -994,6 +1039,8 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 {
     (void)js;
     spl_mirror *m = closure;
+    if (splm__test_hook)
+        splm__test_hook(m, SPLM_TEST_ACK);
     const char *subj = natsMsg_GetSubject(msg);
     const char *data = natsMsg_GetData(msg);
     int len = natsMsg_GetDataLength(msg);
@@ -1020,7 +1067,9 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         m->backoff_ms = 0;
         if (r && del) {
             r->fly_del = 0;
-            if (r->acc != ACC_ABSENT || r->acc_rev < pa->Sequence) {
+            /* never over a state ordered later (an entry applied or kept
+             * against, a put of ours acknowledged first) */
+            if (r->acc_rev < pa->Sequence) {
                 r->acc = ACC_ABSENT;
                 r->acc_rev = pa->Sequence;
             }
@@ -1052,9 +1101,15 @@ static void ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
             backoff_more(m);
         }
     }
+    int again = 0;
+    if (r && r->recheck) {
+        r->recheck = 0;
+        dirty(m, r);
+        again = 1;
+    }
     pthread_cond_broadcast(&m->ack_cv); /* an applier may wait for this one */
     pthread_mutex_unlock(&m->mu);
-    if (pae && !pae->ErrCode)
+    if (again || (pae && !pae->ErrCode))
         wake(m);
     natsMsg_Destroy(msg);
 }
@@ -1197,6 +1252,8 @@ static int pub_loop(spl_mirror *m)
             continue;
         if (held && m->backoff_until_ns > now_ns())
             continue;
+        if (splm__test_hook)
+            splm__test_hook(m, SPLM_TEST_PUB_BATCH);
         for (int i = 0; i < 256 && !m->stopping; i++) {
             pthread_mutex_lock(&m->mu);
             struct mrec *r = m->backoff_until_ns > now_ns() ? NULL : undirty(m);
@@ -1209,6 +1266,8 @@ static int pub_loop(spl_mirror *m)
                 goto out;
             }
         }
+        if (splm__test_hook)
+            splm__test_hook(m, SPLM_TEST_PUB_DONE);
         if (!__atomic_load_n(&m->st.ready, __ATOMIC_RELAXED) && queue_empty(m))
             ST_SET(m, ready, 1);
     }

@@ -15,11 +15,15 @@
  *   mirror_tool set PATH KEY VALUE | get PATH KEY | mode PATH
  *   mirror_tool vectors     exit 0 if this build keeps vectors, 1 if not
  *       (WITH_EMBEDDINGS=0: the library's SIMD path, printed, is "none")
+ *   mirror_tool race URL BUCKET PATH CASE    CASE: unset | delack | putack
+ *       runs a mirror of PATH (label 9) in this process, orders its threads
+ *       through the tests-only hook, and checks that it converges (cmd_race)
  *
  * Exit 0 on success, 1 on a failed check, 2 on bad usage or setup errors.
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,7 @@
 
 #include "entry.h"
 #include "splinter.h"
+#include "splinter_mirror.h"
 
 static double now_s(void)
 {
@@ -548,6 +553,294 @@ static int cmd_bucket(int argc, char **argv)
     return s == NATS_OK ? 0 : 1;
 }
 
+/* ------------------------------------------------------------ race */
+
+/* mirror/mirror.c, tests only: where 0 before a publisher batch, 1 before
+ * an acknowledgement is looked at, 2 after a publisher batch */
+extern void (*splm__test_hook)(spl_mirror *m, int where);
+
+static pthread_mutex_t h_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t h_cv = PTHREAD_COND_INITIALIZER;
+static int h_hold[3], h_in[3];
+static uint64_t h_count[3];
+
+static void race_hook(spl_mirror *m, int where)
+{
+    (void)m;
+    pthread_mutex_lock(&h_mu);
+    h_count[where]++;
+    while (h_hold[where]) {
+        h_in[where] = 1;
+        pthread_cond_broadcast(&h_cv);
+        pthread_cond_wait(&h_cv, &h_mu);
+    }
+    h_in[where] = 0;
+    pthread_cond_broadcast(&h_cv);
+    pthread_mutex_unlock(&h_mu);
+}
+
+static void hold(int where, int on)
+{
+    pthread_mutex_lock(&h_mu);
+    h_hold[where] = on;
+    pthread_cond_broadcast(&h_cv);
+    pthread_mutex_unlock(&h_mu);
+}
+
+static uint64_t arrivals(int where)
+{
+    pthread_mutex_lock(&h_mu);
+    uint64_t n = h_count[where];
+    pthread_mutex_unlock(&h_mu);
+    return n;
+}
+
+static int held(int where)
+{
+    pthread_mutex_lock(&h_mu);
+    int n = h_in[where];
+    pthread_mutex_unlock(&h_mu);
+    return n;
+}
+
+static spl_mirror *race_m;
+static int race_rc;
+static void *race_run(void *arg)
+{
+    (void)arg;
+    race_rc = spl_mirror_run(race_m);
+    return NULL;
+}
+
+/* Wait (20 s at most) until what() holds; 0 on time-out. */
+#define RACE_WAIT(what, cond)                                                                        \
+    do {                                                                                             \
+        double t_ = now_s();                                                                         \
+        while (!(cond)) {                                                                            \
+            if (now_s() - t_ > 20) {                                                                 \
+                fprintf(stderr, "mirror_tool race: timed out waiting: %s\n", what);                  \
+                rc = 2;                                                                              \
+                goto out;                                                                            \
+            }                                                                                        \
+            struct timespec ts_ = {0, 2000000};                                                      \
+            nanosleep(&ts_, NULL);                                                                   \
+        }                                                                                            \
+    } while (0)
+
+static spl_mirror_stats race_stats(void)
+{
+    spl_mirror_stats st;
+    spl_mirror_stats_get(race_m, &st);
+    return st;
+}
+
+/* key=val with label 9: one change the publisher can see (a key that has
+ * the label keeps it; a new one has none, so no event, until it is set) */
+static int set_labelled(spl_store *s, const char *key, const char *val)
+{
+    spl_meta mt;
+    int had = spl_meta_get(s, key, &mt) == 0 && (mt.labels & (1ull << 9));
+    int rc = spl_set_wait(s, key, val, strlen(val), 1000000);
+    return rc || had ? rc : spl_labels_set(s, key, 1ull << 9);
+}
+
+/* "v" if the store holds it, "" if it has no key, NULL on an error */
+static const char *local_val(spl_store *s, const char *key, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int rc = spl_get_wait(s, key, buf, cap - 1, &len, 1000000);
+    if (rc == SPL_ENOENT)
+        return "";
+    if (rc)
+        return NULL;
+    buf[len] = 0;
+    return buf;
+}
+
+/* the bucket's value of key (an entry's value bytes), "" if deleted or absent */
+static const char *bucket_val(kvStore *kv, const char *key, char *buf, size_t cap)
+{
+    char bkey[3 * 128 + 1];
+    splm_key_encode(key, strlen(key), bkey);
+    kvEntry *e = NULL;
+    natsStatus s = kvStore_Get(&e, kv, bkey);
+    if (s == NATS_NOT_FOUND)
+        return "";
+    if (s != NATS_OK)
+        return NULL;
+    splm_entry d;
+    const char *r = NULL;
+    if (kvEntry_Operation(e) != kvOp_Put)
+        r = "";
+    else if (splm_entry_decode(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &d) == 0 && d.val_len < cap) {
+        memcpy(buf, d.val, d.val_len);
+        buf[d.val_len] = 0;
+        r = buf;
+    }
+    kvEntry_Destroy(e);
+    return r;
+}
+
+/* Another store's put of key=val (label 9) into the bucket; its revision. */
+static uint64_t race_inject(kvStore *kv, const char *key, const char *val)
+{
+    char bkey[3 * 128 + 1];
+    splm_key_encode(key, strlen(key), bkey);
+    splm_entry e = {0};
+    e.origin = 0x7e57;
+    e.epoch = 2;
+    e.type = SPL_T_VOID;
+    e.labels = 1ull << 9;
+    e.val = val;
+    e.val_len = (uint32_t)strlen(val);
+    uint8_t out[256];
+    splm_entry_encode(&e, out);
+    uint64_t rev = 0;
+    if (kvStore_Put(&rev, kv, bkey, out, (int)splm_entry_size(e.val_len, 0)) != NATS_OK)
+        return 0;
+    return rev;
+}
+
+/* Two interleavings that left the bucket holding a key the store had
+ * deleted, each put in order here through the hook (mirror.c, pub_key and
+ * on_entry, "did not converge" in the stop/cont variant of overflow.sh):
+ *   unset:  the store sets x; an entry of x from another store comes, and
+ *           the applier keeps x (a change made here, not put yet); the
+ *           store unsets x before the publisher reads it.  The absence
+ *           looked accounted (x was deleted before), so nothing was put.
+ *   delack: the same, with our delete of x in flight the whole time (its
+ *           acknowledgement held back): the publisher passed x as "a
+ *           delete in flight", and the acknowledgement marked the absence
+ *           ordered, behind the entry the applier kept x against.
+ *   putack: the same, with a put and then a delete of x in flight: the
+ *           put's acknowledgement moved the order back behind that entry,
+ *           and the delete's then marked the absence ordered.
+ * Either way the bucket keeps the other store's value and this store has
+ * no x; the mirror must put the delete. */
+static int cmd_race(int argc, char **argv)
+{
+    if (argc < 6)
+        return 2;
+    const char *url = argv[2], *bucket = argv[3], *cs = argv[5];
+    int putack = strcmp(cs, "putack") == 0, delack = putack || strcmp(cs, "delack") == 0;
+    if (!delack && strcmp(cs, "unset") != 0)
+        return 2;
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv = connect_kv(url, bucket, NULL, &nc, &js);
+    spl_store *s = open_store(argv[4]);
+    spl_mirror_opts o;
+    spl_mirror_opts_init(&o);
+    o.dirs = SPL_MIRROR_PUBLISH | SPL_MIRROR_APPLY;
+    o.url = url;
+    o.bucket = bucket;
+    o.label = 9;
+    o.backoff_min_ms = 50;
+    o.backoff_max_ms = 500;
+    int rc = spl_mirror_new(&race_m, s, &o);
+    if (rc) {
+        fprintf(stderr, "mirror_tool race: %s\n", spl_mirror_strerror(rc));
+        return 2;
+    }
+    splm__test_hook = race_hook;
+    pthread_t th;
+    int started = pthread_create(&th, NULL, race_run, NULL) == 0;
+    char lb[128], bb[128];
+    const char *lv, *bv;
+    uint64_t n, rev;
+    RACE_WAIT("the mirror is ready", !started || race_stats().ready);
+    if (!started) {
+        rc = 2;
+        goto out;
+    }
+    /* x was put, then deleted here: the mirror holds it ordered ABSENT
+     * (unset) or PRESENT (delack: the delete is the one held in flight) */
+    if (set_labelled(s, "x", "w0")) {
+        rc = 2;
+        goto out;
+    }
+    RACE_WAIT("x put", race_stats().published == 1 && race_stats().rev == 1);
+    if (delack)
+        hold(1, 1);
+    if (putack) { /* a put in flight first (rev 2), then the delete */
+        if (set_labelled(s, "x", "w1")) {
+            rc = 2;
+            goto out;
+        }
+        RACE_WAIT("the put's acknowledgement held", held(1) && race_stats().rev == 2);
+    }
+    spl_unset(s, "x");
+    if (delack)
+        RACE_WAIT("the delete in flight", held(1) && race_stats().rev == 2u + (unsigned)putack);
+    else
+        RACE_WAIT("the delete applied", race_stats().published_del == 1 && race_stats().rev == 2);
+
+    /* the publisher held before its next batch; x set here (not put) */
+    hold(0, 1);
+    if (set_labelled(s, "x", "w")) {
+        rc = 2;
+        goto out;
+    }
+    RACE_WAIT("the publisher held", held(0));
+    /* another store's x: the applier keeps ours */
+    if (!(rev = race_inject(kv, "x", "v"))) {
+        rc = 2;
+        goto out;
+    }
+    RACE_WAIT("the entry applied", race_stats().rev >= rev);
+    lv = local_val(s, "x", lb, sizeof lb);
+    if (!lv || strcmp(lv, "w") != 0) {
+        fprintf(stderr, "mirror_tool race: setup: x is '%s' after the entry, not the local 'w'\n", lv ? lv : "?");
+        rc = 2;
+        goto out;
+    }
+    /* x unset here before the publisher reads it; then one batch */
+    spl_unset(s, "x");
+    n = arrivals(2);
+    hold(0, 0);
+    RACE_WAIT("the publisher's batch", arrivals(2) > n);
+    if (delack)
+        hold(1, 0);
+
+    /* the store has no x: the bucket must come to have none either */
+    double t0 = now_s();
+    for (;;) {
+        lv = local_val(s, "x", lb, sizeof lb);
+        bv = bucket_val(kv, "x", bb, sizeof bb);
+        if (lv && bv && strcmp(lv, bv) == 0)
+            break;
+        if (now_s() - t0 > 10) {
+            printf("FAIL race %s: after 10 s the bucket has x='%s', the store x='%s'\n", cs, bv ? bv : "?",
+                   lv ? lv : "?");
+            rc = 1;
+            goto out;
+        }
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    if (race_stats().retries) {
+        fprintf(stderr, "mirror_tool race: setup: a put was retried (an acknowledgement timed out), "
+                        "the interleaving was not the one tested\n");
+        rc = 2;
+        goto out;
+    }
+    printf("race %s: converged: x is '%s' here and in the bucket\n", cs, lv);
+    rc = 0;
+out:
+    hold(0, 0);
+    hold(1, 0);
+    if (started) {
+        spl_mirror_stop(race_m);
+        pthread_join(th, NULL);
+    }
+    spl_mirror_free(race_m);
+    spl_close(s);
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "vectors") == 0) {
@@ -568,6 +861,7 @@ int main(int argc, char **argv)
              : strcmp(c, "set") == 0      ? cmd_set(argc, argv)
              : strcmp(c, "get") == 0      ? cmd_get(argc, argv)
              : strcmp(c, "mode") == 0     ? cmd_mode(argc, argv)
+             : strcmp(c, "race") == 0     ? cmd_race(argc, argv)
                                           : 2;
     nats_Close();
     return rc;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Interleavings of the publisher, the applier and the acknowledgements that
+# left the bucket holding a key the store had deleted (the stop/cont variant
+# of overflow.sh: "did not converge", 2 runs in 235).  A mirror runs inside
+# mirror_tool, its threads put in order through the tests-only hook
+# (mirror.c, splm__test_hook): no timing, no sleeps (mirror_tool race).
+. "$(dirname "$0")/lib.sh"
+ns_start -js
+for c in unset delack putack; do
+    store "$c"
+    "$TOOL" bucket "$URL" "r$c" || fail "bucket r$c"
+    out=$("$TOOL" race "$URL" "r$c" "$WORK/$c.spl" "$c" 2>&1); rc=$?
+    echo "$out" | sed 's/^/    /'
+    [ $rc -eq 0 ] || fail "race $c (exit $rc)"
+    ok "race $c: the key deleted here is deleted in the bucket too"
+done
+done_ok
