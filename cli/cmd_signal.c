@@ -59,21 +59,28 @@ static const char *kind_name(uint32_t kind)
     }
 }
 
-static void watch_show(cli_ctx *c, const spl_event *ev, const char *key)
+/* An event as JSON: the key (null for a signal or a change the feed can no
+ * longer name), kind, epoch, groups, seq. */
+static json_t *watch_json(const spl_event *ev, const char *key)
 {
     int has_key = ev->kind != SPL_EV_SIGNAL && ev->kind != SPL_EV_UNKNOWN;
+    json_t *rest = json_pack("{s:s, s:I, s:o, s:I}", "kind", kind_name(ev->kind), "epoch",
+                             (json_int_t)ev->epoch, "groups", cli_groups_json(ev->groups), "seq",
+                             (json_int_t)ev->seq);
+    if (has_key)
+        return cli_json_key(key, rest);
+    json_t *j = json_pack("{s:n}", "key");
+    json_object_update(j, rest);
+    json_decref(rest);
+    return j;
+}
+
+static void watch_show(cli_ctx *c, const spl_event *ev, const char *key)
+{
     if (c->json) {
-        json_t *rest = json_pack("{s:s, s:I, s:o, s:I}", "kind", kind_name(ev->kind), "epoch",
-                                 (json_int_t)ev->epoch, "groups", cli_groups_json(ev->groups),
-                                 "seq", (json_int_t)ev->seq);
-        json_t *j = has_key ? cli_json_key(key, rest) : json_pack("{s:n}", "key");
-        if (!has_key) {
-            json_object_update(j, rest);
-            json_decref(rest);
-        }
-        cli_json_out(c, j);
+        cli_json_out(c, watch_json(ev, key));
     } else if (!c->quiet) {
-        if (has_key)
+        if (ev->kind != SPL_EV_SIGNAL && ev->kind != SPL_EV_UNKNOWN)
             cli_put_escaped(stdout, key, ev->key_len);
         else
             putchar('-');
@@ -90,10 +97,9 @@ static void watch_show(cli_ctx *c, const spl_event *ev, const char *key)
 static void watch_lost(cli_ctx *c, const spl_event *ev)
 {
     if (c->json) {
-        cli_json_out(c, json_pack("{s:n, s:s, s:I, s:o, s:I, s:s}", "key", "kind", "unknown",
-                                  "epoch", (json_int_t)ev->epoch, "groups",
-                                  cli_groups_json(ev->groups), "seq", (json_int_t)ev->seq,
-                                  "message", WATCH_LOST_MSG));
+        json_t *j = watch_json(ev, NULL);
+        json_object_set_new(j, "message", json_string(WATCH_LOST_MSG));
+        cli_json_out(c, j);
         fflush(stdout);
     } else {
         fprintf(stderr, "splinterctl: watch: " WATCH_LOST_MSG "\n");
