@@ -38,6 +38,15 @@ stop_watcher() {
     [ "$(awk '{print $3}' "/proc/$WATCHER/stat")" = T ]
 }
 
+# The watcher's output ($lines, after `run cat`): exactly k changed, k
+# bumped, k deleted.
+changed_bumped_deleted() {
+    [ "${#lines[@]}" = 3 ]
+    [ "$(jq -r '.key + " " + .kind' <<< "${lines[0]}")" = "k changed" ]
+    [ "$(jq -r '.key + " " + .kind' <<< "${lines[1]}")" = "k bumped" ]
+    [ "$(jq -r '.key + " " + .kind' <<< "${lines[2]}")" = "k deleted" ]
+}
+
 @test "watch KEY sees writes, bumps and the delete made by other processes" {
     ctl set k 1
     ctl set other x
@@ -49,10 +58,7 @@ stop_watcher() {
     ctl unset k
     wait_watch
     run -0 cat "$TMP/w"
-    [ "${#lines[@]}" = 3 ]
-    [ "$(jq -r '.key + " " + .kind' <<< "${lines[0]}")" = "k changed" ]
-    [ "$(jq -r '.key + " " + .kind' <<< "${lines[1]}")" = "k bumped" ]
-    [ "$(jq -r '.key + " " + .kind' <<< "${lines[2]}")" = "k deleted" ]
+    changed_bumped_deleted
     [ "$(jq -c .groups <<< "${lines[0]}")" = "[63]" ]
     e1=$(jq .epoch <<< "${lines[0]}") e3=$(jq .epoch <<< "${lines[2]}")
     [ "$e3" -gt "$e1" ]
@@ -74,10 +80,7 @@ stop_watcher() {
     kill -CONT "$WATCHER"
     wait_watch
     run -0 cat "$TMP/w"
-    [ "${#lines[@]}" = 3 ]
-    [ "$(jq -r '.key + " " + .kind' <<< "${lines[0]}")" = "k changed" ]
-    [ "$(jq -r '.key + " " + .kind' <<< "${lines[1]}")" = "k bumped" ]
-    [ "$(jq -r '.key + " " + .kind' <<< "${lines[2]}")" = "k deleted" ]
+    changed_bumped_deleted
 }
 
 @test "watch text output: key, kind, epoch tab-separated; --group picks the group" {

@@ -267,15 +267,22 @@ static int next_ev(spl_sub *u, spl_event *ev, char *key)
     return spl_sub_next(u, ev, key, 64);
 }
 
+/* Set key to "1", watch it by `group` and open a subscription to it. */
+static spl_sub *watched_sub(spl_store *s, const char *key, uint64_t group)
+{
+    spl_sub *u = NULL;
+    set_str(s, key, "1");
+    CHECK_RC(spl_watch(s, key, group), 0);
+    CHECK_RC(spl_sub_open(s, group, &u), 0);
+    return u;
+}
+
 static void test_feed_names_keys(void **state)
 {
     spl_store *s = *state;
-    spl_sub *u = NULL;
     spl_event ev;
     char key[64];
-    set_str(s, "before", "x");
-    CHECK_RC(spl_watch(s, "before", 1ull << 4), 0);
-    CHECK_RC(spl_sub_open(s, 1ull << 4, &u), 0);
+    spl_sub *u = watched_sub(s, "before", 1ull << 4);
     CHECK_RC(next_ev(u, &ev, key), SPL_ENOENT);
     set_str(s, "before", "y");
     CHECK_RC(next_ev(u, &ev, key), 0);
@@ -329,14 +336,11 @@ static void test_feed_names_keys(void **state)
 static void test_feed_names_deleted_key_late(void **state)
 {
     spl_store *s = *state;
-    spl_sub *u = NULL;
     spl_event ev;
     char key[64];
-    set_str(s, "late", "1");
-    CHECK_RC(spl_watch(s, "late", 1ull << 6), 0);
+    spl_sub *u = watched_sub(s, "late", 1ull << 6);
     spl_meta m;
     CHECK_RC(spl_meta_get(s, "late", &m), 0);
-    CHECK_RC(spl_sub_open(s, 1ull << 6, &u), 0);
     set_str(s, "late", "2");
     CHECK_RC(spl_bump(s, "late"), 0);
     CHECK_RC(spl_unset(s, "late"), 0);
