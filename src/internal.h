@@ -360,8 +360,50 @@ static inline uint64_t spl__groups_followed(const struct spl_store *s, uint32_t 
     }
     return g & f & ~spl__quiet;
 }
-void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint64_t fp, struct spl__note *n);
-void spl__note_send(struct spl_store *s, const struct spl__note *n);
+static inline void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint64_t fp,
+                                  struct spl__note *n)
+{
+    n->idx = idx;
+    n->kind = SPL_EV_CHANGED;
+    n->epoch = (spl_load_relaxed(&sl->epoch) | 1) + 1;
+    n->fp = fp;
+    n->groups = spl__groups_followed(s, idx, spl_load_relaxed(&sl->labels));
+    /* spl__note_send loads the slot's key-waiter count right after a locked
+     * add, which stalls until the add is done: while anyone sleeps on a
+     * key, start its miss now, as the write is made (it was a sixth of a
+     * random spl_set) */
+    if (spl_load_relaxed(&s->sig->kwaiters))
+        __builtin_prefetch(&s->kwait[idx]);
+}
+
+/* The change-counter stripe of the calling thread: thread id & 15, so the
+ * threads and processes writing at once mostly add to lines of their own
+ * (striping by slot made two writers' adds meet on one line half the
+ * time).  initial-exec: a plain %fs-relative load even in libsplinter.so
+ * (the default model there calls __tls_get_addr on every write); 4 bytes
+ * fit the static TLS surplus glibc keeps for libraries loaded with
+ * dlopen. */
+extern _Thread_local uint32_t spl__stripe_plus1 __attribute__((tls_model("initial-exec")));
+uint32_t spl__my_stripe_slow(void);
+static inline uint32_t spl__my_stripe(void)
+{
+    uint32_t p1 = spl__stripe_plus1;
+    return __builtin_expect(p1 != 0, 1) ? p1 - 1 : spl__my_stripe_slow();
+}
+void spl__note_pulse(struct spl_store *s, const struct spl__note *n);
+void spl__note_wake(struct spl_store *s, const struct spl__note *n);
+static inline void spl__note_send(struct spl_store *s, const struct spl__note *n)
+{
+    if (n->groups)
+        spl__note_pulse(s, n);
+    /* seq_cst RMW: also the full barrier between the slot's epoch store
+     * (release, in spl__write_end) and the key-waiter load below */
+    spl_fetch_add_seqcst(&s->stripes[spl__my_stripe()].changes, 1);
+    /* the sum first: it shares `followed`'s line, which this write read
+     * already; the slot's own count is a line of its own (a miss) */
+    if (spl_load_seqcst(&s->sig->kwaiters) && spl_load32_seqcst(&s->kwait[n->idx]))
+        spl__note_wake(s, n);
+}
 
 uint64_t spl__changes(struct spl_store *s);
 
@@ -467,7 +509,15 @@ typedef void (*spl__task_fn)(void *arg, uint32_t t);
 void spl__pool_run(struct spl_store *s, spl__task_fn fn, void *arg, uint32_t n);
 void spl__pool_free(struct spl_store *s);
 
-uint64_t spl__owner_id(void);
+/* This process's owner id (owner.c): worked out once, and again in a
+ * forked child. */
+extern _Atomic uint64_t spl__my_id;
+uint64_t spl__owner_id_slow(void);
+static inline uint64_t spl__owner_id(void)
+{
+    uint64_t id = atomic_load_explicit(&spl__my_id, memory_order_relaxed);
+    return __builtin_expect(id != 0, 1) ? id : spl__owner_id_slow();
+}
 int spl__owner_alive(uint64_t id);
 uint64_t spl__fingerprint(void);
 void spl__backoff(unsigned *round);

@@ -828,6 +828,85 @@ release_slot:
 
 enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 
+#define SPL__SLOW (-99998) /* internal: not the common case, take the general path */
+
+/* The common overwrite, in one pass with no calls (issue 11, part 4): k's
+ * word is its home word, the slot is free and settled, and this thread
+ * keeps an undo record for s.  The steps are spl__find_locked, spl__undo_arm
+ * and spl__put_k's in the same order; anything else returns SPL__SLOW
+ * having written nothing, and the general path runs. */
+static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store *s, const struct spl__key *k,
+                                                               const void *val, size_t len)
+{
+    if (spl__utl.s != s || spl__utl.gen != s->ugen)
+        return SPL__SLOW;
+    struct spl_undo *u = spl__undo_at(s, s->ucache[spl__utl.slot]);
+    uint64_t me = spl__owner_id();
+    __builtin_prefetch(spl__slot(s, spl__natural(s, k->home)), 1);
+    const uint64_t want = k->fp | SPL_IX_LIVE;
+    uint32_t p = k->home;
+    uint64_t w = spl_load_acquire(&s->index[p]); /* pairs as in spl__find */
+    for (uint32_t d = 0, md = spl__maxdist(s, w); (w & SPL_IX_KEY_MASK) != want;) {
+        if (++d > md)
+            return SPL__SLOW;
+        p = spl__probe_at(s, k->home, d);
+        w = spl_load_acquire(&s->index[p]);
+    }
+    uint32_t i = spl_ix_slot(w);
+    if (i >= s->nslots)
+        return SPL__SLOW;
+    struct spl_slot *sl = spl__slot(s, i);
+    /* the key's and the value's lines: their misses start now, not after
+     * the lock's locked instruction, which later loads wait for */
+    __builtin_prefetch(spl__slot_key(sl), 1);
+    __builtin_prefetch(spl__slot_val(s, sl) + len - 1, 1);
+    uint64_t exp = 0;
+    if (!spl_cas_acquire(&sl->owner, &exp, me)) /* pairs with spl__unlock */
+        return SPL__SLOW;
+    uint64_t e = spl_load_relaxed(&sl->epoch);
+    uint32_t vl = spl_load32_relaxed(&sl->val_len);
+    if ((e & 1) || vl > s->val_max || spl_load_relaxed(&u->owner) != me ||
+        (spl_load_seqcst(&s->index[p]) & SPL_IX_TAG_MASK) != (w & SPL_IX_TAG_MASK) ||
+        spl_load32_relaxed(&sl->key_len) != k->len || !spl__key_equal(sl, k)) {
+        spl__unlock(sl);
+        return SPL__SLOW;
+    }
+    /* spl__undo_arm, inline */
+    uint64_t *uv = (uint64_t *)(void *)spl__undo_val(u);
+    uint64_t *sv = (uint64_t *)(void *)spl__slot_val(s, sl);
+    size_t nw = ((size_t)vl + 7) / 8, j = 0;
+    for (; j + 4 <= nw; j += 4) {
+        uint64_t a = spl_load_relaxed(sv + j), b = spl_load_relaxed(sv + j + 1);
+        uint64_t c = spl_load_relaxed(sv + j + 2), d = spl_load_relaxed(sv + j + 3);
+        spl_store_relaxed(uv + j, a);
+        spl_store_relaxed(uv + j + 1, b);
+        spl_store_relaxed(uv + j + 2, c);
+        spl_store_relaxed(uv + j + 3, d);
+    }
+    for (; j < nw; j++)
+        spl_store_relaxed(uv + j, spl_load_relaxed(sv + j));
+    spl_store32_relaxed(&u->val_len, vl);
+    spl_store8_relaxed(&u->type, spl_load8_relaxed(&sl->type));
+    spl_store_relaxed(&u->mtime_ns, spl_load_relaxed(&sl->mtime_ns));
+    spl_store32_relaxed(&u->what, SPL_UNDO_VAL);
+    spl_store_relaxed(&u->epoch, e);
+    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
+    spl_fence_release(); /* as in spl__undo_arm */
+    uint64_t now = spl__now();
+    struct spl__note note;
+    spl__note_take(s, i, sl, k->fp, &note);
+    spl_store_relaxed(&sl->epoch, e | 1); /* spl__write_begin */
+    spl_fence_release();
+    spl__copy_in((uint8_t *)sv, 0, val, len, 1);
+    spl_store32_relaxed(&sl->val_len, (uint32_t)len);
+    spl_store_relaxed(&sl->mtime_ns, now);
+    spl__write_end(sl, e | 1);
+    spl_store_relaxed(&u->armed, 0); /* spl__undo_done: the record stays ours */
+    spl__unlock(sl);
+    spl__note_send(s, &note);
+    return 0;
+}
+
 static int spl__put_k(spl_store *s, struct spl__key k, const void *val, size_t len, int mode,
                       uint64_t expected)
 {
@@ -900,7 +979,13 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
 
 SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
 {
-    return spl__put(s, key, val, len, SPL__PUT_SET, 0);
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    if (rc)
+        return rc;
+    if (val && len <= s->val_max && !s->rdonly && (rc = spl__set_fast(s, &k, val, len)) != SPL__SLOW)
+        return rc;
+    return spl__put_k(s, k, val, len, SPL__PUT_SET, 0);
 }
 
 SPL_API int spl_append(spl_store *s, const char *key, const void *data, size_t len)

@@ -19,7 +19,7 @@
 
 #include "internal.h"
 
-static _Atomic uint64_t spl__my_id;
+_Atomic uint64_t spl__my_id;
 static pthread_once_t spl__atfork_once = PTHREAD_ONCE_INIT;
 
 static void spl__child_after_fork(void)
@@ -57,17 +57,14 @@ static int spl__proc_stat(pid_t pid, char *state, uint64_t *start)
     return 0;
 }
 
-uint64_t spl__owner_id(void)
+uint64_t spl__owner_id_slow(void)
 {
-    uint64_t id = atomic_load_explicit(&spl__my_id, memory_order_relaxed);
-    if (id)
-        return id;
     pthread_once(&spl__atfork_once, spl__register_atfork);
     pid_t pid = getpid();
     char st;
     uint64_t start = 0;
     uint32_t stamp = spl__proc_stat(pid, &st, &start) == 0 ? (uint32_t)start : 0;
-    id = ((uint64_t)(uint32_t)pid << 32) | stamp;
+    uint64_t id = ((uint64_t)(uint32_t)pid << 32) | stamp;
     atomic_store_explicit(&spl__my_id, id, memory_order_relaxed);
     return id;
 }

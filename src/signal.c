@@ -268,41 +268,18 @@ static void spl__pulse(struct spl_store *s, uint64_t groups, uint32_t idx, uint6
     }
 }
 
-void spl__note_take(struct spl_store *s, uint32_t idx, struct spl_slot *sl, uint64_t fp, struct spl__note *n)
-{
-    n->idx = idx;
-    n->kind = SPL_EV_CHANGED;
-    n->epoch = (spl_load_relaxed(&sl->epoch) | 1) + 1;
-    n->fp = fp;
-    n->groups = spl__groups_followed(s, idx, spl_load_relaxed(&sl->labels));
-    /* spl__note_send loads the slot's key-waiter count right after a locked
-     * add, which stalls until the add is done: while anyone sleeps on a
-     * key, start its miss now, as the write is made (it was a sixth of a
-     * random spl_set) */
-    if (spl_load_relaxed(&s->sig->kwaiters))
-        __builtin_prefetch(&s->kwait[idx]);
-}
-
-/* The change-counter stripe of the calling thread: thread ids & 15, so
- * the threads and processes writing at once mostly add to lines of their
- * own (striping by slot made two writers' adds meet on one line half the
- * time).  A forked child recomputes it (its thread id differs). */
-/* initial-exec: a plain %fs-relative load even in libsplinter.so (the
- * default model there calls __tls_get_addr on every write); 4 bytes fit the
- * static TLS surplus glibc keeps for libraries loaded with dlopen */
-static _Thread_local uint32_t spl__stripe_plus1 __attribute__((tls_model("initial-exec")));
+/* The change-counter stripe (internal.h, spl__my_stripe): thread id & 15,
+ * worked out on a thread's first write and again in a forked child. */
+_Thread_local uint32_t spl__stripe_plus1 __attribute__((tls_model("initial-exec")));
 static pthread_once_t spl__stripe_once = PTHREAD_ONCE_INIT;
 static void spl__stripe_child(void) { spl__stripe_plus1 = 0; }
 static void spl__stripe_atfork(void) { pthread_atfork(NULL, NULL, spl__stripe_child); }
 
-static inline uint32_t spl__my_stripe(void)
+uint32_t spl__my_stripe_slow(void)
 {
-    uint32_t p1 = spl__stripe_plus1;
-    if (__builtin_expect(p1 == 0, 0)) {
-        pthread_once(&spl__stripe_once, spl__stripe_atfork);
-        p1 = ((uint32_t)syscall(SYS_gettid) % SPL_SIG_STRIPES) + 1;
-        spl__stripe_plus1 = p1;
-    }
+    pthread_once(&spl__stripe_once, spl__stripe_atfork);
+    uint32_t p1 = ((uint32_t)syscall(SYS_gettid) % SPL_SIG_STRIPES) + 1;
+    spl__stripe_plus1 = p1;
     return p1 - 1;
 }
 
@@ -315,32 +292,29 @@ static _Thread_local struct {
     uint32_t idx, val;
 } spl__woke;
 
-void spl__note_send(struct spl_store *s, const struct spl__note *n)
+void spl__note_pulse(struct spl_store *s, const struct spl__note *n)
 {
-    if (n->groups)
-        spl__pulse(s, n->groups, n->idx, n->epoch, n->fp, n->kind);
-    /* seq_cst RMW: also the full barrier between the slot's epoch store
-     * (release, in spl__write_end) and the key-waiter load below */
-    spl_fetch_add_seqcst(&s->stripes[spl__my_stripe()].changes, 1);
-    /* the sum first: it shares `followed`'s line, which this write read
-     * already; the slot's own count is a line of its own (a miss) */
-    if (spl_load_seqcst(&s->sig->kwaiters) && spl_load32_seqcst(&s->kwait[n->idx])) {
-        /* Every sleeper bumps kbell before each look it may sleep after.
-         * If kbell still holds the value our last wake-up of this slot
-         * left, everyone asleep on the slot then was woken (or saw the bell
-         * move) and nobody has gone to sleep since: a count still raised is
-         * a sleeper woken but not yet running again, and waking it again
-         * would only make every commit of a hot slot pay a system call. */
-        if (spl__woke.bell == &s->sig->kbell && spl__woke.seed == s->seed && spl__woke.idx == n->idx &&
-            spl_load32_seqcst(&s->sig->kbell) == spl__woke.val)
-            return;
-        uint32_t v = spl_fetch_add32_seqcst(&s->sig->kbell, 1) + 1;
-        spl__futex_wake(&s->sig->kbell, 1u << (n->idx & 31));
-        spl__woke.bell = &s->sig->kbell;
-        spl__woke.seed = s->seed;
-        spl__woke.idx = n->idx;
-        spl__woke.val = v;
-    }
+    spl__pulse(s, n->groups, n->idx, n->epoch, n->fp, n->kind);
+}
+
+/* spl__note_send found someone asleep on slot n->idx's key. */
+void spl__note_wake(struct spl_store *s, const struct spl__note *n)
+{
+    /* Every sleeper bumps kbell before each look it may sleep after.
+     * If kbell still holds the value our last wake-up of this slot
+     * left, everyone asleep on the slot then was woken (or saw the bell
+     * move) and nobody has gone to sleep since: a count still raised is
+     * a sleeper woken but not yet running again, and waking it again
+     * would only make every commit of a hot slot pay a system call. */
+    if (spl__woke.bell == &s->sig->kbell && spl__woke.seed == s->seed && spl__woke.idx == n->idx &&
+        spl_load32_seqcst(&s->sig->kbell) == spl__woke.val)
+        return;
+    uint32_t v = spl_fetch_add32_seqcst(&s->sig->kbell, 1) + 1;
+    spl__futex_wake(&s->sig->kbell, 1u << (n->idx & 31));
+    spl__woke.bell = &s->sig->kbell;
+    spl__woke.seed = s->seed;
+    spl__woke.idx = n->idx;
+    spl__woke.val = v;
 }
 
 SPL_API int spl_signal(spl_store *s, uint64_t groups)
