@@ -262,9 +262,10 @@ static inline void spl__copy_in(uint8_t *lane, size_t off, const void *src, size
         memcpy(&v, sp, 8);
         spl_store_relaxed(w, v);
     }
-    if (n) {
-        uint64_t v = pad ? 0 : spl_load_relaxed(w);
-        memcpy(&v, sp, n);
+    if (n) { /* spl__tail: loads of 4, 2 or 1 bytes, not a call to memcpy */
+        uint64_t v = spl__tail(sp, n);
+        if (!pad)
+            v |= spl_load_relaxed(w) & (~0ull << (8 * n));
         spl_store_relaxed(w, v);
     }
 }

@@ -442,18 +442,16 @@ void spl__undo_done(struct spl_store *s, struct spl_undo *u)
 
 /* ---- ownership and recovery --------------------------------------------- */
 
-/* Caller holds slot j.  An odd epoch is a write that never finished (its
- * writer died).  If a LIVE word names the slot, the key stays: a write that
+/* Caller holds slot j, whose epoch e is odd: a write that never finished
+ * (its writer died).  If a LIVE word names the slot, the key stays: a write that
  * armed an undo record (an overwrite in place) is put back from it; any
  * other write keeps the key whole at every step (one atomic store commits
  * it) and only ends.  Else (an insert that never committed, or a delete
  * that did) the slot is freed, with the insert's PENDING word.  Returns 1
  * if it found an interrupted write. */
-static int spl__repair(struct spl_store *s, uint32_t j, struct spl_slot *sl)
+static __attribute__((noinline)) int spl__repair_odd(struct spl_store *s, uint32_t j, struct spl_slot *sl,
+                                                     uint64_t e)
 {
-    uint64_t e = spl_load_relaxed(&sl->epoch);
-    if (!(e & 1))
-        return 0;
     spl_fence_acquire(); /* pairs with the release fence in spl__undo_arm */
     uint32_t p = 0;
     uint64_t st = spl__slot_link(s, j, sl, &p);
@@ -473,6 +471,13 @@ static int spl__repair(struct spl_store *s, uint32_t j, struct spl_slot *sl)
     }
     spl__write_end(sl, e);
     return 1;
+}
+/* Caller holds slot j: repair it if a write in it never finished (the
+ * check inline, the repair out of line). */
+static inline int spl__repair(struct spl_store *s, uint32_t j, struct spl_slot *sl)
+{
+    uint64_t e = spl_load_relaxed(&sl->epoch);
+    return (e & 1) ? spl__repair_odd(s, j, sl, e) : 0;
 }
 
 static int spl__recover(struct spl_store *s, uint32_t i, uint64_t dead)
@@ -828,7 +833,8 @@ release_slot:
 
 enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 
-#define SPL__SLOW (-99998) /* internal: not the common case, take the general path */
+#define SPL__SLOW   (-99998) /* internal: not the common case, take the general path */
+#define SPL__ABSENT (-99997) /* internal: no word names the key (spl__find_locked's SPL_ENOENT) */
 
 /* The common overwrite, in one pass with no calls (issue 11, part 4): k's
  * word is its home word, the slot is free and settled, and this thread
@@ -838,23 +844,26 @@ enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store *s, const struct spl__key *k,
                                                                const void *val, size_t len)
 {
-    if (spl__utl.s != s || spl__utl.gen != s->ugen)
-        return SPL__SLOW;
-    struct spl_undo *u = spl__undo_at(s, s->ucache[spl__utl.slot]);
-    uint64_t me = spl__owner_id();
-    __builtin_prefetch(spl__slot(s, spl__natural(s, k->home)), 1);
+    /* most keys live in their natural slot, and an insert tries it first:
+     * start its misses now, in parallel with the index word's */
+    struct spl_slot *nat = spl__slot(s, spl__natural(s, k->home));
+    __builtin_prefetch(nat, 1);
+    __builtin_prefetch(spl__slot_key(nat), 1);
+    __builtin_prefetch(spl__slot_val(s, nat) + len - 1, 1);
     const uint64_t want = k->fp | SPL_IX_LIVE;
     uint32_t p = k->home;
     uint64_t w = spl_load_acquire(&s->index[p]); /* pairs as in spl__find */
     for (uint32_t d = 0, md = spl__maxdist(s, w); (w & SPL_IX_KEY_MASK) != want;) {
         if (++d > md)
-            return SPL__SLOW;
+            return SPL__ABSENT;
         p = spl__probe_at(s, k->home, d);
         w = spl_load_acquire(&s->index[p]);
     }
     uint32_t i = spl_ix_slot(w);
-    if (i >= s->nslots)
+    if (i >= s->nslots || spl__utl.s != s || spl__utl.gen != s->ugen)
         return SPL__SLOW;
+    struct spl_undo *u = spl__undo_at(s, s->ucache[spl__utl.slot]);
+    uint64_t me = spl__owner_id();
     struct spl_slot *sl = spl__slot(s, i);
     /* the key's and the value's lines: their misses start now, not after
      * the lock's locked instruction, which later loads wait for */
@@ -983,8 +992,15 @@ SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
     int rc = spl__key_prep(s, key, &k);
     if (rc)
         return rc;
-    if (val && len <= s->val_max && !s->rdonly && (rc = spl__set_fast(s, &k, val, len)) != SPL__SLOW)
-        return rc;
+    if (val && len <= s->val_max && !s->rdonly) {
+        rc = spl__set_fast(s, &k, val, len);
+        if (rc == SPL__ABSENT) { /* as spl__put_k does after SPL_ENOENT */
+            struct spl__newval nv = {val, len, SPL_T_VOID};
+            rc = spl__insert(s, &k, &nv);
+        }
+        if (rc != SPL__SLOW && rc != SPL__RETRY)
+            return rc;
+    }
     return spl__put_k(s, k, val, len, SPL__PUT_SET, 0);
 }
 
