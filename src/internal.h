@@ -234,7 +234,7 @@ static inline void spl__copy_out(void *dst, const uint8_t *src, size_t n)
 }
 /* Write n bytes at byte offset off of an 8-aligned lane; zero-pads the last
  * word when pad is set.  Caller holds the slot. */
-static inline void spl__copy_in(uint8_t *lane, size_t off, const void *src, size_t n, int pad)
+static inline __attribute__((always_inline)) void spl__copy_in(uint8_t *lane, size_t off, const void *src, size_t n, int pad)
 {
     const uint8_t *sp = src;
     uint64_t *w = (uint64_t *)(void *)(lane + (off & ~(size_t)7));
