@@ -80,7 +80,11 @@ static void child(mp_space *sp, enum mp_impl impl, mp_ctl *ctl, enum mp_kind kin
         sched_yield();
 
     uint64_t it = 0, gets = 0, sets = 0, eagain = 0, sum = 0;
-    size_t j = (size_t)p * 104729u; /* each process starts elsewhere in the op array */
+    /* each process starts elsewhere in the op array and walks it with a
+     * step of its own (odd: every op is visited): with one step for all,
+     * a process that lapped another walked the same keys in lockstep with
+     * it, every op a collision */
+    size_t j = (size_t)p * 104729u, step = 2u * (size_t)p + 1u;
     for (;;) {
         if ((it++ & 255u) == 0 && now_ns() >= deadline)
             break;
@@ -112,7 +116,7 @@ static void child(mp_space *sp, enum mp_impl impl, mp_ctl *ctl, enum mp_kind kin
                 sets++;
             else
                 gets++;
-            j++;
+            j += step;
         } else if (rc == (impl == IMPL_SPL ? SPL_EAGAIN : BL_EAGAIN)) {
             eagain++; /* retry the same op; not counted */
         } else {
