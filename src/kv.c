@@ -1058,11 +1058,14 @@ static inline __attribute__((always_inline)) int spl__get_k(spl_store *s, struct
     __builtin_prefetch(spl__slot(s, spl__natural(s, k.home))); /* overlaps the word's miss */
     const uint64_t want = k.fp | SPL_IX_LIVE;
     uint64_t w = spl_load_acquire(&s->index[k.home]); /* pairs as in spl__find */
-    for (uint32_t d = 0, md = spl__maxdist(s, w); (w & SPL_IX_KEY_MASK) != want;) {
-        if (++d > md)
-            return SPL_ENOENT; /* spl__find's answer when no word matches */
-        w = spl_load_acquire(&s->index[spl__probe_at(s, k.home, d)]);
-    }
+    if ((w & SPL_IX_KEY_MASK) != want) /* not at home: the words after it */
+        for (uint32_t d = 1, md = spl__maxdist(s, w);; d++) {
+            if (d > md)
+                return SPL_ENOENT; /* spl__find's answer when no word matches */
+            w = spl_load_acquire(&s->index[spl__probe_at(s, k.home, d)]);
+            if ((w & SPL_IX_KEY_MASK) == want)
+                break;
+        }
     uint32_t i = spl__ix_slot(s, w);
     if (i < s->nslots) {
         struct spl_slot *sl = spl__slot(s, i);
