@@ -836,11 +836,13 @@ enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 #define SPL__SLOW   (-99998) /* internal: not the common case, take the general path */
 #define SPL__ABSENT (-99997) /* internal: no word names the key (spl__find_locked's SPL_ENOENT) */
 
-/* The common overwrite, in one pass with no calls (issue 11, part 4): k's
- * word is its home word, the slot is free and settled, and this thread
- * keeps an undo record for s.  The steps are spl__find_locked, spl__undo_arm
- * and spl__put_k's in the same order; anything else returns SPL__SLOW
- * having written nothing, and the general path runs. */
+/* The common overwrite, in one pass with no calls (issue 11, part 4): the
+ * first word from k's home that matches is k's, the slot is free and
+ * settled, and this thread keeps an undo record for s.  The steps are
+ * spl__find_locked's, spl__undo_arm's and spl__put_k's in the same order;
+ * anything else returns SPL__SLOW having written nothing, and the general
+ * path runs.  SPL__ABSENT: no word matches (spl__find_locked's SPL_ENOENT),
+ * so the caller inserts. */
 static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store *s, const struct spl__key *k,
                                                                const void *val, size_t len)
 {
