@@ -767,6 +767,10 @@ func TestContention(t *testing.T) {
 			}
 		}
 		cmd.Process.Signal(syscall.SIGCONT)
+		// let it run before the next stop: stopped again at once, a writer
+		// on a loaded machine may not run at all in between, and stays
+		// where the first stop found it (outside the slot: CI failed so)
+		time.Sleep(time.Duration(1+i%3) * time.Millisecond)
 	}
 	if !held {
 		t.Fatal("never caught the writer inside the slot")
