@@ -276,7 +276,16 @@ static inline void spl__copy_shared(uint8_t *dst, const uint8_t *src, size_t n)
 {
     uint64_t *d = (uint64_t *)(void *)dst;
     const uint64_t *p = (const uint64_t *)(const void *)src;
-    for (size_t w = 0; w < (n + 7) / 8; w++)
+    size_t nw = (n + 7) / 8, w = 0;
+    for (; w + 4 <= nw; w += 4) { /* four loads, then four stores */
+        uint64_t a = spl_load_relaxed(p + w), b = spl_load_relaxed(p + w + 1);
+        uint64_t c = spl_load_relaxed(p + w + 2), e = spl_load_relaxed(p + w + 3);
+        spl_store_relaxed(d + w, a);
+        spl_store_relaxed(d + w + 1, b);
+        spl_store_relaxed(d + w + 2, c);
+        spl_store_relaxed(d + w + 3, e);
+    }
+    for (; w < nw; w++)
         spl_store_relaxed(d + w, spl_load_relaxed(p + w));
 }
 

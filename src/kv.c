@@ -406,11 +406,13 @@ void spl__undo_close(struct spl_store *s)
         spl__utl.s = NULL;
 }
 
-struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+/* Fill record u (the caller's) with what slot i (held, epoch even) holds
+ * now and arm it for i: spl__undo_arm's work once it has a record, inline
+ * for spl_set's one pass. */
+static inline __attribute__((always_inline)) void spl__undo_fill(struct spl_store *s, uint32_t i,
+                                                                 struct spl_slot *sl, struct spl_undo *u,
+                                                                 uint32_t what)
 {
-    struct spl_undo *u = spl__undo_take(s, spl__owner_id());
-    if (!u)
-        return NULL;
     uint32_t vl = spl_load32_relaxed(&sl->val_len);
     if (vl > s->val_max) /* corrupt: there is nothing whole to keep */
         what &= ~SPL_UNDO_VAL;
@@ -429,6 +431,13 @@ struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot 
      * stores next; pairs with the acquire fence in spl__repair, which saw
      * that odd epoch */
     spl_fence_release();
+}
+
+struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
+{
+    struct spl_undo *u = spl__undo_take(s, spl__owner_id());
+    if (u)
+        spl__undo_fill(s, i, sl, u, what);
     return u;
 }
 
@@ -882,36 +891,15 @@ static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store 
         spl__unlock(sl);
         return SPL__SLOW;
     }
-    /* spl__undo_arm, inline */
-    uint64_t *uv = (uint64_t *)(void *)spl__undo_val(u);
-    uint64_t *sv = (uint64_t *)(void *)spl__slot_val(s, sl);
-    size_t nw = ((size_t)vl + 7) / 8, j = 0;
-    for (; j + 4 <= nw; j += 4) {
-        uint64_t a = spl_load_relaxed(sv + j), b = spl_load_relaxed(sv + j + 1);
-        uint64_t c = spl_load_relaxed(sv + j + 2), d = spl_load_relaxed(sv + j + 3);
-        spl_store_relaxed(uv + j, a);
-        spl_store_relaxed(uv + j + 1, b);
-        spl_store_relaxed(uv + j + 2, c);
-        spl_store_relaxed(uv + j + 3, d);
-    }
-    for (; j < nw; j++)
-        spl_store_relaxed(uv + j, spl_load_relaxed(sv + j));
-    spl_store32_relaxed(&u->val_len, vl);
-    spl_store8_relaxed(&u->type, spl_load8_relaxed(&sl->type));
-    spl_store_relaxed(&u->mtime_ns, spl_load_relaxed(&sl->mtime_ns));
-    spl_store32_relaxed(&u->what, SPL_UNDO_VAL);
-    spl_store_relaxed(&u->epoch, e);
-    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
-    spl_fence_release(); /* as in spl__undo_arm */
+    spl__undo_fill(s, i, sl, u, SPL_UNDO_VAL);
     uint64_t now = spl__now();
     struct spl__note note;
     spl__note_take(s, i, sl, k->fp, &note);
-    spl_store_relaxed(&sl->epoch, e | 1); /* spl__write_begin */
-    spl_fence_release();
-    spl__copy_in((uint8_t *)sv, 0, val, len, 1);
+    uint64_t odd = spl__write_begin(sl);
+    spl__copy_in(spl__slot_val(s, sl), 0, val, len, 1);
     spl_store32_relaxed(&sl->val_len, (uint32_t)len);
     spl_store_relaxed(&sl->mtime_ns, now);
-    spl__write_end(sl, e | 1);
+    spl__write_end(sl, odd);
     spl_store_relaxed(&u->armed, 0); /* spl__undo_done: the record stays ours */
     spl__unlock(sl);
     spl__note_send(s, &note);
