@@ -59,11 +59,17 @@ static const char *kind_name(uint32_t kind)
     }
 }
 
-/* An event as JSON: the key (null for a signal or a change the feed can no
- * longer name), kind, epoch, groups, seq. */
+/* A signal, or a change the feed can no longer name, has no key. */
+static int ev_has_key(const spl_event *ev)
+{
+    return ev->kind != SPL_EV_SIGNAL && ev->kind != SPL_EV_UNKNOWN;
+}
+
+/* An event as JSON: the key (null where it has none), kind, epoch, groups,
+ * seq. */
 static json_t *watch_json(const spl_event *ev, const char *key)
 {
-    int has_key = ev->kind != SPL_EV_SIGNAL && ev->kind != SPL_EV_UNKNOWN;
+    int has_key = ev_has_key(ev);
     json_t *rest = json_pack("{s:s, s:I, s:o, s:I}", "kind", kind_name(ev->kind), "epoch",
                              (json_int_t)ev->epoch, "groups", cli_groups_json(ev->groups), "seq",
                              (json_int_t)ev->seq);
@@ -80,7 +86,7 @@ static void watch_show(cli_ctx *c, const spl_event *ev, const char *key)
     if (c->json) {
         cli_json_out(c, watch_json(ev, key));
     } else if (!c->quiet) {
-        if (ev->kind != SPL_EV_SIGNAL && ev->kind != SPL_EV_UNKNOWN)
+        if (ev_has_key(ev))
             cli_put_escaped(stdout, key, ev->key_len);
         else
             putchar('-');
