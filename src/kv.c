@@ -497,8 +497,17 @@ static int spl__recover(struct spl_store *s, uint32_t i, uint64_t dead)
      * the CAS only makes us the one recoverer. */
     if (!spl_cas_acquire(&sl->owner, &exp, spl__owner_id()))
         return 0;
-    if (!spl__repair(s, i, sl))
+    if (!spl__repair(s, i, sl)) {
+        if (!dead) {
+            /* seen unowned and odd, and now even: not abandoned, a writer
+             * took the slot between spl__contended's two loads and was done
+             * before our CAS (a recovery was counted where no process died:
+             * tests/mp/stress under ASan with the other core busy) */
+            spl_store_release(&sl->owner, 0);
+            return 0;
+        }
         spl__undo_settle(s, i, sl, SPL__NO_EPOCH); /* died outside a write section */
+    }
     spl_fetch_add_relaxed(&s->hdr->recoveries, 1);
     spl_store_release(&sl->owner, 0);
     return 1;
