@@ -554,10 +554,17 @@ typedef struct spl_filter {
 typedef int (*spl_iter_fn)(const spl_entry *e, void *ud);
 
 /* Visit every live key matching the filter (f may be NULL), each read
- * consistently.  Keys being written during the scan are retried briefly and
- * then skipped.  O(slots); in a SHM or MEMFD store it skips the slots in
- * holes of the file (never written: no key), so a scan keeps it sparse.
- * Returns 0, the callback's non-zero value, or an error. */
+ * consistently.  A key that is inside a write when the scan reaches it is
+ * never skipped: the scan waits for the write to end (sleeping on the slot
+ * until the writer commits; a dead writer's slot is recovered) and lists
+ * the key with its value from before or after it.  Keys inserted or deleted
+ * during the scan may or may not be listed.  A writer that stays inside
+ * one write for 2 s (stopped, not dead) ends the scan with SPL_EAGAIN; so
+ * does, at once, a dead writer's slot on a read-only handle (only a
+ * writable handle can recover it).
+ * O(slots); in a SHM or MEMFD store it skips the slots in holes of the file
+ * (never written: no key), so a scan keeps it sparse.  Returns 0, the
+ * callback's non-zero value, or an error. */
 int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud);
 
 /* ------------------------------------------------------------------------

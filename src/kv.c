@@ -1677,6 +1677,55 @@ static int spl__filter_ok(const spl_filter *f, const char *key, size_t klen, uin
     return 1;
 }
 
+/* spl_foreach on a slot that stays inside a write: how long it waits for
+ * that writer before it gives up with SPL_EAGAIN.  A slot is never skipped
+ * because it is busy: a key being rewritten is a key that exists. */
+#define SPL__ITER_WAIT_NS (2000ull * 1000 * 1000)
+
+struct spl__iw {
+    uint32_t idx;
+    uint64_t odd; /* the write being waited out */
+};
+
+/* Sleep on while slot idx is still in the same write, checking its
+ * writer's liveness (a dead writer's slot is recovered) every SPL_CHECK_NS. */
+static int spl__iw_check(struct spl_store *s, void *ctx, uint64_t *until)
+{
+    struct spl__iw *w = ctx;
+    spl__contended(s, w->idx);
+    if (spl_load_acquire(&spl__slot(s, w->idx)->epoch) != w->odd)
+        return 0;
+    uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + SPL_CHECK_NS;
+    if (!*until || soon < *until)
+        *until = soon;
+    return 1;
+}
+
+/* Wait until the write at odd epoch `odd` on slot i ends, its writer is
+ * found dead and recovered, or the deadline (CLOCK_MONOTONIC ns) passes.
+ * The writer's commit wakes the sleep.  A read-only handle cannot count
+ * itself as a sleeper, nor recover a slot: it backs off while the writer
+ * lives, and returns SPL_EAGAIN at once when the slot has no live writer
+ * (only a writable handle's recovery can end that write).  0 otherwise. */
+static int spl__slot_wait(struct spl_store *s, uint32_t i, uint64_t odd, uint64_t deadline, unsigned *round)
+{
+    if (s->rdonly) {
+        uint64_t owner = spl_load_relaxed(&spl__slot(s, i)->owner);
+        if (!owner || !spl__owner_alive(owner))
+            return SPL_EAGAIN;
+        if (*round < 16) { /* spins, then yields */
+            spl__backoff(round);
+        } else {
+            struct timespec ts = {0, 200 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        return 0;
+    }
+    struct spl__iw w = {i, odd};
+    spl__kslot_sleep(s, i, deadline, spl__iw_check, &w);
+    return 0;
+}
+
 SPL_API int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void *ud)
 {
     if (!s || !fn)
@@ -1697,8 +1746,24 @@ SPL_API int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void 
             continue;
         spl_entry e;
         int ok = 0;
-        for (int t = 0; t < 64 && !ok; t++) {
+        uint64_t deadline = 0;
+        unsigned round = 0;
+        for (int t = 0; !ok; t++) {
             uint64_t e1 = spl__read_begin(sl);
+            if (t >= 64) { /* a writer is slow to leave: wait for it, not forever */
+                uint64_t now = spl__clock_ns(CLOCK_MONOTONIC);
+                if (!deadline)
+                    deadline = now + SPL__ITER_WAIT_NS;
+                if (now >= deadline) {
+                    rc = SPL_EAGAIN;
+                    goto out;
+                }
+                if (e1 & 1) {
+                    if ((rc = spl__slot_wait(s, i, e1, deadline, &round)) != 0)
+                        goto out;
+                    continue;
+                }
+            }
             if (e1 & 1) {
                 spl__contended(s, i);
                 spl_cpu_relax();

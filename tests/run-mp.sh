@@ -7,7 +7,7 @@ set -u
 B=${1:-${B:-build}}
 here=$(cd "$(dirname "$0")" && pwd)
 cmds=()
-for t in stress killloop counter duphunt createrace sighunt contend tsan_stress tsan_signal tsan_contend vectorn noloss; do
+for t in stress killloop counter duphunt createrace sighunt contend tsan_stress tsan_signal tsan_contend vectorn noloss iterbusy; do
     if [ ! -x "$B/tests/$t" ]; then
         echo "run-mp.sh: $B/tests/$t is missing (make $B/tests/$t)" >&2
         exit 1
