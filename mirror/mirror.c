@@ -129,10 +129,12 @@ struct spl_mirror {
 
 /* Tests only (tests/mirror/mirror_tool.c, race): called by the publisher
  * before it takes a batch of keys from its queue (SPLM_TEST_PUB_BATCH) and
- * after it (SPLM_TEST_PUB_DONE), and by the acknowledgement callback before
- * it looks at an acknowledgement (SPLM_TEST_ACK).  A test blocks in it to
- * put the threads in the order it tests.  NULL (never set) otherwise. */
-enum { SPLM_TEST_PUB_BATCH = 0, SPLM_TEST_ACK = 1, SPLM_TEST_PUB_DONE = 2 };
+ * after it (SPLM_TEST_PUB_DONE), by the acknowledgement callback before
+ * it looks at an acknowledgement (SPLM_TEST_ACK), and by the applier
+ * between writing an entry into the store and reading it back
+ * (SPLM_TEST_APPLIED).  A test blocks in it to put the threads in the
+ * order it tests.  NULL (never set) otherwise. */
+enum { SPLM_TEST_PUB_BATCH = 0, SPLM_TEST_ACK = 1, SPLM_TEST_PUB_DONE = 2, SPLM_TEST_APPLIED = 3 };
 void (*splm__test_hook)(spl_mirror *m, int where);
 
 /* ------------------------------------------------------------ helpers */
@@ -771,6 +773,8 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
             r->ap_origin = w->e.origin;
             r->ap_epoch = w->e.epoch;
             ST_INC(m, applied);
+            if (splm__test_hook)
+                splm__test_hook(m, SPLM_TEST_APPLIED);
             rc = read_local(m, key, &b->rb, (w->e.flags & SPLM_VEC_CARRIED) != 0);
             if (rc == 0 && holds(m, &b->rb, w)) {
                 acc_local(r, &b->rb, rev);

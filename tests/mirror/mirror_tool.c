@@ -556,13 +556,14 @@ static int cmd_bucket(int argc, char **argv)
 /* ------------------------------------------------------------ race */
 
 /* mirror/mirror.c, tests only: where 0 before a publisher batch, 1 before
- * an acknowledgement is looked at, 2 after a publisher batch */
+ * an acknowledgement is looked at, 2 after a publisher batch, 3 between an
+ * entry's write into the store and the applier's read back */
 extern void (*splm__test_hook)(spl_mirror *m, int where);
 
 static pthread_mutex_t h_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t h_cv = PTHREAD_COND_INITIALIZER;
-static int h_hold[3], h_in[3];
-static uint64_t h_count[3];
+static int h_hold[4], h_in[4];
+static uint64_t h_count[4];
 
 static void race_hook(spl_mirror *m, int where)
 {
@@ -841,6 +842,111 @@ out:
     return rc;
 }
 
+/* "interfere": a local write lands between the applier's write of an entry
+ * and its read back (mirror.c, on_entry, "apply-interfered").  The applier
+ * must see that the store no longer holds the entry and leave the local
+ * value to be put; if it took the local value for the entry's, the
+ * publisher would find it accounted for and never put it, and the bucket
+ * would keep the other store's value.  The publisher is held from the
+ * local write until the applier is done, so that only the applier's
+ * verdict decides. */
+static int cmd_interfere(int argc, char **argv)
+{
+    if (argc < 5)
+        return 2;
+    const char *url = argv[2], *bucket = argv[3];
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv = connect_kv(url, bucket, NULL, &nc, &js);
+    spl_store *s = open_store(argv[4]);
+    spl_mirror_opts o;
+    spl_mirror_opts_init(&o);
+    o.dirs = SPL_MIRROR_PUBLISH | SPL_MIRROR_APPLY;
+    o.url = url;
+    o.bucket = bucket;
+    o.label = 9;
+    o.backoff_min_ms = 50;
+    o.backoff_max_ms = 500;
+    int rc = spl_mirror_new(&race_m, s, &o);
+    if (rc) {
+        fprintf(stderr, "mirror_tool interfere: %s\n", spl_mirror_strerror(rc));
+        return 2;
+    }
+    splm__test_hook = race_hook;
+    pthread_t th;
+    int started = pthread_create(&th, NULL, race_run, NULL) == 0;
+    char lb[128], bb[128];
+    const char *lv = NULL, *bv = NULL;
+    uint64_t rev;
+    RACE_WAIT("the mirror is ready", !started || race_stats().ready);
+    if (!started) {
+        rc = 2;
+        goto out;
+    }
+    /* the publisher held before its next batch (a change of y wakes it) */
+    hold(0, 1);
+    if (set_labelled(s, "y", "p")) {
+        rc = 2;
+        goto out;
+    }
+    RACE_WAIT("the publisher held", held(0));
+    /* another store's x = "v": the applier writes it here, then is held */
+    hold(3, 1);
+    if (!(rev = race_inject(kv, "x", "v"))) {
+        rc = 2;
+        goto out;
+    }
+    RACE_WAIT("the applier held after its write", held(3));
+    /* the local write, in between */
+    if (set_labelled(s, "x", "w")) {
+        rc = 2;
+        goto out;
+    }
+    hold(3, 0);
+    RACE_WAIT("the entry applied", race_stats().rev >= rev);
+    spl_mirror_stats st = race_stats();
+    if (st.interfered != 1) {
+        printf("FAIL interfere: the applier counted %llu interfered applies, not 1: it took the local write "
+               "for the entry's\n",
+               (unsigned long long)st.interfered);
+        rc = 1;
+        goto out;
+    }
+    hold(0, 0);
+    /* the local write is the later one: it must reach the bucket */
+    double t0 = now_s();
+    for (;;) {
+        lv = local_val(s, "x", lb, sizeof lb);
+        bv = bucket_val(kv, "x", bb, sizeof bb);
+        if (lv && bv && strcmp(lv, "w") == 0 && strcmp(bv, "w") == 0)
+            break;
+        if (now_s() - t0 > 10) {
+            printf("FAIL interfere: after 10 s the bucket has x='%s', the store x='%s' (both must be the local "
+                   "'w')\n",
+                   bv ? bv : "?", lv ? lv : "?");
+            rc = 1;
+            goto out;
+        }
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    printf("interfere: 1 interfered apply; x is 'w' here and in the bucket\n");
+    rc = 0;
+out:
+    hold(0, 0);
+    hold(3, 0);
+    if (started) {
+        spl_mirror_stop(race_m);
+        pthread_join(th, NULL);
+    }
+    spl_mirror_free(race_m);
+    spl_close(s);
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "vectors") == 0) {
@@ -862,6 +968,7 @@ int main(int argc, char **argv)
              : strcmp(c, "get") == 0      ? cmd_get(argc, argv)
              : strcmp(c, "mode") == 0     ? cmd_mode(argc, argv)
              : strcmp(c, "race") == 0     ? cmd_race(argc, argv)
+             : strcmp(c, "interfere") == 0 ? cmd_interfere(argc, argv)
                                           : 2;
     nats_Close();
     return rc;

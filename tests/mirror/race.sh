@@ -14,4 +14,10 @@ for c in unset delack putack; do
     [ $rc -eq 0 ] || fail "race $c (exit $rc)"
     ok "race $c: the key deleted here is deleted in the bucket too"
 done
+store interfere
+"$TOOL" bucket "$URL" rinterfere || fail "bucket rinterfere"
+out=$("$TOOL" interfere "$URL" rinterfere "$WORK/interfere.spl" 2>&1); rc=$?
+echo "$out" | sed 's/^/    /'
+[ $rc -eq 0 ] || fail "interfere (exit $rc)"
+ok "interfere: a local write between the applier's write and read back is put"
 done_ok
