@@ -1763,6 +1763,8 @@ SPL_API int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void 
                         goto out;
                     continue;
                 }
+                spl__backoff(&round); /* torn again and again: give the writer room */
+                e1 = spl__read_begin(sl);
             }
             if (e1 & 1) {
                 spl__contended(s, i);

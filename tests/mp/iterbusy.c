@@ -5,8 +5,10 @@
  *   iterbusy [--tries 400] [--seed N]
  *
  * A child rewrites "big" (256 KiB self-checking values) in a loop.  The
- * parent stops it (SIGSTOP) until it is caught inside a write (spl_get says
- * SPL_EAGAIN: the slot's epoch is odd), then:
+ * parent first scans 50 times while it runs (hot: each scan lists "big"
+ * whole, or returns SPL_EAGAIN, never 0 without it), then stops it
+ * (SIGSTOP) until it is caught inside a write (spl_get says SPL_EAGAIN: the
+ * slot's epoch is odd), and:
  *
  *   resume  a thread sends SIGCONT 150 ms later; spl_foreach, started at
  *           once, must list all four keys, "big" with a whole value (it
@@ -128,6 +130,37 @@ int main(int argc, char **argv)
 
     int fails = 0;
     ib_seen seen;
+    /* hot: the writer rewrites big without pause; every scan lists it whole,
+     * or says SPL_EAGAIN (torn for 2 s), never leaves it out */
+    spl_meta mt0, mt;
+    if (spl_meta_get(m.s, "big", &mt0) != 0)
+        MP_DIE("spl_meta_get big");
+    uint64_t t0 = mp_now_ns();
+    for (;;) { /* until the writer has committed a write */
+        rc = spl_meta_get(m.s, "big", &mt);
+        if (rc == 0 && mt.epoch != mt0.epoch)
+            break;
+        if (mp_now_ns() - t0 > 10000000000ull) {
+            kill(pid, SIGKILL);
+            MP_DIE("the writer did not write big in 10 s");
+        }
+        mp_sleep_us(1000);
+    }
+    int again = 0;
+    t0 = mp_now_ns();
+    for (int n = 0; n < 50; n++) {
+        rc = ib_list(m.s, &seen);
+        if (rc == SPL_EAGAIN) {
+            again++;
+        } else if (rc != 0 || seen.n != 4 || !seen.big || seen.bad) {
+            MP_FAIL("hot: spl_foreach returned %s with %d keys (big %s) while big was being rewritten",
+                    spl_err_name(rc), seen.n, seen.big ? (seen.bad ? "torn" : "whole") : "missing");
+            fails++;
+            break;
+        }
+    }
+    printf("hot: 50 scans while big is rewritten: %d listed it whole, %d SPL_EAGAIN, %.0f ms\n", 50 - again,
+           again, (mp_now_ns() - t0) / 1e6);
     /* resume */
     if (!ib_catch(m.s, pid, tries, buf)) {
         kill(pid, SIGKILL);
@@ -136,7 +169,7 @@ int main(int argc, char **argv)
     pthread_t th;
     if (pthread_create(&th, NULL, ib_resume_later, &pid) != 0)
         MP_DIE("pthread_create");
-    uint64_t t0 = mp_now_ns();
+    t0 = mp_now_ns();
     rc = ib_list(m.s, &seen);
     uint64_t waited = mp_now_ns() - t0;
     pthread_join(th, NULL);
