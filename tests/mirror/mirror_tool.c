@@ -702,6 +702,57 @@ static uint64_t race_inject(kvStore *kv, const char *key, const char *val)
     return rev;
 }
 
+/* A mirror of the store at path (publish and apply, label 9) running in a
+ * thread of this process, its hook set, and a client of its bucket: what
+ * the race and interfere commands drive. */
+typedef struct race_env {
+    natsConnection *nc;
+    jsCtx *js;
+    kvStore *kv;
+    spl_store *s;
+    pthread_t th;
+    int started;
+} race_env;
+
+/* 0, or 2 if the mirror could not be made (nothing to stop then) */
+static int race_start(race_env *e, const char *url, const char *bucket, const char *path, const char *cmd)
+{
+    e->kv = connect_kv(url, bucket, NULL, &e->nc, &e->js);
+    e->s = open_store(path);
+    spl_mirror_opts o;
+    spl_mirror_opts_init(&o);
+    o.dirs = SPL_MIRROR_PUBLISH | SPL_MIRROR_APPLY;
+    o.url = url;
+    o.bucket = bucket;
+    o.label = 9;
+    o.backoff_min_ms = 50;
+    o.backoff_max_ms = 500;
+    int rc = spl_mirror_new(&race_m, e->s, &o);
+    if (rc) {
+        fprintf(stderr, "mirror_tool %s: %s\n", cmd, spl_mirror_strerror(rc));
+        return 2;
+    }
+    splm__test_hook = race_hook;
+    e->started = pthread_create(&e->th, NULL, race_run, NULL) == 0;
+    return 0;
+}
+
+/* Let every held thread go, stop the mirror and close everything. */
+static void race_stop(race_env *e)
+{
+    for (int w = 0; w < 4; w++)
+        hold(w, 0);
+    if (e->started) {
+        spl_mirror_stop(race_m);
+        pthread_join(e->th, NULL);
+    }
+    spl_mirror_free(race_m);
+    spl_close(e->s);
+    kvStore_Destroy(e->kv);
+    jsCtx_Destroy(e->js);
+    natsConnection_Destroy(e->nc);
+}
+
 /* Two interleavings that left the bucket holding a key the store had
  * deleted, each put in order here through the hook (mirror.c, pub_key and
  * on_entry, "did not converge" in the stop/cont variant of overflow.sh):
@@ -726,26 +777,13 @@ static int cmd_race(int argc, char **argv)
     int putack = strcmp(cs, "putack") == 0, delack = putack || strcmp(cs, "delack") == 0;
     if (!delack && strcmp(cs, "unset") != 0)
         return 2;
-    natsConnection *nc;
-    jsCtx *js;
-    kvStore *kv = connect_kv(url, bucket, NULL, &nc, &js);
-    spl_store *s = open_store(argv[4]);
-    spl_mirror_opts o;
-    spl_mirror_opts_init(&o);
-    o.dirs = SPL_MIRROR_PUBLISH | SPL_MIRROR_APPLY;
-    o.url = url;
-    o.bucket = bucket;
-    o.label = 9;
-    o.backoff_min_ms = 50;
-    o.backoff_max_ms = 500;
-    int rc = spl_mirror_new(&race_m, s, &o);
-    if (rc) {
-        fprintf(stderr, "mirror_tool race: %s\n", spl_mirror_strerror(rc));
-        return 2;
-    }
-    splm__test_hook = race_hook;
-    pthread_t th;
-    int started = pthread_create(&th, NULL, race_run, NULL) == 0;
+    race_env env = {0};
+    int rc = race_start(&env, url, bucket, argv[4], "race");
+    if (rc)
+        return rc;
+    kvStore *kv = env.kv;
+    spl_store *s = env.s;
+    int started = env.started;
     char lb[128], bb[128];
     const char *lv, *bv;
     uint64_t n, rev;
@@ -828,17 +866,7 @@ static int cmd_race(int argc, char **argv)
     printf("race %s: converged: x is '%s' here and in the bucket\n", cs, lv);
     rc = 0;
 out:
-    hold(0, 0);
-    hold(1, 0);
-    if (started) {
-        spl_mirror_stop(race_m);
-        pthread_join(th, NULL);
-    }
-    spl_mirror_free(race_m);
-    spl_close(s);
-    kvStore_Destroy(kv);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
+    race_stop(&env);
     return rc;
 }
 
@@ -855,26 +883,13 @@ static int cmd_interfere(int argc, char **argv)
     if (argc < 5)
         return 2;
     const char *url = argv[2], *bucket = argv[3];
-    natsConnection *nc;
-    jsCtx *js;
-    kvStore *kv = connect_kv(url, bucket, NULL, &nc, &js);
-    spl_store *s = open_store(argv[4]);
-    spl_mirror_opts o;
-    spl_mirror_opts_init(&o);
-    o.dirs = SPL_MIRROR_PUBLISH | SPL_MIRROR_APPLY;
-    o.url = url;
-    o.bucket = bucket;
-    o.label = 9;
-    o.backoff_min_ms = 50;
-    o.backoff_max_ms = 500;
-    int rc = spl_mirror_new(&race_m, s, &o);
-    if (rc) {
-        fprintf(stderr, "mirror_tool interfere: %s\n", spl_mirror_strerror(rc));
-        return 2;
-    }
-    splm__test_hook = race_hook;
-    pthread_t th;
-    int started = pthread_create(&th, NULL, race_run, NULL) == 0;
+    race_env env = {0};
+    int rc = race_start(&env, url, bucket, argv[4], "interfere");
+    if (rc)
+        return rc;
+    kvStore *kv = env.kv;
+    spl_store *s = env.s;
+    int started = env.started;
     char lb[128], bb[128];
     const char *lv = NULL, *bv = NULL;
     uint64_t rev;
@@ -933,17 +948,7 @@ static int cmd_interfere(int argc, char **argv)
     printf("interfere: 1 interfered apply; x is 'w' here and in the bucket\n");
     rc = 0;
 out:
-    hold(0, 0);
-    hold(3, 0);
-    if (started) {
-        spl_mirror_stop(race_m);
-        pthread_join(th, NULL);
-    }
-    spl_mirror_free(race_m);
-    spl_close(s);
-    kvStore_Destroy(kv);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
+    race_stop(&env);
     return rc;
 }
 
