@@ -714,7 +714,23 @@ typedef struct race_env {
     int started;
 } race_env;
 
-/* 0, or 2 if the mirror could not be made (nothing to stop then) */
+/* Let every held thread go, stop the mirror and close everything. */
+static void race_stop(race_env *e)
+{
+    for (int w = 0; w < 4; w++)
+        hold(w, 0);
+    if (e->started) {
+        spl_mirror_stop(race_m);
+        pthread_join(e->th, NULL);
+    }
+    spl_mirror_free(race_m);
+    spl_close(e->s);
+    kvStore_Destroy(e->kv);
+    jsCtx_Destroy(e->js);
+    natsConnection_Destroy(e->nc);
+}
+
+/* 0 once the mirror is ready, or 2 (nothing left to stop) */
 static int race_start(race_env *e, const char *url, const char *bucket, const char *path, const char *cmd)
 {
     e->kv = connect_kv(url, bucket, NULL, &e->nc, &e->js);
@@ -734,23 +750,38 @@ static int race_start(race_env *e, const char *url, const char *bucket, const ch
     }
     splm__test_hook = race_hook;
     e->started = pthread_create(&e->th, NULL, race_run, NULL) == 0;
+    double t0 = now_s();
+    while (e->started && !race_stats().ready) {
+        if (now_s() - t0 > 20)
+            break;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    if (!e->started || !race_stats().ready) {
+        fprintf(stderr, "mirror_tool %s: the mirror did not start\n", cmd);
+        race_stop(e);
+        return 2;
+    }
     return 0;
 }
 
-/* Let every held thread go, stop the mirror and close everything. */
-static void race_stop(race_env *e)
+
+/* Wait (10 s at most) until x is the same here and in the bucket, and is
+ * `want` if that is not NULL: 1 if so, 0 on time-out.  *lv and *bv are
+ * the last values read (in lb and bb; NULL after an error). */
+static int race_converged(race_env *e, const char *want, const char **lv, const char **bv, char *lb, char *bb)
 {
-    for (int w = 0; w < 4; w++)
-        hold(w, 0);
-    if (e->started) {
-        spl_mirror_stop(race_m);
-        pthread_join(e->th, NULL);
+    double t0 = now_s();
+    for (;;) {
+        *lv = local_val(e->s, "x", lb, 128);
+        *bv = bucket_val(e->kv, "x", bb, 128);
+        if (*lv && *bv && strcmp(*lv, *bv) == 0 && (!want || strcmp(*lv, want) == 0))
+            return 1;
+        if (now_s() - t0 > 10)
+            return 0;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
     }
-    spl_mirror_free(race_m);
-    spl_close(e->s);
-    kvStore_Destroy(e->kv);
-    jsCtx_Destroy(e->js);
-    natsConnection_Destroy(e->nc);
 }
 
 /* Two interleavings that left the bucket holding a key the store had
@@ -783,15 +814,9 @@ static int cmd_race(int argc, char **argv)
         return rc;
     kvStore *kv = env.kv;
     spl_store *s = env.s;
-    int started = env.started;
     char lb[128], bb[128];
     const char *lv, *bv;
     uint64_t n, rev;
-    RACE_WAIT("the mirror is ready", !started || race_stats().ready);
-    if (!started) {
-        rc = 2;
-        goto out;
-    }
     /* x was put, then deleted here: the mirror holds it ordered ABSENT
      * (unset) or PRESENT (delack: the delete is the one held in flight) */
     if (set_labelled(s, "x", "w0")) {
@@ -842,20 +867,11 @@ static int cmd_race(int argc, char **argv)
         hold(1, 0);
 
     /* the store has no x: the bucket must come to have none either */
-    double t0 = now_s();
-    for (;;) {
-        lv = local_val(s, "x", lb, sizeof lb);
-        bv = bucket_val(kv, "x", bb, sizeof bb);
-        if (lv && bv && strcmp(lv, bv) == 0)
-            break;
-        if (now_s() - t0 > 10) {
-            printf("FAIL race %s: after 10 s the bucket has x='%s', the store x='%s'\n", cs, bv ? bv : "?",
-                   lv ? lv : "?");
-            rc = 1;
-            goto out;
-        }
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
+    if (!race_converged(&env, NULL, &lv, &bv, lb, bb)) {
+        printf("FAIL race %s: after 10 s the bucket has x='%s', the store x='%s'\n", cs, bv ? bv : "?",
+               lv ? lv : "?");
+        rc = 1;
+        goto out;
     }
     if (race_stats().retries) {
         fprintf(stderr, "mirror_tool race: setup: a put was retried (an acknowledgement timed out), "
@@ -889,15 +905,9 @@ static int cmd_interfere(int argc, char **argv)
         return rc;
     kvStore *kv = env.kv;
     spl_store *s = env.s;
-    int started = env.started;
     char lb[128], bb[128];
     const char *lv = NULL, *bv = NULL;
     uint64_t rev;
-    RACE_WAIT("the mirror is ready", !started || race_stats().ready);
-    if (!started) {
-        rc = 2;
-        goto out;
-    }
     /* the publisher held before its next batch (a change of y wakes it) */
     hold(0, 1);
     if (set_labelled(s, "y", "p")) {
@@ -929,21 +939,12 @@ static int cmd_interfere(int argc, char **argv)
     }
     hold(0, 0);
     /* the local write is the later one: it must reach the bucket */
-    double t0 = now_s();
-    for (;;) {
-        lv = local_val(s, "x", lb, sizeof lb);
-        bv = bucket_val(kv, "x", bb, sizeof bb);
-        if (lv && bv && strcmp(lv, "w") == 0 && strcmp(bv, "w") == 0)
-            break;
-        if (now_s() - t0 > 10) {
-            printf("FAIL interfere: after 10 s the bucket has x='%s', the store x='%s' (both must be the local "
-                   "'w')\n",
-                   bv ? bv : "?", lv ? lv : "?");
-            rc = 1;
-            goto out;
-        }
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
+    if (!race_converged(&env, "w", &lv, &bv, lb, bb)) {
+        printf("FAIL interfere: after 10 s the bucket has x='%s', the store x='%s' (both must be the local "
+               "'w')\n",
+               bv ? bv : "?", lv ? lv : "?");
+        rc = 1;
+        goto out;
     }
     printf("interfere: 1 interfered apply; x is 'w' here and in the bucket\n");
     rc = 0;
