@@ -1555,13 +1555,15 @@ SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void
  * slot until its writer commits (src/wait.c). */
 #define SPL__WAIT(s, key, write, call, timeout_us)                                    \
     do {                                                                              \
+        int rc_ = (call); /* the common case first: nothing to set up */             \
+        if (__builtin_expect(rc_ != SPL_EAGAIN, 1))                                   \
+            return rc_;                                                               \
         struct spl__contend c_;                                                       \
         spl__contend_init(&c_, (uint64_t)(timeout_us)*1000);                          \
-        for (;;) {                                                                    \
-            int rc_ = (call);                                                         \
-            if (rc_ != SPL_EAGAIN || spl__contend_pause((s), (key), (write), &c_))    \
+        while (!spl__contend_pause((s), (key), (write), &c_))                         \
+            if ((rc_ = (call)) != SPL_EAGAIN)                                         \
                 return rc_;                                                           \
-        }                                                                             \
+        return rc_;                                                                   \
     } while (0)
 
 SPL_API int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len, uint32_t timeout_us)
