@@ -4,6 +4,8 @@
 # of overflow.sh: "did not converge", 2 runs in 235).  A mirror runs inside
 # mirror_tool, its threads put in order through the tests-only hook
 # (mirror.c, splm__test_hook): no timing, no sleeps (mirror_tool race).
+# Then a local write between the applier's write of an entry and its read
+# back must be put (mirror_tool interfere).
 . "$(dirname "$0")/lib.sh"
 ns_start -js
 for c in unset delack putack; do
