@@ -1703,16 +1703,31 @@ static int spl__iw_check(struct spl_store *s, void *ctx, uint64_t *until)
     return 1;
 }
 
-/* Wait until the write at odd epoch `odd` on slot i ends, its writer is
- * found dead and recovered, or the deadline (CLOCK_MONOTONIC ns) passes.
- * The writer's commit wakes the sleep.  A read-only handle cannot count
+/* spl_foreach's pause before each try once the quick tries are spent:
+ * SPL_EAGAIN when the wait is up (*deadline, CLOCK_MONOTONIC ns, set on
+ * the first call), else 0 after waiting.  A slot inside a write is slept
+ * on until that write ends (the writer's commit wakes the sleep) or its
+ * writer is found dead and recovered.  A read-only handle cannot count
  * itself as a sleeper, nor recover a slot: it backs off while the writer
- * lives, and returns SPL_EAGAIN at once when the slot has no live writer
- * (only a writable handle's recovery can end that write).  0 otherwise. */
-static int spl__slot_wait(struct spl_store *s, uint32_t i, uint64_t odd, uint64_t deadline, unsigned *round)
+ * lives, and gives up at once when the slot has no live writer (only a
+ * writable handle's recovery can end that write).  A settled slot whose
+ * reads keep tearing gets a back-off: room for its writer. */
+static int spl__iter_pause(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint64_t *deadline,
+                           unsigned *round)
 {
-    if (s->rdonly) {
-        uint64_t owner = spl_load_relaxed(&spl__slot(s, i)->owner);
+    uint64_t now = spl__clock_ns(CLOCK_MONOTONIC);
+    if (!*deadline)
+        *deadline = now + SPL__ITER_WAIT_NS;
+    if (now >= *deadline)
+        return SPL_EAGAIN;
+    uint64_t e = spl__read_begin(sl);
+    if (!(e & 1)) {
+        spl__backoff(round);
+    } else if (!s->rdonly) {
+        struct spl__iw w = {i, e};
+        spl__kslot_sleep(s, i, *deadline, spl__iw_check, &w);
+    } else {
+        uint64_t owner = spl_load_relaxed(&sl->owner);
         if (!owner || !spl__owner_alive(owner))
             return SPL_EAGAIN;
         if (*round < 16) { /* spins, then yields */
@@ -1721,10 +1736,7 @@ static int spl__slot_wait(struct spl_store *s, uint32_t i, uint64_t odd, uint64_
             struct timespec ts = {0, 200 * 1000};
             nanosleep(&ts, NULL);
         }
-        return 0;
     }
-    struct spl__iw w = {i, odd};
-    spl__kslot_sleep(s, i, deadline, spl__iw_check, &w);
     return 0;
 }
 
@@ -1751,23 +1763,10 @@ SPL_API int spl_foreach(spl_store *s, const spl_filter *f, spl_iter_fn fn, void 
         uint64_t deadline = 0;
         unsigned round = 0;
         for (int t = 0; !ok; t++) {
+            /* a writer slow to leave: wait for it, not forever */
+            if (t >= 64 && (rc = spl__iter_pause(s, i, sl, &deadline, &round)) != 0)
+                goto out;
             uint64_t e1 = spl__read_begin(sl);
-            if (t >= 64) { /* a writer is slow to leave: wait for it, not forever */
-                uint64_t now = spl__clock_ns(CLOCK_MONOTONIC);
-                if (!deadline)
-                    deadline = now + SPL__ITER_WAIT_NS;
-                if (now >= deadline) {
-                    rc = SPL_EAGAIN;
-                    goto out;
-                }
-                if (e1 & 1) {
-                    if ((rc = spl__slot_wait(s, i, e1, deadline, &round)) != 0)
-                        goto out;
-                    continue;
-                }
-                spl__backoff(&round); /* torn again and again: give the writer room */
-                e1 = spl__read_begin(sl);
-            }
             if (e1 & 1) {
                 spl__contended(s, i);
                 spl_cpu_relax();
