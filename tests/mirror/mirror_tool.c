@@ -766,6 +766,8 @@ static int race_start(race_env *e, const char *url, const char *bucket, const ch
 }
 
 
+#define RACE_VBUF 128 /* lb and bb: a value of x read here and in the bucket */
+
 /* Wait (10 s at most) until x is the same here and in the bucket, and is
  * `want` if that is not NULL: 1 if so, 0 on time-out.  *lv and *bv are
  * the last values read (in lb and bb; NULL after an error). */
@@ -773,8 +775,8 @@ static int race_converged(race_env *e, const char *want, const char **lv, const 
 {
     double t0 = now_s();
     for (;;) {
-        *lv = local_val(e->s, "x", lb, 128);
-        *bv = bucket_val(e->kv, "x", bb, 128);
+        *lv = local_val(e->s, "x", lb, RACE_VBUF);
+        *bv = bucket_val(e->kv, "x", bb, RACE_VBUF);
         if (*lv && *bv && strcmp(*lv, *bv) == 0 && (!want || strcmp(*lv, want) == 0))
             return 1;
         if (now_s() - t0 > 10)
@@ -814,7 +816,7 @@ static int cmd_race(int argc, char **argv)
         return rc;
     kvStore *kv = env.kv;
     spl_store *s = env.s;
-    char lb[128], bb[128];
+    char lb[RACE_VBUF], bb[RACE_VBUF];
     const char *lv, *bv;
     uint64_t n, rev;
     /* x was put, then deleted here: the mirror holds it ordered ABSENT
@@ -905,7 +907,7 @@ static int cmd_interfere(int argc, char **argv)
         return rc;
     kvStore *kv = env.kv;
     spl_store *s = env.s;
-    char lb[128], bb[128];
+    char lb[RACE_VBUF], bb[RACE_VBUF];
     const char *lv = NULL, *bv = NULL;
     uint64_t rev;
     /* the publisher held before its next batch (a change of y wakes it) */
