@@ -96,13 +96,26 @@ func main() {
 	for i := range value {
 		value[i] = 0x5a
 	}
-	// The C loop's keys, in C memory; Go's are Go strings of the same bytes.
+	// The C loop's keys, in C memory; Go's are Go strings of the same bytes,
+	// laid out as C's: substrings of one string, key i at i * stride.  Each
+	// loop makes key i from its index (no load), so a Go get reads its key
+	// with one miss, as C's does.  A []string of separately allocated keys
+	// costs a second miss per random key (its string header, then its
+	// bytes): 15-60 ns a random get in A/B runs (bench/bindings/README.md),
+	// the workload's cost, not the binding's.
 	cnames := (*C.char)(C.malloc(C.size_t(*nkeys) * C.SPLB_KEY_STRIDE))
 	C.splb_names(cnames, C.uint32_t(*nkeys))
-	keys := make([]string, *nkeys)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("key:%08d", i)
-		if err := s.Set(keys[i], value); err != nil {
+	const keyLen = 12 // "key:%08d"
+	slab := C.GoStringN(cnames, C.int(*nkeys*C.SPLB_KEY_STRIDE))
+	keyAt := func(i uint32) string {
+		o := int(i) * C.SPLB_KEY_STRIDE
+		return slab[o : o+keyLen]
+	}
+	for i := 0; i < *nkeys; i++ {
+		if k, want := keyAt(uint32(i)), fmt.Sprintf("key:%08d", i); k != want {
+			panic("key layout: " + k + " != " + want)
+		}
+		if err := s.Set(keyAt(uint32(i)), value); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -127,7 +140,7 @@ func main() {
 		switch op {
 		case "get":
 			for _, i := range order {
-				if _, err := s.Get(keys[i]); err != nil {
+				if _, err := s.Get(keyAt(uint32(i))); err != nil {
 					panic(err)
 				}
 			}
@@ -147,13 +160,13 @@ func main() {
 			return float64(time.Since(t0).Nanoseconds()) / float64(len(batches)*64)
 		case "getInto":
 			for _, i := range order {
-				if _, err := s.GetInto(keys[i], buf); err != nil {
+				if _, err := s.GetInto(keyAt(uint32(i)), buf); err != nil {
 					panic(err)
 				}
 			}
 		default:
 			for _, i := range order {
-				if err := s.Set(keys[i], value); err != nil {
+				if err := s.Set(keyAt(uint32(i)), value); err != nil {
 					panic(err)
 				}
 			}
@@ -207,7 +220,7 @@ func main() {
 		}),
 		"cgo_get_shape_ns": timed(func() {
 			for _, i := range hot {
-				C.c_noop_get(h, keys[i], unsafe.Pointer(&buf[0]), C.size_t(len(buf)), 0)
+				C.c_noop_get(h, keyAt(uint32(i)), unsafe.Pointer(&buf[0]), C.size_t(len(buf)), 0)
 			}
 		}),
 		"alloc64_ns": timed(func() {
@@ -226,7 +239,7 @@ func main() {
 			// cases' collections.
 			pk = make([]*splinter.Key, *nkeys)
 			for i := range pk {
-				if pk[i], err = s.Prepare(keys[i]); err != nil {
+				if pk[i], err = s.Prepare(keyAt(uint32(i))); err != nil {
 					panic(err)
 				}
 			}
