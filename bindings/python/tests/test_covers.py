@@ -89,3 +89,21 @@ def test_every_table_is_checked(tree):
     rc, out = run(*args(tree))
     assert rc == 1 and "ok   python" in out and "FAIL zz" in out
     assert "covers: 1 passed, 1 failed" in out
+
+
+def test_fails_on_a_new_struct_field(tree):
+    h = tree / "splinter.h"
+    text = h.read_text()
+    assert "    uint64_t resident_bytes;" in text
+    h.write_text(text.replace("    uint64_t resident_bytes;",
+                              "    uint64_t brand_new_field;\n    uint64_t resident_bytes;", 1))
+    rc, out = run(*args(tree))
+    assert rc == 1
+    assert "spl_info.brand_new_field: in the header, missing from COVERS" in out
+
+
+def test_fails_on_a_listed_field_the_header_lacks(tree):
+    c = tree / "bindings" / "python" / "COVERS"
+    c.write_text(c.read_text() + "spl_info.gone bound somewhere\n")
+    rc, out = run(*args(tree))
+    assert rc == 1 and "spl_info.gone: listed in COVERS, not a field of the header" in out
