@@ -16,6 +16,7 @@ from .store import (F_LABELS_ANY, F_VALUES, GROUPS, O_GROUP, O_NOWAIT, O_RDONLY,
                     VQ_SKIP_SELF, VR_ANN,
                     Backing, Entry, Event, EventKind, FragInfo, Hit, Hits, PreparedKey,
                     FRAG_STATES, frag_errmsg, frag_find, frag_state_name, Info, IntOp, Meta, Metric,
+                    NumaMode,
                     Store, Subscription, Type, VecFormat, View, Watch, create, destroy,
                     err_name, open, open_or_create, options, recv_fd, send_fd, strerror,
                     type_name, vec_simd, vec_simd_force)
@@ -23,7 +24,7 @@ from .store import (F_LABELS_ANY, F_VALUES, GROUPS, O_GROUP, O_NOWAIT, O_RDONLY,
 __version__ = "0.1.0"
 
 __all__ = ["Store", "View", "Subscription", "Watch", "Meta", "Info", "Entry", "Hit", "Hits",
-           "Event", "EventKind", "Type", "IntOp", "Metric", "Backing", "VecFormat",
+           "Event", "EventKind", "Type", "IntOp", "Metric", "Backing", "VecFormat", "NumaMode",
            "open", "create", "open_or_create", "destroy", "options", "send_fd", "recv_fd",
            "type_name", "vec_simd", "vec_simd_force", "strerror", "err_name", "errors",
            "SplinterError", "error_for", "error_class", "library_path", "version",

@@ -13,8 +13,8 @@ import time
 from collections.abc import MutableMapping
 from ctypes import byref, c_float, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from dataclasses import dataclass
-from typing import (Any, AsyncIterator, Iterator, List, Optional, Sequence, Tuple,
-                    Union, overload)
+from typing import (Any, AsyncIterator, Dict, FrozenSet, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union, overload)
 
 from . import _lib
 from .errors import (FeedOverflow, InvalidArgument, NotFound, SplinterError, Stale, Timeout,
@@ -88,6 +88,16 @@ class VecFormat(enum.IntEnum):
     I8 = 2
 
 
+class NumaMode(enum.IntEnum):
+    """spl_numa_mode: where a new store's memory is placed (docs/PLACEMENT.md);
+    modes other than DEFAULT need a WITH_NUMA=1 build (else NotSupported)."""
+    DEFAULT = 0     # no policy: the OS default (usually first touch)
+    BIND = 1        # only on the given nodes
+    INTERLEAVE = 2  # page by page round-robin over the given nodes
+    PREFERRED = 3   # on the one given node while it has room
+    LOCAL = 4       # on the node of the CPU that first touches a page
+
+
 class EventKind(enum.IntEnum):
     CHANGED = 1
     DELETED = 2
@@ -106,6 +116,7 @@ VQ_SKIP_SELF = 1 << 8
 VQ_ANN = 1 << 9
 VR_ANN = 1 << 0  # spl_vec_result.flags: the hits came from an ANN index
 GROUPS = 64
+_NUMA_NODES_MAX = 64  # SPL_NUMA_NODES_MAX
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,18 @@ class Meta:
 
 @dataclass(frozen=True)
 class Info:
+    """Geometry, usage, memory and placement of a store (spl_info).
+
+    ``page_bytes``: the mapping's page size (the huge page size on
+    hugetlbfs).  ``numa_mode``: this process's mapping's policy, a
+    :class:`NumaMode`, or -1 where unknown (a build without NUMA);
+    ``numa_nodes``: its nodes.  ``numa_sampled`` pages were asked where they
+    are: ``numa_absent`` of them have no memory yet, ``numa_pages`` maps each
+    node holding some to their count.  ``store_id``: names the store (never
+    0, the same through every handle).  ``cells`` / ``cells_used``: vector
+    cells of the store and those holding a vector (``cells_high``: the
+    high-water mark).  ``resident_bytes``: bytes of the region in memory,
+    against ``region_bytes`` mapped."""
     slots: int
     key_max: int
     val_max: int
@@ -145,6 +168,41 @@ class Info:
     features: int
     slot_stride: int
     probe_max: int
+    probe_longest: int
+    probe_mean: float
+    cell_stride: int
+    cells_high: int
+    index_words: int
+    undo_recs: int
+    page_bytes: int
+    numa_mode: int
+    numa_nodes: FrozenSet[int]
+    numa_sampled: int
+    numa_absent: int
+    numa_pages: Dict[int, int]
+    store_id: int
+    cells: int
+    cells_used: int
+    resident_bytes: int
+
+    @classmethod
+    def _of(cls, i: _lib.spl_info) -> "Info":
+        g = i.geom
+        mode = i.numa_mode
+        return cls(slots=g.slots, key_max=g.key_max, val_max=g.val_max, vec_dim=g.vec_dim,
+                   backing=Backing(i.backing), region_bytes=i.region_bytes, used=i.used,
+                   load=i.load, changes=i.changes, recoveries=i.recoveries,
+                   capacity=i.capacity, free=i.free, read_only=bool(i.read_only),
+                   features=i.features, slot_stride=i.slot_stride, probe_max=i.probe_max,
+                   probe_longest=i.probe_longest, probe_mean=i.probe_mean,
+                   cell_stride=i.cell_stride, cells_high=i.cells_high,
+                   index_words=i.index_words, undo_recs=i.undo_recs, page_bytes=i.page_bytes,
+                   numa_mode=NumaMode(mode) if 0 <= mode < len(NumaMode) else mode,
+                   numa_nodes=_nodes_of(i.numa_nodes), numa_sampled=i.numa_sampled,
+                   numa_absent=i.numa_absent,
+                   numa_pages={n: c for n, c in enumerate(i.numa_pages) if c},
+                   store_id=i.store_id, cells=i.cells, cells_used=i.cells_used,
+                   resident_bytes=i.resident_bytes)
 
 
 @dataclass(frozen=True)
@@ -179,6 +237,25 @@ class Event:
     groups: int
     seq: int
     slot: Optional[int]
+
+
+def _nodes_of(mask: int) -> FrozenSet[int]:
+    return frozenset(n for n in range(_NUMA_NODES_MAX) if mask >> n & 1)
+
+
+def _node_mask(nodes: Union[int, Iterable[int]]) -> int:
+    """A node mask from an iterable of node numbers (or a mask, as it is)."""
+    if isinstance(nodes, int):
+        mask = nodes
+    else:
+        mask = 0
+        for n in nodes:
+            if not 0 <= n < _NUMA_NODES_MAX:
+                raise InvalidArgument(-22, f"NUMA node {n} outside 0..{_NUMA_NODES_MAX - 1}")
+            mask |= 1 << n
+    if not 0 <= mask < 1 << _NUMA_NODES_MAX:
+        raise InvalidArgument(-22, f"NUMA node mask {mask:#x} outside 64 bits")
+    return mask
 
 
 def _key(key: Key) -> bytes:
@@ -332,6 +409,9 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     A Store may be used from any number of threads.  ``close()`` (or the
     ``with`` block's end) unmaps it; subscriptions opened on it are closed
     first.
+
+    The create keywords (geometry, ``vec_cells``, ``numa_mode``,
+    ``numa_nodes``, ``huge_pages``, ...) are those of :func:`options`.
     """
 
     def __init__(self, name: Optional[str] = None, *, create: bool = False,
@@ -340,7 +420,9 @@ class Store(MutableMapping):  # type: ignore[type-arg]
                  val_max: int = 0, vec_dim: Optional[int] = None,
                  vec_format: Union[VecFormat, str] = VecFormat.F32, feed_len: int = 0,
                  mode: int = 0, group: bool = False, nowait_open: bool = False,
-                 tandem_sep: str = "", wait: bool = True, timeout: float = 1.0,
+                 tandem_sep: str = "", numa_mode: Union[NumaMode, int, str] = NumaMode.DEFAULT,
+                 numa_nodes: Union[int, Iterable[int]] = 0, huge_pages: Union[bool, int] = False,
+                 vec_cells: int = 0, wait: bool = True, timeout: float = 1.0,
                  _fd: Optional[int] = None) -> None:
         self._s: Optional[int] = None
         self._sv: Optional[c_void_p] = None
@@ -362,7 +444,8 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             o = options(backing=backing, slots=slots, key_max=key_max, val_max=val_max,
                         vec_dim=vec_dim, vec_format=vec_format, feed_len=feed_len, mode=mode,
                         readonly=readonly, group=group, nowait=nowait_open,
-                        tandem_sep=tandem_sep)
+                        tandem_sep=tandem_sep, numa_mode=numa_mode, numa_nodes=numa_nodes,
+                        huge_pages=huge_pages, vec_cells=vec_cells)
             if open_or_create:
                 # Geometry not given is "any" for an existing store (the C
                 # defaults still apply if it is created); vec_dim stays.
@@ -452,10 +535,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def info(self) -> Info:
         i = _lib.spl_info()
         self._ck(_pl.spl_info_get_n(self._h(), byref(i), ctypes.sizeof(i)), "info")
-        return Info(i.geom.slots, i.geom.key_max, i.geom.val_max, i.geom.vec_dim,
-                    Backing(i.backing), i.region_bytes, i.used, i.load, i.changes, i.recoveries,
-                    i.capacity, i.free, bool(i.read_only), i.features, i.slot_stride,
-                    i.probe_max)
+        return Info._of(i)
 
     def flush(self) -> None:
         self._ck(_cl.spl_flush(self._h()), "flush")
@@ -1528,8 +1608,20 @@ def options(*, backing: Union[Backing, str] = Backing.AUTO, slots: int = 0, key_
             val_max: int = 0, vec_dim: Optional[int] = None,
             vec_format: Union[VecFormat, str] = VecFormat.F32, feed_len: int = 0, mode: int = 0,
             readonly: bool = False, group: bool = False, nowait: bool = False,
-            tandem_sep: str = "") -> _lib.spl_options:
-    """An spl_options from keyword arguments (spl_options_init's defaults)."""
+            tandem_sep: str = "", numa_mode: Union[NumaMode, int, str] = NumaMode.DEFAULT,
+            numa_nodes: Union[int, Iterable[int]] = 0, huge_pages: Union[bool, int] = False,
+            vec_cells: int = 0) -> _lib.spl_options:
+    """An spl_options from keyword arguments (spl_options_init's defaults).
+
+    Placement applies when a store is created (an open ignores it; see
+    docs/PLACEMENT.md): ``numa_mode`` a :class:`NumaMode` (or its name,
+    ``"bind"``), ``numa_nodes`` the node numbers it uses (``{0, 1}``; an int
+    is taken as a mask, bit n = node n); ``huge_pages`` True for the
+    system's default huge page size, or a size in bytes (``2 << 20``), with
+    no fallback: NoHugePages when none are free.  ``vec_cells``: vector
+    cells, 1..slots (0: one per slot); a vector set on a key without one
+    once all are taken is NoCell.  On open, 0 accepts any count, another
+    count differing from the store's is GeometryMismatch."""
     o = _lib.spl_options()
     _pl.spl_options_init(byref(o))
     o.backing = Backing[backing.upper()] if isinstance(backing, str) else int(backing)
@@ -1547,6 +1639,10 @@ def options(*, backing: Union[Backing, str] = Backing.AUTO, slots: int = 0, key_
     o.feed_len = feed_len
     o.vec_format = VecFormat[vec_format.upper()] if isinstance(vec_format, str) else int(vec_format)
     o.tandem_sep = ord(tandem_sep) if tandem_sep else 0
+    o.numa_mode = NumaMode[numa_mode.upper()] if isinstance(numa_mode, str) else int(numa_mode)
+    o.numa_nodes = _node_mask(numa_nodes)
+    o.huge_pages = int(huge_pages)  # True: SPL_HUGE_DEFAULT (1)
+    o.vec_cells = vec_cells
     return o
 
 
