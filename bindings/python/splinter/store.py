@@ -1620,8 +1620,9 @@ def options(*, backing: Union[Backing, str] = Backing.AUTO, slots: int = 0, key_
     system's default huge page size, or a size in bytes (``2 << 20``), with
     no fallback: NoHugePages when none are free.  ``vec_cells``: vector
     cells, 1..slots (0: one per slot); a vector set on a key without one
-    once all are taken is NoCell.  On open, 0 accepts any count, another
-    count differing from the store's is GeometryMismatch."""
+    once all are taken is NoCell.  open_or_create of an existing store: 0
+    accepts any count, another count than the store's is GeometryMismatch
+    (a plain open ignores it)."""
     o = _lib.spl_options()
     _pl.spl_options_init(byref(o))
     o.backing = Backing[backing.upper()] if isinstance(backing, str) else int(backing)
