@@ -49,6 +49,8 @@ export type VecFormatName = 'f32' | 'f16' | 'i8';
 export const VecFormat: Readonly<{ f32: 0; f16: 1; i8: 2 }>;
 export type MetricName = 'cosine' | 'dot' | 'l2';
 export const Metric: Readonly<{ cosine: 0; dot: 1; l2: 2 }>;
+/** NUMA memory policy of a new store (docs/PLACEMENT.md). */
+export type NumaModeName = 'default' | 'bind' | 'interleave' | 'preferred' | 'local';
 export type TypeName = 'void' | 'int64' | 'uint64' | 'json' | 'binary' | 'image' | 'audio' | 'text';
 
 /** Options for opening or creating a store. Geometry fields apply to create. */
@@ -77,6 +79,28 @@ export interface StoreOptions {
   vecFormat?: VecFormatName | number;
   /** Create: tandem key separator. Default ".". */
   tandemSep?: string;
+  /**
+   * Vector cells, 1..slots (keys that can hold a vector at once); default 0 =
+   * one per slot.  Once every cell holds one, vecSet on a key without a
+   * vector throws SPL_ENOCELL.  Open: 0 takes the store's; another count
+   * than the store's throws SPL_EGEOMETRY.
+   */
+  vecCells?: number;
+  /**
+   * Create: NUMA memory policy (a WITH_NUMA=1 build; elsewhere any mode but
+   * "default" throws SPL_ENOTSUP).  A node that does not exist or is not
+   * allowed throws SPL_ENODE; nodes that do not fit the mode, SPL_EINVAL.
+   */
+  numaMode?: NumaModeName;
+  /** Create: nodes (0..63) for "bind" and "interleave" (one or more), "preferred" (exactly one). */
+  numaNodes?: number[];
+  /**
+   * Create: huge pages.  true: the system's default huge page size; or a
+   * huge page size in bytes (a power of two >= 64 KiB).  A memfd store uses
+   * MFD_HUGETLB; a shm or file store must be on hugetlbfs.  None free (or
+   * not on hugetlbfs) throws SPL_ENOHUGE.
+   */
+  hugePages?: boolean | number;
   /**
    * Contention: how long (ms) a call retries while a writer holds the slot
    * it needs, before throwing SPL_EAGAIN.  Default 100.  0 throws SPL_EAGAIN
@@ -108,6 +132,26 @@ export interface StoreInfo {
   free: number;
   indexWords: number;
   undoRecs: number;
+  /** Page size of the mapping: the huge page size on hugetlbfs, else the base page. */
+  pageBytes: number;
+  /** Nodes of numaMode's policy, ascending. */
+  numaNodes: number[];
+  /** This process's mapping's memory policy; null where unknown (a build without NUMA). */
+  numaMode: NumaModeName | null;
+  /** Pages sampled for numaPages (0 in a build without NUMA). */
+  numaSampled: number;
+  /** Of those, pages not in memory (never written, or swapped out). */
+  numaAbsent: number;
+  /** Of those, pages on node n (64 entries, index = node). */
+  numaPages: number[];
+  /** Names this store (fixed at creation, never 0n): equal for two handles of one store. */
+  storeId: bigint;
+  /** Vector cells of the store (0: no vectors). */
+  cells: number;
+  /** Of those, cells holding a vector now. */
+  cellsUsed: number;
+  /** Bytes of the region in memory (a new store is sparse), against regionBytes mapped. */
+  residentBytes: number;
 }
 
 /** A consistent snapshot of a key's metadata (spl_meta_get). */

@@ -43,6 +43,9 @@ const Backing = Object.freeze({ auto: 0, shm: 1, file: 2, memfd: 3 });
 const VecFormat = Object.freeze({ f32: 0, f16: 1, i8: 2 });
 const Metric = Object.freeze({ cosine: 0, dot: 1, l2: 2 });
 const IntOp = Object.freeze({ add: 0, and: 1, or: 2, xor: 3, not: 4 });
+const NumaMode = Object.freeze({ default: 0, bind: 1, interleave: 2, preferred: 3, local: 4 });
+const NUMA_NODES_MAX = 64;
+const U32_MAX = 0xffffffff;
 const O_RDONLY = 1;
 const O_GROUP = 2;
 const O_NOWAIT = 4;
@@ -66,7 +69,30 @@ function nativeOptions(opts = {}) {
     o.vecFormat = f;
   }
   if (opts.tandemSep !== undefined) o.tandemSep = typeof opts.tandemSep === 'string' ? opts.tandemSep.charCodeAt(0) : opts.tandemSep;
+  if (opts.vecCells !== undefined) o.vecCells = u32Option('vecCells', opts.vecCells);
+  if (opts.numaMode !== undefined) {
+    if (typeof opts.numaMode !== 'string' || !Object.hasOwn(NumaMode, opts.numaMode)) throw new TypeError(`unknown numaMode ${opts.numaMode}`);
+    o.numaMode = NumaMode[opts.numaMode];
+  }
+  if (opts.numaNodes !== undefined) o.numaNodes = nodeMask(opts.numaNodes);
+  if (opts.hugePages !== undefined) o.hugePages = opts.hugePages === true ? 1 : opts.hugePages === false ? 0 : u32Option('hugePages', opts.hugePages);
   return o;
+}
+
+function u32Option(name, v) {
+  if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new TypeError(`${name} must be an integer, 0 to 2^32-1`);
+  return v;
+}
+
+// [0, 2] -> 0b101n (nodes 0..63)
+function nodeMask(nodes) {
+  if (!Array.isArray(nodes)) throw new TypeError('numaNodes must be an array of node numbers');
+  let m = 0n;
+  for (const n of nodes) {
+    if (!Number.isInteger(n) || n < 0 || n >= NUMA_NODES_MAX) throw new RangeError(`NUMA node ${n} is not 0..${NUMA_NODES_MAX - 1}`);
+    m |= 1n << BigInt(n);
+  }
+  return m;
 }
 
 function mask(groups) {

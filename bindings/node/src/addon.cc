@@ -800,7 +800,9 @@ private:
     Napi::Value SetMany(const Napi::CallbackInfo &info);
 };
 
-// Geometry / options from a plain object (fields as in index.d.ts).
+// Geometry / options from a plain object (fields as in index.d.ts; lib/
+// turns names into numbers and numaNodes into a bigint mask).  Defaults,
+// and version = SPL_OPTIONS_VERSION, come from spl_options_init.
 void read_options(const Napi::Object &o, spl_options *opt)
 {
     spl_options_init(opt);
@@ -819,6 +821,10 @@ void read_options(const Napi::Object &o, spl_options *opt)
     u32("feedLen", &opt->feed_len);
     u32("vecFormat", &opt->vec_format);
     u32("tandemSep", &opt->tandem_sep);
+    u32("numaMode", &opt->numa_mode);
+    u32("hugePages", &opt->huge_pages);
+    u32("vecCells", &opt->vec_cells);
+    opt->numa_nodes = to_u64(o.Get("numaNodes"));
 }
 
 Store::Store(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Store>(info) {}
@@ -903,6 +909,16 @@ Napi::Value Store::SetRetry(const Napi::CallbackInfo &info)
     return info.Env().Undefined();
 }
 
+// The bit numbers set in a mask, ascending: [0, 2] for 0b101.
+Napi::Array bit_list(Napi::Env env, uint64_t m)
+{
+    Napi::Array a = Napi::Array::New(env);
+    for (uint32_t b = 0; b < 64; b++)
+        if (m >> b & 1)
+            a.Set(a.Length(), b);
+    return a;
+}
+
 Napi::Value Store::Info(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
@@ -939,6 +955,21 @@ Napi::Value Store::Info(const Napi::CallbackInfo &info)
     o.Set("free", (double)in.free);
     o.Set("indexWords", in.index_words);
     o.Set("undoRecs", in.undo_recs);
+    o.Set("pageBytes", (double)in.page_bytes);
+    o.Set("numaNodes", bit_list(env, in.numa_nodes));
+    static const char *numa[] = {"default", "bind", "interleave", "preferred", "local"};
+    bool named = in.numa_mode >= 0 && in.numa_mode < SPL__NUMA_MODE_COUNT;
+    o.Set("numaMode", named ? Napi::String::New(env, numa[in.numa_mode]) : env.Null());
+    o.Set("numaSampled", in.numa_sampled);
+    o.Set("numaAbsent", in.numa_absent);
+    Napi::Array pages = Napi::Array::New(env, SPL_NUMA_NODES_MAX);
+    for (uint32_t n = 0; n < SPL_NUMA_NODES_MAX; n++)
+        pages.Set(n, in.numa_pages[n]);
+    o.Set("numaPages", pages);
+    o.Set("storeId", big(env, in.store_id));
+    o.Set("cells", in.cells);
+    o.Set("cellsUsed", in.cells_used);
+    o.Set("residentBytes", (double)in.resident_bytes);
     return o;
 }
 

@@ -1,6 +1,6 @@
 // Compiled (never run) by entry.test.mjs: every call of index.d.ts, typed.
 import { Store, PreparedKey, SplinterError, View, Subscription, errors, errorName, simd, version, GROUPS } from 'splinter';
-import type { SplEvent, SearchResult, Meta, Entry, StoreInfo, SplErrorName } from 'splinter';
+import type { SplEvent, SearchResult, Meta, Entry, StoreInfo, SplErrorName, NumaModeName } from 'splinter';
 
 async function use(): Promise<void> {
   const s: Store = Store.create(null, { backing: 'memfd', slots: 64, vecDim: 4, vecFormat: 'f16', retryMs: 0 });
@@ -51,6 +51,9 @@ async function use(): Promise<void> {
   const seen: bigint = s.watchKey('k').seen(0);
   const e2: bigint | null = await s.waitKey('k', 0n, { timeout: 10, signal: AbortSignal.timeout(5) });
   const info: StoreInfo = s.info();
+  const place: [number, number[], NumaModeName | null, bigint, number] = [info.pageBytes, info.numaPages, info.numaMode, info.storeId, info.cellsUsed];
+  Store.create(null, { backing: 'memfd', vecCells: 2, hugePages: true, numaMode: 'bind', numaNodes: [0] }).close();
+  Store.create(null, { backing: 'memfd', hugePages: 2 << 20 }).close();
   s.flush();
   const fd: number = s.fd;
   try {
@@ -64,7 +67,7 @@ async function use(): Promise<void> {
   const d: boolean = Store.destroy('x');
   Store.openOrCreate('x', { slots: 8 }).close();
   Store.openFd(fd, { readOnly: true }).close();
-  console.log(errors.SPL_ENOENT, errorName(-2), simd(), version, b, str, n, has, gone, ok, i, gi, sum, es, ks, vec, cleared, r, ra, bg, p, seen, e2, info, d, approx);
+  console.log(errors.SPL_ENOENT, errorName(-2), simd(), version, b, str, n, has, gone, ok, i, gi, sum, es, ks, vec, cleared, r, ra, bg, p, seen, e2, info, place, d, approx);
   const pk: PreparedKey = s.prepare('pk');
   pk.set('v').set(new Uint8Array([1]));
   const pv: Buffer | undefined = pk.get();
