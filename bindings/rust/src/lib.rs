@@ -33,8 +33,8 @@ mod vec;
 pub use error::{Error, Result};
 pub use signal::{Event, EventKind, Events, Subscription};
 pub use store::{
-    fd_recv, fd_send, vec_simd, vec_simd_force, AsKey, Backing, Entry, EntryRef, Filter, Info,
-    IntOp, Key, Meta, Options, Prepared, Store, Type, VecFormat, View, Wait,
+    fd_recv, fd_send, vec_simd, vec_simd_force, AsKey, Backing, Entry, EntryRef, Filter, HugePages,
+    Info, IntOp, Key, Meta, NumaMode, Options, Prepared, Store, Type, VecFormat, View, Wait,
 };
 pub use vec::{Hit, Metric, Query, SearchResult};
 

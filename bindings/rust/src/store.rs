@@ -79,6 +79,47 @@ pub enum VecFormat {
     I8 = 2,
 }
 
+/// NUMA placement of a new store's memory (spl_numa_mode; docs/PLACEMENT.md).
+/// Any mode but `Default` needs a `WITH_NUMA=1` build of the library
+/// ([`Error::NotSup`] otherwise); a node that does not exist or is not
+/// allowed here is [`Error::NoNode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumaMode {
+    /// No policy: the OS default (usually first touch).
+    Default = sys::SPL_NUMA_DEFAULT as isize,
+    /// Only on the given nodes.
+    Bind = sys::SPL_NUMA_BIND as isize,
+    /// Page by page round-robin over the given nodes.
+    Interleave = sys::SPL_NUMA_INTERLEAVE as isize,
+    /// On the one given node while it has room.
+    Preferred = sys::SPL_NUMA_PREFERRED as isize,
+    /// On the node of the CPU that first touches a page.
+    Local = sys::SPL_NUMA_LOCAL as isize,
+}
+
+impl NumaMode {
+    /// The mode for a C value; `None` for -1 (unknown) or a value this
+    /// binding does not know.
+    pub fn from_i32(v: i32) -> Option<NumaMode> {
+        use NumaMode::*;
+        [Default, Bind, Interleave, Preferred, Local]
+            .into_iter()
+            .find(|m| *m as i32 == v)
+    }
+}
+
+/// Huge pages for a new store (spl_options.huge_pages; docs/PLACEMENT.md).
+/// A shortage is [`Error::NoHuge`] at creation, never a SIGBUS later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HugePages {
+    /// Normal pages.
+    Off,
+    /// Huge pages of the system's default size.
+    Default,
+    /// Huge pages of this size in bytes (a power of two, >= 64 KiB).
+    Size(u32),
+}
+
 /// A value's type tag (spl_type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
@@ -210,6 +251,31 @@ impl Options {
         self.raw.tandem_sep = c as u32;
         self
     }
+    /// Create: vector cells, 1..slots (0 = one per slot).  Once every cell
+    /// holds a vector, a vector set on a key that has none is
+    /// [`Error::NoCell`].  Open: 0 = whatever the store has, another count
+    /// is [`Error::Geometry`].
+    pub fn vec_cells(mut self, n: u32) -> Self {
+        self.raw.vec_cells = n;
+        self
+    }
+    /// Create: NUMA policy and its nodes, a mask (bit n = node n, nodes
+    /// 0..63): one or more for `Bind` and `Interleave`, exactly one for
+    /// `Preferred`, 0 for `Default` and `Local`.
+    pub fn numa(mut self, mode: NumaMode, nodes: u64) -> Self {
+        self.raw.numa_mode = mode as u32;
+        self.raw.numa_nodes = nodes;
+        self
+    }
+    /// Create: huge pages (memfd; SHM and FILE stores must be on hugetlbfs).
+    pub fn huge_pages(mut self, h: HugePages) -> Self {
+        self.raw.huge_pages = match h {
+            HugePages::Off => 0,
+            HugePages::Default => sys::SPL_HUGE_DEFAULT,
+            HugePages::Size(n) => n,
+        };
+        self
+    }
     pub fn read_only(self, on: bool) -> Self {
         self.flag(sys::SPL_O_RDONLY, on)
     }
@@ -266,7 +332,7 @@ impl From<&sys::spl_meta> for Meta {
     }
 }
 
-/// Geometry and usage (spl_info).
+/// Geometry, usage, memory and placement (spl_info).
 #[derive(Debug, Clone, Copy)]
 pub struct Info {
     pub slots: u32,
@@ -274,17 +340,105 @@ pub struct Info {
     pub val_max: u32,
     pub vec_dim: u32,
     pub backing: Backing,
+    /// Longest probe sequence an insert may use.
+    pub probe_max: u32,
+    /// Bytes per slot.
+    pub slot_stride: u32,
+    /// Size of the mapping.
     pub region_bytes: u64,
+    /// Live keys (approximate while writers run).
     pub used: u64,
+    /// used / slots.
     pub load: f64,
-    pub changes: u64,
+    /// Slots recovered from dead writers.
     pub recoveries: u64,
-    pub capacity: u64,
-    pub free: u64,
-    pub read_only: bool,
+    /// Store-wide change counter: mutations so far.
+    pub changes: u64,
+    /// Longest probe distance any home needs now (0 = the home word).
+    pub probe_longest: u32,
+    /// Mean of that distance over homes with keys.
+    pub probe_mean: f64,
+    /// SPL_FEAT_* of the store.
     pub features: u64,
+    pub read_only: bool,
+    /// Bytes per vector cell (0: no vectors).
+    pub cell_stride: u32,
+    /// Vector cells used so far, high-water mark (a search reads this many).
+    pub cells_high: u32,
+    /// Keys the store holds at most (= slots).
+    pub capacity: u64,
+    /// Slots holding no key.
+    pub free: u64,
+    /// Hash index size (a power of two >= 2 x slots).
+    pub index_words: u32,
+    /// Undo records: writers overwriting at once.
+    pub undo_recs: u32,
+    /// Page size of the mapping: the huge page size on hugetlbfs, else
+    /// the base page.
+    pub page_bytes: u64,
+    /// Node mask of `numa_mode` (bit n = node n).
+    pub numa_nodes: u64,
+    /// The memory policy of this process's mapping; `None` where unknown
+    /// (a build without NUMA, or a policy with no [`NumaMode`] name).
+    pub numa_mode: Option<NumaMode>,
+    /// Pages asked about (every page, or up to 4096 spread over the
+    /// region); 0 in a build without NUMA.
+    pub numa_sampled: u32,
+    /// Of those, pages with no memory yet (never written) or swapped out.
+    pub numa_absent: u32,
+    /// Of those, pages on node n.
+    pub numa_pages: [u32; sys::SPL_NUMA_NODES_MAX as usize],
+    /// Names this store: fixed at creation, never 0, the same through
+    /// every handle (and in a byte copy of the file).
+    pub store_id: u64,
+    /// Vector cells of the store (0: no vectors).
+    pub cells: u32,
+    /// Of those, cells holding a vector now.
+    pub cells_used: u32,
+    /// Bytes of the region in memory (pages any process has touched).
+    pub resident_bytes: u64,
     /// Everything the library reported.
     pub raw: sys::spl_info,
+}
+
+impl From<&sys::spl_info> for Info {
+    fn from(i: &sys::spl_info) -> Info {
+        Info {
+            slots: i.geom.slots,
+            key_max: i.geom.key_max,
+            val_max: i.geom.val_max,
+            vec_dim: i.geom.vec_dim,
+            backing: Backing::from_u32(i.backing),
+            probe_max: i.probe_max,
+            slot_stride: i.slot_stride,
+            region_bytes: i.region_bytes,
+            used: i.used,
+            load: i.load,
+            recoveries: i.recoveries,
+            changes: i.changes,
+            probe_longest: i.probe_longest,
+            probe_mean: i.probe_mean,
+            features: i.features,
+            read_only: i.read_only != 0,
+            cell_stride: i.cell_stride,
+            cells_high: i.cells_high,
+            capacity: i.capacity,
+            free: i.free,
+            index_words: i.index_words,
+            undo_recs: i.undo_recs,
+            page_bytes: i.page_bytes,
+            numa_nodes: i.numa_nodes,
+            numa_mode: NumaMode::from_i32(i.numa_mode),
+            numa_sampled: i.numa_sampled,
+            numa_absent: i.numa_absent,
+            numa_pages: i.numa_pages,
+            store_id: i.store_id,
+            cells: i.cells,
+            cells_used: i.cells_used,
+            resident_bytes: i.resident_bytes,
+            raw: *i,
+        }
+    }
 }
 
 /// A filter for [`Store::for_each`] / [`Store::entries`] (spl_filter).
@@ -769,23 +923,7 @@ impl Store {
         check(unsafe {
             sys::spl_info_get_n(self.p(), &mut i, std::mem::size_of::<sys::spl_info>())
         })?;
-        Ok(Info {
-            slots: i.geom.slots,
-            key_max: i.geom.key_max,
-            val_max: i.geom.val_max,
-            vec_dim: i.geom.vec_dim,
-            backing: Backing::from_u32(i.backing),
-            region_bytes: i.region_bytes,
-            used: i.used,
-            load: i.load,
-            changes: i.changes,
-            recoveries: i.recoveries,
-            capacity: i.capacity,
-            free: i.free,
-            read_only: i.read_only != 0,
-            features: i.features,
-            raw: i,
-        })
+        Ok(Info::from(&i))
     }
 
     /// msync the region (FILE backing).

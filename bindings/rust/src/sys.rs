@@ -21,6 +21,13 @@ pub const SPL_O_GROUP: u32 = 1 << 1;
 pub const SPL_O_NOWAIT: u32 = 1 << 2;
 
 pub const SPL_OPTIONS_VERSION: u32 = 3;
+pub const SPL_HUGE_DEFAULT: u32 = 1;
+pub const SPL_NUMA_NODES_MAX: u32 = 64;
+pub const SPL_NUMA_DEFAULT: u32 = 0;
+pub const SPL_NUMA_BIND: u32 = 1;
+pub const SPL_NUMA_INTERLEAVE: u32 = 2;
+pub const SPL_NUMA_PREFERRED: u32 = 3;
+pub const SPL_NUMA_LOCAL: u32 = 4;
 pub const SPL_FEAT_EMBEDDINGS: u64 = 1 << 0;
 pub const SPL_F_VALUES: u32 = 1 << 0;
 pub const SPL_F_LABELS_ANY: u32 = 1 << 1;
@@ -111,7 +118,7 @@ pub struct spl_info {
     pub numa_mode: i32,
     pub numa_sampled: u32,
     pub numa_absent: u32,
-    pub numa_pages: [u32; 64],
+    pub numa_pages: [u32; SPL_NUMA_NODES_MAX as usize],
     pub store_id: u64,
     pub cells: u32,
     pub cells_used: u32,

@@ -104,7 +104,8 @@ fn structs_match_the_header() {
     }
 }
 
-/// The flag bits the safe API sets and reads have the header's values.
+/// The flag bits and option values the safe API sets and reads have the
+/// header's values.
 #[test]
 fn flags_match_the_header() {
     let src = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("splinter-flags.c");
@@ -114,6 +115,13 @@ fn flags_match_the_header() {
         "SPL_VQ_SKIP_SELF",
         "SPL_VQ_ANN",
         "SPL_VR_ANN",
+        "SPL_HUGE_DEFAULT",
+        "SPL_NUMA_NODES_MAX",
+        "SPL_NUMA_DEFAULT",
+        "SPL_NUMA_BIND",
+        "SPL_NUMA_INTERLEAVE",
+        "SPL_NUMA_PREFERRED",
+        "SPL_NUMA_LOCAL",
     ];
     let mut c = String::from("#include <stdio.h>\n#include \"splinter.h\"\nint main(void)\n{\n");
     for n in names {
@@ -135,6 +143,13 @@ fn flags_match_the_header() {
         ("SPL_VQ_SKIP_SELF", SPL_VQ_SKIP_SELF),
         ("SPL_VQ_ANN", SPL_VQ_ANN),
         ("SPL_VR_ANN", SPL_VR_ANN),
+        ("SPL_HUGE_DEFAULT", SPL_HUGE_DEFAULT),
+        ("SPL_NUMA_NODES_MAX", SPL_NUMA_NODES_MAX),
+        ("SPL_NUMA_DEFAULT", SPL_NUMA_DEFAULT),
+        ("SPL_NUMA_BIND", SPL_NUMA_BIND),
+        ("SPL_NUMA_INTERLEAVE", SPL_NUMA_INTERLEAVE),
+        ("SPL_NUMA_PREFERRED", SPL_NUMA_PREFERRED),
+        ("SPL_NUMA_LOCAL", SPL_NUMA_LOCAL),
     ]);
     assert_eq!(
         c, r,

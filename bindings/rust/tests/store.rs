@@ -6,7 +6,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use splinter::{
-    Backing, Error, EventKind, Filter, IntOp, Metric, Options, Query, Store, Type, Wait,
+    Backing, Error, EventKind, Filter, HugePages, IntOp, Metric, NumaMode, Options, Query, Store,
+    Type, Wait,
 };
 
 fn mem(vec_dim: u32) -> Store {
@@ -885,4 +886,126 @@ fn batches_give_results_per_key() {
     assert!(st.get_many(&[]).is_empty());
     assert!(st.set_many::<&[u8]>(&[]).is_empty());
     assert_eq!(st.get("c").unwrap().as_deref(), Some(&b"333"[..]));
+}
+
+// ------------------------------------------------- placement, cells, info
+
+/// A small store for the placement tests.
+fn small() -> Options {
+    Options::new().slots(16).key_max(16).val_max(64).vec_dim(0)
+}
+
+/// (HugePages_Total, HugePages_Free - HugePages_Rsvd, Hugepagesize in
+/// bytes) from /proc/meminfo: the pool, the pages a new store can still
+/// get (free pages may be reserved by another mapping), their size.
+fn huge_pool() -> (u64, u64, u64) {
+    let m = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let get = |k: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next())
+            .map_or(0, |v| v.parse().unwrap())
+    };
+    let free = get("HugePages_Free:").saturating_sub(get("HugePages_Rsvd:"));
+    (get("HugePages_Total:"), free, get("Hugepagesize:") * 1024)
+}
+
+#[test]
+fn huge_pages_are_used_or_refused() {
+    let (_, _, size) = huge_pool();
+    assert!(size > 0, "no Hugepagesize in /proc/meminfo");
+    for h in [HugePages::Default, HugePages::Size(size as u32)] {
+        // another process may resize the pool meanwhile: try again then
+        let mut tries = 0;
+        loop {
+            let (total, free, _) = huge_pool();
+            let r = Store::memfd(&small().huge_pages(h));
+            if huge_pool().0 != total && tries < 3 {
+                tries += 1;
+                continue;
+            }
+            if free == 0 {
+                assert_eq!(r.unwrap_err(), Error::NoHuge, "{h:?}, no free huge page");
+            } else {
+                assert_eq!(r.unwrap().info().unwrap().page_bytes, size, "{h:?}");
+            }
+            break;
+        }
+    }
+    let bad = Store::memfd(&small().huge_pages(HugePages::Size(3000)));
+    assert_eq!(bad.unwrap_err(), Error::Invalid);
+    let off = Store::memfd(&small().huge_pages(HugePages::Off)).unwrap();
+    assert!(off.info().unwrap().page_bytes < size);
+}
+
+#[test]
+fn numa_bind_to_a_missing_node_is_refused() {
+    let r = Store::memfd(&small().numa(NumaMode::Bind, 1 << 63));
+    assert!(
+        matches!(r, Err(Error::NoNode) | Err(Error::NotSup)),
+        "bind to node 63: {r:?}"
+    );
+    let r = Store::memfd(&small().numa(NumaMode::Default, 1));
+    assert_eq!(r.unwrap_err(), Error::Invalid, "Default mode with a node");
+}
+
+#[test]
+fn numa_bind_to_node_0() {
+    match Store::memfd(&small().numa(NumaMode::Bind, 1)) {
+        Ok(st) => {
+            let i = st.info().unwrap();
+            assert_eq!((i.numa_mode, i.numa_nodes), (Some(NumaMode::Bind), 1));
+            // every page in memory is on node 0 (the header is written)
+            assert!(i.numa_pages[0] > 0, "{i:?}");
+            assert_eq!(i.numa_pages[0] + i.numa_absent, i.numa_sampled, "{i:?}");
+        }
+        Err(Error::NotSup) => {
+            // a build without NUMA: the policy is unknown, nothing sampled
+            let i = mem(0).info().unwrap();
+            assert_eq!((i.numa_mode, i.numa_sampled), (None, 0));
+            skipped("numa_bind_to_node_0", "no NUMA in this build or kernel");
+        }
+        Err(e) => panic!("bind to node 0: {e:?}"),
+    }
+}
+
+#[test]
+fn vec_cells_bound_the_vectors() {
+    if !has_vectors() {
+        return skipped("vec_cells_bound_the_vectors", NO_VECTORS);
+    }
+    let st = Store::memfd(&small().vec_dim(4).vec_cells(2)).unwrap();
+    assert_eq!(st.info().unwrap().cells, 2);
+    st.vec_set("a", &[1.0, 0.0, 0.0, 0.0]).unwrap();
+    st.vec_set("b", &[0.0, 1.0, 0.0, 0.0]).unwrap();
+    st.vec_set("a", &[0.0, 0.0, 1.0, 0.0]).unwrap(); // a rewrite needs no cell
+    let i = st.info().unwrap();
+    assert_eq!((i.cells, i.cells_used), (2, 2));
+    assert_eq!(st.vec_set("c", &[1.0; 4]), Err(Error::NoCell));
+    assert!(!st.exists("c").unwrap(), "a refused vector leaves no key");
+    assert!(st.vec_clear("b").unwrap());
+    assert_eq!(st.info().unwrap().cells_used, 1);
+    st.vec_set("c", &[1.0; 4]).unwrap();
+}
+
+#[test]
+fn info_reports_pages_identity_and_residency() {
+    extern "C" {
+        fn getpagesize() -> i32;
+    }
+    let n = name("info");
+    let st = Store::create(&n, &small()).unwrap();
+    st.set("k", b"v").unwrap();
+    let i = st.info().unwrap();
+    // SAFETY: no arguments.
+    assert_eq!(i.page_bytes, unsafe { getpagesize() } as u64);
+    assert_ne!(i.store_id, 0);
+    assert!(
+        0 < i.resident_bytes && i.resident_bytes <= i.region_bytes,
+        "{i:?}"
+    );
+    let second = Store::open(&n, &Options::new()).unwrap();
+    assert_eq!(second.info().unwrap().store_id, i.store_id);
+    assert_ne!(mem(0).info().unwrap().store_id, i.store_id);
+    Store::destroy(&n, &Options::new()).unwrap();
 }
