@@ -77,7 +77,14 @@ type Options struct {
 	FeedLen uint32 // change-feed entries, a power of two; 0 = 1024
 
 	VecFormat VecFormat
-	TandemSep byte // 0 = '.'
+	TandemSep byte   // 0 = '.'
+	VecCells  uint32 // create: vector cells, 1..Slots; 0 = one per slot (open: 0 or the store's count)
+
+	// Placement (create only; docs/PLACEMENT.md).  NUMA modes other than
+	// NumaDefault need a WITH_NUMA=1 build (else ErrNotSup).
+	NumaMode  NumaMode
+	NumaNodes uint64 // bit n = node n: one or more for Bind and Interleave, one for Preferred
+	HugePages uint32 // 0 = normal pages; HugePagesDefault; or a huge page size in bytes
 
 	// Contention: how long a call retries SPL_EAGAIN.  0 = 100 ms.
 	Retry   time.Duration
@@ -86,6 +93,42 @@ type Options struct {
 
 // DefaultVecDim is the library's default vector dimension (768).
 const DefaultVecDim = C.SPL_VEC_DIM_DEFAULT
+
+// HugePagesDefault asks for huge pages of the system's default size
+// (Options.HugePages).  A memfd store gets them from memfd_create; a named
+// store must be on hugetlbfs.  None free: ErrNoHuge.
+const HugePagesDefault = C.SPL_HUGE_DEFAULT
+
+// NumaMode is the NUMA memory policy of a store's memory (spl_numa_mode).
+type NumaMode int32
+
+const (
+	NumaUnknown    NumaMode = -1                    // Info only: no NUMA in this build, or a policy with no name
+	NumaDefault    NumaMode = C.SPL_NUMA_DEFAULT    // no policy: the OS default (usually first touch)
+	NumaBind       NumaMode = C.SPL_NUMA_BIND       // only on NumaNodes
+	NumaInterleave NumaMode = C.SPL_NUMA_INTERLEAVE // page by page round-robin over NumaNodes
+	NumaPreferred  NumaMode = C.SPL_NUMA_PREFERRED  // on the one node of NumaNodes while it has room
+	NumaLocal      NumaMode = C.SPL_NUMA_LOCAL      // on the node of the CPU that first touches a page
+)
+
+// NumaNodesMax is the number of NUMA nodes a mask and Info.NumaPages cover (0..63).
+const NumaNodesMax = C.SPL_NUMA_NODES_MAX
+
+func (m NumaMode) String() string {
+	switch m {
+	case NumaDefault:
+		return "default"
+	case NumaBind:
+		return "bind"
+	case NumaInterleave:
+		return "interleave"
+	case NumaPreferred:
+		return "preferred"
+	case NumaLocal:
+		return "local"
+	}
+	return "unknown"
+}
 
 // Store is an open store.
 type Store struct {
@@ -134,6 +177,10 @@ func (o *Options) c() C.spl_options {
 	co.feed_len = C.uint32_t(o.FeedLen)
 	co.vec_format = C.uint32_t(o.VecFormat)
 	co.tandem_sep = C.uint32_t(o.TandemSep)
+	co.vec_cells = C.uint32_t(o.VecCells)
+	co.numa_mode = C.uint32_t(o.NumaMode)
+	co.numa_nodes = C.uint64_t(o.NumaNodes)
+	co.huge_pages = C.uint32_t(o.HugePages)
 	return co
 }
 
@@ -244,7 +291,7 @@ func (s *Store) retry() C.uint32_t { return C.uint32_t(atomic.LoadUint32(&s.retr
 // (cgo callers cast it to *C.spl_store).  Valid until Close.
 func (s *Store) CStore() unsafe.Pointer { return unsafe.Pointer(s.s) }
 
-// Info is the store's geometry and usage.
+// Info is the store's geometry, usage, memory and placement.
 type Info struct {
 	Slots, KeyMax, ValMax, VecDim uint32
 	Backing                       Backing
@@ -265,9 +312,23 @@ type Info struct {
 	Free                          uint64
 	IndexWords                    uint32
 	UndoRecs                      uint32
+	StoreID                       uint64 // names the store (never 0; the same for every handle)
+	Cells                         uint32 // vector cells (0: no vectors)
+	CellsUsed                     uint32 // of those, cells holding a vector now
+	ResidentBytes                 uint64 // bytes of the region in memory, against RegionBytes mapped
+
+	// Placement (docs/PLACEMENT.md).
+	PageBytes   uint64               // page size of the mapping: the huge page size on hugetlbfs
+	NumaMode    NumaMode             // this process's mapping's policy; NumaUnknown without NUMA
+	NumaNodes   uint64               // node mask of NumaMode
+	NumaSampled uint32               // pages asked about (every page, or up to 4096 spread over the region); 0 without NUMA
+	NumaAbsent  uint32               // of those, pages with no memory yet (never written) or swapped out
+	NumaPages   [NumaNodesMax]uint32 // of those, pages on node n
 }
 
-// Info reports geometry and usage.
+// Info reports geometry, usage, memory and placement (spl_info_get_n with
+// the size of the spl_info this package was built with).  It reads every
+// slot and asks the kernel about every page: O(slots), not for hot paths.
 func (s *Store) Info() (Info, error) {
 	if s.s == nil {
 		return Info{}, &Error{Op: "info", Code: ErrClosed}
@@ -276,7 +337,7 @@ func (s *Store) Info() (Info, error) {
 	if rc := C.spl_info_get_n(s.s, &in, C.size_t(unsafe.Sizeof(in))); rc < 0 {
 		return Info{}, mkerr("info", "", rc)
 	}
-	return Info{
+	info := Info{
 		Slots: uint32(in.geom.slots), KeyMax: uint32(in.geom.key_max), ValMax: uint32(in.geom.val_max),
 		VecDim: uint32(in.geom.vec_dim), Backing: Backing(in.backing), ProbeMax: uint32(in.probe_max),
 		SlotStride: uint32(in.slot_stride), RegionBytes: uint64(in.region_bytes), Used: uint64(in.used),
@@ -285,7 +346,15 @@ func (s *Store) Info() (Info, error) {
 		Embeddings: in.features&C.SPL_FEAT_EMBEDDINGS != 0, ReadOnly: in.read_only != 0,
 		CellStride: uint32(in.cell_stride), CellsHigh: uint32(in.cells_high), Capacity: uint64(in.capacity),
 		Free: uint64(in.free), IndexWords: uint32(in.index_words), UndoRecs: uint32(in.undo_recs),
-	}, nil
+		StoreID: uint64(in.store_id), Cells: uint32(in.cells), CellsUsed: uint32(in.cells_used),
+		ResidentBytes: uint64(in.resident_bytes), PageBytes: uint64(in.page_bytes),
+		NumaMode: NumaMode(in.numa_mode), NumaNodes: uint64(in.numa_nodes),
+		NumaSampled: uint32(in.numa_sampled), NumaAbsent: uint32(in.numa_absent),
+	}
+	for n := range info.NumaPages {
+		info.NumaPages[n] = uint32(in.numa_pages[n])
+	}
+	return info, nil
 }
 
 // Flush msyncs a file-backed store.
