@@ -589,8 +589,9 @@ distclean:
 # prints its runner's closing line and adds "passed failed skipped" to
 # $$SPL_SUMMARY, so `make test` counts them (a skipped test, such as a
 # vector test in a WITH_EMBEDDINGS=0 build, says why and is neither).
-# bindings/covers.py checks that every binding lists every function of the
-# header (bindings/*/COVERS).
+# bindings/covers.py checks that every binding lists every function and every
+# public struct field of the header (bindings/*/COVERS), bound or omitted with
+# a reason.
 PYTHON ?= /usr/bin/python3
 # cargo from PATH, else rustup's usual place (a shell without ~/.cargo/bin on PATH)
 CARGO  ?= $(or $(shell command -v cargo 2>/dev/null),$(wildcard $(HOME)/.cargo/bin/cargo),cargo)

@@ -162,9 +162,10 @@ typedef struct spl_options {
                             cell_stride bytes (3136 for 768 x f32).  Once
                             every cell holds a vector, a vector set on a key
                             that has none is SPL_ENOCELL (rewriting a key's
-                            vector needs no spare cell).  Open and
-                            open_or_create: 0 = whatever the store has,
-                            another count is SPL_EGEOMETRY. */
+                            vector needs no spare cell).  open_or_create:
+                            0 = whatever the store has, another count is
+                            SPL_EGEOMETRY; open ignores it, as it ignores
+                            geom. */
 } spl_options;
 
 /* NUMA placement of a new store's memory (spl_options.numa_mode): a memory
