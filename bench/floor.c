@@ -18,6 +18,12 @@
  *            of one key must see each other) and then tags it LIVE
  *   +count   a seq_cst add on a change counter (what the change feed and
  *            the wake-ups need)
+ *   wide     all of the above in Splinter's slot layout (192-byte slots: a
+ *            line of metadata, then key and value)
+ *   paged    wide, with a home's index words and its natural slots on one
+ *            4 KiB page (19 slots and their 38 words a page): the layout a
+ *            next format could have, where an operation's index word and
+ *            slot cost one TLB entry, not two
  *
  * Same slots, same keys, same hash (the library's), same orders.  No deletes,
  * no recovery, single writer: a rung is cheaper than a real protocol with
@@ -49,24 +55,39 @@ typedef struct fl_slot {
 } fl_slot;
 
 typedef struct fl_table {
-    unsigned char *slots;     /* FL_CAP slots of `stride` bytes */
+    unsigned char *slots;     /* nslots slots of `stride` bytes (paged: pages, below) */
     size_t stride, key_off, val_off;
-    _Atomic uint64_t *index;  /* 2 * FL_CAP words: fp << 32 | (slot + 1), 0 free */
+    _Atomic uint64_t *index;  /* nwords words: fp << 32 | (slot + 1), 0 free (not paged) */
     _Atomic uint64_t *misc;   /* line 0: change counter; lines 1..2: undo record */
     size_t len;
+    uint64_t nslots, nwords;  /* FL_CAP and 2 * FL_CAP, or (paged) whole pages' worth */
+    int paged;                /* page g: words 38g..38g+37, then slots 19g..19g+18 */
 } fl_table;
+
+/* A paged table's page: FL_PG_WORDS index words (the homes of its slots, 2
+ * a slot as elsewhere), padded to a line, then FL_PG_SLOTS wide slots. */
+#define FL_PG_SLOTS 19u
+#define FL_PG_WORDS (2u * FL_PG_SLOTS)
+#define FL_PG_HEAD  320u /* 38 words, to a line */
+#define FL_PG_PAGES ((FL_CAP + FL_PG_SLOTS - 1) / FL_PG_SLOTS)
+_Static_assert(FL_PG_WORDS * 8 <= FL_PG_HEAD && FL_PG_HEAD + FL_PG_SLOTS * 192 <= 4096, "paged layout");
 
 static void fl_clear(fl_table *t)
 {
     memset(t->slots, 0, t->len);
 }
 
+/* wide: 0 (128-byte slots), 1 (192-byte slots) or 2 (192, paged). */
 static void fl_init(fl_table *t, int wide)
 {
     t->stride = wide ? 192 : 128;
     t->key_off = wide ? 64 : 32;
     t->val_off = wide ? 96 : 64;
-    size_t slots = (size_t)FL_CAP * t->stride, index = (size_t)FL_CAP * 2 * 8;
+    t->paged = wide == 2;
+    t->nslots = t->paged ? (uint64_t)FL_PG_PAGES * FL_PG_SLOTS : FL_CAP;
+    t->nwords = 2 * t->nslots;
+    size_t slots = t->paged ? (size_t)FL_PG_PAGES * 4096 : (size_t)t->nslots * t->stride;
+    size_t index = t->paged ? 0 : (size_t)t->nwords * 8;
     t->len = slots + index + 4096;
     void *m = mmap(NULL, t->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
@@ -79,7 +100,20 @@ static void fl_init(fl_table *t, int wide)
 
 static inline fl_slot *fl_at(const fl_table *t, uint64_t i)
 {
+    if (t->paged)
+        return (fl_slot *)(void *)(t->slots + i / FL_PG_SLOTS * 4096 + FL_PG_HEAD +
+                                   i % FL_PG_SLOTS * t->stride);
     return (fl_slot *)(void *)(t->slots + i * t->stride);
+}
+static inline _Atomic uint64_t *fl_word(const fl_table *t, uint64_t p)
+{
+    if (t->paged)
+        return (_Atomic uint64_t *)(void *)(t->slots + p / FL_PG_WORDS * 4096 + p % FL_PG_WORDS * 8);
+    return &t->index[p];
+}
+static inline uint64_t fl_next(const fl_table *t, uint64_t p)
+{
+    return p + 1 == t->nwords ? 0 : p + 1;
 }
 static inline _Atomic uint64_t *fl_key(const fl_table *t, fl_slot *s)
 {
@@ -101,33 +135,39 @@ static inline int fl_key_eq(const fl_table *t, fl_slot *s, const uint64_t *kw, s
     return 1;
 }
 
-/* Set key (insert or overwrite) the way rung `f` does.  0, or -1 (full or
- * busy: never in this single-writer bench). */
+/* Set key (insert or overwrite) the way rung `f` does.  1 if it inserted, 0
+ * if it overwrote, -1 (full or busy: never in this single-writer bench).
+ * The bench checks which: a rung whose lookup missed a key would insert it
+ * again. */
 static int fl_set(fl_table *t, int f, const char *key, const void *val)
 {
     uint64_t kw[BENCH_KEY_MAX / 8] = {0};
     size_t klen = strlen(key);
     memcpy(kw, key, klen);
     uint64_t h = spl__hash(key, klen, FL_SEED) | 1u;
-    uint64_t fp = h >> 32, imask = FL_CAP * 2 - 1, i = FL_CAP;
+    uint64_t fp = h >> 32, i = FL_CAP;
+    /* home: the low bits (as the library); paged, the low 32 bits scaled to
+     * the word count, and the natural slot is the one whose page holds it */
+    uint64_t home = t->paged ? ((h & 0xffffffffu) * t->nwords) >> 32 : h & (t->nwords - 1);
     uint64_t p = 0; /* the index word of an insert (FL_INDEX) */
     int insert = 0;
     if (f & FL_INDEX) {
-        for (p = h & imask;; p = (p + 1) & imask) {
-            uint64_t w = atomic_load_explicit(&t->index[p], memory_order_acquire);
+        for (p = home;; p = fl_next(t, p)) {
+            uint64_t w = atomic_load_explicit(fl_word(t, p), memory_order_acquire);
             if (w == 0) {
                 insert = 1;
                 break;
             }
             uint64_t j = (w & 0xffffffffu) - 1;
-            if ((w >> 32) == fp && j < FL_CAP && fl_key_eq(t, fl_at(t, j), kw, klen)) {
+            if ((w >> 32) == fp && j < t->nslots && fl_key_eq(t, fl_at(t, j), kw, klen)) {
                 i = j;
                 break;
             }
         }
         if (insert) /* a free slot: the natural one, or the next */
-            for (i = h & (FL_CAP - 1); atomic_load_explicit(&fl_at(t, i)->hash, memory_order_relaxed);
-                 i = (i + 1) & (FL_CAP - 1))
+            for (i = t->paged ? home / 2 : h & (FL_CAP - 1);
+                 atomic_load_explicit(&fl_at(t, i)->hash, memory_order_relaxed);
+                 i = i + 1 == t->nslots ? 0 : i + 1)
                 ;
     } else {
         for (i = h & (FL_CAP - 1);; i = (i + 1) & (FL_CAP - 1)) {
@@ -178,15 +218,15 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
     if (insert && (f & FL_INDEX)) {
         uint64_t tag = fp << 32 | (i + 1), z = 0;
         if (f & FL_UNDO) { /* PENDING (bit 31 of the slot half), the duplicate check, LIVE */
-            if (!atomic_compare_exchange_strong(&t->index[p], &z, tag | 0x80000000u))
+            if (!atomic_compare_exchange_strong(fl_word(t, p), &z, tag | 0x80000000u))
                 return -1;
-            for (uint64_t q = h & imask; q != p; q = (q + 1) & imask)
-                if ((atomic_load(&t->index[q]) >> 32) == fp)
+            for (uint64_t q = home; q != p; q = fl_next(t, q))
+                if ((atomic_load(fl_word(t, q)) >> 32) == fp)
                     return -1; /* another copy of the key: never here */
             uint64_t pend = tag | 0x80000000u;
-            if (!atomic_compare_exchange_strong(&t->index[p], &pend, tag))
+            if (!atomic_compare_exchange_strong(fl_word(t, p), &pend, tag))
                 return -1;
-        } else if (!atomic_compare_exchange_strong(&t->index[p], &z, tag)) {
+        } else if (!atomic_compare_exchange_strong(fl_word(t, p), &z, tag)) {
             return -1;
         }
     }
@@ -197,17 +237,18 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
         atomic_store_explicit(&s->owner, 0, memory_order_release);
     if (f & FL_COUNT)
         atomic_fetch_add(&t->misc[0], 1);
-    return 0;
+    return insert;
 }
 
 /* ---------------------------------------------------------------- bench */
 
-#define FL_RUNGS 6
+#define FL_RUNGS 7
 #define FL_ALL (FL_INDEX | FL_LOCK | FL_UNDO | FL_COUNT)
 static const int fl_flags[FL_RUNGS] = {0, FL_INDEX, FL_INDEX | FL_LOCK, FL_INDEX | FL_LOCK | FL_UNDO, FL_ALL,
-                                       FL_ALL};
+                                       FL_ALL, FL_ALL};
+static const int fl_wide[FL_RUNGS] = {0, 0, 0, 0, 0, 1, 2}; /* fl_init's */
 static const char *const fl_names[FL_RUNGS] = {"plain", "index", "index_lock", "index_lock_undo",
-                                               "index_lock_undo_count", "all_wide"};
+                                               "index_lock_undo_count", "all_wide", "all_paged"};
 
 typedef struct fl_ctx {
     fl_table t[FL_RUNGS];
@@ -226,7 +267,7 @@ static double fl_time_overwrite(fl_ctx *c, int r)
         const char *k = key_at(&c->keys, c->idx[i]);
         if (r < FL_RUNGS ? fl_set(&c->t[r], fl_flags[r], k, c->val) != 0
                          : spl_set(c->s, k, c->val, FL_VAL) != 0)
-            die("floor: an overwrite failed");
+            die("floor: an overwrite failed (or a rung inserted its key again)");
     }
     return (double)(now_ns() - t0) / (double)c->nops;
 }
@@ -245,9 +286,9 @@ static double fl_time_insert(fl_ctx *c, int r)
     uint64_t t0 = now_ns();
     for (size_t i = 0; i < FL_KEYS; i++) {
         const char *k = key_at(&c->keys, c->perm[i]);
-        if (r < FL_RUNGS ? fl_set(&c->t[r], fl_flags[r], k, c->val) != 0
+        if (r < FL_RUNGS ? fl_set(&c->t[r], fl_flags[r], k, c->val) != 1
                          : spl_set(c->s, k, c->val, FL_VAL) != 0)
-            die("floor: an insert failed");
+            die("floor: an insert failed (or a rung found a key it never had)");
     }
     return (double)(now_ns() - t0) / (double)FL_KEYS;
 }
@@ -271,7 +312,7 @@ void bench_floor(void)
         c->perm[j] = x;
     }
     for (int r = 0; r < FL_RUNGS; r++)
-        fl_init(&c->t[r], r == FL_RUNGS - 1);
+        fl_init(&c->t[r], fl_wide[r]);
     c->s = bench_store("splinter-bench-floor", FL_CAP, FL_VAL, "spl_create");
     memset(c->val, 0x5a, sizeof c->val);
     double ow[FL_RUNGS + 1][BENCH_ROUNDS], in[FL_RUNGS + 1][BENCH_ROUNDS];
