@@ -3,7 +3,9 @@
  *
  *   local splinter = require "splinter"      -- or preloaded by splinterctl lua
  *   local st = splinter.open("name" [, {create=true, slots=, key_max=,
- *                                        value_size=, vec_dim=}])
+ *                                        value_size=, vec_dim=, cells=,
+ *                                        numa="bind", numa_nodes={0},
+ *                                        huge_pages=true}])
  *   splinter.set("k", "v" [, "text"])        -- the current store ...
  *   st:set("k", "v")                          -- ... or a given one
  *
@@ -203,7 +205,50 @@ static uint32_t opt_u32_field(lua_State *L, int t, const char *k)
     return (uint32_t)v;
 }
 
-/* open(name [, opts]) -> store */
+/* opts.numa: a mode name (docs/PLACEMENT.md) */
+static uint32_t numa_mode_field(lua_State *L, int t)
+{
+    static const char *const modes[] = {"default", "bind", "interleave", "preferred", "local", NULL};
+    lua_getfield(L, t, "numa");
+    uint32_t m = lua_isnil(L, -1) ? 0 : (uint32_t)luaL_checkoption(L, -1, NULL, modes);
+    lua_pop(L, 1);
+    return m;
+}
+
+/* opts.numa_nodes: a list of node numbers 0..63 */
+static uint64_t numa_nodes_field(lua_State *L, int t)
+{
+    uint64_t mask = 0;
+    lua_getfield(L, t, "numa_nodes");
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        for (lua_Integer i = 1, n = (lua_Integer)luaL_len(L, -1); i <= n; i++) {
+            lua_geti(L, -1, i);
+            int ok;
+            lua_Integer node = lua_tointegerx(L, -1, &ok);
+            if (!ok || node < 0 || node >= (lua_Integer)SPL_NUMA_NODES_MAX)
+                luaL_error(L, "splinter.open: bad numa_nodes");
+            mask |= 1ull << node;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    return mask;
+}
+
+/* opts.huge_pages: true (the default size) or a page size in bytes */
+static uint32_t huge_pages_field(lua_State *L, int t)
+{
+    lua_getfield(L, t, "huge_pages");
+    int boolean = lua_isboolean(L, -1), on = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (boolean)
+        return on ? SPL_HUGE_DEFAULT : 0;
+    return opt_u32_field(L, t, "huge_pages");
+}
+
+/* open(name [, opts]) -> store.  opts (with create = true): slots, key_max,
+ * value_size, vec_dim, cells, numa, numa_nodes, huge_pages. */
 static int l_open(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
@@ -221,6 +266,10 @@ static int l_open(lua_State *L)
         if (!lua_isnil(L, -1))
             o.geom.vec_dim = opt_u32_field(L, 2, "vec_dim");
         lua_pop(L, 1);
+        o.vec_cells = opt_u32_field(L, 2, "cells");
+        o.numa_mode = numa_mode_field(L, 2);
+        o.numa_nodes = numa_nodes_field(L, 2);
+        o.huge_pages = huge_pages_field(L, 2);
     }
     spl_store *s;
     int rc = create ? spl_open_or_create(&s, name, &o) : spl_open(&s, name, NULL);
@@ -577,7 +626,9 @@ static int l_list(lua_State *L)
     return 1;
 }
 
-/* info() -> {slots, key_max, value_size, vec_dim, used, load, changes, recoveries} */
+/* info() -> {slots, key_max, value_size, vec_dim, used, load, changes,
+ * recoveries, capacity, free, region_bytes, resident_bytes, page_bytes,
+ * store_id, cells, cells_used, numa (a mode name; nil where unknown)} */
 static int l_info(lua_State *L)
 {
     spl_store *s = store_arg(L);
@@ -602,6 +653,22 @@ static int l_info(lua_State *L)
     lua_setfield(L, -2, "changes");
     lua_pushinteger(L, (lua_Integer)in.recoveries);
     lua_setfield(L, -2, "recoveries");
+    const struct {
+        const char *k;
+        uint64_t v;
+    } more[] = {{"capacity", in.capacity},       {"free", in.free},
+                {"region_bytes", in.region_bytes}, {"resident_bytes", in.resident_bytes},
+                {"page_bytes", in.page_bytes},   {"store_id", in.store_id},
+                {"cells", in.cells},             {"cells_used", in.cells_used}};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)more[i].v);
+        lua_setfield(L, -2, more[i].k);
+    }
+    static const char *const modes[] = {"default", "bind", "interleave", "preferred", "local"};
+    if (in.numa_mode >= 0 && in.numa_mode < (int32_t)(sizeof modes / sizeof modes[0])) {
+        lua_pushstring(L, modes[in.numa_mode]);
+        lua_setfield(L, -2, "numa");
+    }
     return 1;
 }
 

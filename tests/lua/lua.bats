@@ -22,6 +22,12 @@ setup_file() {
     [ "$(ctl get n)" = -5 ]
 }
 
+@test "stock lua5.4: create options (cells, numa, huge_pages) and info" {
+    command -v lua5.4
+    run -0 --separate-stderr lua5.4 "$BATS_TEST_DIRNAME/test_place.lua"
+    [[ "$output" == *"lua place: "*" checks passed" ]]
+}
+
 @test "splinterctl lua: arg, exit codes of Splinter errors and of other errors" {
     echo 'print(arg[0], arg[1], ...)' > "$TMP/a.lua"
     run -0 --separate-stderr ctl lua "$TMP/a.lua" x y
