@@ -205,12 +205,15 @@ static uint32_t opt_u32_field(lua_State *L, int t, const char *k)
     return (uint32_t)v;
 }
 
-/* opts.numa: a mode name (docs/PLACEMENT.md) */
+/* spl_numa_mode's names, by value (docs/PLACEMENT.md) */
+static const char *const numa_modes[] = {"default", "bind", "interleave", "preferred", "local", NULL};
+_Static_assert(sizeof numa_modes / sizeof numa_modes[0] == SPL__NUMA_MODE_COUNT + 1, "a name per mode");
+
+/* opts.numa: a mode name */
 static uint32_t numa_mode_field(lua_State *L, int t)
 {
-    static const char *const modes[] = {"default", "bind", "interleave", "preferred", "local", NULL};
     lua_getfield(L, t, "numa");
-    uint32_t m = lua_isnil(L, -1) ? 0 : (uint32_t)luaL_checkoption(L, -1, NULL, modes);
+    uint32_t m = lua_isnil(L, -1) ? 0 : (uint32_t)luaL_checkoption(L, -1, NULL, numa_modes);
     lua_pop(L, 1);
     return m;
 }
@@ -664,9 +667,8 @@ static int l_info(lua_State *L)
         lua_pushinteger(L, (lua_Integer)more[i].v);
         lua_setfield(L, -2, more[i].k);
     }
-    static const char *const modes[] = {"default", "bind", "interleave", "preferred", "local"};
-    if (in.numa_mode >= 0 && in.numa_mode < (int32_t)(sizeof modes / sizeof modes[0])) {
-        lua_pushstring(L, modes[in.numa_mode]);
+    if (in.numa_mode >= 0 && in.numa_mode < SPL__NUMA_MODE_COUNT) {
+        lua_pushstring(L, numa_modes[in.numa_mode]);
         lua_setfield(L, -2, "numa");
     }
     return 1;
