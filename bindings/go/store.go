@@ -78,7 +78,7 @@ type Options struct {
 
 	VecFormat VecFormat
 	TandemSep byte   // 0 = '.'
-	VecCells  uint32 // create: vector cells, 1..Slots; 0 = one per slot (open: 0 or the store's count)
+	VecCells  uint32 // create: vector cells, 1..Slots; 0 = one per slot (OpenOrCreate: 0 or the store's count; Open ignores it)
 
 	// Placement (create only; docs/PLACEMENT.md).  NUMA modes other than
 	// NumaDefault need a WITH_NUMA=1 build (else ErrNotSup).

@@ -82,8 +82,8 @@ export interface StoreOptions {
   /**
    * Vector cells, 1..slots (keys that can hold a vector at once); default 0 =
    * one per slot.  Once every cell holds one, vecSet on a key without a
-   * vector throws SPL_ENOCELL.  Open: 0 takes the store's; another count
-   * than the store's throws SPL_EGEOMETRY.
+   * vector throws SPL_ENOCELL.  openOrCreate: 0 takes the store's; another
+   * count than the store's throws SPL_EGEOMETRY (open ignores it).
    */
   vecCells?: number;
   /**

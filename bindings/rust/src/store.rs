@@ -253,8 +253,8 @@ impl Options {
     }
     /// Create: vector cells, 1..slots (0 = one per slot).  Once every cell
     /// holds a vector, a vector set on a key that has none is
-    /// [`Error::NoCell`].  Open: 0 = whatever the store has, another count
-    /// is [`Error::Geometry`].
+    /// [`Error::NoCell`].  open_or_create: 0 = whatever the store has,
+    /// another count is [`Error::Geometry`]; open ignores it.
     pub fn vec_cells(mut self, n: u32) -> Self {
         self.raw.vec_cells = n;
         self
