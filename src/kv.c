@@ -694,7 +694,7 @@ struct spl__newval {
  * the next ones, wrapping, until every slot was looked at.  Returns the
  * slot, held, holding no key; SPL_EFULL if every slot holds a key, or
  * SPL_EAGAIN if one was busy (it may be free once its writer is done). */
-static int spl__slot_claim(struct spl_store *s, uint32_t home)
+static __attribute__((noinline)) int spl__slot_claim(struct spl_store *s, uint32_t home)
 {
     uint64_t me = spl__owner_id();
     uint32_t j = spl__natural(s, home);
@@ -718,50 +718,75 @@ static int spl__slot_claim(struct spl_store *s, uint32_t home)
     return busy ? SPL_EAGAIN : SPL_EFULL;
 }
 
-/* Insert k, known absent a moment ago.  Steps (docs/PROTOCOL.md, "Insert"):
- * take a free slot and, inside its write section, write the key and value;
- * take a FREE index word near home (CAS) naming the slot, PENDING; raise
- * the home bucket's count and probe bound; full fence; look for another
- * PENDING or LIVE copy of k within the bound, backing off if there is one;
- * tag the word LIVE (the commit) and end the write section.  Two racing
- * inserters of one key cannot both miss each other. */
-static int spl__insert(struct spl_store *s, const struct spl__key *k, const struct spl__newval *nv)
+/* spl__slot_claim's common case inline: a free, settled slot among the
+ * natural one and the few after it, taken at the first try.  Anything
+ * else (a busy or unsettled slot on the way, none free nearby) goes to
+ * spl__slot_claim, which starts over having taken nothing.  j and *out:
+ * the natural slot of home, its index and address; *out: the slot taken. */
+#define SPL__CLAIM_NEAR 8
+static inline __attribute__((always_inline)) int spl__slot_claim_near(struct spl_store *s, uint32_t home,
+                                                                      uint64_t me, uint32_t j,
+                                                                      struct spl_slot **out)
 {
-    int rc = spl__slot_claim(s, k->home);
-    if (rc < 0)
-        return rc;
-    uint32_t i = (uint32_t)rc, d, p = 0;
-    struct spl_slot *sl = spl__slot(s, i);
-    /* A new key's first epoch is above any epoch a freed slot reached, so
-     * (key, epoch) never repeats across delete and re-insert (no ABA). */
-    uint64_t floor = spl_load_relaxed(&s->hdr->epoch_floor) & ~1ull;
-    if (floor > spl_load_relaxed(&sl->epoch))
-        spl_store_relaxed(&sl->epoch, floor);
-    uint64_t now = spl__now();
-    struct spl__note note;
-    /* Leftovers of an earlier key on the slot's own line: labels, vector.
-     * Its watch word, a line of its own (a miss the commit's locked
-     * instructions would wait for: 10% of an insert), is 0 already: every
-     * path that frees a slot clears it (spl__slot_clear), and no watch
-     * reaches a key before its word is LIVE (spl__find_locked). */
-    spl_store_relaxed(&sl->labels, 0);
-    spl__vec_release(s, i, sl);
-    spl__note_take(s, i, sl, k->fp, &note);
-    uint64_t odd = spl__write_begin(sl);
-    spl__copy_in(spl__slot_key(sl), 0, k->k, k->len, 1);
-    spl_store32_relaxed(&sl->key_len, (uint32_t)k->len);
-    spl__copy_in(spl__slot_val(s, sl), 0, nv->val, nv->len, 1);
-    spl_store32_relaxed(&sl->val_len, (uint32_t)nv->len);
-    spl_store8_relaxed(&sl->type, nv->type);
-    spl_store8_relaxed(&sl->user_flags, 0);
-    spl_store_relaxed(&sl->ctime_ns, now);
-    spl_store_relaxed(&sl->mtime_ns, now);
-    spl_store_relaxed(&sl->atime_ns, 0);
+    uint32_t end = s->nslots - j > SPL__CLAIM_NEAR ? j + SPL__CLAIM_NEAR : s->nslots;
+    struct spl_slot *sl = *out;
+    for (; j < end; j++, sl = (struct spl_slot *)(void *)((uint8_t *)sl + s->stride)) {
+        uint64_t e = spl_load_relaxed(&sl->epoch);
+        if (spl_load32_relaxed(&sl->key_len) && !(e & 1))
+            continue; /* holds a key: the lock decides, as in spl__slot_claim */
+        /* A free, settled slot is taken.  One whose write never settles
+         * (odd) goes to spl__slot_claim, which checks whether its writer
+         * died and repairs it: inserts passing over the slot of a dead
+         * writer are what recovers it (and the cell it may hold) when
+         * nobody looks the key up (tests/mp/vectorn.c filled a store to
+         * its last slot after 300 kills, and found one cell short when
+         * these passed such a slot by). */
+        uint64_t exp = 0;
+        if (!(e & 1) && spl_cas_acquire(&sl->owner, &exp, me)) {
+            /* still free and settled under the lock (pairs with spl__unlock) */
+            if (!(spl_load_relaxed(&sl->epoch) & 1) && spl_load32_relaxed(&sl->key_len) == 0) {
+                *out = sl;
+                return (int)j;
+            }
+            spl__unlock(sl);
+        }
+        break;
+    }
+    int rc = spl__slot_claim(s, home);
+    if (rc >= 0)
+        *out = spl__slot(s, (uint32_t)rc);
+    return rc;
+}
 
-    /* The key is in (the link spl__slot_link follows): a word may name the
-     * slot now.  Take the first FREE word from home on. */
-    const uint64_t pending = spl_ix_tag(k->fp, i, SPL_IX_PENDING);
+/* An insert between its steps: the slot it holds, the index word it took,
+ * the slot's odd epoch, and the change it will announce. */
+struct spl__ins {
+    struct spl_slot *sl;
+    uint32_t i, p;
+    uint64_t odd;
+    struct spl__note note;
+};
+
+/* Undo an insert that took slot in->i (and maybe a word): the slot holds no
+ * key again, its write section ends, and it is given back. */
+static void spl__ins_release(struct spl__ins *in)
+{
+    spl_store32_relaxed(&in->sl->key_len, 0);
+    spl_store32_relaxed(&in->sl->val_len, 0);
+    spl__write_end(in->sl, in->odd);
+    spl__unlock(in->sl);
+}
+
+/* Step 2 of an insert, in general: take the first FREE index word from
+ * k's home on, PENDING, naming slot in->i, and count the key at home.  A
+ * word neither FREE nor LIVE is scrubbed if no insert owns it.  On
+ * failure the slot is released.  Returns 0, SPL_EFULL or SPL_EAGAIN. */
+static __attribute__((noinline)) int spl__ins_take(struct spl_store *s, const struct spl__key *k,
+                                                   struct spl__ins *in)
+{
+    const uint64_t pending = spl_ix_tag(k->fp, in->i, SPL_IX_PENDING);
     int skipped = 0;
+    uint32_t d, p = 0;
     for (d = 0; d <= s->probe_max; d++) {
         p = spl__probe_at(s, k->home, d);
         uint64_t w = spl_load_relaxed(&s->index[p]);
@@ -774,7 +799,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
             if (spl_ix_state(w) == SPL_IX_FREE || spl_ix_state(w) == SPL_IX_LIVE || !again)
                 break;
             /* not an insert's while its slot is settled: scrub it, try once more */
-            if (!spl__ix_scrub(s, p, w, i))
+            if (!spl__ix_scrub(s, p, w, in->i))
                 break;
             w = spl_load_relaxed(&s->index[p]);
         }
@@ -783,11 +808,48 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         skipped |= spl_ix_state(w) != SPL_IX_LIVE;
     }
     if (d > s->probe_max) { /* the index is at most half full: only a hostile key set gets here */
-        rc = skipped ? SPL_EAGAIN : SPL_EFULL;
-        goto release_slot;
+        spl__ins_release(in);
+        return skipped ? SPL_EAGAIN : SPL_EFULL;
     }
     if (d)
         spl__bucket_add(s, k->home, d, 1);
+    in->p = p;
+    return 0;
+}
+
+/* Step 4, the commit: the epoch floor again, now that our word is visible
+ * and the scan is done: a delete of k that committed meanwhile (its word
+ * FREE, which our scan or our claim saw) raised the floor before that, so
+ * k's new incarnation starts above every epoch the old one showed (the
+ * spin model found the floor read only at the slot claim too early:
+ * docs/model/README.md).  Still odd: nobody reads the slot now.  Then tag
+ * the word LIVE, end the write section, give the slot back. */
+static inline __attribute__((always_inline)) void spl__ins_commit(struct spl_store *s, const struct spl__key *k,
+                                                                  struct spl__ins *in)
+{
+    uint64_t fl = spl_load_seqcst(&s->hdr->epoch_floor);
+    if ((fl | 1) > in->odd) {
+        in->odd = fl | 1;
+        spl_store_relaxed(&in->sl->epoch, in->odd);
+        in->note.epoch = in->odd + 1;
+    }
+    uint64_t *wp = &s->index[in->p], w = spl_load_relaxed(wp);
+    while (!spl_cas_seqcst(wp, &w, (w & SPL_IX_BUCKET_MASK) | spl_ix_tag(k->fp, in->i, SPL_IX_LIVE)))
+        ; /* the commit (the bucket half is other inserts') */
+    spl__write_end(in->sl, in->odd);
+    spl__unlock(in->sl);
+    spl__note_send(s, &in->note);
+}
+
+/* Step 3, in general, then the commit: look for another PENDING or LIVE
+ * copy of k within home's probe bound, backing off if there is one.
+ * Returns 0, SPL__RETRY (k appeared: overwrite it instead; or a dead
+ * inserter's word was scrubbed: go again) or SPL_EAGAIN, the slot and word
+ * given back in the last two cases. */
+static __attribute__((noinline)) int spl__ins_check(struct spl_store *s, const struct spl__key *k,
+                                                    struct spl__ins *in)
+{
+    int rc;
     /* Dekker: our PENDING word and bound are seq_cst RMWs and the scan's
      * loads are seq_cst, so in the single order of seq_cst operations two
      * inserters of one key cannot both load before the other's word (no
@@ -795,13 +857,13 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
     uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
     for (uint32_t e = 0; e <= md; e++) {
         uint32_t q = spl__probe_at(s, k->home, e);
-        if (q == p)
+        if (q == in->p)
             continue;
         uint64_t w = spl_load_seqcst(&s->index[q]);
         uint32_t x = spl__ix_slot(s, w);
         if ((w & SPL_IX_FP_MASK) != k->fp || spl_ix_state(w) == SPL_IX_FREE || x >= s->nslots)
             continue;
-        if (x == i) {
+        if (x == in->i) {
             /* a word naming the slot we hold, which held no key: only a
              * corrupt region has one; as the slot's holder, drop it */
             spl__ix_set_tag(s, q, 0);
@@ -810,7 +872,7 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
         if (spl_ix_state(w) != SPL_IX_LIVE) {
             /* another insert of (maybe) k in flight; it may be a dead
              * inserter's or garbage: scrub it if so, and go again */
-            rc = spl__ix_scrub(s, q, w, i) ? SPL__RETRY : SPL_EAGAIN;
+            rc = spl__ix_scrub(s, q, w, in->i) ? SPL__RETRY : SPL_EAGAIN;
             goto back_off;
         }
         struct spl_slot *o = spl__slot(s, x);
@@ -829,33 +891,117 @@ static int spl__insert(struct spl_store *s, const struct spl__key *k, const stru
             goto drop_word;
         }
     }
-    /* The floor again, now that our word is visible and the scan is done:
-     * a delete of k that committed meanwhile (its word FREE, which our
-     * scan or our claim saw) raised the floor before that, so k's new
-     * incarnation starts above every epoch the old one showed (the spin
-     * model found the floor read only at the slot claim too early:
-     * docs/model/README.md).  Still odd: nobody reads the slot now. */
-    uint64_t fl = spl_load_seqcst(&s->hdr->epoch_floor);
-    if ((fl | 1) > odd) {
-        odd = fl | 1;
-        spl_store_relaxed(&sl->epoch, odd);
-        note.epoch = odd + 1;
-    }
-    spl__ix_set_tag(s, p, spl_ix_tag(k->fp, i, SPL_IX_LIVE)); /* the commit */
-    spl__write_end(sl, odd);
-    spl__unlock(sl);
-    spl__note_send(s, &note);
+    spl__ins_commit(s, k, in);
     return 0;
 back_off:
     spl__bucket_sub(s, k->home);
 drop_word:
-    spl__ix_set_tag(s, p, 0);
-release_slot:
-    spl_store32_relaxed(&sl->key_len, 0);
-    spl_store32_relaxed(&sl->val_len, 0);
-    spl__write_end(sl, odd);
-    spl__unlock(sl);
+    spl__ix_set_tag(s, in->p, 0);
+    spl__ins_release(in);
     return rc;
+}
+
+/* Insert k, known absent a moment ago.  Steps (docs/PROTOCOL.md, "Insert"):
+ * 1. take a free slot and, inside its write section, write the key and
+ *    value;
+ * 2. take a FREE index word near home (CAS) naming the slot, PENDING;
+ *    raise the home bucket's count and probe bound;
+ * 3. full fence; look for another PENDING or LIVE copy of k within the
+ *    bound, backing off if there is one;
+ * 4. tag the word LIVE (the commit) and end the write section.
+ * Two racing inserters of one key cannot both miss each other.
+ *
+ * Each step's common case is inline and its general case out of line
+ * (spl__slot_claim, spl__ins_take, spl__ins_check), entered having done
+ * nothing the general case would not: here an insert's time follows its
+ * instruction count once its misses are in flight (bench/README.md, "The
+ * floor of a write"). */
+static inline __attribute__((always_inline)) int spl__insert_k(struct spl_store *s, const struct spl__key *k,
+                                                               const struct spl__newval *nv, uint32_t nat,
+                                                               struct spl_slot *nat_sl)
+{
+    /* nothing here waits for the slots' misses: before the claim decides */
+    uint64_t now = spl__now();
+    struct spl__ins in;
+    in.sl = nat_sl;
+    int rc = spl__slot_claim_near(s, k->home, spl__owner_id(), nat, &in.sl);
+    if (rc < 0)
+        return rc;
+    in.i = (uint32_t)rc;
+    struct spl_slot *sl = in.sl;
+    /* Leftovers of an earlier key on the slot's own line: labels, vector.
+     * Its watch word, a line of its own (a miss the commit's locked
+     * instructions would wait for: 10% of an insert), is 0 already: every
+     * path that frees a slot clears it (spl__slot_clear), and no watch
+     * reaches a key before its word is LIVE (spl__find_locked). */
+    spl_store_relaxed(&sl->labels, 0);
+    if (spl_load32_relaxed(&sl->vec_state))
+        spl__vec_release(s, in.i, sl);
+    spl__note_take(s, in.i, sl, k->fp, &in.note);
+    /* A new key's first epoch is above any epoch a freed slot reached, so
+     * (key, epoch) never repeats across delete and re-insert (no ABA):
+     * the write section opens at the floor if the slot's epoch is below. */
+    uint64_t e = spl_load_relaxed(&sl->epoch), floor = spl_load_relaxed(&s->hdr->epoch_floor) & ~1ull;
+    in.odd = (floor > e ? floor : e) | 1;
+    in.note.epoch = in.odd + 1;
+    spl_store_relaxed(&sl->epoch, in.odd);
+    spl_fence_release(); /* as spl__write_begin: pairs with spl__read_retry's fence */
+    spl__copy_in(spl__slot_key(sl), 0, k->k, k->len, 1);
+    spl_store32_relaxed(&sl->key_len, (uint32_t)k->len);
+    spl__copy_in(spl__slot_val(s, sl), 0, nv->val, nv->len, 1);
+    spl_store32_relaxed(&sl->val_len, (uint32_t)nv->len);
+    spl_store8_relaxed(&sl->type, nv->type);
+    spl_store8_relaxed(&sl->user_flags, 0);
+    spl_store_relaxed(&sl->ctime_ns, now);
+    spl_store_relaxed(&sl->mtime_ns, now);
+    spl_store_relaxed(&sl->atime_ns, 0);
+
+    /* 2. The key is in (the link spl__slot_link follows): a word may name
+     * the slot now.  Inline: the home word or the next FREE one after LIVE
+     * ones. */
+    const uint64_t pending = spl_ix_tag(k->fp, in.i, SPL_IX_PENDING);
+    uint32_t d = 0, p = k->home;
+    uint64_t w = spl_load_relaxed(&s->index[p]);
+    for (;;) {
+        if (spl_ix_state(w) == SPL_IX_FREE) {
+            if (spl_cas_seqcst(&s->index[p], &w,
+                               ((d ? w : spl__bucket_plus(w, 0, 1)) & SPL_IX_BUCKET_MASK) | pending))
+                break;
+            continue; /* the CAS loaded the word anew */
+        }
+        if (spl_ix_state(w) != SPL_IX_LIVE || ++d > s->probe_max) {
+            rc = spl__ins_take(s, k, &in);
+            if (rc)
+                return rc;
+            goto check;
+        }
+        p = spl__probe_at(s, k->home, d);
+        w = spl_load_relaxed(&s->index[p]);
+    }
+    if (d)
+        spl__bucket_add(s, k->home, d, 1);
+    in.p = p;
+
+    /* 3. Inline, the scan's common outcome: no other word within the
+     * bound carries k's fingerprint.  Any that does goes to the general
+     * scan, which looks again from the start. */
+    uint32_t md = spl__maxdist(s, spl_load_seqcst(&s->index[k->home]));
+    for (uint32_t x = 0; x <= md; x++) {
+        uint32_t q = spl__probe_at(s, k->home, x);
+        uint64_t o = spl_load_seqcst(&s->index[q]);
+        if (q != p && (o & SPL_IX_FP_MASK) == k->fp && spl_ix_state(o) != SPL_IX_FREE)
+            goto check;
+    }
+    spl__ins_commit(s, k, &in);
+    return 0;
+check:
+    return spl__ins_check(s, k, &in);
+}
+
+static int spl__insert(struct spl_store *s, const struct spl__key *k, const struct spl__newval *nv)
+{
+    uint32_t nat = spl__natural(s, k->home);
+    return spl__insert_k(s, k, nv, nat, spl__slot(s, nat));
 }
 
 /* ---- set, append, cas --------------------------------------------------- */
@@ -873,11 +1019,11 @@ enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
  * path runs.  SPL__ABSENT: no word matches (spl__find_locked's SPL_ENOENT),
  * so the caller inserts. */
 static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store *s, const struct spl__key *k,
-                                                               const void *val, size_t len)
+                                                               const void *val, size_t len,
+                                                               struct spl_slot *nat)
 {
-    /* most keys live in their natural slot, and an insert tries it first:
-     * start its misses now, in parallel with the index word's */
-    struct spl_slot *nat = spl__slot(s, spl__natural(s, k->home));
+    /* most keys live in their natural slot (nat), and an insert tries it
+     * first: start its misses now, in parallel with the index word's */
     __builtin_prefetch(nat, 1);
     __builtin_prefetch(spl__slot_key(nat), 1);
     __builtin_prefetch(spl__slot_val(s, nat) + len - 1, 1);
@@ -1003,10 +1149,12 @@ SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
     if (rc)
         return rc;
     if (val && len <= s->val_max && !s->rdonly) {
-        rc = spl__set_fast(s, &k, val, len);
+        uint32_t nat = spl__natural(s, k.home);
+        struct spl_slot *nat_sl = spl__slot(s, nat);
+        rc = spl__set_fast(s, &k, val, len, nat_sl);
         if (rc == SPL__ABSENT) { /* as spl__put_k does after SPL_ENOENT */
             struct spl__newval nv = {val, len, SPL_T_VOID};
-            rc = spl__insert(s, &k, &nv);
+            rc = spl__insert_k(s, &k, &nv, nat, nat_sl);
         }
         if (rc != SPL__SLOW && rc != SPL__RETRY)
             return rc;
