@@ -270,11 +270,15 @@ static struct spl_store *spl__ureg; /* linked by unext */
 static uint64_t spl__ugen;
 static pthread_key_t spl__ukey;
 static pthread_once_t spl__uonce = PTHREAD_ONCE_INIT;
+/* initial-exec: a plain %fs-relative load in libsplinter.so too, where the
+ * default model called __tls_get_addr on every overwrite (spl__set_fast);
+ * 24 bytes, in the static TLS surplus glibc keeps for libraries loaded with
+ * dlopen, as spl__stripe_plus1 (internal.h) */
 static _Thread_local struct {
     struct spl_store *s;
     uint64_t gen;
     uint32_t slot; /* index into s->ucache */
-} spl__utl;
+} spl__utl __attribute__((tls_model("initial-exec")));
 
 /* Give the calling thread's kept record back to its handle, if that handle
  * is still open. */
