@@ -556,6 +556,9 @@ extern void (*spl__test_after_create)(struct spl_store *s);
 int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *ctx);
 void spl__slot_unlock(struct spl_slot *sl);
 int spl__slot_busy(struct spl_store *s, uint32_t i);
+/* spl__slot_busy without its rate limit, for rare paths (vec.c: no free
+ * cell): recover slot i if its writer died; 1 if it did. */
+int spl__slot_dead(struct spl_store *s, uint32_t i);
 /* The caller holds slot i: drop its vector, freeing its cell (vec.c; in a
  * pure-KV build it only clears vec_state). */
 void spl__vec_release(struct spl_store *s, uint32_t i, struct spl_slot *sl);

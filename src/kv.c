@@ -528,6 +528,8 @@ static int spl__recover(struct spl_store *s, uint32_t i, uint64_t dead)
  * the interval, whatever else the thread met in between. */
 static _Thread_local uint64_t spl__last_check_ns;
 
+static int spl__owner_check(struct spl_store *s, uint32_t i);
+
 /* Called when slot i is busy.  Returns 1 if it recovered the slot. */
 static int spl__contended(struct spl_store *s, uint32_t i)
 {
@@ -537,6 +539,13 @@ static int spl__contended(struct spl_store *s, uint32_t i)
     if (now - spl__last_check_ns < SPL_CHECK_NS)
         return 0;
     spl__last_check_ns = now;
+    return spl__owner_check(s, i);
+}
+
+/* spl__contended without the rate limit: recover slot i if its writer is
+ * dead.  Returns 1 if it recovered the slot. */
+static int spl__owner_check(struct spl_store *s, uint32_t i)
+{
     struct spl_slot *sl = spl__slot(s, i);
     uint64_t owner = spl_load_relaxed(&sl->owner);
     uint64_t epoch = spl_load_relaxed(&sl->epoch);
@@ -2002,6 +2011,7 @@ int spl__key_read(struct spl_store *s, const char *key, spl__read_fn fn, void *c
 void spl__slot_unlock(struct spl_slot *sl) { spl__unlock(sl); }
 
 int spl__slot_busy(struct spl_store *s, uint32_t i) { return spl__contended(s, i); }
+int spl__slot_dead(struct spl_store *s, uint32_t i) { return !s->rdonly && spl__owner_check(s, i); }
 
 /* ==== entry point for src/wait.c (contention sleeps) ==== */
 

@@ -376,6 +376,9 @@ static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
         int o = !x1 ? 0 : (x1 > s->nslots || x1 - 1 == self) ? 1 : spl__cell_orphan(s, c, x1 - 1);
         if (o > 0)
             spl__cell_free(s, c, cl, w);
+        else if (o < 0) /* a dead writer's slot is recovered (its cell freed, if
+                         * its key is gone): the next round may take it */
+            spl__slot_dead(s, x1 - 1);
         /* a slot being written that (at a glance, without its seqlock)
          * names the cell is taken for its owner: a full arena of vectors
          * being rewritten is SPL_ENOCELL, not endless SPL_EAGAIN */
@@ -397,6 +400,31 @@ static int spl__cell_any_free(struct spl_store *s)
             return 1;
     }
     return 0;
+}
+
+/* No cell looks free for a new key.  A writer that died inside a delete or
+ * a vector write may hold one in a slot nobody will touch again (its key is
+ * gone, or nobody writes it): give the owner of each slot whose cell is
+ * linked and whose epoch is odd a liveness check (spl__slot_dead recovers a
+ * dead one's slot, which frees the cell if the key is gone or had no
+ * vector before).  0 if a cell is free now; SPL_EAGAIN if a cell's slot is
+ * still being written (by a live writer); else SPL_ENOCELL. */
+static int spl__cell_reclaim(struct spl_store *s)
+{
+    uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
+    uint32_t n = high < s->ncells ? (uint32_t)high : s->ncells;
+    int busy = 0;
+    for (uint32_t c = 0; c < n; c++) {
+        uint32_t x1 = spl__link_slot1(spl_load_relaxed(&spl__cell(s, c)->link));
+        if (!x1 || x1 > s->nslots) /* free, or corrupt: the claim's sweep */
+            continue;
+        struct spl_slot *sl = spl__slot(s, x1 - 1);
+        if (!(spl_load_relaxed(&sl->epoch) & 1))
+            continue;
+        spl__slot_dead(s, x1 - 1);
+        busy |= (int)(spl_load_relaxed(&sl->epoch) & 1);
+    }
+    return spl__cell_any_free(s) ? 0 : busy ? SPL_EAGAIN : SPL_ENOCELL;
 }
 
 /* Claim the first free cell in [from, to) for slot i.  The slot names the
@@ -529,7 +557,9 @@ static int spl__vec_put(spl_store *s, const char *key, const struct spl_vec_head
     uint64_t fp;
     int i = spl__key_lock(s, key, 0, &fp);
     if (i == SPL_ENOENT && !cond) { /* a new key: made only if a cell looks free */
-        i = spl__cell_any_free(s) ? spl__key_lock(s, key, 1, &fp) : SPL_ENOCELL;
+        i = spl__cell_any_free(s) ? 0 : spl__cell_reclaim(s);
+        if (i == 0)
+            i = spl__key_lock(s, key, 1, &fp);
         created = i >= 0;
         if (created && spl__test_after_create)
             spl__test_after_create(s);
