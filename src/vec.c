@@ -407,24 +407,19 @@ static int spl__cell_any_free(struct spl_store *s)
  * gone, or nobody writes it): give the owner of each slot whose cell is
  * linked and whose epoch is odd a liveness check (spl__slot_dead recovers a
  * dead one's slot, which frees the cell if the key is gone or had no
- * vector before).  0 if a cell is free now; SPL_EAGAIN if a cell's slot is
- * still being written (by a live writer); else SPL_ENOCELL. */
+ * vector before).  0 if a cell is free now, else SPL_ENOCELL: a slot a
+ * live writer is writing keeps its cell, as in the claim's sweep (a full
+ * arena under writers is SPL_ENOCELL, not endless SPL_EAGAIN). */
 static int spl__cell_reclaim(struct spl_store *s)
 {
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
     uint32_t n = high < s->ncells ? (uint32_t)high : s->ncells;
-    int busy = 0;
     for (uint32_t c = 0; c < n; c++) {
         uint32_t x1 = spl__link_slot1(spl_load_relaxed(&spl__cell(s, c)->link));
-        if (!x1 || x1 > s->nslots) /* free, or corrupt: the claim's sweep */
-            continue;
-        struct spl_slot *sl = spl__slot(s, x1 - 1);
-        if (!(spl_load_relaxed(&sl->epoch) & 1))
-            continue;
-        spl__slot_dead(s, x1 - 1);
-        busy |= (int)(spl_load_relaxed(&sl->epoch) & 1);
+        if (x1 && x1 <= s->nslots && (spl_load_relaxed(&spl__slot(s, x1 - 1)->epoch) & 1))
+            spl__slot_dead(s, x1 - 1); /* (free, or corrupt: the claim's sweep) */
     }
-    return spl__cell_any_free(s) ? 0 : busy ? SPL_EAGAIN : SPL_ENOCELL;
+    return spl__cell_any_free(s) ? 0 : SPL_ENOCELL;
 }
 
 /* Claim the first free cell in [from, to) for slot i.  The slot names the

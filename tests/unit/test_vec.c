@@ -1327,16 +1327,6 @@ static void test_cells_orphans_swept(void **state)
  * in use, a vector for a new key must get that cell back (the slot
  * recovered), not SPL_ENOCELL: tests/mp/vectorn.c met this after 300 kills,
  * 1 run in 40, once inserts stopped recovering slots they pass over. */
-/* spl_vec_set until it is not SPL_EAGAIN (a thread checks a busy slot's
- * owner at most once a millisecond), as a caller would. */
-static int vec_set_retry(spl_store *s, const char *key, const float *v, uint32_t dim)
-{
-    int rc;
-    for (int t = 0; (rc = spl_vec_set(s, key, v, dim)) == SPL_EAGAIN && t < 100; t++)
-        usleep(2000);
-    return rc;
-}
-
 /* Key "d" (a vector in slot d) deleted by a writer that died after its
  * commit, as above. */
 static void dead_deleter(spl_store *s, uint8_t *m, uint32_t d)
@@ -1374,7 +1364,7 @@ static void test_cells_dead_deleter(void **state)
     uint32_t d = slot_of(s, "d");
     dead_deleter(s, m, d);
     stamp(v, dim, 5);
-    CHECK_RC(vec_set_retry(s, "e", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "e", v, dim), 0);
     CHECK_RC(spl_vec_get(s, "e", w, dim, NULL), 0);
     assert_memory_equal(v, w, sizeof v);
     assert_int_equal(slot_of(s, "e"), d); /* the dead deleter's slot, recovered */
@@ -1400,7 +1390,7 @@ static void test_cells_dead_deleter(void **state)
     m = map_store(s, &len);
     dead_deleter(s, m, slot_of(s, "d"));
     stamp(v, dim, 6);
-    CHECK_RC(vec_set_retry(s, "x", v, dim), 0);
+    CHECK_RC(spl_vec_set(s, "x", v, dim), 0);
     CHECK_RC(spl_vec_get(s, "x", w, dim, NULL), 0);
     assert_memory_equal(v, w, sizeof v);
     assert_int_equal(search_all(s, dim, &skipped), 4);
