@@ -71,7 +71,7 @@ static inline uint64_t spl__now(void) { return spl__clock_ns(CLOCK_REALTIME_COAR
 /* Replace word p's tag (state, slot, fingerprint), keeping its bucket.  Only
  * the holder of the slot a word names changes that word's tag; a FREE word
  * is taken by CAS (spl__insert). */
-static void spl__ix_set_tag(struct spl_store *s, uint32_t p, uint64_t tag)
+static inline void spl__ix_set_tag(struct spl_store *s, uint32_t p, uint64_t tag)
 {
     uint64_t *w = &s->index[p];
     uint64_t v = spl_load_relaxed(w);
@@ -846,9 +846,7 @@ static inline __attribute__((always_inline)) void spl__ins_commit(struct spl_sto
         spl_store_relaxed(&in->sl->epoch, in->odd);
         in->note.epoch = in->odd + 1;
     }
-    uint64_t *wp = &s->index[in->p], w = spl_load_relaxed(wp);
-    while (!spl_cas_seqcst(wp, &w, (w & SPL_IX_BUCKET_MASK) | spl_ix_tag(k->fp, in->i, SPL_IX_LIVE)))
-        ; /* the commit (the bucket half is other inserts') */
+    spl__ix_set_tag(s, in->p, spl_ix_tag(k->fp, in->i, SPL_IX_LIVE)); /* the commit */
     spl__write_end(in->sl, in->odd);
     spl__unlock(in->sl);
     spl__note_send(s, &in->note);
