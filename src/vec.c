@@ -362,9 +362,14 @@ static int spl__cell_orphan(struct spl_store *s, uint32_t c, uint32_t x)
 /* Free every orphaned cell below the high-water mark.  Runs when a claim
  * for slot self finds no free cell: with a cell per slot only orphans can
  * fill the arena; with fewer cells (spl_options.vec_cells) it may just be
- * full.  The caller holds self, which names no cell of its own (else it
+ * full; or when a new key's vector finds none (self UINT32_MAX: no slot
+ * held).  The caller holds self, which names no cell of its own (else it
  * would not claim): a cell linking self is an orphan, though self's odd
- * epoch would hide that from spl__cell_orphan. */
+ * epoch would hide that from spl__cell_orphan.  A cell whose slot is being
+ * written gets its writer's liveness checked, without the rate limit busy
+ * readers have (this is rare): a dead writer's slot is recovered, freeing
+ * the cell if its key is gone (a delete that died after its commit leaves
+ * a key nobody looks up, so nobody else would meet that slot). */
 static uint32_t spl__cell_sweep(struct spl_store *s, uint32_t self)
 {
     uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
@@ -400,26 +405,6 @@ static int spl__cell_any_free(struct spl_store *s)
             return 1;
     }
     return 0;
-}
-
-/* No cell looks free for a new key.  A writer that died inside a delete or
- * a vector write may hold one in a slot nobody will touch again (its key is
- * gone, or nobody writes it): give the owner of each slot whose cell is
- * linked and whose epoch is odd a liveness check (spl__slot_dead recovers a
- * dead one's slot, which frees the cell if the key is gone or had no
- * vector before).  0 if a cell is free now, else SPL_ENOCELL: a slot a
- * live writer is writing keeps its cell, as in the claim's sweep (a full
- * arena under writers is SPL_ENOCELL, not endless SPL_EAGAIN). */
-static int spl__cell_reclaim(struct spl_store *s)
-{
-    uint64_t high = spl_load_seqcst(&s->hdr->cell_high);
-    uint32_t n = high < s->ncells ? (uint32_t)high : s->ncells;
-    for (uint32_t c = 0; c < n; c++) {
-        uint32_t x1 = spl__link_slot1(spl_load_relaxed(&spl__cell(s, c)->link));
-        if (x1 && x1 <= s->nslots && (spl_load_relaxed(&spl__slot(s, x1 - 1)->epoch) & 1))
-            spl__slot_dead(s, x1 - 1); /* (free, or corrupt: the claim's sweep) */
-    }
-    return spl__cell_any_free(s) ? 0 : SPL_ENOCELL;
 }
 
 /* Claim the first free cell in [from, to) for slot i.  The slot names the
@@ -552,9 +537,12 @@ static int spl__vec_put(spl_store *s, const char *key, const struct spl_vec_head
     uint64_t fp;
     int i = spl__key_lock(s, key, 0, &fp);
     if (i == SPL_ENOENT && !cond) { /* a new key: made only if a cell looks free */
-        i = spl__cell_any_free(s) ? 0 : spl__cell_reclaim(s);
-        if (i == 0)
-            i = spl__key_lock(s, key, 1, &fp);
+        /* none looks free: the sweep frees orphans and recovers the slots
+         * of dead writers, whose cells a key nobody looks up again (a
+         * delete that died after its commit) would hold for good */
+        if (!spl__cell_any_free(s))
+            (void)spl__cell_sweep(s, UINT32_MAX); /* holding no slot */
+        i = spl__cell_any_free(s) ? spl__key_lock(s, key, 1, &fp) : SPL_ENOCELL;
         created = i >= 0;
         if (created && spl__test_after_create)
             spl__test_after_create(s);
