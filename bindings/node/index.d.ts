@@ -462,12 +462,18 @@ export class Store {
   /** Measure and hash key once for this store (spl_key_prep); SPL_EKEYLEN past keyMax. */
   prepare(key: Key): PreparedKey;
   /**
+   * Measure and hash many keys at once for the batch calls: a KeyBatch,
+   * handed to getMany, getManyInto and setMany as one object (an array of
+   * PreparedKeys costs a native step per key).  SPL_EKEYLEN past keyMax.
+   */
+  prepareMany(keys: Iterable<PreparedKey | Key>): KeyBatch;
+  /**
    * The values of keys in spl_get_many batches (the lookups overlapped),
    * in order; undefined for an absent key.  Plain keys are prepared first.
    * The Buffers are views into one allocation for the whole batch.
    * Throws the first failure: SPL_EINVAL for a key prepared for another store.
    */
-  getMany(keys: Iterable<PreparedKey | Key>): (Buffer | undefined)[];
+  getMany(keys: Iterable<PreparedKey | Key> | KeyBatch): (Buffer | undefined)[];
   /**
    * getMany without allocating: value i goes to buf[i * stride ...], its
    * length to lens[i]: -1 for an absent key and, for a value longer than
@@ -475,9 +481,23 @@ export class Store {
    * SPL_EINVAL if buf holds fewer than keys x stride bytes or lens fewer
    * entries than keys; throws the first other failure like getMany.
    */
-  getManyInto(keys: Iterable<PreparedKey | Key>, buf: Uint8Array, stride: number, lens: Int32Array): number;
+  getManyInto(keys: Iterable<PreparedKey | Key> | KeyBatch, buf: Uint8Array, stride: number, lens: Int32Array): number;
   /** Write [key, value] pairs (or a Map) in one spl_set_many; each write is atomic on its own. */
   setMany(entries: Iterable<readonly [PreparedKey | Key, Value]>): this;
+  /** Write a KeyBatch's keys, one value each, in one spl_set_many. */
+  setMany(batch: KeyBatch, values: Iterable<Value>): this;
+}
+
+/**
+ * Keys measured and hashed once for one store (Store.prepareMany), for
+ * getMany, getManyInto and setMany.  It holds its own copy of the keys'
+ * bytes; another store's batch calls refuse it with SPL_EINVAL.
+ */
+export class KeyBatch {
+  /** The keys, in order (a PreparedKey given to prepareMany as its key). */
+  readonly keys: readonly Key[];
+  readonly length: number;
+  readonly store: Store;
 }
 
 /**
@@ -501,6 +521,7 @@ export class PreparedKey {
 declare const splinter: {
   Store: typeof Store;
   PreparedKey: typeof PreparedKey;
+  KeyBatch: typeof KeyBatch;
   Subscription: typeof Subscription;
   View: typeof View;
   SplinterError: typeof SplinterError;

@@ -11,7 +11,8 @@
 // latency).  The floors of a Node-API binding are timed in the same run:
 // an empty native call (two arguments), and one that also converts the key
 // as get does.  Batches: getMany and getManyInto over 64 prepared keys a
-// call (per key).
+// call (per key), given as an array of PreparedKeys or as one KeyBatch
+// (the ops ending in "kb").
 //
 //   node bench/bench.mjs [--keys 100000] [--ops 200000] [--rounds 15] [--json]
 import { Store } from '../lib/index.mjs';
@@ -44,11 +45,11 @@ const mbuf = Buffer.alloc(64 * 64);
 const mlens = new Int32Array(64);
 function jsLoop(op, order) {
   const t0 = process.hrtime.bigint();
-  if (op === 'getMany64') {
+  if (op === 'getMany64' || op === 'getMany64kb') {
     for (const b of batches) s.getMany(b);
     return Number(process.hrtime.bigint() - t0) / (batches.length * 64);
   }
-  if (op === 'getManyInto64') {
+  if (op === 'getManyInto64' || op === 'getManyInto64kb') {
     for (const b of batches) s.getManyInto(b, mbuf, 64, mlens);
     return Number(process.hrtime.bigint() - t0) / (batches.length * 64);
   }
@@ -80,14 +81,18 @@ const target = 150; // ns over C (pipelined)
 const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const results = [];
 let prepared = null;
-for (const op of ['get', 'getInto', 'set', 'getMany64', 'getManyInto64']) {
+for (const op of ['get', 'getInto', 'set', 'getMany64', 'getManyInto64', 'getMany64kb', 'getManyInto64kb']) {
   // Batches of 64 prepared keys: last, as 100,000 PreparedKeys weigh on
   // the other cases' collections.
   if (op.startsWith('getMany') && !prepared) prepared = keys.map((k) => s.prepare(k));
   for (const [pattern, order] of [['hot', hot], ['random', random]]) {
     if (prepared) {
       batches = [];
-      for (let i = 0; i + 64 <= order.length; i += 64) batches.push(Array.from(order.subarray(i, i + 64), (k) => prepared[k]));
+      const kb = op.endsWith('kb'); // a KeyBatch of the 64 keys, or an array of 64 PreparedKeys
+      for (let i = 0; i + 64 <= order.length; i += 64) {
+        const b = Array.from(order.subarray(i, i + 64), (k) => (kb ? keys[k] : prepared[k]));
+        batches.push(kb ? s.prepareMany(b) : b);
+      }
     }
     jsLoop(op, order); // warm up (JIT, caches)
     cLoop(op, 0, order);
@@ -124,9 +129,9 @@ if (json) {
   const p = (x, w) => String(x).padStart(w);
   console.log(`node ${process.version}: ${nkeys} keys, 64-byte values, ${rounds} rounds of ${ops} ops (fastest round; median in brackets)`);
   console.log(`floors: an empty Node-API call ${floors.napi_call_ns} ns; with the key converted as get does ${floors.napi_get_shape_ns} ns`);
-  console.log(`${''.padEnd(21)} ${p('C', 16)} ${p('C dep', 9)} ${p('node', 16)} ${p('node-C', 9)} ${p('node-Cdep', 9)}`);
+  console.log(`${''.padEnd(23)} ${p('C', 16)} ${p('C dep', 9)} ${p('node', 16)} ${p('node-C', 9)} ${p('node-Cdep', 9)}`);
   for (const r of results)
     console.log(
-      `${r.op.padEnd(14)}${r.pattern.padEnd(7)} ${p(r.c_ns, 7)} (${p(r.c_median_ns, 6)}) ${p(r.c_dep_ns, 9)} ${p(r.node_ns, 7)} (${p(r.node_median_ns, 6)}) ${p(r.overhead_ns, 9)} ${p(r.overhead_dep_ns, 9)}${r.overhead_ns > target ? '  (over the ' + target + ' ns target)' : ''}`,
+      `${r.op.padEnd(16)}${r.pattern.padEnd(7)} ${p(r.c_ns, 7)} (${p(r.c_median_ns, 6)}) ${p(r.c_dep_ns, 9)} ${p(r.node_ns, 7)} (${p(r.node_median_ns, 6)}) ${p(r.overhead_ns, 9)} ${p(r.overhead_dep_ns, 9)}${r.overhead_ns > target ? '  (over the ' + target + ' ns target)' : ''}`,
     );
 }

@@ -267,6 +267,26 @@ class PreparedKey {
   }
 }
 
+/**
+ * Keys measured and hashed once for one store (Store.prepareMany), for the
+ * batch calls: one object to hand over, where an array of PreparedKeys
+ * costs a native step per key.  It holds its own copy of the keys' bytes.
+ */
+class KeyBatch {
+  constructor(store, n, keys) {
+    this._store = store;
+    this._n = n;
+    this.keys = keys;
+  }
+  /** The store it was prepared for. */
+  get store() {
+    return this._store;
+  }
+  get length() {
+    return this.keys.length;
+  }
+}
+
 class Store {
   constructor(n, fast, opts) {
     this._n = n;
@@ -586,16 +606,26 @@ class Store {
   prepare(key) {
     return new PreparedKey(this, this._n.prepare(key), key);
   }
+  /** Hash many keys (PreparedKeys or plain keys) at once for the batch
+   * calls (getMany, getManyInto, setMany): a KeyBatch. */
+  prepareMany(keys) {
+    const ks = Array.from(keys, (k) => (k instanceof PreparedKey ? k.key : k));
+    return new KeyBatch(this, this._n.prepareMany(ks), ks);
+  }
   _prep(k) {
     return k instanceof PreparedKey ? k._n : this._n.prepare(k);
+  }
+  _prepAll(keys) {
+    return keys instanceof KeyBatch ? keys._n : Array.from(keys, (k) => this._prep(k));
   }
   /** The values of keys (PreparedKeys or plain keys) in spl_get_many
    * batches: Buffers, undefined for an absent key.  The Buffers are views
    * into one allocation for the batch (a value kept keeps the batch's bytes
    * alive); values longer than 256 bytes are read again one by one. */
   getMany(keys) {
-    const ks = Array.from(keys, (k) => this._prep(k));
-    const n = ks.length;
+    const batch = keys instanceof KeyBatch;
+    const ks = this._prepAll(keys);
+    const n = batch ? keys.length : ks.length;
     const stride = this._stride || (this._stride = Math.max(1, Math.min(256, this.info().valMax)));
     const buf = Buffer.allocUnsafeSlow(n * stride);
     const lens = new Int32Array(n);
@@ -603,7 +633,8 @@ class Store {
     const out = new Array(n);
     for (let i = 0; i < n; i++) {
       const l = lens[i];
-      out[i] = l < 0 ? undefined : l > stride ? ks[i].get() : buf.subarray(i * stride, i * stride + l);
+      if (l > stride) out[i] = batch ? this.get(keys.keys[i]) : ks[i].get();
+      else out[i] = l < 0 ? undefined : buf.subarray(i * stride, i * stride + l);
     }
     return out;
   }
@@ -611,10 +642,16 @@ class Store {
    * length to lens[i] (an Int32Array): -1 for an absent key; for a value
    * longer than stride, the length it needs.  Returns the number found. */
   getManyInto(keys, buf, stride, lens) {
-    return this._n.getManyInto(Array.from(keys, (k) => this._prep(k)), buf, stride, lens);
+    return this._n.getManyInto(this._prepAll(keys), buf, stride, lens);
   }
-  /** Write [key, value] pairs (or a Map) in one spl_set_many; throws the first failure. */
-  setMany(entries) {
+  /** Write [key, value] pairs (or a Map) in one spl_set_many, or a
+   * KeyBatch's keys and one value each (setMany(batch, values)); throws
+   * the first failure. */
+  setMany(entries, values) {
+    if (entries instanceof KeyBatch) {
+      this._n.setMany(entries._n, Array.from(values));
+      return this;
+    }
     const ks = [];
     const vs = [];
     for (const [k, v] of entries) {
@@ -639,6 +676,7 @@ const errors = native.errors;
 module.exports = {
   Store,
   PreparedKey,
+  KeyBatch,
   Subscription,
   View,
   SplinterError,

@@ -7,6 +7,7 @@ const splinter = require('./index.cjs');
 export const {
   Store,
   PreparedKey,
+  KeyBatch,
   Subscription,
   View,
   SplinterError,

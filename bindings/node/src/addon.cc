@@ -97,6 +97,7 @@ struct AddonData {
     Napi::FunctionReference store_ctor;
     Napi::FunctionReference sub_ctor;
     Napi::FunctionReference prep_ctor;
+    Napi::FunctionReference batch_ctor;
 };
 
 // ---------------------------------------------------------------- errors
@@ -718,6 +719,19 @@ private:
     }
 };
 
+// A list of keys prepared once (Store.prepareMany): one object a batch call
+// unwraps, where an array of PreparedKeys costs Node-API several calls a key.
+// It holds its keys' bytes (NUL-terminated, one block) and their spl_keys.
+class Batch : public Napi::ObjectWrap<Batch> {
+public:
+    static Napi::Function Init(Napi::Env env) { return DefineClass(env, "NativeKeyBatch", {}); }
+    explicit Batch(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Batch>(info) {}
+
+    std::vector<char> bytes;
+    std::vector<size_t> offs; // key i at bytes.data() + offs[i]
+    std::vector<spl_key> keys;
+};
+
 class Store : public Napi::ObjectWrap<Store> {
 public:
     static Napi::Function Init(Napi::Env env);
@@ -796,6 +810,7 @@ private:
     Napi::Value TandemVecSet(const Napi::CallbackInfo &info);
     Napi::Value TandemVecGet(const Napi::CallbackInfo &info);
     Napi::Value Prepare(const Napi::CallbackInfo &info);
+    Napi::Value PrepareMany(const Napi::CallbackInfo &info);
     Napi::Value GetMany(const Napi::CallbackInfo &info);
     Napi::Value SetMany(const Napi::CallbackInfo &info);
 };
@@ -1958,7 +1973,7 @@ Napi::Value Store::TandemVecGet(const Napi::CallbackInfo &info)
 }
 
 // prepare(key) -> NativePreparedKey
-// Marks the NativePreparedKeys that Prepare made (prep_array checks it).
+// Marks the NativePreparedKeys that Prepare made (KeyList checks it).
 static const napi_type_tag prep_tag = {0x73706c696e746572ull, 0x707265706b657931ull};
 
 Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
@@ -1981,37 +1996,104 @@ Napi::Value Store::Prepare(const Napi::CallbackInfo &info)
     return o;
 }
 
-// The spl_key array of an array of NativePreparedKey (throws a TypeError).
-// A key is recognised by the type tag Prepare gives it (a lookup of one
-// private property, where instanceof walks the prototype chain).
-static bool prep_array(Napi::Env env, Napi::Value v, std::vector<spl_key> &out, std::vector<Prep *> &preps)
-{
-    if (!v.IsArray()) {
-        throw_type(env, "keys must be an array of PreparedKey");
-        return false;
-    }
-    napi_value a = v;
-    uint32_t n = 0;
-    napi_get_array_length(env, a, &n);
-    out.resize(n);
-    preps.resize(n);
-    for (uint32_t i = 0; i < n; i++) {
-        napi_value e;
+static const napi_type_tag batch_tag = {0x73706c696e746572ull, 0x6b65796261746368ull};
+
+// The spl_keys a batch call works on: a NativeKeyBatch's (one unwrap), or
+// those of an array of NativePreparedKey, each recognised by the type tag
+// Prepare gives it (a lookup of one private property, where instanceof
+// walks the prototype chain).  from() throws a TypeError for anything else.
+struct KeyList {
+    const spl_key *k = nullptr;
+    size_t n = 0;
+    Batch *b = nullptr;
+    std::vector<spl_key> own;
+    std::vector<Prep *> preps;
+
+    const char *name(size_t i) const { return b ? b->bytes.data() + b->offs[i] : preps[i]->key.c_str(); }
+
+    bool from(Napi::Env env, Napi::Value v)
+    {
         bool ok = false;
         void *w = nullptr;
-        if (napi_get_element(env, a, i, &e) != napi_ok || napi_check_object_type_tag(env, e, &prep_tag, &ok) != napi_ok ||
-            !ok || napi_unwrap(env, e, &w) != napi_ok || !w) {
+        if (v.IsObject() && !v.IsArray() && napi_check_object_type_tag(env, v, &batch_tag, &ok) == napi_ok && ok &&
+            napi_unwrap(env, v, &w) == napi_ok && w) {
+            b = static_cast<Batch *>(w);
+            k = b->keys.data();
+            n = b->keys.size();
+            return true;
+        }
+        if (!v.IsArray()) {
             if (!env.IsExceptionPending())
-                throw_type(env, "keys must be PreparedKey objects");
+                throw_type(env, "keys must be an array of PreparedKey, or a KeyBatch");
             return false;
         }
-        preps[i] = static_cast<Prep *>(w);
-        out[i] = preps[i]->k;
+        napi_value a = v;
+        uint32_t len = 0;
+        napi_get_array_length(env, a, &len);
+        own.resize(len);
+        preps.resize(len);
+        for (uint32_t i = 0; i < len; i++) {
+            napi_value e;
+            ok = false;
+            w = nullptr;
+            if (napi_get_element(env, a, i, &e) != napi_ok ||
+                napi_check_object_type_tag(env, e, &prep_tag, &ok) != napi_ok || !ok ||
+                napi_unwrap(env, e, &w) != napi_ok || !w) {
+                if (!env.IsExceptionPending())
+                    throw_type(env, "keys must be PreparedKey objects");
+                return false;
+            }
+            preps[i] = static_cast<Prep *>(w);
+            own[i] = preps[i]->k;
+        }
+        k = own.data();
+        n = len;
+        return true;
     }
-    return true;
+};
+
+// prepareMany([key]) -> NativeKeyBatch: every key (string or bytes)
+// measured and hashed for this store once, its bytes copied.
+Napi::Value Store::PrepareMany(const Napi::CallbackInfo &info)
+{
+    Napi::Env env = info.Env();
+    spl_store *s = live(env);
+    if (!s)
+        return env.Undefined();
+    if (!info[0].IsArray()) {
+        throw_type(env, "prepareMany(keys: array)");
+        return env.Undefined();
+    }
+    Napi::Array a = info[0].As<Napi::Array>();
+    uint32_t n = a.Length();
+    auto *d = env.GetInstanceData<AddonData>();
+    Napi::Object o = d->batch_ctor.New({});
+    if (env.IsExceptionPending())
+        return env.Undefined();
+    Batch *b = Batch::Unwrap(o);
+    b->offs.resize(n);
+    for (uint32_t i = 0; i < n; i++) {
+        Key k;
+        if (!k.from(env, a.Get(i), h->key_max))
+            return env.Undefined();
+        b->offs[i] = b->bytes.size();
+        b->bytes.insert(b->bytes.end(), k.p, k.p + k.len);
+        b->bytes.push_back('\0');
+    }
+    b->keys.resize(n); // the block is complete: its addresses no longer move
+    for (uint32_t i = 0; i < n; i++) {
+        const char *key = b->bytes.data() + b->offs[i];
+        int rc = spl_key_prep(s, key, &b->keys[i]);
+        if (rc < 0) {
+            throw_spl(env, rc, "prepareMany", key);
+            return env.Undefined();
+        }
+    }
+    napi_type_tag_object(env, o, &batch_tag);
+    return o;
 }
 
-// getMany([NativePreparedKey]) -> [Buffer | undefined]; throws the first
+// getMany([NativePreparedKey] | NativeKeyBatch) -> [Buffer | undefined]; throws the first
 // failure (SPL_EINVAL for a key prepared for another store).
 Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
 {
@@ -2019,16 +2101,15 @@ Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
     spl_store *s = live(env);
     if (!s)
         return env.Undefined();
-    std::vector<spl_key> keys;
-    std::vector<Prep *> preps;
-    if (!prep_array(env, info[0], keys, preps))
+    KeyList keys;
+    if (!keys.from(env, info[0]))
         return env.Undefined();
-    size_t n = keys.size();
+    size_t n = keys.n;
     size_t stride = h->val_max < 256 ? (h->val_max ? h->val_max : 1) : 256;
     std::vector<char> bufs(n * stride + 1);
     std::vector<size_t> lens(n);
     std::vector<int> rcs(n);
-    int rc = spl_get_many(s, keys.data(), n, bufs.data(), stride, lens.data(), rcs.data());
+    int rc = spl_get_many(s, keys.k, n, bufs.data(), stride, lens.data(), rcs.data());
     if (rc < 0) {
         throw_spl(env, rc, "getMany");
         return env.Undefined();
@@ -2042,21 +2123,21 @@ Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
             out.Set((uint32_t)i, env.Undefined());
         } else if (r == SPL_ENOBUFS || r == SPL_EAGAIN) {
             int rc2 = 0;
-            Napi::Value v = Prep::get_k(env, h, s, &keys[i], &rc2);
+            Napi::Value v = Prep::get_k(env, h, s, &keys.k[i], &rc2);
             if (rc2 < 0) {
-                throw_spl(env, rc2, "getMany", preps[i]->key.c_str());
+                throw_spl(env, rc2, "getMany", keys.name(i));
                 return env.Undefined();
             }
             out.Set((uint32_t)i, v);
         } else {
-            throw_spl(env, r, "getMany", preps[i]->key.c_str());
+            throw_spl(env, r, "getMany", keys.name(i));
             return env.Undefined();
         }
     }
     return out;
 }
 
-// getManyInto([NativePreparedKey], buf, stride, lens Int32Array) -> found:
+// getManyInto([NativePreparedKey] | NativeKeyBatch, buf, stride, lens Int32Array) -> found:
 // value i to buf[i * stride ...], its length to lens[i]; -1 for an absent
 // key; for a value longer than stride, the length it needs (> stride).
 // Nothing is allocated per key; busy keys are read again alone (retry).
@@ -2068,9 +2149,8 @@ Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
     spl_store *s = live(env);
     if (!s)
         return env.Undefined();
-    std::vector<spl_key> keys;
-    std::vector<Prep *> preps;
-    if (!prep_array(env, info[0], keys, preps))
+    KeyList keys;
+    if (!keys.from(env, info[0]))
         return env.Undefined();
     if (!info[1].IsTypedArray() || !info[3].IsTypedArray() ||
         info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
@@ -2080,7 +2160,7 @@ Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
     Napi::Uint8Array buf = info[1].As<Napi::Uint8Array>();
     size_t stride = info[2].As<Napi::Number>().Uint32Value();
     Napi::Int32Array lens = info[3].As<Napi::Int32Array>();
-    size_t n = keys.size();
+    size_t n = keys.n;
     if (n == 0)
         return Napi::Number::New(env, 0);
     if (stride == 0 || buf.ByteLength() / stride < n || lens.ElementLength() < n) {
@@ -2093,7 +2173,7 @@ Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
     int found = 0;
     for (size_t i = 0; i < n; i += 64) {
         size_t m = n - i < 64 ? n - i : 64;
-        int rc = spl_get_many(s, keys.data() + i, m, b + i * stride, stride, ln, rcs);
+        int rc = spl_get_many(s, keys.k + i, m, b + i * stride, stride, ln, rcs);
         if (rc < 0) {
             throw_spl(env, rc, "getManyInto");
             return env.Undefined();
@@ -2101,14 +2181,14 @@ Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
         for (size_t j = 0; j < m; j++) {
             int r = rcs[j];
             if (r == SPL_EAGAIN)
-                r = retry(h->retry_us, [&] { return spl_get_k(s, &keys[i + j], b + (i + j) * stride, stride, &ln[j]); });
+                r = retry(h->retry_us, [&] { return spl_get_k(s, &keys.k[i + j], b + (i + j) * stride, stride, &ln[j]); });
             if (r == 0 || r == SPL_ENOBUFS) {
                 found += r == 0;
                 lens[i + j] = (int32_t)ln[j];
             } else if (r == SPL_ENOENT) {
                 lens[i + j] = -1;
             } else {
-                throw_spl(env, r, "getMany", preps[i + j]->key.c_str());
+                throw_spl(env, r, "getMany", keys.name(i + j));
                 return env.Undefined();
             }
         }
@@ -2116,18 +2196,17 @@ Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
     return Napi::Number::New(env, found);
 }
 
-// setMany([NativePreparedKey], [value]); throws the first failure.
+// setMany([NativePreparedKey] | NativeKeyBatch, [value]); throws the first failure.
 Napi::Value Store::SetMany(const Napi::CallbackInfo &info)
 {
     Napi::Env env = info.Env();
     spl_store *s = live(env);
     if (!s)
         return env.Undefined();
-    std::vector<spl_key> keys;
-    std::vector<Prep *> preps;
-    if (!prep_array(env, info[0], keys, preps))
+    KeyList keys;
+    if (!keys.from(env, info[0]))
         return env.Undefined();
-    size_t n = keys.size();
+    size_t n = keys.n;
     if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != n) {
         throw_type(env, "setMany: one value per key");
         return env.Undefined();
@@ -2151,7 +2230,7 @@ Napi::Value Store::SetMany(const Napi::CallbackInfo &info)
         lens[i] = vals[i].size();
     }
     std::vector<int> rcs(n);
-    int rc = spl_set_many(s, keys.data(), n, buf.data(), stride, lens.data(), rcs.data());
+    int rc = spl_set_many(s, keys.k, n, buf.data(), stride, lens.data(), rcs.data());
     if (rc < 0) {
         throw_spl(env, rc, "setMany");
         return env.Undefined();
@@ -2159,9 +2238,9 @@ Napi::Value Store::SetMany(const Napi::CallbackInfo &info)
     for (size_t i = 0; i < n; i++) {
         int r = rcs[i];
         if (r == SPL_EAGAIN)
-            r = retry(h->retry_us, [&] { return spl_set_k(s, &keys[i], vals[i].data(), vals[i].size()); });
+            r = retry(h->retry_us, [&] { return spl_set_k(s, &keys.k[i], vals[i].data(), vals[i].size()); });
         if (r < 0) {
-            throw_spl(env, r, "setMany", preps[i]->key.c_str());
+            throw_spl(env, r, "setMany", keys.name(i));
             return env.Undefined();
         }
     }
@@ -2222,6 +2301,7 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("tandemVecSet", &Store::TandemVecSet),
                            InstanceMethod("tandemVecGet", &Store::TandemVecGet),
                            InstanceMethod("prepare", &Store::Prepare),
+                           InstanceMethod("prepareMany", &Store::PrepareMany),
                            InstanceMethod("getMany", &Store::GetMany),
                            InstanceMethod("getManyInto", &Store::GetManyInto),
                            InstanceMethod("setMany", &Store::SetMany),
@@ -2486,6 +2566,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
     d->sub_ctor = Napi::Persistent(sub);
     Napi::Function prep = Prep::Init(env);
     d->prep_ctor = Napi::Persistent(prep);
+    Napi::Function batch = Batch::Init(env);
+    d->batch_ctor = Napi::Persistent(batch);
     exports.Set("NativeStore", store);
     exports.Set("NativeSubscription", sub);
     exports.Set("destroy", Napi::Function::New(env, Destroy));

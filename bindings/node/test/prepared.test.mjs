@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Store, PreparedKey, SplinterError } from '../lib/index.mjs';
+import { Store, PreparedKey, KeyBatch, SplinterError } from '../lib/index.mjs';
 import { memStore } from './helpers.mjs';
 
 test('prepared key round trip', () => {
@@ -87,4 +87,74 @@ test('batches give results per key', () => {
   } finally {
     s.close();
   }
+});
+
+test('a KeyBatch serves the batch calls', () => {
+  const s = memStore({ keyMax: 16, valMax: 4096 });
+  try {
+    const pk = s.prepare('pk');
+    const b = s.prepareMany(['a', Buffer.from('b'), 'missing', pk, 'big', 'ü']);
+    assert.ok(b instanceof KeyBatch);
+    assert.equal(b.length, 6);
+    assert.equal(b.store, s);
+    assert.deepEqual(b.keys, ['a', Buffer.from('b'), 'missing', 'pk', 'big', 'ü']);
+    assert.equal(s.setMany(b, ['1', Buffer.from('22'), '333', '4', Buffer.alloc(1000, 9), 'u']), s);
+    s.unset('missing');
+    assert.equal(s.getString('b'), '22');
+    assert.equal(pk.getString(), '4');
+    assert.equal(s.getString('ü'), 'u');
+    const got = s.getMany(b);
+    assert.deepEqual(got.map((v) => v && v.toString()), ['1', '22', undefined, '4', Buffer.alloc(1000, 9).toString(), 'u']);
+    const buf = Buffer.alloc(6 * 8);
+    const lens = new Int32Array(6);
+    assert.equal(s.getManyInto(b, buf, 8, lens), 4); // "big" does not fit: not counted
+    assert.deepEqual([...lens], [1, 2, -1, 1, 1000, 1]);
+    assert.equal(buf.subarray(8, 10).toString(), '22');
+    // the batch holds its own bytes: a Buffer key changed later does not move it
+    const kb = Buffer.from('a');
+    const b2 = s.prepareMany([kb]);
+    kb[0] = 0x7a;
+    assert.equal(s.getMany(b2)[0].toString(), '1');
+    assert.throws(() => s.getManyInto(b, buf.subarray(0, 8), 8, lens), { code: 'SPL_EINVAL' });
+    assert.throws(() => s.setMany(b, ['1']), TypeError);
+    assert.throws(() => s.prepareMany(['k'.repeat(17)]), { code: 'SPL_EKEYLEN' });
+    assert.throws(() => s.prepareMany(['a\0b']), { code: 'SPL_EINVAL' });
+    assert.throws(() => s.getMany({ length: 1 }), TypeError);
+    assert.equal(s.prepareMany([]).length, 0);
+    assert.deepEqual(s.getMany(s.prepareMany([])), []);
+    // more keys than one spl_get_many takes (64)
+    const names = [];
+    for (let i = 0; i < 150; i++) {
+      names.push(`m${i}`);
+      if (i % 3) s.set(`m${i}`, String(i));
+    }
+    const big = s.prepareMany(names);
+    const lens2 = new Int32Array(150);
+    assert.equal(s.getManyInto(big, Buffer.alloc(150 * 4), 4, lens2), 100);
+    const vals = s.getMany(big);
+    for (let i = 0; i < 150; i++) {
+      assert.equal(lens2[i], i % 3 ? String(i).length : -1);
+      assert.equal(vals[i] && vals[i].toString(), i % 3 ? String(i) : undefined);
+    }
+  } finally {
+    s.close();
+  }
+});
+
+test('a KeyBatch of another store is refused, and a closed store refuses its own', () => {
+  const a = memStore();
+  const b = memStore();
+  a.set('x', '1');
+  const kb = a.prepareMany(['x']);
+  try {
+    assert.throws(() => b.getMany(kb), (e) => e instanceof SplinterError && e.code === 'SPL_EINVAL' && e.key === 'x');
+    assert.throws(() => b.setMany(kb, ['2']), { code: 'SPL_EINVAL' });
+    assert.equal(b.get('x'), undefined);
+    assert.equal(a.getMany(kb)[0].toString(), '1');
+  } finally {
+    a.close();
+    b.close();
+  }
+  assert.throws(() => a.getMany(kb), { code: 'SPL_EINVAL' });
+  assert.throws(() => a.prepareMany(['x']), { code: 'SPL_EINVAL' });
 });

@@ -1,5 +1,5 @@
 // Compiled (never run) by entry.test.mjs: every call of index.d.ts, typed.
-import { Store, PreparedKey, SplinterError, View, Subscription, errors, errorName, simd, version, GROUPS } from 'splinter';
+import { Store, PreparedKey, KeyBatch, SplinterError, View, Subscription, errors, errorName, simd, version, GROUPS } from 'splinter';
 import type { SplEvent, SearchResult, Meta, Entry, StoreInfo, SplErrorName, NumaModeName } from 'splinter';
 
 async function use(): Promise<void> {
@@ -76,7 +76,12 @@ async function use(): Promise<void> {
   const pa: bigint = pk.add(2) + pk.add(1n) + pk.add();
   const many: (Buffer | undefined)[] = s.setMany([[pk, 'a'], ['plain', Buffer.from('b')]]).getMany([pk, 'plain']);
   s.setMany(new Map<PreparedKey | string, string>([[pk, 'x']]));
-  console.log(pk.key, pk.store, pv, ps, pu, pa, many);
+  const kb: KeyBatch = s.prepareMany([pk, 'plain', Buffer.from('b')]);
+  const kbn: number = kb.length + kb.keys.length;
+  const kbs: Store = kb.store;
+  const kbv: (Buffer | undefined)[] = s.setMany(kb, ['1', Buffer.from('2'), new Uint8Array(1)]).getMany(kb);
+  const kbf: number = s.getManyInto(kb, Buffer.alloc(24), 8, new Int32Array(3));
+  console.log(pk.key, pk.store, pv, ps, pu, pa, many, kbn, kbs, kbv, kbf);
   {
     using scoped = Store.create(null, { backing: 'memfd' });
     scoped.set('a', 'b');
