@@ -39,6 +39,7 @@ typedef struct sp_ctx {
     size_t nops;
     uint32_t hot[8];     /* the hot-get keys */
     spl_key *pk;         /* the hit keys prepared (spl_key_prep), or NULL */
+    spl_key *ipk;        /* the hit keys prepared for the insert store, or NULL */
     uint64_t eagain;     /* SPL_EAGAIN seen (retried, never counted) */
     unsigned char val[BIG_VAL];
 } sp_ctx;
@@ -299,6 +300,49 @@ static uint64_t loop_insert(sp_ctx *c)
     return done;
 }
 
+/* The same inserts in batches of 32 prepared keys (spl_set_many), the
+ * order and the prep loop_insert's. */
+static uint64_t loop_insert_many(sp_ctx *c)
+{
+    if (!c->ipk) {
+        c->ipk = malloc(c->nkeys * sizeof *c->ipk);
+        if (!c->ipk)
+            die("out of memory");
+        for (size_t j = 0; j < c->nkeys; j++)
+            if (spl_key_prep(c->ins, key_at(&c->hit, j), &c->ipk[j]) != 0)
+                die("spl_key_prep");
+    }
+    static unsigned char vals[SP_BATCH][64];
+    spl_key batch[SP_BATCH];
+    size_t lens[SP_BATCH];
+    int rcs[SP_BATCH];
+    uint64_t done = 0;
+    for (size_t i = 0; i < c->nkeys;) {
+        size_t m = c->nkeys - i < SP_BATCH ? c->nkeys - i : SP_BATCH;
+        for (size_t j = 0; j < m; j++) {
+            uint64_t stamp = i + j;
+            batch[j] = c->ipk[c->perm[i + j]];
+            memcpy(vals[j], c->val, c->val_len);
+            memcpy(vals[j], &stamp, 8);
+            lens[j] = c->val_len;
+        }
+        int ok = spl_set_many(c->ins, batch, m, vals, sizeof vals[0], lens, rcs);
+        for (size_t j = 0; j < m; j++) {
+            if (rcs[j] == SPL_EAGAIN) { /* not counted: set again alone */
+                note_eagain(c);
+                while (spl_set_k(c->ins, &batch[j], vals[j], lens[j]) == SPL_EAGAIN)
+                    note_eagain(c);
+                ok++;
+            } else if (rcs[j] != 0) {
+                die_spl("spl_set_many (insert)", rcs[j]);
+            }
+        }
+        done += (uint64_t)ok;
+        i += m;
+    }
+    return done;
+}
+
 /* The baseline has no delete: its prep zeroes the table (bl_init wrote every
  * page already). */
 static uint64_t prep_bl_insert(sp_ctx *c)
@@ -478,6 +522,8 @@ static void ctx_free(sp_ctx *c)
     free(c->perm);
     free(c->pk);
     c->pk = NULL;
+    free(c->ipk);
+    c->ipk = NULL;
 }
 
 static void fig(const char *name, const char *desc, double v, const char *unit)
@@ -518,11 +564,12 @@ static void bench_single_64(void)
     report_section("single process: 100k keys, 64-byte values, 131072 slots; "
                    "median of 4 interleaved rounds");
 
-    enum { INS, SET, GET, HOT, MISS, INSDEL, ADD, VIEW, HOTK, MANY, NL };
+    enum { INS, SET, GET, HOT, MISS, INSDEL, ADD, VIEW, HOTK, MANY, INSMANY, NL };
     static const kv_loop L[NL] = {
         [HOTK] = {loop_hot_get_k, NULL, loop_bl_hot_get, NULL},
         [MANY] = {loop_get_many, NULL, loop_bl_get, NULL},
         [INS] = {loop_insert, prep_insert, loop_bl_insert, prep_bl_insert},
+        [INSMANY] = {loop_insert_many, prep_insert, loop_bl_insert, prep_bl_insert},
         [SET] = {loop_set, NULL, loop_bl_set, NULL},
         [GET] = {loop_get_hit, NULL, loop_bl_get, NULL},
         [HOT] = {loop_hot_get, NULL, loop_bl_hot_get, NULL},
@@ -553,6 +600,8 @@ static void bench_single_64(void)
           "ns/op", T_NONE, 0);
     fig_b("get_many_64", "spl_get_many, 32 random prepared keys a call (per key)", v[MANY], b[MANY],
           "ns/op", T_NONE, 0);
+    fig_b("insert_many_64", "spl_set_many, 32 new prepared keys a call, filling an empty store (per key)",
+          v[INSMANY], b[INSMANY], "ns/op", T_NONE, 0);
     note_retries(c);
 
     report_section("ratios: splinter / seqlock baseline, ns/op (single process, 64-byte values)");
@@ -564,6 +613,7 @@ static void bench_single_64(void)
     fig("kv_ratio_miss", "get_miss_64 / baseline miss (no target)", v[MISS] / b[MISS], "x");
     fig("kv_ratio_hot_get_k", "hot_get_k_64 / baseline hot get (no target)", v[HOTK] / b[HOTK], "x");
     fig("kv_ratio_get_many", "get_many_64 / baseline random get (no target)", v[MANY] / b[MANY], "x");
+    fig("kv_ratio_insert_many", "insert_many_64 / baseline insert (no target)", v[INSMANY] / b[INSMANY], "x");
     fig_t("ratio_miss_vs_hit", "get_miss_64 / get_hit_64", v[MISS] / v[GET], "x", T_LE, 1.5);
     ctx_free(c);
     free(c);
