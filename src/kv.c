@@ -1153,24 +1153,31 @@ static int spl__put(spl_store *s, const char *key, const void *val, size_t len, 
     return rc ? rc : spl__put_k(s, k, val, len, mode, expected);
 }
 
-SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
+/* spl_set of a measured and hashed key: the one-pass overwrite or insert,
+ * else the general path.  Inline in spl_set and spl_set_k (spl_set_many
+ * and the bindings' prepared keys), so both take the one pass. */
+static inline __attribute__((always_inline)) int spl__set_k(spl_store *s, const struct spl__key *k,
+                                                           const void *val, size_t len)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    if (rc)
-        return rc;
     if (val && len <= s->val_max && !s->rdonly) {
-        uint32_t nat = spl__natural(s, k.home);
+        uint32_t nat = spl__natural(s, k->home);
         struct spl_slot *nat_sl = spl__slot(s, nat);
-        rc = spl__set_fast(s, &k, val, len, nat_sl);
+        int rc = spl__set_fast(s, k, val, len, nat_sl);
         if (rc == SPL__ABSENT) { /* as spl__put_k does after SPL_ENOENT */
             struct spl__newval nv = {val, len, SPL_T_VOID};
-            rc = spl__insert_k(s, &k, &nv, nat, nat_sl);
+            rc = spl__insert_k(s, k, &nv, nat, nat_sl);
         }
         if (rc != SPL__SLOW && rc != SPL__RETRY)
             return rc;
     }
-    return spl__put_k(s, k, val, len, SPL__PUT_SET, 0);
+    return spl__put_k(s, *k, val, len, SPL__PUT_SET, 0);
+}
+
+SPL_API int spl_set(spl_store *s, const char *key, const void *val, size_t len)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__set_k(s, &k, val, len);
 }
 
 SPL_API int spl_append(spl_store *s, const char *key, const void *data, size_t len)
@@ -1644,7 +1651,7 @@ SPL_API int spl_set_k(spl_store *s, const spl_key *pk, const void *val, size_t l
 {
     struct spl__key k;
     int rc = spl__key_of(s, pk, &k);
-    return rc ? rc : spl__put_k(s, k, val, len, SPL__PUT_SET, 0);
+    return rc ? rc : spl__set_k(s, &k, val, len);
 }
 
 SPL_API int spl_unset_k(spl_store *s, const spl_key *pk)
