@@ -1715,6 +1715,14 @@ SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void
             __builtin_prefetch(&s->index[keys[i].home], 1);
     for (size_t i = 0; i < n; i++) {
         SPL__BATCH_FETCH(s, keys, n, i, 1);
+        /* a write stores into the key's and the value's lines of its slot
+         * as well (an insert its key, any write the value): fetch them
+         * ahead too, or the write's locked instructions wait for them */
+        if (i + SPL__AHEAD / 2 < n && keys[i + SPL__AHEAD / 2].home <= s->imask && lens[i + SPL__AHEAD / 2]) {
+            struct spl_slot *nx = spl__slot(s, spl__natural(s, keys[i + SPL__AHEAD / 2].home));
+            __builtin_prefetch(spl__slot_key(nx), 1);
+            __builtin_prefetch(spl__slot_val(s, nx) + lens[i + SPL__AHEAD / 2] - 1, 1);
+        }
         rcs[i] = spl_set_k(s, &keys[i], (const uint8_t *)vals + i * stride, lens[i]);
         done += rcs[i] == 0;
     }
