@@ -1697,6 +1697,15 @@ SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs
             __builtin_prefetch(&s->index[keys[i].home]);
     for (size_t i = 0; i < n; i++) {
         SPL__BATCH_FETCH(s, keys, n, i, 0);
+        /* the read compares the key and copies the value: their lines too
+         * (the value's up to the stride: what the copy can reach) */
+        if (i + SPL__AHEAD / 2 < n && keys[i + SPL__AHEAD / 2].home <= s->imask) {
+            struct spl_slot *nx = spl__slot(s, spl__natural(s, keys[i + SPL__AHEAD / 2].home));
+            size_t reach = stride < s->val_max ? stride : s->val_max;
+            __builtin_prefetch(spl__slot_key(nx));
+            if (reach)
+                __builtin_prefetch(spl__slot_val(s, nx) + reach - 1);
+        }
         lens[i] = 0;
         rcs[i] = spl_get_k(s, &keys[i], (uint8_t *)bufs + i * stride, stride, &lens[i]);
         found += rcs[i] == 0;
