@@ -448,7 +448,9 @@ int spl_add_k(spl_store *s, const spl_key *k, int64_t delta, int64_t *out);
 int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
                  size_t *lens, int *rcs);
 /* n sets at once: value i is vals + i * stride, lens[i] bytes; rcs[i] gets
- * spl_set_k's result.  Returns the number written, or SPL_EINVAL.
+ * spl_set_k's result.  Returns the number written, or SPL_EINVAL.  The
+ * index words and slots of the next keys are fetched while one is written,
+ * so a batch (of inserts too) costs much less than n single sets.
  * Concurrency: n independent writes, each atomic on its own. */
 int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void *vals, size_t stride,
                  const size_t *lens, int *rcs);
