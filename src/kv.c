@@ -1674,17 +1674,40 @@ SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *o
 }
 
 /* Batches run this far ahead: the index words of keys i+AHEAD and the
- * natural slots of keys i+AHEAD/2 are fetched while key i is read. */
+ * natural slots of keys i+AHEAD/2 are fetched while key i is read or
+ * written: each line of the slot that the call touches (the first, the
+ * key's, the value's up to reach bytes), or the call's locked instructions
+ * (a write) or its copy (a read) wait for them.  vlens: a write's value
+ * lengths (reach is the key's own), NULL for a read (reach is stride). */
 #define SPL__AHEAD 8
 
-#define SPL__BATCH_FETCH(s, keys, n, i, rw)                                                    \
-    do {                                                                                      \
-        if ((i) + SPL__AHEAD < (n) && (keys)[(i) + SPL__AHEAD].home <= (s)->imask)            \
-            __builtin_prefetch(&(s)->index[(keys)[(i) + SPL__AHEAD].home], rw);               \
-        if ((i) + SPL__AHEAD / 2 < (n) && (keys)[(i) + SPL__AHEAD / 2].home <= (s)->imask)    \
-            __builtin_prefetch(spl__slot(s, spl__natural(s, (keys)[(i) + SPL__AHEAD / 2].home)), \
-                               rw);                                                           \
-    } while (0)
+static inline __attribute__((always_inline)) void spl__batch_fetch(struct spl_store *s, const spl_key *keys,
+                                                                   size_t n, size_t i, const size_t *vlens,
+                                                                   size_t stride)
+{
+    if (i + SPL__AHEAD < n && keys[i + SPL__AHEAD].home <= s->imask) {
+        const uint64_t *w = &s->index[keys[i + SPL__AHEAD].home];
+        if (vlens)
+            __builtin_prefetch(w, 1);
+        else
+            __builtin_prefetch(w);
+    }
+    size_t j = i + SPL__AHEAD / 2;
+    if (j >= n || keys[j].home > s->imask)
+        return;
+    struct spl_slot *sl = spl__slot(s, spl__natural(s, keys[j].home));
+    size_t reach = vlens ? vlens[j] : stride;
+    const uint8_t *key = spl__slot_key(sl), *end = spl__slot_val(s, sl) + (reach < s->val_max ? reach : s->val_max);
+    if (vlens) {
+        __builtin_prefetch(sl, 1);
+        __builtin_prefetch(key, 1);
+        __builtin_prefetch(end - 1, 1);
+    } else {
+        __builtin_prefetch(sl);
+        __builtin_prefetch(key);
+        __builtin_prefetch(end - 1);
+    }
+}
 
 SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs, size_t stride,
                          size_t *lens, int *rcs)
@@ -1696,16 +1719,7 @@ SPL_API int spl_get_many(spl_store *s, const spl_key *keys, size_t n, void *bufs
         if (keys[i].home <= s->imask)
             __builtin_prefetch(&s->index[keys[i].home]);
     for (size_t i = 0; i < n; i++) {
-        SPL__BATCH_FETCH(s, keys, n, i, 0);
-        /* the read compares the key and copies the value: their lines too
-         * (the value's up to the stride: what the copy can reach) */
-        if (i + SPL__AHEAD / 2 < n && keys[i + SPL__AHEAD / 2].home <= s->imask) {
-            struct spl_slot *nx = spl__slot(s, spl__natural(s, keys[i + SPL__AHEAD / 2].home));
-            size_t reach = stride < s->val_max ? stride : s->val_max;
-            __builtin_prefetch(spl__slot_key(nx));
-            if (reach)
-                __builtin_prefetch(spl__slot_val(s, nx) + reach - 1);
-        }
+        spl__batch_fetch(s, keys, n, i, NULL, stride);
         lens[i] = 0;
         rcs[i] = spl_get_k(s, &keys[i], (uint8_t *)bufs + i * stride, stride, &lens[i]);
         found += rcs[i] == 0;
@@ -1723,15 +1737,7 @@ SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void
         if (keys[i].home <= s->imask)
             __builtin_prefetch(&s->index[keys[i].home], 1);
     for (size_t i = 0; i < n; i++) {
-        SPL__BATCH_FETCH(s, keys, n, i, 1);
-        /* a write stores into the key's and the value's lines of its slot
-         * as well (an insert its key, any write the value): fetch them
-         * ahead too, or the write's locked instructions wait for them */
-        if (i + SPL__AHEAD / 2 < n && keys[i + SPL__AHEAD / 2].home <= s->imask && lens[i + SPL__AHEAD / 2]) {
-            struct spl_slot *nx = spl__slot(s, spl__natural(s, keys[i + SPL__AHEAD / 2].home));
-            __builtin_prefetch(spl__slot_key(nx), 1);
-            __builtin_prefetch(spl__slot_val(s, nx) + lens[i + SPL__AHEAD / 2] - 1, 1);
-        }
+        spl__batch_fetch(s, keys, n, i, lens, 0);
         rcs[i] = spl_set_k(s, &keys[i], (const uint8_t *)vals + i * stride, lens[i]);
         done += rcs[i] == 0;
     }
