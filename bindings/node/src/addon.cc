@@ -811,7 +811,6 @@ private:
     Napi::Value TandemVecGet(const Napi::CallbackInfo &info);
     Napi::Value Prepare(const Napi::CallbackInfo &info);
     Napi::Value PrepareMany(const Napi::CallbackInfo &info);
-    Napi::Value GetMany(const Napi::CallbackInfo &info);
     Napi::Value SetMany(const Napi::CallbackInfo &info);
 };
 
@@ -2093,50 +2092,6 @@ Napi::Value Store::PrepareMany(const Napi::CallbackInfo &info)
     return o;
 }
 
-// getMany([NativePreparedKey] | NativeKeyBatch) -> [Buffer | undefined]; throws the first
-// failure (SPL_EINVAL for a key prepared for another store).
-Napi::Value Store::GetMany(const Napi::CallbackInfo &info)
-{
-    Napi::Env env = info.Env();
-    spl_store *s = live(env);
-    if (!s)
-        return env.Undefined();
-    KeyList keys;
-    if (!keys.from(env, info[0]))
-        return env.Undefined();
-    size_t n = keys.n;
-    size_t stride = h->val_max < 256 ? (h->val_max ? h->val_max : 1) : 256;
-    std::vector<char> bufs(n * stride + 1);
-    std::vector<size_t> lens(n);
-    std::vector<int> rcs(n);
-    int rc = spl_get_many(s, keys.k, n, bufs.data(), stride, lens.data(), rcs.data());
-    if (rc < 0) {
-        throw_spl(env, rc, "getMany");
-        return env.Undefined();
-    }
-    Napi::Array out = Napi::Array::New(env, n);
-    for (size_t i = 0; i < n; i++) {
-        int r = rcs[i];
-        if (r == 0) {
-            out.Set((uint32_t)i, Napi::Buffer<char>::Copy(env, bufs.data() + i * stride, lens[i]));
-        } else if (r == SPL_ENOENT) {
-            out.Set((uint32_t)i, env.Undefined());
-        } else if (r == SPL_ENOBUFS || r == SPL_EAGAIN) {
-            int rc2 = 0;
-            Napi::Value v = Prep::get_k(env, h, s, &keys.k[i], &rc2);
-            if (rc2 < 0) {
-                throw_spl(env, rc2, "getMany", keys.name(i));
-                return env.Undefined();
-            }
-            out.Set((uint32_t)i, v);
-        } else {
-            throw_spl(env, r, "getMany", keys.name(i));
-            return env.Undefined();
-        }
-    }
-    return out;
-}
-
 // getManyInto([NativePreparedKey] | NativeKeyBatch, buf, stride, lens Int32Array) -> found:
 // value i to buf[i * stride ...], its length to lens[i]; -1 for an absent
 // key; for a value longer than stride, the length it needs (> stride).
@@ -2302,7 +2257,6 @@ Napi::Function Store::Init(Napi::Env env)
                            InstanceMethod("tandemVecGet", &Store::TandemVecGet),
                            InstanceMethod("prepare", &Store::Prepare),
                            InstanceMethod("prepareMany", &Store::PrepareMany),
-                           InstanceMethod("getMany", &Store::GetMany),
                            InstanceMethod("getManyInto", &Store::GetManyInto),
                            InstanceMethod("setMany", &Store::SetMany),
                        });
