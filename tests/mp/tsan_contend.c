@@ -6,8 +6,8 @@
  *
  * A holder thread takes one of 4 hot keys' slots through the library's own
  * write path (spl__key_lock, spl__write_begin), writes a new value into it,
- * stays inside for ~1 ms, and commits (write_end, unlock, spl__note_send):
- * --rounds times.  Meanwhile reader threads spl_get_wait the hot keys (every
+ * stays inside for ~1 ms (every 16th time until a waiter sleeps, at most
+ * 2 s), and commits (write_end, unlock, spl__note_send): --rounds times.  Meanwhile reader threads spl_get_wait the hot keys (every
  * value they get must be whole: all its words equal), writer threads
  * spl_set_wait them, and adder threads spl_add one counter.  The holder's
  * long stays make the waiters go past spinning into sleeping on the slot,
@@ -68,6 +68,13 @@ static void *holder(void *arg)
         spl__copy_in(spl__slot_val(g_s, sl), 0, v, sizeof v, 1);
         spl_store32_relaxed(&sl->val_len, (uint32_t)sizeof v);
         mp_sleep_us(1000); /* inside the slot: the waiters go to sleep */
+        /* Every 16th stay lasts until a waiter sleeps on a slot (the key
+         * sleepers' count), at most 2 s: on a loaded machine the waiters'
+         * yields can outlast a 1 ms stay, and they would reach their
+         * stuck-slot check only after the holder left (0 sleeps in a run
+         * of make test beside other work). */
+        for (int t = 0; n % 16 == 0 && t < 2000 && !spl_load_relaxed(&g_s->sig->kwaiters); t++)
+            mp_sleep_us(1000);
         spl__write_end(sl, odd);
         spl__slot_unlock(sl);
         spl__note_send(g_s, &note);
