@@ -1200,6 +1200,23 @@ static void test_prepared_keys_and_batches(void **state)
     CHECK_RC(rcs[1], SPL_ENOBUFS);
     CHECK_RC(spl_get_many(s, NULL, 3, out, 4, lens, rcs), SPL_EINVAL);
     assert_int_equal(spl_get_many(s, keys, 0, NULL, 0, NULL, NULL), 0);
+    /* a batch over existing keys overwrites them; a value past val_max
+     * (16) is that key's SPL_E2BIG, the others are written */
+    static uint8_t bv[4][32];
+    size_t bl[4] = {8, 17, 16, 0};
+    int brc[4];
+    for (int i = 0; i < 4; i++)
+        memset(bv[i], 'a' + i, sizeof bv[i]);
+    assert_int_equal(spl_set_many(s, odd, 4, bv, sizeof bv[0], bl, brc), 3);
+    CHECK_RC(brc[0], 0);
+    CHECK_RC(brc[1], SPL_E2BIG);
+    CHECK_RC(brc[2], 0);
+    CHECK_RC(brc[3], 0);
+    check_value(s, names[1], bv[0], 8);
+    uint64_t was = 3u * 7919u;
+    check_value(s, names[3], &was, 8); /* unchanged */
+    check_value(s, names[5], bv[2], 16);
+    check_value(s, names[7], bv[3], 0);
     spl_close(other);
     spl_close(s);
 }
