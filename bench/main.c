@@ -177,18 +177,24 @@ static uint64_t loop_hot_get_k(sp_ctx *c)
     return done;
 }
 
+/* The first n keys of ks prepared for s (spl_key_prep). */
+static spl_key *prep_keys(spl_store *s, const keyset *ks, size_t n)
+{
+    spl_key *pk = malloc(n * sizeof *pk);
+    if (!pk)
+        die("out of memory");
+    for (size_t j = 0; j < n; j++)
+        if (spl_key_prep(s, key_at(ks, j), &pk[j]) != 0)
+            die("spl_key_prep");
+    return pk;
+}
+
 /* Random gets in batches of 32 prepared keys (spl_get_many). */
 #define SP_BATCH 32
 static uint64_t loop_get_many(sp_ctx *c)
 {
-    if (!c->pk) {
-        c->pk = malloc(c->nkeys * sizeof *c->pk);
-        if (!c->pk)
-            die("out of memory");
-        for (size_t j = 0; j < c->nkeys; j++)
-            if (spl_key_prep(c->s, key_at(&c->hit, j), &c->pk[j]) != 0)
-                die("spl_key_prep");
-    }
+    if (!c->pk)
+        c->pk = prep_keys(c->s, &c->hit, c->nkeys);
     static unsigned char out[SP_BATCH][64];
     spl_key batch[SP_BATCH];
     size_t lens[SP_BATCH];
@@ -304,14 +310,8 @@ static uint64_t loop_insert(sp_ctx *c)
  * order and the prep loop_insert's. */
 static uint64_t loop_insert_many(sp_ctx *c)
 {
-    if (!c->ipk) {
-        c->ipk = malloc(c->nkeys * sizeof *c->ipk);
-        if (!c->ipk)
-            die("out of memory");
-        for (size_t j = 0; j < c->nkeys; j++)
-            if (spl_key_prep(c->ins, key_at(&c->hit, j), &c->ipk[j]) != 0)
-                die("spl_key_prep");
-    }
+    if (!c->ipk)
+        c->ipk = prep_keys(c->ins, &c->hit, c->nkeys);
     static unsigned char vals[SP_BATCH][64];
     spl_key batch[SP_BATCH];
     size_t lens[SP_BATCH];
