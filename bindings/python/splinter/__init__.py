@@ -14,7 +14,7 @@ from .errors import *  # noqa: F401,F403 - the exception classes
 from .errors import SplinterError, error_class, error_for
 from .store import (F_LABELS_ANY, F_VALUES, GROUPS, O_GROUP, O_NOWAIT, O_RDONLY, VQ_ANN,
                     VQ_SKIP_SELF, VR_ANN,
-                    Backing, Entry, Event, EventKind, FragInfo, Hit, Hits, PreparedKey,
+                    Backing, Entry, Event, EventKind, FragInfo, Hit, Hits, PreparedKey, KeyBatch,
                     FRAG_STATES, frag_errmsg, frag_find, frag_state_name, Info, IntOp, Meta, Metric,
                     NumaMode,
                     Store, Subscription, Type, VecFormat, View, Watch, create, destroy,
@@ -29,8 +29,8 @@ __all__ = ["Store", "View", "Subscription", "Watch", "Meta", "Info", "Entry", "H
            "type_name", "vec_simd", "vec_simd_force", "strerror", "err_name", "errors",
            "SplinterError", "error_for", "error_class", "library_path", "version",
            "F_VALUES", "F_LABELS_ANY", "VQ_SKIP_SELF", "VQ_ANN", "VR_ANN", "O_RDONLY", "O_GROUP",
-           "O_NOWAIT", "GROUPS", "PreparedKey", "FragInfo", "FRAG_STATES", "frag_errmsg", "frag_find",
-           "frag_state_name"] + list(errors.__all__)
+           "O_NOWAIT", "GROUPS", "PreparedKey", "KeyBatch", "FragInfo", "FRAG_STATES",
+           "frag_errmsg", "frag_find", "frag_state_name"] + list(errors.__all__)
 
 
 def version() -> str:

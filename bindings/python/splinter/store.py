@@ -1012,6 +1012,12 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         """Hash a key once for this store (spl_key_prep); use it many times."""
         return PreparedKey(self, key)
 
+    def prepare_many(self, keys: Iterable[Union[Key, "PreparedKey"]]) -> "KeyBatch":
+        """Hash many keys once for this store: a KeyBatch, which get_many and
+        set_many take as one object (a list of keys costs them a Python step
+        per key to turn into an spl_key array, every call)."""
+        return KeyBatch(self, keys)
+
     def _kvec(self, keys: Sequence[Union[Key, "PreparedKey"]]) -> Tuple[Any, List[Any]]:
         """An spl_key array for keys (prepared or not) and what keeps them alive."""
         arr = (_lib.spl_key * max(len(keys), 1))()
@@ -1027,49 +1033,69 @@ class Store(MutableMapping):  # type: ignore[type-arg]
                 self._ck(_pl.spl_key_prep(s, kb, byref(arr[i])), "key_prep", kb)
         return arr, keep
 
-    def get_many(self, keys: Sequence[Union[Key, "PreparedKey"]], default: Any = None, *,
-                 max_len: int = _POOL_BUF) -> List[Any]:
-        """The values of keys in one spl_get_many (the lookups overlapped):
-        a list in the order of keys, ``default`` for an absent key.  Values
-        longer than max_len, and keys busy under a writer, are fetched again
-        one by one.  A key prepared for another store raises InvalidArgument."""
-        keys = list(keys)
-        n = len(keys)
+    def get_many(self, keys: Union[Iterable[Union[Key, "PreparedKey"]], "KeyBatch"],
+                 default: Any = None, *, max_len: int = _POOL_BUF) -> List[Any]:
+        """The values of keys (a KeyBatch, or keys and PreparedKeys) in one
+        spl_get_many (the lookups overlapped): a list in the order of keys,
+        ``default`` for an absent key.  Values longer than max_len, and keys
+        busy under a writer, are fetched again one by one.  A key prepared for
+        another store raises InvalidArgument."""
+        if isinstance(keys, KeyBatch):
+            arr, n, keep, kl = keys._arr, keys._n, keys, keys._kbs
+        else:
+            kl = list(keys)
+            n = len(kl)
+            arr, keep = self._kvec(kl)
         if n == 0:
             return []
-        arr, keep = self._kvec(keys)
-        stride = max(int(max_len), 1)
+        # a lane per key no longer than a value can be (a 4 KiB lane a key
+        # made the buffer and its copy the cost of the call)
+        stride = max(min(int(max_len), self.val_max), 1)
         bufs = ctypes.create_string_buffer(n * stride)
         lens = (c_size_t * n)()
         rcs = (c_int * n)()
         s = self._h()
         self._ck(_pl.spl_get_many(s, arr, n, bufs, stride, lens, rcs), "get_many")
         raw = bufs.raw
+        rl, ll = rcs[:], lens[:]  # two lists at once: indexing ctypes arrays is slow
         out: List[Any] = []
         for i in range(n):
-            rc = rcs[i]
+            rc = rl[i]
             if rc == 0:
-                out.append(raw[i * stride:i * stride + lens[i]])
+                o = i * stride
+                out.append(raw[o:o + ll[i]])
             elif rc == _ENOENT:
                 out.append(default)
             elif rc in (_ENOBUFS, _EAGAIN):
-                pk = keys[i] if isinstance(keys[i], PreparedKey) else PreparedKey(self, keys[i])
+                k = kl[i]
+                pk = k if isinstance(k, PreparedKey) else PreparedKey(self, k)
                 out.append(pk.get(default))
             else:
                 raise error_for(rc, f"get_many {_skey(arr[i].key)!r}")
         del keep
         return out
 
-    def set_many(self, items: Any, *, wait: Optional[bool] = None) -> None:
-        """Write (key, value) pairs (or a mapping) in one spl_set_many; each
-        write is atomic on its own.  Keys busy under a writer are retried one
-        by one (when waiting); the first other failure raises."""
-        pairs = list(items.items()) if hasattr(items, "items") else list(items)
+    def set_many(self, items: Any, values: Optional[Iterable[Any]] = None, *,
+                 wait: Optional[bool] = None) -> None:
+        """Write (key, value) pairs (or a mapping), or a KeyBatch's keys and
+        one value each (``set_many(batch, values)``), in one spl_set_many;
+        each write is atomic on its own.  Keys busy under a writer are
+        retried one by one (when waiting); the first other failure raises."""
+        if isinstance(items, KeyBatch):
+            vals = [_bytes(v) for v in (values if values is not None else ())]
+            if len(vals) != items._n:
+                raise ValueError(f"set_many: {items._n} keys, {len(vals)} values")
+            pairs = list(zip(items._kbs, vals))
+            arr, keep = items._arr, items
+        else:
+            if values is not None:
+                raise TypeError("set_many: values go with a KeyBatch")
+            pairs = list(items.items()) if hasattr(items, "items") else list(items)
+            arr, keep = self._kvec([k for k, _ in pairs])
+            vals = [_bytes(v) for _, v in pairs]
         n = len(pairs)
         if n == 0:
             return
-        arr, keep = self._kvec([k for k, _ in pairs])
-        vals = [_bytes(v) for _, v in pairs]
         stride = max(max(len(v) for v in vals), 1)
         buf = ctypes.create_string_buffer(b"".join(v.ljust(stride, b"\0") for v in vals), n * stride)
         lens = (c_size_t * n)(*[len(v) for v in vals])
@@ -1273,6 +1299,35 @@ class Store(MutableMapping):  # type: ignore[type-arg]
                     raise Timeout(_ETIMEDOUT, f"wait {_skey(kb)!r}")
                 await _readable(fd, left)
                 _drain_fd(fd)
+
+
+class KeyBatch:
+    """Keys hashed once for one store (``Store.prepare_many(keys)``), for
+    get_many and set_many: one object whose spl_key array is built once,
+    where a list of keys costs each call a Python step per key.  It keeps
+    its encoded keys alive; another store's batch calls refuse it with
+    InvalidArgument."""
+
+    __slots__ = ("store", "_kbs", "_arr", "_n")
+
+    def __init__(self, store: "Store", keys: Iterable[Union[Key, "PreparedKey"]]) -> None:
+        self.store = store
+        self._kbs = [k._kb if isinstance(k, PreparedKey) else _key(k) for k in keys]
+        self._n = len(self._kbs)
+        self._arr = (_lib.spl_key * max(self._n, 1))()  # its structs point into _kbs
+        s = store._h()
+        for i, kb in enumerate(self._kbs):
+            Store._ck(_pl.spl_key_prep(s, kb, byref(self._arr[i])), "key_prep", kb)
+
+    @property
+    def keys(self) -> List[str]:
+        return [_skey(kb) for kb in self._kbs]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"KeyBatch({self._n} keys)"
 
 
 class PreparedKey:

@@ -89,3 +89,39 @@ def test_dsp_fragment_register_host_call_unregister(name):
         finally:
             host.terminate()
             host.wait(10)
+
+
+def test_key_batch(store):
+    b = store.prepare_many(["a", b"b", "missing", store.prepare("pk"), "big", "\u00fc"])
+    assert isinstance(b, splinter.KeyBatch)
+    assert len(b) == 6
+    assert b.keys == ["a", "b", "missing", "pk", "big", "\u00fc"]
+    store.set_many(b, [b"1", b"22", b"333", b"4", b"z" * 1000, b"u"])
+    del store["missing"]
+    assert store["b"] == b"22" and store["pk"] == b"4" and store["\u00fc"] == b"u"
+    got = store.get_many(b, default=b"?", max_len=8)
+    assert got == [b"1", b"22", b"?", b"4", b"z" * 1000, b"u"]
+    assert store.get_many(store.prepare_many([])) == []
+    with pytest.raises(ValueError):
+        store.set_many(b, [b"1"])
+    with pytest.raises(TypeError):
+        store.set_many([("a", b"1")], [b"1"])
+    with pytest.raises(splinter.InvalidArgument):
+        store.prepare_many(["a\0b"])
+    # more keys than one spl_get_many call would hold in a fixed buffer
+    names = [f"m{i}" for i in range(150)]
+    store.set_many({n: str(i).encode() for i, n in enumerate(names) if i % 3})
+    vals = store.get_many(store.prepare_many(names))
+    assert vals == [str(i).encode() if i % 3 else None for i in range(150)]
+
+
+def test_key_batch_of_another_store_is_refused(store):
+    with splinter.Store.create(None, backing="memfd", slots=64, vec_dim=0) as other:
+        b = store.prepare_many(["a"])
+        store["a"] = b"1"
+        with pytest.raises(splinter.InvalidArgument):
+            other.get_many(b)
+        with pytest.raises(splinter.InvalidArgument):
+            other.set_many(b, [b"2"])
+        assert "a" not in other
+        assert store.get_many(b) == [b"1"]
