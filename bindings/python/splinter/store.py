@@ -1312,12 +1312,9 @@ class KeyBatch:
 
     def __init__(self, store: "Store", keys: Iterable[Union[Key, "PreparedKey"]]) -> None:
         self.store = store
-        self._kbs = [k._kb if isinstance(k, PreparedKey) else _key(k) for k in keys]
+        self._arr, keep = store._kvec(list(keys))  # its structs point into _kbs
+        self._kbs = [k._kb if isinstance(k, PreparedKey) else k for k in keep]
         self._n = len(self._kbs)
-        self._arr = (_lib.spl_key * max(self._n, 1))()  # its structs point into _kbs
-        s = store._h()
-        for i, kb in enumerate(self._kbs):
-            Store._ck(_pl.spl_key_prep(s, kb, byref(self._arr[i])), "key_prep", kb)
 
     @property
     def keys(self) -> List[str]:
