@@ -265,6 +265,12 @@ $(B)/fragments/embed.so: FRAG_XCFLAGS = $(LLAMA_CFLAGS)
 $(B)/fragments/embed.so: FRAG_XLIBS = $(LLAMA_LIBS)
 $(B)/fragments/embed.so: $(B)/.llama-$(WITH_LLAMA) $(LLAMA_STAMP)
 
+# an LD_PRELOAD shim for tests/cli/repl.bats (no sanitizers: it loads
+# into a sanitized splinterctl as a plain library)
+$(B)/tests/ttyhold.so: tests/cli/ttyhold.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
 $(B)/tests/frag/%.so: tests/frag/%.c include/splinter.h include/splinter_fragment.h
 	@mkdir -p $(dir $@)
 	$(CC) $(FRAG_CFLAGS) -o $@ $<
@@ -495,8 +501,9 @@ test-neon:
 # through a pseudo-terminal (bats and tmux from Debian; tests/cli/run.sh
 # prints the group line).  With WITH_LUA=1 the Lua scripts too.
 CLI_GROUP ?= cli
-test-cli: $(CLI_BIN)
-	SPLCTL=$(CURDIR)/$(CLI_BIN) WITH_LUA=$(WITH_LUA) WITH_NUMA=$(WITH_NUMA) tests/cli/run.sh $(CLI_GROUP) tests/cli
+TTYHOLD := $(B)/tests/ttyhold.so
+test-cli: $(CLI_BIN) $(TTYHOLD)
+	SPLCTL=$(CURDIR)/$(CLI_BIN) TTYHOLD=$(CURDIR)/$(TTYHOLD) WITH_LUA=$(WITH_LUA) WITH_NUMA=$(WITH_NUMA) tests/cli/run.sh $(CLI_GROUP) tests/cli
 
 # The mirror against a real nats-server (tests/mirror: each script starts
 # its own on 127.0.0.1, a free port and a temporary directory, and stops it).

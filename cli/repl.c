@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <editline/readline.h>
@@ -26,20 +27,41 @@ static cli_ctx *repl_ctx;
  * arrived together (a fast typist, a paste, a busy machine that ran the
  * REPL late), the read returned the next line's first characters before
  * the handler ran, and that whole next line was dropped in place of the
- * interrupted one.  As a key, Ctrl-C ends exactly the line before it.  A
- * SIGINT from elsewhere (kill) still drops the line being read. */
+ * interrupted one.  As a key, Ctrl-C ends exactly the line before it.
+ *
+ * While a command runs the terminal has ISIG (top, watch and lua stop on
+ * SIGINT), so a Ctrl-C typed then, or after the command's output but before
+ * the next prompt took the terminal, is a signal from the terminal
+ * (si_code SI_KERNEL).  The terminal has flushed what was typed before it;
+ * the line typed after it is kept: such a signal drops nothing.  Before
+ * each line the terminal loses ISIG at once (repl_pre_input), ahead of
+ * libedit's own signal handlers, which re-raise every signal they catch
+ * with kill() and so hide where it came from.  A SIGINT from elsewhere
+ * (kill) still drops the line being read. */
 static volatile sig_atomic_t repl_interrupted;
-static void repl_sigint(int sig)
+static void repl_sigint(int sig, siginfo_t *si, void *uctx)
 {
     (void)sig;
+    (void)uctx;
+    if (si && si->si_code == SI_KERNEL)
+        return;
     repl_interrupted = 1;
 }
 
 /* Before each line (libedit's readline sets the terminal modes up afresh
- * for every line): the editing mode without ISIG, so ^C is read. */
+ * for every line): the editing mode without ISIG, so ^C is read; and
+ * ISIG off now, not only when libedit enters its editing mode.  ICANON
+ * stays, so libedit takes the terminal for cooked and its execute mode
+ * (while commands run) from it, with ISIG put back by "setty -x +isig". */
 static int repl_pre_input(void)
 {
     rl_parse_and_bind("setty -d -isig");
+    rl_parse_and_bind("setty -x +isig");
+    struct termios t;
+    if (tcgetattr(STDIN_FILENO, &t) == 0 && (t.c_lflag & ISIG)) {
+        t.c_lflag &= ~(tcflag_t)ISIG;
+        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
     return 0;
 }
 
@@ -201,7 +223,7 @@ int cli_repl(cli_ctx *c)
          * on) while a command runs, so top, watch and lua get SIGINT */
         rl_pre_input_hook = repl_pre_input;
         rl_add_defun("splinter-abort-line", repl_abort_line, 3);
-        struct sigaction sa = {.sa_handler = repl_sigint}; /* no SA_RESTART */
+        struct sigaction sa = {.sa_sigaction = repl_sigint, .sa_flags = SA_SIGINFO}; /* no SA_RESTART */
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
     }

@@ -125,6 +125,35 @@ start_repl() {
     tm has-session -t repl
 }
 
+# A Ctrl-C typed as a command ends, before the REPL has the terminal back
+# for its prompt (a busy machine can stretch that moment; here the shim
+# tests/cli/ttyhold.c holds it open while $TMP/hold exists): the terminal
+# still has ISIG, so the key is a signal.  The line typed before it is
+# flushed by the terminal; the line after it runs.  Before the fix the
+# signal reached libedit's handler, which re-raised it, and the REPL dropped
+# the line after it.
+@test "repl: a Ctrl-C typed before the prompt is back drops nothing typed after it" {
+    : "${TTYHOLD:?set TTYHOLD to the ttyhold.so shim (the Makefile does)}"
+    ctl set greeting hello
+    # a sanitized splinterctl: its runtime need not come first for this shim
+    tm new-session -d -s repl -x 120 -y 40 \
+        "env HOME=$HOME SPLINTER_SHM_DIR=$SPLINTER_SHM_DIR TERM=xterm LD_PRELOAD=$TTYHOLD TTYHOLD_FILE=$TMP/hold ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 $SPLCTL --store t; sleep 0.2"
+    wait_for '^splinter:t>$'
+    touch "$TMP/hold"
+    tm send-keys -t repl 'set first 1' Enter
+    wait_for '^ok$'
+    # held: the terminal is as the command left it
+    tm send-keys -t repl 'set lost x' C-c 'set after 1' Enter
+    wait_for 'set after 1$'
+    sleep 0.2
+    rm "$TMP/hold"
+    for _ in $(seq 1 100); do ctl exists after 2> /dev/null && break; sleep 0.05; done
+    [ "$(ctl get after)" = 1 ]
+    run -1 --separate-stderr ctl exists lost
+    tm send-keys -t repl 'get greeting' Enter
+    wait_for '^hello$'
+}
+
 @test "repl without a terminal: commands from a pipe, quoting, exit code of the last" {
     run -0 --separate-stderr bash -c 'printf "%s\n" "set q \"two words\"" "get q" "list --json" | "$SPLCTL"'
     [ "${lines[0]}" = ok ]
