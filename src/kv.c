@@ -1025,10 +1025,18 @@ enum { SPL__PUT_SET, SPL__PUT_APPEND, SPL__PUT_CAS };
 /* The common overwrite, in one pass with no calls (issue 11, part 4): the
  * first word from k's home that matches is k's, the slot is free and
  * settled, and this thread keeps an undo record for s.  The steps are
- * spl__find_locked's, spl__undo_arm's and spl__put_k's in the same order;
- * anything else returns SPL__SLOW having written nothing, and the general
- * path runs.  SPL__ABSENT: no word matches (spl__find_locked's SPL_ENOENT),
- * so the caller inserts. */
+ * spl__find_locked's, spl__undo_arm's and spl__put_k's in the same order,
+ * but for what the record holds: the NEW value (a redo record), where
+ * spl__undo_arm copies the old one.  Recovery puts a record's value into
+ * the slot either way (spl__undo_settle), so a writer killed inside the
+ * write section leaves the key with its new value, whole, and one killed
+ * before it with its old one: what the general path promises, less a copy
+ * that waited for the slot's value lines (the old value is never read).
+ * The copy into the record is made before the lock: the record is this
+ * thread's and unarmed, so nobody reads it, and its stores overlap the
+ * slot's misses.  Anything else returns SPL__SLOW having written nothing
+ * shared, and the general path runs.  SPL__ABSENT: no word matches
+ * (spl__find_locked's SPL_ENOENT), so the caller inserts. */
 static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store *s, const struct spl__key *k,
                                                                const void *val, size_t len,
                                                                struct spl_slot *nat)
@@ -1052,27 +1060,43 @@ static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store 
         return SPL__SLOW;
     struct spl_undo *u = spl__undo_at(s, s->ucache[spl__utl.slot]);
     uint64_t me = spl__owner_id();
+    /* the record is ours (not a parent's, inherited across fork) before
+     * anything is written into it */
+    if (spl_load_relaxed(&u->owner) != me)
+        return SPL__SLOW;
     struct spl_slot *sl = spl__slot(s, i);
     /* the key's and the value's lines: their misses start now, not after
      * the lock's locked instruction, which later loads wait for */
     __builtin_prefetch(spl__slot_key(sl), 1);
     __builtin_prefetch(spl__slot_val(s, sl) + len - 1, 1);
+    uint8_t *rv = spl__undo_val(u);
+    spl__copy_in(rv, 0, val, len, 1);
     uint64_t exp = 0;
     if (!spl_cas_acquire(&sl->owner, &exp, me)) /* pairs with spl__unlock */
         return SPL__SLOW;
     uint64_t e = spl_load_relaxed(&sl->epoch);
-    uint32_t vl = spl_load32_relaxed(&sl->val_len);
-    if ((e & 1) || vl > s->val_max || spl_load_relaxed(&u->owner) != me ||
+    if ((e & 1) || spl_load32_relaxed(&sl->val_len) > s->val_max ||
         (spl_load_seqcst(&s->index[p]) & SPL_IX_TAG_MASK) != (w & SPL_IX_TAG_MASK) ||
         spl_load32_relaxed(&sl->key_len) != k->len || !spl__key_equal(sl, k)) {
         spl__unlock(sl);
         return SPL__SLOW;
     }
-    spl__undo_fill(s, i, sl, u, SPL_UNDO_VAL);
     uint64_t now = spl__now();
+    /* arm the redo record: as spl__undo_fill, with the new state */
+    spl_store32_relaxed(&u->val_len, (uint32_t)len);
+    spl_store8_relaxed(&u->type, spl_load8_relaxed(&sl->type));
+    spl_store_relaxed(&u->mtime_ns, now);
+    spl_store32_relaxed(&u->what, SPL_UNDO_VAL);
+    spl_store_relaxed(&u->epoch, e);
+    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
+    spl_fence_release(); /* the record whole before the odd epoch: as spl__undo_fill */
     struct spl__note note;
     spl__note_take(s, i, sl, k->fp, &note);
     uint64_t odd = spl__write_begin(sl);
+    /* from the caller's bytes again, not the record's: loads of the words
+     * just stored cost about what the undo copy did.  The two copies differ
+     * only where the caller changes its buffer during the call (its race);
+     * each is whole. */
     spl__copy_in(spl__slot_val(s, sl), 0, val, len, 1);
     spl_store32_relaxed(&sl->val_len, (uint32_t)len);
     spl_store_relaxed(&sl->mtime_ns, now);

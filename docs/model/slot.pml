@@ -377,6 +377,10 @@ inline UNDO_SETTLE(j, even) {
 #if PROBE == 10
 				assert(false);  /* recovery restores a value from its undo record */
 #endif
+#if PROBE == 14
+				/* a redo record: recovery completes the dead writer's set */
+				assert(!(g_who[j] != 0 && uval[u_r] == g_who[j]));
+#endif
 				STEP(va[j] = uval[u_r]);      /* copy_shared, val_len, type, mtime */
 				STEP(vb[j] = uval[u_r])
 			:: else -> skip
@@ -438,7 +442,7 @@ inline RECLAIM() {
  * value and the slot's epoch and arm it: one step (merged: a record that is
  * not armed is read by nobody but a reclaim, which reads only owner and
  * armed), release fence.  ret: 1 armed, 0 none free (SPL_EAGAIN). */
-inline UNDO_ARM(i, ret) {
+inline UNDO_ARM(i, ret, nv) {
 	u_pass = 0; u_u = NUNDO;
 	do
 	:: u_pass >= 2 -> break
@@ -459,7 +463,15 @@ inline UNDO_ARM(i, ret) {
 	u_pass = 0;
 	if
 	:: u_u < NUNDO ->
-		STEP(uval[u_u] = va[i]; uep[u_u] = epoch[i]; uarm[u_u] = i + 1);
+		/* an undo record (spl__undo_arm: the old value), or a redo
+		 * record (spl_set's one pass, spl__set_fast: the new value nv,
+		 * copied into the unarmed record before the lock, which nobody
+		 * reads, so the copy is one step with the arming): recovery
+		 * puts either into the slot */
+		if
+		:: STEP(uval[u_u] = va[i]; uep[u_u] = epoch[i]; uarm[u_u] = i + 1)
+		:: STEP(uval[u_u] = nv; uep[u_u] = epoch[i]; uarm[u_u] = i + 1)
+		fi;
 		ret = 1
 	:: else -> ret = 0
 	fi
@@ -825,7 +837,7 @@ inline OVERWRITE(fl, v) {
 	assert(false);          /* a set overwrites in place */
 #endif
 #if !defined(BROKEN_NO_UNDO) && !defined(BROKEN_ARM_LATE)
-	UNDO_ARM(fl, o_ok);
+	UNDO_ARM(fl, o_ok, v);
 	if
 	:: !o_ok -> STEP(UNLOCK(fl); g_who[fl] = 0; g_old[fl] = 0); goto w_done  /* SPL_EAGAIN */
 	:: else -> o_ok = 0
@@ -833,7 +845,7 @@ inline OVERWRITE(fl, v) {
 #endif
 	STEP(WB(fl, odd));
 #ifdef BROKEN_ARM_LATE
-	UNDO_ARM(fl, o_ok);
+	UNDO_ARM(fl, o_ok, v);
 	if
 	:: !o_ok -> STEP(WE(fl, odd); UNLOCK(fl); g_who[fl] = 0; g_old[fl] = 0); goto w_done
 	:: else -> o_ok = 0

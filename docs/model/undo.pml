@@ -240,7 +240,7 @@ inline RECLAIM() {
 }
 
 /* spl__undo_arm (the holder of slot i): ret 1 armed record u_u */
-inline UNDO_ARM(i, ret) {
+inline UNDO_ARM(i, ret, nv) {
 	u_pass = 0; u_u = NUNDO;
 	do
 	:: u_pass >= 2 -> break
@@ -261,7 +261,15 @@ inline UNDO_ARM(i, ret) {
 	u_pass = 0;
 	if
 	:: u_u < NUNDO ->
-		STEP(uval[u_u] = va[i]; uep[u_u] = epoch[i]; uarm[u_u] = i + 1);
+		/* an undo record (spl__undo_arm: the old value), or a redo
+		 * record (spl_set's one pass, spl__set_fast: the new value nv,
+		 * copied into the unarmed record before the lock, which nobody
+		 * reads, so the copy is one step with the arming): recovery
+		 * puts either into the slot */
+		if
+		:: STEP(uval[u_u] = va[i]; uep[u_u] = epoch[i]; uarm[u_u] = i + 1)
+		:: STEP(uval[u_u] = nv; uep[u_u] = epoch[i]; uarm[u_u] = i + 1)
+		fi;
 		ret = 1
 	:: else -> ret = 0
 	fi
@@ -285,7 +293,7 @@ proctype writer(byte me; byte s; byte v) {
 	:: ok -> ok = 0                          /* SPL_EAGAIN */
 	:: else ->
 		d_step { assert(WHOLE(s)); g_who[s] = v; g_old[s] = va[s] };
-		UNDO_ARM(s, ok);
+		UNDO_ARM(s, ok, v);
 		if
 		:: !ok -> STEP(owner[s] = 0; g_who[s] = 0; g_old[s] = 0)
 		:: else ->

@@ -73,6 +73,7 @@ probe-10|-DPROBE=10|$SAFE|-m10000 -w24|fail:assertion violated|reachable: recove
 probe-11|-DPROBE=11|$SAFE|-m10000 -w24|fail:assertion violated|reachable: K commits with a word whose number is not its slot's
 probe-12|-DPROBE=12 -DGARBAGE_INIT|$SAFE|-m10000 -w24|fail:assertion violated|reachable: the scrub frees a PENDING word of a settled slot
 probe-13|-DPROBE=13 -DINIT_K|$SAFE|-m10000 -w24|fail:assertion violated|reachable: a writer takes back a dead writer's undo record
+probe-14|-DPROBE=14|$SAFE|-m10000 -w24|fail:assertion violated|reachable: recovery completes a dead writer's set from its redo record (spl_set's one pass)
 undo-1crash|-DMAXCRASH=1|$SAFE|-m10000 -w22|pass|undo records, two keys: (6) and end state; WX, WX2 or WY dies at any step
 undo-2crash|-DMAXCRASH=2|$SAFE|-m10000 -w22|pass|undo records, settle disarming by CAS: two deaths
 undo-2rec-3crash|-DNUNDO=2 -DMAXCRASH=3|$SAFE|-m10000 -w22|pass|the same with two records and three deaths

@@ -298,11 +298,14 @@ static int nl_check_key(spl_store *s, nl_shared *sh, uint32_t w, int32_t k, nl_k
 /* After writer w died: check all its keys; its journal then says what they
  * hold.  *unknown counts a shared-counter increment of unknown outcome. */
 static void nl_check_writer(spl_store *s, nl_shared *sh, uint32_t w, uint64_t *unknown, uint64_t *pend_ops,
-                            uint64_t *tally)
+                            uint64_t (*tallies)[2])
 {
     nl_writer *me = &sh->w[w];
     uint32_t op = atomic_load(&me->pend);
+    if (op >= NL__OPS)
+        op = NL_NONE;
     pend_ops[op]++;
+    uint64_t *tally = tallies[op]; /* what the interrupted call left, by call */
     for (int32_t k = 0; k < (int32_t)sh->nkeys; k++)
         if (nl_check_key(s, sh, w, k, &me->key[k],
                          op != NL_NONE && op != NL_INC && op != NL_INC_ALL && op != NL_APPEND &&
@@ -386,7 +389,7 @@ int main(int argc, char **argv)
     }
     mp_rng r;
     mp_rng_seed(&r, seed, 1);
-    uint64_t killed = 0, unknown = 0, pend_ops[NL__OPS] = {0}, tally[2] = {0, 0};
+    uint64_t killed = 0, unknown = 0, pend_ops[NL__OPS] = {0}, tally[NL__OPS][2] = {{0, 0}};
     uint64_t t0 = mp_now_ns();
     while (expect ? !g_loss : killed < kills) {
         if (expect && mp_now_ns() - t0 > max_ms * 1000000ull)
@@ -429,10 +432,14 @@ int main(int argc, char **argv)
            (unsigned long long)((mp_now_ns() - t0) / 1000000), (unsigned long long)atomic_load(&sh->ops));
     for (int op = 0; op < NL__OPS; op++)
         printf(" %s %llu", nl_op_name[op], (unsigned long long)pend_ops[op]);
-    printf("\nnoloss: interrupted calls found undone %llu, done %llu; shared counter %lld, completed "
-           "increments %llu, of unknown outcome %llu (the bound)\n",
-           (unsigned long long)tally[0], (unsigned long long)tally[1], (long long)all,
-           (unsigned long long)done, (unsigned long long)unknown);
+    uint64_t undone = 0, redone = 0;
+    for (int op = 0; op < NL__OPS; op++)
+        undone += tally[op][0], redone += tally[op][1];
+    printf("\nnoloss: interrupted calls found undone %llu, done %llu (set: %llu, %llu); shared counter "
+           "%lld, completed increments %llu, of unknown outcome %llu (the bound)\n",
+           (unsigned long long)undone, (unsigned long long)redone, (unsigned long long)tally[NL_SET][0],
+           (unsigned long long)tally[NL_SET][1], (long long)all, (unsigned long long)done,
+           (unsigned long long)unknown);
     spl_info inf;
     if (spl_info_get(s, &inf) == 0)
         printf("noloss: %llu slots recovered from dead writers\n", (unsigned long long)inf.recoveries);
