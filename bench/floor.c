@@ -12,8 +12,11 @@
  *   +lock    a lock word beside the epoch (an owner id, so that a dead
  *            writer can be told from a slow one): a CAS to take it, a
  *            store to give it back; the epoch becomes plain stores
- *   +undo    the old value copied to a per-writer record before the
- *            overwrite (no loss on a crash, part 2); an insert publishes
+ *   +undo    the new value copied to a per-writer record (before the
+ *            lock), armed before the overwrite: a redo record, as
+ *            spl_set's (no loss on a crash, part 2; until 2026-12-07 the
+ *            old value, an undo record, whose loads waited for the
+ *            slot's value lines: bench/README.md, "Redo records"); an insert publishes
  *            its index word PENDING, re-reads the home words (two inserts
  *            of one key must see each other) and then tags it LIVE
  *   +count   a seq_cst add on a change counter (what the change feed and
@@ -188,6 +191,14 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
     }
     fl_slot *s = fl_at(t, i);
     _Atomic uint64_t *sk = fl_key(t, s), *sv = fl_val(t, s);
+    _Atomic uint64_t *undo = t->misc + 8;
+    if ((f & FL_UNDO) && !insert) { /* the record is the writer's: no lock needed */
+        for (size_t j = 0; j < FL_VAL / 8; j++) {
+            uint64_t x;
+            memcpy(&x, (const unsigned char *)val + 8 * j, 8);
+            atomic_store_explicit(&undo[1 + j], x, memory_order_relaxed);
+        }
+    }
     uint64_t e = atomic_load_explicit(&s->epoch, memory_order_relaxed);
     if (f & FL_LOCK) {
         uint64_t z = 0;
@@ -201,11 +212,7 @@ static int fl_set(fl_table *t, int f, const char *key, const void *val)
         return -1;
     }
     atomic_thread_fence(memory_order_release); /* odd epoch before the data */
-    _Atomic uint64_t *undo = t->misc + 8;
-    if ((f & FL_UNDO) && !insert) {
-        for (size_t j = 0; j < FL_VAL / 8; j++)
-            atomic_store_explicit(&undo[1 + j], atomic_load_explicit(&sv[j], memory_order_relaxed),
-                                  memory_order_relaxed);
+    if ((f & FL_UNDO) && !insert) { /* arm it */
         atomic_store_explicit(&undo[0], i + 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_release);
     }

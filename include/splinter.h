@@ -371,7 +371,9 @@ int spl_type_parse(const char *name);  /* spl_type or SPL_EINVAL */
 /* Insert or overwrite.  A new key gets type SPL_T_VOID; an overwrite keeps
  * type, flags and labels.  Errors: SPL_EKEYLEN, SPL_E2BIG, SPL_EFULL,
  * SPL_EAGAIN, SPL_EROFS.  Concurrency: lock-free; SPL_EAGAIN while another
- * writer holds the key's slot (or, for a new key, races to insert it). */
+ * writer holds the key's slot (or, for a new key, races to insert it).  A
+ * caller killed inside leaves the key with its old value or the new one,
+ * whole: an overwrite that had armed its record is completed by recovery. */
 int spl_set(spl_store *s, const char *key, const void *val, size_t len);
 
 /* Copy a value out.  buf may be NULL with cap 0 for a size query (returns 0
