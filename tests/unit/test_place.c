@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,8 +48,10 @@
     } while (0)
 
 #define HUGE_WANT 16 /* pages this test reserves where none are free */
+#define SPL_TEST_HUGE_LOCK "/tmp/splinter-nr-hugepages.lock" /* also tests/cli/place.bats */
 
 static long g_saved_nr = -1; /* nr_hugepages before the test raised it */
+static int g_huge_lock = -1;  /* see huge_lock */
 static char g_mnt[64];       /* a hugetlbfs this test mounted */
 static char g_dir[64];
 
@@ -93,12 +97,33 @@ static long meminfo(const char *field)
 
 static uint64_t huge_bytes(void) { return (uint64_t)meminfo("Hugepagesize") * 1024; }
 
+/* nr_hugepages is one count for the whole machine: a test suite running
+ * beside this one (another build's, or tests/cli/place.bats) that raises
+ * it and puts its own saved count back could take our pages away between
+ * our reservation and our store.  So whoever changes it holds this lock
+ * (flock, released when the holder exits) from the reservation until the
+ * count is back. */
+static void huge_lock(void)
+{
+    if (g_huge_lock >= 0)
+        return;
+    g_huge_lock = open(SPL_TEST_HUGE_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (g_huge_lock >= 0 && flock(g_huge_lock, LOCK_EX) != 0) {
+        close(g_huge_lock);
+        g_huge_lock = -1;
+    }
+}
+
 static void huge_restore(void)
 {
     if (g_saved_nr >= 0) {
         if (write_long("/proc/sys/vm/nr_hugepages", g_saved_nr) != 0)
             fprintf(stderr, "test_place: could not restore nr_hugepages to %ld\n", g_saved_nr);
         g_saved_nr = -1;
+    }
+    if (g_huge_lock >= 0) {
+        close(g_huge_lock);
+        g_huge_lock = -1;
     }
     if (g_mnt[0]) {
         umount(g_mnt);
@@ -111,6 +136,8 @@ static void huge_restore(void)
  * are free and we may (root).  The count is restored by huge_restore. */
 static long huge_reserve(void)
 {
+    if (geteuid() == 0)
+        huge_lock(); /* before the count is read: see huge_lock */
     long free_ = meminfo("HugePages_Free");
     if (free_ >= HUGE_WANT || geteuid() != 0)
         return free_;
