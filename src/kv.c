@@ -1094,7 +1094,8 @@ static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store 
     spl__note_take(s, i, sl, k->fp, &note);
     uint64_t odd = spl__write_begin(sl);
     /* from the caller's bytes again, not the record's: loads of the words
-     * just stored cost about what the undo copy did.  The two copies differ
+     * just stored gave back most of what dropping the undo copy saved
+     * (bench/README.md, "Redo records").  The two copies differ
      * only where the caller changes its buffer during the call (its race);
      * each is whole. */
     spl__copy_in(spl__slot_val(s, sl), 0, val, len, 1);
