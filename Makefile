@@ -743,10 +743,14 @@ test-node: $(NODE_ADDON) cli fragments
 # Top-level tests and examples count ("--- PASS" / "--- FAIL" / "--- SKIP"
 # at column 0; a skip's "SKIPPED: why" line is shown with it).
 # cli fragments: ann_test.go starts the hnsw fragment with $$SPLCTL.
+# Then the key-value tests again in the build with ordinary cgo calls
+# instead of the direct ones (-tags splinter_cgo; bindings/go/direct.go).
 test-go: $(LIB_A) cli fragments
 	@log=$$(mktemp); rc=0; \
 	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && \
-	  SPLCTL=$(CURDIR)/$(CLI_BIN) $(GO_ENV) go test -count=1 -v ./... ) > $$log 2>&1 || rc=$$?; \
+	  SPLCTL=$(CURDIR)/$(CLI_BIN) $(GO_ENV) go test -count=1 -v ./... && \
+	  SPL_GO_TAG_CGO=1 $(GO_ENV) go test -tags splinter_cgo -count=1 -v \
+	    -run '^(TestDirectCalls.*|TestKV|TestKeys|TestPreparedKey|TestContention)$$' . ) > $$log 2>&1 || rc=$$?; \
 	grep -E '^(--- |ok|FAIL|PASS|panic)|SKIPPED' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
 	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); s=$$(grep -c '^--- SKIP' $$log); rm -f $$log; \
 	[ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \

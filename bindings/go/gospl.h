@@ -16,31 +16,10 @@
 #include <unistd.h>
 #include "splinter.h"
 
-// A key longer than SPL_KEY_MAX_LIMIT keeps SPL_KEY_MAX_LIMIT + 1 bytes:
-// still too long, so the library refuses it (SPL_EKEYLEN); a key is never
-// truncated into another key.  A NUL byte inside a key is SPL_EINVAL.
-// The copy is a variable-length array of the key's own size (a fixed
-// 4 KiB buffer would cost a page of stack per call), checked for NUL bytes
-// as it is copied.
-static inline int gospl_key_copy(char *dst, const char *src, size_t n)
-{
-	int bad = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = src[i];
-		bad |= c == 0;
-		dst[i] = c;
-	}
-	dst[n] = 0;
-	return bad;
-}
+#include "gokey.h"
+#include "direct.h"
 
-static inline size_t gospl_key_len(size_t n) { return n > SPL_KEY_MAX_LIMIT + 1 ? SPL_KEY_MAX_LIMIT + 1 : n; }
-
-#define GOSPL_KEY(name, gs)                                                    \
-	size_t name##_n_ = gospl_key_len(_GoStringLen(gs));                        \
-	char name[name##_n_ + 1];                                                  \
-	if (gospl_key_copy(name, _GoStringPtr(gs), name##_n_))                     \
-		return SPL_EINVAL;
+#define GOSPL_KEY(name, gs) GOSPL_KEY_COPY(name, _GoStringPtr(gs), _GoStringLen(gs), return SPL_EINVAL)
 
 typedef struct { int rc; size_t n; } gospl_res;
 
@@ -92,10 +71,6 @@ static inline int gospl_get(spl_store *s, _GoString_ key, void *buf, size_t cap,
 	return rc;
 }
 
-// The hot calls take the store as a uintptr_t: the Go side then passes a
-// plain integer (a pointer to the incomplete spl_store type would be boxed
-// for cgo's pointer check, an allocation per call).
-#define GOSPL_S(h) ((spl_store *)(uintptr_t)(h))
 
 static inline gospl_res gospl_get_r(uintptr_t h, _GoString_ key, void *buf, size_t cap, uint32_t retry_us)
 {

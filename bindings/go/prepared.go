@@ -72,17 +72,15 @@ func (k *Key) Get() ([]byte, error) {
 	s := k.s
 	buf := make([]byte, minU32(256, s.valMax))
 	for {
-		r := C.gospl_get_k(s.h, k.k, bytesPtr(buf), C.size_t(len(buf)), s.retry())
-		if r.rc == 0 {
-			n := int(r.n)
-			runtime.KeepAlive(k)
+		rc, n := s.get("", k.k, buf)
+		runtime.KeepAlive(k)
+		if rc == 0 {
 			return buf[:n:n], nil
 		}
-		if r.rc != C.SPL_ENOBUFS {
-			runtime.KeepAlive(k)
-			return nil, mkerr("get", k.key, r.rc)
+		if rc != C.SPL_ENOBUFS {
+			return nil, mkerr("get", k.key, rc)
 		}
-		buf = make([]byte, int(r.n))
+		buf = make([]byte, n)
 	}
 }
 
@@ -97,7 +95,7 @@ func (k *Key) Set(val []byte) error {
 	if err := k.live("set"); err != nil {
 		return err
 	}
-	rc := C.gospl_set_k(k.s.h, k.k, bytesPtr(val), C.size_t(len(val)), k.s.retry())
+	rc := k.s.set("", k.k, val)
 	runtime.KeepAlive(k)
 	return mkerr("set", k.key, rc)
 }
@@ -110,7 +108,7 @@ func (k *Key) Unset() error {
 	if err := k.live("unset"); err != nil {
 		return err
 	}
-	rc := C.gospl_unset_k(k.s.h, k.k, k.s.retry())
+	rc := k.s.unset("", k.k)
 	runtime.KeepAlive(k)
 	return mkerr("unset", k.key, rc)
 }

@@ -389,18 +389,17 @@ func (s *Store) Get(key string) ([]byte, error) {
 	}
 	buf := make([]byte, hint)
 	for {
-		r := C.gospl_get_r(s.h, key, bytesPtr(buf), C.size_t(len(buf)), s.retry())
-		if r.rc == 0 {
-			n := int(r.n)
+		rc, n := s.get(key, nil, buf)
+		if rc == 0 {
 			if uint32(n) != hint && n > 0 {
 				atomic.StoreUint32(&s.hint, uint32(n))
 			}
 			return buf[:n:n], nil
 		}
-		if r.rc != C.SPL_ENOBUFS {
-			return nil, mkerr("get", key, r.rc)
+		if rc != C.SPL_ENOBUFS {
+			return nil, mkerr("get", key, rc)
 		}
-		buf = make([]byte, int(r.n))
+		buf = make([]byte, n)
 	}
 }
 
@@ -416,11 +415,11 @@ func (s *Store) GetInto(key string, buf []byte) (int, error) {
 	if s.s == nil {
 		return 0, s.closed("get", key)
 	}
-	r := C.gospl_get_r(s.h, key, bytesPtr(buf), C.size_t(len(buf)), s.retry())
-	if r.rc < 0 {
-		return int(r.n), mkerr("get", key, r.rc)
+	rc, n := s.get(key, nil, buf)
+	if rc < 0 {
+		return n, mkerr("get", key, rc)
 	}
-	return int(r.n), nil
+	return n, nil
 }
 
 // Set inserts or overwrites.
@@ -428,7 +427,7 @@ func (s *Store) Set(key string, val []byte) error {
 	if s.s == nil {
 		return s.closed("set", key)
 	}
-	return mkerr("set", key, C.gospl_set_h(s.h, key, bytesPtr(val), C.size_t(len(val)), s.retry()))
+	return mkerr("set", key, s.set(key, nil, val))
 }
 
 // SetString is Set with a string value.
@@ -439,7 +438,7 @@ func (s *Store) Unset(key string) error {
 	if s.s == nil {
 		return s.closed("unset", key)
 	}
-	return mkerr("unset", key, C.gospl_unset_h(s.h, key, s.retry()))
+	return mkerr("unset", key, s.unset(key, nil))
 }
 
 // Exists reports whether the key is present.
@@ -447,7 +446,7 @@ func (s *Store) Exists(key string) (bool, error) {
 	if s.s == nil {
 		return false, s.closed("exists", key)
 	}
-	rc := C.gospl_exists_h(s.h, key, s.retry())
+	rc := s.exists(key)
 	if rc < 0 {
 		return false, mkerr("exists", key, rc)
 	}

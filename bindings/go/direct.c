@@ -1,0 +1,65 @@
+/*
+ * direct.c - the direct calls of direct.h.  A key given as a Go string is
+ * copied to a NUL-terminated buffer on this stack, as gospl.h's helpers
+ * do (gokey.h).
+ */
+#include "gokey.h"
+#include "direct.h"
+
+#define DARGS(p) gospl_dargs *a = (gospl_dargs *)(p)
+#define DKEY(name) GOSPL_KEY_COPY(name, (const char *)a->key, a->klen, { a->rc = SPL_EINVAL; return; })
+
+void gospl_dget(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	size_t n = 0;
+	a->rc = spl_get(GOSPL_S(a->s), k, (void *)a->buf, a->cap, &n);
+	a->n = n;
+}
+
+void gospl_dset(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	a->rc = spl_set(GOSPL_S(a->s), k, (const void *)a->buf, a->cap);
+}
+
+void gospl_dunset(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	a->rc = spl_unset(GOSPL_S(a->s), k);
+}
+
+void gospl_dexists(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	a->rc = spl_exists(GOSPL_S(a->s), k);
+}
+
+void gospl_dget_k(void *p)
+{
+	DARGS(p);
+	size_t n = 0;
+	a->rc = spl_get_k(GOSPL_S(a->s), (const spl_key *)a->key, (void *)a->buf, a->cap, &n);
+	a->n = n;
+}
+
+void gospl_dset_k(void *p)
+{
+	DARGS(p);
+	a->rc = spl_set_k(GOSPL_S(a->s), (const spl_key *)a->key, (const void *)a->buf, a->cap);
+}
+
+void gospl_dunset_k(void *p)
+{
+	DARGS(p);
+	a->rc = spl_unset_k(GOSPL_S(a->s), (const spl_key *)a->key);
+}
+
+void gospl_dcall(uintptr_t fn, uintptr_t a)
+{
+	((void (*)(void *))fn)((void *)a);
+}

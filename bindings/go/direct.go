@@ -1,0 +1,126 @@
+package splinter
+
+// The hot single-key calls (Get, GetInto, Set, Unset, Exists and a Key's
+// Get, Set and Unset) run their C function directly on the thread's
+// system stack where the toolchain allows it (direct_asm.go), skipping
+// cgo's hand-over to the scheduler: that takes about half of a cached
+// get's time through the binding (bench/bindings/README.md, "Go's direct
+// calls").  Only calls that never sleep go this way.  A call that meets a
+// writer inside its slot (SPL_EAGAIN) while retries are on is made again
+// through an ordinary cgo call, which waits (gospl.h).
+
+/*
+#include "gospl.h"
+*/
+import "C"
+
+import (
+	"reflect"
+	"runtime"
+	"unsafe"
+)
+
+var (
+	dGet    = unsafe.Pointer(C.gospl_dget)
+	dSet    = unsafe.Pointer(C.gospl_dset)
+	dUnset  = unsafe.Pointer(C.gospl_dunset)
+	dExists = unsafe.Pointer(C.gospl_dexists)
+	dGetK   = unsafe.Pointer(C.gospl_dget_k)
+	dSetK   = unsafe.Pointer(C.gospl_dset_k)
+	dUnsetK = unsafe.Pointer(C.gospl_dunset_k)
+)
+
+// DirectCalls reports whether this build runs the hot calls directly on
+// the system stack (true with Go 1.19 to 1.22 on linux/amd64, unless built
+// with the tag splinter_cgo) or through ordinary cgo calls.  Both give the
+// same results.
+func DirectCalls() bool { return directCalls }
+
+// dargs for key (a Go string, or, with k set, a prepared key) and buf.
+func dargs(h C.uintptr_t, key string, k *C.spl_key, buf []byte) C.gospl_dargs {
+	a := C.gospl_dargs{s: h, buf: C.uintptr_t(uintptr(bytesPtr(buf))), cap: C.uintptr_t(len(buf))}
+	if k != nil {
+		a.key = C.uintptr_t(uintptr(unsafe.Pointer(k)))
+	} else {
+		a.key = C.uintptr_t((*reflect.StringHeader)(unsafe.Pointer(&key)).Data)
+		a.klen = C.uintptr_t(len(key))
+	}
+	return a
+}
+
+// dcall runs fn on key (or k) and buf; returns the library's result and,
+// for a get, the value's length.
+func (s *Store) dcall(fn unsafe.Pointer, key string, k *C.spl_key, buf []byte) (C.int, int) {
+	a := dargs(s.h, key, k, buf)
+	direct(fn, &a)
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(buf)
+	return C.int(a.rc), int(a.n)
+}
+
+// get of key (or k) into buf: directly, then, if the slot was busy and
+// retries are on, through the cgo call that waits.
+func (s *Store) get(key string, k *C.spl_key, buf []byte) (C.int, int) {
+	fn := dGet
+	if k != nil {
+		fn = dGetK
+	}
+	rc, n := s.dcall(fn, key, k, buf)
+	if rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			var res C.gospl_res
+			if k != nil {
+				res = C.gospl_get_k(s.h, k, bytesPtr(buf), C.size_t(len(buf)), r)
+			} else {
+				res = C.gospl_get_r(s.h, key, bytesPtr(buf), C.size_t(len(buf)), r)
+			}
+			return res.rc, int(res.n)
+		}
+	}
+	return rc, n
+}
+
+// set, unset and exists the same way.
+func (s *Store) set(key string, k *C.spl_key, val []byte) C.int {
+	fn := dSet
+	if k != nil {
+		fn = dSetK
+	}
+	rc, _ := s.dcall(fn, key, k, val)
+	if rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			if k != nil {
+				return C.gospl_set_k(s.h, k, bytesPtr(val), C.size_t(len(val)), r)
+			}
+			return C.gospl_set_h(s.h, key, bytesPtr(val), C.size_t(len(val)), r)
+		}
+	}
+	return rc
+}
+
+func (s *Store) unset(key string, k *C.spl_key) C.int {
+	fn := dUnset
+	if k != nil {
+		fn = dUnsetK
+	}
+	rc, _ := s.dcall(fn, key, k, nil)
+	if rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			if k != nil {
+				return C.gospl_unset_k(s.h, k, r)
+			}
+			return C.gospl_unset_h(s.h, key, r)
+		}
+	}
+	return rc
+}
+
+func (s *Store) exists(key string) C.int {
+	rc, _ := s.dcall(dExists, key, nil, nil)
+	if rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			return C.gospl_exists_h(s.h, key, r)
+		}
+	}
+	return rc
+}

@@ -1,0 +1,36 @@
+/*
+ * direct.h - the binding's direct calls (direct.c, direct_*.go): C
+ * functions of one pointer argument, each making one library call that
+ * never sleeps (get, set, unset, exists; the _k forms with a prepared
+ * key).  The Go side fills a gospl_dargs on its stack and runs the
+ * function on the thread's system stack (runtime.asmcgocall), or, in a
+ * build without that (direct_cgo.go), through one ordinary cgo call.
+ *
+ * Every field is an integer: the struct holds no Go pointer as far as
+ * cgo's pointer checks are concerned, and the Go side keeps what the
+ * fields point to alive (runtime.KeepAlive) until the call is over.
+ */
+#ifndef GOSPL_DIRECT_H
+#define GOSPL_DIRECT_H
+#include <stdint.h>
+
+typedef struct {
+	uintptr_t s;    /* the store (GOSPL_S) */
+	uintptr_t key;  /* the key's bytes (a Go string), or a spl_key * (the _k calls) */
+	uintptr_t klen; /* the key's length (not for the _k calls) */
+	uintptr_t buf;  /* get: where the value goes; set: the value */
+	uintptr_t cap;  /* buf's length */
+	uintptr_t n;    /* out, get: the value's length (SPL_ENOBUFS: the length needed) */
+	int32_t rc;     /* out: the library's result */
+} gospl_dargs;
+
+void gospl_dget(void *a);
+void gospl_dset(void *a);
+void gospl_dunset(void *a);
+void gospl_dexists(void *a);
+void gospl_dget_k(void *a);
+void gospl_dset_k(void *a);
+void gospl_dunset_k(void *a);
+/* fn(a) through an ordinary cgo call (direct_cgo.go) */
+void gospl_dcall(uintptr_t fn, uintptr_t a);
+#endif

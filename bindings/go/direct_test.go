@@ -1,0 +1,159 @@
+package splinter_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"splinter.local/splinter"
+)
+
+// goMinor is 19 for go1.19.8; 0 for a development toolchain.
+func goMinor() int {
+	v := strings.TrimPrefix(runtime.Version(), "go1.")
+	if i := strings.IndexAny(v, ".rb "); i >= 0 {
+		v = v[:i]
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// The hot calls run directly where the toolchain allows it, and only there
+// (a build tag gone wrong would quietly give the slower path, or try the
+// link where it is refused).  SPL_GO_TAG_CGO: the Makefile's run with
+// -tags splinter_cgo.
+func TestDirectCalls(t *testing.T) {
+	m := goMinor()
+	if m == 0 {
+		t.Skip("development toolchain:", runtime.Version())
+	}
+	want := runtime.GOOS == "linux" && runtime.GOARCH == "amd64" && m >= 19 && m <= 22 &&
+		os.Getenv("SPL_GO_TAG_CGO") == ""
+	if splinter.DirectCalls() != want {
+		t.Fatalf("DirectCalls() = %v on %s %s/%s (tag splinter_cgo: %q), want %v", splinter.DirectCalls(),
+			runtime.Version(), runtime.GOOS, runtime.GOARCH, os.Getenv("SPL_GO_TAG_CGO"), want)
+	}
+}
+
+// Goroutines get, set, check and delete their own keys through every
+// direct call, with fresh heap buffers, stack buffers and prepared keys,
+// while another goroutine forces collections and makes garbage: a Go
+// pointer the C side still used after the collector freed or moved it
+// would show as a wrong byte or a crash.
+func TestDirectCallsUnderGC(t *testing.T) {
+	s := memStore(t, &splinter.Options{Slots: 4096, KeyMax: 48, ValMax: 2048})
+	stop := make(chan struct{})
+	var gcs sync.WaitGroup
+	gcs.Add(1)
+	go func() {
+		defer gcs.Done()
+		var junk [][]byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for i := 0; i < 64; i++ {
+				junk = append(junk, make([]byte, 1+i*37))
+			}
+			if len(junk) > 4096 {
+				junk = nil
+			}
+			runtime.GC()
+		}
+	}()
+	const workers = 4
+	end := time.Now().Add(700 * time.Millisecond)
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			errs <- func() error {
+				var stackBuf [2048]byte
+				for i := 0; time.Now().Before(end) || i < 200; i++ {
+					key := fmt.Sprintf("w%d/key-%d", w, i%50)
+					val := bytes.Repeat([]byte{byte(w), byte(i)}, 1+(i*131)%1000)
+					if err := s.Set(key, val); err != nil {
+						return err
+					}
+					if got, err := s.Get(key); err != nil || !bytes.Equal(got, val) {
+						return fmt.Errorf("get %s: %d bytes, %v", key, len(got), err)
+					}
+					n, err := s.GetInto(key, stackBuf[:])
+					if err != nil || !bytes.Equal(stackBuf[:n], val) {
+						return fmt.Errorf("getinto %s: %d bytes, %v", key, n, err)
+					}
+					small := make([]byte, 1)
+					if n, err := s.GetInto(key, small); len(val) > 1 && (!isErr(err, splinter.ErrNoBufs) || n != len(val)) {
+						return fmt.Errorf("getinto a short buffer %s: %d, %v", key, n, err)
+					}
+					if ok, err := s.Exists(key); err != nil || !ok {
+						return fmt.Errorf("exists %s: %v %v", key, ok, err)
+					}
+					k, err := s.Prepare(key)
+					if err != nil {
+						return err
+					}
+					val2 := append([]byte(nil), val...)
+					val2[0] ^= 0xff
+					if err := k.Set(val2); err != nil {
+						return err
+					}
+					if got, err := k.Get(); err != nil || !bytes.Equal(got, val2) {
+						return fmt.Errorf("prepared get %s: %d bytes, %v", key, len(got), err)
+					}
+					if i%3 == 0 {
+						if err := k.Unset(); err != nil {
+							return err
+						}
+					} else if err := s.Unset(key); err != nil {
+						return err
+					}
+					k.Close()
+					if ok, err := s.Exists(key); err != nil || ok {
+						return fmt.Errorf("exists after unset %s: %v %v", key, ok, err)
+					}
+				}
+				return nil
+			}()
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	gcs.Wait()
+}
+
+func isErr(err error, code splinter.Errno) bool { return splinter.Code(err) == code }
+
+// Bad keys give the library's errors through the direct calls too.
+func TestDirectCallsBadKeys(t *testing.T) {
+	s := memStore(t, &splinter.Options{KeyMax: 16})
+	for _, c := range []struct {
+		key  string
+		code splinter.Errno
+	}{{"a\x00b", splinter.ErrInvalid}, {strings.Repeat("k", 17), splinter.ErrKeyLen},
+		{strings.Repeat("k", 100000), splinter.ErrKeyLen}, {"", splinter.ErrKeyLen}} {
+		wantErr(t, s.Set(c.key, []byte("v")), c.code)
+		_, err := s.Get(c.key)
+		wantErr(t, err, c.code)
+		_, err = s.GetInto(c.key, make([]byte, 8))
+		wantErr(t, err, c.code)
+		_, err = s.Exists(c.key)
+		wantErr(t, err, c.code)
+		wantErr(t, s.Unset(c.key), c.code)
+	}
+	must(t, s.Set(strings.Repeat("k", 16), []byte("v")))
+	if v, err := s.GetString(strings.Repeat("k", 16)); err != nil || v != "v" {
+		t.Fatal(v, err)
+	}
+}
