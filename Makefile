@@ -750,7 +750,7 @@ test-go: $(LIB_A) cli fragments
 	( cd $(GO_DIR) && $(GO_ENV) go vet ./... && \
 	  SPLCTL=$(CURDIR)/$(CLI_BIN) $(GO_ENV) go test -count=1 -v ./... && \
 	  SPL_GO_TAG_CGO=1 $(GO_ENV) go test -tags splinter_cgo -count=1 -v \
-	    -run '^(TestDirectCalls.*|TestKV|TestKeys|TestPreparedKey|TestContention)$$' . ) > $$log 2>&1 || rc=$$?; \
+	    -run '^(TestDirectCalls.*|TestKV|TestKeys|TestView|TestPreparedKey|TestContention)$$' . ) > $$log 2>&1 || rc=$$?; \
 	grep -E '^(--- |ok|FAIL|PASS|panic)|SKIPPED' $$log; [ $$rc -eq 0 ] || tail -n 60 $$log; \
 	p=$$(grep -c '^--- PASS' $$log); f=$$(grep -c '^--- FAIL' $$log); s=$$(grep -c '^--- SKIP' $$log); rm -f $$log; \
 	[ $$rc -eq 0 ] || [ $$f -gt 0 ] || f=1; \

@@ -78,7 +78,8 @@ static inline uint64_t splb_now_ns(void)
 }
 
 /* n operations (op 0: spl_get into a 64-byte buffer; 1: spl_set of
- * val/len) over names[order[i]], pipelined (dependent 0) or dependent (1).
+ * val/len; 2: spl_view_get, the value's first byte read, spl_view_valid)
+ * over names[order[i]], pipelined (dependent 0) or dependent (1).
  * Returns the elapsed ns, or 0 if a call failed. */
 static uint64_t splb_loop(spl_store *s, const char *names, const uint32_t *order, size_t n, int op,
                           int dependent, const void *val, size_t len)
@@ -89,7 +90,18 @@ static uint64_t splb_loop(spl_store *s, const char *names, const uint32_t *order
     volatile uint32_t zero = 0;
     uint32_t mask = zero, carry = 0; /* mask is 0, but the compiler cannot know */
     uint64_t t0 = splb_now_ns();
-    if (op == 0 && !dependent) {
+    if (op == 2) {
+        for (size_t i = 0; i < n; i++) {
+            spl_view v;
+            int rc = spl_view_get(s, names + (size_t)(order[i] + carry) * SPLB_KEY_STRIDE, &v);
+            if (rc == 0) {
+                uint8_t b = v.len ? *(const volatile uint8_t *)v.data : 0;
+                rc = spl_view_valid(s, &v);
+                carry = dependent ? (uint32_t)b & mask : 0; /* waits for the byte read */
+            }
+            bad |= rc;
+        }
+    } else if (op == 0 && !dependent) {
         for (size_t i = 0; i < n; i++)
             bad |= spl_get(s, names + (size_t)order[i] * SPLB_KEY_STRIDE, buf, sizeof buf, &got);
     } else if (op == 0) {

@@ -59,6 +59,19 @@ void gospl_dunset_k(void *p)
 	a->rc = spl_unset_k(GOSPL_S(a->s), (const spl_key *)a->key);
 }
 
+void gospl_dview(void *p)
+{
+	gospl_dview_args *a = p;
+	DKEY(k);
+	a->rc = spl_view_get(GOSPL_S(a->s), k, &a->v);
+}
+
+void gospl_dview_valid(void *p)
+{
+	gospl_dview_args *a = p;
+	a->rc = spl_view_valid(GOSPL_S(a->s), &a->v);
+}
+
 void gospl_dcall(uintptr_t fn, uintptr_t a)
 {
 	((void (*)(void *))fn)((void *)a);

@@ -1,7 +1,7 @@
 package splinter
 
-// The hot single-key calls (Get, GetInto, Set, Unset, Exists and a Key's
-// Get, Set and Unset) run their C function directly on the thread's
+// The hot single-key calls (Get, GetInto, Set, Unset, Exists, View and
+// View.Valid, and a Key's Get, Set and Unset) run their C function directly on the thread's
 // system stack where the toolchain allows it (direct_asm.go), skipping
 // cgo's hand-over to the scheduler: that takes about half of a cached
 // get's time through the binding (bench/bindings/README.md, "Go's direct
@@ -28,6 +28,8 @@ var (
 	dGetK   = unsafe.Pointer(C.gospl_dget_k)
 	dSetK   = unsafe.Pointer(C.gospl_dset_k)
 	dUnsetK = unsafe.Pointer(C.gospl_dunset_k)
+	dView   = unsafe.Pointer(C.gospl_dview)
+	dValid  = unsafe.Pointer(C.gospl_dview_valid)
 )
 
 // DirectCalls reports whether this build runs the hot calls directly on
@@ -52,7 +54,7 @@ func dargs(h C.uintptr_t, key string, k *C.spl_key, buf []byte) C.gospl_dargs {
 // for a get, the value's length.
 func (s *Store) dcall(fn unsafe.Pointer, key string, k *C.spl_key, buf []byte) (C.int, int) {
 	a := dargs(s.h, key, k, buf)
-	direct(fn, &a)
+	direct(fn, unsafe.Pointer(&a))
 	runtime.KeepAlive(key)
 	runtime.KeepAlive(buf)
 	return C.int(a.rc), int(a.n)
@@ -123,4 +125,30 @@ func (s *Store) exists(key string) C.int {
 		}
 	}
 	return rc
+}
+
+// view of key: directly, then, if the slot was busy and retries are on,
+// through the cgo call that waits.
+func (s *Store) view(key string) (C.spl_view, C.int) {
+	a := C.gospl_dview_args{s: s.h, key: C.uintptr_t((*reflect.StringHeader)(unsafe.Pointer(&key)).Data),
+		klen: C.uintptr_t(len(key))}
+	direct(dView, unsafe.Pointer(&a))
+	runtime.KeepAlive(key)
+	if a.rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			var v C.spl_view
+			rc := C.gospl_view(s.s, key, &v, r)
+			return v, rc
+		}
+	}
+	return a.v, C.int(a.rc)
+}
+
+// viewValid is spl_view_valid of the view at (epoch, slot).
+func (s *Store) viewValid(epoch uint64, slot uint32) bool {
+	a := C.gospl_dview_args{s: s.h}
+	a.v.epoch = C.uint64_t(epoch)
+	a.v.slot = C.uint32_t(slot)
+	direct(dValid, unsafe.Pointer(&a))
+	return a.rc == 0
 }

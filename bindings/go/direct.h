@@ -13,6 +13,7 @@
 #ifndef GOSPL_DIRECT_H
 #define GOSPL_DIRECT_H
 #include <stdint.h>
+#include "splinter.h"
 
 typedef struct {
 	uintptr_t s;    /* the store (GOSPL_S) */
@@ -24,6 +25,16 @@ typedef struct {
 	int32_t rc;     /* out: the library's result */
 } gospl_dargs;
 
+/* View and its check: v is filled (view) or read (valid: epoch and slot);
+ * its data points into the store's mapping, never at Go memory. */
+typedef struct {
+	uintptr_t s;
+	uintptr_t key;
+	uintptr_t klen;
+	spl_view v;
+	int32_t rc;
+} gospl_dview_args;
+
 void gospl_dget(void *a);
 void gospl_dset(void *a);
 void gospl_dunset(void *a);
@@ -31,6 +42,8 @@ void gospl_dexists(void *a);
 void gospl_dget_k(void *a);
 void gospl_dset_k(void *a);
 void gospl_dunset_k(void *a);
+void gospl_dview(void *a);
+void gospl_dview_valid(void *a);
 /* fn(a) through an ordinary cgo call (direct_cgo.go) */
 void gospl_dcall(uintptr_t fn, uintptr_t a);
 #endif

@@ -30,4 +30,4 @@ const directCalls = true
 //go:noescape
 func asmcgocall(fn, arg unsafe.Pointer) int32
 
-func direct(fn unsafe.Pointer, a *C.gospl_dargs) { asmcgocall(fn, unsafe.Pointer(a)) }
+func direct(fn, arg unsafe.Pointer) { asmcgocall(fn, arg) }

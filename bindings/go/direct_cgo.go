@@ -15,6 +15,6 @@ import "unsafe"
 
 const directCalls = false
 
-func direct(fn unsafe.Pointer, a *C.gospl_dargs) {
-	C.gospl_dcall(C.uintptr_t(uintptr(fn)), C.uintptr_t(uintptr(unsafe.Pointer(a))))
+func direct(fn, arg unsafe.Pointer) {
+	C.gospl_dcall(C.uintptr_t(uintptr(fn)), C.uintptr_t(uintptr(arg)))
 }

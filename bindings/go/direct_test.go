@@ -42,8 +42,9 @@ func TestDirectCalls(t *testing.T) {
 }
 
 // Goroutines get, set, check and delete their own keys through every
-// direct call, with fresh heap buffers, stack buffers and prepared keys,
-// while another goroutine forces collections and makes garbage: a Go
+// direct call (views too), with fresh heap buffers, stack buffers and
+// prepared keys, while another goroutine forces collections and makes
+// garbage: a Go
 // pointer the C side still used after the collector freed or moved it
 // would show as a wrong byte or a crash.
 func TestDirectCallsUnderGC(t *testing.T) {
@@ -96,6 +97,10 @@ func TestDirectCallsUnderGC(t *testing.T) {
 					if ok, err := s.Exists(key); err != nil || !ok {
 						return fmt.Errorf("exists %s: %v %v", key, ok, err)
 					}
+					v, err := s.View(key)
+					if err != nil || !bytes.Equal(v.Bytes, val) || !v.Valid() {
+						return fmt.Errorf("view %s: %d bytes, %v", key, len(v.Bytes), err)
+					}
 					k, err := s.Prepare(key)
 					if err != nil {
 						return err
@@ -116,6 +121,9 @@ func TestDirectCallsUnderGC(t *testing.T) {
 						return err
 					}
 					k.Close()
+					if v.Valid() {
+						return fmt.Errorf("view %s still valid after its key was set and deleted", key)
+					}
 					if ok, err := s.Exists(key); err != nil || ok {
 						return fmt.Errorf("exists after unset %s: %v %v", key, ok, err)
 					}

@@ -284,15 +284,6 @@ static inline int gospl_view(spl_store *s, _GoString_ key, spl_view *v, uint32_t
 	return rc;
 }
 
-static inline int gospl_view_valid(spl_store *s, uint64_t epoch, uint32_t slot)
-{
-	spl_view v;
-	memset(&v, 0, sizeof v);
-	v.epoch = epoch;
-	v.slot = slot;
-	return spl_view_valid(s, &v);
-}
-
 // ---- iteration: spl_foreach into two growing arrays (entries, bytes)
 
 typedef struct {

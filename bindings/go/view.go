@@ -29,8 +29,8 @@ func (s *Store) View(key string) (View, error) {
 	if s.s == nil {
 		return View{}, s.closed("view", key)
 	}
-	var v C.spl_view
-	if rc := C.gospl_view(s.s, key, &v, s.retry()); rc < 0 {
+	v, rc := s.view(key)
+	if rc < 0 {
 		return View{}, mkerr("view", key, rc)
 	}
 	var b []byte
@@ -48,7 +48,7 @@ func (v View) Valid() bool {
 	if v.s == nil || v.s.s == nil {
 		return false
 	}
-	return C.gospl_view_valid(v.s.s, C.uint64_t(v.Epoch), C.uint32_t(v.Slot)) == 0
+	return v.s.viewValid(v.Epoch, v.Slot)
 }
 
 // ReadWith runs fn on the value in place until fn has read one consistent

@@ -1,6 +1,7 @@
-// Command splbench times get and set of 64-byte values through the Go
-// binding against the C baseline of bench/bindings/c_loop.h (one cgo call
-// runs the whole C loop) on the same store and keys, in the same process.
+// Command splbench times get, set and view (zero copy: View, a byte read,
+// Valid) of 64-byte values through the Go binding against the C baseline
+// of bench/bindings/c_loop.h (one cgo call runs the whole C loop) on the
+// same store and keys, in the same process.
 // The workload is the one every binding's bench runs (c_loop.h,
 // bench/bindings/README.md): 100,000 keys "key:%08u", hot = 8 keys in turn,
 // random = xorshift32.  Rounds alternate C and Go; the figure is the
@@ -72,7 +73,8 @@ type result struct {
 
 const target = 100.0 // ns over C (pipelined)
 
-var sinkB []byte // keeps the allocation floor's slices on the heap
+var sinkB []byte  // keeps the allocation floor's slices on the heap
+var sinkByte byte // what the view loop read
 
 func main() {
 	nkeys := flag.Int("keys", 100000, "keys in the store")
@@ -158,6 +160,17 @@ func main() {
 				}
 			}
 			return float64(time.Since(t0).Nanoseconds()) / float64(len(batches)*64)
+		case "view":
+			for _, i := range order {
+				v, err := s.View(keyAt(uint32(i)))
+				if err != nil {
+					panic(err)
+				}
+				sinkByte ^= v.Bytes[0]
+				if !v.Valid() {
+					panic("view: not valid on a quiet store")
+				}
+			}
 		case "getInto":
 			for _, i := range order {
 				if _, err := s.GetInto(keyAt(uint32(i)), buf); err != nil {
@@ -177,6 +190,8 @@ func main() {
 		cop := C.int(0)
 		if op == "set" {
 			cop = 1
+		} else if op == "view" {
+			cop = 2
 		}
 		ns := C.c_loop(s.CStore(), cnames, order, C.size_t(*ops), cop, C.int(dep), cval, C.SPLB_VAL_LEN)
 		if ns == 0 {
@@ -231,7 +246,7 @@ func main() {
 	}
 	var results []result
 	var pk []*splinter.Key
-	for _, op := range []string{"get", "getInto", "set", "getMany64", "getManyInto64"} {
+	for _, op := range []string{"get", "getInto", "set", "view", "getMany64", "getManyInto64"} {
 		if op == "getMany64" && pk == nil {
 			// Batches of 64 prepared keys in one GetMany (GetManyInto: no
 			// allocation): last, as the 100,000
