@@ -1,9 +1,9 @@
 package splinter
 
 // The hot single-key calls (Get, GetInto, Set, Unset, Exists, View and
-// View.Valid, and a Key's Get, Set and Unset) run their C function directly on the thread's
-// system stack where the toolchain allows it (direct_asm.go), skipping
-// cgo's hand-over to the scheduler: that takes about half of a cached
+// View.Valid, and a Key's Get, Set and Unset) run their C function
+// directly on the thread's system stack where the toolchain allows it
+// (direct_asm.go), skipping cgo's hand-over to the scheduler: that takes about half of a cached
 // get's time through the binding (bench/bindings/README.md, "Go's direct
 // calls").  Only calls that never sleep go this way.  A call that meets a
 // writer inside its slot (SPL_EAGAIN) while retries are on is made again

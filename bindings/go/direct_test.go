@@ -165,3 +165,27 @@ func TestDirectCallsBadKeys(t *testing.T) {
 		t.Fatal(v, err)
 	}
 }
+
+// The calls that take your buffer allocate nothing, direct or not: the
+// argument struct stays on the goroutine's stack.
+func TestDirectCallsAllocateNothing(t *testing.T) {
+	s := memStore(t, nil)
+	val := []byte("value")
+	must(t, s.Set("k", val))
+	k, err := s.Prepare("k")
+	must(t, err)
+	defer k.Close()
+	buf := make([]byte, 16)
+	for name, f := range map[string]func(){
+		"GetInto":    func() { s.GetInto("k", buf) },
+		"Set":        func() { s.Set("k", val) },
+		"Exists":     func() { s.Exists("k") },
+		"View":       func() { v, _ := s.View("k"); v.Valid() },
+		"Key.Set":    func() { k.Set(val) },
+		"Set, Unset": func() { s.Set("u", val); s.Unset("u") },
+	} {
+		if n := testing.AllocsPerRun(200, f); n != 0 {
+			t.Errorf("%s: %v allocations a call", name, n)
+		}
+	}
+}
