@@ -39,6 +39,20 @@ void gospl_dexists(void *p)
 	a->rc = spl_exists(GOSPL_S(a->s), k);
 }
 
+void gospl_dappend(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	a->rc = spl_append(GOSPL_S(a->s), k, (const void *)a->buf, a->cap);
+}
+
+void gospl_dcas(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	a->rc = spl_cas(GOSPL_S(a->s), k, a->arg, (const void *)a->buf, a->cap);
+}
+
 void gospl_dget_k(void *p)
 {
 	DARGS(p);

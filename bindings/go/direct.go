@@ -1,7 +1,7 @@
 package splinter
 
-// The hot single-key calls (Get, GetInto, Set, Unset, Exists, View and
-// View.Valid, and a Key's Get, Set and Unset) run their C function
+// The hot single-key calls (Get, GetInto, Set, Unset, Exists, Append, CAS,
+// View and View.Valid, and a Key's Get, Set and Unset) run their C function
 // directly on the thread's system stack where the toolchain allows it
 // (direct_asm.go), skipping cgo's hand-over to the scheduler: that takes about half of a cached
 // get's time through the binding (bench/bindings/README.md, "Go's direct
@@ -25,6 +25,8 @@ var (
 	dSet    = unsafe.Pointer(C.gospl_dset)
 	dUnset  = unsafe.Pointer(C.gospl_dunset)
 	dExists = unsafe.Pointer(C.gospl_dexists)
+	dAppend = unsafe.Pointer(C.gospl_dappend)
+	dCAS    = unsafe.Pointer(C.gospl_dcas)
 	dGetK   = unsafe.Pointer(C.gospl_dget_k)
 	dSetK   = unsafe.Pointer(C.gospl_dset_k)
 	dUnsetK = unsafe.Pointer(C.gospl_dunset_k)
@@ -38,9 +40,10 @@ var (
 // same results.
 func DirectCalls() bool { return directCalls }
 
-// dargs for key (a Go string, or, with k set, a prepared key) and buf.
-func dargs(h C.uintptr_t, key string, k *C.spl_key, buf []byte) C.gospl_dargs {
-	a := C.gospl_dargs{s: h, buf: C.uintptr_t(uintptr(bytesPtr(buf))), cap: C.uintptr_t(len(buf))}
+// dargs for key (a Go string, or, with k set, a prepared key), buf and arg.
+func dargs(h C.uintptr_t, key string, k *C.spl_key, buf []byte, arg uint64) C.gospl_dargs {
+	a := C.gospl_dargs{s: h, buf: C.uintptr_t(uintptr(bytesPtr(buf))), cap: C.uintptr_t(len(buf)),
+		arg: C.uint64_t(arg)}
 	if k != nil {
 		a.key = C.uintptr_t(uintptr(unsafe.Pointer(k)))
 	} else {
@@ -50,10 +53,10 @@ func dargs(h C.uintptr_t, key string, k *C.spl_key, buf []byte) C.gospl_dargs {
 	return a
 }
 
-// dcall runs fn on key (or k) and buf; returns the library's result and,
-// for a get, the value's length.
-func (s *Store) dcall(fn unsafe.Pointer, key string, k *C.spl_key, buf []byte) (C.int, int) {
-	a := dargs(s.h, key, k, buf)
+// dcall runs fn on key (or k), buf and arg; returns the library's result
+// and, for a get, the value's length.
+func (s *Store) dcall(fn unsafe.Pointer, key string, k *C.spl_key, buf []byte, arg uint64) (C.int, int) {
+	a := dargs(s.h, key, k, buf, arg)
 	direct(fn, unsafe.Pointer(&a))
 	runtime.KeepAlive(key)
 	runtime.KeepAlive(buf)
@@ -67,7 +70,7 @@ func (s *Store) get(key string, k *C.spl_key, buf []byte) (C.int, int) {
 	if k != nil {
 		fn = dGetK
 	}
-	rc, n := s.dcall(fn, key, k, buf)
+	rc, n := s.dcall(fn, key, k, buf, 0)
 	if rc == C.SPL_EAGAIN {
 		if r := s.retry(); r != 0 {
 			var res C.gospl_res
@@ -88,7 +91,7 @@ func (s *Store) set(key string, k *C.spl_key, val []byte) C.int {
 	if k != nil {
 		fn = dSetK
 	}
-	rc, _ := s.dcall(fn, key, k, val)
+	rc, _ := s.dcall(fn, key, k, val, 0)
 	if rc == C.SPL_EAGAIN {
 		if r := s.retry(); r != 0 {
 			if k != nil {
@@ -105,7 +108,7 @@ func (s *Store) unset(key string, k *C.spl_key) C.int {
 	if k != nil {
 		fn = dUnsetK
 	}
-	rc, _ := s.dcall(fn, key, k, nil)
+	rc, _ := s.dcall(fn, key, k, nil, 0)
 	if rc == C.SPL_EAGAIN {
 		if r := s.retry(); r != 0 {
 			if k != nil {
@@ -118,10 +121,30 @@ func (s *Store) unset(key string, k *C.spl_key) C.int {
 }
 
 func (s *Store) exists(key string) C.int {
-	rc, _ := s.dcall(dExists, key, nil, nil)
+	rc, _ := s.dcall(dExists, key, nil, nil, 0)
 	if rc == C.SPL_EAGAIN {
 		if r := s.retry(); r != 0 {
 			return C.gospl_exists_h(s.h, key, r)
+		}
+	}
+	return rc
+}
+
+func (s *Store) append(key string, data []byte) C.int {
+	rc, _ := s.dcall(dAppend, key, nil, data, 0)
+	if rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			return C.gospl_append(s.s, key, bytesPtr(data), C.size_t(len(data)), r)
+		}
+	}
+	return rc
+}
+
+func (s *Store) cas(key string, expected uint64, val []byte) C.int {
+	rc, _ := s.dcall(dCAS, key, nil, val, expected)
+	if rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			return C.gospl_cas(s.s, key, C.uint64_t(expected), bytesPtr(val), C.size_t(len(val)), r)
 		}
 	}
 	return rc

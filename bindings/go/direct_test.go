@@ -101,6 +101,24 @@ func TestDirectCallsUnderGC(t *testing.T) {
 					if err != nil || !bytes.Equal(v.Bytes, val) || !v.Valid() {
 						return fmt.Errorf("view %s: %d bytes, %v", key, len(v.Bytes), err)
 					}
+					if ok, err := s.CAS(key, v.Epoch+2, val); err != nil || ok {
+						return fmt.Errorf("cas %s at a wrong epoch: %v %v", key, ok, err)
+					}
+					tail := []byte{byte(i), byte(w)}
+					if err := s.Append(key, tail); err != nil {
+						return err
+					}
+					val = append(val, tail...)
+					m, err := s.Meta(key)
+					if err != nil {
+						return err
+					}
+					if ok, err := s.CAS(key, m.Epoch, val); err != nil || !ok {
+						return fmt.Errorf("cas %s at its epoch: %v %v", key, ok, err)
+					}
+					if got, err := s.Get(key); err != nil || !bytes.Equal(got, val) {
+						return fmt.Errorf("get after append and cas %s: %d bytes, %v", key, len(got), err)
+					}
 					k, err := s.Prepare(key)
 					if err != nil {
 						return err
@@ -159,6 +177,9 @@ func TestDirectCallsBadKeys(t *testing.T) {
 		_, err = s.Exists(c.key)
 		wantErr(t, err, c.code)
 		wantErr(t, s.Unset(c.key), c.code)
+		wantErr(t, s.Append(c.key, []byte("v")), c.code)
+		_, err = s.CAS(c.key, 0, []byte("v"))
+		wantErr(t, err, c.code)
 	}
 	must(t, s.Set(strings.Repeat("k", 16), []byte("v")))
 	if v, err := s.GetString(strings.Repeat("k", 16)); err != nil || v != "v" {
@@ -183,6 +204,8 @@ func TestDirectCallsAllocateNothing(t *testing.T) {
 		"View":       func() { v, _ := s.View("k"); v.Valid() },
 		"Key.Set":    func() { k.Set(val) },
 		"Set, Unset": func() { s.Set("u", val); s.Unset("u") },
+		"Append":     func() { s.Set("a", val); s.Append("a", val) },
+		"CAS":        func() { s.CAS("k", 1, val) },
 	} {
 		if n := testing.AllocsPerRun(200, f); n != 0 {
 			t.Errorf("%s: %v allocations a call", name, n)

@@ -458,7 +458,7 @@ func (s *Store) Append(key string, data []byte) error {
 	if s.s == nil {
 		return s.closed("append", key)
 	}
-	return mkerr("append", key, C.gospl_append(s.s, key, bytesPtr(data), C.size_t(len(data)), s.retry()))
+	return mkerr("append", key, s.append(key, data))
 }
 
 // CAS writes only if the key's epoch is still expected (from Meta or a
@@ -468,7 +468,7 @@ func (s *Store) CAS(key string, expected uint64, val []byte) (bool, error) {
 	if s.s == nil {
 		return false, s.closed("cas", key)
 	}
-	rc := C.gospl_cas(s.s, key, C.uint64_t(expected), bytesPtr(val), C.size_t(len(val)), s.retry())
+	rc := s.cas(key, expected, val)
 	switch rc {
 	case 0:
 		return true, nil
