@@ -415,6 +415,27 @@ void spl__undo_close(struct spl_store *s)
         spl__utl.s = NULL;
 }
 
+/* A record's value state (its bytes are at spl__undo_val): the length,
+ * type and mtime recovery gives the slot. */
+static inline void spl__undo_val_head(struct spl_undo *u, uint32_t len, uint8_t type, uint64_t mtime)
+{
+    spl_store32_relaxed(&u->val_len, len);
+    spl_store8_relaxed(&u->type, type);
+    spl_store_relaxed(&u->mtime_ns, mtime);
+}
+
+/* A record's last stores: what it holds, the slot's epoch, armed on slot
+ * i.  Release fence: the whole record before the odd epoch
+ * spl__write_begin stores next; pairs with the acquire fence in
+ * spl__repair, which saw that odd epoch. */
+static inline void spl__undo_seal(struct spl_undo *u, uint32_t what, uint64_t epoch, uint32_t i)
+{
+    spl_store32_relaxed(&u->what, what);
+    spl_store_relaxed(&u->epoch, epoch);
+    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
+    spl_fence_release();
+}
+
 /* Fill record u (the caller's) with what slot i (held, epoch even) holds
  * now and arm it for i: spl__undo_arm's work once it has a record, inline
  * for spl_set's one pass. */
@@ -427,19 +448,11 @@ static inline __attribute__((always_inline)) void spl__undo_fill(struct spl_stor
         what &= ~SPL_UNDO_VAL;
     if (what & SPL_UNDO_VAL) {
         spl__copy_shared(spl__undo_val(u), spl__slot_val(s, sl), vl);
-        spl_store32_relaxed(&u->val_len, vl);
-        spl_store8_relaxed(&u->type, spl_load8_relaxed(&sl->type));
-        spl_store_relaxed(&u->mtime_ns, spl_load_relaxed(&sl->mtime_ns));
+        spl__undo_val_head(u, vl, spl_load8_relaxed(&sl->type), spl_load_relaxed(&sl->mtime_ns));
     }
     if (what & SPL_UNDO_VEC)
         spl__vec_undo_save(s, i, sl, u);
-    spl_store32_relaxed(&u->what, what);
-    spl_store_relaxed(&u->epoch, spl_load_relaxed(&sl->epoch));
-    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
-    /* release fence: the whole record before the odd epoch spl__write_begin
-     * stores next; pairs with the acquire fence in spl__repair, which saw
-     * that odd epoch */
-    spl_fence_release();
+    spl__undo_seal(u, what, spl_load_relaxed(&sl->epoch), i);
 }
 
 struct spl_undo *spl__undo_arm(struct spl_store *s, uint32_t i, struct spl_slot *sl, uint32_t what)
@@ -1083,13 +1096,8 @@ static inline __attribute__((always_inline)) int spl__set_fast(struct spl_store 
     }
     uint64_t now = spl__now();
     /* arm the redo record: as spl__undo_fill, with the new state */
-    spl_store32_relaxed(&u->val_len, (uint32_t)len);
-    spl_store8_relaxed(&u->type, spl_load8_relaxed(&sl->type));
-    spl_store_relaxed(&u->mtime_ns, now);
-    spl_store32_relaxed(&u->what, SPL_UNDO_VAL);
-    spl_store_relaxed(&u->epoch, e);
-    spl_store_relaxed(&u->armed, (uint64_t)i + 1);
-    spl_fence_release(); /* the record whole before the odd epoch: as spl__undo_fill */
+    spl__undo_val_head(u, (uint32_t)len, spl_load8_relaxed(&sl->type), now);
+    spl__undo_seal(u, SPL_UNDO_VAL, e, i);
     struct spl__note note;
     spl__note_take(s, i, sl, k->fp, &note);
     uint64_t odd = spl__write_begin(sl);
