@@ -1577,13 +1577,18 @@ static uint64_t spl__apply(spl_int_op op, uint64_t v, uint64_t x)
     }
 }
 
-/* Retried inside until done (spinning, then sleeping on the busy slot:
- * src/wait.c): contention is never returned.  Only a slot held
- * for 10 s by a live process (a stopped or hostile peer) ends it, with
- * SPL_ETIMEDOUT. */
-static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t operand, uint64_t *out)
+/* wait: retried inside until done (spinning, then sleeping on the busy
+ * slot: src/wait.c): contention is never returned.  Only a slot held for
+ * 10 s by a live process (a stopped or hostile peer) ends it, with
+ * SPL_ETIMEDOUT.  !wait (the spl_int_try calls): SPL_EAGAIN where the
+ * other would pause.  A key that appeared, or a dead inserter's word
+ * scrubbed (SPL__RETRY), is no contention: tried again at once, a few
+ * times. */
+#define SPL__INT_TRIES 4
+static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t operand, uint64_t *out,
+                      int wait)
 {
-    int rc;
+    int rc, tries = 0;
     if ((unsigned)op >= SPL__OP_COUNT)
         return SPL_EINVAL;
     if (s->rdonly)
@@ -1622,9 +1627,13 @@ static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t o
                 *out = v;
             if (rc != SPL_EAGAIN && rc != SPL__RETRY)
                 return rc;
+            if (!wait && rc == SPL__RETRY && ++tries < SPL__INT_TRIES)
+                continue;
         } else if (i != SPL_EAGAIN) {
             return i;
         }
+        if (!wait)
+            return SPL_EAGAIN;
         if (spl__contend_pause(s, k.k, 1, &cw))
             return SPL_ETIMEDOUT;
     }
@@ -1634,7 +1643,14 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
 {
     struct spl__key k;
     int rc = spl__key_prep(s, key, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, 1);
+}
+
+SPL_API int spl_int_try(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, 0);
 }
 
 SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
@@ -1700,10 +1716,17 @@ SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *o
     uint64_t v;
     int rc = spl__key_of(s, pk, &k);
     if (rc == 0)
-        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v);
+        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v, 1);
     if (rc == 0 && out)
         *out = (int64_t)v;
     return rc;
+}
+
+SPL_API int spl_int_try_k(spl_store *s, const spl_key *pk, spl_int_op op, uint64_t operand, uint64_t *out)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, 0);
 }
 
 /* Batches run this far ahead: the index words of keys i+AHEAD and the

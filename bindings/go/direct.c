@@ -73,6 +73,23 @@ void gospl_dunset_k(void *p)
 	a->rc = spl_unset_k(GOSPL_S(a->s), (const spl_key *)a->key);
 }
 
+void gospl_dint(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	uint64_t v = 0;
+	a->rc = spl_int_try(GOSPL_S(a->s), k, (spl_int_op)a->op, a->arg, &v);
+	a->v = v;
+}
+
+void gospl_dint_k(void *p)
+{
+	DARGS(p);
+	uint64_t v = 0;
+	a->rc = spl_int_try_k(GOSPL_S(a->s), (const spl_key *)a->key, (spl_int_op)a->op, a->arg, &v);
+	a->v = v;
+}
+
 void gospl_dview(void *p)
 {
 	gospl_dview_args *a = p;

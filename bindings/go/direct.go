@@ -1,7 +1,8 @@
 package splinter
 
 // The hot single-key calls (Get, GetInto, Set, Unset, Exists, Append, CAS,
-// View and View.Valid, and a Key's Get, Set and Unset) run their C function
+// the integer ops, View and View.Valid, and a Key's Get, Set, Unset and
+// Add) run their C function
 // directly on the thread's system stack where the toolchain allows it
 // (direct_asm.go), skipping cgo's hand-over to the scheduler: that takes about half of a cached
 // get's time through the binding (bench/bindings/README.md, "Go's direct
@@ -30,6 +31,8 @@ var (
 	dGetK   = unsafe.Pointer(C.gospl_dget_k)
 	dSetK   = unsafe.Pointer(C.gospl_dset_k)
 	dUnsetK = unsafe.Pointer(C.gospl_dunset_k)
+	dInt    = unsafe.Pointer(C.gospl_dint)
+	dIntK   = unsafe.Pointer(C.gospl_dint_k)
 	dView   = unsafe.Pointer(C.gospl_dview)
 	dValid  = unsafe.Pointer(C.gospl_dview_valid)
 )
@@ -148,6 +151,29 @@ func (s *Store) cas(key string, expected uint64, val []byte) C.int {
 		}
 	}
 	return rc
+}
+
+// intOp applies op with operand to key (or k, with op OpAdd): directly (spl_int_try),
+// then, if the slot was busy and retries are on, through the cgo call to
+// spl_int, which waits.
+func (s *Store) intOp(key string, k *C.spl_key, op IntOp, operand uint64) (uint64, C.int) {
+	fn := dInt
+	if k != nil {
+		fn = dIntK
+	}
+	a := dargs(s.h, key, k, nil, operand)
+	a.op = C.int32_t(op)
+	direct(fn, unsafe.Pointer(&a))
+	runtime.KeepAlive(key)
+	if a.rc == C.SPL_EAGAIN && s.retry() != 0 {
+		if k != nil { // a Key has Add only: the library has no waiting spl_int_k
+			r := C.gospl_add_k(s.h, k, C.int64_t(int64(operand)))
+			return uint64(r.v), C.int(r.rc)
+		}
+		r := C.gospl_int(s.s, key, C.int(op), C.uint64_t(operand))
+		return uint64(r.v), r.rc
+	}
+	return uint64(a.v), C.int(a.rc)
 }
 
 // view of key: directly, then, if the slot was busy and retries are on,

@@ -1,8 +1,9 @@
 /*
  * direct.h - the binding's direct calls (direct.c, direct_*.go): C
  * functions of one pointer argument, each making one library call that
- * never sleeps (get, set, unset, exists, append, cas, view and its check;
- * the _k forms with a prepared key).  The Go side fills a gospl_dargs on its stack and runs the
+ * never sleeps (get, set, unset, exists, append, cas, the integer ops
+ * that do not wait, view and its check; the _k forms with a prepared
+ * key).  The Go side fills a gospl_dargs on its stack and runs the
  * function on the thread's system stack (runtime.asmcgocall), or, in a
  * build without that (direct_cgo.go), through one ordinary cgo call.
  *
@@ -22,7 +23,9 @@ typedef struct {
 	uintptr_t buf;  /* get: where the value goes; set: the value */
 	uintptr_t cap;  /* buf's length */
 	uintptr_t n;    /* out, get: the value's length (SPL_ENOBUFS: the length needed) */
-	uint64_t arg;   /* cas: the expected epoch */
+	uint64_t arg;   /* cas: the expected epoch; int: the operand */
+	uint64_t v;     /* out, int: the new value */
+	int32_t op;     /* int: the spl_int_op */
 	int32_t rc;     /* out: the library's result */
 } gospl_dargs;
 
@@ -45,6 +48,8 @@ void gospl_dcas(void *a);
 void gospl_dget_k(void *a);
 void gospl_dset_k(void *a);
 void gospl_dunset_k(void *a);
+void gospl_dint(void *a);
+void gospl_dint_k(void *a);
 void gospl_dview(void *a);
 void gospl_dview_valid(void *a);
 /* fn(a) through an ordinary cgo call (direct_cgo.go) */

@@ -138,6 +138,37 @@ func TestDirectCallsUnderGC(t *testing.T) {
 					} else if err := s.Unset(key); err != nil {
 						return err
 					}
+					ck := fmt.Sprintf("w%d/count-%d", w, i%7)
+					before, err := s.Add(ck, 0)
+					if err != nil {
+						return err
+					}
+					if n, err := s.Add(ck, int64(i)); err != nil || n != before+int64(i) {
+						return fmt.Errorf("add %s: %d, %v (had %d)", ck, n, err, before)
+					}
+					if n, err := s.Inc(ck); err != nil || n != before+int64(i)+1 {
+						return fmt.Errorf("inc %s: %d, %v", ck, n, err)
+					}
+					if n, err := s.Dec(ck); err != nil || n != before+int64(i) {
+						return fmt.Errorf("dec %s: %d, %v", ck, n, err)
+					}
+					if n, err := s.Int(ck, splinter.OpXor, 0); err != nil || int64(n) != before+int64(i) {
+						return fmt.Errorf("int %s: %d, %v", ck, n, err)
+					}
+					kc, err := s.Prepare(ck)
+					if err != nil {
+						return err
+					}
+					if n, err := kc.Add(-int64(i)); err != nil || n != before {
+						return fmt.Errorf("prepared add %s: %d, %v", ck, n, err)
+					}
+					kc.Close()
+					if _, err := k.Add(1); !isErr(err, splinter.ErrNotFound) && !isErr(err, splinter.ErrType) && err != nil {
+						return fmt.Errorf("prepared add on a deleted text key: %v", err)
+					}
+					if err := s.Unset(key); err != nil && !isErr(err, splinter.ErrNotFound) {
+						return err
+					}
 					k.Close()
 					if v.Valid() {
 						return fmt.Errorf("view %s still valid after its key was set and deleted", key)
@@ -180,7 +211,13 @@ func TestDirectCallsBadKeys(t *testing.T) {
 		wantErr(t, s.Append(c.key, []byte("v")), c.code)
 		_, err = s.CAS(c.key, 0, []byte("v"))
 		wantErr(t, err, c.code)
+		_, err = s.Add(c.key, 1)
+		wantErr(t, err, c.code)
+		_, err = s.Int(c.key, splinter.OpOr, 1)
+		wantErr(t, err, c.code)
 	}
+	_, err := s.Int("k", splinter.IntOp(77), 1)
+	wantErr(t, err, splinter.ErrInvalid)
 	must(t, s.Set(strings.Repeat("k", 16), []byte("v")))
 	if v, err := s.GetString(strings.Repeat("k", 16)); err != nil || v != "v" {
 		t.Fatal(v, err)
@@ -196,6 +233,9 @@ func TestDirectCallsAllocateNothing(t *testing.T) {
 	k, err := s.Prepare("k")
 	must(t, err)
 	defer k.Close()
+	kn, err := s.Prepare("n")
+	must(t, err)
+	defer kn.Close()
 	buf := make([]byte, 16)
 	for name, f := range map[string]func(){
 		"GetInto":    func() { s.GetInto("k", buf) },
@@ -206,6 +246,9 @@ func TestDirectCallsAllocateNothing(t *testing.T) {
 		"Set, Unset": func() { s.Set("u", val); s.Unset("u") },
 		"Append":     func() { s.Set("a", val); s.Append("a", val) },
 		"CAS":        func() { s.CAS("k", 1, val) },
+		"Add, Inc":   func() { s.Add("n", 3); s.Inc("n") },
+		"Int":        func() { s.Int("n", splinter.OpXor, 5) },
+		"Key.Add":    func() { kn.Add(2) },
 	} {
 		if n := testing.AllocsPerRun(200, f); n != 0 {
 			t.Errorf("%s: %v allocations a call", name, n)

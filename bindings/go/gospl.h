@@ -233,17 +233,7 @@ static inline gospl_u64 gospl_int(spl_store *s, _GoString_ key, int op, uint64_t
 		r.rc = SPL_EINVAL;
 		return r;
 	}
-	if (op == 100) {
-		int64_t out;
-		r.rc = spl_add(s, k, (int64_t)operand, &out);
-		r.v = (uint64_t)out;
-	} else if (op == 101 || op == 102) {
-		int64_t out;
-		r.rc = op == 101 ? spl_inc(s, k, &out) : spl_dec(s, k, &out);
-		r.v = (uint64_t)out;
-	} else {
-		r.rc = spl_int(s, k, (spl_int_op)op, operand, &r.v);
-	}
+	r.rc = spl_int(s, k, (spl_int_op)op, operand, &r.v);
 	return r;
 }
 

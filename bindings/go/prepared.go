@@ -119,9 +119,9 @@ func (k *Key) Add(delta int64) (int64, error) {
 	if err := k.live("add"); err != nil {
 		return 0, err
 	}
-	r := C.gospl_add_k(k.s.h, k.k, C.int64_t(delta))
+	v, rc := k.s.intOp("", k.k, OpAdd, uint64(delta))
 	runtime.KeepAlive(k)
-	return int64(r.v), mkerr("add", k.key, r.rc)
+	return int64(v), mkerr("add", k.key, rc)
 }
 
 func minU32(a, b uint32) uint32 {

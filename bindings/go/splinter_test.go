@@ -754,9 +754,23 @@ func TestContention(t *testing.T) {
 			}
 			held = true
 			wantErr(t, s.SetString("k", "y"), splinter.ErrAgain)
+			// the integer ops too, at once (spl_int_try), with retries off
+			t1 := time.Now()
+			_, err := s.Add("k", 1)
+			wantErr(t, err, splinter.ErrAgain)
+			_, err = s.Int("k", splinter.OpOr, 1)
+			wantErr(t, err, splinter.ErrAgain)
+			pk, err := s.Prepare("k")
+			must(t, err)
+			_, err = pk.Add(1)
+			wantErr(t, err, splinter.ErrAgain)
+			pk.Close()
+			if time.Since(t1) > 2*time.Second {
+				t.Fatal("the integer ops waited with retries off", time.Since(t1))
+			}
 			s.SetRetry(50 * time.Millisecond)
 			t0 := time.Now()
-			_, err := s.Get("k")
+			_, err = s.Get("k")
 			wantErr(t, err, splinter.ErrAgain)
 			if time.Since(t0) < 45*time.Millisecond {
 				t.Fatal("did not retry for the retry time", time.Since(t0))

@@ -492,13 +492,16 @@ const (
 )
 
 // Int applies op with operand in place (a missing key is created as int64
-// 0 first) and returns the new value.  Never loses an update.
+// 0 first) and returns the new value.  Never loses an update.  A busy slot
+// is waited for as by spl_int (up to 10 s, a dead writer recovered), or,
+// with retries off (Options.NoRetry, SetRetry(0)), is ErrAgain at once,
+// nothing changed (spl_int_try).  Add, Inc, Dec and Key.Add likewise.
 func (s *Store) Int(key string, op IntOp, operand uint64) (uint64, error) {
 	if s.s == nil {
 		return 0, s.closed("int", key)
 	}
-	r := C.gospl_int(s.s, key, C.int(op), C.uint64_t(operand))
-	return uint64(r.v), mkerr("int", key, r.rc)
+	v, rc := s.intOp(key, nil, op, operand)
+	return v, mkerr("int", key, rc)
 }
 
 // Add adds delta and returns the new value.
@@ -506,8 +509,8 @@ func (s *Store) Add(key string, delta int64) (int64, error) {
 	if s.s == nil {
 		return 0, s.closed("add", key)
 	}
-	r := C.gospl_int(s.s, key, 100, C.uint64_t(uint64(delta)))
-	return int64(r.v), mkerr("add", key, r.rc)
+	v, rc := s.intOp(key, nil, OpAdd, uint64(delta))
+	return int64(v), mkerr("add", key, rc)
 }
 
 // Inc adds 1.
@@ -515,8 +518,8 @@ func (s *Store) Inc(key string) (int64, error) {
 	if s.s == nil {
 		return 0, s.closed("inc", key)
 	}
-	r := C.gospl_int(s.s, key, 101, 0)
-	return int64(r.v), mkerr("inc", key, r.rc)
+	v, rc := s.intOp(key, nil, OpAdd, 1)
+	return int64(v), mkerr("inc", key, rc)
 }
 
 // Dec subtracts 1.
@@ -524,8 +527,8 @@ func (s *Store) Dec(key string) (int64, error) {
 	if s.s == nil {
 		return 0, s.closed("dec", key)
 	}
-	r := C.gospl_int(s.s, key, 102, 0)
-	return int64(r.v), mkerr("dec", key, r.rc)
+	v, rc := s.intOp(key, nil, OpAdd, ^uint64(0))
+	return int64(v), mkerr("dec", key, rc)
 }
 
 // ---- metadata

@@ -362,7 +362,12 @@ export class Store {
    */
   cas(key: Key, expectedEpoch: bigint, value: Value): boolean;
 
-  /** Add to a 64-bit integer value in place (created as int64 0 if absent); returns the new value. */
+  /**
+   * Add to a 64-bit integer value in place (created as int64 0 if absent); returns the new value.
+   * A busy slot is waited for (up to 10 s, as the C library's spl_int), or,
+   * with retryMs 0, throws SPL_EAGAIN at once having changed nothing
+   * (spl_int_try).  inc, dec, and, or, xor, not likewise.
+   */
   add(key: Key, delta?: bigint | number): bigint;
   inc(key: Key): bigint;
   dec(key: Key): bigint;
@@ -514,7 +519,7 @@ export class PreparedKey {
   set(value: Value): this;
   /** true if the key was there. */
   unset(): boolean;
-  /** Add to an int64 value (a missing key starts at 0); the new value. */
+  /** Add to an int64 value (a missing key starts at 0); the new value.  Contention as Store.add. */
   add(delta?: bigint | number): bigint;
 }
 

@@ -277,6 +277,50 @@ static void test_threaded_counter_own_handles(void **state)
         spl_close(h[i]);
 }
 
+/* spl_int_try and spl_int_try_k: spl_int's results when nothing is busy
+ * (a busy slot: test_kv.c, test_busy_slot_is_eagain). */
+static void test_int_try(void **state)
+{
+    spl_store *s = *state;
+    uint64_t out = 0;
+    CHECK_RC(spl_int_try(s, "t", SPL_OP_ADD, 5, &out), 0); /* absent: created as INT64 0 */
+    assert_int_equal(out, 5);
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, "t", &m), 0);
+    assert_int_equal(m.type, SPL_T_INT64);
+    CHECK_RC(spl_int_try(s, "t", SPL_OP_ADD, (uint64_t)-7, &out), 0);
+    assert_int_equal((int64_t)out, -2);
+    CHECK_RC(spl_int_try(s, "t", SPL_OP_NOT, 0, NULL), 0);
+    assert_int_equal(raw_of(s, "t"), 1u);
+    spl_key pk;
+    CHECK_RC(spl_key_prep(s, "t", &pk), 0);
+    CHECK_RC(spl_int_try_k(s, &pk, SPL_OP_OR, 6, &out), 0);
+    assert_int_equal(out, 7u);
+    CHECK_RC(spl_int_try_k(s, &pk, SPL_OP_AND, 3, &out), 0);
+    assert_int_equal(out, 3u);
+    CHECK_RC(spl_key_prep(s, "u", &pk), 0);
+    CHECK_RC(spl_int_try_k(s, &pk, SPL_OP_XOR, 9, &out), 0); /* absent, prepared */
+    assert_int_equal(raw_of(s, "u"), 9u);
+
+    /* errors as spl_int's, nothing changed */
+    CHECK_RC(spl_set(s, "txt", "hello", 5), 0);
+    CHECK_RC(spl_int_try(s, "txt", SPL_OP_ADD, 1, &out), SPL_ETYPE);
+    CHECK_RC(spl_int_try(s, "t", SPL__OP_COUNT, 1, &out), SPL_EINVAL);
+    CHECK_RC(spl_int_try(s, "", SPL_OP_ADD, 1, &out), SPL_EKEYLEN);
+    CHECK_RC(spl_int_try(s, NULL, SPL_OP_ADD, 1, &out), SPL_EINVAL);
+    CHECK_RC(spl_int_try_k(s, NULL, SPL_OP_ADD, 1, &out), SPL_EINVAL);
+    pk.seed ^= 1; /* prepared for another store */
+    CHECK_RC(spl_int_try_k(s, &pk, SPL_OP_ADD, 1, &out), SPL_EINVAL);
+    assert_int_equal(raw_of(s, "t"), 3u);
+    assert_int_equal(raw_of(s, "u"), 9u);
+
+    /* a read-only handle */
+    spl_store *r = NULL;
+    CHECK_RC(spl_open_fd(&r, spl_fd(s), SPL_O_RDONLY), 0);
+    CHECK_RC(spl_int_try(r, "t", SPL_OP_ADD, 1, &out), SPL_EROFS);
+    spl_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -287,6 +331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_type, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_wraps, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_int_moves_epoch, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_int_try, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_threaded_counter_one_handle, setup_store,
                                         teardown_store),
         cmocka_unit_test_setup_teardown(test_threaded_counter_own_handles, setup_store,

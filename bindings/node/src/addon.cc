@@ -709,8 +709,12 @@ private:
         spl_store *s = live(env);
         if (!s)
             return env.Undefined();
-        int64_t out = 0;
-        int rc = spl_add_k(s, &k, to_i64(info[0]), &out);
+        int64_t delta = to_i64(info[0]), out = 0;
+        uint64_t u = 0;
+        int rc = spl_int_try_k(s, &k, SPL_OP_ADD, (uint64_t)delta, &u);
+        out = (int64_t)u;
+        if (rc == SPL_EAGAIN && h->retry_us) // waits, as Store.add
+            rc = spl_add_k(s, &k, delta, &out);
         if (rc < 0) {
             throw_spl(env, rc, "add", key.c_str());
             return env.Undefined();
@@ -1148,6 +1152,17 @@ Napi::Value Store::Cas(const Napi::CallbackInfo &info)
     return env.Undefined();
 }
 
+// An integer op: spl_int_try, and, on a busy slot with retries on, spl_int,
+// which waits (up to 10 s, recovering a dead writer), whatever retry_us
+// says; retries off (retryMs 0): SPL_EAGAIN at once, nothing changed.
+static int int_op(Handle *h, spl_store *s, const char *key, int op, uint64_t operand, uint64_t *out)
+{
+    int rc = spl_int_try(s, key, (spl_int_op)op, operand, out);
+    if (rc == SPL_EAGAIN && h->retry_us)
+        rc = spl_int(s, key, (spl_int_op)op, operand, out);
+    return rc;
+}
+
 // int(key, op, operand) -> BigInt (unsigned)
 Napi::Value Store::Int(const Napi::CallbackInfo &info)
 {
@@ -1155,7 +1170,7 @@ Napi::Value Store::Int(const Napi::CallbackInfo &info)
     int op = info[1].As<Napi::Number>().Int32Value();
     uint64_t operand = to_u64(info[2]);
     uint64_t out = 0;
-    int rc = spl_int(s, k.p, (spl_int_op)op, operand, &out);
+    int rc = int_op(h, s, k.p, op, operand, &out);
     if (rc < 0) {
         throw_spl(env, rc, "int", k.p);
         return env.Undefined();
@@ -1167,12 +1182,11 @@ Napi::Value Store::Int(const Napi::CallbackInfo &info)
 Napi::Value Store::Add(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int64_t out = 0;
-    int rc;
-    if (info[1].IsString())
-        rc = info[1].As<Napi::String>().Utf8Value() == "inc" ? spl_inc(s, k.p, &out) : spl_dec(s, k.p, &out);
-    else
-        rc = spl_add(s, k.p, to_i64(info[1]), &out);
+    int64_t delta = info[1].IsString() ? (info[1].As<Napi::String>().Utf8Value() == "inc" ? 1 : -1)
+                                       : to_i64(info[1]);
+    uint64_t u = 0;
+    int rc = int_op(h, s, k.p, SPL_OP_ADD, (uint64_t)delta, &u);
+    int64_t out = (int64_t)u;
     if (rc < 0) {
         throw_spl(env, rc, "add", k.p);
         return env.Undefined();

@@ -166,6 +166,14 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
       }
       if (held) {
         assert.throws(() => s.set('k', 'y'), { code: 'SPL_EAGAIN' });
+        // the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
+        const t1 = performance.now();
+        assert.throws(() => s.add('k', 1), { code: 'SPL_EAGAIN' });
+        assert.throws(() => s.inc('k'), { code: 'SPL_EAGAIN' });
+        assert.throws(() => s.or('k', 1), { code: 'SPL_EAGAIN' });
+        const pk = s.prepare('k');
+        assert.throws(() => pk.add(1), { code: 'SPL_EAGAIN' });
+        assert.ok(performance.now() - t1 < 2000, 'the integer ops did not wait');
         s.retryMs = 50;
         const t0 = performance.now();
         assert.throws(() => s.get('k'), { code: 'SPL_EAGAIN' });

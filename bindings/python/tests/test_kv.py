@@ -126,6 +126,14 @@ def test_integers(store):
         store.inc("s")
     assert isinstance(ei.value, TypeError) and ei.value.name == "SPL_ETYPE"
     assert store.get_int("missing") is None
+    # the same without waiting (spl_int_try), nothing busy: the same results
+    assert store.add("w", -3, wait=False) == -3
+    assert store.inc("w", wait=False) == -2 and store.dec("w", wait=False) == -3
+    assert store.int_op("w", "xor", 1, wait=False) == (-3 ^ 1) & 0xFFFFFFFFFFFFFFFF
+    with pytest.raises(errors.WrongType):
+        store.add("s", 1, wait=False)
+    pk = store.prepare("p")
+    assert pk.add(-5) == -5 and pk.add(7, wait=False) == 2
 
 
 def test_integers_never_lose_updates(store):
@@ -293,6 +301,15 @@ def test_a_stopped_writer_makes_real_contention(name):
                         st.set("k", b"x", wait=False)
                     with pytest.raises(errors.WouldBlock):
                         st.exists("k", wait=False)
+                    # the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
+                    t1 = time.monotonic()
+                    with pytest.raises(errors.WouldBlock):
+                        st.add("k", 1, wait=False)
+                    with pytest.raises(errors.WouldBlock):
+                        st.int_op("k", "or", 1, wait=False)
+                    with pytest.raises(errors.WouldBlock):
+                        st.prepare("k").add(1, wait=False)
+                    assert time.monotonic() - t1 < 2.0
                     st.timeout = 0.05
                     t0 = time.monotonic()
                     with pytest.raises(errors.WouldBlock):

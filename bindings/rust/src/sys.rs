@@ -366,6 +366,20 @@ extern "C" {
     pub fn spl_add(s: *mut spl_store, key: *const c_char, delta: i64, out: *mut i64) -> c_int;
     pub fn spl_inc(s: *mut spl_store, key: *const c_char, out: *mut i64) -> c_int;
     pub fn spl_dec(s: *mut spl_store, key: *const c_char, out: *mut i64) -> c_int;
+    pub fn spl_int_try(
+        s: *mut spl_store,
+        key: *const c_char,
+        op: c_uint,
+        operand: u64,
+        out: *mut u64,
+    ) -> c_int;
+    pub fn spl_int_try_k(
+        s: *mut spl_store,
+        k: *const spl_key,
+        op: c_uint,
+        operand: u64,
+        out: *mut u64,
+    ) -> c_int;
 
     pub fn spl_foreach(
         s: *mut spl_store,

@@ -395,6 +395,16 @@ fn contention_waits_by_default_and_nowait_says_again() {
             saw_again = true;
             assert_eq!(nb.set("k", b"x"), Err(Error::Again));
             assert_eq!(nb.exists("k"), Err(Error::Again)); // no *_wait in C: the binding's loop
+                                                           // the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
+            let t1 = Instant::now();
+            assert_eq!(nb.add("k", 1), Err(Error::Again));
+            assert_eq!(nb.int_op("k", IntOp::Or, 1), Err(Error::Again));
+            assert_eq!(nb.prepare("k").unwrap().add(1), Err(Error::Again));
+            assert!(
+                t1.elapsed() < Duration::from_secs(2),
+                "waited {:?}",
+                t1.elapsed()
+            );
             let t0 = Instant::now();
             assert_eq!(short.get("k"), Err(Error::Again));
             assert_eq!(short.meta("k"), Err(Error::Again));
