@@ -480,6 +480,11 @@ static void do_op1(fz *f, spl_store *s, unsigned op, const char *k, unsigned arg
     case OP_TOUCH: rc = spl_touch(s, k); break;
     case OP_INT_XOR: {
         uint64_t out;
+        if (arg & 0x80) { /* the one that does not wait: SPL_EAGAIN allowed */
+            rc = spl_int_try(s, k, (spl_int_op)(arg % 6), arg, &out);
+            CHECK(rc != SPL_ETIMEDOUT);
+            break;
+        }
         rc = spl_int(s, k, (spl_int_op)(arg % 6), arg, &out); /* 5: invalid op */
         CHECK(rc != SPL_EAGAIN && rc != SPL_ETIMEDOUT);
         break;
