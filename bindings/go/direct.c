@@ -90,6 +90,28 @@ void gospl_dint_k(void *p)
 	a->v = v;
 }
 
+void gospl_dmeta(void *p)
+{
+	gospl_dmeta_args *a = p;
+	DKEY(k);
+	a->rc = spl_meta_get(GOSPL_S(a->s), k, &a->m);
+}
+
+void gospl_dkeyop(void *p)
+{
+	DARGS(p);
+	DKEY(k);
+	spl_store *s = GOSPL_S(a->s);
+	switch (a->op) {
+	case 0: a->rc = spl_type_set(s, k, (spl_type)a->arg); break;
+	case 1: a->rc = spl_flags_set(s, k, (uint8_t)a->arg); break;
+	case 2: a->rc = spl_labels_set(s, k, a->arg); break;
+	case 3: a->rc = spl_labels_clear(s, k, a->arg); break;
+	case 4: a->rc = spl_touch(s, k); break;
+	default: a->rc = SPL_EINVAL;
+	}
+}
+
 void gospl_dview(void *p)
 {
 	gospl_dview_args *a = p;

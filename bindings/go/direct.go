@@ -1,8 +1,8 @@
 package splinter
 
 // The hot single-key calls (Get, GetInto, Set, Unset, Exists, Append, CAS,
-// the integer ops, View and View.Valid, and a Key's Get, Set, Unset and
-// Add) run their C function
+// the integer ops, Meta, SetType, SetFlags, SetLabels, ClearLabels, Touch,
+// View and View.Valid, and a Key's Get, Set, Unset and Add) run their C function
 // directly on the thread's system stack where the toolchain allows it
 // (direct_asm.go), skipping cgo's hand-over to the scheduler: that takes about half of a cached
 // get's time through the binding (bench/bindings/README.md, "Go's direct
@@ -33,6 +33,8 @@ var (
 	dUnsetK = unsafe.Pointer(C.gospl_dunset_k)
 	dInt    = unsafe.Pointer(C.gospl_dint)
 	dIntK   = unsafe.Pointer(C.gospl_dint_k)
+	dMeta   = unsafe.Pointer(C.gospl_dmeta)
+	dKeyop  = unsafe.Pointer(C.gospl_dkeyop)
 	dView   = unsafe.Pointer(C.gospl_dview)
 	dValid  = unsafe.Pointer(C.gospl_dview_valid)
 )
@@ -174,6 +176,39 @@ func (s *Store) intOp(key string, k *C.spl_key, op IntOp, operand uint64) (uint6
 		return uint64(r.v), r.rc
 	}
 	return uint64(a.v), C.int(a.rc)
+}
+
+// meta of key: directly, then, if the slot was busy and retries are on,
+// through the cgo call that waits (its struct escapes to the heap; the
+// direct call's stays on the stack).
+func (s *Store) meta(key string) (C.spl_meta, C.int) {
+	a := C.gospl_dmeta_args{s: s.h, key: C.uintptr_t((*reflect.StringHeader)(unsafe.Pointer(&key)).Data),
+		klen: C.uintptr_t(len(key))}
+	direct(dMeta, unsafe.Pointer(&a))
+	runtime.KeepAlive(key)
+	if a.rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			var m C.spl_meta
+			rc := C.gospl_meta(s.s, key, &m, r)
+			return m, rc
+		}
+	}
+	return a.m, C.int(a.rc)
+}
+
+// keyop what (0 type, 1 flags, 2 labels set, 3 labels clear, 4 touch) on
+// key with arg, the same way.
+func (s *Store) dkeyop(key string, what int, arg uint64) C.int {
+	a := dargs(s.h, key, nil, nil, arg)
+	a.op = C.int32_t(what)
+	direct(dKeyop, unsafe.Pointer(&a))
+	runtime.KeepAlive(key)
+	if a.rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			return C.gospl_keyop(s.s, key, C.int(what), C.uint64_t(arg), r)
+		}
+	}
+	return C.int(a.rc)
 }
 
 // view of key: directly, then, if the slot was busy and retries are on,

@@ -2,8 +2,8 @@
  * direct.h - the binding's direct calls (direct.c, direct_*.go): C
  * functions of one pointer argument, each making one library call that
  * never sleeps (get, set, unset, exists, append, cas, the integer ops
- * that do not wait, view and its check; the _k forms with a prepared
- * key).  The Go side fills a gospl_dargs on its stack and runs the
+ * that do not wait, metadata reads and writes, view and its check; the _k
+ * forms with a prepared key).  The Go side fills a gospl_dargs on its stack and runs the
  * function on the thread's system stack (runtime.asmcgocall), or, in a
  * build without that (direct_cgo.go), through one ordinary cgo call.
  *
@@ -39,6 +39,15 @@ typedef struct {
 	int32_t rc;
 } gospl_dview_args;
 
+/* Meta: m is filled. */
+typedef struct {
+	uintptr_t s;
+	uintptr_t key;
+	uintptr_t klen;
+	spl_meta m;
+	int32_t rc;
+} gospl_dmeta_args;
+
 void gospl_dget(void *a);
 void gospl_dset(void *a);
 void gospl_dunset(void *a);
@@ -50,6 +59,8 @@ void gospl_dset_k(void *a);
 void gospl_dunset_k(void *a);
 void gospl_dint(void *a);
 void gospl_dint_k(void *a);
+void gospl_dmeta(void *a);
+void gospl_dkeyop(void *a); /* op: 0 type, 1 flags, 2 labels set, 3 labels clear, 4 touch; arg */
 void gospl_dview(void *a);
 void gospl_dview_valid(void *a);
 /* fn(a) through an ordinary cgo call (direct_cgo.go) */

@@ -113,6 +113,26 @@ func TestDirectCallsUnderGC(t *testing.T) {
 					if err != nil {
 						return err
 					}
+					if err := s.SetLabels(key, 0x50); err != nil {
+						return err
+					}
+					if err := s.ClearLabels(key, 0x10); err != nil {
+						return err
+					}
+					if err := s.SetFlags(key, uint8(i)); err != nil {
+						return err
+					}
+					if err := s.Touch(key); err != nil {
+						return err
+					}
+					if err := s.SetType(key, splinter.TypeBinary); err != nil {
+						return err
+					}
+					m, err = s.Meta(key)
+					if err != nil || m.Labels != 0x40 || m.Flags != uint8(i) || m.Type != splinter.TypeBinary ||
+						m.Atime.IsZero() || m.Size != uint32(len(val)) {
+						return fmt.Errorf("meta %s after the metadata writes: %+v, %v", key, m, err)
+					}
 					if ok, err := s.CAS(key, m.Epoch, val); err != nil || !ok {
 						return fmt.Errorf("cas %s at its epoch: %v %v", key, ok, err)
 					}
@@ -216,6 +236,19 @@ func TestDirectCallsBadKeys(t *testing.T) {
 		_, err = s.Int(c.key, splinter.OpOr, 1)
 		wantErr(t, err, c.code)
 	}
+	for _, c := range []struct {
+		key  string
+		code splinter.Errno
+	}{{"a\x00b", splinter.ErrInvalid}, {strings.Repeat("k", 17), splinter.ErrKeyLen}, {"", splinter.ErrKeyLen},
+		{"absent", splinter.ErrNotFound}} {
+		_, err := s.Meta(c.key)
+		wantErr(t, err, c.code)
+		wantErr(t, s.SetType(c.key, splinter.TypeText), c.code)
+		wantErr(t, s.SetFlags(c.key, 1), c.code)
+		wantErr(t, s.SetLabels(c.key, 1), c.code)
+		wantErr(t, s.ClearLabels(c.key, 1), c.code)
+		wantErr(t, s.Touch(c.key), c.code)
+	}
 	_, err := s.Int("k", splinter.IntOp(77), 1)
 	wantErr(t, err, splinter.ErrInvalid)
 	must(t, s.Set(strings.Repeat("k", 16), []byte("v")))
@@ -249,6 +282,14 @@ func TestDirectCallsAllocateNothing(t *testing.T) {
 		"Add, Inc":   func() { s.Add("n", 3); s.Inc("n") },
 		"Int":        func() { s.Int("n", splinter.OpXor, 5) },
 		"Key.Add":    func() { kn.Add(2) },
+		"Meta":       func() { s.Meta("k") },
+		"metadata writes": func() {
+			s.SetLabels("k", 3)
+			s.ClearLabels("k", 1)
+			s.SetFlags("k", 2)
+			s.Touch("k")
+			s.SetType("k", splinter.TypeBinary)
+		},
 	} {
 		if n := testing.AllocsPerRun(200, f); n != 0 {
 			t.Errorf("%s: %v allocations a call", name, n)

@@ -765,6 +765,10 @@ func TestContention(t *testing.T) {
 			_, err = pk.Add(1)
 			wantErr(t, err, splinter.ErrAgain)
 			pk.Close()
+			_, err = s.Meta("k")
+			wantErr(t, err, splinter.ErrAgain)
+			wantErr(t, s.SetLabels("k", 1), splinter.ErrAgain)
+			wantErr(t, s.Touch("k"), splinter.ErrAgain)
 			if time.Since(t1) > 2*time.Second {
 				t.Fatal("the integer ops waited with retries off", time.Since(t1))
 			}

@@ -594,8 +594,8 @@ func (s *Store) Meta(key string) (Meta, error) {
 	if s.s == nil {
 		return Meta{}, s.closed("meta", key)
 	}
-	var m C.spl_meta
-	if rc := C.gospl_meta(s.s, key, &m, s.retry()); rc < 0 {
+	m, rc := s.meta(key)
+	if rc < 0 {
 		return Meta{}, mkerr("meta", key, rc)
 	}
 	return metaOf(&m), nil
@@ -604,6 +604,9 @@ func (s *Store) Meta(key string) (Meta, error) {
 func (s *Store) keyop(op, key string, what int, arg uint64) error {
 	if s.s == nil {
 		return s.closed(op, key)
+	}
+	if what <= 4 { // the ones that never sleep: directly
+		return mkerr(op, key, s.dkeyop(key, what, arg))
 	}
 	return mkerr(op, key, C.gospl_keyop(s.s, key, C.int(what), C.uint64_t(arg), s.retry()))
 }
