@@ -534,8 +534,8 @@ int spl_dec(spl_store *s, const char *key, int64_t *out);
 /* spl_int that does not wait: SPL_EAGAIN at once where spl_int would wait
  * (the key's slot held by another writer, or another insert of the key in
  * flight), having changed nothing; the rest as spl_int.  For callers with
- * a retry policy of their own, and those that must not sleep; call spl_int
- * to wait (it also recovers a dead writer's slot).  spl_int_try_k: with a
+ * a retry policy of their own, and those that must not sleep; spl_int is
+ * the waiting variant.  spl_int_try_k: with a
  * prepared key (spl_key_prep), plus SPL_EINVAL for a key prepared for
  * another store. */
 int spl_int_try(spl_store *s, const char *key, spl_int_op op, uint64_t operand,
