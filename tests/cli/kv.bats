@@ -370,6 +370,11 @@ load common
     [[ "$stderr" == *SPL_EAGAIN* ]]
     run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 set busy after --json
     [ "$(j .error)" = SPL_EAGAIN ]
+    # math too, after --timeout (not the 10 s spl_int would wait)
+    t0=$(date +%s%N)
+    run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 math inc busy
+    [[ "$stderr" == *SPL_EAGAIN* ]]
+    [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 5000 ]
     kill "$holder"; wait "$holder" || true
     # the owner is dead: the next writer recovers the slot (the unfinished
     # write frees it) and the set goes through
