@@ -28,15 +28,14 @@ _cl = _lib.cl
 
 # Codes used on hot paths (values from include/splinter.h).
 _EAGAIN = -11
-
-
-_M64 = (1 << 64) - 1
-_B64 = 1 << 64
 _ENOENT = -2
 _ENOBUFS = -105
 _ETIMEDOUT = -110
 _EOVERFLOW = -75
 _ESTALE = -1010
+# uint64 arithmetic for the integer ops
+_M64 = (1 << 64) - 1
+_B64 = 1 << 64
 
 _POOL_BUF = 4096  # bytes of a pooled get buffer (bigger values take a fresh one)
 _POOL_CAP = c_size_t(_POOL_BUF)
@@ -743,8 +742,9 @@ class Store(MutableMapping):  # type: ignore[type-arg]
 
     # The integer ops: spl_int_try (the GIL held: it never sleeps), and on
     # a busy slot, spl_int (the GIL released: it waits, up to 10 s) when
-    # waiting, else WouldBlock with nothing changed.  Written out in each
-    # (a shared helper and an IntOp argument cost 30% of an add).
+    # waiting, else WouldBlock with nothing changed.  The fast path is
+    # written out in each, with the op as a plain int (an IntOp member is
+    # converted through __index__ on every call).
     def _int_slow(self, rc: int, kb: bytes, op: int, operand: int, out: c_uint64,
                   wait: Optional[bool], name: str) -> None:
         if rc == _EAGAIN and self._waiting(wait):
