@@ -97,19 +97,27 @@ void gospl_dmeta(void *p)
 	a->rc = spl_meta_get(GOSPL_S(a->s), k, &a->m);
 }
 
+int gospl_keyop1(spl_store *s, const char *k, int what, uint64_t arg)
+{
+	switch (what) {
+	case 0: return spl_type_set(s, k, (spl_type)arg);
+	case 1: return spl_flags_set(s, k, (uint8_t)arg);
+	case 2: return spl_labels_set(s, k, arg);
+	case 3: return spl_labels_clear(s, k, arg);
+	case 4: return spl_touch(s, k);
+	case 5: return spl_watch(s, k, arg);
+	case 6: return spl_unwatch(s, k, arg);
+	case 7: return spl_bump(s, k);
+	case 8: return spl_vec_clear(s, k);
+	default: return SPL_EINVAL;
+	}
+}
+
 void gospl_dkeyop(void *p)
 {
 	DARGS(p);
 	DKEY(k);
-	spl_store *s = GOSPL_S(a->s);
-	switch (a->op) {
-	case 0: a->rc = spl_type_set(s, k, (spl_type)a->arg); break;
-	case 1: a->rc = spl_flags_set(s, k, (uint8_t)a->arg); break;
-	case 2: a->rc = spl_labels_set(s, k, a->arg); break;
-	case 3: a->rc = spl_labels_clear(s, k, a->arg); break;
-	case 4: a->rc = spl_touch(s, k); break;
-	default: a->rc = SPL_EINVAL;
-	}
+	a->rc = a->op <= 4 ? gospl_keyop1(GOSPL_S(a->s), k, a->op, a->arg) : SPL_EINVAL;
 }
 
 void gospl_dview(void *p)

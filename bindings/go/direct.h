@@ -60,7 +60,12 @@ void gospl_dunset_k(void *a);
 void gospl_dint(void *a);
 void gospl_dint_k(void *a);
 void gospl_dmeta(void *a);
-void gospl_dkeyop(void *a); /* op: 0 type, 1 flags, 2 labels set, 3 labels clear, 4 touch; arg */
+/* One key operation, no retry: what 0 type, 1 flags, 2 labels set, 3
+ * labels clear, 4 touch, 5 watch, 6 unwatch, 7 bump, 8 vector clear (arg:
+ * the type, flags, mask or groups).  gospl_keyop (gospl.h) retries it. */
+int gospl_keyop1(spl_store *s, const char *k, int what, uint64_t arg);
+/* gospl_keyop1 directly, for what 0..4 (the ones that never sleep); a->op, a->arg */
+void gospl_dkeyop(void *a);
 void gospl_dview(void *a);
 void gospl_dview_valid(void *a);
 /* fn(a) through an ordinary cgo call (direct_cgo.go) */

@@ -245,24 +245,12 @@ static inline int gospl_meta(spl_store *s, _GoString_ key, spl_meta *m, uint32_t
 	return rc;
 }
 
-// what: 0 type, 1 flags, 2 labels set, 3 labels clear, 4 touch, 5 watch,
-// 6 unwatch, 7 bump, 8 vec clear
+// what: as gospl_keyop1 (direct.h)
 static inline int gospl_keyop(spl_store *s, _GoString_ key, int what, uint64_t arg, uint32_t retry_us)
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	switch (what) {
-	case 0: GOSPL_RETRY(rc, retry_us, spl_type_set(s, k, (spl_type)arg)); break;
-	case 1: GOSPL_RETRY(rc, retry_us, spl_flags_set(s, k, (uint8_t)arg)); break;
-	case 2: GOSPL_RETRY(rc, retry_us, spl_labels_set(s, k, arg)); break;
-	case 3: GOSPL_RETRY(rc, retry_us, spl_labels_clear(s, k, arg)); break;
-	case 4: GOSPL_RETRY(rc, retry_us, spl_touch(s, k)); break;
-	case 5: GOSPL_RETRY(rc, retry_us, spl_watch(s, k, arg)); break;
-	case 6: GOSPL_RETRY(rc, retry_us, spl_unwatch(s, k, arg)); break;
-	case 7: GOSPL_RETRY(rc, retry_us, spl_bump(s, k)); break;
-	case 8: GOSPL_RETRY(rc, retry_us, spl_vec_clear(s, k)); break;
-	default: rc = SPL_EINVAL;
-	}
+	GOSPL_RETRY(rc, retry_us, gospl_keyop1(s, k, what, arg));
 	return rc;
 }
 
