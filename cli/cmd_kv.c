@@ -357,7 +357,7 @@ int cmd_type(cli_ctx *c, int argc, char **argv)
  * then the caller runs the op again.  Only library calls, in steps that
  * each leave a state the next step (in this process or any other running
  * the same code) recognises, so that concurrent `math` calls all finish
- * the job or find it done and none loses an update (the op is spl_int_try):
+ * the job or find it done and none loses an update (the op is spl_int_wait):
  *   a. void or text, 8 bytes of digits: spl_cas a '0' in front (9 bytes),
  *      so that no text ever sits under type int64 as 8 bytes, where it
  *      would read as a binary number;
@@ -459,13 +459,15 @@ int cmd_math(cli_ctx *c, int argc, char **argv)
             return cli_usage(c, "bad operand '%s'", argv[optind + 2]);
     }
     uint64_t out;
-    /* spl_int_try: contention for --timeout, as every command (spl_int
-     * would wait 10 s whatever --timeout says) */
-    CLI_RETRY(c, rc, spl_int_try(c->s, key, ops[i].op, operand, &out));
+    /* spl_int_wait: contention for --timeout, as every command (spl_int
+     * would wait 10 s whatever --timeout says), asleep on the busy slot
+     * until its writer commits */
+    uint32_t wait_us = c->timeout_ms > UINT32_MAX / 1000 ? UINT32_MAX : c->timeout_ms * 1000;
+    rc = spl_int_wait(c->s, key, ops[i].op, operand, &out, wait_us);
     for (int round = 0; rc == SPL_ETYPE && round < 8; round++) {
         rc = text_to_int(c, key); /* "1" as text: make it an int64 */
         if (rc == 0)
-            CLI_RETRY(c, rc, spl_int_try(c->s, key, ops[i].op, operand, &out));
+            rc = spl_int_wait(c->s, key, ops[i].op, operand, &out, wait_us);
     }
     if (rc == SPL_ETYPE)
         return cli_fail(c, CLI_USAGE, spl_err_name(rc),

@@ -542,6 +542,17 @@ int spl_int_try(spl_store *s, const char *key, spl_int_op op, uint64_t operand,
                 uint64_t *out);
 int spl_int_try_k(spl_store *s, const spl_key *k, spl_int_op op, uint64_t operand,
                   uint64_t *out);
+/* spl_int with the wait of the *_wait calls: contention is retried (spin,
+ * yield, then sleep on the slot until its writer commits; a dead writer's
+ * slot is recovered) for up to timeout_us microseconds, counted from the
+ * first busy slot, then SPL_EAGAIN, nothing changed; timeout_us 0 is
+ * spl_int_try.  For callers with a time limit of their own (spl_int's is
+ * 10 s, then SPL_ETIMEDOUT).  spl_int_wait_k: with a prepared key, as
+ * spl_int_try_k. */
+int spl_int_wait(spl_store *s, const char *key, spl_int_op op, uint64_t operand,
+                 uint64_t *out, uint32_t timeout_us);
+int spl_int_wait_k(spl_store *s, const spl_key *k, spl_int_op op, uint64_t operand,
+                   uint64_t *out, uint32_t timeout_us);
 
 /* ------------------------------------------------------------------------
  * Iteration

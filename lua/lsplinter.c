@@ -541,7 +541,9 @@ static int int_op(lua_State *L, spl_int_op op, int operand_kind)
         operand = (uint64_t)luaL_optinteger(L, 2, 1);
     else if (operand_kind == 3) /* decrement by optional step */
         operand = (uint64_t)-luaL_optinteger(L, 2, 1);
-    int rc = spl_int(s, key, op, operand, &out);
+    /* a busy slot: waited for as RETRY does, up to a second (spl_int
+     * would wait 10 s) */
+    int rc = spl_int_wait(s, key, op, operand, &out, 1000000);
     if (rc < 0)
         return raise(L, rc, key);
     lua_pushinteger(L, (lua_Integer)out);

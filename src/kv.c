@@ -1577,16 +1577,16 @@ static uint64_t spl__apply(spl_int_op op, uint64_t v, uint64_t x)
     }
 }
 
-/* wait: retried inside until done (spinning, then sleeping on the busy
- * slot: src/wait.c): contention is never returned.  Only a slot held for
- * 10 s by a live process (a stopped or hostile peer) ends it, with
- * SPL_ETIMEDOUT.  !wait (the spl_int_try calls): SPL_EAGAIN where the
- * other would pause.  A key that appeared, or a dead inserter's word
- * scrubbed (SPL__RETRY), is no contention: tried again at once, a few
- * times. */
+/* timeout_ns: how long contention is retried (spinning, then sleeping on
+ * the busy slot: src/wait.c), counted from the first busy slot; then
+ * `late` is returned (spl_int: SPL_ETIMEDOUT after 10 s, for a slot held
+ * by a stopped or hostile peer; spl_int_wait: SPL_EAGAIN after the
+ * caller's time).  0 (the spl_int_try calls): SPL_EAGAIN where the others
+ * would pause.  A key that appeared, or a dead inserter's word scrubbed
+ * (SPL__RETRY), is no contention: tried again at once, a few times. */
 #define SPL__INT_TRIES 4
 static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t operand, uint64_t *out,
-                      int wait)
+                      uint64_t timeout_ns, int late)
 {
     int rc, tries = 0;
     if ((unsigned)op >= SPL__OP_COUNT)
@@ -1594,7 +1594,7 @@ static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t o
     if (s->rdonly)
         return SPL_EROFS;
     struct spl__contend cw;
-    spl__contend_init(&cw, SPL__INT_TIMEOUT_NS);
+    spl__contend_init(&cw, timeout_ns);
     for (;;) {
         int i = spl__find_locked(s, &k, NULL);
         if (i >= 0) {
@@ -1627,15 +1627,15 @@ static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t o
                 *out = v;
             if (rc != SPL_EAGAIN && rc != SPL__RETRY)
                 return rc;
-            if (!wait && rc == SPL__RETRY && ++tries < SPL__INT_TRIES)
+            if (rc == SPL__RETRY && ++tries < SPL__INT_TRIES)
                 continue;
         } else if (i != SPL_EAGAIN) {
             return i;
         }
-        if (!wait)
+        if (!timeout_ns)
             return SPL_EAGAIN;
         if (spl__contend_pause(s, k.k, 1, &cw))
-            return SPL_ETIMEDOUT;
+            return late;
     }
 }
 
@@ -1643,14 +1643,22 @@ SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t opera
 {
     struct spl__key k;
     int rc = spl__key_prep(s, key, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, 1);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, SPL__INT_TIMEOUT_NS, SPL_ETIMEDOUT);
 }
 
 SPL_API int spl_int_try(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
 {
     struct spl__key k;
     int rc = spl__key_prep(s, key, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, 0);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, 0, SPL_EAGAIN);
+}
+
+SPL_API int spl_int_wait(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out,
+                         uint32_t timeout_us)
+{
+    struct spl__key k;
+    int rc = spl__key_prep(s, key, &k);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, (uint64_t)timeout_us * 1000, SPL_EAGAIN);
 }
 
 SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
@@ -1716,7 +1724,7 @@ SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *o
     uint64_t v;
     int rc = spl__key_of(s, pk, &k);
     if (rc == 0)
-        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v, 1);
+        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v, SPL__INT_TIMEOUT_NS, SPL_ETIMEDOUT);
     if (rc == 0 && out)
         *out = (int64_t)v;
     return rc;
@@ -1726,7 +1734,15 @@ SPL_API int spl_int_try_k(spl_store *s, const spl_key *pk, spl_int_op op, uint64
 {
     struct spl__key k;
     int rc = spl__key_of(s, pk, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, 0);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, 0, SPL_EAGAIN);
+}
+
+SPL_API int spl_int_wait_k(spl_store *s, const spl_key *pk, spl_int_op op, uint64_t operand, uint64_t *out,
+                           uint32_t timeout_us)
+{
+    struct spl__key k;
+    int rc = spl__key_of(s, pk, &k);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, (uint64_t)timeout_us * 1000, SPL_EAGAIN);
 }
 
 /* Batches run this far ahead: the index words of keys i+AHEAD and the

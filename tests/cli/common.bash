@@ -42,3 +42,29 @@ ctl() {
 j() {
     jq -er "$1" <<< "$output"
 }
+
+# hold_slot FILE KEY PID: forge KEY's slot in the FILE store as held by the
+# live process PID in the middle of a write (odd epoch, owner PID and its
+# start time), as a stopped or hostile peer would leave it.  KEY must be
+# 16 bytes or less (it is looked for at the slot's key offset).
+hold_slot() {
+    local start
+    start=$(awk '{print $22}' "/proc/$3/stat")
+    perl -e '
+        my ($path, $key, $pid, $start) = @ARGV;
+        open(my $f, "+<:raw", $path) or die "open: $!";
+        sysread($f, my $h, 4096) == 4096 or die "header";
+        my ($slots, $stride) = (unpack("V", substr($h, 32, 4)), unpack("V", substr($h, 48, 4)));
+        my $off = unpack("Q<", substr($h, 72, 8));
+        for my $i (0 .. $slots - 1) {
+            my $at = $off + $i * $stride;
+            sysseek($f, $at, 0); sysread($f, my $m, 80);
+            next unless unpack("V", substr($m, 16, 4)) == length($key) && substr($m, 64, length($key)) eq $key;
+            my $epoch = unpack("Q<", substr($m, 0, 8)) | 1;     # a write in progress
+            my $owner = ($pid << 32) | ($start & 0xffffffff);  # pid << 32 | start time
+            sysseek($f, $at, 0); syswrite($f, pack("Q<Q<", $epoch, $owner)) == 16 or die "write";
+            exit 0;
+        }
+        die "key not found";
+    ' "$1" "$2" "$3" "$start"
+}

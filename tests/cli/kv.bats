@@ -348,24 +348,7 @@ load common
     sleep 30 &
     holder=$!
     echo "$holder" >> "$TMP/pids"
-    start=$(awk '{print $22}' "/proc/$holder/stat")
-    perl -e '
-        my ($path, $pid, $start) = @ARGV;
-        open(my $f, "+<:raw", $path) or die "open: $!";
-        sysread($f, my $h, 4096) == 4096 or die "header";
-        my ($slots, $stride) = (unpack("V", substr($h, 32, 4)), unpack("V", substr($h, 48, 4)));
-        my $off = unpack("Q<", substr($h, 72, 8));
-        for my $i (0 .. $slots - 1) {
-            my $at = $off + $i * $stride;
-            sysseek($f, $at, 0); sysread($f, my $m, 80);
-            next unless unpack("V", substr($m, 16, 4)) == 4 && substr($m, 64, 4) eq "busy";
-            my $epoch = unpack("Q<", substr($m, 0, 8)) | 1;     # a write in progress
-            my $owner = ($pid << 32) | ($start & 0xffffffff);  # pid << 32 | start time
-            sysseek($f, $at, 0); syswrite($f, pack("Q<Q<", $epoch, $owner)) == 16 or die "write";
-            exit 0;
-        }
-        die "key not found";
-    ' "$TMP/busy.spl" "$holder" "$start"
+    hold_slot "$TMP/busy.spl" busy "$holder"
     run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 set busy after
     [[ "$stderr" == *SPL_EAGAIN* ]]
     run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 set busy after --json

@@ -480,8 +480,9 @@ static void do_op1(fz *f, spl_store *s, unsigned op, const char *k, unsigned arg
     case OP_TOUCH: rc = spl_touch(s, k); break;
     case OP_INT_XOR: {
         uint64_t out;
-        if (arg & 0x80) { /* the one that does not wait: SPL_EAGAIN allowed */
-            rc = spl_int_try(s, k, (spl_int_op)(arg % 6), arg, &out);
+        if (arg & 0x80) { /* the ones that do not wait, or not long: SPL_EAGAIN allowed */
+            rc = arg & 0x40 ? spl_int_wait(s, k, (spl_int_op)(arg % 6), arg, &out, arg & 0x3f)
+                            : spl_int_try(s, k, (spl_int_op)(arg % 6), arg, &out);
             CHECK(rc != SPL_ETIMEDOUT);
             break;
         }

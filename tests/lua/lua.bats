@@ -28,6 +28,32 @@ setup_file() {
     [[ "$output" == *"lua place: "*" checks passed" ]]
 }
 
+# A slot held by a live process (forged, as in tests/cli/kv.bats): the
+# integer ops give up after the module's retry second with SPL_EAGAIN (exit
+# 3), as set does; they waited the 10 s of spl_int, then SPL_ETIMEDOUT.
+@test "splinterctl lua: a held slot is SPL_EAGAIN after a second, integer ops too" {
+    ctl init "$TMP/busy.spl" --slots 16 --key-max 16 --value-size 64 --vec-dim 0 -q
+    ctl --store "$TMP/busy.spl" set busy 5 --type int64
+    sleep 30 &
+    holder=$!
+    echo "$holder" >> "$TMP/pids"
+    hold_slot "$TMP/busy.spl" busy "$holder"
+    echo 'splinter.set("busy", "x")' > "$TMP/s.lua"
+    echo 'splinter.incr("busy")' > "$TMP/i.lua"
+    echo 'splinter.bxor("busy", 3)' > "$TMP/x.lua"
+    for f in s i x; do
+        t0=$(date +%s%N)
+        run -3 --separate-stderr ctl --store "$TMP/busy.spl" lua "$TMP/$f.lua" --json
+        [ "$(j .error)" = SPL_EAGAIN ]
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        [ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ]
+    done
+    kill "$holder"; wait "$holder" || true
+    echo 'print(splinter.incr("busy", 2))' > "$TMP/i.lua"
+    run -0 --separate-stderr ctl --store "$TMP/busy.spl" lua "$TMP/i.lua"
+    [[ "$output" == 7 || "$output" == 2 ]] # the holder's write undone, or the key freed
+}
+
 @test "splinterctl lua: arg, exit codes of Splinter errors and of other errors" {
     echo 'print(arg[0], arg[1], ...)' > "$TMP/a.lua"
     run -0 --separate-stderr ctl lua "$TMP/a.lua" x y

@@ -318,7 +318,41 @@ static void test_int_try(void **state)
     spl_store *r = NULL;
     CHECK_RC(spl_open_fd(&r, spl_fd(s), SPL_O_RDONLY), 0);
     CHECK_RC(spl_int_try(r, "t", SPL_OP_ADD, 1, &out), SPL_EROFS);
+    CHECK_RC(spl_int_wait(r, "t", SPL_OP_ADD, 1, &out, 1000), SPL_EROFS);
     spl_close(r);
+}
+
+/* spl_int_wait, spl_int_wait_k: spl_int's results and errors (their wait
+ * on a busy slot: test_kv.c) */
+static void test_int_wait(void **state)
+{
+    spl_store *s = *state;
+    uint64_t out = 0;
+    CHECK_RC(spl_int_wait(s, "w", SPL_OP_ADD, 5, &out, 1000), 0); /* absent: created */
+    assert_int_equal(out, 5);
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, "w", &m), 0);
+    assert_int_equal(m.type, SPL_T_INT64);
+    CHECK_RC(spl_int_wait(s, "w", SPL_OP_XOR, 6, &out, 0), 0);
+    assert_int_equal(out, 3u);
+    spl_key pk;
+    CHECK_RC(spl_key_prep(s, "w", &pk), 0);
+    CHECK_RC(spl_int_wait_k(s, &pk, SPL_OP_ADD, (uint64_t)-10, &out, 1000), 0);
+    assert_int_equal((int64_t)out, -7);
+    CHECK_RC(spl_key_prep(s, "x", &pk), 0);
+    CHECK_RC(spl_int_wait_k(s, &pk, SPL_OP_NOT, 0, NULL, 1000), 0); /* absent, prepared */
+    assert_int_equal(raw_of(s, "x"), ~0ull);
+
+    CHECK_RC(spl_set(s, "txt", "hello", 5), 0);
+    CHECK_RC(spl_int_wait(s, "txt", SPL_OP_ADD, 1, &out, 1000), SPL_ETYPE);
+    CHECK_RC(spl_int_wait(s, "w", SPL__OP_COUNT, 1, &out, 1000), SPL_EINVAL);
+    CHECK_RC(spl_int_wait(s, "", SPL_OP_ADD, 1, &out, 1000), SPL_EKEYLEN);
+    CHECK_RC(spl_int_wait(s, NULL, SPL_OP_ADD, 1, &out, 1000), SPL_EINVAL);
+    CHECK_RC(spl_int_wait_k(s, NULL, SPL_OP_ADD, 1, &out, 1000), SPL_EINVAL);
+    pk.seed ^= 1;
+    CHECK_RC(spl_int_wait_k(s, &pk, SPL_OP_ADD, 1, &out, 1000), SPL_EINVAL);
+    assert_int_equal(raw_of(s, "w"), (uint64_t)-7);
+    assert_int_equal(raw_of(s, "x"), ~0ull);
 }
 
 int main(void)
@@ -332,6 +366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wraps, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_int_moves_epoch, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_int_try, setup_store, teardown_store),
+        cmocka_unit_test_setup_teardown(test_int_wait, setup_store, teardown_store),
         cmocka_unit_test_setup_teardown(test_threaded_counter_one_handle, setup_store,
                                         teardown_store),
         cmocka_unit_test_setup_teardown(test_threaded_counter_own_handles, setup_store,

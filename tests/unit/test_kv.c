@@ -589,6 +589,17 @@ static void test_busy_slot_is_eagain(void **state)
     uint64_t dt = mono_ns() - t0;
     assert_true(dt >= 3 * 20000000ull - 3000000ull); /* each waited ~20 ms */
     assert_true(dt < 2000000000ull);
+    /* spl_int_wait likewise (spl_int would wait 10 s, then SPL_ETIMEDOUT) */
+    spl_key pk;
+    uint64_t out = 77;
+    CHECK_RC(spl_key_prep(s, "busy", &pk), 0);
+    t0 = mono_ns();
+    CHECK_RC(spl_int_wait(s, "busy", SPL_OP_ADD, 1, &out, 20000), SPL_EAGAIN);
+    CHECK_RC(spl_int_wait_k(s, &pk, SPL_OP_ADD, 1, &out, 20000), SPL_EAGAIN);
+    dt = mono_ns() - t0;
+    assert_true(dt >= 2 * 20000000ull - 2000000ull);
+    assert_true(dt < 2000000000ull);
+    assert_int_equal(out, 77);
     /* Nothing changed; the other key works. */
     assert_int_equal(__atomic_load_n(&r.sl->epoch, __ATOMIC_SEQ_CST), m0.epoch + 1);
     assert_int_equal(__atomic_load_n(&r.sl->owner, __ATOMIC_SEQ_CST),
@@ -610,6 +621,58 @@ static void test_busy_slot_is_eagain(void **state)
     CHECK_RC(spl_meta_get(s, "busy", &m), 0);
     assert_true(m.epoch > m0.epoch + 2);
     munmap(r.map, r.bytes);
+    spl_close(s);
+}
+
+/* A live writer holds a counter's slot for 50 ms, then commits (a thread
+ * plays it): spl_int_wait and spl_int_wait_k wait for it and then apply
+ * their op, once each. */
+struct release_later {
+    struct raw_slot *r;
+    uint64_t even;
+};
+
+static void *release_after_50ms(void *arg)
+{
+    struct release_later *rl = arg;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    __atomic_store_n(&rl->r->sl->epoch, rl->even, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rl->r->sl->owner, 0, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_int_wait_until_commit(void **state)
+{
+    (void)state;
+    spl_store *s = mk(16, KEY_MAX, 16);
+    uint64_t out = 0;
+    spl_key pk;
+    CHECK_RC(spl_key_prep(s, "n", &pk), 0);
+    for (int round = 0; round < 2; round++) {
+        CHECK_RC(spl_int(s, "n", SPL_OP_ADD, 41, &out), 0);
+        spl_meta m0;
+        CHECK_RC(spl_meta_get(s, "n", &m0), 0);
+        struct raw_slot r = raw_slot_of(s, "n");
+        __atomic_store_n(&r.sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&r.sl->epoch, m0.epoch + 1, __ATOMIC_SEQ_CST);
+        struct release_later rl = {&r, m0.epoch + 2};
+        pthread_t th;
+        uint64_t t0 = mono_ns();
+        assert_int_equal(pthread_create(&th, NULL, release_after_50ms, &rl), 0);
+        if (round == 0)
+            CHECK_RC(spl_int_wait(s, "n", SPL_OP_ADD, 1, &out, 5000000), 0);
+        else
+            CHECK_RC(spl_int_wait_k(s, &pk, SPL_OP_ADD, 1, &out, 5000000), 0);
+        uint64_t dt = mono_ns() - t0;
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_true(dt >= 45000000ull); /* it waited for the writer ... */
+        assert_true(dt < 4000000000ull); /* ... not for its whole time */
+        assert_int_equal(out, round == 0 ? 42u : 84u);
+        munmap(r.map, r.bytes);
+    }
+    CHECK_RC(spl_int_wait(s, "n", SPL_OP_ADD, 0, &out, 0), 0); /* 0 us: spl_int_try */
+    assert_int_equal(out, 84u);
     spl_close(s);
 }
 
@@ -1339,6 +1402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_variants_uncontended, setup_store,
                                         teardown_store),
         cmocka_unit_test(test_busy_slot_is_eagain),
+        cmocka_unit_test(test_int_wait_until_commit),
         cmocka_unit_test(test_dead_writer_recovered),
         cmocka_unit_test(test_epoch_no_aba_across_slots),
         cmocka_unit_test(test_fill_until_full),
