@@ -155,9 +155,9 @@ func (s *Store) cas(key string, expected uint64, val []byte) C.int {
 	return rc
 }
 
-// intOp applies op with operand to key (or k, with op OpAdd): directly (spl_int_try),
+// intOp applies op with operand to key (or k): directly (spl_int_try),
 // then, if the slot was busy and retries are on, through the cgo call to
-// spl_int, which waits.
+// spl_int_wait, which waits up to the retry time.
 func (s *Store) intOp(key string, k *C.spl_key, op IntOp, operand uint64) (uint64, C.int) {
 	fn := dInt
 	if k != nil {
@@ -167,13 +167,16 @@ func (s *Store) intOp(key string, k *C.spl_key, op IntOp, operand uint64) (uint6
 	a.op = C.int32_t(op)
 	direct(fn, unsafe.Pointer(&a))
 	runtime.KeepAlive(key)
-	if a.rc == C.SPL_EAGAIN && s.retry() != 0 {
-		if k != nil { // a Key has Add only: the library has no waiting spl_int_k
-			r := C.gospl_add_k(s.h, k, C.int64_t(int64(operand)))
-			return uint64(r.v), C.int(r.rc)
+	if a.rc == C.SPL_EAGAIN {
+		if r := s.retry(); r != 0 {
+			var w C.gospl_u64
+			if k != nil {
+				w = C.gospl_int_wait_k(s.h, k, C.int(op), C.uint64_t(operand), r)
+			} else {
+				w = C.gospl_int_wait(s.s, key, C.int(op), C.uint64_t(operand), r)
+			}
+			return uint64(w.v), C.int(w.rc)
 		}
-		r := C.gospl_int(s.s, key, C.int(op), C.uint64_t(operand))
-		return uint64(r.v), r.rc
 	}
 	return uint64(a.v), C.int(a.rc)
 }

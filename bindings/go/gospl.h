@@ -183,13 +183,6 @@ static inline int gospl_unset_k(uintptr_t h, const spl_key *k, uint32_t retry_us
 	return rc;
 }
 
-typedef struct { int rc; int64_t v; } gospl_add_res;
-static inline gospl_add_res gospl_add_k(uintptr_t h, const spl_key *k, int64_t delta)
-{
-	gospl_add_res r = {0, 0};
-	r.rc = spl_add_k(GOSPL_S(h), k, delta, &r.v);
-	return r;
-}
 
 
 static inline int gospl_exists(spl_store *s, _GoString_ key, uint32_t retry_us)
@@ -224,7 +217,8 @@ static inline int gospl_cas(spl_store *s, _GoString_ key, uint64_t expected, con
 
 typedef struct { int rc; uint64_t v; } gospl_u64;
 
-static inline gospl_u64 gospl_int(spl_store *s, _GoString_ key, int op, uint64_t operand)
+static inline gospl_u64 gospl_int_wait(spl_store *s, _GoString_ key, int op, uint64_t operand,
+                                       uint32_t retry_us)
 {
 	gospl_u64 r = {0, 0};
 	size_t n = gospl_key_len(_GoStringLen(key));
@@ -233,7 +227,15 @@ static inline gospl_u64 gospl_int(spl_store *s, _GoString_ key, int op, uint64_t
 		r.rc = SPL_EINVAL;
 		return r;
 	}
-	r.rc = spl_int(s, k, (spl_int_op)op, operand, &r.v);
+	r.rc = spl_int_wait(s, k, (spl_int_op)op, operand, &r.v, retry_us);
+	return r;
+}
+
+static inline gospl_u64 gospl_int_wait_k(uintptr_t h, const spl_key *k, int op, uint64_t operand,
+                                         uint32_t retry_us)
+{
+	gospl_u64 r = {0, 0};
+	r.rc = spl_int_wait_k(GOSPL_S(h), k, (spl_int_op)op, operand, &r.v, retry_us);
 	return r;
 }
 

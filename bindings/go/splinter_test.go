@@ -779,6 +779,19 @@ func TestContention(t *testing.T) {
 			if time.Since(t0) < 45*time.Millisecond {
 				t.Fatal("did not retry for the retry time", time.Since(t0))
 			}
+			// the integer ops wait for the retry time too (spl_int_wait;
+			// spl_int waited 10 s, then ErrTimedOut)
+			t2 := time.Now()
+			_, err = s.Add("k", 1)
+			wantErr(t, err, splinter.ErrAgain)
+			pk, err = s.Prepare("k")
+			must(t, err)
+			_, err = pk.Add(1)
+			wantErr(t, err, splinter.ErrAgain)
+			pk.Close()
+			if d := time.Since(t2); d < 90*time.Millisecond || d > 2*time.Second {
+				t.Fatal("the integer ops did not wait the retry time each", d)
+			}
 			wantErr(t, s.Append("k", []byte("z")), splinter.ErrAgain)
 			if _, err := s.Get("other"); !errors.Is(err, splinter.ErrNotFound) {
 				t.Fatal("other keys are not held", err)

@@ -493,9 +493,10 @@ const (
 
 // Int applies op with operand in place (a missing key is created as int64
 // 0 first) and returns the new value.  Never loses an update.  A busy slot
-// is waited for as by spl_int (up to 10 s, a dead writer recovered), or,
-// with retries off (Options.NoRetry, SetRetry(0)), is ErrAgain at once,
-// nothing changed (spl_int_try).  Add, Inc, Dec and Key.Add likewise.
+// is waited for up to the Store's retry time (spl_int_wait: asleep on the
+// slot, a dead writer recovered), then ErrAgain, nothing changed; with
+// retries off (Options.NoRetry, SetRetry(0)), at once (spl_int_try).  Add,
+// Inc, Dec and Key.Add likewise.
 func (s *Store) Int(key string, op IntOp, operand uint64) (uint64, error) {
 	if s.s == nil {
 		return 0, s.closed("int", key)

@@ -364,9 +364,9 @@ export class Store {
 
   /**
    * Add to a 64-bit integer value in place (created as int64 0 if absent); returns the new value.
-   * A busy slot is waited for (up to 10 s, as the C library's spl_int), or,
-   * with retryMs 0, throws SPL_EAGAIN at once having changed nothing
-   * (spl_int_try).  inc, dec, and, or, xor, not likewise.
+   * A busy slot is waited for up to retryMs (spl_int_wait), then SPL_EAGAIN
+   * is thrown, nothing changed; with retryMs 0, at once (spl_int_try).
+   * inc, dec, and, or, xor, not likewise.
    */
   add(key: Key, delta?: bigint | number): bigint;
   inc(key: Key): bigint;

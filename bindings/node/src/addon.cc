@@ -712,9 +712,9 @@ private:
         int64_t delta = to_i64(info[0]), out = 0;
         uint64_t u = 0;
         int rc = spl_int_try_k(s, &k, SPL_OP_ADD, (uint64_t)delta, &u);
-        out = (int64_t)u;
         if (rc == SPL_EAGAIN && h->retry_us) // waits, as Store.add
-            rc = spl_add_k(s, &k, delta, &out);
+            rc = spl_int_wait_k(s, &k, SPL_OP_ADD, (uint64_t)delta, &u, h->retry_us);
+        out = (int64_t)u;
         if (rc < 0) {
             throw_spl(env, rc, "add", key.c_str());
             return env.Undefined();
@@ -1152,14 +1152,15 @@ Napi::Value Store::Cas(const Napi::CallbackInfo &info)
     return env.Undefined();
 }
 
-// An integer op: spl_int_try, and, on a busy slot with retries on, spl_int,
-// which waits (up to 10 s, recovering a dead writer), whatever retry_us
-// says; retries off (retryMs 0): SPL_EAGAIN at once, nothing changed.
+// An integer op: spl_int_try, and, on a busy slot with retries on,
+// spl_int_wait, which waits up to retry_us (asleep on the slot, recovering
+// a dead writer), as get and set do; retries off (retryMs 0): SPL_EAGAIN
+// at once, nothing changed.
 static int int_op(Handle *h, spl_store *s, const char *key, int op, uint64_t operand, uint64_t *out)
 {
     int rc = spl_int_try(s, key, (spl_int_op)op, operand, out);
     if (rc == SPL_EAGAIN && h->retry_us)
-        rc = spl_int(s, key, (spl_int_op)op, operand, out);
+        rc = spl_int_wait(s, key, (spl_int_op)op, operand, out, h->retry_us);
     return rc;
 }
 

@@ -178,6 +178,13 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
         const t0 = performance.now();
         assert.throws(() => s.get('k'), { code: 'SPL_EAGAIN' });
         assert.ok(performance.now() - t0 >= 45, 'retried for retryMs');
+        // the integer ops wait for retryMs too (spl_int_wait; spl_int
+        // waited 10 s, then threw SPL_ETIMEDOUT)
+        const t2 = performance.now();
+        assert.throws(() => s.add('k', 1), { code: 'SPL_EAGAIN' });
+        assert.throws(() => pk.add(1), { code: 'SPL_EAGAIN' });
+        const waited = performance.now() - t2;
+        assert.ok(waited >= 90 && waited < 2000, `the integer ops waited retryMs each (${waited} ms)`);
         assert.throws(() => s.append('k', 'z'), { code: 'SPL_EAGAIN' });
         assert.equal(s.get('other'), undefined, 'other keys are not held');
       }

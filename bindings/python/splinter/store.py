@@ -741,14 +741,15 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             self.set_type(key, Type.TEXT, wait=wait)
 
     # The integer ops: spl_int_try (the GIL held: it never sleeps), and on
-    # a busy slot, spl_int (the GIL released: it waits, up to 10 s) when
-    # waiting, else WouldBlock with nothing changed.  The fast path is
+    # a busy slot, spl_int_wait (the GIL released: it waits up to the
+    # store's timeout, as get and set) when waiting, else WouldBlock with
+    # nothing changed.  The fast path is
     # written out in each, with the op as a plain int (an IntOp member is
     # converted through __index__ on every call).
     def _int_slow(self, rc: int, kb: bytes, op: int, operand: int, out: c_uint64,
                   wait: Optional[bool], name: str) -> None:
         if rc == _EAGAIN and self._waiting(wait):
-            rc = _cl.spl_int(self._h(), kb, op, operand, byref(out))
+            rc = _cl.spl_int_wait(self._h(), kb, op, operand, byref(out), _us(self.timeout))
         self._ck(rc, name, kb)
 
     def int_op(self, key: Key, op: Union[IntOp, str], operand: int = 0, *,
@@ -756,7 +757,8 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         """Apply op in place on an 8-byte INT64/UINT64 value (a missing key is
         created as INT64 0) and return the new value as unsigned 64-bit.
         Never loses an update; WrongType if the value is not such an integer.
-        A busy slot is waited for (spl_int), or, with ``wait=False`` (or
+        A busy slot is waited for up to ``timeout`` (spl_int_wait), then
+        WouldBlock; with ``wait=False`` (or
         ``default_wait`` False), raises WouldBlock having changed nothing
         (spl_int_try).  add, inc and dec likewise."""
         kb = _key(key)
@@ -1414,14 +1416,13 @@ class PreparedKey:
 
     def add(self, delta: int, *, wait: Optional[bool] = None) -> int:
         """Add delta (created as 0 if absent); the new value (spl_int_try_k,
-        then, on a busy slot when waiting, spl_add_k; see Store.int_op)."""
+        then, on a busy slot when waiting, spl_int_wait_k; see Store.int_op)."""
         h = self.store._h()
         u = c_uint64()
         rc = _pl.spl_int_try_k(h, byref(self._k), 0, delta & _M64, byref(u))
         if rc == _EAGAIN and self.store._waiting(wait):
-            out = c_int64()
-            Store._ck(_cl.spl_add_k(h, byref(self._k), delta, byref(out)), "add", self._kb)
-            return out.value
+            rc = _cl.spl_int_wait_k(h, byref(self._k), 0, delta & _M64, byref(u),
+                                    _us(self.store.timeout))
         Store._ck(rc, "add", self._kb)
         v = u.value
         return v - _B64 if v >> 63 else v

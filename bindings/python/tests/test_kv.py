@@ -317,6 +317,14 @@ def test_a_stopped_writer_makes_real_contention(name):
                     with pytest.raises(errors.WouldBlock):
                         st.meta("k")                 # the binding's retry loop gave up
                     assert time.monotonic() - t0 >= 0.09
+                    # the integer ops wait for the store's timeout too
+                    # (spl_int_wait; spl_int waited 10 s, then TimedOut)
+                    t0 = time.monotonic()
+                    with pytest.raises(errors.WouldBlock):
+                        st.add("k", 1)
+                    with pytest.raises(errors.WouldBlock):
+                        st.prepare("k").add(1)
+                    assert 0.09 <= time.monotonic() - t0 < 2.0
                     st.timeout = 1.0
             finally:
                 os.kill(pid, signal.SIGKILL)

@@ -716,18 +716,27 @@ impl<'s> Prepared<'s> {
     }
 
     /// Like [`Store::add`] (spl_int_try_k, then, on a busy slot unless the
-    /// handle is [`Wait::No`], spl_add_k): the new value.
+    /// handle is [`Wait::No`], spl_int_wait_k for its wait time): the new
+    /// value.
     pub fn add(&self, delta: i64) -> Result<i64> {
         let st = self.store;
         let mut u = 0u64;
         // SAFETY: a live handle, a prepared key of it, an out value.
-        let rc = unsafe {
+        let mut rc = unsafe {
             sys::spl_int_try_k(st.p(), self.raw(), IntOp::Add as u32, delta as u64, &mut u)
         };
         if rc == EAGAIN && st.wait != Wait::No {
-            let mut out = 0i64;
-            let rc = unsafe { sys::spl_add_k(st.p(), self.raw(), delta, &mut out) };
-            return check(rc).map(|_| out);
+            // SAFETY: as above.
+            rc = unsafe {
+                sys::spl_int_wait_k(
+                    st.p(),
+                    self.raw(),
+                    IntOp::Add as u32,
+                    delta as u64,
+                    &mut u,
+                    st.wait.micros(),
+                )
+            };
         }
         check(rc).map(|_| u as i64)
     }
@@ -1264,17 +1273,27 @@ impl Store {
 
     /// Apply op in place on an 8-byte INT64/UINT64 value (a missing key is
     /// created as INT64 0); the new value.  Never loses an update.  A busy
-    /// slot is waited for as by the C library's spl_int (up to 10 s, a dead
-    /// writer recovered), whatever the handle's [`Wait`] time, or, with
-    /// [`Wait::No`], is [`Error::Again`] at once, nothing changed
-    /// (spl_int_try).  `add`, `inc` and `dec` likewise.
+    /// slot is waited for up to the handle's [`Wait`] time (spl_int_wait:
+    /// asleep on the slot, a dead writer recovered), then [`Error::Again`],
+    /// nothing changed; with [`Wait::No`], at once (spl_int_try).  `add`,
+    /// `inc` and `dec` likewise.
     pub fn int_op(&self, key: impl AsKey, op: IntOp, operand: u64) -> Result<u64> {
         let mut out = 0u64;
         let rc = key.with_c_key(|k| {
             // SAFETY: a live handle, a NUL-terminated key, an out value.
             let rc = unsafe { sys::spl_int_try(self.p(), k, op as u32, operand, &mut out) };
             if rc == EAGAIN && self.wait != Wait::No {
-                unsafe { sys::spl_int(self.p(), k, op as u32, operand, &mut out) }
+                // SAFETY: as above.
+                unsafe {
+                    sys::spl_int_wait(
+                        self.p(),
+                        k,
+                        op as u32,
+                        operand,
+                        &mut out,
+                        self.wait.micros(),
+                    )
+                }
             } else {
                 rc
             }

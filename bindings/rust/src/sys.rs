@@ -380,6 +380,22 @@ extern "C" {
         operand: u64,
         out: *mut u64,
     ) -> c_int;
+    pub fn spl_int_wait(
+        s: *mut spl_store,
+        key: *const c_char,
+        op: c_uint,
+        operand: u64,
+        out: *mut u64,
+        timeout_us: u32,
+    ) -> c_int;
+    pub fn spl_int_wait_k(
+        s: *mut spl_store,
+        k: *const spl_key,
+        op: c_uint,
+        operand: u64,
+        out: *mut u64,
+        timeout_us: u32,
+    ) -> c_int;
 
     pub fn spl_foreach(
         s: *mut spl_store,

@@ -394,8 +394,9 @@ fn contention_waits_by_default_and_nowait_says_again() {
         if r == Err(Error::Again) {
             saw_again = true;
             assert_eq!(nb.set("k", b"x"), Err(Error::Again));
-            assert_eq!(nb.exists("k"), Err(Error::Again)); // no *_wait in C: the binding's loop
-                                                           // the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
+            // no *_wait in C for exists: the binding's loop
+            assert_eq!(nb.exists("k"), Err(Error::Again));
+            // the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
             let t1 = Instant::now();
             assert_eq!(nb.add("k", 1), Err(Error::Again));
             assert_eq!(nb.int_op("k", IntOp::Or, 1), Err(Error::Again));
@@ -412,6 +413,17 @@ fn contention_waits_by_default_and_nowait_says_again() {
                 t0.elapsed() >= Duration::from_millis(90),
                 "waited {:?}",
                 t0.elapsed()
+            );
+            // the integer ops wait for the handle's time too (spl_int_wait;
+            // spl_int waited 10 s, then Error::TimedOut)
+            let t2 = Instant::now();
+            assert_eq!(short.add("k", 1), Err(Error::Again));
+            assert_eq!(short.prepare("k").unwrap().add(1), Err(Error::Again));
+            let waited = t2.elapsed();
+            assert!(
+                waited >= Duration::from_millis(90) && waited < Duration::from_secs(2),
+                "waited {:?}",
+                waited
             );
         }
         unsafe {
