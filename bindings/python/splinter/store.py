@@ -579,7 +579,9 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def __getitem__(self, key: Key) -> bytes:
         # The hottest path, written out (no call to _get): a plain utf-8
         # encode (surrogates fall back in _key), one unpack of the pooled
-        # entry, the C call without argtypes (see _lib.fast).
+        # entry, the C call without argtypes (see _lib.fast), and the bytes
+        # made by slicing the ctypes array (one object; memoryview slice
+        # and tobytes made two: 50-60 ns of a 510 ns hot get).
         try:
             kb = key.encode()  # type: ignore[union-attr]
         except (AttributeError, UnicodeEncodeError):
@@ -594,10 +596,10 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             ent = pool.pop()
         except IndexError:
             ent = _pool_entry()
-        _ba, cbuf, mv, ln, pln, cap = ent
+        _ba, cbuf, _mv, ln, pln, cap = ent
         rc = _fget(sv, kb, cbuf, cap, pln)
         if rc == 0:
-            r = mv[:ln.value].tobytes()
+            r = cbuf[:ln.value]
             pool.append(ent)
             return r
         pool.append(ent)
@@ -619,7 +621,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
             ent = _pool_entry()
         rc = _fget(sv, kb, ent[1], ent[5], ent[4])
         if rc == 0:
-            r = bytes(ent[2][:ent[3].value])
+            r = ent[1][:ent[3].value]
             pool.append(ent)
             return r
         pool.append(ent)
