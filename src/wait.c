@@ -1,6 +1,6 @@
 /*
  * wait.c - what the retrying calls (spl_set_wait, spl_get_wait,
- * spl_unset_wait, spl_int) do when they meet a busy slot.
+ * spl_unset_wait, spl_int, spl_int_wait) do when they meet a busy slot.
  *
  * A writer inside a slot is normally out again within a microsecond, so the
  * caller first spins briefly, then yields; if the slot is still busy with
