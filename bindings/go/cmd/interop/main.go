@@ -37,7 +37,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: interop STORE kv N|hammer|set KEY VAL|wait KEY WANT")
 		os.Exit(2)
 	}
-	s, err := splinter.Open(os.Args[1], nil)
+	// contention retried for a second, as the Node, Python and Rust
+	// workers do (the default is 100 ms): five processes on two CPUs
+	// share one counter, and the integer ops wait only that long
+	s, err := splinter.Open(os.Args[1], &splinter.Options{Retry: time.Second})
 	if err != nil {
 		fail("open: %v", err)
 	}
