@@ -134,7 +134,12 @@ void cli_put_escaped(FILE *f, const void *p, size_t n);
  * "base64"; 8-byte INT64/UINT64 values also get "int". */
 void cli_json_put_value(json_t *o, const void *v, size_t n, int type);
 
-/* Retry a call while it returns SPL_EAGAIN, up to c->timeout_ms. */
+/* --timeout in microseconds, for the library's *_wait calls (they sleep on
+ * a busy slot until its writer commits, where CLI_RETRY polls). */
+uint32_t cli_wait_us(const cli_ctx *c);
+
+/* Retry a call while it returns SPL_EAGAIN, up to c->timeout_ms (for the
+ * calls that have no *_wait variant). */
 typedef struct cli_retry { uint64_t deadline_ns; unsigned round; } cli_retry;
 void cli_retry_start(cli_ctx *c, cli_retry *r);
 int cli_retry_again(cli_retry *r); /* 1: back off done, try again; 0: give up */

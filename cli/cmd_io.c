@@ -227,7 +227,7 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line, uint32_t dim, c
             vecp = vec;
         }
     }
-    CLI_RETRY(c, rc, spl_set(c->s, key, val ? val : "", vlen));
+    rc = spl_set_wait(c->s, key, val ? val : "", vlen, cli_wait_us(c));
     if (rc == 0)
         CLI_RETRY(c, rc, spl_type_set(c->s, key, (spl_type)type));
     if (rc == 0)

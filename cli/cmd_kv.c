@@ -128,7 +128,7 @@ static int write_value(cli_ctx *c, const char *op, const char *key, const char *
         cli_parse_int_text(v, n, CLI_NUM_SIGNED, &dummy) != -1)
         rc = set_decimal_text(c, key, v, n);
     else if (strcmp(op, "set") == 0)
-        CLI_RETRY(c, rc, spl_set(c->s, key, data, n));
+        rc = spl_set_wait(c->s, key, data, n, cli_wait_us(c));
     else if (strcmp(op, "append") == 0)
         CLI_RETRY(c, rc, spl_append(c->s, key, data, n));
     else
@@ -239,7 +239,7 @@ int cmd_unset(cli_ctx *c, int argc, char **argv)
     int rc = args(c, argc, argv, 1, 1, "unset KEY");
     if (rc != CLI_OK)
         return rc;
-    CLI_RETRY(c, rc, spl_unset(c->s, argv[optind]));
+    rc = spl_unset_wait(c->s, argv[optind], cli_wait_us(c));
     if (rc < 0)
         return cli_fail_spl(c, rc, argv[optind]);
     if (c->json)
@@ -462,7 +462,7 @@ int cmd_math(cli_ctx *c, int argc, char **argv)
     /* spl_int_wait: contention for --timeout, as every command (spl_int
      * would wait 10 s whatever --timeout says), asleep on the busy slot
      * until its writer commits */
-    uint32_t wait_us = c->timeout_ms > UINT32_MAX / 1000 ? UINT32_MAX : c->timeout_ms * 1000;
+    uint32_t wait_us = cli_wait_us(c);
     rc = spl_int_wait(c->s, key, ops[i].op, operand, &out, wait_us);
     for (int round = 0; rc == SPL_ETYPE && round < 8; round++) {
         rc = text_to_int(c, key); /* "1" as text: make it an int64 */

@@ -211,6 +211,11 @@ void cli_retry_start(cli_ctx *c, cli_retry *r)
     r->round = 0;
 }
 
+uint32_t cli_wait_us(const cli_ctx *c)
+{
+    return c->timeout_ms > UINT32_MAX / 1000 ? UINT32_MAX : c->timeout_ms * 1000;
+}
+
 int cli_retry_again(cli_retry *r)
 {
     if (now_ns() >= r->deadline_ns)

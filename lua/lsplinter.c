@@ -310,7 +310,10 @@ static int l_close(lua_State *L)
 
 /* ---------------------------------------------------------------- retries */
 
-/* Retry SPL_EAGAIN for up to a second, backing off 1..64 us. */
+/* Retry SPL_EAGAIN for up to a second, backing off 1..64 us: for the calls
+ * with no *_wait variant.  Set, unset and the integer ops call theirs
+ * (they sleep on a busy slot until its writer commits) for LUA_WAIT_US. */
+#define LUA_WAIT_US 1000000u
 #define RETRY(rc, call)                                                          \
     do {                                                                         \
         struct timespec t0_, now_;                                               \
@@ -397,13 +400,13 @@ static int l_set(lua_State *L)
         return raise(L, SPL_EINVAL, lua_tostring(L, 3));
     if (lua_isinteger(L, 2)) {
         int64_t x = lua_tointeger(L, 2);
-        RETRY(rc, spl_set(s, key, &x, 8));
+        rc = spl_set_wait(s, key, &x, 8, LUA_WAIT_US);
         if (type < 0)
             type = SPL_T_INT64;
     } else {
         size_t n;
         const char *v = luaL_checklstring(L, 2, &n);
-        RETRY(rc, spl_set(s, key, v, n));
+        rc = spl_set_wait(s, key, v, n, LUA_WAIT_US);
     }
     if (rc == 0 && type >= 0)
         RETRY(rc, spl_type_set(s, key, (spl_type)type));
@@ -431,7 +434,7 @@ static int l_unset(lua_State *L)
     spl_store *s;
     const char *key = key_arg(L, &s);
     int rc;
-    RETRY(rc, spl_unset(s, key));
+    rc = spl_unset_wait(s, key, LUA_WAIT_US);
     if (rc < 0 && rc != SPL_ENOENT)
         return raise(L, rc, key);
     lua_pushboolean(L, rc == 0);
@@ -541,9 +544,9 @@ static int int_op(lua_State *L, spl_int_op op, int operand_kind)
         operand = (uint64_t)luaL_optinteger(L, 2, 1);
     else if (operand_kind == 3) /* decrement by optional step */
         operand = (uint64_t)-luaL_optinteger(L, 2, 1);
-    /* a busy slot: waited for as RETRY does, up to a second (spl_int
-     * would wait 10 s) */
-    int rc = spl_int_wait(s, key, op, operand, &out, 1000000);
+    /* a busy slot: waited for up to a second, as set (spl_int would wait
+     * 10 s) */
+    int rc = spl_int_wait(s, key, op, operand, &out, LUA_WAIT_US);
     if (rc < 0)
         return raise(L, rc, key);
     lua_pushinteger(L, (lua_Integer)out);

@@ -68,3 +68,25 @@ hold_slot() {
         die "key not found";
     ' "$1" "$2" "$3" "$start"
 }
+
+# release_slot FILE KEY: end the write hold_slot forged on KEY (its epoch
+# even again, no owner), as the writer's commit would, value unchanged.
+release_slot() {
+    perl -e '
+        my ($path, $key) = @ARGV;
+        open(my $f, "+<:raw", $path) or die "open: $!";
+        sysread($f, my $h, 4096) == 4096 or die "header";
+        my ($slots, $stride) = (unpack("V", substr($h, 32, 4)), unpack("V", substr($h, 48, 4)));
+        my $off = unpack("Q<", substr($h, 72, 8));
+        for my $i (0 .. $slots - 1) {
+            my $at = $off + $i * $stride;
+            sysseek($f, $at, 0); sysread($f, my $m, 80);
+            next unless unpack("V", substr($m, 16, 4)) == length($key) && substr($m, 64, length($key)) eq $key;
+            my $epoch = unpack("Q<", substr($m, 0, 8));
+            $epoch & 1 or die "not held";
+            sysseek($f, $at, 0); syswrite($f, pack("Q<Q<", $epoch + 1, 0)) == 16 or die "write";
+            exit 0;
+        }
+        die "key not found";
+    ' "$1" "$2"
+}

@@ -340,6 +340,28 @@ load common
     [ -z "$stderr" ]
 }
 
+# A writer that holds a slot for half a second, then commits (forged, as
+# below): set, unset and math wait for it (the library's *_wait calls,
+# asleep on the slot) and then go through.
+@test "contention: set, math and unset wait for a writer that commits within --timeout" {
+    ctl init "$TMP/busy.spl" --slots 16 --key-max 16 --value-size 64 --vec-dim 0 -q
+    ctl --store "$TMP/busy.spl" set busy 41 --type int64
+    sleep 30 &
+    holder=$!
+    echo "$holder" >> "$TMP/pids"
+    for cmd in "math add busy 1" "set busy after" "unset busy"; do
+        hold_slot "$TMP/busy.spl" busy "$holder"
+        ( sleep 0.5; release_slot "$TMP/busy.spl" busy ) &
+        t0=$(date +%s%N)
+        run -0 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 10000 $cmd
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        wait $!
+        [ "$ms" -ge 400 ] && [ "$ms" -lt 9000 ]
+        [ "$cmd" != "math add busy 1" ] || [ "$output" = 42 ]
+    done
+    run -1 --separate-stderr ctl --store "$TMP/busy.spl" get busy
+}
+
 # A slot held by a live writer that never lets go (a stopped or hostile
 # peer): the owner word is forged in a FILE store to name a live `sleep`.
 @test "contention: a slot held by a live process is exit 3 after --timeout; once it dies, recovered" {
