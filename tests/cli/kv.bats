@@ -344,11 +344,7 @@ load common
 # below): set, unset and math wait for it (the library's *_wait calls,
 # asleep on the slot) and then go through.
 @test "contention: set, math and unset wait for a writer that commits within --timeout" {
-    ctl init "$TMP/busy.spl" --slots 16 --key-max 16 --value-size 64 --vec-dim 0 -q
-    ctl --store "$TMP/busy.spl" set busy 41 --type int64
-    sleep 30 &
-    holder=$!
-    echo "$holder" >> "$TMP/pids"
+    busy_store "$TMP/busy.spl" 41 --type int64
     for cmd in "math add busy 1" "set busy after" "unset busy"; do
         hold_slot "$TMP/busy.spl" busy "$holder"
         ( sleep 0.5; release_slot "$TMP/busy.spl" busy ) &
@@ -365,11 +361,7 @@ load common
 # A slot held by a live writer that never lets go (a stopped or hostile
 # peer): the owner word is forged in a FILE store to name a live `sleep`.
 @test "contention: a slot held by a live process is exit 3 after --timeout; once it dies, recovered" {
-    ctl init "$TMP/busy.spl" --slots 16 --key-max 16 --value-size 64 --vec-dim 0 -q
-    ctl --store "$TMP/busy.spl" set busy before
-    sleep 30 &
-    holder=$!
-    echo "$holder" >> "$TMP/pids"
+    busy_store "$TMP/busy.spl" before
     hold_slot "$TMP/busy.spl" busy "$holder"
     run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 set busy after
     [[ "$stderr" == *SPL_EAGAIN* ]]

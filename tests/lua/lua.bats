@@ -33,11 +33,7 @@ setup_file() {
 # 3), as set does; they waited the 10 s of spl_int, then SPL_ETIMEDOUT.
 # One whose writer commits within the second is waited for.
 @test "splinterctl lua: a held slot is SPL_EAGAIN after a second, integer ops too" {
-    ctl init "$TMP/busy.spl" --slots 16 --key-max 16 --value-size 64 --vec-dim 0 -q
-    ctl --store "$TMP/busy.spl" set busy 5 --type int64
-    sleep 30 &
-    holder=$!
-    echo "$holder" >> "$TMP/pids"
+    busy_store "$TMP/busy.spl" 5 --type int64
     hold_slot "$TMP/busy.spl" busy "$holder"
     echo 'splinter.set("busy", "x")' > "$TMP/s.lua"
     echo 'splinter.incr("busy")' > "$TMP/i.lua"
