@@ -365,7 +365,7 @@ export class Store {
   /**
    * Add to a 64-bit integer value in place (created as int64 0 if absent); returns the new value.
    * A busy slot is waited for up to retryMs (spl_int_wait), then SPL_EAGAIN
-   * is thrown, nothing changed; with retryMs 0, at once (spl_int_try).
+   * is thrown, nothing changed; with retryMs 0, at once.
    * inc, dec, and, or, xor, not likewise.
    */
   add(key: Key, delta?: bigint | number): bigint;

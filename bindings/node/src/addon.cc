@@ -711,9 +711,8 @@ private:
             return env.Undefined();
         int64_t delta = to_i64(info[0]), out = 0;
         uint64_t u = 0;
-        int rc = spl_int_try_k(s, &k, SPL_OP_ADD, (uint64_t)delta, &u);
-        if (rc == SPL_EAGAIN && h->retry_us) // waits, as Store.add
-            rc = spl_int_wait_k(s, &k, SPL_OP_ADD, (uint64_t)delta, &u, h->retry_us);
+        // waits as Store.add (retry_us 0: SPL_EAGAIN at once)
+        int rc = spl_int_wait_k(s, &k, SPL_OP_ADD, (uint64_t)delta, &u, h->retry_us);
         out = (int64_t)u;
         if (rc < 0) {
             throw_spl(env, rc, "add", key.c_str());
@@ -1152,16 +1151,12 @@ Napi::Value Store::Cas(const Napi::CallbackInfo &info)
     return env.Undefined();
 }
 
-// An integer op: spl_int_try, and, on a busy slot with retries on,
-// spl_int_wait, which waits up to retry_us (asleep on the slot, recovering
-// a dead writer), as get and set do; retries off (retryMs 0): SPL_EAGAIN
-// at once, nothing changed.
+// An integer op: spl_int_wait, which waits on a busy slot up to retry_us
+// (asleep on the slot, recovering a dead writer), as get and set do;
+// retries off (retryMs 0, timeout 0): SPL_EAGAIN at once, nothing changed.
 static int int_op(Handle *h, spl_store *s, const char *key, int op, uint64_t operand, uint64_t *out)
 {
-    int rc = spl_int_try(s, key, (spl_int_op)op, operand, out);
-    if (rc == SPL_EAGAIN && h->retry_us)
-        rc = spl_int_wait(s, key, (spl_int_op)op, operand, out, h->retry_us);
-    return rc;
+    return spl_int_wait(s, key, (spl_int_op)op, operand, out, h->retry_us);
 }
 
 // int(key, op, operand) -> BigInt (unsigned)

@@ -715,29 +715,22 @@ impl<'s> Prepared<'s> {
         }
     }
 
-    /// Like [`Store::add`] (spl_int_try_k, then, on a busy slot unless the
-    /// handle is [`Wait::No`], spl_int_wait_k for its wait time): the new
-    /// value.
+    /// Like [`Store::add`] (spl_int_wait_k for the handle's wait time;
+    /// [`Wait::No`] is 0, no wait): the new value.
     pub fn add(&self, delta: i64) -> Result<i64> {
         let st = self.store;
         let mut u = 0u64;
         // SAFETY: a live handle, a prepared key of it, an out value.
-        let mut rc = unsafe {
-            sys::spl_int_try_k(st.p(), self.raw(), IntOp::Add as u32, delta as u64, &mut u)
+        let rc = unsafe {
+            sys::spl_int_wait_k(
+                st.p(),
+                self.raw(),
+                IntOp::Add as u32,
+                delta as u64,
+                &mut u,
+                st.wait.micros(),
+            )
         };
-        if rc == EAGAIN && st.wait != Wait::No {
-            // SAFETY: as above.
-            rc = unsafe {
-                sys::spl_int_wait_k(
-                    st.p(),
-                    self.raw(),
-                    IntOp::Add as u32,
-                    delta as u64,
-                    &mut u,
-                    st.wait.micros(),
-                )
-            };
-        }
         check(rc).map(|_| u as i64)
     }
 }
@@ -1275,27 +1268,21 @@ impl Store {
     /// created as INT64 0); the new value.  Never loses an update.  A busy
     /// slot is waited for up to the handle's [`Wait`] time (spl_int_wait:
     /// asleep on the slot, a dead writer recovered), then [`Error::Again`],
-    /// nothing changed; with [`Wait::No`], at once (spl_int_try).  `add`,
+    /// nothing changed; with [`Wait::No`] (a wait of 0), at once.  `add`,
     /// `inc` and `dec` likewise.
     pub fn int_op(&self, key: impl AsKey, op: IntOp, operand: u64) -> Result<u64> {
         let mut out = 0u64;
         let rc = key.with_c_key(|k| {
             // SAFETY: a live handle, a NUL-terminated key, an out value.
-            let rc = unsafe { sys::spl_int_try(self.p(), k, op as u32, operand, &mut out) };
-            if rc == EAGAIN && self.wait != Wait::No {
-                // SAFETY: as above.
-                unsafe {
-                    sys::spl_int_wait(
-                        self.p(),
-                        k,
-                        op as u32,
-                        operand,
-                        &mut out,
-                        self.wait.micros(),
-                    )
-                }
-            } else {
-                rc
+            unsafe {
+                sys::spl_int_wait(
+                    self.p(),
+                    k,
+                    op as u32,
+                    operand,
+                    &mut out,
+                    self.wait.micros(),
+                )
             }
         })?;
         check(rc).map(|_| out)
