@@ -414,6 +414,32 @@ int spl_get_wait(spl_store *s, const char *key, void *buf, size_t cap,
                  size_t *len_out, uint32_t timeout_us);
 int spl_unset_wait(spl_store *s, const char *key, uint32_t timeout_us);
 
+/* The same wait for any call, for those with no *_wait variant (metadata,
+ * labels, append, cas, vectors, watches, ...).  After such a call on `key`
+ * returns SPL_EAGAIN, spl_retry_pause waits as the *_wait calls do between
+ * tries: a short spin, a yield, then, while the same write still holds the
+ * key's slot, a sleep on the slot until its writer commits (a dead writer's
+ * slot is recovered).  Returns 0: call again; SPL_EAGAIN: timeout_us (given
+ * to spl_retry_init) have passed since the first pause, give up; SPL_EINVAL
+ * for a NULL s or r.  write: 1 if the call writes the key (a slot held
+ * between a writer's write sections is busy too), 0 if it only reads.  A
+ * NULL key (a call with no one key, e.g. spl_vec_search) backs off without
+ * sleeping on a slot, as a read-only handle does (it cannot count itself as
+ * a sleeper).  One spl_retry per retry loop, in one thread:
+ *
+ *     spl_retry r;
+ *     spl_retry_init(&r, 100000);
+ *     while ((rc = spl_labels_set(s, key, mask)) == SPL_EAGAIN &&
+ *            spl_retry_pause(s, key, 1, &r) == 0)
+ *         ;
+ *
+ * timeout_us 0: the first pause returns SPL_EAGAIN (no waiting). */
+typedef struct spl_retry {
+    uint64_t opaque[6];
+} spl_retry;
+void spl_retry_init(spl_retry *r, uint32_t timeout_us);
+int spl_retry_pause(spl_store *s, const char *key, int write, spl_retry *r);
+
 /* ------------------------------------------------------------------------
  * Prepared keys and batches: hash a key once, use it many times
  * ---------------------------------------------------------------------- */

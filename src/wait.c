@@ -1,6 +1,7 @@
 /*
  * wait.c - what the retrying calls (spl_set_wait, spl_get_wait,
- * spl_unset_wait, spl_int, spl_int_wait) do when they meet a busy slot.
+ * spl_unset_wait, spl_int, spl_int_wait, and any call through
+ * spl_retry_pause) do when they meet a busy slot.
  *
  * A writer inside a slot is normally out again within a microsecond, so the
  * caller first spins briefly, then yields; if the slot is still busy with
@@ -22,6 +23,7 @@
  * (rate-limited as everywhere) and recovers a dead writer's slot.
  */
 #include <sched.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -121,4 +123,25 @@ int spl__contend_pause(struct spl_store *s, const char *key, int write, struct s
     struct spl__cw w = {key, write, (uint32_t)i, e, SPL_CHECK_NS};
     spl__kslot_sleep(s, (uint32_t)i, c->end, spl__cw_check, &w);
     return 0;
+}
+
+/* ---- the public form: spl_retry ---------------------------------------- */
+
+_Static_assert(sizeof(struct spl__contend) <= sizeof(spl_retry), "spl_retry holds the wait's state");
+_Static_assert(_Alignof(struct spl__contend) <= _Alignof(spl_retry), "spl_retry is aligned for it");
+
+SPL_API void spl_retry_init(spl_retry *r, uint32_t timeout_us)
+{
+    if (!r)
+        return;
+    memset(r, 0, sizeof *r);
+    spl__contend_init((struct spl__contend *)(void *)r, (uint64_t)timeout_us * 1000);
+}
+
+SPL_API int spl_retry_pause(spl_store *s, const char *key, int write, spl_retry *r)
+{
+    if (!s || !r)
+        return SPL_EINVAL;
+    struct spl__contend *c = (struct spl__contend *)(void *)r;
+    return spl__contend_pause(s, key, write != 0, c) ? SPL_EAGAIN : 0;
 }

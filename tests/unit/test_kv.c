@@ -630,12 +630,13 @@ static void test_busy_slot_is_eagain(void **state)
 struct release_later {
     struct raw_slot *r;
     uint64_t even;
+    long ms; /* 0: 50 */
 };
 
 static void *release_after_50ms(void *arg)
 {
     struct release_later *rl = arg;
-    struct timespec ts = {0, 50 * 1000 * 1000};
+    struct timespec ts = {0, (rl->ms ? rl->ms : 50) * 1000 * 1000};
     nanosleep(&ts, NULL);
     __atomic_store_n(&rl->r->sl->epoch, rl->even, __ATOMIC_SEQ_CST);
     __atomic_store_n(&rl->r->sl->owner, 0, __ATOMIC_SEQ_CST);
@@ -673,6 +674,107 @@ static void test_int_wait_until_commit(void **state)
     }
     CHECK_RC(spl_int_wait(s, "n", SPL_OP_ADD, 0, &out, 0), 0); /* 0 us: spl_int_try */
     assert_int_equal(out, 84u);
+    spl_close(s);
+}
+
+void spl__contend_stats(uint64_t *retries, uint64_t *sleeps); /* src/wait.c */
+
+/* spl_retry_pause: the *_wait calls' wait for a call that has none.  A live
+ * writer holds a key's slot; a loop of spl_labels_set (a write) and one of
+ * spl_meta_get (a read) through spl_retry_pause give up after their time
+ * with SPL_EAGAIN, having changed nothing; then a writer that commits after
+ * 150 ms is waited for, asleep on the slot (a few calls, not a poll), and
+ * the call goes through. */
+static int labels_loop(spl_store *s, const char *key, uint32_t us, int *calls)
+{
+    spl_retry r;
+    spl_retry_init(&r, us);
+    int rc;
+    while (++*calls, (rc = spl_labels_set(s, key, 4)) == SPL_EAGAIN && spl_retry_pause(s, key, 1, &r) == 0)
+        ;
+    return rc;
+}
+static int meta_loop(spl_store *s, const char *key, uint32_t us, int *calls, spl_meta *m)
+{
+    spl_retry r;
+    spl_retry_init(&r, us);
+    int rc;
+    while (++*calls, (rc = spl_meta_get(s, key, m)) == SPL_EAGAIN && spl_retry_pause(s, key, 0, &r) == 0)
+        ;
+    return rc;
+}
+
+static void test_retry_pause(void **state)
+{
+    (void)state;
+    spl_store *s = mk(16, KEY_MAX, 16);
+    CHECK_RC(spl_set(s, "busy", "v", 1), 0);
+    spl_meta m0, m;
+    CHECK_RC(spl_meta_get(s, "busy", &m0), 0);
+    spl_retry r;
+    CHECK_RC(spl_retry_pause(NULL, "busy", 1, &r), SPL_EINVAL);
+    CHECK_RC(spl_retry_pause(s, "busy", 1, NULL), SPL_EINVAL);
+    spl_retry_init(NULL, 5); /* harmless */
+
+    struct raw_slot rs = raw_slot_of(s, "busy");
+    __atomic_store_n(&rs.sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rs.sl->epoch, m0.epoch + 1, __ATOMIC_SEQ_CST);
+
+    /* 0 us: no waiting at all */
+    int calls = 0;
+    uint64_t t0 = mono_ns();
+    CHECK_RC(labels_loop(s, "busy", 0, &calls), SPL_EAGAIN);
+    assert_int_equal(calls, 1);
+    assert_true(mono_ns() - t0 < 500000000ull);
+    /* 30 ms each: the time is kept, for a write and for a read */
+    calls = 0;
+    t0 = mono_ns();
+    CHECK_RC(labels_loop(s, "busy", 30000, &calls), SPL_EAGAIN);
+    CHECK_RC(meta_loop(s, "busy", 30000, &calls, &m), SPL_EAGAIN);
+    uint64_t dt = mono_ns() - t0;
+    assert_true(dt >= 2 * 30000000ull - 2000000ull);
+    assert_true(dt < 3000000000ull);
+    /* a key-less call backs off for its time too */
+    spl_retry_init(&r, 20000);
+    int n = 0;
+    t0 = mono_ns();
+    while (spl_retry_pause(s, NULL, 0, &r) == 0)
+        n++;
+    assert_true(n > 0);
+    assert_true(mono_ns() - t0 >= 19000000ull);
+    /* nothing changed */
+    assert_int_equal(__atomic_load_n(&rs.sl->epoch, __ATOMIC_SEQ_CST), m0.epoch + 1);
+
+    __atomic_store_n(&rs.sl->epoch, m0.epoch + 2, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rs.sl->owner, 0, __ATOMIC_SEQ_CST);
+    /* a writer commits after 150 ms: a write, then a read, wait for it */
+    for (int round = 0; round < 2; round++) {
+        CHECK_RC(spl_meta_get(s, "busy", &m), 0);
+        uint64_t odd = m.epoch + 1;
+        __atomic_store_n(&rs.sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&rs.sl->epoch, odd, __ATOMIC_SEQ_CST);
+        struct release_later rl = {&rs, odd + 1, 150};
+        pthread_t th;
+        uint64_t sleeps0 = 0, sleeps1 = 0;
+        spl__contend_stats(NULL, &sleeps0);
+        calls = 0;
+        t0 = mono_ns();
+        assert_int_equal(pthread_create(&th, NULL, release_after_50ms, &rl), 0);
+        if (round == 0)
+            CHECK_RC(labels_loop(s, "busy", 5000000, &calls), 0);
+        else
+            CHECK_RC(meta_loop(s, "busy", 5000000, &calls, &m), 0);
+        dt = mono_ns() - t0;
+        assert_int_equal(pthread_join(th, NULL), 0);
+        spl__contend_stats(NULL, &sleeps1);
+        assert_true(dt >= 140000000ull); /* it waited for the writer ... */
+        assert_true(dt < 4000000000ull); /* ... not for its whole time */
+        assert_true(sleeps1 > sleeps0);  /* asleep on the slot ... */
+        assert_true(calls < 40);         /* ... not polling (1-64 us polls made hundreds) */
+    }
+    CHECK_RC(spl_meta_get(s, "busy", &m), 0);
+    assert_int_equal(m.labels, 4);
+    munmap(rs.map, rs.bytes);
     spl_close(s);
 }
 
@@ -1403,6 +1505,7 @@ int main(void)
                                         teardown_store),
         cmocka_unit_test(test_busy_slot_is_eagain),
         cmocka_unit_test(test_int_wait_until_commit),
+        cmocka_unit_test(test_retry_pause),
         cmocka_unit_test(test_dead_writer_recovered),
         cmocka_unit_test(test_epoch_no_aba_across_slots),
         cmocka_unit_test(test_fill_until_full),
