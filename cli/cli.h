@@ -134,20 +134,23 @@ void cli_put_escaped(FILE *f, const void *p, size_t n);
  * "base64"; 8-byte INT64/UINT64 values also get "int". */
 void cli_json_put_value(json_t *o, const void *v, size_t n, int type);
 
-/* --timeout in microseconds, for the library's *_wait calls (they sleep on
- * a busy slot until its writer commits, where CLI_RETRY polls). */
+/* --timeout in microseconds, for the library's *_wait calls and
+ * spl_retry_pause (both sleep on a busy slot until its writer commits). */
 uint32_t cli_wait_us(const cli_ctx *c);
 
-/* Retry a call while it returns SPL_EAGAIN, up to c->timeout_ms (for the
- * calls that have no *_wait variant). */
-typedef struct cli_retry { uint64_t deadline_ns; unsigned round; } cli_retry;
+/* Retry a call on `key` while it returns SPL_EAGAIN, for the calls that
+ * have no *_wait variant: up to --timeout, waiting between tries as the
+ * *_wait calls do (spl_retry_pause: asleep on the busy slot until its
+ * writer commits).  write: 1 if the call writes the key, 0 if it reads it;
+ * key NULL for a call on no one key (vector search: it backs off). */
+typedef struct cli_retry { spl_retry w; } cli_retry;
 void cli_retry_start(cli_ctx *c, cli_retry *r);
-int cli_retry_again(cli_retry *r); /* 1: back off done, try again; 0: give up */
-#define CLI_RETRY(c, rc, call)                                                  \
+int cli_retry_again(cli_ctx *c, cli_retry *r, const char *key, int write); /* 1: try again; 0: give up */
+#define CLI_RETRY(c, rc, key, write, call)                                      \
     do {                                                                        \
         cli_retry r_;                                                           \
         cli_retry_start((c), &r_);                                              \
-        while (((rc) = (call)) == SPL_EAGAIN && cli_retry_again(&r_)) {}        \
+        while (((rc) = (call)) == SPL_EAGAIN && cli_retry_again((c), &r_, (key), (write))) {} \
     } while (0)
 
 /* A value from the argument, from stdin ("-") or a file ("@path"), at most

@@ -64,7 +64,7 @@ static int export_one(const spl_entry *e, void *ud)
     json_object_del(o, "int"); /* the bytes say it; "int" is for readers */
     if (st->vec) {
         int rc;
-        CLI_RETRY(st->c, rc, spl_vec_get(st->c->s, e->key, st->vec, st->dim, NULL));
+        CLI_RETRY(st->c, rc, e->key, 0, spl_vec_get(st->c->s, e->key, st->vec, st->dim, NULL));
         if (rc == 0)
             json_object_set_new(o, "vector", cli_vec_json(st->vec, st->dim));
         else if (rc != SPL_ENOVEC && rc != SPL_ENOENT) /* ENOENT: deleted meanwhile */
@@ -229,17 +229,17 @@ static int import_one(cli_ctx *c, json_t *o, unsigned long line, uint32_t dim, c
     }
     rc = spl_set_wait(c->s, key, val ? val : "", vlen, cli_wait_us(c));
     if (rc == 0)
-        CLI_RETRY(c, rc, spl_type_set(c->s, key, (spl_type)type));
+        CLI_RETRY(c, rc, key, 1, spl_type_set(c->s, key, (spl_type)type));
     if (rc == 0)
-        CLI_RETRY(c, rc, spl_labels_clear(c->s, key, ~labels));
+        CLI_RETRY(c, rc, key, 1, spl_labels_clear(c->s, key, ~labels));
     if (rc == 0 && labels)
-        CLI_RETRY(c, rc, spl_labels_set(c->s, key, labels));
+        CLI_RETRY(c, rc, key, 1, spl_labels_set(c->s, key, labels));
     if (rc == 0)
-        CLI_RETRY(c, rc, spl_flags_set(c->s, key, fl ? (uint8_t)json_integer_value(fl) : 0));
+        CLI_RETRY(c, rc, key, 1, spl_flags_set(c->s, key, fl ? (uint8_t)json_integer_value(fl) : 0));
     if (rc == 0 && vj)
-        CLI_RETRY(c, rc, spl_vec_set(c->s, key, vecp, dim));
+        CLI_RETRY(c, rc, key, 1, spl_vec_set(c->s, key, vecp, dim));
     else if (rc == 0 && dim) {
-        CLI_RETRY(c, rc, spl_vec_clear(c->s, key));
+        CLI_RETRY(c, rc, key, 1, spl_vec_clear(c->s, key));
         if (rc == SPL_ENOVEC)
             rc = 0;
     }

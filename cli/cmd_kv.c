@@ -99,7 +99,7 @@ static int set_decimal_text(cli_ctx *c, const char *key, const char *v, size_t n
                   cli_parse_int_text(v, n, m.type == SPL_T_INT64 ? CLI_NUM_SIGNED : 0, &x) == 0;
         rc = num ? spl_cas(c->s, key, m.epoch, &x, 8) : spl_cas(c->s, key, m.epoch, v, n);
     } while ((rc == SPL_EAGAIN || rc == SPL_ESTALE || rc == SPL_EEXIST || rc == SPL_ENOENT) &&
-             cli_retry_again(&r));
+             cli_retry_again(c, &r, key, 1));
     return rc == SPL_ESTALE || rc == SPL_EEXIST || rc == SPL_ENOENT ? SPL_EAGAIN : rc;
 }
 
@@ -130,12 +130,12 @@ static int write_value(cli_ctx *c, const char *op, const char *key, const char *
     else if (strcmp(op, "set") == 0)
         rc = spl_set_wait(c->s, key, data, n, cli_wait_us(c));
     else if (strcmp(op, "append") == 0)
-        CLI_RETRY(c, rc, spl_append(c->s, key, data, n));
+        CLI_RETRY(c, rc, key, 1, spl_append(c->s, key, data, n));
     else
-        CLI_RETRY(c, rc, spl_cas(c->s, key, expected, data, n));
+        CLI_RETRY(c, rc, key, 1, spl_cas(c->s, key, expected, data, n));
     free(v);
     if (rc == 0 && type >= 0)
-        CLI_RETRY(c, rc, spl_type_set(c->s, key, (spl_type)type));
+        CLI_RETRY(c, rc, key, 1, spl_type_set(c->s, key, (spl_type)type));
     if (rc == SPL_EEXIST) /* cas with 0: someone created it first */
         return cli_fail(c, CLI_CONTENTION, spl_err_name(rc), "%s: key exists (%s)", key,
                         spl_err_name(rc));
@@ -254,7 +254,7 @@ int cmd_exists(cli_ctx *c, int argc, char **argv)
     int rc = args(c, argc, argv, 1, 1, "exists KEY");
     if (rc != CLI_OK)
         return rc;
-    CLI_RETRY(c, rc, spl_exists(c->s, argv[optind]));
+    CLI_RETRY(c, rc, argv[optind], 0, spl_exists(c->s, argv[optind]));
     if (rc < 0)
         return cli_fail_spl(c, rc, argv[optind]);
     if (c->json)
@@ -334,14 +334,14 @@ int cmd_type(cli_ctx *c, int argc, char **argv)
         int t = spl_type_parse(argv[optind + 1]);
         if (t < 0)
             return cli_usage(c, "unknown type '%s'", argv[optind + 1]);
-        CLI_RETRY(c, rc, spl_type_set(c->s, key, (spl_type)t));
+        CLI_RETRY(c, rc, key, 1, spl_type_set(c->s, key, (spl_type)t));
         if (rc < 0)
             return cli_fail_spl(c, rc, key);
         done(c, key, "type");
         return CLI_OK;
     }
     spl_meta m;
-    CLI_RETRY(c, rc, spl_meta_get(c->s, key, &m));
+    CLI_RETRY(c, rc, key, 0, spl_meta_get(c->s, key, &m));
     if (rc < 0)
         return cli_fail_spl(c, rc, key);
     if (c->json)
@@ -420,7 +420,7 @@ static int text_to_int(cli_ctx *c, const char *key)
             return 0;
         if (rc == 1)
             continue;
-        if ((rc != SPL_ESTALE && rc != SPL_EAGAIN) || !cli_retry_again(&r))
+        if ((rc != SPL_ESTALE && rc != SPL_EAGAIN) || !cli_retry_again(c, &r, key, 1))
             return rc;
     }
     return SPL_EAGAIN;
@@ -512,16 +512,16 @@ int cmd_label(cli_ctx *c, int argc, char **argv)
             mask |= one;
         }
         if (set)
-            CLI_RETRY(c, rc, spl_labels_set(c->s, key, mask));
+            CLI_RETRY(c, rc, key, 1, spl_labels_set(c->s, key, mask));
         else
-            CLI_RETRY(c, rc, spl_labels_clear(c->s, key, mask));
+            CLI_RETRY(c, rc, key, 1, spl_labels_clear(c->s, key, mask));
         if (rc < 0)
             return cli_fail_spl(c, rc, key);
         if (!c->json && !c->interactive)
             return CLI_OK;
     }
     spl_meta m;
-    CLI_RETRY(c, rc, spl_meta_get(c->s, key, &m));
+    CLI_RETRY(c, rc, key, 0, spl_meta_get(c->s, key, &m));
     if (rc < 0)
         return cli_fail_spl(c, rc, key);
     if (c->json) {

@@ -98,14 +98,14 @@ int cmd_bench(cli_ctx *c, int argc, char **argv)
     t0 = mono_ns();
     for (uint64_t i = 0; i < ops && rc == 0; i++) {
         bench_key(key, sizeof key, i % nkeys);
-        CLI_RETRY(c, rc, spl_set(s, key, val, size));
+        rc = spl_set_wait(s, key, val, size, cli_wait_us(c));
         done_set += rc == 0;
     }
     t_set = mono_ns() - t0;
     t0 = mono_ns();
     for (uint64_t i = 0; i < ops && rc == 0; i++) {
         bench_key(key, sizeof key, i % nkeys);
-        CLI_RETRY(c, rc, spl_get(s, key, buf, size + 1, &len));
+        rc = spl_get_wait(s, key, buf, size + 1, &len, cli_wait_us(c));
         done_get += rc == 0;
     }
     t_get = mono_ns() - t0;

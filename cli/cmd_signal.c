@@ -150,7 +150,7 @@ int cmd_watch(cli_ctx *c, int argc, char **argv)
     if ((rc = spl_sub_open(c->s, group, &u)) < 0)
         return cli_fail_spl(c, rc, "watch");
     if (key)
-        CLI_RETRY(c, rc, spl_watch(c->s, key, group));
+        CLI_RETRY(c, rc, key, 1, spl_watch(c->s, key, group));
     else if (label)
         rc = spl_bind(c->s, bit, group);
     if (rc < 0) {
@@ -324,7 +324,7 @@ int cmd_bump(cli_ctx *c, int argc, char **argv)
         return CLI_OK;
     }
     for (int i = optind; i < argc; i++) {
-        CLI_RETRY(c, rc, spl_bump(c->s, argv[i]));
+        CLI_RETRY(c, rc, argv[i], 1, spl_bump(c->s, argv[i]));
         if (rc < 0)
             return cli_fail_spl(c, rc, argv[i]);
         if (c->json)

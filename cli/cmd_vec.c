@@ -85,7 +85,7 @@ static int run_queries(cli_ctx *c, spl_vec_query *qs, uint32_t n, const unsigned
 {
     spl_vec_result *rs[QUERY_BATCH];
     int rc;
-    CLI_RETRY(c, rc, spl_vec_search_many(c->s, qs, n, rs));
+    CLI_RETRY(c, rc, NULL, 0, spl_vec_search_many(c->s, qs, n, rs));
     if (rc == 0) {
         for (uint32_t j = 0; j < n; j++) {
             print_hits(c, rs[j], first + (long)j, 0);
@@ -95,7 +95,7 @@ static int run_queries(cli_ctx *c, spl_vec_query *qs, uint32_t n, const unsigned
     }
     for (uint32_t j = 0; j < n; j++) {
         spl_vec_result *r;
-        CLI_RETRY(c, rc, spl_vec_search(c->s, &qs[j], &r));
+        CLI_RETRY(c, rc, NULL, 0, spl_vec_search(c->s, &qs[j], &r));
         if (rc < 0) {
             char what[64];
             snprintf(what, sizeof what, "query on line %lu", lines[j]);
@@ -267,7 +267,7 @@ int cmd_search(cli_ctx *c, int argc, char **argv)
         hnsw_provide(ann);
 #endif
     spl_vec_result *r;
-    CLI_RETRY(c, rc, spl_vec_search(c->s, &q, &r));
+    CLI_RETRY(c, rc, NULL, 0, spl_vec_search(c->s, &q, &r));
     free(qv);
 #if SPLCTL_WITH_HNSW
     hnsw_close(ann);
@@ -291,7 +291,7 @@ static int vector_get(cli_ctx *c, const char *key, uint32_t dim)
         return cli_fail(c, CLI_STORE, "SPL_ENOMEM", "out of memory");
     uint64_t epoch;
     int rc;
-    CLI_RETRY(c, rc, spl_vec_get(c->s, key, v, dim, &epoch));
+    CLI_RETRY(c, rc, key, 0, spl_vec_get(c->s, key, v, dim, &epoch));
     if (rc < 0) {
         free(v);
         return cli_fail_spl(c, rc, key);
@@ -326,10 +326,10 @@ int cmd_vector(cli_ctx *c, int argc, char **argv)
         float *v;
         if ((rc = cli_vec_parse(c, argv[optind + 2], dim, &v)) != CLI_OK)
             return rc;
-        CLI_RETRY(c, rc, spl_vec_set(c->s, key, v, dim));
+        CLI_RETRY(c, rc, key, 1, spl_vec_set(c->s, key, v, dim));
         free(v);
     } else {
-        CLI_RETRY(c, rc, spl_vec_clear(c->s, key));
+        CLI_RETRY(c, rc, key, 1, spl_vec_clear(c->s, key));
     }
     if (rc < 0)
         return cli_fail_spl(c, rc, key);

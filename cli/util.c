@@ -198,17 +198,9 @@ void cli_json_put_value(json_t *o, const void *v, size_t n, int type)
 
 /* ---------------------------------------------------------------- retries */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void cli_retry_start(cli_ctx *c, cli_retry *r)
 {
-    r->deadline_ns = now_ns() + (uint64_t)c->timeout_ms * 1000000u;
-    r->round = 0;
+    spl_retry_init(&r->w, cli_wait_us(c));
 }
 
 uint32_t cli_wait_us(const cli_ctx *c)
@@ -216,15 +208,9 @@ uint32_t cli_wait_us(const cli_ctx *c)
     return c->timeout_ms > UINT32_MAX / 1000 ? UINT32_MAX : c->timeout_ms * 1000;
 }
 
-int cli_retry_again(cli_retry *r)
+int cli_retry_again(cli_ctx *c, cli_retry *r, const char *key, int write)
 {
-    if (now_ns() >= r->deadline_ns)
-        return 0;
-    unsigned us = r->round < 6 ? 1u << r->round : 64; /* 1..64 us */
-    r->round++;
-    struct timespec ts = {0, (long)us * 1000};
-    nanosleep(&ts, NULL);
-    return 1;
+    return spl_retry_pause(c->s, key, write, &r->w) == 0;
 }
 
 /* ---------------------------------------------------------------- values */
@@ -560,7 +546,7 @@ int cli_get_value(cli_ctx *c, const char *key, char **buf, size_t *len, spl_meta
     if (!b)
         return SPL_ENOMEM;
     int rc;
-    CLI_RETRY(c, rc, get_once(c, key, b, cap, len, m));
+    CLI_RETRY(c, rc, key, 0, get_once(c, key, b, cap, len, m));
     if (rc < 0) {
         free(b);
         return rc;

@@ -310,23 +310,18 @@ static int l_close(lua_State *L)
 
 /* ---------------------------------------------------------------- retries */
 
-/* Retry SPL_EAGAIN for up to a second, backing off 1..64 us: for the calls
- * with no *_wait variant.  Set, unset and the integer ops call theirs
- * (they sleep on a busy slot until its writer commits) for LUA_WAIT_US. */
+/* Retry SPL_EAGAIN for up to a second: for the calls with no *_wait
+ * variant, waiting between tries as those do (spl_retry_pause: asleep on
+ * the busy slot until its writer commits).  Set, unset and the integer ops
+ * call their *_wait variant for LUA_WAIT_US.  write: the call writes the
+ * key (1) or reads it (0); key NULL for a search (it backs off). */
 #define LUA_WAIT_US 1000000u
-#define RETRY(rc, call)                                                          \
+#define RETRY(s, key, write, rc, call)                                          \
     do {                                                                         \
-        struct timespec t0_, now_;                                               \
-        clock_gettime(CLOCK_MONOTONIC, &t0_);                                    \
-        for (unsigned r_ = 0;; r_++) {                                           \
-            if (((rc) = (call)) != SPL_EAGAIN)                                   \
-                break;                                                           \
-            clock_gettime(CLOCK_MONOTONIC, &now_);                               \
-            if (now_.tv_sec - t0_.tv_sec > 1)                                    \
-                break;                                                           \
-            struct timespec d_ = {0, 1000L << (r_ < 6 ? r_ : 6)};                \
-            nanosleep(&d_, NULL);                                                \
-        }                                                                        \
+        spl_retry r_;                                                            \
+        spl_retry_init(&r_, LUA_WAIT_US);                                        \
+        while (((rc) = (call)) == SPL_EAGAIN && spl_retry_pause((s), (key), (write), &r_) == 0) \
+            ;                                                                    \
     } while (0)
 
 /* ---------------------------------------------------------------- key-value */
@@ -375,7 +370,7 @@ static int l_get(lua_State *L)
         return raise(L, SPL_ENOMEM, key);
     size_t len = 0;
     uint8_t type = 0;
-    RETRY(rc, get_once(s, key, buf, in.geom.val_max, &len, &type));
+    RETRY(s, key, 0, rc, get_once(s, key, buf, in.geom.val_max, &len, &type));
     if (rc == 0) {
         push_value(L, buf, len, type);
         lua_pushstring(L, spl_type_name((spl_type)type));
@@ -409,7 +404,7 @@ static int l_set(lua_State *L)
         rc = spl_set_wait(s, key, v, n, LUA_WAIT_US);
     }
     if (rc == 0 && type >= 0)
-        RETRY(rc, spl_type_set(s, key, (spl_type)type));
+        RETRY(s, key, 1, rc, spl_type_set(s, key, (spl_type)type));
     if (rc < 0)
         return raise(L, rc, key);
     return 0;
@@ -422,7 +417,7 @@ static int l_append(lua_State *L)
     size_t n;
     const char *v = luaL_checklstring(L, 2, &n);
     int rc;
-    RETRY(rc, spl_append(s, key, v, n));
+    RETRY(s, key, 1, rc, spl_append(s, key, v, n));
     if (rc < 0)
         return raise(L, rc, key);
     return 0;
@@ -446,7 +441,7 @@ static int l_exists(lua_State *L)
     spl_store *s;
     const char *key = key_arg(L, &s);
     int rc;
-    RETRY(rc, spl_exists(s, key));
+    RETRY(s, key, 0, rc, spl_exists(s, key));
     if (rc < 0)
         return raise(L, rc, key);
     lua_pushboolean(L, rc);
@@ -462,7 +457,7 @@ static int l_cas(lua_State *L)
     size_t n;
     const char *v = luaL_checklstring(L, 3, &n);
     int rc;
-    RETRY(rc, spl_cas(s, key, (uint64_t)epoch, v, n));
+    RETRY(s, key, 1, rc, spl_cas(s, key, (uint64_t)epoch, v, n));
     if (rc < 0 && rc != SPL_ESTALE && rc != SPL_EEXIST)
         return raise(L, rc, key);
     lua_pushboolean(L, rc == 0);
@@ -474,7 +469,7 @@ static int l_cas(lua_State *L)
 static int meta_or_nil(lua_State *L, spl_store *s, const char *key, spl_meta *m)
 {
     int rc;
-    RETRY(rc, spl_meta_get(s, key, m));
+    RETRY(s, key, 0, rc, spl_meta_get(s, key, m));
     if (rc == SPL_ENOENT) {
         lua_pushnil(L);
         return 0;
@@ -520,7 +515,7 @@ static int l_type(lua_State *L)
         int t = spl_type_parse(luaL_checkstring(L, 2));
         if (t < 0)
             return raise(L, SPL_EINVAL, lua_tostring(L, 2));
-        RETRY(rc, spl_type_set(s, key, (spl_type)t));
+        RETRY(s, key, 1, rc, spl_type_set(s, key, (spl_type)t));
         if (rc < 0)
             return raise(L, rc, key);
     }
@@ -578,9 +573,9 @@ static int label_op(lua_State *L, int set)
     uint64_t mask = (uint64_t)luaL_checkinteger(L, 2);
     int rc;
     if (set)
-        RETRY(rc, spl_labels_set(s, key, mask));
+        RETRY(s, key, 1, rc, spl_labels_set(s, key, mask));
     else
-        RETRY(rc, spl_labels_clear(s, key, mask));
+        RETRY(s, key, 1, rc, spl_labels_clear(s, key, mask));
     if (rc < 0)
         return raise(L, rc, key);
     return 0;
@@ -693,9 +688,9 @@ static int watch_op(lua_State *L, int add)
     uint64_t groups = mask_arg(L, 2);
     int rc;
     if (add)
-        RETRY(rc, spl_watch(s, key, groups));
+        RETRY(s, key, 1, rc, spl_watch(s, key, groups));
     else
-        RETRY(rc, spl_unwatch(s, key, groups));
+        RETRY(s, key, 1, rc, spl_unwatch(s, key, groups));
     if (rc < 0)
         return raise(L, rc, key);
     return 0;
@@ -725,7 +720,7 @@ static int l_bump(lua_State *L)
     spl_store *s;
     const char *key = key_arg(L, &s);
     int rc;
-    RETRY(rc, spl_bump(s, key));
+    RETRY(s, key, 1, rc, spl_bump(s, key));
     if (rc < 0)
         return raise(L, rc, key);
     return 0;
@@ -970,7 +965,7 @@ static int l_vector_get(lua_State *L)
     uint32_t dim = store_dim(L, s);
     float *v = lua_newuserdatauv(L, dim * sizeof *v, 0);
     int rc;
-    RETRY(rc, spl_vec_get(s, key, v, dim, NULL));
+    RETRY(s, key, 0, rc, spl_vec_get(s, key, v, dim, NULL));
     if (rc == SPL_ENOENT || rc == SPL_ENOVEC)
         lua_pushnil(L);
     else if (rc < 0)
@@ -987,7 +982,7 @@ static int l_vector_set(lua_State *L)
     uint32_t dim = store_dim(L, s);
     float *v = vec_from_table(L, 2, dim);
     int rc;
-    RETRY(rc, spl_vec_set(s, key, v, dim));
+    RETRY(s, key, 1, rc, spl_vec_set(s, key, v, dim));
     if (rc < 0)
         return raise(L, rc, key);
     return 0;
@@ -999,7 +994,7 @@ static int l_vector_clear(lua_State *L)
     spl_store *s;
     const char *key = key_arg(L, &s);
     int rc;
-    RETRY(rc, spl_vec_clear(s, key));
+    RETRY(s, key, 1, rc, spl_vec_clear(s, key));
     if (rc < 0 && rc != SPL_ENOVEC)
         return raise(L, rc, key);
     lua_pushboolean(L, rc == 0);
@@ -1039,7 +1034,7 @@ static int search_push(lua_State *L, spl_store *s, const spl_vec_query *q, const
 {
     spl_vec_result *r;
     int rc;
-    RETRY(rc, spl_vec_search(s, q, &r));
+    RETRY(s, NULL, 0, rc, spl_vec_search(s, q, &r));
     if (rc < 0)
         return raise(L, rc, what);
     lua_createtable(L, (int)r->n, 0);

@@ -358,6 +358,32 @@ load common
     run -1 --separate-stderr ctl --store "$TMP/busy.spl" get busy
 }
 
+# The commands with no *_wait call in the library wait the same way
+# (spl_retry_pause): reads and writes, each through a half-second hold.
+@test "contention: append, type, label, exists and get wait for a writer that commits within --timeout" {
+    busy_store "$TMP/busy.spl" v
+    for cmd in "append busy w" "type busy text" "label busy set 3" "exists busy" "get busy"; do
+        hold_slot "$TMP/busy.spl" busy "$holder"
+        ( sleep 0.5; release_slot "$TMP/busy.spl" busy ) &
+        t0=$(date +%s%N)
+        run -0 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 10000 $cmd
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        wait $!
+        [ "$ms" -ge 400 ] && [ "$ms" -lt 9000 ]
+        [ "$cmd" != "get busy" ] || [ "$output" = vw ]
+    done
+    run -0 --separate-stderr ctl --store "$TMP/busy.spl" type busy
+    [ "$output" = text ]
+    # held for good: exit 3 after --timeout, for a write and a read
+    hold_slot "$TMP/busy.spl" busy "$holder"
+    run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 append busy x
+    [[ "$stderr" == *SPL_EAGAIN* ]]
+    run -3 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 50 get busy
+    [[ "$stderr" == *SPL_EAGAIN* ]]
+    release_slot "$TMP/busy.spl" busy
+    [ "$(ctl --store "$TMP/busy.spl" get busy)" = vw ]
+}
+
 # A slot held by a live writer that never lets go (a stopped or hostile
 # peer): the owner word is forged in a FILE store to name a live `sleep`.
 @test "contention: a slot held by a live process is exit 3 after --timeout; once it dies, recovered" {

@@ -38,7 +38,9 @@ setup_file() {
     echo 'splinter.set("busy", "x")' > "$TMP/s.lua"
     echo 'splinter.incr("busy")' > "$TMP/i.lua"
     echo 'splinter.bxor("busy", 3)' > "$TMP/x.lua"
-    for f in s i x; do
+    echo 'splinter.label_set("busy", 3)' > "$TMP/l.lua"
+    echo 'splinter.meta("busy")' > "$TMP/m.lua"
+    for f in s i x l m; do
         t0=$(date +%s%N)
         run -3 --separate-stderr ctl --store "$TMP/busy.spl" lua "$TMP/$f.lua" --json
         [ "$(j .error)" = SPL_EAGAIN ]
@@ -52,6 +54,16 @@ setup_file() {
     run -0 --separate-stderr ctl --store "$TMP/busy.spl" lua "$TMP/i.lua"
     wait $!
     [ "$output" = $'7\n9\tint64' ] # get: the value and its type
+    # the calls with no *_wait variant too (spl_retry_pause), a write and a read
+    for f in l m; do
+        hold_slot "$TMP/busy.spl" busy "$holder"
+        ( sleep 0.3; release_slot "$TMP/busy.spl" busy ) &
+        t0=$(date +%s%N)
+        run -0 --separate-stderr ctl --store "$TMP/busy.spl" lua "$TMP/$f.lua"
+        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        wait $!
+        [ "$ms" -ge 250 ]
+    done
     # held again by a process that dies: recovered, the holder's write undone
     # or the key freed
     hold_slot "$TMP/busy.spl" busy "$holder"
