@@ -8,7 +8,8 @@ package splinter
 // get's time through the binding (bench/bindings/README.md, "Go's direct
 // calls").  Only calls that never sleep go this way.  A call that meets a
 // writer inside its slot (SPL_EAGAIN) while retries are on is made again
-// through an ordinary cgo call, which waits (gospl.h).
+// through an ordinary cgo call, which waits (gospl.h: a *_wait call or
+// GOSPL_RETRY's spl_retry_pause, asleep on the slot).
 
 /*
 #include "gospl.h"

@@ -8,11 +8,9 @@
 #ifndef GOSPL_H
 #define GOSPL_H
 #include <errno.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include "splinter.h"
 
@@ -24,41 +22,21 @@
 typedef struct { int rc; size_t n; } gospl_res;
 
 
-static inline uint64_t gospl_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-// The library's back-off shape: spin, then yield, then short sleeps.
-static inline void gospl_backoff(unsigned *round)
-{
-	unsigned r = *round;
-	if (r < 20)
-		(*round)++;
-	if (r < 8) {
-		for (unsigned i = 0; i < (8u << r); i++)
-			__asm__ __volatile__("" ::: "memory");
-	} else if (r < 16) {
-		sched_yield();
-	} else {
-		struct timespec ts = {0, (long)(1000u << (r - 16))};
-		nanosleep(&ts, NULL);
-	}
-}
-
-// Retry CALL while it returns SPL_EAGAIN, for up to retry_us.
-#define GOSPL_RETRY(rc, retry_us, CALL)                                        \
+// Retry CALL while it returns SPL_EAGAIN, for up to retry_us, waiting
+// between tries as the *_wait calls do (spl_retry_pause: a short spin, a
+// yield, then asleep on KEY's busy slot until its writer commits, a dead
+// writer recovered).  S: the store; KEY: the NUL-terminated key CALL uses
+// (NULL for a call of no one key: a back-off without a sleep on a slot);
+// WRITE: 1 if CALL writes KEY, 0 if it only reads.  The first try pays
+// nothing for the wait.
+#define GOSPL_RETRY(rc, retry_us, S, KEY, WRITE, CALL)                         \
 	do {                                                                       \
 		rc = (CALL);                                                           \
-		if (rc == SPL_EAGAIN && retry_us) {                                    \
-			unsigned round_ = 0;                                               \
-			uint64_t end_ = gospl_now() + (uint64_t)(retry_us) * 1000;         \
-			do {                                                               \
-				gospl_backoff(&round_);                                        \
+		if (rc == SPL_EAGAIN && (retry_us)) {                                  \
+			spl_retry r_;                                                      \
+			spl_retry_init(&r_, (retry_us));                                   \
+			while (rc == SPL_EAGAIN && spl_retry_pause((S), (KEY), (WRITE), &r_) == 0) \
 				rc = (CALL);                                                   \
-			} while (rc == SPL_EAGAIN && gospl_now() < end_);                  \
 		}                                                                      \
 	} while (0)
 
@@ -138,7 +116,7 @@ static inline spl_key *gospl_key_new(uintptr_t h, _GoString_ key, int *rc)
 static inline gospl_res gospl_get_k(uintptr_t h, const spl_key *k, void *buf, size_t cap, uint32_t retry_us)
 {
 	gospl_res r = {0, 0};
-	GOSPL_RETRY(r.rc, retry_us, spl_get_k(GOSPL_S(h), k, buf, cap, &r.n));
+	GOSPL_RETRY(r.rc, retry_us, GOSPL_S(h), k->key, 0, spl_get_k(GOSPL_S(h), k, buf, cap, &r.n));
 	return r;
 }
 
@@ -161,7 +139,7 @@ static inline int gospl_get_many(uintptr_t h, spl_key *const *keys, size_t n, vo
 			return rc;
 		for (size_t j = i; j < i + m; j++) {
 			if (rcs[j] == SPL_EAGAIN && retry_us)
-				GOSPL_RETRY(rcs[j], retry_us,
+				GOSPL_RETRY(rcs[j], retry_us, GOSPL_S(h), keys[j]->key, 0,
 				            spl_get_k(GOSPL_S(h), keys[j], (char *)buf + j * stride, stride, &lens[j]));
 			found += rcs[j] == 0;
 		}
@@ -172,14 +150,14 @@ static inline int gospl_get_many(uintptr_t h, spl_key *const *keys, size_t n, vo
 static inline int gospl_set_k(uintptr_t h, const spl_key *k, const void *val, size_t len, uint32_t retry_us)
 {
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_set_k(GOSPL_S(h), k, val, len));
+	GOSPL_RETRY(rc, retry_us, GOSPL_S(h), k->key, 1, spl_set_k(GOSPL_S(h), k, val, len));
 	return rc;
 }
 
 static inline int gospl_unset_k(uintptr_t h, const spl_key *k, uint32_t retry_us)
 {
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_unset_k(GOSPL_S(h), k));
+	GOSPL_RETRY(rc, retry_us, GOSPL_S(h), k->key, 1, spl_unset_k(GOSPL_S(h), k));
 	return rc;
 }
 
@@ -189,7 +167,7 @@ static inline int gospl_exists(spl_store *s, _GoString_ key, uint32_t retry_us)
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_exists(s, k));
+	GOSPL_RETRY(rc, retry_us, s, k, 0, spl_exists(s, k));
 	return rc;
 }
 
@@ -202,7 +180,7 @@ static inline int gospl_append(spl_store *s, _GoString_ key, const void *val, si
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_append(s, k, val, len));
+	GOSPL_RETRY(rc, retry_us, s, k, 1, spl_append(s, k, val, len));
 	return rc;
 }
 
@@ -211,7 +189,7 @@ static inline int gospl_cas(spl_store *s, _GoString_ key, uint64_t expected, con
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_cas(s, k, expected, val, len));
+	GOSPL_RETRY(rc, retry_us, s, k, 1, spl_cas(s, k, expected, val, len));
 	return rc;
 }
 
@@ -243,7 +221,7 @@ static inline int gospl_meta(spl_store *s, _GoString_ key, spl_meta *m, uint32_t
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_meta_get(s, k, m));
+	GOSPL_RETRY(rc, retry_us, s, k, 0, spl_meta_get(s, k, m));
 	return rc;
 }
 
@@ -252,7 +230,7 @@ static inline int gospl_keyop(spl_store *s, _GoString_ key, int what, uint64_t a
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, gospl_keyop1(s, k, what, arg));
+	GOSPL_RETRY(rc, retry_us, s, k, 1, gospl_keyop1(s, k, what, arg));
 	return rc;
 }
 
@@ -260,7 +238,7 @@ static inline int gospl_view(spl_store *s, _GoString_ key, spl_view *v, uint32_t
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_view_get(s, k, v));
+	GOSPL_RETRY(rc, retry_us, s, k, 0, spl_view_get(s, k, v));
 	return rc;
 }
 
@@ -342,7 +320,7 @@ static inline int gospl_vec_set(spl_store *s, _GoString_ key, const float *v, ui
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_vec_set(s, k, v, dim));
+	GOSPL_RETRY(rc, retry_us, s, k, 1, spl_vec_set(s, k, v, dim));
 	return rc;
 }
 
@@ -350,7 +328,7 @@ static inline int gospl_vec_get(spl_store *s, _GoString_ key, float *out, uint32
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_vec_get(s, k, out, dim, NULL));
+	GOSPL_RETRY(rc, retry_us, s, k, 0, spl_vec_get(s, k, out, dim, NULL));
 	return rc;
 }
 
@@ -379,7 +357,7 @@ static inline int gospl_vec_search(spl_store *s, spl_vec_query *q, const float *
 		q->prefix = pfx;
 	}
 	int rc;
-	GOSPL_RETRY(rc, retry_us, spl_vec_search(s, q, out));
+	GOSPL_RETRY(rc, retry_us, s, NULL, 0, spl_vec_search(s, q, out));
 	free(pfx);
 	q->vec = NULL;
 	q->key = NULL;
@@ -421,16 +399,24 @@ static inline gospl_res gospl_tandem_key(spl_store *s, _GoString_ base, uint32_t
 	return r;
 }
 
+// Member i's name into name (SPL_KEY_MAX_LIMIT + 1 bytes), for the wait of
+// a call that met it busy (made only then); NULL if it cannot be made.
+static inline const char *gospl_member(spl_store *s, const char *base, uint32_t i, char *name)
+{
+	return spl_tandem_key(s, base, i, name, SPL_KEY_MAX_LIMIT + 1) < 0 ? NULL : name;
+}
+
 static inline int gospl_tandem(spl_store *s, _GoString_ base, int what, uint32_t i, void *buf, size_t cap,
                         size_t *n, uint32_t retry_us)
 {
 	GOSPL_KEY(k, base);
+	char m[SPL_KEY_MAX_LIMIT + 1];
 	int rc;
 	switch (what) {
-	case 0: GOSPL_RETRY(rc, retry_us, spl_tandem_get(s, k, i, buf, cap, n)); break;
-	case 1: GOSPL_RETRY(rc, retry_us, spl_tandem_count(s, k)); break;
+	case 0: GOSPL_RETRY(rc, retry_us, s, gospl_member(s, k, i, m), 0, spl_tandem_get(s, k, i, buf, cap, n)); break;
+	case 1: GOSPL_RETRY(rc, retry_us, s, NULL, 0, spl_tandem_count(s, k)); break; // several keys
 	case 2: rc = spl_tandem_unset(s, k, retry_us); break;
-	case 3: GOSPL_RETRY(rc, retry_us, spl_tandem_vec_get(s, k, i, buf, (uint32_t)cap)); break;
+	case 3: GOSPL_RETRY(rc, retry_us, s, gospl_member(s, k, i, m), 0, spl_tandem_vec_get(s, k, i, buf, (uint32_t)cap)); break;
 	default: rc = SPL_EINVAL;
 	}
 	return rc;

@@ -10,8 +10,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -47,13 +49,16 @@ func helper(mode string, a []string) int {
 		if err := s.Unset(a[1]); err != nil {
 			return 3
 		}
-	case "loop": // set key a[1] to a[2]-byte values for ever
+	case "loop": // set key a[1] to a[2]-byte values until key "stop:"+a[1] exists
 		n, _ := strconv.Atoi(a[2])
 		v := make([]byte, n)
 		os.Stdout.WriteString("ready\n")
 		for i := 0; ; i++ {
 			v[0] = byte(i)
 			s.Set(a[1], v)
+			if ok, _ := s.Exists("stop:" + a[1]); ok {
+				break
+			}
 		}
 	}
 	s.Close()
@@ -767,6 +772,8 @@ func TestContention(t *testing.T) {
 			pk.Close()
 			_, err = s.Meta("k")
 			wantErr(t, err, splinter.ErrAgain)
+			_, err = s.Exists("k")
+			wantErr(t, err, splinter.ErrAgain)
 			wantErr(t, s.SetLabels("k", 1), splinter.ErrAgain)
 			wantErr(t, s.Touch("k"), splinter.ErrAgain)
 			if time.Since(t1) > 2*time.Second {
@@ -796,6 +803,7 @@ func TestContention(t *testing.T) {
 			if _, err := s.Get("other"); !errors.Is(err, splinter.ErrNotFound) {
 				t.Fatal("other keys are not held", err)
 			}
+			contendNoWait(t, s, cmd)
 		}
 		cmd.Process.Signal(syscall.SIGCONT)
 		// let it run before the next stop: stopped again at once, a writer
@@ -814,6 +822,89 @@ func TestContention(t *testing.T) {
 	if len(v) != 1<<20 && string(v) != "x" { // the last whole value, or the first if none was
 		t.Fatal("the killed writer's slot was not recovered", len(v))
 	}
+}
+
+// contendNoWait: the calls with no C *_wait variant (a write: SetLabels;
+// reads: Meta, Exists) on key "k", held by the stopped writer cmd, wait as
+// the *_wait calls do (spl_retry_pause): for the retry time, then ErrAgain;
+// with a long retry time, asleep until the writer runs again, then they
+// succeed.  The writer ends after its write (its loop sees "stop:k").
+func contendNoWait(t *testing.T, s *splinter.Store, cmd *exec.Cmd) {
+	t.Helper()
+	s.SetRetry(50 * time.Millisecond)
+	calls := []struct {
+		name string
+		fn   func() error
+	}{
+		{"SetLabels", func() error { return s.SetLabels("k", 2) }},
+		{"Meta", func() error { _, err := s.Meta("k"); return err }},
+		{"Exists", func() error { _, err := s.Exists("k"); return err }},
+	}
+	for _, c := range calls {
+		t0 := time.Now()
+		wantErr(t, c.fn(), splinter.ErrAgain)
+		if d := time.Since(t0); d < 40*time.Millisecond || d > 3*time.Second {
+			t.Fatal(c.name, " did not wait the retry time: ", d)
+		}
+	}
+	must(t, s.SetString("stop:k", "1"))
+	s.SetRetry(20 * time.Second)
+	// The reads wait in goroutines, the write here, on a locked thread
+	// whose CPU time is measured: asleep, it uses next to none.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cont atomic.Value // when SIGCONT was sent
+	done := make(chan string, 2)
+	for _, c := range calls[1:] {
+		c := c
+		go func() {
+			err := c.fn()
+			if err != nil {
+				done <- c.name + ": " + err.Error()
+			} else if at, _ := cont.Load().(time.Time); at.IsZero() {
+				done <- c.name + " returned before the writer ran again"
+			} else {
+				done <- ""
+			}
+		}()
+	}
+	t0, c0 := time.Now(), threadCPU()
+	time.AfterFunc(250*time.Millisecond, func() {
+		cont.Store(time.Now())
+		cmd.Process.Signal(syscall.SIGCONT)
+	})
+	err := s.SetLabels("k", 2)
+	d, cpu := time.Since(t0), threadCPU()-c0
+	must(t, err)
+	t.Logf("SetLabels waited %v, using %v of CPU", d, cpu)
+	if d < 200*time.Millisecond || d > 10*time.Second {
+		t.Fatal("SetLabels did not wait for the writer: ", d)
+	}
+	if cpu > d/20 {
+		t.Fatalf("SetLabels used %v of CPU while it waited %v: it polled", cpu, d)
+	}
+	for range calls[1:] {
+		select {
+		case e := <-done:
+			if e != "" {
+				t.Fatal(e)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a read never returned")
+		}
+	}
+	if m, err := s.Meta("k"); err != nil || m.Labels&2 == 0 {
+		t.Fatal("the label was not set", m.Labels, err)
+	}
+}
+
+// threadCPU is the calling thread's CPU time (user and system).
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestErrors(t *testing.T) {

@@ -7,10 +7,12 @@
 // Store (as spl_close).  Errors wrap an Errno: errors.Is(err,
 // splinter.ErrNotFound) asks whether a key was absent.
 //
-// Contention: a call that meets a writer inside the slot it needs retries
-// for the Store's retry time (100 ms unless Options.Retry says otherwise)
-// and then returns ErrAgain; Options.NoRetry (or SetRetry(0)) returns
-// ErrAgain at once, as the C library does.
+// Contention: a call that meets a writer inside the slot it needs waits
+// for the Store's retry time (100 ms unless Options.Retry says otherwise),
+// asleep on the slot until its writer commits (the *_wait calls, or
+// spl_retry_pause for the calls without one), and then returns ErrAgain;
+// Options.NoRetry (or SetRetry(0)) returns ErrAgain at once, as the C
+// library does.
 package splinter
 
 /*
