@@ -102,9 +102,13 @@ export interface StoreOptions {
    */
   hugePages?: boolean | number;
   /**
-   * Contention: how long (ms) a call retries while a writer holds the slot
-   * it needs, before throwing SPL_EAGAIN.  Default 100.  0 throws SPL_EAGAIN
-   * at once (the library's raw behaviour).  Also settable as store.retryMs.
+   * Contention: how long (ms) a call waits while a writer holds the slot
+   * it needs, before throwing SPL_EAGAIN: asleep on the slot until its
+   * writer commits (the *_wait calls, or spl_retry_pause for the calls
+   * without one), blocking the JS thread (searchAsync: a pool thread).
+   * Default 100.  0 throws
+   * SPL_EAGAIN at once (the library's raw behaviour).  Also settable as
+   * store.retryMs.
    */
   retryMs?: number;
 }

@@ -24,7 +24,6 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
-#include <sched.h>
 #include <string>
 #include <unordered_set>
 #include <unistd.h>
@@ -150,37 +149,32 @@ uint64_t mono_ns()
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-// The library's back-off shape: spin, then yield, then sleep (<= 16 us).
-void backoff(unsigned *round)
-{
-    unsigned r = *round;
-    if (r < 20)
-        (*round)++;
-    if (r < 8) {
-        for (unsigned i = 0; i < (8u << r); i++)
-            __asm__ __volatile__("" ::: "memory");
-    } else if (r < 16) {
-        sched_yield();
-    } else {
-        struct timespec ts = {0, (long)(1000u << (r - 16))};
-        nanosleep(&ts, nullptr);
-    }
-}
-
-// Retry an operation that returned SPL_EAGAIN for up to retry_us.
-template <typename F> int retry(uint32_t retry_us, F op)
+// Retry an operation that returned SPL_EAGAIN for up to retry_us, waiting
+// between tries as the *_wait calls do (spl_retry_pause: a short spin, a
+// yield, then asleep on key's busy slot until its writer commits, a dead
+// writer recovered).  key: the NUL-terminated key op uses (nullptr for a
+// call of no one key: a back-off without a sleep on a slot); write: 1 if op
+// writes the key, 0 if it only reads.  The first try pays nothing for the
+// wait.  It runs where the call runs: on the JS thread (synchronous calls),
+// or in the pool (the vector search worker).
+template <typename F> int retry(spl_store *s, const char *key, int write, uint32_t retry_us, F op)
 {
     int rc = op();
     if (rc != SPL_EAGAIN || retry_us == 0)
         return rc;
-    unsigned round = 0;
-    uint64_t end = mono_ns() + (uint64_t)retry_us * 1000;
-    for (;;) {
-        backoff(&round);
+    spl_retry r;
+    spl_retry_init(&r, retry_us);
+    while (rc == SPL_EAGAIN && spl_retry_pause(s, key, write, &r) == 0)
         rc = op();
-        if (rc != SPL_EAGAIN || mono_ns() >= end)
-            return rc;
-    }
+    return rc;
+}
+
+// Tandem member i's name into name (SPL_KEY_MAX_LIMIT + 1 bytes): the key
+// a busy member read waits on; nullptr if it cannot be made (the call
+// itself then fails, never SPL_EAGAIN).
+const char *member(spl_store *s, const char *base, uint32_t i, char *name)
+{
+    return spl_tandem_key(s, base, i, name, SPL_KEY_MAX_LIMIT + 1) < 0 ? nullptr : name;
 }
 
 // ---------------------------------------------------------------- args
@@ -504,7 +498,7 @@ napi_value fast_has(napi_env env, napi_callback_info info)
     Key k;
     if (!k.from(env, argv[0], h->key_max))
         return nullptr;
-    int rc = retry(h->retry_us, [&] { return spl_exists(h->s, k.p); });
+    int rc = retry(h->s, k.p, 0, h->retry_us, [&] { return spl_exists(h->s, k.p); });
     if (rc < 0) {
         throw_spl(Napi::Env(env), rc, "has", k.p);
         return nullptr;
@@ -643,11 +637,11 @@ public:
         size_t n = 0;
         char *buf = h->scratch.data();
         size_t cap = h->scratch.size();
-        int rc = retry(h->retry_us, [&] { return spl_get_k(s, k, buf, cap, &n); });
+        int rc = retry(s, k->key, 0, h->retry_us, [&] { return spl_get_k(s, k, buf, cap, &n); });
         while (rc == SPL_ENOBUFS) {
             Napi::Buffer<char> out = Napi::Buffer<char>::New(env, n);
             size_t need = 0;
-            rc = retry(h->retry_us, [&] { return spl_get_k(s, k, out.Data(), out.Length(), &need); });
+            rc = retry(s, k->key, 0, h->retry_us, [&] { return spl_get_k(s, k, out.Data(), out.Length(), &need); });
             if (rc == 0) {
                 *rc_out = 0;
                 return need == out.Length() ? Napi::Value(out) : Napi::Value(Napi::Buffer<char>::Copy(env, out.Data(), need));
@@ -684,7 +678,7 @@ private:
         size_t n;
         if (!value_bytes(env, h, info[0], &d, &n))
             return env.Undefined();
-        int rc = retry(h->retry_us, [&] { return spl_set_k(s, &k, d, n); });
+        int rc = retry(s, k.key, 1, h->retry_us, [&] { return spl_set_k(s, &k, d, n); });
         if (rc < 0)
             throw_spl(env, rc, "set", key.c_str());
         return env.Undefined();
@@ -696,7 +690,7 @@ private:
         spl_store *s = live(env);
         if (!s)
             return env.Undefined();
-        int rc = retry(h->retry_us, [&] { return spl_unset_k(s, &k); });
+        int rc = retry(s, k.key, 1, h->retry_us, [&] { return spl_unset_k(s, &k); });
         if (rc == 0 || rc == SPL_ENOENT)
             return Napi::Boolean::New(env, rc == 0);
         throw_spl(env, rc, "unset", key.c_str());
@@ -1040,7 +1034,7 @@ Napi::Value Store::Get(const Napi::CallbackInfo &info)
         for (;;) {
             Napi::Buffer<char> out = Napi::Buffer<char>::New(env, n);
             size_t need = 0;
-            rc = retry(h->retry_us, [&] { return spl_get(s, k.p, out.Data(), out.Length(), &need); });
+            rc = retry(s, k.p, 0, h->retry_us, [&] { return spl_get(s, k.p, out.Data(), out.Length(), &need); });
             if (rc == 0) {
                 if (need == out.Length())
                     return out;
@@ -1112,7 +1106,7 @@ Napi::Value Store::Unset(const Napi::CallbackInfo &info)
 Napi::Value Store::Exists(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int rc = retry(h->retry_us, [&] { return spl_exists(s, k.p); });
+    int rc = retry(s, k.p, 0, h->retry_us, [&] { return spl_exists(s, k.p); });
     if (rc < 0) {
         throw_spl(env, rc, "has", k.p);
         return env.Undefined();
@@ -1127,7 +1121,7 @@ Napi::Value Store::Append(const Napi::CallbackInfo &info)
     size_t n;
     if (!value_bytes(env, h, info[1], &d, &n))
         return env.Undefined();
-    int rc = retry(h->retry_us, [&] { return spl_append(s, k.p, d, n); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_append(s, k.p, d, n); });
     if (rc < 0)
         throw_spl(env, rc, "append", k.p);
     return env.Undefined();
@@ -1142,7 +1136,7 @@ Napi::Value Store::Cas(const Napi::CallbackInfo &info)
     size_t n;
     if (!value_bytes(env, h, info[2], &d, &n))
         return env.Undefined();
-    int rc = retry(h->retry_us, [&] { return spl_cas(s, k.p, expected, d, n); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_cas(s, k.p, expected, d, n); });
     if (rc == 0)
         return Napi::Boolean::New(env, true);
     if (rc == SPL_ESTALE || rc == SPL_EEXIST || rc == SPL_ENOENT)
@@ -1194,7 +1188,7 @@ Napi::Value Store::Meta(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
     spl_meta m;
-    int rc = retry(h->retry_us, [&] { return spl_meta_get(s, k.p, &m); });
+    int rc = retry(s, k.p, 0, h->retry_us, [&] { return spl_meta_get(s, k.p, &m); });
     if (rc == SPL_ENOENT)
         return env.Undefined();
     if (rc < 0) {
@@ -1218,7 +1212,7 @@ Napi::Value Store::TypeSet(const Napi::CallbackInfo &info)
     } else {
         t = info[1].As<Napi::Number>().Int32Value();
     }
-    int rc = retry(h->retry_us, [&] { return spl_type_set(s, k.p, (spl_type)t); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_type_set(s, k.p, (spl_type)t); });
     if (rc < 0)
         throw_spl(env, rc, "setType", k.p);
     return env.Undefined();
@@ -1232,7 +1226,7 @@ Napi::Value Store::FlagsSet(const Napi::CallbackInfo &info)
         throw_spl(env, SPL_EINVAL, "setFlags", k.p);
         return env.Undefined();
     }
-    int rc = retry(h->retry_us, [&] { return spl_flags_set(s, k.p, (uint8_t)f); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_flags_set(s, k.p, (uint8_t)f); });
     if (rc < 0)
         throw_spl(env, rc, "setFlags", k.p);
     return env.Undefined();
@@ -1242,7 +1236,7 @@ Napi::Value Store::LabelsSet(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
     uint64_t m = to_u64(info[1]);
-    int rc = retry(h->retry_us, [&] { return spl_labels_set(s, k.p, m); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_labels_set(s, k.p, m); });
     if (rc < 0)
         throw_spl(env, rc, "setLabels", k.p);
     return env.Undefined();
@@ -1252,7 +1246,7 @@ Napi::Value Store::LabelsClear(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
     uint64_t m = to_u64(info[1]);
-    int rc = retry(h->retry_us, [&] { return spl_labels_clear(s, k.p, m); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_labels_clear(s, k.p, m); });
     if (rc < 0)
         throw_spl(env, rc, "clearLabels", k.p);
     return env.Undefined();
@@ -1261,7 +1255,7 @@ Napi::Value Store::LabelsClear(const Napi::CallbackInfo &info)
 Napi::Value Store::Touch(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int rc = retry(h->retry_us, [&] { return spl_touch(s, k.p); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_touch(s, k.p); });
     if (rc < 0)
         throw_spl(env, rc, "touch", k.p);
     return env.Undefined();
@@ -1285,7 +1279,7 @@ Napi::Value Store::View(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
     spl_view v;
-    int rc = retry(h->retry_us, [&] { return spl_view_get(s, k.p, &v); });
+    int rc = retry(s, k.p, 0, h->retry_us, [&] { return spl_view_get(s, k.p, &v); });
     if (rc == SPL_ENOENT)
         return env.Undefined();
     if (rc < 0) {
@@ -1426,7 +1420,7 @@ Napi::Value Store::VecSet(const Napi::CallbackInfo &info)
     uint32_t dim;
     if (!vec_arg(env, info[1], tmp, &p, &dim))
         return env.Undefined();
-    int rc = retry(h->retry_us, [&] { return spl_vec_set(s, k.p, p, dim); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_vec_set(s, k.p, p, dim); });
     if (rc < 0)
         throw_spl(env, rc, "vecSet", k.p);
     return env.Undefined();
@@ -1437,7 +1431,7 @@ Napi::Value Store::VecGet(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
     Napi::Float32Array a = Napi::Float32Array::New(env, h->vec_dim);
-    int rc = retry(h->retry_us, [&] { return spl_vec_get(s, k.p, a.Data(), h->vec_dim, nullptr); });
+    int rc = retry(s, k.p, 0, h->retry_us, [&] { return spl_vec_get(s, k.p, a.Data(), h->vec_dim, nullptr); });
     if (rc == 0)
         return a;
     if (rc == SPL_ENOENT || rc == SPL_ENOVEC)
@@ -1449,7 +1443,7 @@ Napi::Value Store::VecGet(const Napi::CallbackInfo &info)
 Napi::Value Store::VecClear(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int rc = retry(h->retry_us, [&] { return spl_vec_clear(s, k.p); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_vec_clear(s, k.p); });
     if (rc == 0)
         return Napi::Boolean::New(env, true);
     if (rc == SPL_ENOENT || rc == SPL_ENOVEC)
@@ -1538,7 +1532,7 @@ Napi::Value Store::VecSearch(const Napi::CallbackInfo &info)
     if (!q.from(env, info[0].As<Napi::Object>()))
         return env.Undefined();
     spl_vec_result *r = nullptr;
-    int rc = retry(h->retry_us, [&] { return spl_vec_search(s, &q.q, &r); });
+    int rc = retry(s, nullptr, 0, h->retry_us, [&] { return spl_vec_search(s, &q.q, &r); });
     if (rc < 0) {
         throw_spl(env, rc, "vecSearch", q.q.key);
         return env.Undefined();
@@ -1583,7 +1577,7 @@ public:
     uint32_t retry_us = 0;
     void Execute() override
     {
-        rc = retry(retry_us, [&] { return spl_vec_search(s, &q.q, &r); });
+        rc = retry(s, nullptr, 0, retry_us, [&] { return spl_vec_search(s, &q.q, &r); });
     }
     void OnOK() override
     {
@@ -1620,7 +1614,7 @@ Napi::Value Store::VecSearchAsync(const Napi::CallbackInfo &info)
     {                                                                                             \
         ARGS_KEY(0);                                                                              \
         uint64_t g = to_u64(info[1]);                                                             \
-        int rc = retry(h->retry_us, [&] { return CALL(s, k.p, g); });                             \
+        int rc = retry(s, k.p, 1, h->retry_us, [&] { return CALL(s, k.p, g); });                  \
         if (rc < 0)                                                                               \
             throw_spl(env, rc, OPNAME, k.p);                                                      \
         return env.Undefined();                                                                   \
@@ -1670,7 +1664,7 @@ Napi::Value Store::BindGet(const Napi::CallbackInfo &info)
 Napi::Value Store::Bump(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int rc = retry(h->retry_us, [&] { return spl_bump(s, k.p); });
+    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_bump(s, k.p); });
     if (rc < 0)
         throw_spl(env, rc, "bump", k.p);
     return env.Undefined();
@@ -1894,7 +1888,9 @@ Napi::Value Store::TandemGet(const Napi::CallbackInfo &info)
     uint32_t i = info[1].As<Napi::Number>().Uint32Value();
     std::vector<char> buf(h->val_max);
     size_t n = 0;
-    int rc = retry(h->retry_us, [&] { return spl_tandem_get(s, k.p, i, buf.data(), buf.size(), &n); });
+    char m[SPL_KEY_MAX_LIMIT + 1];
+    int rc = retry(s, member(s, k.p, i, m), 0, h->retry_us,
+                   [&] { return spl_tandem_get(s, k.p, i, buf.data(), buf.size(), &n); });
     if (rc == 0)
         return Napi::Buffer<char>::Copy(env, buf.data(), n);
     if (rc == SPL_ENOENT)
@@ -1906,7 +1902,7 @@ Napi::Value Store::TandemGet(const Napi::CallbackInfo &info)
 Napi::Value Store::TandemCount(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int rc = retry(h->retry_us, [&] { return spl_tandem_count(s, k.p); });
+    int rc = retry(s, nullptr, 0, h->retry_us, [&] { return spl_tandem_count(s, k.p); }) /* several keys */;
     if (rc < 0) {
         throw_spl(env, rc, "tandemCount", k.p);
         return env.Undefined();
@@ -1972,7 +1968,9 @@ Napi::Value Store::TandemVecGet(const Napi::CallbackInfo &info)
     ARGS_KEY(0);
     uint32_t i = info[1].As<Napi::Number>().Uint32Value();
     Napi::Float32Array a = Napi::Float32Array::New(env, h->vec_dim);
-    int rc = retry(h->retry_us, [&] { return spl_tandem_vec_get(s, k.p, i, a.Data(), h->vec_dim); });
+    char m[SPL_KEY_MAX_LIMIT + 1];
+    int rc = retry(s, member(s, k.p, i, m), 0, h->retry_us,
+                   [&] { return spl_tandem_vec_get(s, k.p, i, a.Data(), h->vec_dim); });
     if (rc == 0)
         return a;
     if (rc == SPL_ENOENT || rc == SPL_ENOVEC)
@@ -2146,7 +2144,7 @@ Napi::Value Store::GetManyInto(const Napi::CallbackInfo &info)
         for (size_t j = 0; j < m; j++) {
             int r = rcs[j];
             if (r == SPL_EAGAIN)
-                r = retry(h->retry_us, [&] { return spl_get_k(s, &keys.k[i + j], b + (i + j) * stride, stride, &ln[j]); });
+                r = retry(s, keys.k[i + j].key, 0, h->retry_us, [&] { return spl_get_k(s, &keys.k[i + j], b + (i + j) * stride, stride, &ln[j]); });
             if (r == 0 || r == SPL_ENOBUFS) {
                 found += r == 0;
                 lens[i + j] = (int32_t)ln[j];
@@ -2203,7 +2201,7 @@ Napi::Value Store::SetMany(const Napi::CallbackInfo &info)
     for (size_t i = 0; i < n; i++) {
         int r = rcs[i];
         if (r == SPL_EAGAIN)
-            r = retry(h->retry_us, [&] { return spl_set_k(s, &keys.k[i], vals[i].data(), vals[i].size()); });
+            r = retry(s, keys.k[i].key, 1, h->retry_us, [&] { return spl_set_k(s, &keys.k[i], vals[i].data(), vals[i].size()); });
         if (r < 0) {
             throw_spl(env, r, "setMany", keys.name(i));
             return env.Undefined();

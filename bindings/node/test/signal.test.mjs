@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../lib/index.mjs';
@@ -151,6 +151,7 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
   const { s, name } = shmStore(t, { valMax: 1 << 20 });
   s.set('k', 'x');
   const p = fork(writer, [name, 'loop', 'k', String(1 << 20)], { stdio: 'inherit' });
+  const pExit = once(p, 'exit'); // it ends by itself once stop:k exists (below)
   await once(p, 'message');
   let held = false;
   try {
@@ -173,6 +174,10 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
         assert.throws(() => s.or('k', 1), { code: 'SPL_EAGAIN' });
         const pk = s.prepare('k');
         assert.throws(() => pk.add(1), { code: 'SPL_EAGAIN' });
+        // and the calls with no C *_wait variant: a write and reads
+        assert.throws(() => s.setLabels('k', 2n), { code: 'SPL_EAGAIN' });
+        assert.throws(() => s.meta('k'), { code: 'SPL_EAGAIN' });
+        assert.throws(() => s.has('k'), { code: 'SPL_EAGAIN' });
         assert.ok(performance.now() - t1 < 2000, 'the integer ops did not wait');
         s.retryMs = 50;
         const t0 = performance.now();
@@ -187,6 +192,8 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
         assert.ok(waited >= 90 && waited < 2000, `the integer ops waited retryMs each (${waited} ms)`);
         assert.throws(() => s.append('k', 'z'), { code: 'SPL_EAGAIN' });
         assert.equal(s.get('other'), undefined, 'other keys are not held');
+        await contendNoWait(s, name, p);
+        break; // the writer has ended
       }
       process.kill(p.pid, 'SIGCONT');
       // let it run before the next stop: stopped again at once, a writer on
@@ -196,7 +203,7 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
     }
   } finally {
     p.kill('SIGKILL');
-    await once(p, 'exit');
+    await pExit;
   }
   assert.ok(held, 'caught the writer inside the slot');
   s.retryMs = 100;
@@ -204,6 +211,48 @@ test('contention: retried by default, SPL_EAGAIN on request', async (t) => {
   const v = s.get('k');
   assert.ok(v.length === 1 << 20 || v.toString() === 'x', `recovered (${v.length} bytes)`);
 });
+
+// The calls with no C *_wait variant (a write: setLabels; reads: meta, has)
+// on key 'k', held by the stopped writer p, wait as the *_wait calls do
+// (spl_retry_pause): for retryMs, then SPL_EAGAIN; with a long retryMs,
+// asleep until the writer runs again, then they succeed.  The writer ends
+// after its write (its loop sees stop:k).
+async function contendNoWait(s, name, p) {
+  s.retryMs = 50;
+  for (const [what, fn] of [
+    ['setLabels', () => s.setLabels('k', 2n)],
+    ['meta', () => s.meta('k')],
+    ['has', () => s.has('k')],
+  ]) {
+    const t0 = performance.now();
+    assert.throws(fn, { code: 'SPL_EAGAIN' });
+    const d = performance.now() - t0;
+    assert.ok(d >= 40 && d < 3000, `${what} waited retryMs (${d} ms)`);
+  }
+  s.set('stop:k', '1');
+  s.retryMs = 20000;
+  // the reads in another process, the write here (this thread blocks:
+  // a shell sends the SIGCONT)
+  const reader = fork(writer, [name, 'read', 'k', '20000'], { stdio: 'inherit' });
+  const readerExit = once(reader, 'exit');
+  await once(reader, 'message');
+  const result = once(reader, 'message');
+  const tk = Date.now();
+  spawn('sh', ['-c', `sleep 0.25; kill -CONT ${p.pid}`], { stdio: 'ignore' });
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  s.setLabels('k', 2n);
+  const d = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const cpu = (c.user + c.system) / 1000;
+  assert.ok(d >= 200 && d < 10000, `setLabels waited for the writer (${d} ms)`);
+  assert.ok(cpu < d / 20, `setLabels slept while it waited (${cpu} ms of CPU in ${d} ms)`);
+  const [{ err, at }] = await result;
+  await readerExit;
+  assert.equal(err, null, 'the reads succeeded');
+  assert.ok(at >= tk + 200, `the reads waited for the writer (${at - tk} ms)`);
+  assert.ok(s.meta('k').labels & 2n, 'the label was set');
+}
 
 test('closing the store ends a pending waitKey', async () => {
   const s = memStore();
