@@ -72,6 +72,9 @@ int main(void)
     S(spl_vec_result);
     F(spl_vec_result, n); F(spl_vec_result, scanned); F(spl_vec_result, skipped);
     F(spl_vec_result, hits); F(spl_vec_result, flags);
+    S(spl_retry);
+    F(spl_retry, opaque);
+
     S(spl_key);
     F(spl_key, key); F(spl_key, len); F(spl_key, home); F(spl_key, fp); F(spl_key, seed);
 

@@ -11,7 +11,8 @@ Two handles to the same library are kept: ``pl`` (``ctypes.PyDLL``) calls
 with the GIL held and is used only for calls that never block (a get or a
 set: one seqlock section, no retry); ``cl`` (``ctypes.CDLL``) releases the
 GIL and is used for everything that may wait (the ``*_wait`` calls,
-subscriptions, searches, iteration with callbacks, create/open).
+``spl_retry_pause``, subscriptions, searches, iteration with callbacks,
+create/open).
 Every struct here is checked against the C header's offsets and sizes by
 tests/test_layout.py.
 """
@@ -27,6 +28,7 @@ from ctypes import (POINTER, Structure, c_char_p, c_double, c_float, c_int, c_in
 __all__ = ["pl", "cl", "fast", "INT_SIZE_OK", "path", "spl_options", "spl_geometry", "spl_info", "spl_meta",
            "spl_view", "spl_entry", "spl_filter", "spl_event", "spl_vec_query",
            "spl_vec_hit", "spl_vec_result", "spl_key", "spl_frag_info", "spl_host_opts",
+           "spl_retry",
            "ITER_FN", "STRUCTS"]
 
 
@@ -157,11 +159,17 @@ class spl_host_opts(Structure):
     _fields_ = [("version", c_uint32), ("flags", c_uint32), ("only", c_char_p), ("log_fd", c_int)]
 
 
+class spl_retry(Structure):
+    # the state of one retry loop (spl_retry_init, spl_retry_pause); never read
+    _fields_ = [("opaque", c_uint64 * 6)]
+
+
 STRUCTS = {"spl_geometry": spl_geometry, "spl_options": spl_options, "spl_info": spl_info,
            "spl_meta": spl_meta, "spl_view": spl_view, "spl_entry": spl_entry,
            "spl_filter": spl_filter, "spl_event": spl_event, "spl_vec_query": spl_vec_query,
            "spl_vec_hit": spl_vec_hit, "spl_vec_result": spl_vec_result,
-           "spl_key": spl_key, "spl_frag_info": spl_frag_info, "spl_host_opts": spl_host_opts}
+           "spl_key": spl_key, "spl_frag_info": spl_frag_info, "spl_host_opts": spl_host_opts,
+           "spl_retry": spl_retry}
 
 ITER_FN = ctypes.CFUNCTYPE(c_int, POINTER(spl_entry), c_void_p)
 
@@ -200,6 +208,8 @@ _PROTOS = {
     "spl_set_wait": (c_int, [_S, c_char_p, _P, c_size_t, c_uint32]),
     "spl_get_wait": (c_int, [_S, c_char_p, _P, c_size_t, _PSZ, c_uint32]),
     "spl_unset_wait": (c_int, [_S, c_char_p, c_uint32]),
+    "spl_retry_init": (None, [POINTER(spl_retry), c_uint32]),
+    "spl_retry_pause": (c_int, [_S, c_char_p, c_int, POINTER(spl_retry)]),
     "spl_meta_get": (c_int, [_S, c_char_p, POINTER(spl_meta)]),
     "spl_type_set": (c_int, [_S, c_char_p, c_uint]),
     "spl_flags_set": (c_int, [_S, c_char_p, c_uint8]),

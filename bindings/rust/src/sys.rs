@@ -157,6 +157,14 @@ pub struct spl_view {
     pub type_: u8,
 }
 
+/// The state of one retry loop (spl_retry_init, spl_retry_pause): opaque,
+/// never read or set but by the library.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct spl_retry {
+    pub opaque: [u64; 6],
+}
+
 /// A key measured and hashed for one store (spl_key_prep); `key` points at
 /// a string that must stay valid and unchanged while the key is used.
 #[repr(C)]
@@ -308,6 +316,13 @@ extern "C" {
         timeout_us: u32,
     ) -> c_int;
     pub fn spl_unset_wait(s: *mut spl_store, key: *const c_char, timeout_us: u32) -> c_int;
+    pub fn spl_retry_init(r: *mut spl_retry, timeout_us: u32);
+    pub fn spl_retry_pause(
+        s: *mut spl_store,
+        key: *const c_char,
+        write: c_int,
+        r: *mut spl_retry,
+    ) -> c_int;
 
     pub fn spl_key_prep(s: *mut spl_store, key: *const c_char, out: *mut spl_key) -> c_int;
     pub fn spl_get_k(

@@ -72,6 +72,7 @@ fn structs_match_the_header() {
                    numa_pages, store_id, cells, cells_used, resident_bytes }
         spl_meta { epoch, labels, ctime_ns, mtime_ns, atime_ns, val_len, slot, type_ as type, user_flags, watch }
         spl_view { data, len, epoch, slot, type_ as type }
+        spl_retry { opaque }
         spl_key { key, len, home, fp, seed }
         spl_entry { key, key_len, val, meta }
         spl_filter { prefix, glob, labels, flags }
