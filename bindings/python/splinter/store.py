@@ -28,6 +28,7 @@ _cl = _lib.cl
 
 # Codes used on hot paths (values from include/splinter.h).
 _EAGAIN = -11
+_R, _W = 0, 1  # Store._retry's write flag: the call reads / writes its key
 _ENOENT = -2
 _ENOBUFS = -105
 _ETIMEDOUT = -110
@@ -312,23 +313,6 @@ def _ns(timeout: Optional[float]) -> int:
     return -1 if timeout is None else max(0, int(timeout * 1e9))
 
 
-class _Retry:
-    """Back-off for ops without a C *_wait variant: a few yields, then short
-    sleeps growing to 1 ms, until the deadline."""
-    __slots__ = ("deadline", "n")
-
-    def __init__(self, timeout: float) -> None:
-        self.deadline = time.monotonic() + timeout
-        self.n = 0
-
-    def again(self) -> bool:
-        if time.monotonic() >= self.deadline:
-            return False
-        self.n += 1
-        time.sleep(0 if self.n < 4 else min(1e-3, 2e-5 * (1 << min(self.n, 6))))
-        return True
-
-
 def _maps_for(addr: int, ino: int) -> Optional[Tuple[int, int, int]]:
     """The /proc/self/maps range (start, end, file offset) holding addr."""
     try:
@@ -405,9 +389,11 @@ class Store(MutableMapping):  # type: ignore[type-arg]
 
     Contention: by default every operation waits (bounded by ``timeout``
     seconds) when another writer holds the slot it needs - through the C
-    ``spl_get_wait`` / ``spl_set_wait`` / ``spl_unset_wait``, and a retry loop
-    on SPL_EAGAIN for the other calls.  Pass ``wait=False`` (to the store or
-    to one call) to get :class:`~splinter.errors.WouldBlock` instead.
+    ``spl_get_wait`` / ``spl_set_wait`` / ``spl_unset_wait``, and for the
+    other calls a retry loop on SPL_EAGAIN that waits between tries with
+    ``spl_retry_pause`` (the same wait: asleep on the busy slot until its
+    writer commits).  Pass ``wait=False`` (to the store or to one call) to get
+    :class:`~splinter.errors.WouldBlock` instead.
 
     A Store may be used from any number of threads.  ``close()`` (or the
     ``with`` block's end) unmaps it; subscriptions opened on it are closed
@@ -557,12 +543,18 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         return self.default_wait if wait is None else wait
 
     def _retry(self, fn: Any, args: Tuple[Any, ...], wait: Optional[bool], op: str,
-               kb: bytes) -> int:
-        """Call fn(*args); retry SPL_EAGAIN until the timeout when waiting."""
+               kb: bytes, write: int) -> int:
+        """Call fn(*args) (args[0]: the handle); when waiting, retry
+        SPL_EAGAIN until the timeout, pausing between tries with
+        spl_retry_pause (GIL released: spin, yield, then asleep on kb's busy
+        slot until its writer commits, as the *_wait calls do).  write: 1 if
+        fn writes the key (_W), 0 if it only reads it (_R)."""
         rc = fn(*args)
         if rc == _EAGAIN and self._waiting(wait):
-            r = _Retry(self.timeout)
-            while rc == _EAGAIN and r.again():
+            r = _lib.spl_retry()
+            _pl.spl_retry_init(byref(r), _us(self.timeout))
+            s = args[0]
+            while rc == _EAGAIN and _cl.spl_retry_pause(s, kb, write, byref(r)) == 0:
                 rc = fn(*args)
         if rc < 0:
             raise error_for(rc, f"{op} {_skey(kb)!r}")
@@ -681,7 +673,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
 
     def exists(self, key: Key, *, wait: Optional[bool] = None) -> bool:
         kb = _key(key)
-        return self._retry(_pl.spl_exists, (self._h(), kb), wait, "exists", kb) == 1
+        return self._retry(_pl.spl_exists, (self._h(), kb), wait, "exists", kb, _R) == 1
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, (str, bytes)):
@@ -698,7 +690,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def append(self, key: Key, data: BytesLike, *, wait: Optional[bool] = None) -> None:
         """Append to a value, creating it if absent (ValueTooBig past val_max)."""
         kb, v = _key(key), _bytes(data)
-        self._retry(_pl.spl_append, (self._h(), kb, v, len(v)), wait, "append", kb)
+        self._retry(_pl.spl_append, (self._h(), kb, v, len(v)), wait, "append", kb, _W)
 
     def cas(self, key: Key, expected_epoch: int, value: BytesLike, *,
             wait: Optional[bool] = None) -> None:
@@ -706,7 +698,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         :meth:`meta` or a :class:`View`); 0 means create only if absent.
         Raises Stale (the epoch moved), Exists (0 and present), NotFound."""
         kb, v = _key(key), _bytes(value)
-        self._retry(_pl.spl_cas, (self._h(), kb, expected_epoch, v, len(v)), wait, "cas", kb)
+        self._retry(_pl.spl_cas, (self._h(), kb, expected_epoch, v, len(v)), wait, "cas", kb, _W)
 
     # ------------------------------------------------------------ typed helpers
     def get_int(self, key: Key, default: Optional[int] = None, *, signed: bool = True,
@@ -806,33 +798,33 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         """Consistent metadata snapshot; KeyError (NotFound) if absent."""
         kb = _key(key)
         m = _lib.spl_meta()
-        self._retry(_pl.spl_meta_get, (self._h(), kb, byref(m)), wait, "meta", kb)
+        self._retry(_pl.spl_meta_get, (self._h(), kb, byref(m)), wait, "meta", kb, _R)
         return Meta._of(m)
 
     def set_type(self, key: Key, t: Union[Type, int, str], *, wait: Optional[bool] = None) -> None:
         kb = _key(key)
         if isinstance(t, str):
             t = self._ck(_pl.spl_type_parse(t.encode()), "type_parse")
-        self._retry(_pl.spl_type_set, (self._h(), kb, int(t)), wait, "type_set", kb)
+        self._retry(_pl.spl_type_set, (self._h(), kb, int(t)), wait, "type_set", kb, _W)
 
     def set_flags(self, key: Key, flags: int, *, wait: Optional[bool] = None) -> None:
         kb = _key(key)
-        self._retry(_pl.spl_flags_set, (self._h(), kb, flags & 0xFF), wait, "flags_set", kb)
+        self._retry(_pl.spl_flags_set, (self._h(), kb, flags & 0xFF), wait, "flags_set", kb, _W)
 
     def set_labels(self, key: Key, mask: int, *, wait: Optional[bool] = None) -> None:
         """OR label bits in."""
         kb = _key(key)
-        self._retry(_pl.spl_labels_set, (self._h(), kb, mask), wait, "labels_set", kb)
+        self._retry(_pl.spl_labels_set, (self._h(), kb, mask), wait, "labels_set", kb, _W)
 
     def clear_labels(self, key: Key, mask: int, *, wait: Optional[bool] = None) -> None:
         """AND label bits out."""
         kb = _key(key)
-        self._retry(_pl.spl_labels_clear, (self._h(), kb, mask), wait, "labels_clear", kb)
+        self._retry(_pl.spl_labels_clear, (self._h(), kb, mask), wait, "labels_clear", kb, _W)
 
     def touch(self, key: Key, *, wait: Optional[bool] = None) -> None:
         """Set the key's atime to now (not a change: nothing is pulsed)."""
         kb = _key(key)
-        self._retry(_pl.spl_touch, (self._h(), kb), wait, "touch", kb)
+        self._retry(_pl.spl_touch, (self._h(), kb), wait, "touch", kb, _W)
 
     # ------------------------------------------------------------ views
     def view(self, key: Key, *, wait: Optional[bool] = None) -> View:
@@ -841,7 +833,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         kb = _key(key)
         s = self._h()
         v = _lib.spl_view()
-        self._retry(_pl.spl_view_get, (s, kb, byref(v)), wait, "view", kb)
+        self._retry(_pl.spl_view_get, (s, kb, byref(v)), wait, "view", kb, _R)
         mm = self._mapping(v.data or 0)
         if v.len == 0:
             return View(self, v, memoryview(b""))
@@ -920,7 +912,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         buf = (c_float * self.vec_dim).from_buffer(a) if self.vec_dim else None
         ep = c_uint64()
         self._retry(_pl.spl_vec_get, (self._h(), kb, buf, self.vec_dim, byref(ep)), wait,
-                    "vec_get", kb)
+                    "vec_get", kb, _R)
         return (a, ep.value) if with_epoch else a
 
     def vec_set(self, key: Key, vec: Any, *, wait: Optional[bool] = None) -> None:
@@ -928,7 +920,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         array or any float buffer), creating the key if absent."""
         kb = _key(key)
         buf, n = _floats(vec)
-        self._retry(_pl.spl_vec_set, (self._h(), kb, buf, n), wait, "vec_set", kb)
+        self._retry(_pl.spl_vec_set, (self._h(), kb, buf, n), wait, "vec_set", kb, _W)
 
     def vec_set_if(self, key: Key, epoch: int, vec: Any, *, wait: Optional[bool] = None) -> None:
         """Store a vector only if the key still has `epoch` (its value was
@@ -936,13 +928,13 @@ class Store(MutableMapping):  # type: ignore[type-arg]
         Raises Stale (SPL_ESTALE) otherwise; never creates the key."""
         kb = _key(key)
         buf, n = _floats(vec)
-        self._retry(_pl.spl_vec_set_if, (self._h(), kb, epoch, buf, n), wait, "vec_set_if", kb)
+        self._retry(_pl.spl_vec_set_if, (self._h(), kb, epoch, buf, n), wait, "vec_set_if", kb, _W)
 
     def vec_clear(self, key: Key, *, wait: Optional[bool] = None) -> bool:
         """Remove the key's vector; False if it had none."""
         kb = _key(key)
         try:
-            self._retry(_pl.spl_vec_clear, (self._h(), kb), wait, "vec_clear", kb)
+            self._retry(_pl.spl_vec_clear, (self._h(), kb), wait, "vec_clear", kb, _W)
         except SplinterError as e:
             if e.name == "SPL_ENOVEC":
                 return False
@@ -1016,7 +1008,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
 
     def tandem_count(self, base: Key, *, wait: Optional[bool] = None) -> int:
         kb = _key(base)
-        return self._retry(_pl.spl_tandem_count, (self._h(), kb), wait, "tandem_count", kb)
+        return self._retry(_pl.spl_tandem_count, (self._h(), kb), wait, "tandem_count", kb, _R)
 
     def tandem_unset(self, base: Key) -> int:
         kb = _key(base)
@@ -1223,12 +1215,12 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def add_watch(self, key: Key, groups: int, *, wait: Optional[bool] = None) -> None:
         """OR groups into the key's watch mask (spl_watch)."""
         kb = _key(key)
-        self._retry(_pl.spl_watch, (self._h(), kb, groups), wait, "watch", kb)
+        self._retry(_pl.spl_watch, (self._h(), kb, groups), wait, "watch", kb, _W)
 
     def remove_watch(self, key: Key, groups: int, *, wait: Optional[bool] = None) -> None:
         """AND groups out of the key's watch mask (spl_unwatch)."""
         kb = _key(key)
-        self._retry(_pl.spl_unwatch, (self._h(), kb, groups), wait, "unwatch", kb)
+        self._retry(_pl.spl_unwatch, (self._h(), kb, groups), wait, "unwatch", kb, _W)
 
     def bind(self, bit: int, groups: int) -> None:
         """Keys carrying label ``bit`` pulse ``groups``."""
@@ -1246,7 +1238,7 @@ class Store(MutableMapping):  # type: ignore[type-arg]
     def bump(self, key: Key, *, wait: Optional[bool] = None) -> None:
         """Pulse the key's groups without writing it."""
         kb = _key(key)
-        self._retry(_pl.spl_bump, (self._h(), kb), wait, "bump", kb)
+        self._retry(_pl.spl_bump, (self._h(), kb), wait, "bump", kb, _R)
 
     def signal(self, groups: int) -> None:
         """Pulse groups directly (an event with no key)."""
@@ -1382,8 +1374,9 @@ class PreparedKey:
     def __repr__(self) -> str:
         return f"PreparedKey({self.key!r})"
 
-    def _retry(self, fn: Any, args: Tuple[Any, ...], wait: Optional[bool], op: str) -> int:
-        return self.store._retry(fn, args, wait, op, self._kb)
+    def _retry(self, fn: Any, args: Tuple[Any, ...], wait: Optional[bool], op: str,
+               write: int) -> int:
+        return self.store._retry(fn, args, wait, op, self._kb, write)
 
     def get(self, default: Any = None, *, wait: Optional[bool] = None) -> Any:
         """The value (bytes), or default if absent (spl_get_k)."""
@@ -1393,7 +1386,8 @@ class PreparedKey:
         while True:
             buf = ctypes.create_string_buffer(cap)
             try:
-                self._retry(_pl.spl_get_k, (s, byref(self._k), buf, cap, byref(ln)), wait, "get")
+                self._retry(_pl.spl_get_k, (s, byref(self._k), buf, cap, byref(ln)), wait, "get",
+                            _R)
             except NotFound:
                 return default
             except SplinterError as e:
@@ -1406,12 +1400,12 @@ class PreparedKey:
     def set(self, value: Any, *, wait: Optional[bool] = None) -> None:
         """Insert or overwrite (spl_set_k)."""
         v = _bytes(value)
-        self._retry(_pl.spl_set_k, (self.store._h(), byref(self._k), v, len(v)), wait, "set")
+        self._retry(_pl.spl_set_k, (self.store._h(), byref(self._k), v, len(v)), wait, "set", _W)
 
     def unset(self, *, wait: Optional[bool] = None) -> bool:
         """Delete (spl_unset_k); True if the key was there."""
         try:
-            self._retry(_pl.spl_unset_k, (self.store._h(), byref(self._k)), wait, "unset")
+            self._retry(_pl.spl_unset_k, (self.store._h(), byref(self._k)), wait, "unset", _W)
         except NotFound:
             return False
         return True

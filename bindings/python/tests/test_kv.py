@@ -268,8 +268,10 @@ def test_version_and_misc():
 def test_a_stopped_writer_makes_real_contention(name):
     """A writer stopped (SIGSTOP) inside a write holds its slot for real:
     wait=False raises WouldBlock at once, a waiting call after its timeout;
-    once the writer is killed, the default call gets the value (the library
-    recovers a dead writer's slot)."""
+    a waiting call with time to spare gets through once the writer is
+    resumed (SIGCONT: it commits and exits), the calls with no C *_wait
+    variant too (spl_retry_pause); once the writer is killed, the default
+    call gets the value (the library recovers a dead writer's slot)."""
     import os
     import signal
     import time
@@ -282,6 +284,8 @@ def test_a_stopped_writer_makes_real_contention(name):
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child writes until killed
                 try:
+                    # resumed (SIGCONT): exit once the write under way commits
+                    signal.signal(signal.SIGCONT, lambda *_: os._exit(0))
                     while True:
                         try:
                             st.set("k", big)
@@ -289,6 +293,16 @@ def test_a_stopped_writer_makes_real_contention(name):
                             pass
                 finally:
                     os._exit(0)
+            # on a loaded machine the child may take a while to run: wait
+            # for its first write (the epoch moves, or the slot is busy)
+            e0, t1 = st.meta("k").epoch, time.monotonic()
+            while time.monotonic() - t1 < 2.0:
+                try:
+                    if st.meta("k", wait=False).epoch != e0:
+                        break
+                except errors.WouldBlock:
+                    break
+                time.sleep(0.001)
             time.sleep(0.003)
             os.kill(pid, signal.SIGSTOP)
             os.waitpid(pid, os.WUNTRACED)
@@ -301,6 +315,15 @@ def test_a_stopped_writer_makes_real_contention(name):
                         st.set("k", b"x", wait=False)
                     with pytest.raises(errors.WouldBlock):
                         st.exists("k", wait=False)
+                    # calls with no C *_wait variant, a read and a write: at once
+                    t1 = time.monotonic()
+                    with pytest.raises(errors.WouldBlock):
+                        st.meta("k", wait=False)
+                    with pytest.raises(errors.WouldBlock):
+                        st.set_labels("k", 2, wait=False)
+                    with pytest.raises(errors.WouldBlock):
+                        st.prepare("k").get(wait=False)
+                    assert time.monotonic() - t1 < 2.0
                     # the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
                     t1 = time.monotonic()
                     with pytest.raises(errors.WouldBlock):
@@ -325,6 +348,43 @@ def test_a_stopped_writer_makes_real_contention(name):
                     with pytest.raises(errors.WouldBlock):
                         st.prepare("k").add(1)
                     assert 0.09 <= time.monotonic() - t0 < 2.0
+                    # the calls with no C *_wait variant wait for the timeout
+                    # too (spl_retry_pause), a read and a write, then give up
+                    st.timeout = 0.2
+                    for call in (lambda: st.meta("k"), lambda: st.exists("k"),
+                                 lambda: st.set_labels("k", 2),
+                                 lambda: st.prepare("k").set(b"p")):
+                        t0 = time.monotonic()
+                        with pytest.raises(errors.WouldBlock):
+                            call()
+                        assert 0.16 <= time.monotonic() - t0 < 3.0
+                    # with time to spare they wait, asleep, and get through
+                    # once the writer is resumed (it commits and exits)
+                    st.timeout = 10.0
+                    done: dict = {}
+
+                    def run(what, call):
+                        t = time.monotonic()
+                        try:
+                            call()
+                            done[what] = time.monotonic() - t
+                        except Exception as e:  # reported by the asserts below
+                            done[what] = e
+
+                    ths = [threading.Thread(target=run, args=("meta", lambda: st.meta("k"))),
+                           threading.Thread(target=run,
+                                            args=("labels", lambda: st.set_labels("k", 4)))]
+                    for th in ths:
+                        th.start()
+                    time.sleep(0.25)
+                    os.kill(pid, signal.SIGCONT)
+                    for th in ths:
+                        th.join(20)
+                    for what in ("meta", "labels"):
+                        took = done.get(what)
+                        assert isinstance(took, float), (what, took)
+                        assert 0.2 <= took < 5.0, (what, took)
+                    assert st.meta("k").labels & 4
                     st.timeout = 1.0
             finally:
                 os.kill(pid, signal.SIGKILL)
