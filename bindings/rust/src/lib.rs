@@ -15,7 +15,8 @@
 //! - [`Store`]: `Send + Sync`, cheap to clone (one handle, closed when the
 //!   last clone, view and subscription are gone).
 //! - Contention waits by default ([`Wait`], 1 s): get/set/unset use the C
-//!   `*_wait` calls, the rest retry SPL_EAGAIN with back-off;
+//!   `*_wait` calls, the rest retry SPL_EAGAIN with the same wait
+//!   (spl_retry_pause: asleep on the busy slot until its writer commits);
 //!   [`Store::nowait`] gives a handle that returns [`Error::Again`] instead.
 //! - Absent keys are `Option::None` (or `Ok(false)` for unset/exists), not
 //!   errors.

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{check, Error, Result};
 use crate::sys;
@@ -25,8 +25,9 @@ const ESTALE: c_int = -1010;
 pub enum Wait {
     /// Return [`Error::Again`] at once.
     No,
-    /// Retry with back-off for up to this long (the `*_wait` calls of the C
-    /// library where it has them, a retry loop otherwise), then
+    /// Wait for up to this long (the `*_wait` calls of the C library where
+    /// it has them, a retry loop paused by spl_retry_pause otherwise: the
+    /// same wait, asleep on the busy slot until its writer commits), then
     /// [`Error::Again`].
     For(Duration),
 }
@@ -681,7 +682,9 @@ impl<'s> Prepared<'s> {
         let mut len = 0usize;
         let (bp, cap) = (buf.as_mut_ptr() as *mut c_void, buf.len());
         // SAFETY: buf writable for cap bytes; k valid while self lives.
-        let rc = st.retry(|| unsafe { sys::spl_get_k(st.p(), self.raw(), bp, cap, &mut len) });
+        let rc = st.retry(self.k.key, false, || unsafe {
+            sys::spl_get_k(st.p(), self.raw(), bp, cap, &mut len)
+        });
         match rc {
             0 => Ok(Some(len)),
             ENOENT => Ok(None),
@@ -699,7 +702,7 @@ impl<'s> Prepared<'s> {
         let st = self.store;
         let v = val.as_ref();
         // SAFETY: v readable for its length.
-        let rc = st.retry(|| unsafe {
+        let rc = st.retry(self.k.key, true, || unsafe {
             sys::spl_set_k(st.p(), self.raw(), v.as_ptr() as *const c_void, v.len())
         });
         check(rc).map(|_| ())
@@ -708,7 +711,9 @@ impl<'s> Prepared<'s> {
     /// Like [`Store::unset`] (spl_unset_k): `Ok(false)` if absent.
     pub fn unset(&self) -> Result<bool> {
         let st = self.store;
-        let rc = st.retry(|| unsafe { sys::spl_unset_k(st.p(), self.raw()) });
+        let rc = st.retry(self.k.key, true, || unsafe {
+            sys::spl_unset_k(st.p(), self.raw())
+        });
         match rc {
             ENOENT => Ok(false),
             rc => check(rc).map(|_| true),
@@ -775,19 +780,6 @@ fn ns(timeout: Option<Duration>) -> i64 {
     match timeout {
         None => -1,
         Some(d) => d.as_nanos().min(i64::MAX as u128) as i64,
-    }
-}
-
-/// Back-off between retries of SPL_EAGAIN: spin, then yield, then sleep.
-fn backoff(n: u32) {
-    if n < 4 {
-        for _ in 0..(16 << n) {
-            std::hint::spin_loop();
-        }
-    } else if n < 12 {
-        std::thread::yield_now();
-    } else {
-        std::thread::sleep(Duration::from_micros((20u64 << (n - 12).min(6)).min(1000)));
     }
 }
 
@@ -943,28 +935,39 @@ impl Store {
         check(unsafe { sys::spl_flush(self.p()) }).map(|_| ())
     }
 
-    /// Call f; retry SPL_EAGAIN under this handle's policy.
+    /// Call f, a call on `key` (NUL-terminated and alive across the
+    /// retries; null for a call with no one key); retry SPL_EAGAIN under
+    /// this handle's policy.  `write`: f writes the key (else it only reads
+    /// it).  The first try pays nothing more than the call.
     #[inline]
-    fn retry(&self, mut f: impl FnMut() -> c_int) -> c_int {
+    fn retry(&self, key: *const c_char, write: bool, mut f: impl FnMut() -> c_int) -> c_int {
         let rc = f();
         if rc != EAGAIN {
             return rc;
         }
-        self.retry_slow(&mut f)
+        self.retry_slow(key, write, &mut f)
     }
 
+    /// The retries: spl_retry_pause between tries waits as the `*_wait`
+    /// calls do (spin, yield, then asleep on the key's busy slot until its
+    /// writer commits, a dead writer recovered) until the handle's wait time
+    /// has passed, then SPL_EAGAIN.
     #[cold]
-    fn retry_slow(&self, f: &mut dyn FnMut() -> c_int) -> c_int {
-        let Wait::For(t) = self.wait else {
+    fn retry_slow(&self, key: *const c_char, write: bool, f: &mut dyn FnMut() -> c_int) -> c_int {
+        let Wait::For(_) = self.wait else {
             return EAGAIN;
         };
-        let deadline = Instant::now() + t;
-        let mut n = 0;
+        let mut r = sys::spl_retry::default();
+        // SAFETY: r is this loop's own state, used in this thread only.
+        unsafe { sys::spl_retry_init(&mut r, self.wait.micros()) };
         loop {
-            backoff(n);
-            n += 1;
+            // SAFETY: a live handle; key NUL-terminated (or null), alive
+            // while f is retried; r initialised above.
+            if unsafe { sys::spl_retry_pause(self.p(), key, write as c_int, &mut r) } != 0 {
+                return EAGAIN;
+            }
             let rc = f();
-            if rc != EAGAIN || Instant::now() >= deadline {
+            if rc != EAGAIN {
                 return rc;
             }
         }
@@ -1059,7 +1062,8 @@ impl Store {
     }
 
     pub fn exists(&self, key: impl AsKey) -> Result<bool> {
-        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_exists(self.p(), k) }))?;
+        let rc =
+            key.with_c_key(|k| self.retry(k, false, || unsafe { sys::spl_exists(self.p(), k) }))?;
         check(rc).map(|r| r == 1)
     }
 
@@ -1067,7 +1071,7 @@ impl Store {
     pub fn append(&self, key: impl AsKey, data: impl AsRef<[u8]>) -> Result<()> {
         let d = data.as_ref();
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe {
+            self.retry(k, true, || unsafe {
                 sys::spl_append(self.p(), k, d.as_ptr() as *const c_void, d.len())
             })
         })?;
@@ -1079,7 +1083,7 @@ impl Store {
     pub fn cas(&self, key: impl AsKey, expected: u64, val: impl AsRef<[u8]>) -> Result<()> {
         let v = val.as_ref();
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe {
+            self.retry(k, true, || unsafe {
                 sys::spl_cas(self.p(), k, expected, v.as_ptr() as *const c_void, v.len())
             })
         })?;
@@ -1103,7 +1107,9 @@ impl Store {
             let mut len = 0usize;
             let vp = v.as_mut_ptr() as *mut c_void;
             // SAFETY: v has cap writable bytes; k's string is alive (the caller's).
-            let rc = self.retry(|| unsafe { sys::spl_get_k(self.p(), k, vp, cap, &mut len) });
+            let rc = self.retry(k.key, false, || unsafe {
+                sys::spl_get_k(self.p(), k, vp, cap, &mut len)
+            });
             match rc {
                 0 => {
                     // SAFETY: the library wrote len <= cap bytes.
@@ -1213,7 +1219,7 @@ impl Store {
                 EAGAIN => {
                     let v = &vals[i * stride..i * stride + lens[i]];
                     // SAFETY: arr[i]'s string lives in items.
-                    check(self.retry(|| unsafe {
+                    check(self.retry(arr[i].key, true, || unsafe {
                         sys::spl_set_k(self.p(), &arr[i], v.as_ptr() as *const c_void, v.len())
                     }))
                     .map(|_| ())
@@ -1305,8 +1311,11 @@ impl Store {
     /// The key's metadata, or `None` if absent.
     pub fn meta(&self, key: impl AsKey) -> Result<Option<Meta>> {
         let mut m = sys::spl_meta::default();
-        let rc =
-            key.with_c_key(|k| self.retry(|| unsafe { sys::spl_meta_get(self.p(), k, &mut m) }))?;
+        let rc = key.with_c_key(|k| {
+            self.retry(k, false, || unsafe {
+                sys::spl_meta_get(self.p(), k, &mut m)
+            })
+        })?;
         match rc {
             ENOENT => Ok(None),
             rc => check(rc).map(|_| Some(Meta::from(&m))),
@@ -1314,7 +1323,7 @@ impl Store {
     }
 
     fn write_op(&self, key: &impl AsKey, f: impl Fn(*const c_char) -> c_int) -> Result<()> {
-        let rc = key.with_c_key(|k| self.retry(|| f(k)))?;
+        let rc = key.with_c_key(|k| self.retry(k, true, || f(k)))?;
         check(rc).map(|_| ())
     }
 
@@ -1351,7 +1360,9 @@ impl Store {
     pub fn view(&self, key: impl AsKey) -> Result<Option<View<'_>>> {
         let mut v = MaybeUninit::<sys::spl_view>::zeroed();
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe { sys::spl_view_get(self.p(), k, v.as_mut_ptr()) })
+            self.retry(k, false, || unsafe {
+                sys::spl_view_get(self.p(), k, v.as_mut_ptr())
+            })
         })?;
         match rc {
             ENOENT => Ok(None),
@@ -1399,7 +1410,9 @@ impl Store {
         };
         let udp = &mut ud as *mut Ud<'_, R> as *mut c_void;
         let rc = key.with_c_key(|k| {
-            self.retry(|| sys::spl_read_with(self.p(), k, Some(tramp::<R>), udp))
+            self.retry(k, false, || {
+                sys::spl_read_with(self.p(), k, Some(tramp::<R>), udp)
+            })
         })?;
         match rc {
             ENOENT => Ok(None),
@@ -1576,8 +1589,9 @@ impl Store {
     }
 
     pub fn tandem_count(&self, base: impl AsKey) -> Result<u32> {
-        let rc =
-            base.with_c_key(|k| self.retry(|| unsafe { sys::spl_tandem_count(self.p(), k) }))?;
+        let rc = base.with_c_key(|k| {
+            self.retry(k, false, || unsafe { sys::spl_tandem_count(self.p(), k) })
+        })?;
         check(rc).map(|n| n as u32)
     }
 
@@ -1652,7 +1666,10 @@ impl Store {
 
     /// Pulse the key's groups without writing it.
     pub fn bump(&self, key: impl AsKey) -> Result<()> {
-        self.write_op(&key, |k| unsafe { sys::spl_bump(self.p(), k) })
+        // a read of the key (its metadata), not a write
+        let rc =
+            key.with_c_key(|k| self.retry(k, false, || unsafe { sys::spl_bump(self.p(), k) }))?;
+        check(rc).map(|_| ())
     }
 
     /// Pulse groups directly (an event with no key).
@@ -1724,7 +1741,7 @@ impl Store {
         let mut v = vec![0f32; self.inner.vec_dim as usize];
         let mut ep = 0u64;
         let rc = key.with_c_key(|k| {
-            self.retry(|| unsafe {
+            self.retry(k, false, || unsafe {
                 sys::spl_vec_get(self.p(), k, v.as_mut_ptr(), v.len() as u32, &mut ep)
             })
         })?;
@@ -1736,7 +1753,8 @@ impl Store {
 
     /// Remove the key's vector: `Ok(false)` if it had none (or is absent).
     pub fn vec_clear(&self, key: impl AsKey) -> Result<bool> {
-        let rc = key.with_c_key(|k| self.retry(|| unsafe { sys::spl_vec_clear(self.p(), k) }))?;
+        let rc =
+            key.with_c_key(|k| self.retry(k, true, || unsafe { sys::spl_vec_clear(self.p(), k) }))?;
         match rc {
             ENOENT | ENOVEC => Ok(false),
             rc => check(rc).map(|_| true),

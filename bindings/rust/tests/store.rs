@@ -1,6 +1,6 @@
 use std::io::Write;
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -358,15 +358,38 @@ extern "C" {
     fn fork() -> i32;
     fn kill(pid: i32, sig: i32) -> i32;
     fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn signal(sig: i32, handler: extern "C" fn(i32)) -> usize;
+    fn _exit(status: i32) -> !;
 }
 const SIGKILL: i32 = 9;
+const SIGCONT: i32 = 18;
 const SIGSTOP: i32 = 19;
 const WUNTRACED: i32 = 2;
 
+/// A forked writer, killed (and reaped) when dropped: a failed assert must
+/// not leave it stopped, holding the test's output open.
+struct Child(i32);
+impl Drop for Child {
+    fn drop(&mut self) {
+        unsafe {
+            kill(self.0, SIGKILL);
+            waitpid(self.0, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// Set in the forked writer when it is resumed (SIGCONT).
+static RESUMED: AtomicBool = AtomicBool::new(false);
+extern "C" fn on_cont(_: i32) {
+    RESUMED.store(true, Ordering::SeqCst);
+}
+
 /// A writer stopped (SIGSTOP) inside a write holds its slot: a nowait
-/// handle gets Error::Again at once, a waiting one after its timeout.  Once
-/// the writer is killed, the default handle's wait gets the value (the
-/// library recovers the dead writer's slot).
+/// handle gets Error::Again at once, a waiting one after its timeout, the
+/// calls with no C `*_wait` variant too (spl_retry_pause); a handle with time
+/// to spare gets through once the writer is resumed (SIGCONT: it commits and
+/// exits).  Once the writer is killed, the default handle's wait gets the
+/// value (the library recovers the dead writer's slot).
 #[test]
 fn contention_waits_by_default_and_nowait_says_again() {
     let n = name("busy");
@@ -378,11 +401,28 @@ fn contention_waits_by_default_and_nowait_says_again() {
     let short = st.with_wait(Wait::For(Duration::from_millis(50)));
     let mut saw_again = false;
     for _ in 0..50 {
-        // SAFETY: the child only calls into the C library until it is killed.
+        // SAFETY: the child only calls into the C library (and sets an
+        // atomic from its signal handler) until it is killed or resumed.
         let pid = unsafe { fork() };
         if pid == 0 {
+            unsafe { signal(SIGCONT, on_cont) };
             loop {
                 let _ = st.set("k", &big);
+                if RESUMED.load(Ordering::SeqCst) {
+                    unsafe { _exit(0) }; // resumed: the write under way committed
+                }
+            }
+        }
+        let child = Child(pid);
+        // on a loaded machine the child may take a while to run: wait for
+        // its first write (the epoch moves, or the slot is busy)
+        let e0 = st.meta("k").unwrap().unwrap().epoch;
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(2) {
+            match nb.meta("k") {
+                Err(Error::Again) => break,
+                Ok(Some(m)) if m.epoch != e0 => break,
+                _ => thread::sleep(Duration::from_millis(1)),
             }
         }
         thread::sleep(Duration::from_millis(2));
@@ -396,6 +436,16 @@ fn contention_waits_by_default_and_nowait_says_again() {
             assert_eq!(nb.set("k", b"x"), Err(Error::Again));
             // no *_wait in C for exists: the binding's loop
             assert_eq!(nb.exists("k"), Err(Error::Again));
+            // nor for these, a read and a write: at once too
+            let t1 = Instant::now();
+            assert_eq!(nb.meta("k"), Err(Error::Again));
+            assert_eq!(nb.set_labels("k", 2), Err(Error::Again));
+            assert_eq!(nb.prepare("k").unwrap().get(), Err(Error::Again));
+            assert!(
+                t1.elapsed() < Duration::from_secs(2),
+                "waited {:?}",
+                t1.elapsed()
+            );
             // the integer ops too, at once (spl_int_try; spl_int would wait 10 s)
             let t1 = Instant::now();
             assert_eq!(nb.add("k", 1), Err(Error::Again));
@@ -425,11 +475,54 @@ fn contention_waits_by_default_and_nowait_says_again() {
                 "waited {:?}",
                 waited
             );
+            // the calls with no C *_wait variant wait for the handle's time
+            // too (spl_retry_pause), a read and a write, then give up
+            let mid = st.with_wait(Wait::For(Duration::from_millis(200)));
+            let p = mid.prepare("k").unwrap();
+            let calls: [(&str, &dyn Fn() -> Option<Error>); 4] = [
+                ("meta", &|| mid.meta("k").err()),
+                ("exists", &|| mid.exists("k").err()),
+                ("set_labels", &|| mid.set_labels("k", 2).err()),
+                ("prepared set", &|| p.set(b"p").err()),
+            ];
+            for (what, call) in calls {
+                let t3 = Instant::now();
+                assert_eq!(call(), Some(Error::Again), "{what}");
+                let waited = t3.elapsed();
+                assert!(
+                    waited >= Duration::from_millis(160) && waited < Duration::from_secs(3),
+                    "{what} waited {waited:?}"
+                );
+            }
+            // with time to spare they wait, asleep, and get through once the
+            // writer is resumed (it commits and exits)
+            let long = st.with_wait(Wait::For(Duration::from_secs(10)));
+            let (l1, l2) = (long.clone(), long.clone());
+            let reader = thread::spawn(move || {
+                let t = Instant::now();
+                l1.meta("k").map(|m| (m.is_some(), t.elapsed()))
+            });
+            let writer = thread::spawn(move || {
+                let t = Instant::now();
+                l2.set_labels("k", 4).map(|_| t.elapsed())
+            });
+            thread::sleep(Duration::from_millis(250));
+            unsafe { kill(pid, SIGCONT) };
+            let (found, took_r) = reader.join().unwrap().expect("meta waited for the writer");
+            let took_w = writer
+                .join()
+                .unwrap()
+                .expect("set_labels waited for the writer");
+            assert!(found);
+            for (what, took) in [("meta", took_r), ("set_labels", took_w)] {
+                assert!(
+                    took >= Duration::from_millis(200) && took < Duration::from_secs(5),
+                    "{what} took {took:?}"
+                );
+            }
+            assert_ne!(st.meta("k").unwrap().unwrap().labels & 4, 0);
         }
-        unsafe {
-            kill(pid, SIGKILL);
-            waitpid(pid, std::ptr::null_mut(), 0);
-        }
+        drop(child);
         if saw_again {
             let v = st.get("k").unwrap().unwrap(); // recovered: the old or the new value
             assert!(v == big || v == b"start");
