@@ -324,7 +324,7 @@ int cmd_bump(cli_ctx *c, int argc, char **argv)
         return CLI_OK;
     }
     for (int i = optind; i < argc; i++) {
-        CLI_RETRY(c, rc, argv[i], 1, spl_bump(c->s, argv[i]));
+        CLI_RETRY(c, rc, argv[i], 0, spl_bump(c->s, argv[i])); /* bump reads the key */
         if (rc < 0)
             return cli_fail_spl(c, rc, argv[i]);
         if (c->json)

@@ -720,7 +720,7 @@ static int l_bump(lua_State *L)
     spl_store *s;
     const char *key = key_arg(L, &s);
     int rc;
-    RETRY(s, key, 1, rc, spl_bump(s, key));
+    RETRY(s, key, 0, rc, spl_bump(s, key)); /* bump reads the key */
     if (rc < 0)
         return raise(L, rc, key);
     return 0;

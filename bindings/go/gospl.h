@@ -230,7 +230,7 @@ static inline int gospl_keyop(spl_store *s, _GoString_ key, int what, uint64_t a
 {
 	GOSPL_KEY(k, key);
 	int rc;
-	GOSPL_RETRY(rc, retry_us, s, k, 1, gospl_keyop1(s, k, what, arg));
+	GOSPL_RETRY(rc, retry_us, s, k, what != 7, gospl_keyop1(s, k, what, arg)); // 7, bump: a read
 	return rc;
 }
 

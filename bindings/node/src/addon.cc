@@ -1664,7 +1664,7 @@ Napi::Value Store::BindGet(const Napi::CallbackInfo &info)
 Napi::Value Store::Bump(const Napi::CallbackInfo &info)
 {
     ARGS_KEY(0);
-    int rc = retry(s, k.p, 1, h->retry_us, [&] { return spl_bump(s, k.p); });
+    int rc = retry(s, k.p, 0, h->retry_us, [&] { return spl_bump(s, k.p); }); // bump reads the key
     if (rc < 0)
         throw_spl(env, rc, "bump", k.p);
     return env.Undefined();
