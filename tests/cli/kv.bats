@@ -340,38 +340,41 @@ load common
     [ -z "$stderr" ]
 }
 
-# A writer that holds a slot for half a second, then commits (forged, as
-# below): set, unset and math wait for it (the library's *_wait calls,
-# asleep on the slot) and then go through.
+# through_hold CMD...: run `splinterctl CMD` (--timeout 10 s) on busy.spl
+# while a writer holds the slot of key "busy" for half a second, then
+# commits (forged, as below); it must wait for the commit (0.4-9 s) and
+# then succeed ($output is the command's).
+through_hold() {
+    hold_slot "$TMP/busy.spl" busy "$holder"
+    ( sleep 0.5; release_slot "$TMP/busy.spl" busy ) &
+    local t0=$(date +%s%N)
+    run -0 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 10000 "$@"
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    wait $!
+    [ "$ms" -ge 400 ] && [ "$ms" -lt 9000 ]
+}
+
+# set, unset and math wait (the library's *_wait calls, asleep on the
+# slot) and then go through.
 @test "contention: set, math and unset wait for a writer that commits within --timeout" {
     busy_store "$TMP/busy.spl" 41 --type int64
-    for cmd in "math add busy 1" "set busy after" "unset busy"; do
-        hold_slot "$TMP/busy.spl" busy "$holder"
-        ( sleep 0.5; release_slot "$TMP/busy.spl" busy ) &
-        t0=$(date +%s%N)
-        run -0 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 10000 $cmd
-        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-        wait $!
-        [ "$ms" -ge 400 ] && [ "$ms" -lt 9000 ]
-        [ "$cmd" != "math add busy 1" ] || [ "$output" = 42 ]
-    done
+    through_hold math add busy 1
+    [ "$output" = 42 ]
+    through_hold set busy after
+    through_hold unset busy
     run -1 --separate-stderr ctl --store "$TMP/busy.spl" get busy
 }
 
 # The commands with no *_wait call in the library wait the same way
-# (spl_retry_pause): reads and writes, each through a half-second hold.
+# (spl_retry_pause): reads and writes.
 @test "contention: append, type, label, exists and get wait for a writer that commits within --timeout" {
     busy_store "$TMP/busy.spl" v
-    for cmd in "append busy w" "type busy text" "label busy set 3" "exists busy" "get busy"; do
-        hold_slot "$TMP/busy.spl" busy "$holder"
-        ( sleep 0.5; release_slot "$TMP/busy.spl" busy ) &
-        t0=$(date +%s%N)
-        run -0 --separate-stderr ctl --store "$TMP/busy.spl" --timeout 10000 $cmd
-        ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-        wait $!
-        [ "$ms" -ge 400 ] && [ "$ms" -lt 9000 ]
-        [ "$cmd" != "get busy" ] || [ "$output" = vw ]
-    done
+    through_hold append busy w
+    through_hold type busy text
+    through_hold label busy set 3
+    through_hold exists busy
+    through_hold get busy
+    [ "$output" = vw ]
     run -0 --separate-stderr ctl --store "$TMP/busy.spl" type busy
     [ "$output" = text ]
     # held for good: exit 3 after --timeout, for a write and a read
