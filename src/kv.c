@@ -1639,26 +1639,30 @@ static int spl__int_k(spl_store *s, struct spl__key k, spl_int_op op, uint64_t o
     }
 }
 
-SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+/* The integer ops of a key string: they differ only in the wait (the
+ * time, and the code once it is up). */
+static int spl__int_str(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out,
+                        uint64_t timeout_ns, int late)
 {
     struct spl__key k;
     int rc = spl__key_prep(s, key, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, SPL__INT_TIMEOUT_NS, SPL_ETIMEDOUT);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, timeout_ns, late);
+}
+
+SPL_API int spl_int(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
+{
+    return spl__int_str(s, key, op, operand, out, SPL__INT_TIMEOUT_NS, SPL_ETIMEDOUT);
 }
 
 SPL_API int spl_int_try(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, 0, SPL_EAGAIN);
+    return spl__int_str(s, key, op, operand, out, 0, SPL_EAGAIN);
 }
 
 SPL_API int spl_int_wait(spl_store *s, const char *key, spl_int_op op, uint64_t operand, uint64_t *out,
                          uint32_t timeout_us)
 {
-    struct spl__key k;
-    int rc = spl__key_prep(s, key, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, (uint64_t)timeout_us * 1000, SPL_EAGAIN);
+    return spl__int_str(s, key, op, operand, out, (uint64_t)timeout_us * 1000, SPL_EAGAIN);
 }
 
 SPL_API int spl_add(spl_store *s, const char *key, int64_t delta, int64_t *out)
@@ -1718,13 +1722,19 @@ SPL_API int spl_unset_k(spl_store *s, const spl_key *pk)
     return rc ? rc : s->rdonly ? SPL_EROFS : spl__unset_k(s, k, 0);
 }
 
-SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *out)
+/* The integer ops of a prepared key, as spl__int_str. */
+static int spl__int_pk(spl_store *s, const spl_key *pk, spl_int_op op, uint64_t operand, uint64_t *out,
+                       uint64_t timeout_ns, int late)
 {
     struct spl__key k;
-    uint64_t v;
     int rc = spl__key_of(s, pk, &k);
-    if (rc == 0)
-        rc = spl__int_k(s, k, SPL_OP_ADD, (uint64_t)delta, &v, SPL__INT_TIMEOUT_NS, SPL_ETIMEDOUT);
+    return rc ? rc : spl__int_k(s, k, op, operand, out, timeout_ns, late);
+}
+
+SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *out)
+{
+    uint64_t v;
+    int rc = spl__int_pk(s, pk, SPL_OP_ADD, (uint64_t)delta, &v, SPL__INT_TIMEOUT_NS, SPL_ETIMEDOUT);
     if (rc == 0 && out)
         *out = (int64_t)v;
     return rc;
@@ -1732,17 +1742,13 @@ SPL_API int spl_add_k(spl_store *s, const spl_key *pk, int64_t delta, int64_t *o
 
 SPL_API int spl_int_try_k(spl_store *s, const spl_key *pk, spl_int_op op, uint64_t operand, uint64_t *out)
 {
-    struct spl__key k;
-    int rc = spl__key_of(s, pk, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, 0, SPL_EAGAIN);
+    return spl__int_pk(s, pk, op, operand, out, 0, SPL_EAGAIN);
 }
 
 SPL_API int spl_int_wait_k(spl_store *s, const spl_key *pk, spl_int_op op, uint64_t operand, uint64_t *out,
                            uint32_t timeout_us)
 {
-    struct spl__key k;
-    int rc = spl__key_of(s, pk, &k);
-    return rc ? rc : spl__int_k(s, k, op, operand, out, (uint64_t)timeout_us * 1000, SPL_EAGAIN);
+    return spl__int_pk(s, pk, op, operand, out, (uint64_t)timeout_us * 1000, SPL_EAGAIN);
 }
 
 /* Batches run this far ahead: the index words of keys i+AHEAD and the
