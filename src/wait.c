@@ -128,20 +128,26 @@ int spl__contend_pause(struct spl_store *s, const char *key, int write, struct s
 /* ---- the public form: spl_retry ---------------------------------------- */
 
 _Static_assert(sizeof(struct spl__contend) <= sizeof(spl_retry), "spl_retry holds the wait's state");
-_Static_assert(_Alignof(struct spl__contend) <= _Alignof(spl_retry), "spl_retry is aligned for it");
 
+/* The state moves in and out by memcpy: the caller's object is an
+ * spl_retry, never accessed through another type (no aliasing). */
 SPL_API void spl_retry_init(spl_retry *r, uint32_t timeout_us)
 {
     if (!r)
         return;
+    struct spl__contend c;
+    spl__contend_init(&c, (uint64_t)timeout_us * 1000);
     memset(r, 0, sizeof *r);
-    spl__contend_init((struct spl__contend *)(void *)r, (uint64_t)timeout_us * 1000);
+    memcpy(r, &c, sizeof c);
 }
 
 SPL_API int spl_retry_pause(spl_store *s, const char *key, int write, spl_retry *r)
 {
     if (!s || !r)
         return SPL_EINVAL;
-    struct spl__contend *c = (struct spl__contend *)(void *)r;
-    return spl__contend_pause(s, key, write != 0, c) ? SPL_EAGAIN : 0;
+    struct spl__contend c;
+    memcpy(&c, r, sizeof c);
+    int give_up = spl__contend_pause(s, key, write != 0, &c);
+    memcpy(r, &c, sizeof c);
+    return give_up ? SPL_EAGAIN : 0;
 }
