@@ -63,8 +63,10 @@ extern "C" {
 /* 1: the first version.  2: vec_set_if appended to spl_frag_api.
  * 3: region_map, region_unmap and changes appended to spl_frag_api;
  *    ann_open, ann_search and ann_close (the reader side of an ANN index)
- *    appended to spl_frag_desc. */
-#define SPL_FRAG_ABI_VERSION 3u
+ *    appended to spl_frag_desc.
+ * 4: retry_init and retry_pause (spl_retry_init, spl_retry_pause: wait out a
+ *    busy slot asleep, as the *_wait calls do) appended to spl_frag_api. */
+#define SPL_FRAG_ABI_VERSION 4u
 
 #define SPL_FRAG_ENTRY_SYMBOL "spl_fragment_entry"
 #define SPL_FRAGMENT_EXPORT __attribute__((visibility("default")))
@@ -278,7 +280,13 @@ typedef struct spl_frag_api {
     int (*region_map)(spl_store *s, const char *frag, const char *region, const void **addr, size_t *len);
     void (*region_unmap)(const void *addr, size_t len);
     uint64_t (*changes)(spl_store *s); /* spl_changes */
-    /* version 4 and later: appended here */
+    /* ---- version 4 ---- */
+    /* spl_retry_init / spl_retry_pause: between tries of a call that gave
+     * SPL_EAGAIN, sleep on the key's busy slot until its writer commits
+     * (a dead writer's slot is recovered) instead of polling. */
+    void (*retry_init)(spl_retry *r, uint32_t timeout_us);
+    int (*retry_pause)(spl_store *s, const char *key, int write, spl_retry *r);
+    /* version 5 and later: appended here */
 } spl_frag_api;
 
 /* Whether the host's table has `member` (it was added in a version the

@@ -334,6 +334,8 @@ const spl_frag_api spl__api = {
     .region_map = spl_frag_region_map,
     .region_unmap = spl_frag_region_unmap,
     .changes = spl_changes,
+    .retry_init = spl_retry_init,
+    .retry_pause = spl_retry_pause,
 };
 
 /* ---- loading a library ------------------------------------------------------------------ */

@@ -92,6 +92,11 @@ static inline void cpu_relax(void)
 }
 
 #define HN_TRIES 4 /* a busy list or node is retried this often, then skipped */
+/* How long a read waits out a key's writer: a query's key (its vector is
+ * the query), and a key the writer applies (SPL_EAGAIN then: the fragment
+ * resyncs soon and the key gets done) */
+#define HN_QUERY_WAIT_US 100000u
+#define HN_APPLY_WAIT_US 50000u
 
 /* make test-hnsw-broken: a build whose readers copy lists without the
  * seqlock (neither the odd check nor the re-check), and whose writer yields the CPU in the
@@ -1146,6 +1151,34 @@ static int hn_recheck(hnsw_index *x, struct hn_scratch *sc, const struct hn_quer
     return HN_SKIP;
 }
 
+/* A read of a key that met a writer in its slot (SPL_EAGAIN) waits for it:
+ * asleep on the slot until the writer commits (ops.retry_pause, as the
+ * *_wait calls), for up to the time hn_wait_init was given.  A host
+ * without it (fragment ABI 3 or older) backs off with sched_yield, at most
+ * HN_YIELDS times.  hn_wait: 0, try again; SPL_EAGAIN, give up. */
+#define HN_YIELDS 1000
+struct hn_wait {
+    spl_retry r;
+    int n;
+};
+
+static void hn_wait_init(const hnsw_index *x, struct hn_wait *w, uint32_t timeout_us)
+{
+    w->n = 0;
+    if (x->ops.retry_init)
+        x->ops.retry_init(&w->r, timeout_us);
+}
+
+static int hn_wait(hnsw_index *x, const char *key, struct hn_wait *w)
+{
+    if (x->ops.retry_init && x->ops.retry_pause)
+        return x->ops.retry_pause(x->s, key, 0, &w->r) == 0 ? 0 : SPL_EAGAIN;
+    if (++w->n > HN_YIELDS)
+        return SPL_EAGAIN;
+    sched_yield();
+    return 0;
+}
+
 static int hn_usable(hnsw_index *x, uint64_t *gen)
 {
     const struct hnsw_header *h = x->h;
@@ -1191,12 +1224,11 @@ int hnsw_search(hnsw_index *x, const spl_vec_query *q, spl_vec_result **out)
     if (q->vec) {
         memcpy(sc->qbuf, q->vec, 4ull * x->dim);
     } else {
-        for (int t = 0;; t++) {
-            rc = x->ops.vec_get(x->s, q->key, sc->qbuf, x->dim, NULL);
-            if (rc != SPL_EAGAIN || t > 1000)
-                break;
-            sched_yield();
-        }
+        struct hn_wait w;
+        hn_wait_init(x, &w, HN_QUERY_WAIT_US);
+        while ((rc = x->ops.vec_get(x->s, q->key, sc->qbuf, x->dim, NULL)) == SPL_EAGAIN &&
+               hn_wait(x, q->key, &w) == 0)
+            ;
         if (rc)
             goto done;
     }
@@ -1705,6 +1737,8 @@ static void hn_upsert(hnsw_index *x, uint32_t id, const char *key, size_t kl, co
  * vector (in buf, *m filled); 0: it has none (or is gone); or an error. */
 static int hn_read_key(hnsw_index *x, const char *key, float *buf, spl_meta *m)
 {
+    struct hn_wait w;
+    hn_wait_init(x, &w, HN_APPLY_WAIT_US);
     for (int t = 0; t < 2000; t++) {
         uint64_t e;
         int rc = x->ops.vec_get(x->s, key, buf, x->dim, &e);
@@ -1719,8 +1753,9 @@ static int hn_read_key(hnsw_index *x, const char *key, float *buf, spl_meta *m)
         }
         if (rc && rc != SPL_EAGAIN)
             return rc;
-        if (t > 16)
-            sched_yield();
+        /* busy: wait for its writer; written between the two reads: again */
+        if (rc == SPL_EAGAIN && hn_wait(x, key, &w) != 0)
+            return SPL_EAGAIN;
     }
     return SPL_EAGAIN;
 }

@@ -61,6 +61,11 @@ typedef struct hnsw_ops {
      * (spl_frag_region_unmap for a fragment's region).  NULL: it stays the
      * caller's. */
     void (*region_unmap)(const void *addr, size_t len);
+    /* spl_retry_init / spl_retry_pause: a read that meets a busy slot
+     * sleeps on it until its writer commits.  NULL (a host of fragment
+     * ABI 3 or older): it backs off with sched_yield instead. */
+    void (*retry_init)(spl_retry *r, uint32_t timeout_us);
+    int (*retry_pause)(spl_store *s, const char *key, int write, spl_retry *r);
 } hnsw_ops;
 
 extern const hnsw_ops hnsw_ops_default;

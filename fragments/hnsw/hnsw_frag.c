@@ -86,6 +86,10 @@ static void frag_ops(hnsw_ops *o)
     o->changes = frag_changes;
     o->key_prep = A->key_prep; /* the store's seed goes into the header: readers check it */
     /* vec_ann_set: NULL (the host process does not search) */
+    if (SPL_FRAG_API_HAS(A, retry_pause)) {
+        o->retry_init = A->retry_init;
+        o->retry_pause = A->retry_pause;
+    }
 }
 
 /* ---- the worker ------------------------------------------------------------------------- */

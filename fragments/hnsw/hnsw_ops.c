@@ -12,7 +12,8 @@
 
 #define HNSW_OPS_LIBSPLINTER                                                                             \
     .vec_get = spl_vec_get, .meta_get = spl_meta_get, .foreach = spl_foreach, .info_get = spl_info_get,    \
-    .changes = spl_changes, .key_prep = spl_key_prep, .vec_ann_set = spl_vec_ann_set
+    .changes = spl_changes, .key_prep = spl_key_prep, .vec_ann_set = spl_vec_ann_set,               \
+    .retry_init = spl_retry_init, .retry_pause = spl_retry_pause
 
 const hnsw_ops hnsw_ops_default = {HNSW_OPS_LIBSPLINTER};
 

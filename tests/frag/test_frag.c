@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "splinter.h"
+#include "splinter_fragment.h"
 
 static int failures, checks;
 static char tmpdir[256];
@@ -147,7 +148,10 @@ static void test_refused(void)
     spl_store *s = new_store("refused", 1024);
     char name[64];
     RC(spl_frag_register(s, lib_badabi, NULL, 0, NULL, 0, name, sizeof name), SPL_EABI);
-    CHECK(strstr(spl_frag_errmsg(), "needs fragment ABI 4") != NULL, "message: %s", spl_frag_errmsg());
+    char want[64];
+    snprintf(want, sizeof want, "needs fragment ABI %u; this host has %u", SPL_FRAG_ABI_VERSION + 1,
+             SPL_FRAG_ABI_VERSION);
+    CHECK(strstr(spl_frag_errmsg(), want) != NULL, "message: %s", spl_frag_errmsg());
     RC(spl_frag_register(s, lib_nosym, NULL, 0, NULL, 0, name, sizeof name), SPL_ENOSYM);
     CHECK(strstr(spl_frag_errmsg(), "spl_fragment_entry") != NULL, "message");
     RC(spl_frag_register(s, lib_unres, NULL, 0, NULL, 0, name, sizeof name), SPL_ELOAD);
@@ -182,7 +186,7 @@ static void test_refused(void)
     RC(spl_frag_register(s, lib_echo, "e8", 0, NULL, 0, NULL, 0), SPL_EFULL);
     spl_frag_info fi[10];
     RC(spl_frag_list(s, fi, 10), 8);
-    CHECK(fi[0].state == SPL_FRAG_REGISTERED && fi[0].host_pid == 0 && fi[0].abi == 3, "lsmod state");
+    CHECK(fi[0].state == SPL_FRAG_REGISTERED && fi[0].host_pid == 0 && fi[0].abi == SPL_FRAG_ABI_VERSION, "lsmod state");
     CHECK(strcmp(fi[0].version, "test") == 0 && strcmp(fi[0].path, lib_echo) == 0, "lsmod text");
     /* a start that fails: FAILED with the fragment's message */
     RC(spl_frag_unregister(s, "e7", 0), 0);
