@@ -507,7 +507,7 @@ test-cli: $(CLI_BIN) $(TTYHOLD)
 
 # The mirror against a real nats-server (tests/mirror: each script starts
 # its own on 127.0.0.1, a free port and a temporary directory, and stops it).
-MIRROR_CASES := roundtrip kill server-restart overflow race badinput security fragment cli bench
+MIRROR_CASES := roundtrip kill server-restart overflow race badinput security fragment cli bench busy
 test-mirror:
 	$(MAKE) WITH_NATS=1 mirror cli $(MIRROR_TESTS)
 	B=$(B) tests/run.sh mirror $(B)/tests/test_mirror_entry \

@@ -234,22 +234,16 @@ static void drain_fd(int fd)
     (void)r;
 }
 
-/* Retry a store call while it meets contention (a writer in the slot), up
- * to about a second; a dead writer is recovered by the library meanwhile. */
-static int pause_retry(int *n)
-{
-    if (++*n > 20000)
-        return 0;
-    if (*n > 50) {
-        struct timespec ts = {0, 50000};
-        nanosleep(&ts, NULL);
-    }
-    return 1;
-}
-#define RETRY(rc, call)                                                                            \
+/* Retry a store call on key while it meets contention (a writer in the
+ * slot), up to a second: asleep on the slot until its writer commits
+ * (spl_retry_pause); a dead writer is recovered by the library meanwhile.
+ * write: the call writes the key. */
+#define RETRY_US 1000000u
+#define RETRY(st, key, write, rc, call)                                                            \
     do {                                                                                           \
-        int n_ = 0;                                                                                \
-        while (((rc) = (call)) == SPL_EAGAIN && pause_retry(&n_))                                  \
+        spl_retry r_;                                                                              \
+        spl_retry_init(&r_, RETRY_US);                                                             \
+        while (((rc) = (call)) == SPL_EAGAIN && spl_retry_pause((st), (key), (write), &r_) == 0)   \
             ;                                                                                      \
     } while (0)
 
@@ -371,46 +365,44 @@ static void lst_free(struct lst *l)
     free(l->vec);
 }
 
-/* Read key's value, metadata and (want_vec) vector at one epoch. */
+/* Read key's value, metadata and (want_vec) vector at one epoch.  A busy
+ * slot is waited out asleep (spl_retry_pause, up to RETRY_US); a write
+ * between the reads makes them start again at once (at most 1000 times). */
 static int read_local(spl_mirror *m, const char *key, struct lst *l, int want_vec)
 {
-    int n = 0;
-    do {
+    spl_retry r;
+    spl_retry_init(&r, RETRY_US);
+    for (int n = 0; n < 1000; n++) {
         spl_meta a, b;
         int rc = spl_meta_get(m->s, key, &a);
         if (rc == SPL_ENOENT) {
             l->present = 0;
             return 0;
         }
-        if (rc == SPL_EAGAIN)
-            continue;
-        if (rc)
-            return rc;
-        rc = spl_get(m->s, key, l->val, m->val_max, &l->len);
-        if (rc == SPL_EAGAIN || rc == SPL_ENOENT)
-            continue;
-        if (rc)
-            return rc;
-        l->has_vec = 0;
-        if (want_vec && m->vec_dim) {
-            rc = spl_vec_get(m->s, key, l->vec, m->vec_dim, NULL);
-            if (rc == SPL_EAGAIN || rc == SPL_ENOENT)
-                continue;
-            if (rc && rc != SPL_ENOVEC)
-                return rc;
-            l->has_vec = rc == 0;
+        if (rc == 0) {
+            rc = spl_get(m->s, key, l->val, m->val_max, &l->len);
+            l->has_vec = 0;
         }
-        rc = spl_meta_get(m->s, key, &b);
-        if (rc == SPL_EAGAIN || rc == SPL_ENOENT)
-            continue;
-        if (rc)
+        if (rc == 0 && want_vec && m->vec_dim) {
+            rc = spl_vec_get(m->s, key, l->vec, m->vec_dim, NULL);
+            l->has_vec = rc == 0;
+            if (rc == SPL_ENOVEC)
+                rc = 0;
+        }
+        if (rc == 0)
+            rc = spl_meta_get(m->s, key, &b);
+        if (rc == 0 && a.epoch == b.epoch) {
+            l->present = 1;
+            l->meta = b;
+            return 0;
+        }
+        if (rc == SPL_EAGAIN) {
+            if (spl_retry_pause(m->s, key, 0, &r) != 0)
+                return SPL_EAGAIN;
+        } else if (rc && rc != SPL_ENOENT) {
             return rc;
-        if (a.epoch != b.epoch)
-            continue;
-        l->present = 1;
-        l->meta = b;
-        return 0;
-    } while (pause_retry(&n));
+        } /* else written or deleted between the reads: again */
+    }
     return SPL_EAGAIN;
 }
 
@@ -531,26 +523,26 @@ static int write_entry(spl_mirror *m, const char *key, const struct lst *l, cons
     const splm_entry *e = &w->e;
     int rc;
     if (e->flags & SPLM_VEC_PRESENT) { /* first: it can still refuse (f16 range) */
-        RETRY(rc, spl_vec_set(m->s, key, w->vec, e->vec_dim));
+        RETRY(m->s, key, 1, rc, spl_vec_set(m->s, key, w->vec, e->vec_dim));
         if (rc)
             return rc;
     }
-    RETRY(rc, spl_set(m->s, key, e->val, e->val_len));
+    RETRY(m->s, key, 1, rc, spl_set(m->s, key, e->val, e->val_len));
     if (rc)
         return rc;
     /* a key that was absent now has type VOID, no flags, no labels */
     uint8_t t0 = l->present ? l->meta.type : SPL_T_VOID, f0 = l->present ? l->meta.user_flags : 0;
     uint64_t l0 = l->present ? l->meta.labels : 0;
     if (t0 != e->type)
-        RETRY(rc, spl_type_set(m->s, key, (spl_type)e->type));
+        RETRY(m->s, key, 1, rc, spl_type_set(m->s, key, (spl_type)e->type));
     if (!rc && f0 != e->uflags)
-        RETRY(rc, spl_flags_set(m->s, key, e->uflags));
+        RETRY(m->s, key, 1, rc, spl_flags_set(m->s, key, e->uflags));
     if (!rc && (l0 & ~e->labels))
-        RETRY(rc, spl_labels_clear(m->s, key, l0 & ~e->labels));
+        RETRY(m->s, key, 1, rc, spl_labels_clear(m->s, key, l0 & ~e->labels));
     if (!rc && (e->labels & ~l0))
-        RETRY(rc, spl_labels_set(m->s, key, e->labels & ~l0));
+        RETRY(m->s, key, 1, rc, spl_labels_set(m->s, key, e->labels & ~l0));
     if (!rc && (e->flags & SPLM_VEC_CARRIED) && !(e->flags & SPLM_VEC_PRESENT) && l->has_vec) {
-        RETRY(rc, spl_vec_clear(m->s, key));
+        RETRY(m->s, key, 1, rc, spl_vec_clear(m->s, key));
         if (rc == SPL_ENOVEC)
             rc = 0;
     }
@@ -563,7 +555,7 @@ static void save_rev(spl_mirror *m, uint64_t rev)
     ST_SET(m, rev, rev);
     uint64_t v = rev;
     int rc;
-    RETRY(rc, spl_set(m->s, m->revkey, &v, 8));
+    RETRY(m->s, m->revkey, 1, rc, spl_set(m->s, m->revkey, &v, 8));
     if (rc && log_kind(m, 7))
         mlog(m, "cannot record revision %llu under %s: %s", (unsigned long long)rev, m->revkey,
              spl_strerror(rc));
@@ -787,7 +779,7 @@ static int on_entry(spl_mirror *m, struct wbuf *b, kvEntry *ke, int initial)
         }
     } else if (l->present) {
         what = "delete";
-        RETRY(rc, spl_unset(m->s, key));
+        RETRY(m->s, key, 1, rc, spl_unset(m->s, key));
         if (rc == SPL_ENOENT)
             rc = 0;
         if (!rc) {
@@ -1656,7 +1648,7 @@ int spl_mirror_new(spl_mirror **out, spl_store *s, const spl_mirror_opts *o)
         uint64_t v = 0;
         size_t len = 0;
         int g;
-        RETRY(g, spl_get(s, m->revkey, &v, sizeof v, &len));
+        RETRY(s, m->revkey, 0, g, spl_get(s, m->revkey, &v, sizeof v, &len));
         if (g == 0 && len == 8)
             m->rev = v;
         else if (g != SPL_ENOENT && g != SPL_ENOBUFS && g != 0) {
