@@ -36,6 +36,16 @@ fn skipped(test: &str, why: &str) {
 
 const NO_VECTORS: &str = "this build has no vectors (WITH_EMBEDDINGS=0)";
 
+/// Destroys the named store (or FILE store's path) when dropped, also when
+/// an assertion fails and the test's panic unwinds through it: a failing
+/// test leaves nothing in /dev/shm.
+struct Cleanup(String);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = Store::destroy(&self.0, &Options::new());
+    }
+}
+
 fn name(tag: &str) -> String {
     format!(
         "rust-{}-{}-{}",
@@ -289,6 +299,7 @@ fn views() {
 #[test]
 fn lifecycle_and_backings() {
     let n = name("life");
+    let _cleanup = Cleanup(n.clone());
     assert_eq!(
         Store::open(&n, &Options::new()).unwrap_err(),
         Error::NotFound
@@ -329,6 +340,7 @@ fn lifecycle_and_backings() {
 
     let dir = std::env::temp_dir().join(name("file"));
     let path = dir.to_str().unwrap().to_string() + ".spl";
+    let _cleanup = Cleanup(path.clone());
     {
         let f = Store::create(&path, &Options::new().slots(16).vec_dim(0)).unwrap();
         f.set("persist", b"yes").unwrap();
@@ -393,6 +405,7 @@ extern "C" fn on_cont(_: i32) {
 #[test]
 fn contention_waits_by_default_and_nowait_says_again() {
     let n = name("busy");
+    let _cleanup = Cleanup(n.clone());
     let st = Store::create(&n, &Options::new().slots(16).val_max(1 << 20).vec_dim(0)).unwrap();
     st.set("k", b"start").unwrap();
     let big = vec![0x55u8; 1 << 20];
@@ -1109,6 +1122,7 @@ fn info_reports_pages_identity_and_residency() {
         fn getpagesize() -> i32;
     }
     let n = name("info");
+    let _cleanup = Cleanup(n.clone());
     let st = Store::create(&n, &small()).unwrap();
     st.set("k", b"v").unwrap();
     let i = st.info().unwrap();
