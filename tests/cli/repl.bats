@@ -12,10 +12,11 @@ teardown() {
     rm -rf "$TMP"
 }
 
-# wait_for REGEX: until the pane shows it (5 s at most).  capture-pane
-# trims trailing spaces: an empty prompt reads "splinter:t>".
+# wait_for REGEX: until the pane shows it (20 s at most: under a loaded
+# machine's CI the REPL and tmux have missed 5 s).  capture-pane trims
+# trailing spaces: an empty prompt reads "splinter:t>".
 wait_for() {
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 400); do
         if tm capture-pane -p -t repl | grep -qE -- "$1"; then return 0; fi
         sleep 0.05
     done
