@@ -34,6 +34,7 @@
 #define SPL__BATCH        64u
 #define SPL__HB_NS        (1000ull * 1000 * 1000)
 #define SPL__RETRY_NS     (10ull * 1000 * 1000)
+#define SPL__HOST_BUSY_NS (200ull * 1000 * 1000) /* an event's busy slot: wait this long for its writer */
 #define SPL__REGIONS_MAX  16u
 #define SPL__DESC_V1_SIZE (offsetof(spl_frag_desc, stop) + sizeof(void (*)(void)))
 
@@ -734,6 +735,9 @@ static int spl__frag_start(struct spl_frag_ctx *c)
             c->lib.d.stop(c, c->state);
         return rc;
     }
+    /* an event whose slot a writer is inside waits for its commit: an
+     * UNKNOWN event would make the fragment rescan every key it follows */
+    spl__sub_busy_wait(c->sub, SPL__HOST_BUSY_NS);
     return 0;
 }
 

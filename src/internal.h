@@ -534,6 +534,10 @@ void spl__contend_stats(uint64_t *retries, uint64_t *sleeps);
  * liveness check of its owner; SPL_ENOENT if none is (or the check just
  * recovered it). */
 int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *epoch);
+/* in signal.c, for host.c: subscription u's events whose slot a writer is
+ * inside wait for its commit (asleep on the slot) up to ns before they are
+ * SPL_EV_UNKNOWN (0, the default: at once) */
+void spl__sub_busy_wait(spl_sub *u, uint64_t ns);
 /* in kv.c, for signal.c */
 int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, char *key, size_t cap,
                   size_t *len);

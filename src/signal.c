@@ -557,6 +557,7 @@ struct spl_sub {
     pthread_t thr;
     int thr_on;
     _Atomic int stop;
+    uint64_t busy_ns; /* spl__sub_busy_wait: 0, an event's busy slot is UNKNOWN at once */
 };
 
 SPL_API int spl_sub_open(spl_store *s, uint64_t groups, spl_sub **out)
@@ -643,6 +644,50 @@ static int spl__ent_read(struct spl_store *s, uint64_t p, struct spl_sig_ent *ou
     return 1;
 }
 
+void spl__sub_busy_wait(spl_sub *u, uint64_t ns)
+{
+    if (u)
+        u->busy_ns = ns;
+}
+
+struct spl__fw {
+    uint32_t idx;
+    uint64_t epoch; /* the slot's odd epoch: the write in progress */
+};
+
+/* Sleep on while the same write is in progress in the slot; a dead writer
+ * is recovered (spl__slot_busy: its owner checked, rate-limited), and the
+ * sleep is cut into SPL_CHECK_NS slices so that the check runs. */
+static int spl__fw_check(struct spl_store *s, void *ctx, uint64_t *until)
+{
+    struct spl__fw *w = ctx;
+    if (spl_load_seqcst(&spl__slot(s, w->idx)->epoch) != w->epoch || spl__slot_busy(s, w->idx))
+        return 0;
+    uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + SPL_CHECK_NS;
+    if (soon < *until)
+        *until = soon;
+    return 1;
+}
+
+/* spl__feed_key for a slot a writer is inside (it gave SPL_EAGAIN): wait
+ * for the writer's commit asleep on the slot, up to u->busy_ns, and read
+ * the key again. */
+static int spl__feed_key_wait(spl_sub *u, uint32_t idx, uint64_t fp, char *key, size_t cap, size_t *len)
+{
+    struct spl_store *s = u->s;
+    uint64_t end = spl__clock_ns(CLOCK_MONOTONIC) + u->busy_ns;
+    int rc = SPL_EAGAIN;
+    while (rc == SPL_EAGAIN && !spl__expired(end)) {
+        struct spl__fw w = {idx, spl_load_seqcst(&spl__slot(s, idx)->epoch)};
+        if (w.epoch & 1)
+            spl__kslot_sleep(s, idx, end, spl__fw_check, &w);
+        else
+            sched_yield(); /* committed meanwhile, or writers in turn */
+        rc = spl__feed_key(s, idx, fp, key, cap, len);
+    }
+    return rc;
+}
+
 SPL_API int spl_sub_next(spl_sub *u, spl_event *ev, char *key, size_t cap)
 {
     if (!u || !ev || (!key && cap))
@@ -694,6 +739,8 @@ SPL_API int spl_sub_next(spl_sub *u, spl_event *ev, char *key, size_t cap)
             return SPL_ECORRUPT;
         }
         int rc = spl__feed_key(s, e.slot, e.fp, key, cap, &ev->key_len);
+        if (rc == SPL_EAGAIN && u->busy_ns)
+            rc = spl__feed_key_wait(u, e.slot, e.fp, key, cap, &ev->key_len);
         if (rc == SPL_ENOBUFS)
             return rc; /* not consumed */
         if (rc != 0)
