@@ -276,8 +276,10 @@ static long resyncs_of(spl_store *s, const char *name)
  * the slot taken, then resumed) waits for the writer asleep on the slot
  * and takes the sample once the writer commits 100 ms later, with no
  * resync (a resync re-reads every key followed: before, the event's key
- * could not be read, the event was UNKNOWN, and the host resynced). */
-static void busy_key(spl_store *s, pid_t host, const char *key, struct series *hk, uint64_t *ep)
+ * could not be read, the event was UNKNOWN, and the host resynced).
+ * dead: the writer died in the slot; the host recovers it (the value from
+ * before that write) and takes the sample, again with no resync. */
+static void busy_key(spl_store *s, pid_t host, const char *key, struct series *hk, uint64_t *ep, int dead)
 {
     long r0 = resyncs_of(s, "dsp");
     CHECK(r0 >= 0, "dsp stats");
@@ -295,21 +297,31 @@ static void busy_key(spl_store *s, pid_t host, const char *key, struct series *h
     const struct spl_header *hd = (const void *)map;
     struct spl_slot *sl = (struct spl_slot *)(void *)(map + hd->slots_off + (size_t)m.slot * hd->slot_stride);
     CHECK(__atomic_load_n(&sl->epoch, __ATOMIC_SEQ_CST) == m.epoch, "the key's slot");
-    /* a live process (our parent) in the middle of a write */
-    __atomic_store_n(&sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+    /* a process in the middle of a write: a live one (our parent), or one
+     * that died there (a child of ours, exited and reaped) */
+    pid_t owner = getppid();
+    if (dead) {
+        owner = fork();
+        if (owner == 0)
+            _exit(0);
+        CHECK(owner > 0 && waitpid(owner, NULL, 0) == owner, "a dead process");
+    }
+    __atomic_store_n(&sl->owner, (uint64_t)(uint32_t)owner << 32, __ATOMIC_SEQ_CST);
     __atomic_store_n(&sl->epoch, m.epoch + 1, __ATOMIC_SEQ_CST);
     CHECK(kill(host, SIGCONT) == 0, "SIGCONT the host");
-    struct timespec ts = {0, 100000000};
-    nanosleep(&ts, NULL);
-    __atomic_store_n(&sl->epoch, m.epoch + 2, __ATOMIC_SEQ_CST); /* the commit, value unchanged */
-    __atomic_store_n(&sl->owner, 0, __ATOMIC_SEQ_CST);
+    if (!dead) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        __atomic_store_n(&sl->epoch, m.epoch + 2, __ATOMIC_SEQ_CST); /* the commit, value unchanged */
+        __atomic_store_n(&sl->owner, 0, __ATOMIC_SEQ_CST);
+    } /* else the host finds the writer dead and recovers the slot */
     munmap(map, (size_t)inf.region_bytes);
     CHECK(wait_state(s, INST[0].out, key, ep) == 0, "the sample was taken");
     compare(s, &INST[0], key, hk);
     long r1 = resyncs_of(s, "dsp");
     CHECK(r1 == r0, "resyncs went %ld -> %ld: the busy key was not waited for", r0, r1);
-    printf("%s - a key held by a writer for 100 ms: waited for, no resync (%ld)\n", failures ? "not ok" : "ok",
-           r1);
+    printf("%s - a key held by a %s: waited for, no resync (%ld)\n", failures ? "not ok" : "ok",
+           dead ? "writer that died in the slot" : "writer for 100 ms", r1);
 }
 
 int main(int argc, char **argv)
@@ -422,7 +434,8 @@ int main(int argc, char **argv)
     CHECK(strstr(rep, "\"window\":8") && strstr(rep, "\"filter\":\"lowpass\""), "stats: %s", rep);
     printf("%s - killed and registered again: state survived, resync caught up (%s)\n",
            failures ? "not ok" : "ok", rep);
-    busy_key(s, pid0, keys[0], &h[0], &ep[0][0]);
+    busy_key(s, pid0, keys[0], &h[0], &ep[0][0], 0);
+    busy_key(s, pid0, keys[0], &h[0], &ep[0][0], 1);
     CHECK(spl_frag_unregister(s, "dsp", 5000000000ll) == 0, "rmmod dsp");
     CHECK(spl_frag_unregister(s, "dsphp", 5000000000ll) == 0, "rmmod dsphp");
     spl_close(s);
