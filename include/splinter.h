@@ -799,7 +799,8 @@ int spl_vec_set(spl_store *s, const char *key, const float *vec, uint32_t dim);
 int spl_vec_set_if(spl_store *s, const char *key, uint64_t epoch, const float *vec, uint32_t dim);
 /* Bulk load: n vectors (vecs is n x dim floats, row i for keys[i]), each
  * stored as by spl_vec_set, in order; a key that meets SPL_EAGAIN is
- * retried with back-off for up to timeout_us.  Stops at the first error:
+ * waited for as spl_set_wait does (asleep on its slot) for up to
+ * timeout_us.  Stops at the first error:
  * *done (may be NULL) gets the number stored before it (n on success).
  * Cheaper than n calls: one scratch buffer for the encoding.  Errors:
  * spl_vec_set's (of vector *done); SPL_EINVAL (a NULL key or array).
@@ -963,8 +964,9 @@ int spl_tandem_unset(spl_store *s, const char *base, uint32_t timeout_us);
 
 /* Vectors as a group: n vectors of dim floats each (vecs is n*dim floats),
  * member i gets vector i (members are created with an empty value if
- * absent).  Surplus members of an older group are deleted.  Errors of
- * spl_vec_set and spl_unset; SPL_ENOTSUP without embeddings. */
+ * absent).  Surplus members of an older group are deleted.  A member that
+ * meets SPL_EAGAIN is waited for as spl_set_wait does, up to timeout_us.
+ * Errors of spl_vec_set and spl_unset; SPL_ENOTSUP without embeddings. */
 int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32_t n,
                        uint32_t dim, uint32_t timeout_us);
 /* Vector of member i (spl_vec_get semantics). */

@@ -663,13 +663,11 @@ SPL_API int spl_vec_set_many(spl_store *s, const char *const *keys, const float 
         if ((rc = spl__vec_encode(s, vecs + (size_t)i * dim, &h, scratch, &enc)) != 0)
             break;
         rc = spl__vec_put(s, keys[i], &h, enc, 0, 0);
-        if (rc == SPL_EAGAIN) { /* contention on this key: back off, up to timeout_us */
-            unsigned round = 0;
-            uint64_t end = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_us * 1000;
-            while (rc == SPL_EAGAIN && spl__clock_ns(CLOCK_MONOTONIC) < end) {
-                spl__backoff(&round);
+        if (rc == SPL_EAGAIN) { /* contention on this key: wait, up to timeout_us, as spl_set_wait */
+            struct spl__contend c;
+            spl__contend_init(&c, (uint64_t)timeout_us * 1000);
+            while (rc == SPL_EAGAIN && !spl__contend_pause(s, keys[i], 1, &c))
                 rc = spl__vec_put(s, keys[i], &h, enc, 0, 0);
-            }
         }
         if (rc)
             break;
@@ -1657,14 +1655,15 @@ static int spl__tmember_vec(spl_store *s, const char *name, uint32_t i, const vo
                             uint32_t timeout_us)
 {
     const float *v = (const float *)ud + (size_t)i * s->vec_dim;
-    unsigned round = 0;
-    uint64_t end = spl__clock_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_us * 1000;
-    for (;;) {
-        int rc = spl_vec_set(s, name, v, s->vec_dim);
-        if (rc != SPL_EAGAIN || spl__clock_ns(CLOCK_MONOTONIC) >= end)
-            return rc;
-        spl__backoff(&round);
-    }
+    int rc = spl_vec_set(s, name, v, s->vec_dim);
+    if (rc != SPL_EAGAIN)
+        return rc;
+    /* contention: wait, up to timeout_us, as spl_set_wait */
+    struct spl__contend c;
+    spl__contend_init(&c, (uint64_t)timeout_us * 1000);
+    while (rc == SPL_EAGAIN && !spl__contend_pause(s, name, 1, &c))
+        rc = spl_vec_set(s, name, v, s->vec_dim);
+    return rc;
 }
 
 SPL_API int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32_t n,

@@ -1321,6 +1321,89 @@ static void test_cells_orphans_swept(void **state)
     spl_close(s);
 }
 
+/* ---- contention: the bulk and tandem vector writes wait asleep ---------- */
+
+void spl__contend_stats(uint64_t *retries, uint64_t *sleeps); /* src/wait.c */
+
+static uint64_t vt_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct vt_commit {
+    struct spl_slot *sl;
+    uint64_t even;
+};
+
+/* The writer inside the slot commits 100 ms later (value unchanged). */
+static void *vt_commit_later(void *arg)
+{
+    struct vt_commit *c = arg;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    __atomic_store_n(&c->sl->epoch, c->even, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->sl->owner, 0, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int vt_write(spl_store *s, int tandem, const char *key, const float *v, uint32_t timeout_us)
+{
+    const char *keys[1] = {key};
+    uint32_t done = 0;
+    return tandem ? spl_tandem_vec_set(s, key, v, 1, 8, timeout_us)
+                  : spl_vec_set_many(s, keys, v, 1, 8, timeout_us, &done);
+}
+
+/* spl_vec_set_many and spl_tandem_vec_set meet a live writer inside a
+ * key's slot: with 30 ms they give up (SPL_EAGAIN) after 30 ms, having
+ * written nothing; with time to spare they wait for its commit 100 ms
+ * later asleep on the slot (the thread's sleep count rises; they used to
+ * poll with yields and short sleeps), then write. */
+static void test_vec_writes_wait(void **state)
+{
+    (void)state;
+    spl_store *s = store_abc(8);
+    size_t len;
+    uint8_t *m = map_store(s, &len);
+    float v[8], w[8], old[8];
+    stamp(v, 8, 7);
+    stamp(old, 8, 1);
+    for (int tandem = 0; tandem < 2; tandem++) {
+        const char *key = tandem ? "b" : "a";
+        struct spl_slot *sl = slot_at(m, slot_of(s, key));
+        uint64_t e = __atomic_load_n(&sl->epoch, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&sl->epoch, e + 1, __ATOMIC_SEQ_CST);
+        uint64_t t0 = vt_ms();
+        CHECK_RC(vt_write(s, tandem, key, v, 30000), SPL_EAGAIN);
+        uint64_t dt = vt_ms() - t0;
+        assert_true(dt >= 29 && dt < 3000);
+        assert_int_equal(__atomic_load_n(&sl->epoch, __ATOMIC_SEQ_CST), e + 1); /* nothing written */
+
+        struct vt_commit c = {sl, e + 2};
+        pthread_t th;
+        uint64_t z0 = 0, z1 = 0;
+        spl__contend_stats(NULL, &z0);
+        t0 = vt_ms();
+        assert_int_equal(pthread_create(&th, NULL, vt_commit_later, &c), 0);
+        CHECK_RC(vt_write(s, tandem, key, v, 5000000), 0);
+        dt = vt_ms() - t0;
+        assert_int_equal(pthread_join(th, NULL), 0);
+        spl__contend_stats(NULL, &z1);
+        assert_true(dt >= 90);   /* it waited for the writer ... */
+        assert_true(dt < 4000);  /* ... not for its whole time */
+        assert_true(z1 > z0);    /* asleep on the slot, not polling */
+        CHECK_RC(spl_vec_get(s, key, w, 8, NULL), 0);
+        assert_memory_equal(v, w, sizeof v);
+    }
+    CHECK_RC(spl_vec_get(s, "c", w, 8, NULL), 0); /* others untouched */
+    assert_memory_equal(old, w, sizeof old);
+    munmap(m, len);
+    spl_close(s);
+}
+
 /* A writer that died inside spl_unset after its commit (the key's index
  * word FREE, the slot not yet cleared: odd epoch, its owner id dead) leaves
  * the key's cell linked to a slot nobody looks up.  With every other cell
@@ -1754,6 +1837,7 @@ int main(void)
         cmocka_unit_test(test_cells_last_race),
         cmocka_unit_test(test_cells_orphans_swept),
         cmocka_unit_test(test_cells_dead_deleter),
+        cmocka_unit_test(test_vec_writes_wait),
         cmocka_unit_test(test_cells_hostile),
         cmocka_unit_test(test_pool_reuse_close),
         cmocka_unit_test(test_pool_fork),
