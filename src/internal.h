@@ -505,6 +505,8 @@ uint64_t spl__changes(struct spl_store *s);
  * sleeps (src/wait.c) both use it. */
 typedef int (*spl__kcheck_fn)(struct spl_store *s, void *ctx, uint64_t *until);
 int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__kcheck_fn check, void *ctx);
+/* Tests: how many times this thread went to sleep in spl__kslot_sleep. */
+uint64_t spl__kslot_stats(void);
 
 /* ---- contention (src/wait.c): what a retrying call does after SPL_EAGAIN
  * Spin briefly, then yield; then, if the busy slot is stuck (busy with the

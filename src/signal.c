@@ -468,6 +468,10 @@ static int spl__group_wait(struct spl_store *s, uint64_t groups, uint64_t *snap,
  * (it may lower *until for this round), anything else to stop with that
  * result.  Returns check's result, or SPL_ETIMEDOUT at the deadline.
  * Shared by spl_key_wait and the *_wait calls' contention sleeps. */
+static _Thread_local uint64_t spl__kslot_waits; /* this thread's futex waits in spl__kslot_sleep */
+
+uint64_t spl__kslot_stats(void) { return spl__kslot_waits; }
+
 int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__kcheck_fn check, void *ctx)
 {
     struct spl_sig_rec *r = spl__rec_claim(s);
@@ -485,6 +489,7 @@ int spl__kslot_sleep(struct spl_store *s, uint32_t idx, uint64_t deadline, spl__
             rc = SPL_ETIMEDOUT;
             break;
         }
+        spl__kslot_waits++;
         spl__futex_wait(&s->sig->kbell, seen, until, 1u << (idx & 31));
     }
     spl__count_key(s, r, idx, 0);
@@ -497,6 +502,7 @@ struct spl__kwait {
     uint64_t epoch; /* wait for the key's epoch to pass this */
     uint32_t idx;   /* the key's slot */
     spl_meta m;
+    uint64_t slice; /* while a writer is inside: the next look's delay */
 };
 
 static int spl__kwait_check(struct spl_store *s, void *ctx, uint64_t *until)
@@ -507,10 +513,17 @@ static int spl__kwait_check(struct spl_store *s, void *ctx, uint64_t *until)
         return w->m.epoch > w->epoch ? 0 : SPL_ENOENT; /* (never: a re-inserted key starts above) */
     if (rc != 0 && rc != SPL_EAGAIN)
         return rc;
-    if (rc == SPL_EAGAIN) { /* a writer inside: look again shortly */
-        uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + 200 * 1000;
+    if (rc == SPL_EAGAIN) {
+        /* a writer inside: its commit wakes this sleep (the slot's sleeper
+         * count), so look again only to catch a writer that died there
+         * (spl_meta_get recovers it): after 1 ms, doubling up to 8 ms */
+        uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + w->slice;
         if (!*until || soon < *until)
             *until = soon;
+        if (w->slice < 8 * SPL_CHECK_NS)
+            w->slice *= 2;
+    } else {
+        w->slice = SPL_CHECK_NS;
     }
     return 1;
 }
@@ -523,15 +536,19 @@ SPL_API int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t 
     if (s->rdonly)
         return SPL_EROFS;
     uint64_t deadline = spl__deadline(timeout_ns);
-    struct spl__kwait w = {key, epoch, 0, {0}};
+    struct spl__kwait w = {key, epoch, 0, {0}, SPL_CHECK_NS};
     int rc;
-    unsigned round = 0;
-    /* find the key's slot (a busy slot is retried; a dead writer's is
-     * recovered inside the lookup) */
-    while ((rc = spl_meta_get(s, key, &w.m)) == SPL_EAGAIN) {
-        if (spl__expired(deadline))
-            return SPL_ETIMEDOUT;
-        spl__backoff(&round);
+    /* find the key's slot: a busy one is waited for as spl_get_wait does
+     * (asleep on it until its writer commits; a dead writer's slot is
+     * recovered), within the timeout */
+    if ((rc = spl_meta_get(s, key, &w.m)) == SPL_EAGAIN) {
+        struct spl__contend c;
+        spl__contend_init(&c, timeout_ns < 0 ? UINT64_MAX / 2 : (uint64_t)timeout_ns + 1);
+        while (rc == SPL_EAGAIN) {
+            if (spl__contend_pause(s, key, 0, &c))
+                return SPL_ETIMEDOUT;
+            rc = spl_meta_get(s, key, &w.m);
+        }
     }
     if (rc)
         return rc;

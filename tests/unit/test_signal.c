@@ -10,13 +10,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -676,6 +680,113 @@ static void test_epoll_descriptor(void **state)
     spl_close(s);
 }
 
+/* ---- spl_key_wait meets a writer inside the key's slot ------------------ */
+
+void spl__contend_stats(uint64_t *retries, uint64_t *sleeps); /* src/wait.c */
+uint64_t spl__kslot_stats(void);                               /* src/signal.c */
+
+struct kw_hold {
+    uint8_t *map;          /* the region, mapped */
+    struct spl_slot *sl;
+    uint64_t epoch;        /* the slot's epoch before the hold */
+    long start_ms, end_ms; /* hold from start_ms (0: held already), commit at end_ms */
+};
+
+/* Wake every key sleeper of the store, as a writer's commit does
+ * (spl__note_wake: the bell bumped, then a futex wake). */
+static void kw_wake(uint8_t *map)
+{
+    const struct spl_header *hd = (const void *)map;
+    struct spl_sig_head *sig = (struct spl_sig_head *)(void *)(map + hd->sig_opts[1]);
+    __atomic_fetch_add(&sig->kbell, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &sig->kbell, FUTEX_WAKE_BITSET, INT_MAX, NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* A live writer (our parent) inside the slot from start_ms to end_ms; its
+ * commit leaves the epoch at +2, the value unchanged.  Entering at
+ * start_ms, it wakes the sleepers as another writer's commit just before
+ * would; its commit wakes them too. */
+static void *kw_holder(void *arg)
+{
+    struct kw_hold *h = arg;
+    if (h->start_ms) {
+        usleep((useconds_t)h->start_ms * 1000);
+        __atomic_store_n(&h->sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&h->sl->epoch, h->epoch + 1, __ATOMIC_SEQ_CST);
+        kw_wake(h->map);
+    }
+    usleep((useconds_t)(h->end_ms - h->start_ms) * 1000);
+    __atomic_store_n(&h->sl->epoch, h->epoch + 2, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->sl->owner, 0, __ATOMIC_SEQ_CST);
+    kw_wake(h->map);
+    return NULL;
+}
+
+/* spl_key_wait on a key whose slot a writer is inside: (1) at the call:
+ * it waits for the writer asleep on the slot (as spl_get_wait: the sleep
+ * count rises; it used to poll with 1-16 us sleeps), gives SPL_ETIMEDOUT
+ * at its timeout if the writer stays, and returns the commit's epoch;
+ * (2) while it sleeps: the writer's commit wakes it, and it looks for a
+ * dead writer only every 1-8 ms (under 100 futex waits in a 300 ms
+ * hold: the 200 us looks it used to take made some 1500). */
+static void test_key_wait_busy_slot(void **state)
+{
+    (void)state;
+    spl_store *s = mk(64, 32, 64);
+    set_str(s, "kb", "v");
+    spl_meta m;
+    CHECK_RC(spl_meta_get(s, "kb", &m), 0);
+    spl_info in;
+    CHECK_RC(spl_info_get(s, &in), 0);
+    uint8_t *map = mmap(NULL, in.region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, spl_fd(s), 0);
+    assert_true(map != MAP_FAILED);
+    const struct spl_header *hd = (const void *)map;
+    struct spl_slot *sl = (struct spl_slot *)(void *)(map + hd->slots_off + (uint64_t)m.slot * hd->slot_stride);
+    assert_int_equal(__atomic_load_n(&sl->epoch, __ATOMIC_SEQ_CST), m.epoch);
+
+    /* (1) held at the call: for good (30 ms timeout), then for 100 ms */
+    __atomic_store_n(&sl->owner, (uint64_t)(uint32_t)getppid() << 32, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&sl->epoch, m.epoch + 1, __ATOMIC_SEQ_CST);
+    uint64_t t0 = mono_ns();
+    CHECK_RC(spl_key_wait(s, "kb", m.epoch, 30 * MS, NULL), SPL_ETIMEDOUT);
+    uint64_t dt = mono_ns() - t0;
+    assert_true(dt >= 29 * MS && dt < 3000 * MS);
+    struct kw_hold h = {map, sl, m.epoch, 0, 100};
+    pthread_t th;
+    uint64_t z0 = 0, z1 = 0, e = 0;
+    spl__contend_stats(NULL, &z0);
+    t0 = mono_ns();
+    assert_int_equal(pthread_create(&th, NULL, kw_holder, &h), 0);
+    CHECK_RC(spl_key_wait(s, "kb", m.epoch, 5000 * MS, &e), 0);
+    dt = mono_ns() - t0;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    spl__contend_stats(NULL, &z1);
+    assert_int_equal(e, m.epoch + 2);
+    assert_true(dt >= 90 * MS && dt < 4000 * MS);
+    assert_true(z1 > z0); /* asleep on the slot */
+
+    /* (2) asleep when a writer enters, for 300 ms, then commits */
+    struct kw_hold h2 = {map, sl, m.epoch + 2, 20, 320};
+    uint64_t w0 = spl__kslot_stats();
+    t0 = mono_ns();
+    assert_int_equal(pthread_create(&th, NULL, kw_holder, &h2), 0);
+    CHECK_RC(spl_key_wait(s, "kb", m.epoch + 2, 5000 * MS, &e), 0);
+    dt = mono_ns() - t0;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    uint64_t waits = spl__kslot_stats() - w0;
+    print_message("key_wait through a 300 ms hold: %llu futex waits in %llu ms\n", (unsigned long long)waits,
+                  (unsigned long long)(dt / MS));
+    assert_int_equal(e, m.epoch + 4);
+    assert_true(dt >= 300 * MS && dt < 5000 * MS);
+    assert_true(waits < 100);
+    char buf[8];
+    size_t len = 0;
+    CHECK_RC(spl_get(s, "kb", buf, sizeof buf, &len), 0);
+    assert_true(len == 1 && buf[0] == 'v');
+    munmap(map, in.region_bytes);
+    spl_close(s);
+}
+
 /* spl_key_wait across processes: wakes on a write, returns SPL_ENOENT
  * promptly on delete. */
 static void test_key_wait_cross_process(void **state)
@@ -779,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_cross_process_label_filter),
         cmocka_unit_test(test_epoll_descriptor),
         cmocka_unit_test(test_key_wait_cross_process),
+        cmocka_unit_test(test_key_wait_busy_slot),
         cmocka_unit_test(test_dead_waiter_swept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
