@@ -154,6 +154,7 @@ int main(void)
     T_RC(search_by(x, key), 0);
     hnsw_close(x);
     free(mem);
+    hd_free(&g);
     spl_close(s);
     t_cleanup();
     printf("test_busy: ok\n");
