@@ -674,9 +674,10 @@ uint64_t spl_changes(spl_store *s);
 /* Block until key's epoch moves past `epoch` (pass the epoch last seen, from
  * spl_meta_get; an older one returns at once).  Returns 0 with *epoch_out
  * the new epoch; SPL_ENOENT at once if the key is absent, or as soon as it
- * is deleted; SPL_ETIMEDOUT.  A writer that died mid-write is recovered by
- * the waiter (after the usual 1 ms liveness interval), never waited on.
- * Needs no subscription.  Also SPL_EROFS (a sleeper counts itself in the
+ * is deleted; SPL_ETIMEDOUT.  A live writer inside the key's slot is
+ * waited for asleep on the slot (its commit wakes the waiter); one that died
+ * mid-write is recovered by the waiter (after the usual 1 ms liveness
+ * interval, within 8 ms), never waited on.  Needs no subscription.  Also SPL_EROFS (a sleeper counts itself in the
  * store), SPL_EKEYLEN, SPL_EINVAL. */
 int spl_key_wait(spl_store *s, const char *key, uint64_t epoch, int64_t timeout_ns,
                  uint64_t *epoch_out);
