@@ -527,6 +527,21 @@ struct spl__contend {
 };
 void spl__contend_init(struct spl__contend *c, uint64_t timeout_ns);
 int spl__contend_pause(struct spl_store *s, const char *key, int write, struct spl__contend *c);
+/* In a function returning the call's result: the call, then, while it
+ * gives SPL_EAGAIN, spl__contend_pause for up to timeout_us between tries
+ * (the *_wait calls, kv.c; tandem vectors, vec.c). */
+#define SPL__WAIT(s, key, write, call, timeout_us)                                    \
+    do {                                                                              \
+        int rc_ = (call); /* the common case first: nothing to set up */             \
+        if (__builtin_expect(rc_ != SPL_EAGAIN, 1))                                   \
+            return rc_;                                                               \
+        struct spl__contend c_;                                                       \
+        spl__contend_init(&c_, (uint64_t)(timeout_us)*1000);                          \
+        while (!spl__contend_pause((s), (key), (write), &c_))                         \
+            if ((rc_ = (call)) != SPL_EAGAIN)                                         \
+                return rc_;                                                           \
+        return rc_;                                                                   \
+    } while (0)
 /* The calling thread's totals: SPL_EAGAIN results retried by the *_wait
  * calls and spl_int, and sleeps on a slot among them (for the benchmark). */
 void spl__contend_stats(uint64_t *retries, uint64_t *sleeps);
@@ -541,6 +556,11 @@ int spl__busy_slot(struct spl_store *s, const char *key, int write, uint64_t *ep
  * SPL_EV_UNKNOWN (0, the default: at once) */
 void spl__sub_busy_wait(spl_sub *u, uint64_t ns);
 /* in kv.c, for signal.c */
+/* Sleep on slot idx while it stays in the write of epoch `odd` (its commit
+ * wakes the sleep), until deadline (CLOCK_MONOTONIC ns); its writer's
+ * liveness is checked every SPL_CHECK_NS and a dead writer's slot is
+ * recovered.  Returns spl__kslot_sleep's result. */
+int spl__slot_sleep(struct spl_store *s, uint32_t idx, uint64_t odd, uint64_t deadline);
 int spl__feed_key(struct spl_store *s, uint32_t idx, uint64_t fp, char *key, size_t cap,
                   size_t *len);
 /* ---- entry points for src/vec.c (defined at the end of kv.c) ----------

@@ -1824,21 +1824,6 @@ SPL_API int spl_set_many(spl_store *s, const spl_key *keys, size_t n, const void
 
 /* ---- bounded-retry helpers ---------------------------------------------- */
 
-/* Retry SPL_EAGAIN until timeout_us: spin, yield, then sleep on the busy
- * slot until its writer commits (src/wait.c). */
-#define SPL__WAIT(s, key, write, call, timeout_us)                                    \
-    do {                                                                              \
-        int rc_ = (call); /* the common case first: nothing to set up */             \
-        if (__builtin_expect(rc_ != SPL_EAGAIN, 1))                                   \
-            return rc_;                                                               \
-        struct spl__contend c_;                                                       \
-        spl__contend_init(&c_, (uint64_t)(timeout_us)*1000);                          \
-        while (!spl__contend_pause((s), (key), (write), &c_))                         \
-            if ((rc_ = (call)) != SPL_EAGAIN)                                         \
-                return rc_;                                                           \
-        return rc_;                                                                   \
-    } while (0)
-
 SPL_API int spl_set_wait(spl_store *s, const char *key, const void *val, size_t len, uint32_t timeout_us)
 {
     SPL__WAIT(s, key, 1, spl_set(s, key, val, len), timeout_us);
@@ -1976,6 +1961,12 @@ static int spl__iw_check(struct spl_store *s, void *ctx, uint64_t *until)
     return 1;
 }
 
+int spl__slot_sleep(struct spl_store *s, uint32_t idx, uint64_t odd, uint64_t deadline)
+{
+    struct spl__iw w = {idx, odd};
+    return spl__kslot_sleep(s, idx, deadline, spl__iw_check, &w);
+}
+
 /* spl_foreach's pause before each try once the quick tries are spent:
  * SPL_EAGAIN when the wait is up (*deadline, CLOCK_MONOTONIC ns, set on
  * the first call), else 0 after waiting.  A slot inside a write is slept
@@ -1997,8 +1988,7 @@ static int spl__iter_pause(struct spl_store *s, uint32_t i, struct spl_slot *sl,
     if (!(e & 1)) {
         spl__backoff(round);
     } else if (!s->rdonly) {
-        struct spl__iw w = {i, e};
-        spl__kslot_sleep(s, i, *deadline, spl__iw_check, &w);
+        spl__slot_sleep(s, i, e, *deadline);
     } else {
         uint64_t owner = spl_load_relaxed(&sl->owner);
         if (!owner || !spl__owner_alive(owner))

@@ -667,25 +667,6 @@ void spl__sub_busy_wait(spl_sub *u, uint64_t ns)
         u->busy_ns = ns;
 }
 
-struct spl__fw {
-    uint32_t idx;
-    uint64_t epoch; /* the slot's odd epoch: the write in progress */
-};
-
-/* Sleep on while the same write is in progress in the slot; a dead writer
- * is recovered (spl__slot_busy: its owner checked, rate-limited), and the
- * sleep is cut into SPL_CHECK_NS slices so that the check runs. */
-static int spl__fw_check(struct spl_store *s, void *ctx, uint64_t *until)
-{
-    struct spl__fw *w = ctx;
-    if (spl_load_seqcst(&spl__slot(s, w->idx)->epoch) != w->epoch || spl__slot_busy(s, w->idx))
-        return 0;
-    uint64_t soon = spl__clock_ns(CLOCK_MONOTONIC) + SPL_CHECK_NS;
-    if (soon < *until)
-        *until = soon;
-    return 1;
-}
-
 /* spl__feed_key for a slot a writer is inside (it gave SPL_EAGAIN): wait
  * for the writer's commit asleep on the slot, up to u->busy_ns, and read
  * the key again. */
@@ -695,9 +676,9 @@ static int spl__feed_key_wait(spl_sub *u, uint32_t idx, uint64_t fp, char *key, 
     uint64_t end = spl__clock_ns(CLOCK_MONOTONIC) + u->busy_ns;
     int rc = SPL_EAGAIN;
     while (rc == SPL_EAGAIN && !spl__expired(end)) {
-        struct spl__fw w = {idx, spl_load_seqcst(&spl__slot(s, idx)->epoch)};
-        if (w.epoch & 1)
-            spl__kslot_sleep(s, idx, end, spl__fw_check, &w);
+        uint64_t e = spl_load_seqcst(&spl__slot(s, idx)->epoch);
+        if (e & 1)
+            spl__slot_sleep(s, idx, e, end);
         else
             sched_yield(); /* committed meanwhile, or writers in turn */
         rc = spl__feed_key(s, idx, fp, key, cap, len);

@@ -1655,15 +1655,7 @@ static int spl__tmember_vec(spl_store *s, const char *name, uint32_t i, const vo
                             uint32_t timeout_us)
 {
     const float *v = (const float *)ud + (size_t)i * s->vec_dim;
-    int rc = spl_vec_set(s, name, v, s->vec_dim);
-    if (rc != SPL_EAGAIN)
-        return rc;
-    /* contention: wait, up to timeout_us, as spl_set_wait */
-    struct spl__contend c;
-    spl__contend_init(&c, (uint64_t)timeout_us * 1000);
-    while (rc == SPL_EAGAIN && !spl__contend_pause(s, name, 1, &c))
-        rc = spl_vec_set(s, name, v, s->vec_dim);
-    return rc;
+    SPL__WAIT(s, name, 1, spl_vec_set(s, name, v, s->vec_dim), timeout_us); /* as spl_set_wait */
 }
 
 SPL_API int spl_tandem_vec_set(spl_store *s, const char *base, const float *vecs, uint32_t n,
